@@ -1,0 +1,19 @@
+// The entry of the tsbpf core. It only re-exports; each file owns one format or one job.
+export {
+  err_arg,
+  err_clear,
+  err_code,
+  err_msg_len,
+  err_msg_ptr,
+  err_offset,
+  err_type_id,
+  mem_alloc,
+  mem_free,
+  out_len,
+  out_ptr,
+} from "./rt";
+
+/** Bumped when the host/core contract changes; the glue refuses a module of another version. */
+export function core_abi(): i32 {
+  return 1;
+}

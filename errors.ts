@@ -1,0 +1,208 @@
+/**
+ * The error classes of tsbpf. Every error a user can meet is a {@linkcode BpfError}; the subclasses
+ * say which layer failed and carry what that layer knows (an offset, a type id, an errno, a log).
+ *
+ * @module
+ */
+
+/** Options shared by every tsbpf error. */
+export interface BpfErrorOptions {
+  /** The error that caused this one, if any. */
+  cause?: unknown;
+}
+
+/**
+ * The base class of every error tsbpf throws.
+ *
+ * @example
+ * ```ts
+ * import { BpfError } from "./errors.ts";
+ * const e = new BpfError("Something failed");
+ * console.assert(e instanceof Error && e.name === "BpfError");
+ * ```
+ */
+export class BpfError extends Error {
+  /** Makes an error with a message that starts with a capital letter and ends with no period. */
+  constructor(message: string, options?: BpfErrorOptions) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+  }
+}
+
+/**
+ * A malformed or unsupported ELF file. `offset` is the file offset at fault, when known.
+ *
+ * @example
+ * ```ts
+ * import { ElfError } from "./errors.ts";
+ * const e = new ElfError("Section header table out of range", { offset: 64 });
+ * console.assert(e.offset === 64);
+ * ```
+ */
+export class ElfError extends BpfError {
+  /** The byte offset in the file where the fault was found, or -1. */
+  readonly offset: number;
+  /** Makes an ELF error at a file offset. */
+  constructor(message: string, options?: BpfErrorOptions & { offset?: number }) {
+    super(message, options);
+    this.offset = options?.offset ?? -1;
+  }
+}
+
+/**
+ * Malformed BTF or .BTF.ext data. `typeId` is the type at fault and `offset` the byte offset inside
+ * the BTF blob, each -1 when unknown.
+ *
+ * @example
+ * ```ts
+ * import { BtfError } from "./errors.ts";
+ * const e = new BtfError("Type 7 refers to missing type 900", { typeId: 7 });
+ * console.assert(e.typeId === 7);
+ * ```
+ */
+export class BtfError extends BpfError {
+  /** The type id at fault, or -1. */
+  readonly typeId: number;
+  /** The byte offset inside the BTF data at fault, or -1. */
+  readonly offset: number;
+  /** Makes a BTF error about a type id or an offset. */
+  constructor(message: string, options?: BpfErrorOptions & { typeId?: number; offset?: number }) {
+    super(message, options);
+    this.typeId = options?.typeId ?? -1;
+    this.offset = options?.offset ?? -1;
+  }
+}
+
+/**
+ * A relocation that could not be applied: a missing symbol, a CO-RE relocation with no target, an
+ * extern with no value. Names the program, its section and the instruction index when known.
+ *
+ * @example
+ * ```ts
+ * import { RelocationError } from "./errors.ts";
+ * const e = new RelocationError("Unknown map", { program: "p", section: "xdp", insn: 3 });
+ * console.assert(e.insn === 3);
+ * ```
+ */
+export class RelocationError extends BpfError {
+  /** The program whose instructions were being relocated, or "". */
+  readonly program: string;
+  /** The program's ELF section, or "". */
+  readonly section: string;
+  /** The instruction index at fault, or -1. */
+  readonly insn: number;
+  /** Makes a relocation error about a program's instruction. */
+  constructor(
+    message: string,
+    options?: BpfErrorOptions & { program?: string; section?: string; insn?: number },
+  ) {
+    super(message, options);
+    this.program = options?.program ?? "";
+    this.section = options?.section ?? "";
+    this.insn = options?.insn ?? -1;
+  }
+}
+
+/**
+ * A system call that failed. `errno` is the number and `code` its name (`EPERM`, `ENOENT`...).
+ *
+ * @example
+ * ```ts
+ * import { SyscallError } from "./errors.ts";
+ * const e = new SyscallError("BPF_MAP_CREATE failed", { call: "bpf(BPF_MAP_CREATE)", errno: 1, code: "EPERM" });
+ * console.assert(e.code === "EPERM");
+ * ```
+ */
+export class SyscallError extends BpfError {
+  /** The call that failed, such as `bpf(BPF_PROG_LOAD)` or `perf_event_open`. */
+  readonly call: string;
+  /** The errno value. */
+  readonly errno: number;
+  /** The errno name, such as `EPERM`. */
+  readonly code: string;
+  /** Makes an error for a failed call. */
+  constructor(
+    message: string,
+    options: BpfErrorOptions & { call: string; errno: number; code: string },
+  ) {
+    super(message, options);
+    this.call = options.call;
+    this.errno = options.errno;
+    this.code = options.code;
+  }
+}
+
+/**
+ * The kernel refused to load a program. Carries the program, its section, the errno and the full
+ * verifier log; the message ends with the log's last meaningful lines.
+ *
+ * @example
+ * ```ts
+ * import { VerifierError } from "./errors.ts";
+ * const e = new VerifierError({ program: "p", section: "xdp", errno: 13, code: "EACCES", log: "R0 !read_ok\n" });
+ * console.assert(e.message.includes("R0 !read_ok"));
+ * ```
+ */
+export class VerifierError extends SyscallError {
+  /** The program's name. */
+  readonly program: string;
+  /** The program's ELF section. */
+  readonly section: string;
+  /** The whole verifier log, or "" when the kernel gave none. */
+  readonly log: string;
+  /** Builds the message from the program, section, errno and log tail. */
+  constructor(
+    options: BpfErrorOptions & {
+      program: string;
+      section: string;
+      errno: number;
+      code: string;
+      log: string;
+      truncated?: boolean;
+    },
+  ) {
+    const tail = verifierLogTail(options.log, 6);
+    const head = `Loading program '${options.program}' (section ${options.section}) failed: ${options.code}`;
+    super(
+      tail.length > 0 ? `${head}; the verifier said:\n${tail.join("\n")}` : head,
+      { call: "bpf(BPF_PROG_LOAD)", errno: options.errno, code: options.code, cause: options.cause },
+    );
+    this.program = options.program;
+    this.section = options.section;
+    this.log = options.log;
+  }
+}
+
+/** The last `max` non-empty lines of a verifier log, without the closing statistics lines. */
+export function verifierLogTail(log: string, max: number): string[] {
+  const lines = log.split("\n").map((l) => l.trimEnd()).filter((l) => l.length > 0);
+  while (
+    lines.length > 0 &&
+    /^(processed \d+ insns|verification time|stack depth|max_states_per_insn)/.test(
+      lines[lines.length - 1],
+    )
+  ) {
+    lines.pop();
+  }
+  return lines.slice(-max);
+}
+
+/**
+ * The running kernel, or the runtime, lacks a feature. `feature` names it.
+ *
+ * @example
+ * ```ts
+ * import { NotSupportedError } from "./errors.ts";
+ * const e = new NotSupportedError("kprobe PMU", "Kprobes are not built into this kernel");
+ * console.assert(e.feature === "kprobe PMU");
+ * ```
+ */
+export class NotSupportedError extends BpfError {
+  /** The missing feature, such as `BPF_MAP_TYPE_RINGBUF` or `kprobe PMU`. */
+  readonly feature: string;
+  /** Makes an error about a missing feature. */
+  constructor(feature: string, message: string, options?: BpfErrorOptions) {
+    super(message, options);
+    this.feature = feature;
+  }
+}
