@@ -45,6 +45,6 @@ export interface RelocatedProgram {
   lineInfo: Uint8Array;
   /** The record size of `lineInfo` (16). */
   lineInfoRecSize: number;
-  /** Map fds in the order kfuncs' module BTF fds must be passed in fd_array, when any. */
+  /** The fd_array to pass to BPF_PROG_LOAD (module BTF fds that kfunc calls index), empty when none. */
   fdArray: number[];
 }

@@ -17,3 +17,4 @@ export {
 export function core_abi(): i32 {
   return 1;
 }
+export { elf_describe, elf_free, elf_open } from "./elf";
