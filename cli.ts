@@ -1,0 +1,85 @@
+/**
+ * The `tsbpf` command line, with bpftool's verbs:
+ *
+ * ```
+ * tsbpf object show FILE [--json]
+ * tsbpf object load FILE [--prog NAME]... [--json]
+ * tsbpf object run FILE [--seconds N] [--json]
+ * tsbpf btf dump file FILE [format raw|c]
+ * ```
+ *
+ * Run it as `deno run -A cli.ts ...`, `bun cli.ts ...`, or `node dist/cli.js ...` (offline verbs).
+ * Each verb lives in `cli/<object>_<verb>.ts` and is imported only when used, so the offline verbs
+ * never load the FFI layer.
+ *
+ * @module
+ */
+import process from "node:process";
+import { BpfError } from "./errors.ts";
+
+/** A verb's entry point: takes the arguments after the verb, returns the exit status. */
+export type VerbMain = (argv: string[]) => Promise<number>;
+
+const VERBS: Record<string, Record<string, () => Promise<{ main: VerbMain }>>> = {
+  object: {
+    show: () => import("./cli/object_show.ts"),
+    load: () => import("./cli/object_load.ts"),
+    run: () => import("./cli/object_run.ts"),
+  },
+  btf: {
+    dump: () => import("./cli/btf_dump.ts"),
+  },
+};
+
+const USAGE = `Usage: tsbpf OBJECT VERB [ARGS]
+
+  tsbpf object show FILE [--json]              programs, maps, data sections of a BPF object
+  tsbpf object load FILE [--prog NAME]... [--json]
+                                               load into the kernel, print ids and tags
+  tsbpf object run FILE [--seconds N] [--json] load, auto-attach, report run counts
+  tsbpf btf dump file FILE [format raw|c]      dump BTF as bpftool does
+
+Run a verb with --help for its options.
+`;
+
+/** Runs the command line with `argv` (without the runtime and script), returns the exit status. */
+export async function main(argv: string[]): Promise<number> {
+  const [object, verb, ...rest] = argv;
+  if (object === undefined || object === "help" || object === "--help" || object === "-h") {
+    process.stdout.write(USAGE);
+    return object === undefined ? 2 : 0;
+  }
+  const table = VERBS[object];
+  if (table === undefined) {
+    process.stderr.write(`Error: unknown object '${object}'\n\n${USAGE}`);
+    return 2;
+  }
+  const load = verb === undefined ? undefined : table[verb];
+  if (load === undefined) {
+    process.stderr.write(
+      `Error: unknown verb '${verb ?? ""}' for '${object}'; expected one of: ${
+        Object.keys(table).join(", ")
+      }\n`,
+    );
+    return 2;
+  }
+  try {
+    const mod = await load();
+    return await mod.main(rest);
+  } catch (e) {
+    if (e instanceof BpfError) {
+      process.stderr.write(`Error: ${e.message}\n`);
+      return 1;
+    }
+    if (e instanceof TypeError && /Unknown option|Unexpected argument/.test(String(e.message))) {
+      process.stderr.write(`Error: ${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+}
+
+if (import.meta.main ?? (process.argv[1] !== undefined && import.meta.url.endsWith(process.argv[1].split("/").pop()!))) {
+  const code = await main(process.argv.slice(2));
+  process.exitCode = code;
+}
