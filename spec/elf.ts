@@ -1,0 +1,153 @@
+/**
+ * The host side of the core's ELF reader: section headers, symbols and REL relocations of a
+ * BPF object, as plain records. The core validates every offset; section data is sliced from the
+ * host's copy of the file.
+ *
+ * @module
+ */
+import { Core } from "../core-wasm/mod.ts";
+
+/** ELF section types used by BPF objects. */
+export const SHT = {
+  NULL: 0,
+  PROGBITS: 1,
+  SYMTAB: 2,
+  STRTAB: 3,
+  RELA: 4,
+  NOBITS: 8,
+  REL: 9,
+  SYMTAB_SHNDX: 18,
+} as const;
+
+/** ELF section flags. */
+export const SHF = { WRITE: 1, ALLOC: 2, EXECINSTR: 4 } as const;
+
+/** Symbol binding and type numbers. */
+export const STB = { LOCAL: 0, GLOBAL: 1, WEAK: 2 } as const;
+/** Symbol types. */
+export const STT = { NOTYPE: 0, OBJECT: 1, FUNC: 2, SECTION: 3, FILE: 4 } as const;
+/** Special section indexes. */
+export const SHN = { UNDEF: 0, ABS: 0xfff1, COMMON: 0xfff2 } as const;
+
+/** BPF relocation types (R_BPF_*). */
+export const R_BPF = {
+  NONE: 0,
+  "64_64": 1,
+  "64_ABS64": 2,
+  "64_ABS32": 3,
+  "64_NODYLD32": 4,
+  "64_32": 10,
+} as const;
+
+/** A section header. */
+export interface ElfSection {
+  /** Index in the section header table. */
+  index: number;
+  /** The section's name. */
+  name: string;
+  /** sh_type. */
+  type: number;
+  /** sh_flags. */
+  flags: number;
+  /** File offset of the data. */
+  offset: number;
+  /** Size in bytes. */
+  size: number;
+  /** sh_link. */
+  link: number;
+  /** sh_info. */
+  info: number;
+  /** sh_entsize. */
+  entsize: number;
+  /** sh_addralign. */
+  addralign: number;
+}
+
+/** A symbol of the symbol table. */
+export interface ElfSymbol {
+  /** The name, "" when none. */
+  name: string;
+  /** st_value. */
+  value: number;
+  /** st_size. */
+  size: number;
+  /** Binding (STB_*). */
+  bind: number;
+  /** Type (STT_*). */
+  type: number;
+  /** Visibility (STV_*). */
+  visibility: number;
+  /** Section index (SHN_XINDEX already resolved). */
+  shndx: number;
+}
+
+/** One REL entry. */
+export interface ElfRel {
+  /** r_offset: byte offset in the target section. */
+  offset: number;
+  /** The relocation type (R_BPF_*). */
+  type: number;
+  /** Index into the symbol table. */
+  sym: number;
+}
+
+/** A REL section and the section it applies to. */
+export interface ElfRelSection {
+  /** The REL section's index. */
+  section: number;
+  /** The index of the section it relocates. */
+  target: number;
+  /** Its entries, in file order. */
+  entries: ElfRel[];
+}
+
+/** A parsed ELF file: headers, symbols, relocations, and the file's bytes to slice from. */
+export interface ElfFile {
+  /** All section headers, index 0 included. */
+  sections: ElfSection[];
+  /** The symbol table, entry 0 included. */
+  symbols: ElfSymbol[];
+  /** Every REL section. */
+  relocations: ElfRelSection[];
+  /** The whole file. */
+  bytes: Uint8Array;
+}
+
+/**
+ * Parses an ELF file. `source` is the file's bytes or a path (read straight into the core).
+ *
+ * @param source The bytes of the object, or a path to it.
+ * @returns The headers, symbols and relocations, with the bytes of the file.
+ * @throws {ElfError} When the file is not a well-formed little-endian ELF64 BPF object.
+ * @example
+ * ```ts ignore
+ * import { readElf } from "./elf.ts";
+ * const elf = readElf("prog.bpf.o");
+ * console.log(elf.sections.map((s) => s.name));
+ * ```
+ */
+export function readElf(source: Uint8Array | string): ElfFile {
+  const core = Core.get();
+  const buf = typeof source === "string" ? core.readFile(source) : core.copyIn(source);
+  try {
+    const h = core.check(core.call(() => core.exports.elf_open(buf.ptr, buf.len)), "Reading ELF");
+    try {
+      core.check(core.call(() => core.exports.elf_describe(h)), "Reading ELF");
+      const doc = core.outJson<Omit<ElfFile, "bytes">>();
+      const bytes = typeof source === "string"
+        ? core.u8().slice(buf.ptr, buf.ptr + buf.len)
+        : source;
+      return { ...doc, bytes };
+    } finally {
+      core.exports.elf_free(h);
+    }
+  } finally {
+    core.free(buf);
+  }
+}
+
+/** The bytes of a section (empty for SHT_NOBITS), a view into `elf.bytes`. */
+export function sectionData(elf: ElfFile, s: ElfSection): Uint8Array {
+  if (s.type === SHT.NOBITS) return new Uint8Array(0);
+  return elf.bytes.subarray(s.offset, s.offset + s.size);
+}
