@@ -18,3 +18,13 @@ export function core_abi(): i32 {
   return 1;
 }
 export { elf_describe, elf_free, elf_open } from "./elf";
+export {
+  btf_align_of,
+  btf_find_all_by_name_kind,
+  btf_find_by_name_kind,
+  btf_free,
+  btf_info,
+  btf_parse,
+  btf_resolve_size,
+  btf_skip_mods,
+} from "./btf";

@@ -1,0 +1,8 @@
+/**
+ * BTF for tsbpf: the {@linkcode Btf} reader, {@linkcode BtfExt} for `.BTF.ext`, the kinds and
+ * decoded records, and {@linkcode dumpRaw}, which prints BTF exactly as `bpftool btf dump` does.
+ *
+ * @module
+ */
+export * from "./types.ts";
+export * from "./btf.ts";
