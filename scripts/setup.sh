@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# Idempotent setup for tsbpf development and tests. Run as root on Debian with Node 20 and npm.
+# Each step checks before it acts, so a second run does (almost) nothing. Needs no tty or stdin.
+set -euo pipefail
+exec </dev/null
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+say() { printf 'setup: %s\n' "$*"; }
+die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
+
+# newer SRC... than DST (or DST missing) -> 0
+stale() {
+  local dst="$1"; shift
+  [ -e "$dst" ] || return 0
+  local s
+  for s in "$@"; do
+    [ "$s" -nt "$dst" ] && return 0
+  done
+  return 1
+}
+
+# --- 1. npm dependencies (deno, bun, assemblyscript, wabt) --------------------------------------
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules ] \
+  || [ ! -x node_modules/.bin/deno ] || [ ! -x node_modules/.bin/bun ]; then
+  say "npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+  touch node_modules
+fi
+./node_modules/.bin/deno --version >/dev/null 2>&1 || die "node_modules/.bin/deno does not run; remove node_modules and rerun"
+./node_modules/.bin/bun --version >/dev/null 2>&1 || die "node_modules/.bin/bun does not run; remove node_modules and rerun"
+
+# --- 2. system packages -------------------------------------------------------------------------
+PKGS=(clang-19 llvm-19 bpftool libbpf-dev libelf-dev zlib1g-dev systemtap-sdt-dev iproute2 gcc make)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+for pair in clang-19:clang-19 llvm-objdump-19:llvm-19 bpftool:bpftool gcc:gcc make:make ip:iproute2; do
+  command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  [ "$(id -u)" = 0 ] || die "missing packages (${missing[*]}); rerun as root"
+  say "apt-get install ${PKGS[*]} (missing: ${missing[*]})"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${PKGS[@]}" >/dev/null
+fi
+
+# --- 3. tracefs and bpffs -----------------------------------------------------------------------
+if [ "$(id -u)" = 0 ]; then
+  if [ -d /sys/kernel/tracing ] && ! mountpoint -q /sys/kernel/tracing; then
+    say "mount tracefs at /sys/kernel/tracing"
+    mount -t tracefs tracefs /sys/kernel/tracing || say "warning: could not mount tracefs"
+  fi
+  if [ -d /sys/fs/bpf ] && ! mountpoint -q /sys/fs/bpf; then
+    say "mount bpffs at /sys/fs/bpf"
+    mount -t bpf bpf /sys/fs/bpf || say "warning: could not mount bpffs"
+  fi
+else
+  say "not root: skipping tracefs/bpffs mounts (kernel tests will skip)"
+fi
+
+# --- 4. vmlinux.h -------------------------------------------------------------------------------
+BPF_DIR=tests/bpf
+BPF_BUILD=$BPF_DIR/build
+mkdir -p "$BPF_BUILD"
+VMLINUX_BTF=/sys/kernel/btf/vmlinux
+VMLINUX_H=$BPF_BUILD/vmlinux.h
+[ -r "$VMLINUX_BTF" ] || die "$VMLINUX_BTF is missing; the kernel needs CONFIG_DEBUG_INFO_BTF=y"
+# The header is regenerated when the kernel changes (boot id / BTF size) or when missing.
+KERNEL_STAMP="$(uname -r) $(stat -c %s "$VMLINUX_BTF")"
+if [ ! -s "$VMLINUX_H" ] || [ "$(cat "$BPF_BUILD/.vmlinux.stamp" 2>/dev/null)" != "$KERNEL_STAMP" ]; then
+  say "generate $VMLINUX_H"
+  # >>> VMLINUX_H GENERATOR: switch to tsbpf's own dumper once it matches bpftool byte for byte:
+  #     ./node_modules/.bin/deno run -A cli.ts btf dump file "$VMLINUX_BTF" format c > "$VMLINUX_H.tmp"
+  bpftool btf dump file "$VMLINUX_BTF" format c > "$VMLINUX_H.tmp"
+  # <<< VMLINUX_H GENERATOR
+  mv "$VMLINUX_H.tmp" "$VMLINUX_H"
+  echo "$KERNEL_STAMP" > "$BPF_BUILD/.vmlinux.stamp"
+  # every object depends on vmlinux.h; its mtime makes them stale
+fi
+
+# --- 5. BPF test objects ------------------------------------------------------------------------
+# The multiarch include dir is for <asm/errno.h>, which libbpf's usdt.bpf.h pulls in.
+CLANG_BPF=(clang-19 -g -O2 -target bpf -D__TARGET_ARCH_x86 -I "$BPF_BUILD" -I "$BPF_DIR"
+  -idirafter "/usr/include/$(gcc -dumpmachine)")
+built=0
+shopt -s nullglob
+for src in "$BPF_DIR"/*.bpf.c; do
+  name="$(basename "$src" .c)"
+  obj="$BPF_BUILD/$name.o"
+  if stale "$obj" "$src" "$VMLINUX_H" "$BPF_DIR"/*.h; then
+    "${CLANG_BPF[@]}" -c "$src" -o "$obj.tmp" || { rm -f "$obj.tmp"; die "clang failed on $src"; }
+    mv "$obj.tmp" "$obj"
+    built=$((built + 1))
+  fi
+done
+say "bpf objects: $built rebuilt, $(ls "$BPF_BUILD"/*.bpf.o 2>/dev/null | wc -l) total"
+
+# --- 6. libbpf oracle ---------------------------------------------------------------------------
+ORACLE_BUILD=tests/oracle/build
+mkdir -p "$ORACLE_BUILD"
+for src in tests/oracle/*.c; do
+  name="$(basename "$src" .c)"
+  out="$ORACLE_BUILD/$name"
+  if stale "$out" "$src"; then
+    say "build $out"
+    gcc -O2 -Wall -o "$out.tmp" "$src" -lbpf -lelf -lz || { rm -f "$out.tmp"; die "gcc failed on $src"; }
+    mv "$out.tmp" "$out"
+  fi
+done
+
+# --- 7. test binaries (uprobe/USDT targets) -----------------------------------------------------
+BIN_BUILD=tests/bin/build
+mkdir -p "$BIN_BUILD"
+for src in tests/bin/*.c; do
+  name="$(basename "$src" .c)"
+  out="$BIN_BUILD/$name"
+  if stale "$out" "$src"; then
+    say "build $out"
+    # -O1 and noinline keep the uprobe targets as real, findable functions.
+    gcc -O1 -g -fno-omit-frame-pointer -o "$out.tmp" "$src" || { rm -f "$out.tmp"; die "gcc failed on $src"; }
+    mv "$out.tmp" "$out"
+  fi
+done
+
+say "ok"

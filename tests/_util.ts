@@ -1,0 +1,257 @@
+/**
+ * Shared helpers for tsbpf's tests: the kernel guard, the CLI runner, the test objects, the libbpf
+ * oracle, fd counting and bpffs pin directories.
+ *
+ * @module
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
+import { dirname, join } from "node:path";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+
+/** The repository root. */
+export const ROOT: string = dirname(dirname(fileURLToPath(import.meta.url)));
+/** Where scripts/setup.sh puts the compiled test objects. */
+export const BPF_BUILD: string = join(ROOT, "tests", "bpf", "build");
+/** The libbpf oracle binary built by scripts/setup.sh. */
+export const ORACLE: string = join(ROOT, "tests", "oracle", "build", "libbpf_oracle");
+/** The uprobe/USDT target (`tsbpf_add`, USDT `tsbpf:add`) built by scripts/setup.sh. */
+export const UPROBE_TARGET: string = join(ROOT, "tests", "bin", "build", "uprobe_target");
+
+const SETUP_HINT = "run scripts/setup.sh (as root) first";
+
+/** The JavaScript runtime running the tests. */
+export function runtimeName(): "deno" | "bun" | "node" {
+  const g = globalThis as Record<string, unknown>;
+  if (g.Deno !== undefined) return "deno";
+  if (g.Bun !== undefined) return "bun";
+  return "node";
+}
+
+/** Whether the tests run under CI (`CI=true`), where a missing kernel capability is a failure. */
+export function isCI(): boolean {
+  return process.env.CI === "true";
+}
+
+const CAP_SYS_ADMIN = 21n;
+const CAP_BPF = 39n;
+
+/** Why this process cannot use bpf(), or undefined when it can. */
+export function kernelUnavailableReason(): string | undefined {
+  if (process.platform !== "linux") return "not Linux";
+  let capEff = 0n;
+  try {
+    const status = readFileSync("/proc/self/status", "utf8");
+    const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(status);
+    if (m) capEff = BigInt("0x" + m[1]);
+  } catch {
+    return "cannot read /proc/self/status";
+  }
+  if (((capEff >> CAP_BPF) & 1n) === 0n && ((capEff >> CAP_SYS_ADMIN) & 1n) === 0n) {
+    return "no CAP_BPF or CAP_SYS_ADMIN (run as root)";
+  }
+  if (!existsSync("/sys/kernel/btf/vmlinux")) return "no /sys/kernel/btf/vmlinux";
+  if (!existsSync("/sys/fs/bpf")) return "no /sys/fs/bpf";
+  return undefined;
+}
+
+/** The part of a node:test context that {@linkcode requireKernel} uses. */
+export interface SkippableContext {
+  /** Marks the test skipped. */
+  skip(message?: string): void;
+}
+
+/**
+ * The guard at the start of every kernel test. Returns true when the process can use bpf(). When it
+ * cannot, it skips the test (and returns false), except under `CI=true`, where it throws so the test
+ * fails.
+ *
+ * @example
+ * ```ts
+ * test("load() creates the maps", (t) => {
+ *   if (!requireKernel(t)) return;
+ *   // ...
+ * });
+ * ```
+ */
+export function requireKernel(t?: SkippableContext): boolean {
+  const why = kernelUnavailableReason();
+  if (why === undefined) return true;
+  const msg = `Kernel test needs bpf(): ${why}`;
+  if (isCI()) throw new Error(`${msg}; CI=true, so this fails instead of skipping`);
+  if (t !== undefined) t.skip(msg);
+  else console.warn(`skip: ${msg}`);
+  return false;
+}
+
+/** What a spawned command did. */
+export interface RunResult {
+  /** Exit status (a signal counts as 128 + its number, -1 when the spawn failed). */
+  code: number;
+  /** Everything written to stdout, as UTF-8. */
+  stdout: string;
+  /** Everything written to stderr, as UTF-8. */
+  stderr: string;
+}
+
+/** Options of {@linkcode run} and {@linkcode runCli}. */
+export interface RunOptions {
+  /** Text written to the child's stdin (default: empty, stdin closed). */
+  input?: string;
+  /** Extra environment variables. */
+  env?: Record<string, string>;
+  /** Kill the child after this many milliseconds (default 120000). */
+  timeoutMs?: number;
+  /** Working directory (default the repository root). */
+  cwd?: string;
+}
+
+const SIGNALS: Record<string, number> = { SIGKILL: 9, SIGTERM: 15, SIGSEGV: 11, SIGABRT: 6 };
+
+/** Runs `cmd args` to completion and returns its status and output. */
+export function run(cmd: string, args: string[], opts: RunOptions = {}): RunResult {
+  const r = spawnSync(cmd, args, {
+    cwd: opts.cwd ?? ROOT,
+    env: { ...process.env, NO_COLOR: "1", ...opts.env },
+    input: opts.input ?? "",
+    timeout: opts.timeoutMs ?? 120_000,
+    maxBuffer: 256 * 1024 * 1024,
+    encoding: "utf8",
+  });
+  let code = r.status ?? -1;
+  if (r.status === null && r.signal) code = 128 + (SIGNALS[r.signal] ?? 0);
+  return {
+    code,
+    stdout: r.stdout ?? "",
+    stderr: (r.stderr ?? "") + (r.error ? String(r.error) : ""),
+  };
+}
+
+/** The command that runs a TypeScript entry point on the current runtime. */
+export function runtimeCommand(script: string): [string, string[]] {
+  const name = runtimeName();
+  if (name === "deno") return [process.execPath, ["run", "-A", "--quiet", script]];
+  if (name === "bun") return [process.execPath, [script]];
+  throw new Error("The tests run under Deno or Bun; node cannot run .ts files");
+}
+
+/**
+ * Runs `cli.ts` with `args` on the current runtime (`deno run -A cli.ts` or `bun cli.ts`).
+ *
+ * @example
+ * ```ts
+ * const r = runCli(["object", "show", testObject("maps"), "--json"]);
+ * assert.equal(r.code, 0, r.stderr);
+ * ```
+ */
+export function runCli(args: string[], opts: RunOptions = {}): RunResult {
+  const [cmd, pre] = runtimeCommand(join(ROOT, "cli.ts"));
+  return run(cmd, [...pre, ...args], opts);
+}
+
+function requireBuildDir(): void {
+  if (!existsSync(BPF_BUILD)) {
+    throw new Error(`The test objects are missing (${BPF_BUILD}); ${SETUP_HINT}`);
+  }
+}
+
+/** Absolute paths of every compiled test object, `tests/bpf/build/*.bpf.o`, sorted by name. */
+export function testObjects(): string[] {
+  requireBuildDir();
+  return readdirSync(BPF_BUILD).filter((f) => f.endsWith(".bpf.o")).sort().map((f) =>
+    join(BPF_BUILD, f)
+  );
+}
+
+/** The path of one test object by its base name (`"maps"` → `tests/bpf/build/maps.bpf.o`). */
+export function testObject(name: string): string {
+  requireBuildDir();
+  const p = join(BPF_BUILD, `${name}.bpf.o`);
+  if (!existsSync(p)) throw new Error(`No test object ${p}; ${SETUP_HINT}`);
+  return p;
+}
+
+/**
+ * Test objects that libbpf 1.1 cannot load on this test kernel, with the reason. Kernel tests that
+ * loop over {@linkcode testObjects} expect these to fail (or skip them).
+ */
+export const UNLOADABLE_OBJECTS: Readonly<Record<string, string>> = {
+  fentry: "fentry/fexit are refused with EPERM by the test kernel",
+  ksym_typed: "typed __ksym variables need CONFIG_KALLSYMS_ALL",
+  tcx: "libbpf 1.1 does not know the tcx/* sections",
+  pinned: "pins maps under /sys/fs/bpf; load it only with a pin root from pinDir()",
+};
+
+/** The libbpf oracle's output for one call. */
+export interface OracleResult extends RunResult {
+  /** The parsed JSON on stdout, or undefined when stdout was not JSON. */
+  // deno-lint-ignore no-explicit-any
+  json: any;
+}
+
+/** Runs `libbpf_oracle args...` (`info FILE`, `load FILE [PROG...]`, `--pin-root DIR`). */
+export function oracle(args: string[], opts: RunOptions = {}): OracleResult {
+  if (!existsSync(ORACLE)) {
+    throw new Error(`The libbpf oracle is missing (${ORACLE}); ${SETUP_HINT}`);
+  }
+  const r = run(ORACLE, args, opts);
+  let json: unknown;
+  try {
+    json = JSON.parse(r.stdout);
+  } catch {
+    json = undefined;
+  }
+  return { ...r, json };
+}
+
+/** libbpf's view of an object after open: `{ name, programs: [...], maps: [...] }`. Throws on failure. */
+// deno-lint-ignore no-explicit-any
+export function oracleInfo(file: string): any {
+  const r = oracle(["info", file]);
+  if (r.code !== 0 || r.json === undefined) {
+    throw new Error(`libbpf_oracle info ${file} failed (${r.code}): ${r.stderr.trim()}`);
+  }
+  return r.json;
+}
+
+/** Open fds of this process (`/proc/self/fd`), as fd → link target. */
+export function openFds(): Map<number, string> {
+  const out = new Map<number, string>();
+  for (const name of readdirSync("/proc/self/fd")) {
+    let target = "";
+    try {
+      target = readlinkSync(`/proc/self/fd/${name}`);
+    } catch {
+      continue; // the fd of the directory listing itself is gone already
+    }
+    out.set(Number(name), target);
+  }
+  return out;
+}
+
+/** The number of open fds of this process. */
+export function openFdCount(): number {
+  return openFds().size;
+}
+
+/** Fds open now that were not in `before`, with their targets (`anon_inode:bpf-map`...). */
+export function newFds(before: Map<number, string>): string[] {
+  const out: string[] = [];
+  for (const [fd, target] of openFds()) {
+    if (before.get(fd) !== target) out.push(`${fd} -> ${target}`);
+  }
+  return out;
+}
+
+let pinSeq = 0;
+
+/**
+ * Makes a fresh directory under /sys/fs/bpf for one test's pins and returns it with a `remove()`
+ * that deletes it and everything pinned in it. Call `remove()` in a `finally`.
+ */
+export function pinDir(): { path: string; remove(): void } {
+  const path = `/sys/fs/bpf/tsbpf-test-${process.pid}-${++pinSeq}`;
+  mkdirSync(path, { recursive: true });
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
