@@ -245,7 +245,8 @@ export class Btf {
     let blob = buf;
     const u8 = core.u8();
     if (
-      buf.len >= 4 && u8[buf.ptr] === 0x7f && u8[buf.ptr + 1] === 0x45 && u8[buf.ptr + 2] === 0x4c &&
+      buf.len >= 4 && u8[buf.ptr] === 0x7f && u8[buf.ptr + 1] === 0x45 &&
+      u8[buf.ptr + 2] === 0x4c &&
       u8[buf.ptr + 3] === 0x46
     ) {
       let sec: CoreBuf | undefined;
@@ -324,6 +325,22 @@ export class Btf {
         : `Type id ${id} is out of range (the BTF has ids 0 to ${this.typeCount - 1})`,
       { typeId: id },
     );
+  }
+
+  /**
+   * Type `id`'s raw record (the 12-byte btf_type and what follows it) as a view into the core's
+   * memory: valid only until the next call into the core, never kept.
+   * @throws {BtfError} When `id` is out of range or 0.
+   */
+  record(id: number): { dv: DataView; offset: number } {
+    const p = this.#rec(id);
+    return { dv: this.#core.dv(), offset: p };
+  }
+
+  /** The name offset of type `id` (0 for void). */
+  nameOff(id: number): number {
+    if (id === 0) return 0;
+    return this.#core.dv().getUint32(this.#rec(id), true);
   }
 
   /** The header fields of this blob. */
@@ -508,7 +525,10 @@ export class Btf {
       if (scratch !== undefined && scratch.core === core) core.free(scratch.buf);
       scratch = { core, buf: core.alloc(Math.max(256, need)) };
     }
-    const { written } = enc.encodeInto(name, core.u8().subarray(scratch.buf.ptr, scratch.buf.ptr + need));
+    const { written } = enc.encodeInto(
+      name,
+      core.u8().subarray(scratch.buf.ptr, scratch.buf.ptr + need),
+    );
     return fn(scratch.buf.ptr, written);
   }
 

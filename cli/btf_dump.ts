@@ -1,0 +1,97 @@
+/**
+ * `tsbpf btf dump file FILE [format raw|c]`: prints a file's BTF as `bpftool btf dump` does.
+ *
+ * @module
+ */
+import process from "node:process";
+import { parseArgs } from "node:util";
+import { Btf } from "../btf/btf.ts";
+import { dumpRaw } from "../btf/raw_dump.ts";
+
+const USAGE = `Usage: tsbpf btf dump file FILE [format raw|c] [-B BASE]
+
+  FILE      raw BTF (such as /sys/kernel/btf/vmlinux) or an ELF object with a .BTF section
+  format    raw (default) prints every type as bpftool does; c prints a C header
+  -B BASE   base BTF for split BTF (files under /sys/kernel/btf/ other than vmlinux get
+            /sys/kernel/btf/vmlinux by default)
+`;
+
+const SYSFS = "/sys/kernel/btf/";
+
+/**
+ * Runs `btf dump` with the arguments after the verb.
+ *
+ * @param argv Such as `["file", "/sys/kernel/btf/vmlinux", "format", "raw"]`.
+ * @returns The exit status: 0, 1 on a failure, 2 on bad usage.
+ * @throws {BpfError} When the file cannot be read or holds no valid BTF (the CLI prints it).
+ * @example
+ * ```ts
+ * import { main } from "./btf_dump.ts";
+ * console.assert((await main(["--help"])) === 0);
+ * ```
+ */
+export async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      help: { type: "boolean", short: "h" },
+      base: { type: "string", short: "B" },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const [src, file, ...rest] = positionals;
+  if (src !== "file" || file === undefined) {
+    process.stderr.write(
+      src === undefined || src === "file"
+        ? `Error: expected 'file FILE'\n\n${USAGE}`
+        : `Error: unrecognized BTF source specifier: '${src}'\n\n${USAGE}`,
+    );
+    return 2;
+  }
+  let format = "raw";
+  if (rest.length > 0) {
+    if (rest[0] !== "format" || rest.length !== 2 || (rest[1] !== "raw" && rest[1] !== "c")) {
+      process.stderr.write(`Error: unexpected arguments '${rest.join(" ")}'\n\n${USAGE}`);
+      return 2;
+    }
+    format = rest[1];
+  }
+  let base: Btf | undefined;
+  if (values.base !== undefined) {
+    base = Btf.load(values.base);
+  } else if (file.startsWith(SYSFS) && file !== `${SYSFS}vmlinux`) {
+    base = Btf.kernel();
+  }
+  using btf = Btf.load(file, { base });
+  try {
+    let text: string;
+    if (format === "c") {
+      let mod: { btfToC(btf: Btf): string };
+      try {
+        // A variable specifier: gen/ may not exist yet in a build, and then this reports it.
+        const spec = "../gen/c_dump.ts";
+        mod = await import(spec);
+      } catch {
+        process.stderr.write("Error: format c is not available yet\n");
+        return 1;
+      }
+      text = mod.btfToC(btf);
+    } else {
+      text = dumpRaw(btf);
+    }
+    await write(text);
+    return 0;
+  } finally {
+    if (values.base !== undefined) base?.close();
+  }
+}
+
+function write(text: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    process.stdout.write(text, (err) => (err ? reject(err) : resolve()));
+  });
+}
