@@ -1,0 +1,63 @@
+/**
+ * The Bun adapter: opens libc with `bun:ffi`'s `dlopen` and implements {@linkcode Sys} over it.
+ * Loaded only on Bun, by `runtime.ts`. `bun:ffi` is reached through `import.meta.require`, so that
+ * Deno's type checker never has to resolve it.
+ *
+ * @module
+ */
+import { makeSys } from "./_common.ts";
+import { bunSymbols } from "./symbols.ts";
+import type { Sys } from "./sys.ts";
+
+/** The few parts of `bun:ffi` this adapter uses. */
+interface BunFfi {
+  dlopen(
+    path: string,
+    symbols: Record<string, { args: string[]; returns: string }>,
+  ): { symbols: Record<string, (...a: unknown[]) => unknown> };
+  ptr(view: ArrayBufferView): number;
+  toArrayBuffer(ptr: number, byteOffset: number, byteLength: number): ArrayBuffer;
+  read: { i32(ptr: number, offset: number): number };
+}
+
+/**
+ * Opens libc and returns the Bun implementation of {@linkcode Sys}.
+ *
+ * @returns the entry point.
+ */
+export function bunSys(): Sys {
+  const req = (import.meta as unknown as { require(id: string): unknown }).require;
+  const ffi = req("bun:ffi") as BunFfi;
+  const lib = ffi.dlopen("libc.so.6", bunSymbols());
+  // deno-lint-ignore no-explicit-any
+  const s = lib.symbols as Record<string, (...a: any[]) => any>;
+  const num = (v: number | bigint) => Number(v);
+  const proc = (globalThis as unknown as { process: { arch: string } }).process;
+  const arch = proc.arch === "arm64" ? "aarch64" : "x86_64";
+  return makeSys("bun", arch, {
+    syscall: (nr, a1, a2, a3, a4, a5) => num(s.syscall(nr, a1, a2, a3, a4, a5)),
+    ioctl: (fd, req, arg) => s.ioctl(fd, BigInt(req), arg),
+    mmap: (addr, len, prot, flags, fd, off) =>
+      BigInt.asUintN(64, BigInt(s.mmap(addr, BigInt(len), prot, flags, fd, BigInt(off)))),
+    munmap: (addr, len) => s.munmap(addr, BigInt(len)),
+    close: (fd) => s.close(fd),
+    read: (fd, buf, n) => num(s.read(fd, buf, BigInt(n))),
+    write: (fd, buf, n) => num(s.write(fd, buf, BigInt(n))),
+    openat: (dirfd, path, flags, mode) => s.openat(dirfd, path, flags, mode),
+    epoll_create1: (flags) => s.epoll_create1(flags),
+    epoll_ctl: (epfd, op, fd, ev) => s.epoll_ctl(epfd, op, fd, ev),
+    epoll_wait: (epfd, ev, max, timeout) => s.epoll_wait(epfd, ev, max, timeout),
+    mount: (src, dst, fs, flags, data) => s.mount(src, dst, fs, BigInt(flags), data),
+    setns: (fd, nstype) => s.setns(fd, nstype),
+    socket: (d, t, p) => s.socket(d, t, p),
+    bind: (fd, addr, len) => s.bind(fd, addr, len),
+    setsockopt: (fd, level, name, val, len) => s.setsockopt(fd, level, name, val, len),
+    getpid: () => s.getpid(),
+    if_nametoindex: (name) => s.if_nametoindex(name),
+    sysconf: (name) => num(s.sysconf(name)),
+    uname: (buf) => s.uname(buf),
+    errno: () => ffi.read.i32(Number(s.__errno_location()), 0),
+    view: (addr, len) => ffi.toArrayBuffer(Number(addr), 0, len),
+    ptrOf: (buf) => BigInt(ffi.ptr(buf)),
+  });
+}

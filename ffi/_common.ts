@@ -1,0 +1,176 @@
+/**
+ * The part of the libc adapters both runtimes share: given the raw libc calls of one runtime, builds
+ * the {@linkcode Sys} object (errno handling, strings, syscall numbers).
+ *
+ * @module
+ */
+import { Libc } from "./constants.ts";
+import { type Arch, SYSCALL_NUMBERS } from "./symbols.ts";
+import { bpfCmdName, encodeEpollEvent, type Sys, syscallError, type Uname } from "./sys.ts";
+
+/** The raw calls one runtime provides; integers in, integers out, errno not yet read. */
+export interface RawLibc {
+  syscall(nr: number, a1: bigint, a2: bigint, a3: bigint, a4: bigint, a5: bigint): number;
+  ioctl(fd: number, req: number, arg: bigint): number;
+  mmap(addr: bigint, len: number, prot: number, flags: number, fd: number, off: number): bigint;
+  munmap(addr: bigint, len: number): number;
+  close(fd: number): number;
+  read(fd: number, buf: Uint8Array, n: number): number;
+  write(fd: number, buf: Uint8Array, n: number): number;
+  openat(dirfd: number, path: Uint8Array, flags: number, mode: number): number;
+  epoll_create1(flags: number): number;
+  epoll_ctl(epfd: number, op: number, fd: number, ev: Uint8Array): number;
+  epoll_wait(epfd: number, ev: Uint8Array, max: number, timeout: number): number;
+  mount(
+    src: Uint8Array,
+    dst: Uint8Array,
+    fs: Uint8Array,
+    flags: number,
+    data: Uint8Array | null,
+  ): number;
+  setns(fd: number, nstype: number): number;
+  socket(d: number, t: number, p: number): number;
+  bind(fd: number, addr: Uint8Array, len: number): number;
+  setsockopt(fd: number, level: number, name: number, val: Uint8Array, len: number): number;
+  getpid(): number;
+  if_nametoindex(name: Uint8Array): number;
+  sysconf(name: number): number;
+  uname(buf: Uint8Array): number;
+  /** Reads the calling thread's errno. */
+  errno(): number;
+  /** See `Sys.view`. */
+  view(addr: bigint, len: number): ArrayBuffer;
+  /** See `Sys.ptrOf`. */
+  ptrOf(buf: Uint8Array): bigint;
+}
+
+const enc = new TextEncoder();
+
+/** A NUL-terminated copy of a string. */
+export function cstr(s: string): Uint8Array {
+  const b = enc.encode(s);
+  const out = new Uint8Array(b.length + 1);
+  out.set(b);
+  return out;
+}
+
+/** Decodes a NUL-terminated field of `len` bytes at `off`. */
+function field(buf: Uint8Array, off: number, len: number): string {
+  const b = buf.subarray(off, off + len);
+  const z = b.indexOf(0);
+  return new TextDecoder().decode(z < 0 ? b : b.subarray(0, z));
+}
+
+const MAP_FAILED = (1n << 64n) - 1n;
+
+/**
+ * Builds a {@linkcode Sys} over one runtime's raw calls.
+ *
+ * @param runtime `deno` or `bun`.
+ * @param arch the architecture (selects the syscall numbers).
+ * @param c the raw calls.
+ * @returns the entry point.
+ */
+export function makeSys(runtime: string, arch: Arch, c: RawLibc): Sys {
+  const nr = SYSCALL_NUMBERS[arch];
+  const check = (call: string, ret: number): number => {
+    if (ret < 0) throw syscallError(call, c.errno());
+    return ret;
+  };
+  const sys: Sys = {
+    runtime,
+    arch,
+    bpf(cmd, attr) {
+      const ret = c.syscall(nr.bpf, BigInt(cmd), c.ptrOf(attr), BigInt(attr.length), 0n, 0n);
+      if (ret < 0) throw syscallError(`bpf(${bpfCmdName(cmd)})`, c.errno());
+      return ret;
+    },
+    perfEventOpen(attr, pid, cpu, groupFd, flags) {
+      const ret = c.syscall(
+        nr.perf_event_open,
+        c.ptrOf(attr),
+        BigInt.asUintN(64, BigInt(pid)),
+        BigInt.asUintN(64, BigInt(cpu)),
+        BigInt.asUintN(64, BigInt(groupFd)),
+        BigInt(flags),
+      );
+      return check("perf_event_open", ret);
+    },
+    ioctl(fd, request, arg) {
+      return check("ioctl", c.ioctl(fd, request, BigInt.asUintN(64, BigInt(arg))));
+    },
+    mmap(length, prot, flags, fd, offset) {
+      const addr = c.mmap(0n, length, prot, flags, fd, offset);
+      if (addr === MAP_FAILED || addr === -1n) throw syscallError("mmap", c.errno());
+      return addr;
+    },
+    munmap(addr, length) {
+      check("munmap", c.munmap(addr, length));
+    },
+    view(addr, length) {
+      return c.view(addr, length);
+    },
+    close(fd) {
+      check("close", c.close(fd));
+    },
+    read(fd, buf) {
+      return check("read", c.read(fd, buf, buf.length));
+    },
+    write(fd, buf) {
+      return check("write", c.write(fd, buf, buf.length));
+    },
+    open(path, flags, mode = 0) {
+      return check(`open(${path})`, c.openat(Libc.AT_FDCWD, cstr(path), flags, mode));
+    },
+    epollCreate(flags) {
+      return check("epoll_create1", c.epoll_create1(flags));
+    },
+    epollCtl(epfd, op, fd, events, data) {
+      check("epoll_ctl", c.epoll_ctl(epfd, op, fd, encodeEpollEvent(arch, events, data)));
+    },
+    epollWait(epfd, events, timeoutMs) {
+      const max = Math.floor(events.length / (arch === "x86_64" ? 12 : 16));
+      return check("epoll_wait", c.epoll_wait(epfd, events, max, timeoutMs));
+    },
+    mount(source, target, fstype, flags, data) {
+      const d = data === undefined ? null : cstr(data);
+      check(`mount(${target})`, c.mount(cstr(source), cstr(target), cstr(fstype), flags, d));
+    },
+    setns(fd, nstype) {
+      check("setns", c.setns(fd, nstype));
+    },
+    socket(domain, type, protocol) {
+      return check("socket", c.socket(domain, type, protocol));
+    },
+    bind(fd, addr) {
+      check("bind", c.bind(fd, addr, addr.length));
+    },
+    setsockopt(fd, level, name, value) {
+      check("setsockopt", c.setsockopt(fd, level, name, value, value.length));
+    },
+    getpid() {
+      return c.getpid();
+    },
+    ifNameToIndex(name) {
+      return c.if_nametoindex(cstr(name));
+    },
+    sysconf(name) {
+      return check("sysconf", c.sysconf(name));
+    },
+    uname(): Uname {
+      const buf = new Uint8Array(65 * 6);
+      check("uname", c.uname(buf));
+      return {
+        sysname: field(buf, 0, 65),
+        nodename: field(buf, 65, 65),
+        release: field(buf, 130, 65),
+        version: field(buf, 195, 65),
+        machine: field(buf, 260, 65),
+      };
+    },
+    ptrOf(buf) {
+      return buf.length === 0 ? 0n : c.ptrOf(buf);
+    },
+  };
+  return sys;
+}

@@ -1,0 +1,77 @@
+/**
+ * Picks the process's {@linkcode Sys} once: the Deno adapter on Deno, the Bun adapter on Bun. Other
+ * runtimes (Node) get a {@linkcode NotSupportedError}: live features need Deno or Bun.
+ *
+ * @module
+ */
+import { BpfError, NotSupportedError } from "../errors.ts";
+import { bunSys } from "./_bun.ts";
+import { denoSys } from "./_deno.ts";
+import type { Sys } from "./sys.ts";
+
+let current: Sys | undefined;
+
+/** The runtime this process runs on: `deno`, `bun` or `other`. */
+export function runtimeName(): "deno" | "bun" | "other" {
+  const g = globalThis as Record<string, unknown>;
+  if (typeof g.Bun === "object" && g.Bun !== null) return "bun";
+  if (typeof g.Deno === "object" && g.Deno !== null) return "deno";
+  return "other";
+}
+
+/**
+ * The process's syscall entry point, made on first use and then cached.
+ *
+ * @returns the {@linkcode Sys} of this runtime.
+ * @throws {BpfError} on Deno without the FFI permission: run with `--allow-ffi` (or `-A`).
+ * @throws {NotSupportedError} on a runtime other than Deno or Bun.
+ * @example
+ * ```ts ignore
+ * import { getSys } from "./runtime.ts";
+ * console.log(getSys().getpid());
+ * ```
+ */
+export function getSys(): Sys {
+  if (current !== undefined) return current;
+  const rt = runtimeName();
+  if (rt === "bun") {
+    current = bunSys();
+  } else if (rt === "deno") {
+    const state = Deno.permissions.querySync({ name: "ffi" }).state;
+    if (state !== "granted") {
+      throw new BpfError(
+        "Deno denied FFI access, which tsbpf needs to call bpf(); run with --allow-ffi (or -A)",
+      );
+    }
+    try {
+      current = denoSys();
+    } catch (e) {
+      if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) {
+        throw new BpfError(
+          "Deno denied FFI access, which tsbpf needs to call bpf(); run with --allow-ffi (or -A)",
+          { cause: e },
+        );
+      }
+      throw new BpfError(`Opening libc.so.6 failed: ${(e as Error).message}`, { cause: e });
+    }
+  } else {
+    throw new NotSupportedError(
+      "FFI",
+      "This runtime cannot call bpf(): live features need Deno or Bun (offline verbs work on Node)",
+    );
+  }
+  return current;
+}
+
+/**
+ * Replaces the process's entry point (tests wrap the real one with `withFaults`), or restores the
+ * real one when called with `undefined`.
+ *
+ * @param sys the entry point to use from now on.
+ * @returns the one it replaced.
+ */
+export function setSys(sys: Sys | undefined): Sys | undefined {
+  const old = current;
+  current = sys;
+  return old;
+}

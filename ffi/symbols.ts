@@ -1,0 +1,280 @@
+/**
+ * The one FFI symbol table of tsbpf: every libc function the library calls, written once with the C
+ * prototype beside each parameter. The Deno and Bun adapters derive their `dlopen` tables from it
+ * ({@linkcode denoSymbols}, {@linkcode bunSymbols}).
+ *
+ * Parameter kinds are runtime-neutral:
+ * - `i32`, `u32`, `i64`, `u64`: integers. Addresses are passed as `u64` and are `bigint` in tsbpf.
+ * - `buf`: a `Uint8Array` (or `null`) whose memory the C function reads or writes during the call.
+ * - `void`: no return value.
+ *
+ * `syscall` is variadic in C; on x86_64 and aarch64 Linux integer and pointer arguments of a variadic
+ * call travel in the same registers as fixed ones, so a fixed six-argument signature is sound.
+ *
+ * @module
+ */
+
+/** A runtime-neutral FFI value kind. */
+export type FfiKind = "i32" | "u32" | "i64" | "u64" | "buf" | "void";
+
+/** One C function: its parameter kinds and result kind. */
+export interface FfiSymbol {
+  /** The kind of each parameter, in order. */
+  readonly parameters: readonly FfiKind[];
+  /** The kind of the result. */
+  readonly result: FfiKind;
+}
+
+/**
+ * Every libc function tsbpf uses. Keys are the C names.
+ *
+ * @example
+ * ```ts
+ * import { LIBC_SYMBOLS } from "./symbols.ts";
+ * console.assert(LIBC_SYMBOLS.close.parameters.length === 1);
+ * ```
+ */
+export const LIBC_SYMBOLS = {
+  syscall: {
+    parameters: [
+      "i64", // long number
+      "u64", // long a1
+      "u64", // long a2 (pointers go as addresses)
+      "u64", // long a3
+      "u64", // long a4
+      "u64", // long a5
+    ],
+    result: "i64", // long
+  },
+  ioctl: {
+    parameters: [
+      "i32", // int fd
+      "u64", // unsigned long request
+      "u64", // unsigned long arg (an integer or an address)
+    ],
+    result: "i32", // int
+  },
+  mmap: {
+    parameters: [
+      "u64", // void *addr
+      "u64", // size_t length
+      "i32", // int prot
+      "i32", // int flags
+      "i32", // int fd
+      "i64", // off_t offset
+    ],
+    result: "u64", // void * (MAP_FAILED is (void *)-1)
+  },
+  munmap: {
+    parameters: [
+      "u64", // void *addr
+      "u64", // size_t length
+    ],
+    result: "i32", // int
+  },
+  close: {
+    parameters: [
+      "i32", // int fd
+    ],
+    result: "i32", // int
+  },
+  read: {
+    parameters: [
+      "i32", // int fd
+      "buf", // void *buf
+      "u64", // size_t count
+    ],
+    result: "i64", // ssize_t
+  },
+  write: {
+    parameters: [
+      "i32", // int fd
+      "buf", // const void *buf
+      "u64", // size_t count
+    ],
+    result: "i64", // ssize_t
+  },
+  openat: {
+    parameters: [
+      "i32", // int dirfd
+      "buf", // const char *pathname (NUL-terminated)
+      "i32", // int flags
+      "u32", // mode_t mode
+    ],
+    result: "i32", // int
+  },
+  epoll_create1: {
+    parameters: [
+      "i32", // int flags
+    ],
+    result: "i32", // int
+  },
+  epoll_ctl: {
+    parameters: [
+      "i32", // int epfd
+      "i32", // int op
+      "i32", // int fd
+      "buf", // struct epoll_event *event (12 bytes, packed on x86_64)
+    ],
+    result: "i32", // int
+  },
+  epoll_wait: {
+    parameters: [
+      "i32", // int epfd
+      "buf", // struct epoll_event *events
+      "i32", // int maxevents
+      "i32", // int timeout (milliseconds, -1 blocks)
+    ],
+    result: "i32", // int
+  },
+  mount: {
+    parameters: [
+      "buf", // const char *source
+      "buf", // const char *target
+      "buf", // const char *filesystemtype
+      "u64", // unsigned long mountflags
+      "buf", // const void *data
+    ],
+    result: "i32", // int
+  },
+  setns: {
+    parameters: [
+      "i32", // int fd
+      "i32", // int nstype
+    ],
+    result: "i32", // int
+  },
+  socket: {
+    parameters: [
+      "i32", // int domain
+      "i32", // int type
+      "i32", // int protocol
+    ],
+    result: "i32", // int
+  },
+  bind: {
+    parameters: [
+      "i32", // int sockfd
+      "buf", // const struct sockaddr *addr
+      "u32", // socklen_t addrlen
+    ],
+    result: "i32", // int
+  },
+  setsockopt: {
+    parameters: [
+      "i32", // int sockfd
+      "i32", // int level
+      "i32", // int optname
+      "buf", // const void *optval
+      "u32", // socklen_t optlen
+    ],
+    result: "i32", // int
+  },
+  getpid: {
+    parameters: [],
+    result: "i32", // pid_t
+  },
+  if_nametoindex: {
+    parameters: [
+      "buf", // const char *ifname
+    ],
+    result: "u32", // unsigned int (0 when there is no such interface)
+  },
+  sysconf: {
+    parameters: [
+      "i32", // int name
+    ],
+    result: "i64", // long
+  },
+  uname: {
+    parameters: [
+      "buf", // struct utsname *buf (6 fields of 65 bytes on Linux)
+    ],
+    result: "i32", // int
+  },
+  __errno_location: {
+    parameters: [],
+    result: "u64", // int * (thread-local errno)
+  },
+} as const satisfies Record<string, FfiSymbol>;
+
+/** The names of the libc functions in {@linkcode LIBC_SYMBOLS}. */
+export type LibcName = keyof typeof LIBC_SYMBOLS;
+
+const DENO_KIND = {
+  i32: "i32",
+  u32: "u32",
+  i64: "i64",
+  u64: "u64",
+  buf: "buffer",
+  void: "void",
+} as const;
+
+const BUN_KIND = {
+  i32: "i32",
+  u32: "u32",
+  i64: "i64",
+  u64: "u64",
+  buf: "ptr",
+  void: "void",
+} as const;
+
+/**
+ * The table in the shape `Deno.dlopen` takes.
+ *
+ * @returns one entry per libc function, with Deno's type names.
+ * @example
+ * ```ts
+ * import { denoSymbols } from "./symbols.ts";
+ * console.assert(denoSymbols().read.parameters[1] === "buffer");
+ * ```
+ */
+export function denoSymbols(): Record<LibcName, { parameters: string[]; result: string }> {
+  return mapTable(DENO_KIND);
+}
+
+/**
+ * The table in the shape `bun:ffi`'s `dlopen` takes (`args` and `returns`).
+ *
+ * @returns one entry per libc function, with Bun's type names.
+ * @example
+ * ```ts
+ * import { bunSymbols } from "./symbols.ts";
+ * console.assert(bunSymbols().read.args[1] === "ptr");
+ * ```
+ */
+export function bunSymbols(): Record<LibcName, { args: string[]; returns: string }> {
+  const t = mapTable(BUN_KIND);
+  const out = {} as Record<LibcName, { args: string[]; returns: string }>;
+  for (const name of Object.keys(t) as LibcName[]) {
+    out[name] = { args: t[name].parameters, returns: t[name].result };
+  }
+  return out;
+}
+
+function mapTable(
+  kinds: Record<FfiKind, string>,
+): Record<LibcName, { parameters: string[]; result: string }> {
+  const out = {} as Record<LibcName, { parameters: string[]; result: string }>;
+  for (const [name, sym] of Object.entries(LIBC_SYMBOLS) as [LibcName, FfiSymbol][]) {
+    out[name] = { parameters: sym.parameters.map((k) => kinds[k]), result: kinds[sym.result] };
+  }
+  return out;
+}
+
+/**
+ * Syscall numbers for the calls libc has no wrapper for, per architecture.
+ *
+ * @example
+ * ```ts
+ * import { SYSCALL_NUMBERS } from "./symbols.ts";
+ * console.assert(SYSCALL_NUMBERS.x86_64.bpf === 321);
+ * ```
+ */
+export const SYSCALL_NUMBERS = {
+  x86_64: { bpf: 321, perf_event_open: 298 },
+  aarch64: { bpf: 280, perf_event_open: 241 },
+} as const;
+
+/** A CPU architecture tsbpf runs on. */
+export type Arch = keyof typeof SYSCALL_NUMBERS;

@@ -1,0 +1,317 @@
+/**
+ * The one syscall entry point of tsbpf: the runtime-neutral {@linkcode Sys} interface that the Deno
+ * and Bun adapters implement over libc, the memory-mapping handle, the error helper and a fault
+ * injecting wrapper for tests.
+ *
+ * @module
+ */
+import { SyscallError } from "../errors.ts";
+import { BpfCmd } from "./constants.ts";
+import { errnoDescription, errnoName } from "./errno.ts";
+import type { Arch } from "./symbols.ts";
+
+/** The name of a `bpf_cmd` value, for error messages (`BPF_MAP_CREATE`). */
+export function bpfCmdName(cmd: number): string {
+  for (const [k, v] of Object.entries(BpfCmd)) if (v === cmd) return k;
+  return `cmd ${cmd}`;
+}
+
+/**
+ * Builds the {@linkcode SyscallError} for a failed call.
+ *
+ * @param call the call, such as `bpf(BPF_MAP_CREATE)` or `perf_event_open`.
+ * @param errno the errno value.
+ * @param hint an optional sentence saying what to do.
+ * @returns the error, with `call`, `errno` and `code` set.
+ * @example
+ * ```ts
+ * import { syscallError } from "./sys.ts";
+ * const e = syscallError("close", 9);
+ * console.assert(e.code === "EBADF" && e.message.startsWith("close failed: EBADF"));
+ * ```
+ */
+export function syscallError(call: string, errno: number, hint?: string): SyscallError {
+  const code = errnoName(errno);
+  const msg = `${call} failed: ${code} (${errnoDescription(errno)})${hint ? `; ${hint}` : ""}`;
+  return new SyscallError(msg, { call, errno, code });
+}
+
+/** `struct utsname`, decoded. */
+export interface Uname {
+  /** `Linux`. */
+  sysname: string;
+  /** The host name. */
+  nodename: string;
+  /** The kernel release, such as `6.18.44-fc-v669`. */
+  release: string;
+  /** The kernel build string. */
+  version: string;
+  /** The machine, such as `x86_64`. */
+  machine: string;
+}
+
+/**
+ * Every operating-system call tsbpf makes. Implemented once for Deno (`_deno.ts`) and once for Bun
+ * (`_bun.ts`); get the process's implementation with `getSys()` from `runtime.ts`.
+ *
+ * Methods that return a number return the call's non-negative result and throw a
+ * {@linkcode SyscallError} (with the call's name, errno and its name) when the call fails.
+ *
+ * Buffers (`Uint8Array`) passed in are read or written by the kernel during the call only. Addresses
+ * placed inside a buffer (the pointers inside `bpf_attr`) come from {@linkcode Sys.ptrOf}; the buffer
+ * they point to must stay reachable from JavaScript until the call returns.
+ */
+export interface Sys {
+  /** `deno` or `bun`, or a wrapper's name. */
+  readonly runtime: string;
+  /** The CPU architecture. */
+  readonly arch: Arch;
+  /**
+   * `bpf(cmd, attr, attr.length)`.
+   *
+   * @returns the result (an fd for commands that make one, else 0).
+   * @throws {SyscallError} with `call` = `bpf(BPF_...)`.
+   */
+  bpf(cmd: number, attr: Uint8Array): number;
+  /** `perf_event_open(attr, pid, cpu, group_fd, flags)`; returns the fd. */
+  perfEventOpen(attr: Uint8Array, pid: number, cpu: number, groupFd: number, flags: number): number;
+  /** `ioctl(fd, request, arg)`; `arg` is an integer or an address. */
+  ioctl(fd: number, request: number, arg: number | bigint): number;
+  /** `mmap(NULL, length, prot, flags, fd, offset)`; returns the address. */
+  mmap(length: number, prot: number, flags: number, fd: number, offset: number): bigint;
+  /** `munmap(addr, length)`. */
+  munmap(addr: bigint, length: number): void;
+  /**
+   * An ArrayBuffer over `length` bytes of this process's memory at `addr`, without a copy. Valid
+   * only while the memory stays mapped: never touch it after `munmap`.
+   */
+  view(addr: bigint, length: number): ArrayBuffer;
+  /** `close(fd)`. */
+  close(fd: number): void;
+  /** `read(fd, buf, buf.length)`; returns the number of bytes read. */
+  read(fd: number, buf: Uint8Array): number;
+  /** `write(fd, buf, buf.length)`; returns the number of bytes written. */
+  write(fd: number, buf: Uint8Array): number;
+  /** `openat(AT_FDCWD, path, flags, mode)`; returns the fd. */
+  open(path: string, flags: number, mode?: number): number;
+  /** `epoll_create1(flags)`; returns the fd. */
+  epollCreate(flags: number): number;
+  /** `epoll_ctl(epfd, op, fd, {events, data})`. */
+  epollCtl(epfd: number, op: number, fd: number, events: number, data: bigint): void;
+  /**
+   * `epoll_wait(epfd, events, max, timeoutMs)`: blocks the thread up to `timeoutMs` (-1: forever).
+   * Returns how many events it wrote; decode them with {@linkcode decodeEpollEvents}.
+   */
+  epollWait(epfd: number, events: Uint8Array, timeoutMs: number): number;
+  /** `mount(source, target, fstype, flags, data)`. */
+  mount(source: string, target: string, fstype: string, flags: number, data?: string): void;
+  /** `setns(fd, nstype)`. */
+  setns(fd: number, nstype: number): void;
+  /** `socket(domain, type, protocol)`; returns the fd. */
+  socket(domain: number, type: number, protocol: number): number;
+  /** `bind(fd, addr, addr.length)`. */
+  bind(fd: number, addr: Uint8Array): void;
+  /** `setsockopt(fd, level, name, value, value.length)`. */
+  setsockopt(fd: number, level: number, name: number, value: Uint8Array): void;
+  /** `getpid()`. */
+  getpid(): number;
+  /** `if_nametoindex(name)`; returns 0 when there is no such interface. */
+  ifNameToIndex(name: string): number;
+  /** `sysconf(name)`. */
+  sysconf(name: number): number;
+  /** `uname()`. */
+  uname(): Uname;
+  /**
+   * The address of a buffer's first byte, to place inside `bpf_attr` and similar structs.
+   * The buffer must stay alive (referenced from JavaScript) until the call that uses the address
+   * returns. An empty buffer gives 0n.
+   */
+  ptrOf(buf: Uint8Array): bigint;
+}
+
+/** Size of `struct epoll_event` on an architecture: packed (12 bytes) on x86_64, 16 on aarch64. */
+export function epollEventSize(arch: Arch): number {
+  return arch === "x86_64" ? 12 : 16;
+}
+
+/**
+ * Encodes a `struct epoll_event`.
+ *
+ * @param arch the architecture (the struct is packed on x86_64 only).
+ * @param events the event mask (`EPOLLIN`...).
+ * @param data the 64-bit user data.
+ * @returns the bytes.
+ */
+export function encodeEpollEvent(arch: Arch, events: number, data: bigint): Uint8Array {
+  const b = new Uint8Array(epollEventSize(arch));
+  const dv = new DataView(b.buffer);
+  dv.setUint32(0, events >>> 0, true);
+  dv.setBigUint64(arch === "x86_64" ? 4 : 8, BigInt.asUintN(64, data), true);
+  return b;
+}
+
+/**
+ * Decodes the first `n` events `epoll_wait` wrote.
+ *
+ * @param arch the architecture.
+ * @param buf the buffer given to `epollWait`.
+ * @param n its result.
+ * @returns one `{events, data}` per ready fd.
+ */
+export function decodeEpollEvents(
+  arch: Arch,
+  buf: Uint8Array,
+  n: number,
+): { events: number; data: bigint }[] {
+  const size = epollEventSize(arch);
+  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const out = [];
+  for (let i = 0; i < n; i++) {
+    out.push({
+      events: dv.getUint32(i * size, true),
+      data: dv.getBigUint64(i * size + (arch === "x86_64" ? 4 : 8), true),
+    });
+  }
+  return out;
+}
+
+/**
+ * A memory mapping made by {@linkcode Mapping.map}: its address, length and a view. `close()` unmaps
+ * it and is safe to call twice; after it, `bytes` must not be used (the view would fault).
+ *
+ * @example
+ * ```ts ignore
+ * import { getSys } from "./runtime.ts";
+ * import { Mapping } from "./sys.ts";
+ * using m = Mapping.map(getSys(), fd, 4096, { write: true });
+ * m.bytes[0] = 1;
+ * ```
+ */
+export class Mapping {
+  /** The address of the first byte. */
+  readonly addr: bigint;
+  /** The length in bytes. */
+  readonly length: number;
+  #sys: Sys;
+  #bytes: Uint8Array | undefined;
+
+  private constructor(sys: Sys, addr: bigint, length: number) {
+    this.#sys = sys;
+    this.addr = addr;
+    this.length = length;
+    this.#bytes = new Uint8Array(sys.view(addr, length));
+  }
+
+  /**
+   * Maps `length` bytes of an fd, shared (`MAP_SHARED`).
+   *
+   * @param sys the syscall entry point.
+   * @param fd the fd (a BPF_F_MMAPABLE map, a ring buffer, a perf buffer).
+   * @param length bytes to map, a multiple of the page size.
+   * @param opts `write` (default false) maps it writable; `offset` (default 0) in bytes.
+   * @returns the mapping.
+   * @throws {SyscallError} `mmap` failed.
+   */
+  static map(
+    sys: Sys,
+    fd: number,
+    length: number,
+    opts: { write?: boolean; offset?: number } = {},
+  ): Mapping {
+    const prot = opts.write ? 3 : 1;
+    const addr = sys.mmap(length, prot, 1, fd, opts.offset ?? 0);
+    return new Mapping(sys, addr, length);
+  }
+
+  /** The mapped bytes. Throws once the mapping is closed. */
+  get bytes(): Uint8Array {
+    if (this.#bytes === undefined) throw new RangeError("The mapping is closed");
+    return this.#bytes;
+  }
+
+  /** Whether `close()` has run. */
+  get closed(): boolean {
+    return this.#bytes === undefined;
+  }
+
+  /** Unmaps it. Safe to call twice. */
+  close(): void {
+    if (this.#bytes === undefined) return;
+    this.#bytes = undefined;
+    this.#sys.munmap(this.addr, this.length);
+  }
+
+  /** Same as `close()`. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/**
+ * Fault hooks for {@linkcode withFaults}: each one sees a call's arguments and its 1-based count
+ * for that method, and returns an errno to fail the call with, or `undefined` to let it through.
+ */
+export interface FaultHooks {
+  /** Decides about `bpf(cmd, attr)`. */
+  bpf?: (cmd: number, n: number, attr: Uint8Array) => number | undefined;
+  /** Decides about `perf_event_open`. */
+  perfEventOpen?: (n: number) => number | undefined;
+  /** Decides about `ioctl(fd, request)`. */
+  ioctl?: (request: number, n: number) => number | undefined;
+  /** Decides about `mmap`. */
+  mmap?: (n: number) => number | undefined;
+  /** Decides about `close(fd)`; a failed close still closes nothing. */
+  close?: (fd: number, n: number) => number | undefined;
+}
+
+/**
+ * Wraps a {@linkcode Sys} so that tests can make chosen calls fail with a chosen errno, without
+ * reaching the kernel. Every other call goes through unchanged.
+ *
+ * @param sys the real entry point.
+ * @param hooks which calls to fail.
+ * @returns the wrapped entry point; `runtime` is `faulty(<inner>)`.
+ * @example
+ * ```ts ignore
+ * import { getSys } from "./runtime.ts";
+ * import { withFaults } from "./sys.ts";
+ * // The second BPF_MAP_CREATE fails with ENOMEM.
+ * const sys = withFaults(getSys(), { bpf: (cmd, n) => (cmd === 0 && n === 2 ? 12 : undefined) });
+ * ```
+ */
+export function withFaults(sys: Sys, hooks: FaultHooks): Sys {
+  const counts = new Map<string, number>();
+  const next = (k: string) => {
+    const n = (counts.get(k) ?? 0) + 1;
+    counts.set(k, n);
+    return n;
+  };
+  const wrapped: Sys = Object.create(sys);
+  Object.defineProperty(wrapped, "runtime", { value: `faulty(${sys.runtime})` });
+  wrapped.bpf = (cmd, attr) => {
+    const errno = hooks.bpf?.(cmd, next(`bpf:${cmd}`), attr);
+    if (errno !== undefined) throw syscallError(`bpf(${bpfCmdName(cmd)})`, errno);
+    return sys.bpf(cmd, attr);
+  };
+  wrapped.perfEventOpen = (attr, pid, cpu, groupFd, flags) => {
+    const errno = hooks.perfEventOpen?.(next("perf"));
+    if (errno !== undefined) throw syscallError("perf_event_open", errno);
+    return sys.perfEventOpen(attr, pid, cpu, groupFd, flags);
+  };
+  wrapped.ioctl = (fd, request, arg) => {
+    const errno = hooks.ioctl?.(request, next("ioctl"));
+    if (errno !== undefined) throw syscallError("ioctl", errno);
+    return sys.ioctl(fd, request, arg);
+  };
+  wrapped.mmap = (length, prot, flags, fd, offset) => {
+    const errno = hooks.mmap?.(next("mmap"));
+    if (errno !== undefined) throw syscallError("mmap", errno);
+    return sys.mmap(length, prot, flags, fd, offset);
+  };
+  wrapped.close = (fd) => {
+    const errno = hooks.close?.(fd, next("close"));
+    if (errno !== undefined) throw syscallError("close", errno);
+    sys.close(fd);
+  };
+  return wrapped;
+}
