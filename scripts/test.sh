@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# The whole test run (`npm test`): setup, the stale-wasm check, fmt/lint/type checks, then every test
+# on Deno and on Bun. The last line is exactly `N passed, N failed`, summed over everything; the exit
+# status is non-zero when anything failed. Needs no tty or stdin. CI=true turns kernel-test skips into
+# failures (see tests/_util.ts).
+set -uo pipefail
+exec </dev/null
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+export NO_COLOR=1
+DENO=./node_modules/.bin/deno
+BUN=./node_modules/.bin/bun
+OUT="$(mktemp -d "${TMPDIR:-/tmp}/tsbpf-test.XXXXXX")"
+trap 'rm -rf "$OUT"' EXIT
+
+PASSED=0
+FAILED=0
+FAILURES=()
+SUMMARIES=()
+
+check() { # check NAME CMD... : one test that passes when CMD exits 0
+  local name="$1"; shift
+  printf '== %s\n' "$name"
+  if "$@"; then
+    PASSED=$((PASSED + 1)); SUMMARIES+=("ok    $name")
+  else
+    FAILED=$((FAILED + 1)); FAILURES+=("$name"); SUMMARIES+=("FAIL  $name")
+  fi
+}
+
+clean_pins() { # test pins live in /sys/fs/bpf/tsbpf-test-*; pinned.bpf.c's default names too
+  [ -d /sys/fs/bpf ] || return 0
+  rm -rf /sys/fs/bpf/tsbpf-test-* /sys/fs/bpf/tsbpf_pinned_* 2>/dev/null || true
+}
+
+# junit FILE RC LABEL: adds the counts of a junit report; a non-zero exit with no failure in the
+# report (a crash, a type error, a file that failed to import) counts as one more failure.
+junit() {
+  local file="$1" rc="$2" label="$3" counts p f s
+  counts="$(node -e '
+    const fs = require("fs");
+    let x = "";
+    try { x = fs.readFileSync(process.argv[1], "utf8"); } catch { console.log("0 0 0"); process.exit(0); }
+    const m = /<testsuites\b[^>]*>/.exec(x);
+    const attr = (n) => { const r = m && new RegExp(`\\b${n}="(\\d+)"`).exec(m[0]); return r ? +r[1] : 0; };
+    // skipped tests count as passed for deno (it reports them so); bun reports them apart
+    const skipped = attr("skipped");
+    const failed = attr("failures") + attr("errors");
+    console.log(`${attr("tests") - failed - skipped} ${failed} ${skipped}`);
+  ' "$file")"
+  read -r p f s <<<"$counts"
+  if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
+    f=1; FAILURES+=("$label exited $rc")
+  fi
+  PASSED=$((PASSED + p)); FAILED=$((FAILED + f))
+  SUMMARIES+=("$label: $p passed, $f failed, $s skipped")
+}
+
+# --- setup --------------------------------------------------------------------------------------
+printf '== setup\n'
+if ! bash scripts/setup.sh; then
+  FAILED=$((FAILED + 1)); FAILURES+=("scripts/setup.sh"); SUMMARIES+=("FAIL  scripts/setup.sh")
+fi
+clean_pins
+
+# --- static checks ------------------------------------------------------------------------------
+check "wasm is up to date (node core-wasm/build.mjs --check)" node core-wasm/build.mjs --check
+check "deno fmt --check" "$DENO" fmt --check
+check "deno lint" "$DENO" lint
+check "deno check mod.ts cli.ts" "$DENO" check mod.ts cli.ts
+
+# --- tests on Deno ------------------------------------------------------------------------------
+printf '== deno test\n'
+"$DENO" test -A --junit-path="$OUT/deno.xml" tests/ 2>&1
+junit "$OUT/deno.xml" $? "deno"
+clean_pins
+
+# --- tests on Bun -------------------------------------------------------------------------------
+printf '== bun test\n'
+"$BUN" test --timeout 300000 --reporter=junit --reporter-outfile="$OUT/bun.xml" tests/ 2>&1
+junit "$OUT/bun.xml" $? "bun"
+
+# --- no leaked pins -----------------------------------------------------------------------------
+leaked="$(ls -d /sys/fs/bpf/tsbpf-test-* /sys/fs/bpf/tsbpf_pinned_* 2>/dev/null || true)"
+if [ -n "$leaked" ]; then
+  printf 'leaked bpffs pins:\n%s\n' "$leaked"
+  FAILED=$((FAILED + 1)); FAILURES+=("bpffs pins leaked"); SUMMARIES+=("FAIL  no bpffs pins leaked")
+  clean_pins
+fi
+
+printf '\n== summary\n'
+for s in "${SUMMARIES[@]}"; do printf '%s\n' "$s"; done
+if [ ${#FAILURES[@]} -gt 0 ]; then
+  printf 'failed: %s\n' "${FAILURES[@]}"
+fi
+printf '%d passed, %d failed\n' "$PASSED" "$FAILED"
+[ "$FAILED" = 0 ]

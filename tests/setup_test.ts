@@ -1,0 +1,138 @@
+// Tests of the test infrastructure itself: setup's outputs, the libbpf oracle and tests/_util.ts.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, readdirSync } from "node:fs";
+import { basename, join } from "node:path";
+import {
+  newFds,
+  openFdCount,
+  openFds,
+  oracle,
+  oracleInfo,
+  pinDir,
+  requireKernel,
+  ROOT,
+  run,
+  runCli,
+  testObjects,
+  UNLOADABLE_OBJECTS,
+  UPROBE_TARGET,
+} from "./_util.ts";
+
+const sources = readdirSync(join(ROOT, "tests", "bpf")).filter((f) => f.endsWith(".bpf.c")).sort();
+
+test("setup builds one object per tests/bpf/*.bpf.c", () => {
+  const built = testObjects().map((p) => basename(p, ".o"));
+  assert.deepEqual(built, sources.map((s) => s.replace(/\.c$/, "")));
+});
+
+test("libbpf_oracle info lists programs and maps of every test object", () => {
+  for (const obj of testObjects()) {
+    const info = oracleInfo(obj);
+    assert.ok(info.programs.length > 0, `${obj} has no programs`);
+    for (const p of info.programs) {
+      assert.equal(typeof p.section, "string");
+      assert.ok(p.insns > 0, `${obj} ${p.name} has no instructions`);
+    }
+    for (const m of info.maps) assert.equal(typeof m.type, "string", `${obj} ${m.name}`);
+  }
+});
+
+test("libbpf_oracle info marks the data sections as internal maps", () => {
+  const info = oracleInfo(testObjects().find((p) => p.endsWith("/globals.bpf.o"))!);
+  const secs = info.maps.filter((m: { internal: boolean }) => m.internal).map((
+    m: { datasec: string },
+  ) => m.datasec).sort();
+  assert.deepEqual(secs, [
+    ".bss",
+    ".data",
+    ".data.custom",
+    ".data.other",
+    ".rodata",
+    ".rodata.custom",
+  ]);
+});
+
+test("libbpf_oracle info fails with an error for a file that is not ELF", () => {
+  const r = oracle(["info", join(ROOT, "package.json")]);
+  assert.notEqual(r.code, 0);
+  assert.equal(typeof r.json?.error, "string");
+});
+
+test("libbpf_oracle load loads every test object libbpf 1.1 can load here", (t) => {
+  if (!requireKernel(t)) return;
+  for (const obj of testObjects()) {
+    const name = basename(obj, ".bpf.o");
+    if (name in UNLOADABLE_OBJECTS) continue;
+    const r = oracle(["load", obj]);
+    assert.equal(r.code, 0, `${name}: ${r.stderr.split("\n").slice(-8).join("\n")}`);
+    for (const p of r.json.programs) {
+      assert.match(p.tag, /^[0-9a-f]{16}$/);
+      assert.ok(p.id > 0 && p.xlatedInsns > 0);
+    }
+  }
+});
+
+test("libbpf_oracle load fails on the objects this kernel refuses", (t) => {
+  if (!requireKernel(t)) return;
+  for (const name of ["fentry", "ksym_typed", "tcx"]) {
+    const obj = testObjects().find((p) => p.endsWith(`/${name}.bpf.o`))!;
+    const r = oracle(["load", obj]);
+    assert.notEqual(r.code, 0, name);
+    assert.ok(r.json.errno > 0, name);
+  }
+});
+
+test("libbpf_oracle load with one program name loads only that program", (t) => {
+  if (!requireKernel(t)) return;
+  const obj = testObjects().find((p) => p.endsWith("/net.bpf.o"))!;
+  const r = oracle(["load", obj, "xdp_pass"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(r.json.programs.map((p: { name: string }) => p.name), ["xdp_pass"]);
+});
+
+test("pinned.bpf.o pins its maps by name under the pin root and pinDir() removes them", (t) => {
+  if (!requireKernel(t)) return;
+  const obj = testObjects().find((p) => p.endsWith("/pinned.bpf.o"))!;
+  const dir = pinDir();
+  try {
+    const r = oracle(["load", obj, "--pin-root", dir.path]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(readdirSync(dir.path).sort(), ["tsbpf_pinned_array", "tsbpf_pinned_hash"]);
+  } finally {
+    dir.remove();
+  }
+  assert.equal(existsSync(dir.path), false);
+});
+
+test("uprobe_target calls tsbpf_add COUNT times and prints the sum", () => {
+  const r = run(UPROBE_TARGET, ["4"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout.trim(), String(1 + 3 + 5 + 7));
+});
+
+test("uprobe_target --wait waits for stdin before calling", () => {
+  const r = run(UPROBE_TARGET, ["2", "--wait"], { input: "x" });
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(r.stdout.trim().split("\n"), ["ready", "4"]);
+});
+
+test("runCli runs cli.ts on the current runtime and --help exits 0", () => {
+  const r = runCli(["--help"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /Usage: tsbpf/);
+});
+
+test("openFds() sees an fd opened by the test and newFds() reports it", async () => {
+  const { openSync, closeSync } = await import("node:fs");
+  const before = openFds();
+  const count = openFdCount();
+  const fd = openSync(join(ROOT, "package.json"), "r");
+  try {
+    assert.equal(openFdCount(), count + 1);
+    assert.ok(newFds(before).some((s) => s.endsWith("/package.json")));
+  } finally {
+    closeSync(fd);
+  }
+  assert.equal(newFds(before).length, 0);
+});
