@@ -87,8 +87,14 @@ export interface ProgramSpec {
   license: string;
   /** The object's kernel version (`version` section), 0 when absent. */
   kernelVersion: number;
-  /** Whether `load()` loads it unless told otherwise (libbpf's autoload). */
+  /** Whether `load()` loads it unless told otherwise (libbpf's autoload; false for `SEC("?...")`). */
   autoload: boolean;
+  /** The index of the function's ELF section. */
+  sectionIndex: number;
+  /** True for a global (or weak) symbol, false for a static function. */
+  global: boolean;
+  /** True for a global function with hidden or internal visibility (libbpf marks it static in BTF). */
+  hidden: boolean;
 }
 
 /** A BTF-defined map from `.maps`. */
@@ -123,6 +129,10 @@ export interface MapSpec {
   initValues: { index: number; name: string }[];
   /** The map's section: `".maps"`. Data section maps are {@linkcode DataSecSpec}. */
   section: string;
+  /** Byte offset of the map's variable in `.maps` (0 for inner map templates). */
+  sectionOffset: number;
+  /** The map variable's BTF VAR id (0 for inner map templates). */
+  btfVarId: number;
 }
 
 /** A variable of a data section. */
