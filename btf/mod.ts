@@ -6,3 +6,5 @@
  */
 export * from "./types.ts";
 export * from "./btf.ts";
+export * from "./ext.ts";
+export * from "./raw_dump.ts";

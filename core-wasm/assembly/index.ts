@@ -28,3 +28,4 @@ export {
   btf_resolve_size,
   btf_skip_mods,
 } from "./btf";
+export { btf_ext_free, btf_ext_info, btf_ext_parse } from "./btf_ext";
