@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { BpfError, ElfError, RelocationError } from "../errors.ts";
+import { type BpfError, ElfError, RelocationError } from "../errors.ts";
 import { Btf } from "../btf/btf.ts";
 // import { BtfExt } from "../btf/ext.ts";
 import { BtfKind, BtfLinkage, type BtfMember, type BtfType } from "../btf/types.ts";
@@ -47,6 +47,8 @@ const INSN_SZ = 8;
 const BPF_JMP_CALL = 0x85;
 const BPF_LD_IMM64 = 0x18;
 const BPF_PSEUDO_CALL = 1;
+const BPF_F_RDONLY_PROG = 0x80;
+const BPF_F_MMAPABLE = 0x400;
 
 /**
  * The object name libbpf derives from a path: the base name, cut to 15 characters, then cut at
@@ -262,14 +264,17 @@ export function open(source: Uint8Array | string, opts: OpenOptions = {}): Objec
     const datasecs: DataSecSpec[] = [];
     for (const s of dataSecs) {
       const kind = dataSectionKind(s)!;
+      const vars = btf ? dataVars(elf, s, btf) : [];
       datasecs.push({
         name: s.name,
         mapName: internalMapName(name, s.name),
         size: s.size,
         image: kind === "bss" ? new Uint8Array(s.size) : bytes.slice(s.offset, s.offset + s.size),
         readonly: kind === "rodata",
+        mapFlags: (kind === "rodata" ? BPF_F_RDONLY_PROG : 0) |
+          (vars.some((v) => v.linkage !== "static") ? BPF_F_MMAPABLE : 0),
         btfId: btf ? Math.max(btf.findByName(s.name, BtfKind.Datasec), 0) : 0,
-        vars: btf ? dataVars(elf, s, btf) : [],
+        vars,
       });
     }
 
@@ -285,6 +290,7 @@ export function open(source: Uint8Array | string, opts: OpenOptions = {}): Objec
         size,
         image: new Uint8Array(size),
         readonly: true,
+        mapFlags: BPF_F_RDONLY_PROG | BPF_F_MMAPABLE,
         btfId: btf ? Math.max(btf.findByName(".kconfig", BtfKind.Datasec), 0) : 0,
         vars: kcfg.map((e) => ({
           name: e.name,

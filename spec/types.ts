@@ -163,6 +163,11 @@ export interface DataSecSpec {
   image: Uint8Array;
   /** True for sections the program cannot write (`.rodata*`, `.kconfig`). */
   readonly: boolean;
+  /**
+   * The map_flags libbpf gives its ARRAY map: BPF_F_RDONLY_PROG (0x80) for read-only sections,
+   * plus BPF_F_MMAPABLE (0x400) when a variable is global (not static or hidden).
+   */
+  mapFlags: number;
   /** The section's DATASEC type id in the object's BTF, 0 when none. */
   btfId: number;
   /** Its variables, by offset. */
