@@ -6,7 +6,7 @@
  */
 import { type BpfError, ElfError, RelocationError } from "../errors.ts";
 import { Btf } from "../btf/btf.ts";
-// import { BtfExt } from "../btf/ext.ts";
+import { BtfExt } from "../btf/ext.ts";
 import { BtfKind, BtfLinkage, type BtfMember, type BtfType } from "../btf/types.ts";
 import {
   type ElfFile,
@@ -190,8 +190,15 @@ export function open(source: Uint8Array | string, opts: OpenOptions = {}): Objec
   if (btfSec) {
     btf = Btf.parse(bytes.subarray(btfSec.offset, btfSec.offset + btfSec.size));
     if (btfExtSec) {
-      btfExt = undefined;
-      void (bytes.subarray(btfExtSec.offset, btfExtSec.offset + btfExtSec.size), btf);
+      try {
+        btfExt = BtfExt.parse(
+          bytes.subarray(btfExtSec.offset, btfExtSec.offset + btfExtSec.size),
+          btf,
+        );
+      } catch (e) {
+        btf.close();
+        throw e;
+      }
     }
   }
 
