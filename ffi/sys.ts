@@ -315,3 +315,21 @@ export function withFaults(sys: Sys, hooks: FaultHooks): Sys {
   };
   return wrapped;
 }
+
+const sink: { value: unknown } = { value: undefined };
+
+/**
+ * Keeps values reachable up to this point of a function, so that buffers whose addresses were
+ * handed to the kernel cannot be collected before the call that uses them returns.
+ *
+ * @param values anything.
+ * @example
+ * ```ts
+ * import { keepAlive } from "./sys.ts";
+ * keepAlive(new Uint8Array(8));
+ * ```
+ */
+export function keepAlive(...values: unknown[]): void {
+  sink.value = values;
+  sink.value = undefined;
+}
