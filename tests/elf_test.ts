@@ -1,0 +1,312 @@
+// The core's ELF reader on well-formed and malformed input: every malformed file must end in a
+// typed ElfError that names the offset at fault, never a trap, a hang or another error class.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { BpfError, ElfError } from "../errors.ts";
+import { readElf } from "../spec/elf.ts";
+import { open } from "../spec/open.ts";
+import { testObject } from "./_util.ts";
+
+interface Sec {
+  name: string;
+  type: number;
+  flags?: number;
+  data: Uint8Array;
+  link?: number;
+  info?: number;
+  entsize?: number;
+  align?: number;
+}
+
+/** Builds a little ELF64 BPF object: header, section data, then the section header table. */
+function buildElf(secs: Sec[], opts: { shstrndx?: number } = {}): Uint8Array {
+  const names: number[] = [];
+  let shstr = "\0";
+  for (const s of secs) {
+    names.push(shstr.length);
+    shstr += s.name + "\0";
+  }
+  const all: Sec[] = [
+    { name: "", type: 0, data: new Uint8Array(0) },
+    ...secs,
+    { name: ".shstrtab", type: 3, data: new TextEncoder().encode(shstr + ".shstrtab\0") },
+  ];
+  names.unshift(0);
+  names.push(shstr.length);
+  let off = 64;
+  const offsets: number[] = [];
+  for (const s of all) {
+    off = (off + 7) & ~7;
+    offsets.push(off);
+    if (s.type !== 8) off += s.data.length;
+  }
+  const shoff = (off + 7) & ~7;
+  const out = new Uint8Array(shoff + 64 * all.length);
+  const dv = new DataView(out.buffer);
+  out.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1], 0);
+  dv.setUint16(16, 1, true); // ET_REL
+  dv.setUint16(18, 247, true); // EM_BPF
+  dv.setUint32(20, 1, true);
+  dv.setBigUint64(40, BigInt(shoff), true);
+  dv.setUint16(52, 64, true);
+  dv.setUint16(58, 64, true);
+  dv.setUint16(60, all.length, true);
+  dv.setUint16(62, opts.shstrndx ?? all.length - 1, true);
+  all.forEach((s, i) => {
+    if (s.type !== 8) out.set(s.data, offsets[i]);
+    const h = shoff + 64 * i;
+    dv.setUint32(h, names[i], true);
+    dv.setUint32(h + 4, s.type, true);
+    dv.setBigUint64(h + 8, BigInt(s.flags ?? 0), true);
+    dv.setBigUint64(h + 24, BigInt(i === 0 ? 0 : offsets[i]), true);
+    dv.setBigUint64(h + 32, BigInt(s.data.length), true);
+    dv.setUint32(h + 40, s.link ?? 0, true);
+    dv.setUint32(h + 44, s.info ?? 0, true);
+    dv.setBigUint64(h + 48, BigInt(s.align ?? 1), true);
+    dv.setBigUint64(h + 56, BigInt(s.entsize ?? 0), true);
+  });
+  return out;
+}
+
+function sym(name: number, info: number, shndx: number, value: number, size: number): number[] {
+  const b = new Uint8Array(24);
+  const dv = new DataView(b.buffer);
+  dv.setUint32(0, name, true);
+  b[4] = info;
+  dv.setUint16(6, shndx, true);
+  dv.setBigUint64(8, BigInt(value), true);
+  dv.setBigUint64(16, BigInt(size), true);
+  return [...b];
+}
+
+function rel(offset: number, symIdx: number, type: number): number[] {
+  const b = new Uint8Array(16);
+  const dv = new DataView(b.buffer);
+  dv.setBigUint64(0, BigInt(offset), true);
+  dv.setBigUint64(8, (BigInt(symIdx) << 32n) | BigInt(type), true);
+  return [...b];
+}
+
+// Section indexes in the default object: 1 xdp, 2 .relxdp, 3 .strtab, 4 .symtab, 5 .shstrtab.
+function defaultSecs(
+  over: { symEntsize?: number; relOffset?: number; relSym?: number; strtab?: Uint8Array } = {},
+): Sec[] {
+  const insns = new Uint8Array(4 * 8);
+  insns.set([0x18, 0x10, 0, 0, 0, 0, 0, 0], 0); // ld_imm64 r1, 0 (two slots)
+  insns.set([0xb7, 0, 0, 0, 2, 0, 0, 0], 16); // r0 = 2
+  insns.set([0x95, 0, 0, 0, 0, 0, 0, 0], 24); // exit
+  const strtab = over.strtab ?? new TextEncoder().encode("\0prog\0ext\0");
+  const symtab = new Uint8Array([
+    ...sym(0, 0, 0, 0, 0),
+    ...sym(1, 0x12, 1, 0, 32), // global FUNC prog in xdp
+    ...sym(6, 0x10, 0, 0, 0), // global NOTYPE undefined: an extern
+  ]);
+  return [
+    { name: "xdp", type: 1, flags: 6, data: insns, align: 8 },
+    {
+      name: ".relxdp",
+      type: 9,
+      data: new Uint8Array(rel(over.relOffset ?? 0, over.relSym ?? 2, 1)),
+      link: 4,
+      info: 1,
+      entsize: 16,
+      align: 8,
+    },
+    { name: ".strtab", type: 3, data: strtab },
+    { name: ".symtab", type: 2, data: symtab, link: 3, entsize: over.symEntsize ?? 24, align: 8 },
+  ];
+}
+
+function expectElfError(bytes: Uint8Array, message: RegExp, offset?: number): ElfError {
+  let caught: unknown;
+  try {
+    readElf(bytes);
+  } catch (e) {
+    caught = e;
+  }
+  assert.ok(caught instanceof ElfError, `expected an ElfError, got ${caught}`);
+  assert.match(caught.message, message);
+  if (offset !== undefined) assert.equal(caught.offset, offset);
+  else assert.ok(caught.offset >= 0, "the error names an offset");
+  return caught;
+}
+
+test("readElf() reads sections, symbols and relocations of a well-formed object", () => {
+  const elf = readElf(buildElf(defaultSecs()));
+  assert.deepEqual(elf.sections.map((s) => s.name), [
+    "",
+    "xdp",
+    ".relxdp",
+    ".strtab",
+    ".symtab",
+    ".shstrtab",
+  ]);
+  assert.deepEqual(elf.symbols.map((s) => [s.name, s.bind, s.type, s.shndx]), [
+    ["", 0, 0, 0],
+    ["prog", 1, 2, 1],
+    ["ext", 1, 0, 0],
+  ]);
+  assert.deepEqual(elf.relocations, [
+    { section: 2, target: 1, entries: [{ offset: 0, type: 1, sym: 2 }] },
+  ]);
+});
+
+test("readElf() rejects a file shorter than an ELF header", () => {
+  expectElfError(buildElf(defaultSecs()).slice(0, 40), /too short/, 40);
+  expectElfError(new Uint8Array(0), /too short/, 0);
+});
+
+test("readElf() rejects a file with a bad magic", () => {
+  const b = buildElf(defaultSecs());
+  b[1] = 0x46;
+  expectElfError(b, /Not an ELF file/, 0);
+});
+
+test("readElf() rejects a 32-bit ELF file", () => {
+  const b = buildElf(defaultSecs());
+  b[4] = 1;
+  expectElfError(b, /32-bit/, 4);
+});
+
+test("readElf() rejects a big-endian ELF file", () => {
+  const b = buildElf(defaultSecs());
+  b[5] = 2;
+  expectElfError(b, /Big-endian/, 5);
+});
+
+test("readElf() rejects an ELF file for another machine", () => {
+  const b = buildElf(defaultSecs());
+  new DataView(b.buffer).setUint16(18, 62, true); // EM_X86_64
+  expectElfError(b, /EM_BPF/, 18);
+});
+
+test("readElf() rejects an executable (not ET_REL)", () => {
+  const b = buildElf(defaultSecs());
+  new DataView(b.buffer).setUint16(16, 2, true);
+  expectElfError(b, /ET_REL/, 16);
+});
+
+test("readElf() rejects a truncated section header table", () => {
+  const b = buildElf(defaultSecs());
+  expectElfError(b.slice(0, b.length - 10), /Section header table out of range/);
+});
+
+test("readElf() rejects a section whose data lies outside the file", () => {
+  const b = buildElf(defaultSecs());
+  const dv = new DataView(b.buffer);
+  const shoff = Number(dv.getBigUint64(40, true));
+  dv.setBigUint64(shoff + 64 * 1 + 32, 1n << 40n, true); // xdp's sh_size
+  expectElfError(b, /Section data out of range/, shoff + 64);
+  dv.setBigUint64(shoff + 64 * 1 + 32, 32n, true);
+  dv.setBigUint64(shoff + 64 * 1 + 24, 0xffffffffffffff00n, true); // offset + size wraps
+  expectElfError(b, /Section data out of range/, shoff + 64);
+});
+
+test("readElf() rejects a section name table index out of range", () => {
+  expectElfError(buildElf(defaultSecs(), { shstrndx: 77 }), /name table index out of range/, 62);
+});
+
+test("readElf() rejects a section name table that is not a string table", () => {
+  expectElfError(buildElf(defaultSecs(), { shstrndx: 1 }), /not a string table/);
+});
+
+test("readElf() follows the SHN_XINDEX escape for the section name table index", () => {
+  const b = buildElf(defaultSecs());
+  const dv = new DataView(b.buffer);
+  const shoff = Number(dv.getBigUint64(40, true));
+  dv.setUint16(62, 0xffff, true);
+  dv.setUint32(shoff + 40, 5, true); // section 0's sh_link holds the real index
+  assert.equal(readElf(b).sections[1].name, "xdp");
+});
+
+test("readElf() reads the section count from section 0 when e_shnum is 0", () => {
+  const b = buildElf(defaultSecs());
+  const dv = new DataView(b.buffer);
+  const shoff = Number(dv.getBigUint64(40, true));
+  dv.setUint16(60, 0, true);
+  dv.setBigUint64(shoff + 32, 6n, true);
+  assert.equal(readElf(b).sections.length, 6);
+});
+
+test("readElf() rejects an absurd section count without hanging", () => {
+  const b = buildElf(defaultSecs());
+  const dv = new DataView(b.buffer);
+  const shoff = Number(dv.getBigUint64(40, true));
+  dv.setUint16(60, 0, true);
+  dv.setBigUint64(shoff + 32, 0xffffffffffffn, true);
+  expectElfError(b, /too many sections/, shoff);
+  dv.setUint16(60, 0xffff, true);
+  expectElfError(b, /too many sections/, shoff);
+});
+
+test("readElf() rejects a symbol table with the wrong entry size", () => {
+  expectElfError(buildElf(defaultSecs({ symEntsize: 16 })), /entry size is not 24/);
+});
+
+test("readElf() rejects a symbol name that is not NUL-terminated", () => {
+  const strtab = new TextEncoder().encode("\0prog\0ext");
+  expectElfError(buildElf(defaultSecs({ strtab })), /not NUL-terminated/);
+});
+
+test("readElf() rejects a relocation that points outside its section", () => {
+  expectElfError(buildElf(defaultSecs({ relOffset: 24 })), /outside its target section/);
+  expectElfError(buildElf(defaultSecs({ relOffset: 2 ** 40 })), /outside its target section/);
+});
+
+test("readElf() rejects a relocation that names a symbol out of range", () => {
+  expectElfError(buildElf(defaultSecs({ relSym: 3 })), /symbol out of range/);
+});
+
+test("readElf() rejects a relocation of an unknown type", () => {
+  const secs = defaultSecs();
+  secs[1].data = new Uint8Array(rel(0, 2, 99));
+  expectElfError(buildElf(secs), /Unknown BPF relocation type/);
+});
+
+test("open() rejects a legacy 'maps' section as libbpf 1.x does", () => {
+  const secs = defaultSecs();
+  secs.push({ name: "maps", type: 1, flags: 3, data: new Uint8Array(20) });
+  assert.throws(
+    () => open(buildElf(secs)),
+    (e) => e instanceof ElfError && /Legacy 'maps'/.test(e.message),
+  );
+});
+
+test("open() rejects a static function in a program section", () => {
+  const secs = defaultSecs();
+  const symtab = secs[3].data;
+  symtab[24 + 4] = 0x02; // LOCAL FUNC
+  assert.throws(
+    () => open(buildElf(secs)),
+    (e) => e instanceof ElfError && /is static/.test(e.message),
+  );
+});
+
+test("readElf() and open() never fail with anything but a BpfError on corrupted objects", () => {
+  const good = readFileSync(testObject("maps"));
+  let seed = 12345;
+  const rand = () => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed;
+  };
+  const dv = new DataView(good.buffer, good.byteOffset, good.byteLength);
+  const shoff = Number(dv.getBigUint64(40, true));
+  let failures = 0;
+  for (let i = 0; i < 300; i++) {
+    const b = new Uint8Array(good);
+    // Corrupt the ELF header or the section header table, where the reader must defend itself.
+    for (let k = 0; k < 4; k++) {
+      const at = rand() % 2 === 0 ? rand() % 64 : shoff + (rand() % (b.length - shoff));
+      b[at] = rand() & 0xff;
+    }
+    try {
+      open(b).btf?.close();
+    } catch (e) {
+      if (!(e instanceof BpfError)) throw e;
+      assert.doesNotMatch(e.message, /Internal error/, `iteration ${i}`);
+      failures++;
+    }
+  }
+  assert.ok(failures > 0, "some corrupted objects were rejected");
+});
