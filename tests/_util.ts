@@ -177,7 +177,8 @@ export function testObject(name: string): string {
  * loop over {@linkcode testObjects} expect these to fail (or skip them).
  */
 export const UNLOADABLE_OBJECTS: Readonly<Record<string, string>> = {
-  fentry: "fentry/fexit are refused with EPERM by the test kernel",
+  core_poison: "program 'unguarded' reaches a poisoned CO-RE relocation; 'guarded' alone loads",
+  fentry: "fentry/fexit/fmod_ret/lsm are refused with EPERM by the test kernel",
   ksym_typed: "typed __ksym variables need CONFIG_KALLSYMS_ALL",
   tcx: "libbpf 1.1 does not know the tcx/* sections",
   pinned: "pins maps under /sys/fs/bpf; load it only with a pin root from pinDir()",

@@ -75,12 +75,22 @@ test("libbpf_oracle load loads every test object libbpf 1.1 can load here", (t) 
 
 test("libbpf_oracle load fails on the objects this kernel refuses", (t) => {
   if (!requireKernel(t)) return;
-  for (const name of ["fentry", "ksym_typed", "tcx"]) {
+  for (const name of ["core_poison", "fentry", "ksym_typed", "tcx"]) {
     const obj = testObjects().find((p) => p.endsWith(`/${name}.bpf.o`))!;
     const r = oracle(["load", obj]);
     assert.notEqual(r.code, 0, name);
     assert.ok(r.json.errno > 0, name);
   }
+});
+
+test("libbpf_oracle loads core_poison's guarded program and rejects the unguarded one", (t) => {
+  if (!requireKernel(t)) return;
+  const obj = testObjects().find((p) => p.endsWith("/core_poison.bpf.o"))!;
+  const ok = oracle(["load", obj, "guarded"]);
+  assert.equal(ok.code, 0, ok.stderr);
+  const bad = oracle(["load", obj, "unguarded"]);
+  assert.notEqual(bad.code, 0);
+  assert.equal(bad.json.errno, 22);
 });
 
 test("libbpf_oracle load with one program name loads only that program", (t) => {

@@ -21,17 +21,34 @@ struct {
 	.values = { [0] = &inner_a, [2] = &inner_b },
 };
 
+struct inner_hash {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16);
+	__type(key, __u32);
+	__type(value, __u32);
+};
+
+struct inner_hash inner_h SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
 	__uint(max_entries, 8);
 	__type(key, __u32);
+	__array(values, struct inner_hash);
+} outer_hash SEC(".maps") = {
+	.values = { [1] = &inner_h },
+};
+
+/* An outer map with an inline anonymous inner map definition and no initializer. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 2);
+	__type(key, __u32);
 	__array(values, struct {
-		__uint(type, BPF_MAP_TYPE_HASH);
-		__uint(max_entries, 16);
-		__type(key, __u32);
-		__type(value, __u32);
+		__uint(type, BPF_MAP_TYPE_RINGBUF);
+		__uint(max_entries, 4096);
 	});
-} outer_hash SEC(".maps");
+} outer_empty SEC(".maps");
 
 __u64 tail_hits[3];
 
