@@ -106,6 +106,9 @@ export class Core {
   }
 
   #refresh(): void {
+    // memory.grow detaches the old buffer, and a view over a detached buffer has length 0. Checking
+    // that is much cheaper than reading `memory.buffer` on every access (a slow getter in V8).
+    if (this.#u8.length !== 0) return;
     const buf = this.exports.memory.buffer;
     if (buf !== this.#buffer) {
       this.#buffer = buf;
@@ -248,7 +251,9 @@ export class Core {
     if (ptr === 0 || len === 0) return "";
     const u8 = this.u8();
     let s = "";
-    for (let i = 0; i < len; i++) s += String.fromCharCode(u8[ptr + 2 * i] | (u8[ptr + 2 * i + 1] << 8));
+    for (let i = 0; i < len; i++) {
+      s += String.fromCharCode(u8[ptr + 2 * i] | (u8[ptr + 2 * i + 1] << 8));
+    }
     return s;
   }
 
