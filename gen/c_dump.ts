@@ -154,10 +154,24 @@ function splitBlob(bytes: Uint8Array): RawBlob {
   ) {
     throw new BtfError("BTF sections out of the blob's bounds", { offset: 4 });
   }
-  const words = new Uint32Array(typeLen / 4);
-  for (let i = 0, o = tStart; i < words.length; i++, o += 4) words[i] = dv.getUint32(o, le);
+  let words: Uint32Array;
+  if (le && (bytes.byteOffset + tStart) % 4 === 0) {
+    words = new Uint32Array(bytes.buffer, bytes.byteOffset + tStart, typeLen / 4);
+  } else if (le) {
+    words = new Uint32Array(bytes.slice(tStart, tStart + typeLen).buffer);
+  } else {
+    words = new Uint32Array(typeLen / 4);
+    for (let i = 0, o = tStart; i < words.length; i++, o += 4) words[i] = dv.getUint32(o, le);
+  }
   return { words, strings: bytes.subarray(sStart, sStart + strLen) };
 }
+
+const HEADER = "#ifndef __VMLINUX_H__\n#define __VMLINUX_H__\n\n" +
+  "#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n" +
+  "#pragma clang attribute push (__attribute__((preserve_access_index)), apply_to = record)\n" +
+  "#endif\n\n";
+const FOOTER = "#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n#pragma clang attribute pop\n#endif\n\n" +
+  "#endif /* __VMLINUX_H__ */\n";
 
 /**
  * The types of a BTF blob (with its base, for split BTF) in flat arrays indexed by type id.
@@ -184,61 +198,63 @@ class TypeTable {
     const chain: BtfBlobSource[] = [];
     for (let s: BtfBlobSource | undefined = source; s; s = s.base) chain.unshift(s);
     const blobs = chain.map((s) => splitBlob(s.rawBytes()));
-    let nWords = 0, nStr = 0;
-    for (const b of blobs) {
-      nWords += b.words.length;
-      nStr += b.strings.length;
-    }
-    const words = new Uint32Array(nWords);
-    const strBytes = new Uint8Array(nStr);
-    // Count types first so the arrays are allocated once.
-    let count = 1;
-    let wOff = 0, sOff = 0;
-    for (const b of blobs) {
-      words.set(b.words, wOff);
-      strBytes.set(b.strings, sOff);
-      const end = wOff + b.words.length;
-      for (let p = wOff; p < end;) {
-        if (p + 3 > end) throw new BtfError("Truncated BTF type record", { typeId: count });
-        const info = words[p + 1];
-        p += 3 + extraWords((info >>> 24) & 0x1f, info & 0xffff, count);
-        if (p > end) throw new BtfError("Truncated BTF type record", { typeId: count });
-        count++;
+    let words: Uint32Array, strBytes: Uint8Array;
+    if (blobs.length === 1) {
+      words = blobs[0].words;
+      strBytes = blobs[0].strings;
+    } else {
+      // Split BTF: the base's types then the blob's own; string offsets of a split blob start
+      // where the base's strings end, so the string sections simply follow each other.
+      let nWords = 0, nStr = 0;
+      for (const b of blobs) {
+        nWords += b.words.length;
+        nStr += b.strings.length;
       }
-      wOff = end;
-      sOff += b.strings.length;
+      words = new Uint32Array(nWords);
+      strBytes = new Uint8Array(nStr);
+      let wOff = 0, sOff = 0;
+      for (const b of blobs) {
+        words.set(b.words, wOff);
+        strBytes.set(b.strings, sOff);
+        wOff += b.words.length;
+        sOff += b.strings.length;
+      }
     }
-    this.n = count;
-    this.kind = new Uint8Array(count);
-    this.vlen = new Uint16Array(count);
-    this.kflag = new Uint8Array(count);
-    this.nameOff = new Uint32Array(count);
-    this.st = new Uint32Array(count);
-    this.rec = new Uint32Array(count);
-    this.words = words;
-    for (let id = 1, p = 0; id < count; id++) {
+    // A record is at least 3 words, which bounds the number of types.
+    const cap = Math.floor(words.length / 3) + 1;
+    const kinds = new Uint8Array(cap), vlens = new Uint16Array(cap), kflags = new Uint8Array(cap);
+    const nameOffs = new Uint32Array(cap), sts = new Uint32Array(cap), recs = new Uint32Array(cap);
+    let id = 1;
+    for (let p = 0, end = words.length; p < end; id++) {
+      if (p + 3 > end) throw new BtfError("Truncated BTF type record", { typeId: id });
       const info = words[p + 1];
       const kind = (info >>> 24) & 0x1f;
       const vlen = info & 0xffff;
-      this.kind[id] = kind;
-      this.vlen[id] = vlen;
-      this.kflag[id] = info >>> 31;
-      this.nameOff[id] = words[p];
-      this.st[id] = words[p + 2];
-      this.rec[id] = p + 3;
+      kinds[id] = kind;
+      vlens[id] = vlen;
+      kflags[id] = info >>> 31;
+      nameOffs[id] = words[p];
+      sts[id] = words[p + 2];
+      recs[id] = p + 3;
       p += 3 + extraWords(kind, vlen, id);
+      if (p > end) throw new BtfError("Truncated BTF type record", { typeId: id });
     }
-    for (let id = 1; id < count; id++) this.#checkRefs(id);
+    this.n = id;
+    this.kind = kinds.subarray(0, id);
+    this.vlen = vlens.subarray(0, id);
+    this.kflag = kflags.subarray(0, id);
+    this.nameOff = nameOffs.subarray(0, id);
+    this.st = sts.subarray(0, id);
+    this.rec = recs.subarray(0, id);
+    this.words = words;
+    for (let i = 1; i < id; i++) this.#checkRefs(i);
     this.#strBytes = strBytes;
-    let ascii = true;
-    for (let i = 0; i < strBytes.length; i++) {
-      if (strBytes[i] >= 0x80) {
-        ascii = false;
-        break;
-      }
-    }
-    this.#strText = ascii ? new TextDecoder().decode(strBytes) : undefined;
-    this.#names = new Array(count);
+    // With only ASCII in the string section, byte offsets are string indexes: decode it once.
+    const text = new TextDecoder().decode(strBytes);
+    this.#strText = text.length === strBytes.length && !/[^\x00-\x7f]/.test(text)
+      ? text
+      : undefined;
+    this.#names = new Array(id);
     this.ptrSz = this.#pointerSize();
   }
 
@@ -341,6 +357,8 @@ export class CDumper {
   readonly #referenced: Uint8Array;
   readonly #uniqueNames: (string | undefined)[];
   readonly #align: Int32Array;
+  readonly #declCache: (string | undefined)[];
+  readonly #declSimple: Uint8Array;
   readonly #typeNames = new Map<string, number>();
   readonly #identNames = new Map<string, number>();
   #queue: number[] = [];
@@ -364,6 +382,8 @@ export class CDumper {
     this.#referenced = new Uint8Array(t.n);
     this.#uniqueNames = new Array(t.n);
     this.#align = new Int32Array(t.n).fill(-1);
+    this.#declCache = new Array(t.n);
+    this.#declSimple = new Uint8Array(t.n);
     this.#orderState[0] = ORDERED;
     this.#emitState[0] = EMITTED;
     this.#markReferenced();
@@ -444,17 +464,20 @@ export class CDumper {
    * @throws {BtfError} On a cycle of types that C cannot express.
    */
   dumpAll(): string {
-    this.#out = "#ifndef __VMLINUX_H__\n#define __VMLINUX_H__\n\n" +
-      "#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n" +
-      "#pragma clang attribute push (__attribute__((preserve_access_index)), apply_to = record)\n" +
-      "#endif\n\n";
-    const n = this.#t.n;
-    for (let id = 1; id < n; id++) this.#dumpType(id);
-    this.#out += "#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n#pragma clang attribute pop\n#endif\n\n" +
-      "#endif /* __VMLINUX_H__ */\n";
-    const s = this.#out;
-    this.#out = "";
-    return s;
+    const saved = this.#out;
+    this.#out = HEADER;
+    try {
+      const n = this.#t.n;
+      for (let id = 1; id < n; id++) this.#dumpType(id);
+      return this.#out + FOOTER;
+    } finally {
+      this.#out = saved;
+    }
+  }
+
+  /** Appends text to the output. */
+  #w(s: string): void {
+    this.#out += s;
   }
 
   #checkId(id: number): void {
@@ -596,12 +619,12 @@ export class CDumper {
         if (id === contId) return;
         if (t.nameOff[id] === 0) return; // an anonymous loop: libbpf warns and goes on
         this.#emitStructFwd(id);
-        this.#out += ";\n\n";
+        this.#w(";\n\n");
         this.#fwdEmitted[id] = 1;
       } else if (kind === K_TYPEDEF) {
         if (!this.#isBlacklisted(id)) {
           this.#emitTypedefDef(id, 0);
-          this.#out += ";\n\n";
+          this.#w(";\n\n");
         }
         this.#fwdEmitted[id] = 1;
       }
@@ -610,7 +633,7 @@ export class CDumper {
     switch (kind) {
       case K_INT: {
         const alias = MISSING_BASE_TYPES.get(this.#typeName(id));
-        if (alias !== undefined) this.#out += `typedef ${alias} ${this.#typeName(id)};\n\n`;
+        if (alias !== undefined) this.#w(`typedef ${alias} ${this.#typeName(id)};\n\n`);
         es[id] = EMITTED;
         break;
       }
@@ -618,7 +641,7 @@ export class CDumper {
       case K_ENUM64:
         if (contId === 0) {
           this.#emitEnumDef(id, 0);
-          this.#out += ";\n\n";
+          this.#w(";\n\n");
         }
         es[id] = EMITTED;
         break;
@@ -634,7 +657,7 @@ export class CDumper {
         break;
       case K_FWD:
         this.#emitFwdDef(id);
-        this.#out += ";\n\n";
+        this.#w(";\n\n");
         es[id] = EMITTED;
         break;
       case K_TYPEDEF:
@@ -642,7 +665,7 @@ export class CDumper {
         this.#emitType(t.st[id], id);
         if (!this.#fwdEmitted[id] && !this.#isBlacklisted(id)) {
           this.#emitTypedefDef(id, 0);
-          this.#out += ";\n\n";
+          this.#w(";\n\n");
         }
         es[id] = EMITTED;
         break;
@@ -656,12 +679,12 @@ export class CDumper {
           for (let i = 0; i < v; i++) this.#emitType(w[r + 3 * i + 1], newCont);
         } else if (!this.#fwdEmitted[id] && id !== contId) {
           this.#emitStructFwd(id);
-          this.#out += ";\n\n";
+          this.#w(";\n\n");
           this.#fwdEmitted[id] = 1;
         }
         if (contId === 0) {
           this.#emitStructDef(id, 0);
-          this.#out += ";\n\n";
+          this.#w(";\n\n");
           es[id] = EMITTED;
         } else {
           es[id] = NOT_EMITTED;
@@ -805,14 +828,14 @@ export class CDumper {
         (newOff === next && Math.ceil(cur / (nextAlign * 8)) * (nextAlign * 8) !== newOff) ||
         (newOff !== next && next - newOff <= newOff - cur)
       ) {
-        this.#out += `\n${indent}${padType}: ${inBitfield ? newOff - cur : 0};`;
+        this.#w(`\n${indent}${padType}: ${inBitfield ? newOff - cur : 0};`);
       }
       cur = newOff;
     }
     while (cur !== next) {
       const bits = Math.min(next - cur, padBits);
       if (bits === padBits) {
-        this.#out += `\n${indent}${padType}: ${padBits};`;
+        this.#w(`\n${indent}${padType}: ${padBits};`);
         cur += bits;
         continue;
       }
@@ -822,7 +845,7 @@ export class CDumper {
         padType = i === 0 ? "long" : i === 1 ? "int" : i === 2 ? "short" : "char";
         padBits = pb;
         if (pb < bits) continue;
-        this.#out += `\n${indent}${padType}: ${bits};`;
+        this.#w(`\n${indent}${padType}: ${bits};`);
         cur += bits;
         break;
       }
@@ -831,8 +854,10 @@ export class CDumper {
 
   #emitStructFwd(id: number): void {
     const t = this.#t;
-    this.#out += (t.kind[id] === K_STRUCT ? "struct" : "union") +
-      (t.nameOff[id] !== 0 ? " " : "") + this.#typeName(id);
+    this.#w(
+      (t.kind[id] === K_STRUCT ? "struct" : "union") +
+        (t.nameOff[id] !== 0 ? " " : "") + this.#typeName(id),
+    );
   }
 
   #emitStructDef(id: number, lvl: number): void {
@@ -841,8 +866,10 @@ export class CDumper {
     const w = t.words, r = t.rec[id], v = t.vlen[id], kf = t.kflag[id];
     const align = this.#alignOf(id);
     const packed = isStruct ? this.#isPacked(id) : false;
-    this.#out += (isStruct ? "struct" : "union") + (t.nameOff[id] !== 0 ? " " : "") +
-      this.#typeName(id) + " {";
+    this.#w(
+      (isStruct ? "struct" : "union") + (t.nameOff[id] !== 0 ? " " : "") +
+        this.#typeName(id) + " {",
+    );
     const indent = pfx(lvl + 1);
     let off = 0;
     let prevBitfield = false;
@@ -854,10 +881,10 @@ export class CDumper {
       const mOff = kf ? rawOff & 0xffffff : rawOff;
       const mAlign = packed ? 1 : this.#alignOf(mType);
       this.#emitBitPadding(off, mOff, mAlign, prevBitfield && mSz !== 0, lvl + 1);
-      this.#out += "\n" + indent;
+      this.#w("\n" + indent);
       this.#emitTypeDecl(mType, t.str(w[p]), lvl + 1);
       if (mSz) {
-        this.#out += ": " + mSz + ";";
+        this.#w(": " + mSz + ";");
         off = mOff + mSz;
         prevBitfield = true;
       } else {
@@ -865,21 +892,21 @@ export class CDumper {
         if (mSz < 0) mSz = 0;
         off = mOff + mSz * 8;
         prevBitfield = false;
-        this.#out += ";";
+        this.#w(";");
       }
     }
     if (isStruct) this.#emitBitPadding(off, t.st[id] * 8, align, false, lvl + 1);
-    if (v || t.st[id]) this.#out += "\n" + pfx(lvl) + "}";
-    else this.#out += "}";
-    if (packed) this.#out += " __attribute__((packed))";
+    if (v || t.st[id]) this.#w("\n" + pfx(lvl) + "}");
+    else this.#w("}");
+    if (packed) this.#w(" __attribute__((packed))");
   }
 
   #emitEnumDef(id: number, lvl: number): void {
     const t = this.#t;
     const v = t.vlen[id];
-    this.#out += "enum" + (t.nameOff[id] !== 0 ? " " : "") + this.#typeName(id);
+    this.#w("enum" + (t.nameOff[id] !== 0 ? " " : "") + this.#typeName(id));
     if (!v) return;
-    this.#out += " {";
+    this.#w(" {");
     const w = t.words, r = t.rec[id], signed = t.kflag[id] === 1;
     const indent = "\n" + pfx(lvl + 1);
     const is32 = t.kind[id] === K_ENUM;
@@ -902,28 +929,75 @@ export class CDumper {
         val = s + (signed ? "LL" : "ULL");
       }
       const dup = this.#nameDups(this.#identNames, name);
-      this.#out += dup > 1 ? `${indent}${name}___${dup} = ${val},` : `${indent}${name} = ${val},`;
+      this.#w(dup > 1 ? `${indent}${name}___${dup} = ${val},` : `${indent}${name} = ${val},`);
     }
-    this.#out += "\n" + pfx(lvl) + "}";
+    this.#w("\n" + pfx(lvl) + "}");
   }
 
   #emitFwdDef(id: number): void {
     const name = this.#typeName(id);
-    this.#out += (this.#t.kflag[id] ? "union " : "struct ") + name;
+    this.#w((this.#t.kflag[id] ? "union " : "struct ") + name);
   }
 
   #emitTypedefDef(id: number, lvl: number): void {
     const name = this.#identName(id);
     const target = this.#t.st[id];
     if (target === 0 && name === "__gnuc_va_list") {
-      this.#out += "typedef __builtin_va_list __gnuc_va_list";
+      this.#w("typedef __builtin_va_list __gnuc_va_list");
       return;
     }
-    this.#out += "typedef ";
+    this.#w("typedef ");
     this.#emitTypeDecl(target, name, lvl);
   }
 
+  /**
+   * Prints a declaration. Declarations made only of modifiers and pointers over a named type (or
+   * a base type, or void) print the same text before the name every time: that text is kept.
+   */
   #emitTypeDecl(id: number, fname: string, lvl: number): void {
+    if (!this.#stripMods) {
+      let c = this.#declCache[id];
+      if (c === undefined && this.#isSimpleDecl(id)) {
+        const saved = this.#out;
+        this.#out = "";
+        this.#emitDeclChain(id, "", lvl);
+        c = this.#declCache[id] = this.#out;
+        this.#out = saved;
+      }
+      if (c !== undefined) {
+        if (fname === "") this.#out += c;
+        else if (this.#t.kind[id] === K_PTR) this.#out += c + fname;
+        else this.#out += c + " " + fname;
+        return;
+      }
+    }
+    this.#emitDeclChain(id, fname, lvl);
+  }
+
+  #isSimpleDecl(id: number): boolean {
+    const memo = this.#declSimple[id];
+    if (memo !== 0) return memo === 1;
+    const t = this.#t;
+    let x = id;
+    for (;;) {
+      const k = t.kind[x];
+      if (
+        k === K_PTR || k === K_CONST || k === K_VOLATILE || k === K_RESTRICT || k === K_TYPE_TAG
+      ) {
+        x = t.st[x];
+        continue;
+      }
+      let simple: boolean;
+      if (x === 0 || k === K_INT || k === K_FLOAT || k === K_FWD || k === K_TYPEDEF) simple = true;
+      else if (k === K_STRUCT || k === K_UNION || k === K_ENUM || k === K_ENUM64) {
+        simple = t.nameOff[x] !== 0;
+      } else simple = false;
+      this.#declSimple[id] = simple ? 1 : 2;
+      return simple;
+    }
+  }
+
+  #emitDeclChain(id: number, fname: string, lvl: number): void {
     const t = this.#t, ds = this.#ds;
     const start = this.#dsCnt;
     for (;;) {
@@ -946,47 +1020,54 @@ export class CDumper {
         break;
       }
     }
-    const view: DeclView = { start, cnt: this.#dsCnt - start };
-    this.#emitTypeChain(view, fname, lvl);
+    this.#emitTypeChain(start, this.#dsCnt - start, fname, lvl);
     this.#dsCnt = start;
   }
 
-  #emitMods(v: DeclView): void {
-    const t = this.#t, ds = this.#ds;
-    while (v.cnt) {
-      const kind = t.kind[ds[v.start + v.cnt - 1]];
-      if (kind === K_VOLATILE) this.#out += "volatile ";
-      else if (kind === K_CONST) this.#out += "const ";
-      else if (kind === K_RESTRICT) this.#out += "restrict ";
-      else return;
-      v.cnt--;
+  /** Prints the const/volatile/restrict on top of a frame; returns the frame's new count. */
+  #emitMods(start: number, cnt: number): number {
+    const kinds = this.#t.kind, ds = this.#ds;
+    while (cnt) {
+      const kind = kinds[ds[start + cnt - 1]];
+      if (kind === K_VOLATILE) this.#w("volatile ");
+      else if (kind === K_CONST) this.#w("const ");
+      else if (kind === K_RESTRICT) this.#w("restrict ");
+      else break;
+      cnt--;
     }
+    return cnt;
   }
 
-  #dropMods(v: DeclView): void {
-    const t = this.#t, ds = this.#ds;
-    while (v.cnt) {
-      const kind = t.kind[ds[v.start + v.cnt - 1]];
+  /** Drops the modifiers on top of a frame; returns the frame's new count. */
+  #dropMods(start: number, cnt: number): number {
+    const kinds = this.#t.kind, ds = this.#ds;
+    while (cnt) {
+      const kind = kinds[ds[start + cnt - 1]];
       if (kind !== K_VOLATILE && kind !== K_CONST && kind !== K_RESTRICT && kind !== K_TYPE_TAG) {
-        return;
+        break;
       }
-      v.cnt--;
+      cnt--;
     }
+    return cnt;
   }
 
   #emitName(name: string, lastWasPtr: boolean): void {
-    if (name !== "" && !lastWasPtr) this.#out += " " + name;
-    else this.#out += name;
+    if (name !== "" && !lastWasPtr) this.#w(" " + name);
+    else this.#w(name);
   }
 
-  #emitTypeChain(v: DeclView, fname: string, lvl: number): void {
+  /**
+   * Prints the declaration held by a frame of the declaration stack (ids from `start`, the innermost
+   * on top) around `fname`. Nested arrays and prototypes go on with the rest of the same frame.
+   */
+  #emitTypeChain(start: number, cnt: number, fname: string, lvl: number): void {
     const t = this.#t, ds = this.#ds;
     let lastWasPtr = true;
-    while (v.cnt) {
-      const id = ds[v.start + --v.cnt];
+    while (cnt) {
+      const id = ds[start + --cnt];
       if (id === 0) {
-        this.#emitMods(v);
-        this.#out += "void";
+        cnt = this.#emitMods(start, cnt);
+        this.#w("void");
         lastWasPtr = false;
         continue;
       }
@@ -994,86 +1075,86 @@ export class CDumper {
       switch (kind) {
         case K_INT:
         case K_FLOAT:
-          this.#emitMods(v);
-          this.#out += t.name(id);
+          cnt = this.#emitMods(start, cnt);
+          this.#w(t.name(id));
           break;
         case K_STRUCT:
         case K_UNION:
-          this.#emitMods(v);
+          cnt = this.#emitMods(start, cnt);
           if (t.nameOff[id] === 0) this.#emitStructDef(id, lvl);
           else this.#emitStructFwd(id);
           break;
         case K_ENUM:
         case K_ENUM64:
-          this.#emitMods(v);
+          cnt = this.#emitMods(start, cnt);
           if (t.nameOff[id] === 0) this.#emitEnumDef(id, lvl);
-          else this.#out += "enum " + this.#typeName(id);
+          else this.#w("enum " + this.#typeName(id));
           break;
         case K_FWD:
-          this.#emitMods(v);
+          cnt = this.#emitMods(start, cnt);
           this.#emitFwdDef(id);
           break;
         case K_TYPEDEF:
-          this.#emitMods(v);
-          this.#out += this.#identName(id);
+          cnt = this.#emitMods(start, cnt);
+          this.#w(this.#identName(id));
           break;
         case K_PTR:
-          this.#out += lastWasPtr ? "*" : " *";
+          this.#w(lastWasPtr ? "*" : " *");
           break;
         case K_VOLATILE:
-          this.#out += " volatile";
+          this.#w(" volatile");
           break;
         case K_CONST:
-          this.#out += " const";
+          this.#w(" const");
           break;
         case K_RESTRICT:
-          this.#out += " restrict";
+          this.#w(" restrict");
           break;
         case K_TYPE_TAG:
-          this.#emitMods(v);
-          this.#out += ` __attribute__((btf_type_tag("${t.name(id)}")))`;
+          cnt = this.#emitMods(start, cnt);
+          this.#w(` __attribute__((btf_type_tag("${t.name(id)}")))`);
           break;
         case K_ARRAY: {
           const nelems = t.words[t.rec[id] + 2];
-          this.#dropMods(v);
-          if (v.cnt === 0) {
+          cnt = this.#dropMods(start, cnt);
+          if (cnt === 0) {
             this.#emitName(fname, lastWasPtr);
-            this.#out += "[" + nelems + "]";
+            this.#w("[" + nelems + "]");
             return;
           }
-          const multidim = t.kind[ds[v.start + v.cnt - 1]] === K_ARRAY;
-          if (fname !== "" && !lastWasPtr) this.#out += " ";
-          if (!multidim) this.#out += "(";
-          this.#emitTypeChain(v, fname, lvl);
-          if (!multidim) this.#out += ")";
-          this.#out += "[" + nelems + "]";
+          const multidim = t.kind[ds[start + cnt - 1]] === K_ARRAY;
+          if (fname !== "" && !lastWasPtr) this.#w(" ");
+          if (!multidim) this.#w("(");
+          this.#emitTypeChain(start, cnt, fname, lvl);
+          if (!multidim) this.#w(")");
+          this.#w("[" + nelems + "]");
           return;
         }
         case K_FUNC_PROTO: {
           const w = t.words, r = t.rec[id], n = t.vlen[id];
-          this.#dropMods(v);
-          if (v.cnt) {
-            this.#out += " (";
-            this.#emitTypeChain(v, fname, lvl);
-            this.#out += ")";
+          cnt = this.#dropMods(start, cnt);
+          if (cnt) {
+            this.#w(" (");
+            this.#emitTypeChain(start, cnt, fname, lvl);
+            this.#w(")");
           } else {
             this.#emitName(fname, lastWasPtr);
           }
-          this.#out += "(";
+          this.#w("(");
           if (n === 0 || (n === 1 && w[r + 1] === 0)) {
-            this.#out += "void)";
+            this.#w("void)");
             return;
           }
           for (let i = 0; i < n; i++) {
-            if (i > 0) this.#out += ", ";
+            if (i > 0) this.#w(", ");
             const pType = w[r + 2 * i + 1];
             if (i === n - 1 && pType === 0) {
-              this.#out += "...";
+              this.#w("...");
               break;
             }
             this.#emitTypeDecl(pType, t.str(w[r + 2 * i]), lvl);
           }
-          this.#out += ")";
+          this.#w(")");
           return;
         }
         default:
@@ -1111,12 +1192,6 @@ export class CDumper {
   #identName(id: number): string {
     return this.#resolveName(id, this.#identNames);
   }
-}
-
-/** A frame of the shared declaration stack: its base and how many ids are still on it. */
-interface DeclView {
-  start: number;
-  cnt: number;
 }
 
 /**
