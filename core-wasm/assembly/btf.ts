@@ -653,6 +653,7 @@ function alignRec(b: Btf, id: u32, depth: i32): i32 {
     case KIND_ENUM64:
     case KIND_FLOAT: {
       const s = recSizeType(p);
+      if (s == 0) return fail(E_BTF_LAYOUT, "Type has size 0 and so no alignment", -1, id);
       return <i32>(s < PTR_SIZE ? s : PTR_SIZE);
     }
     case KIND_PTR:
