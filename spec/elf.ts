@@ -101,6 +101,22 @@ export interface ElfRelSection {
   entries: ElfRel[];
 }
 
+/** A program header (segment) of an executable or shared library. */
+export interface ElfSegment {
+  /** p_type (1 = PT_LOAD). */
+  type: number;
+  /** p_flags (1 = X, 2 = W, 4 = R). */
+  flags: number;
+  /** p_offset. */
+  offset: number;
+  /** p_vaddr. */
+  vaddr: number;
+  /** p_filesz. */
+  filesz: number;
+  /** p_memsz. */
+  memsz: number;
+}
+
 /** A parsed ELF file: headers, symbols, relocations, and the file's bytes to slice from. */
 export interface ElfFile {
   /** All section headers, index 0 included. */
@@ -111,14 +127,26 @@ export interface ElfFile {
   relocations: ElfRelSection[];
   /** The whole file. */
   bytes: Uint8Array;
+  /** With `native: true`: the dynamic symbol table (.dynsym), entry 0 included; else undefined. */
+  dynsyms?: ElfSymbol[];
+  /** With `native: true`: the program headers; else undefined. */
+  segments?: ElfSegment[];
+  /** With `native: true`: e_type (2 = ET_EXEC, 3 = ET_DYN). */
+  etype?: number;
+  /** With `native: true`: e_machine (62 = x86-64, 183 = aarch64). */
+  machine?: number;
 }
 
 /**
  * Parses an ELF file. `source` is the file's bytes or a path (read straight into the core).
  *
  * @param source The bytes of the object, or a path to it.
+ * @param opts `native: true` reads an x86-64 or aarch64 executable or shared library instead of a
+ *   BPF object (for uprobes and USDT): it adds `dynsyms`, `segments`, `etype` and `machine`, and
+ *   leaves `relocations` empty. Default false.
  * @returns The headers, symbols and relocations, with the bytes of the file.
- * @throws {ElfError} When the file is not a well-formed little-endian ELF64 BPF object.
+ * @throws {ElfError} When the file is not a well-formed little-endian ELF64 BPF object (or, with
+ *   `native`, executable or shared library).
  * @example
  * ```ts ignore
  * import { readElf } from "./elf.ts";
@@ -126,11 +154,18 @@ export interface ElfFile {
  * console.log(elf.sections.map((s) => s.name));
  * ```
  */
-export function readElf(source: Uint8Array | string): ElfFile {
+export function readElf(source: Uint8Array | string, opts: { native?: boolean } = {}): ElfFile {
   const core = Core.get();
   const buf = typeof source === "string" ? core.readFile(source) : core.copyIn(source);
   try {
-    const h = core.check(core.call(() => core.exports.elf_open(buf.ptr, buf.len)), "Reading ELF");
+    const h = core.check(
+      core.call(() =>
+        opts.native
+          ? core.exports.elf_open_native(buf.ptr, buf.len)
+          : core.exports.elf_open(buf.ptr, buf.len)
+      ),
+      "Reading ELF",
+    );
     try {
       core.check(core.call(() => core.exports.elf_describe(h)), "Reading ELF");
       const doc = core.outJson<Omit<ElfFile, "bytes">>();

@@ -3,7 +3,9 @@
 // fault. Section data is never copied: the host slices it from its own copy of the file.
 //
 // Exports: elf_open(ptr, len) → handle, elf_free(handle), elf_describe(handle) → JSON length in
-// `out` ({sections, symbols, relocations}).
+// `out` ({sections, symbols, relocations}). elf_open_native(ptr, len) reads an x86-64 or aarch64
+// executable or shared library instead (the targets of uprobes and USDT probes): it also keeps
+// .dynsym and the program headers, and skips relocations ({..., dynsyms, segments, etype, machine}).
 import { fail, out } from "./rt";
 
 // Error codes (100..199).
@@ -30,12 +32,14 @@ const E_REL_OFFSET: i32 = 119;
 const E_REL_TARGET: i32 = 120;
 const E_HANDLE: i32 = 121;
 const E_MULTI_SYMTAB: i32 = 122;
+const E_PHDR: i32 = 123;
 
 const SHT_NOBITS: u32 = 8;
 const SHT_STRTAB: u32 = 3;
 const SHT_SYMTAB: u32 = 2;
 const SHT_REL: u32 = 9;
 const SHT_SYMTAB_SHNDX: u32 = 18;
+const SHT_DYNSYM: u32 = 11;
 const SHN_XINDEX: u32 = 0xffff;
 const SHN_LORESERVE: u32 = 0xff00;
 
@@ -75,7 +79,22 @@ class RelSec {
   rels: Array<Rel> = new Array<Rel>();
 }
 
+class Seg {
+  type: u32 = 0;
+  flags: u32 = 0;
+  offset: u64 = 0;
+  vaddr: u64 = 0;
+  filesz: u64 = 0;
+  memsz: u64 = 0;
+}
+
 class ElfFile {
+  native: bool = false;
+  etype: u32 = 0;
+  machine: u32 = 0;
+  dynsym: i32 = -1;
+  dynsyms: Array<Sym> = new Array<Sym>();
+  segs: Array<Seg> = new Array<Seg>();
   ptr: usize = 0;
   len: u64 = 0;
   sections: Array<Section> = new Array<Section>();
@@ -99,6 +118,81 @@ function strLen(ptr: usize, off: u64, end: u64): i64 {
 
 function inRange(off: u64, size: u64, len: u64): bool {
   return off <= len && size <= len - off;
+}
+
+function readSyms(f: ElfFile, idx: i32, shndxSec: i32, shnum: u64, dest: Array<Sym>): i32 {
+  const p = f.ptr;
+  {
+    const st = f.sections[idx];
+    if (st.entsize != 24) return fail(E_SYMTAB_ENTSIZE, "Symbol table entry size is not 24", <i64>st.hdrOff + 56);
+    if (st.size % 24 != 0) return fail(E_SYMTAB, "Symbol table size is not a multiple of 24", <i64>st.hdrOff + 32);
+    if (<u64>st.link >= shnum || st.link == 0 || f.sections[<i32>st.link].type != SHT_STRTAB) {
+      return fail(E_SYMTAB, "Symbol table's string table index is invalid", <i64>st.hdrOff + 40);
+    }
+    const str = f.sections[<i32>st.link];
+    const count = <i32>(st.size / 24);
+    let xs: Section | null = null;
+    if (shndxSec >= 0) {
+      xs = f.sections[shndxSec];
+      if (xs.size < <u64>count * 4) {
+        return fail(E_SYM_SHNDX, "Extended section index table is too small", <i64>xs.hdrOff);
+      }
+    }
+    for (let i = 0; i < count; i++) {
+      const off = st.offset + <u64>i * 24;
+      const a = p + <usize>off;
+      const y = new Sym();
+      const nm = load<u32>(a);
+      y.info = load<u8>(a + 4);
+      y.other = load<u8>(a + 5);
+      y.shndx = <u32>load<u16>(a + 6);
+      y.value = load<u64>(a + 8);
+      y.size = load<u64>(a + 16);
+      if (<u64>nm >= str.size) {
+        if (nm != 0 || str.size != 0) {
+          return fail(E_NAME, "Symbol name offset out of range of the string table", <i64>off);
+        }
+      } else {
+        const l = strLen(p, str.offset + <u64>nm, str.offset + str.size);
+        if (l < 0) return fail(E_NAME, "Symbol name is not NUL-terminated", <i64>off);
+        y.name = <u32>(str.offset + <u64>nm);
+        y.nameLen = <u32>l;
+      }
+      if (y.shndx == SHN_XINDEX) {
+        if (xs == null) return fail(E_SYM_SHNDX, "Symbol uses SHN_XINDEX but there is no SHT_SYMTAB_SHNDX", <i64>off);
+        y.shndx = load<u32>(p + <usize>(xs.offset + <u64>i * 4));
+        if (<u64>y.shndx >= shnum) return fail(E_SYM_SHNDX, "Symbol section index out of range", <i64>off);
+      } else if (y.shndx < SHN_LORESERVE && <u64>y.shndx >= shnum) {
+        return fail(E_SYM_SHNDX, "Symbol section index out of range", <i64>off + 6);
+      }
+      dest.push(y);
+    }
+  }
+  return 0;
+}
+
+function readSegs(f: ElfFile): i32 {
+  const p = f.ptr;
+  const phoff = load<u64>(p + 32);
+  const phentsize = <u64>load<u16>(p + 54);
+  const phnum = <u64>load<u16>(p + 56);
+  if (phnum == 0) return 0;
+  if (phentsize != 56) return fail(E_PHDR, "ELF program header size is not 56", 54);
+  if (phoff > f.len || phnum > (f.len - phoff) / 56) {
+    return fail(E_PHDR, "Program header table out of range", 32);
+  }
+  for (let i: u64 = 0; i < phnum; i++) {
+    const a = p + <usize>(phoff + i * 56);
+    const g = new Seg();
+    g.type = load<u32>(a);
+    g.flags = load<u32>(a + 4);
+    g.offset = load<u64>(a + 8);
+    g.vaddr = load<u64>(a + 16);
+    g.filesz = load<u64>(a + 32);
+    g.memsz = load<u64>(a + 40);
+    f.segs.push(g);
+  }
+  return 0;
 }
 
 function parse(f: ElfFile): i32 {
@@ -127,12 +221,23 @@ function parse(f: ElfFile): i32 {
   if (data != 1) return fail(E_DATA, "Unknown ELF data encoding", 5);
   if (load<u8>(p + 6) != 1) return fail(E_VERSION, "Unknown ELF version in e_ident", 6);
   const etype = load<u16>(p + 16);
-  if (etype != 1) {
-    return fail(E_TYPE, "Not a relocatable ELF file (e_type is not ET_REL); pass the .o clang wrote", 16);
-  }
   const machine = load<u16>(p + 18);
-  if (machine != 247 && machine != 0) {
-    return fail(E_MACHINE, "Not a BPF object (e_machine is not EM_BPF); build with clang -target bpf", 18);
+  f.etype = <u32>etype;
+  f.machine = <u32>machine;
+  if (f.native) {
+    if (etype != 2 && etype != 3) {
+      return fail(E_TYPE, "Not an executable or shared library (e_type is not ET_EXEC or ET_DYN)", 16);
+    }
+    if (machine != 62 && machine != 183) {
+      return fail(E_MACHINE, "Not an x86-64 or aarch64 binary (e_machine is not EM_X86_64 or EM_AARCH64)", 18);
+    }
+  } else {
+    if (etype != 1) {
+      return fail(E_TYPE, "Not a relocatable ELF file (e_type is not ET_REL); pass the .o clang wrote", 16);
+    }
+    if (machine != 247 && machine != 0) {
+      return fail(E_MACHINE, "Not a BPF object (e_machine is not EM_BPF); build with clang -target bpf", 18);
+    }
   }
   if (load<u32>(p + 20) != 1) return fail(E_VERSION, "Unknown ELF version in e_version", 20);
   const shoff = load<u64>(p + 40);
@@ -194,56 +299,18 @@ function parse(f: ElfFile): i32 {
         return fail(E_MULTI_SYMTAB, "ELF file has more than one symbol table", <i64>f.sections[i].hdrOff);
       }
       f.symtab = i;
+    } else if (t == SHT_DYNSYM && f.native) {
+      if (f.dynsym >= 0) {
+        return fail(E_MULTI_SYMTAB, "ELF file has more than one symbol table", <i64>f.sections[i].hdrOff);
+      }
+      f.dynsym = i;
     } else if (t == SHT_SYMTAB_SHNDX) {
       shndxSec = i;
     }
   }
-  if (f.symtab >= 0) {
-    const st = f.sections[f.symtab];
-    if (st.entsize != 24) return fail(E_SYMTAB_ENTSIZE, "Symbol table entry size is not 24", <i64>st.hdrOff + 56);
-    if (st.size % 24 != 0) return fail(E_SYMTAB, "Symbol table size is not a multiple of 24", <i64>st.hdrOff + 32);
-    if (<u64>st.link >= shnum || st.link == 0 || f.sections[<i32>st.link].type != SHT_STRTAB) {
-      return fail(E_SYMTAB, "Symbol table's string table index is invalid", <i64>st.hdrOff + 40);
-    }
-    const str = f.sections[<i32>st.link];
-    const count = <i32>(st.size / 24);
-    let xs: Section | null = null;
-    if (shndxSec >= 0) {
-      xs = f.sections[shndxSec];
-      if (xs.size < <u64>count * 4) {
-        return fail(E_SYM_SHNDX, "Extended section index table is too small", <i64>xs.hdrOff);
-      }
-    }
-    for (let i = 0; i < count; i++) {
-      const off = st.offset + <u64>i * 24;
-      const a = p + <usize>off;
-      const y = new Sym();
-      const nm = load<u32>(a);
-      y.info = load<u8>(a + 4);
-      y.other = load<u8>(a + 5);
-      y.shndx = <u32>load<u16>(a + 6);
-      y.value = load<u64>(a + 8);
-      y.size = load<u64>(a + 16);
-      if (<u64>nm >= str.size) {
-        if (nm != 0 || str.size != 0) {
-          return fail(E_NAME, "Symbol name offset out of range of the string table", <i64>off);
-        }
-      } else {
-        const l = strLen(p, str.offset + <u64>nm, str.offset + str.size);
-        if (l < 0) return fail(E_NAME, "Symbol name is not NUL-terminated", <i64>off);
-        y.name = <u32>(str.offset + <u64>nm);
-        y.nameLen = <u32>l;
-      }
-      if (y.shndx == SHN_XINDEX) {
-        if (xs == null) return fail(E_SYM_SHNDX, "Symbol uses SHN_XINDEX but there is no SHT_SYMTAB_SHNDX", <i64>off);
-        y.shndx = load<u32>(p + <usize>(xs.offset + <u64>i * 4));
-        if (<u64>y.shndx >= shnum) return fail(E_SYM_SHNDX, "Symbol section index out of range", <i64>off);
-      } else if (y.shndx < SHN_LORESERVE && <u64>y.shndx >= shnum) {
-        return fail(E_SYM_SHNDX, "Symbol section index out of range", <i64>off + 6);
-      }
-      f.syms.push(y);
-    }
-  }
+  if (f.symtab >= 0 && readSyms(f, f.symtab, shndxSec, shnum, f.syms) < 0) return -1;
+  if (f.dynsym >= 0 && readSyms(f, f.dynsym, -1, shnum, f.dynsyms) < 0) return -1;
+  if (f.native) return readSegs(f);
 
   // REL sections.
   for (let i = 1; i < n; i++) {
@@ -308,7 +375,20 @@ function parse(f: ElfFile): i32 {
  * handle ≥ 0 or -1 with the error set.
  */
 export function elf_open(ptr: usize, len: usize): i32 {
+  return open(ptr, len, false);
+}
+
+/**
+ * Parses an x86-64 or aarch64 executable or shared library at (ptr, len); like elf_open, plus
+ * .dynsym and the program headers, without relocations.
+ */
+export function elf_open_native(ptr: usize, len: usize): i32 {
+  return open(ptr, len, true);
+}
+
+function open(ptr: usize, len: usize, native: bool): i32 {
   const f = new ElfFile();
+  f.native = native;
   f.ptr = ptr;
   f.len = <u64>len;
   if (parse(f) < 0) return -1;
@@ -343,6 +423,29 @@ function key(k: string, first: bool = false): void {
   out.str(k);
   out.byte(0x22);
   out.byte(0x3a);
+}
+
+function writeSyms(p: usize, syms: Array<Sym>): void {
+  for (let i = 0; i < syms.length; i++) {
+    const y = syms[i];
+    if (i > 0) out.byte(0x2c);
+    out.byte(0x7b);
+    key("name", true);
+    out.jsonBytes(p + <usize>y.name, <usize>y.nameLen);
+    key("value");
+    out.u64dec(y.value);
+    key("size");
+    out.u64dec(y.size);
+    key("bind");
+    out.u64dec(<u64>(y.info >> 4));
+    key("type");
+    out.u64dec(<u64>(y.info & 15));
+    key("visibility");
+    out.u64dec(<u64>(y.other & 3));
+    key("shndx");
+    out.u64dec(<u64>y.shndx);
+    out.byte(0x7d);
+  }
 }
 
 /**
@@ -382,26 +485,7 @@ export function elf_describe(h: i32): i32 {
     out.byte(0x7d);
   }
   out.str("],\"symbols\":[");
-  for (let i = 0; i < f.syms.length; i++) {
-    const y = f.syms[i];
-    if (i > 0) out.byte(0x2c);
-    out.byte(0x7b);
-    key("name", true);
-    out.jsonBytes(p + <usize>y.name, <usize>y.nameLen);
-    key("value");
-    out.u64dec(y.value);
-    key("size");
-    out.u64dec(y.size);
-    key("bind");
-    out.u64dec(<u64>(y.info >> 4));
-    key("type");
-    out.u64dec(<u64>(y.info & 15));
-    key("visibility");
-    out.u64dec(<u64>(y.other & 3));
-    key("shndx");
-    out.u64dec(<u64>y.shndx);
-    out.byte(0x7d);
-  }
+  writeSyms(p, f.syms);
   out.str("],\"relocations\":[");
   for (let i = 0; i < f.relsecs.length; i++) {
     const rs = f.relsecs[i];
@@ -427,6 +511,35 @@ export function elf_describe(h: i32): i32 {
     }
     out.str("]}");
   }
-  out.str("]}");
+  out.byte(0x5d);
+  if (f.native) {
+    out.str(",\"dynsyms\":[");
+    writeSyms(p, f.dynsyms);
+    out.str("],\"segments\":[");
+    for (let i = 0; i < f.segs.length; i++) {
+      const g = f.segs[i];
+      if (i > 0) out.byte(0x2c);
+      out.byte(0x7b);
+      key("type", true);
+      out.u64dec(<u64>g.type);
+      key("flags");
+      out.u64dec(<u64>g.flags);
+      key("offset");
+      out.u64dec(g.offset);
+      key("vaddr");
+      out.u64dec(g.vaddr);
+      key("filesz");
+      out.u64dec(g.filesz);
+      key("memsz");
+      out.u64dec(g.memsz);
+      out.byte(0x7d);
+    }
+    out.byte(0x5d);
+    key("etype");
+    out.u64dec(<u64>f.etype);
+    key("machine");
+    out.u64dec(<u64>f.machine);
+  }
+  out.byte(0x7d);
   return <i32>out.len;
 }
