@@ -99,8 +99,8 @@ export function makeSys(runtime: string, arch: Arch, c: RawLibc): Sys {
     ioctl(fd, request, arg) {
       return check("ioctl", c.ioctl(fd, request, BigInt.asUintN(64, BigInt(arg))));
     },
-    mmap(length, prot, flags, fd, offset) {
-      const addr = c.mmap(0n, length, prot, flags, fd, offset);
+    mmap(length, prot, flags, fd, offset, at) {
+      const addr = c.mmap(at ?? 0n, length, prot, flags, fd, offset);
       if (addr === MAP_FAILED || addr === -1n) throw syscallError("mmap", c.errno());
       return addr;
     },

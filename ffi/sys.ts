@@ -77,8 +77,18 @@ export interface Sys {
   perfEventOpen(attr: Uint8Array, pid: number, cpu: number, groupFd: number, flags: number): number;
   /** `ioctl(fd, request, arg)`; `arg` is an integer or an address. */
   ioctl(fd: number, request: number, arg: number | bigint): number;
-  /** `mmap(NULL, length, prot, flags, fd, offset)`; returns the address. */
-  mmap(length: number, prot: number, flags: number, fd: number, offset: number): bigint;
+  /**
+   * `mmap(addr, length, prot, flags, fd, offset)`; returns the address. `addr` defaults to 0n (the
+   * kernel picks); with `MAP_FIXED` (0x10) in `flags` it replaces whatever is mapped there.
+   */
+  mmap(
+    length: number,
+    prot: number,
+    flags: number,
+    fd: number,
+    offset: number,
+    addr?: bigint,
+  ): bigint;
   /** `munmap(addr, length)`. */
   munmap(addr: bigint, length: number): void;
   /**
@@ -303,10 +313,10 @@ export function withFaults(sys: Sys, hooks: FaultHooks): Sys {
     if (errno !== undefined) throw syscallError("ioctl", errno);
     return sys.ioctl(fd, request, arg);
   };
-  wrapped.mmap = (length, prot, flags, fd, offset) => {
+  wrapped.mmap = (length, prot, flags, fd, offset, addr) => {
     const errno = hooks.mmap?.(next("mmap"));
     if (errno !== undefined) throw syscallError("mmap", errno);
-    return sys.mmap(length, prot, flags, fd, offset);
+    return sys.mmap(length, prot, flags, fd, offset, addr);
   };
   wrapped.close = (fd) => {
     const errno = hooks.close?.(fd, next("close"));
