@@ -69,17 +69,28 @@ mkdir -p "$BPF_BUILD"
 VMLINUX_BTF=/sys/kernel/btf/vmlinux
 VMLINUX_H=$BPF_BUILD/vmlinux.h
 [ -r "$VMLINUX_BTF" ] || die "$VMLINUX_BTF is missing; the kernel needs CONFIG_DEBUG_INFO_BTF=y"
-# The header is regenerated when the kernel changes (boot id / BTF size) or when missing.
-KERNEL_STAMP="$(uname -r) $(stat -c %s "$VMLINUX_BTF")"
+# >>> VMLINUX_H GENERATOR: the one place that says who writes vmlinux.h. "bpftool" for now; "tsbpf"
+# (tsbpf's own `btf dump file ... format c`) once it is byte-identical to bpftool's output.
+VMLINUX_GEN=bpftool
+gen_vmlinux_h() {
+  case "$VMLINUX_GEN" in
+    tsbpf) ./node_modules/.bin/deno run -A --quiet cli.ts btf dump file "$VMLINUX_BTF" format c ;;
+    *) bpftool btf dump file "$VMLINUX_BTF" format c ;;
+  esac
+}
+# <<< VMLINUX_H GENERATOR
+# Regenerated when missing, or when the kernel or the generator changed; an identical result keeps
+# the old file (and its mtime), so the objects are not rebuilt for nothing.
+KERNEL_STAMP="$(uname -r) $(stat -c %s "$VMLINUX_BTF") $VMLINUX_GEN"
 if [ ! -s "$VMLINUX_H" ] || [ "$(cat "$BPF_BUILD/.vmlinux.stamp" 2>/dev/null)" != "$KERNEL_STAMP" ]; then
-  say "generate $VMLINUX_H"
-  # >>> VMLINUX_H GENERATOR: switch to tsbpf's own dumper once it matches bpftool byte for byte:
-  #     ./node_modules/.bin/deno run -A cli.ts btf dump file "$VMLINUX_BTF" format c > "$VMLINUX_H.tmp"
-  bpftool btf dump file "$VMLINUX_BTF" format c > "$VMLINUX_H.tmp"
-  # <<< VMLINUX_H GENERATOR
-  mv "$VMLINUX_H.tmp" "$VMLINUX_H"
+  say "generate $VMLINUX_H ($VMLINUX_GEN)"
+  gen_vmlinux_h > "$VMLINUX_H.tmp" || { rm -f "$VMLINUX_H.tmp"; die "generating $VMLINUX_H failed"; }
+  if [ -s "$VMLINUX_H" ] && cmp -s "$VMLINUX_H.tmp" "$VMLINUX_H"; then
+    rm -f "$VMLINUX_H.tmp"
+  else
+    mv "$VMLINUX_H.tmp" "$VMLINUX_H"
+  fi
   echo "$KERNEL_STAMP" > "$BPF_BUILD/.vmlinux.stamp"
-  # every object depends on vmlinux.h; its mtime makes them stale
 fi
 
 # --- 5. BPF test objects ------------------------------------------------------------------------
