@@ -11,6 +11,7 @@ cd "$ROOT"
 export NO_COLOR=1
 DENO=./node_modules/.bin/deno
 BUN=./node_modules/.bin/bun
+RUN_TIMEOUT="${TSBPF_TEST_TIMEOUT:-1800}" # seconds per runtime; a hung test fails the run
 OUT="$(mktemp -d "${TMPDIR:-/tmp}/tsbpf-test.XXXXXX")"
 trap 'rm -rf "$OUT"' EXIT
 
@@ -72,13 +73,14 @@ check "deno check mod.ts cli.ts" "$DENO" check mod.ts cli.ts
 
 # --- tests on Deno ------------------------------------------------------------------------------
 printf '== deno test\n'
-"$DENO" test -A --junit-path="$OUT/deno.xml" tests/ 2>&1
+timeout -k 10 "$RUN_TIMEOUT" "$DENO" test -A --junit-path="$OUT/deno.xml" tests/ 2>&1
 junit "$OUT/deno.xml" $? "deno"
 clean_pins
 
 # --- tests on Bun -------------------------------------------------------------------------------
 printf '== bun test\n'
-"$BUN" test --timeout 300000 --reporter=junit --reporter-outfile="$OUT/bun.xml" tests/ 2>&1
+timeout -k 10 "$RUN_TIMEOUT" "$BUN" test --timeout 300000 --reporter=junit \
+  --reporter-outfile="$OUT/bun.xml" tests/ 2>&1
 junit "$OUT/bun.xml" $? "bun"
 
 # --- no leaked pins -----------------------------------------------------------------------------
