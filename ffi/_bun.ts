@@ -58,6 +58,11 @@ export function bunSys(): Sys {
     uname: (buf) => s.uname(buf),
     errno: () => ffi.read.i32(Number(s.__errno_location()), 0),
     view: (addr, len) => ffi.toArrayBuffer(Number(addr), 0, len),
-    ptrOf: (buf) => BigInt(ffi.ptr(buf)),
+    ptrOf: (buf) => {
+      // Reading `.buffer` first moves a small typed array's bytes out of the GC heap for good;
+      // an address taken before that move would go stale when something later reads `.buffer`.
+      void buf.buffer;
+      return BigInt(ffi.ptr(buf));
+    },
   });
 }

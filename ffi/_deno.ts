@@ -53,6 +53,11 @@ export function denoSys(): Sys {
       if (p === null) throw new RangeError("Cannot view address 0");
       return Deno.UnsafePointerView.getArrayBuffer(p, len);
     },
-    ptrOf: (buf) => BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf))),
+    ptrOf: (buf) => {
+      // Reading `.buffer` first moves a small (on-heap) typed array's bytes off the V8 heap for
+      // good, so the address stays valid while the array lives.
+      void buf.buffer;
+      return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf)));
+    },
   });
 }

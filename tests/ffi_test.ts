@@ -1,0 +1,265 @@
+// The ffi layer itself: the symbol table, errno names, runtime selection and its errors, the libc
+// calls other than bpf(), perf_event_open with the perf_event_attr layout, and fault injection.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { release, tmpdir } from "node:os";
+import { join } from "node:path";
+import process from "node:process";
+import {
+  Attr,
+  BpfCmd,
+  BpfMapType,
+  bunSymbols,
+  denoSymbols,
+  Errno,
+  errnoDescription,
+  errnoName,
+  errnoNumber,
+  getSys,
+  Libc,
+  LIBC_SYMBOLS,
+  mapCreate,
+  Perf,
+  PERF_EVENT_ATTR,
+  runtimeName,
+  setSys,
+  syscallError,
+  withFaults,
+} from "../ffi/mod.ts";
+import { decodeEpollEvents } from "../ffi/sys.ts";
+import { BpfError, SyscallError } from "../errors.ts";
+import { newFds, openFds, requireKernel, ROOT, run } from "./_util.ts";
+
+test("the Deno and Bun symbol tables are derived from the one libc table", () => {
+  const d = denoSymbols();
+  const b = bunSymbols();
+  const names = Object.keys(LIBC_SYMBOLS).sort();
+  assert.deepEqual(Object.keys(d).sort(), names);
+  assert.deepEqual(Object.keys(b).sort(), names);
+  for (const [name, sym] of Object.entries(LIBC_SYMBOLS)) {
+    const dn = d[name as keyof typeof d];
+    const bn = b[name as keyof typeof b];
+    assert.equal(dn.parameters.length, sym.parameters.length, name);
+    assert.equal(bn.args.length, sym.parameters.length, name);
+    sym.parameters.forEach((k, i) => {
+      assert.equal(dn.parameters[i], k === "buf" ? "buffer" : k, `${name} arg ${i}`);
+      assert.equal(bn.args[i], k === "buf" ? "ptr" : k, `${name} arg ${i}`);
+    });
+  }
+});
+
+test("errnoName() names every Linux errno, including kernel-internal ENOTSUPP", () => {
+  assert.equal(errnoName(1), "EPERM");
+  assert.equal(errnoName(22), "EINVAL");
+  assert.equal(errnoName(11), "EAGAIN");
+  assert.equal(errnoName(95), "EOPNOTSUPP");
+  assert.equal(errnoName(524), "ENOTSUPP");
+  assert.equal(errnoName(133), "EHWPOISON");
+  assert.equal(errnoName(9999), "E9999");
+  for (let e = 1; e <= 133; e++) {
+    if (e === 41 || e === 58) continue; // unused numbers in Linux
+    assert.doesNotMatch(errnoName(e), /^E\d+$/, `errno ${e} has a name`);
+  }
+  assert.equal(errnoDescription(2), "No such file or directory");
+  assert.equal(errnoNumber("ENOTSUP"), 95);
+  assert.equal(errnoNumber("ENOENT"), Errno.ENOENT);
+  assert.equal(errnoNumber("ENOPE"), -1);
+});
+
+test("syscallError() names the call, the errno and what it means", () => {
+  const e = syscallError("bpf(BPF_PROG_LOAD)", 13);
+  assert.ok(e instanceof SyscallError);
+  assert.equal(e.call, "bpf(BPF_PROG_LOAD)");
+  assert.equal(e.errno, 13);
+  assert.equal(e.code, "EACCES");
+  assert.equal(e.message, "bpf(BPF_PROG_LOAD) failed: EACCES (Permission denied)");
+});
+
+test("getSys() picks this runtime's adapter once", () => {
+  const sys = getSys();
+  assert.equal(sys.runtime, runtimeName());
+  assert.ok(sys.runtime === "deno" || sys.runtime === "bun");
+  assert.equal(getSys(), sys);
+  assert.equal(sys.getpid(), process.pid);
+  const u = sys.uname();
+  assert.equal(u.sysname, "Linux");
+  assert.equal(u.release, release());
+  const page = sys.sysconf(Libc._SC_PAGESIZE);
+  assert.ok(page >= 4096 && (page & (page - 1)) === 0);
+  assert.equal(sys.ifNameToIndex("lo"), 1);
+  assert.equal(sys.ifNameToIndex("no-such-if0"), 0);
+});
+
+test("ptrOf() gives the address of a buffer's first byte, and 0n for an empty one", () => {
+  const sys = getSys();
+  const buf = new Uint8Array(64);
+  const a = sys.ptrOf(buf);
+  assert.ok(a > 0n);
+  assert.equal(sys.ptrOf(buf.subarray(16)), a + 16n);
+  assert.equal(sys.ptrOf(new Uint8Array(0)), 0n);
+});
+
+test("open(), read(), write() and close() work on plain files and report ENOENT", () => {
+  const sys = getSys();
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-ffi-"));
+  try {
+    writeFileSync(join(dir, "f"), "hello tsbpf");
+    const fd = sys.open(join(dir, "f"), Libc.O_RDONLY | Libc.O_CLOEXEC);
+    const buf = new Uint8Array(32);
+    const n = sys.read(fd, buf);
+    sys.close(fd);
+    assert.equal(new TextDecoder().decode(buf.subarray(0, n)), "hello tsbpf");
+    const w = sys.open("/dev/null", Libc.O_WRONLY | Libc.O_CLOEXEC);
+    assert.equal(sys.write(w, new Uint8Array(5)), 5);
+    sys.close(w);
+    assert.throws(
+      () => sys.open(join(dir, "missing"), Libc.O_RDONLY),
+      (e: unknown) =>
+        e instanceof SyscallError && e.code === "ENOENT" && e.call.startsWith("open("),
+    );
+    assert.throws(
+      () => sys.close(fd),
+      (e: unknown) => e instanceof SyscallError && e.code === "EBADF" && e.call === "close",
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("perfEventOpen() opens a task clock counter that counts once enabled", (t) => {
+  if (!requireKernel(t)) return;
+  const sys = getSys();
+  const attr = new Attr(PERF_EVENT_ATTR)
+    .set("type", Perf.PERF_TYPE_SOFTWARE)
+    .set("size", PERF_EVENT_ATTR.size)
+    .set("config", Perf.PERF_COUNT_SW_TASK_CLOCK)
+    .set("flags", Perf.BIT_DISABLED);
+  const fd = sys.perfEventOpen(attr.bytes, 0, -1, -1, Perf.PERF_FLAG_FD_CLOEXEC);
+  try {
+    const count = new Uint8Array(8);
+    sys.read(fd, count);
+    assert.equal(new DataView(count.buffer).getBigUint64(0, true), 0n, "disabled: no time counted");
+    sys.ioctl(fd, Perf.PERF_EVENT_IOC_ENABLE, 0);
+    let x = 0;
+    for (let i = 0; i < 1e6; i++) x += i;
+    assert.ok(x > 0);
+    sys.read(fd, count);
+    assert.ok(new DataView(count.buffer).getBigUint64(0, true) > 0n, "enabled: time counted");
+  } finally {
+    sys.close(fd);
+  }
+  const bad = new Attr(PERF_EVENT_ATTR).set("type", 9999).set("size", PERF_EVENT_ATTR.size);
+  assert.throws(
+    () => sys.perfEventOpen(bad.bytes, 0, -1, -1, 0),
+    (e: unknown) => e instanceof SyscallError && e.call === "perf_event_open",
+  );
+});
+
+test("epoll reports a ring buffer map as not ready until it has data", (t) => {
+  if (!requireKernel(t)) return;
+  const sys = getSys();
+  using rb = mapCreate({
+    type: BpfMapType.BPF_MAP_TYPE_RINGBUF,
+    keySize: 0,
+    valueSize: 0,
+    maxEntries: 4096,
+  });
+  const ep = sys.epollCreate(Libc.EPOLL_CLOEXEC);
+  try {
+    sys.epollCtl(ep, Libc.EPOLL_CTL_ADD, rb.value, Libc.EPOLLIN, 77n);
+    const events = new Uint8Array(16 * 4);
+    const n = sys.epollWait(ep, events, 0);
+    assert.equal(n, 0);
+    assert.deepEqual(decodeEpollEvents(sys.arch, events, n), []);
+    assert.throws(
+      () => sys.epollCtl(ep, Libc.EPOLL_CTL_ADD, rb.value, Libc.EPOLLIN, 1n),
+      (e: unknown) => e instanceof SyscallError && e.code === "EEXIST",
+    );
+  } finally {
+    sys.close(ep);
+  }
+});
+
+test("withFaults() fails exactly the chosen call with the chosen errno, and leaks nothing", (t) => {
+  if (!requireKernel(t)) return;
+  const real = getSys();
+  const seen: number[] = [];
+  const faulty = withFaults(real, {
+    bpf: (cmd, n) => {
+      if (cmd !== BpfCmd.BPF_MAP_CREATE) return undefined;
+      seen.push(n);
+      return n === 2 ? Errno.ENOMEM : undefined;
+    },
+  });
+  const before = openFds();
+  setSys(faulty);
+  try {
+    const spec = { type: BpfMapType.BPF_MAP_TYPE_ARRAY, keySize: 4, valueSize: 4, maxEntries: 1 };
+    const first = mapCreate(spec);
+    assert.throws(
+      () => mapCreate(spec),
+      (e: unknown) =>
+        e instanceof SyscallError && e.code === "ENOMEM" && e.call === "bpf(BPF_MAP_CREATE)",
+    );
+    const third = mapCreate(spec);
+    first.close();
+    third.close();
+  } finally {
+    setSys(real);
+  }
+  assert.deepEqual(seen, [1, 2, 3]);
+  assert.equal(getSys(), real);
+  assert.equal(faulty.runtime, `faulty(${real.runtime})`);
+  assert.deepEqual(newFds(before), []);
+});
+
+test("on Deno without --allow-ffi, getSys() says to run with --allow-ffi", () => {
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-perm-"));
+  try {
+    const script = join(dir, "probe.ts");
+    writeFileSync(
+      script,
+      `import { getSys } from ${JSON.stringify(join(ROOT, "ffi", "runtime.ts"))};\n` +
+        `try { getSys(); console.log("no error"); } catch (e) { console.log(e.name + ": " + e.message); }\n`,
+    );
+    const r = run(join(ROOT, "node_modules", ".bin", "deno"), [
+      "run",
+      "--quiet",
+      "--no-check",
+      `--allow-read=${ROOT},${dir}`,
+      script,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^BpfError: Deno denied FFI access.*run with --allow-ffi \(or -A\)$/m);
+    assert.ok(new BpfError("x") instanceof Error);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("on Node, getSys() throws NotSupportedError saying live features need Deno or Bun", () => {
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-node-"));
+  try {
+    const entry = join(dir, "entry.ts");
+    writeFileSync(
+      entry,
+      `import { getSys } from ${JSON.stringify(join(ROOT, "ffi", "runtime.ts"))};\n` +
+        `try { getSys(); console.log("no error"); } catch (e) { console.log(e.name + ": " + e.message); }\n`,
+    );
+    const b = run(join(ROOT, "node_modules", ".bin", "bun"), [
+      "build",
+      entry,
+      "--target=node",
+      "--format=esm",
+      "--outfile",
+      join(dir, "entry.mjs"),
+    ]);
+    assert.equal(b.code, 0, b.stderr);
+    const r = run("node", [join(dir, "entry.mjs")]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^NotSupportedError: .*need Deno or Bun/m);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
