@@ -251,7 +251,7 @@ class TypeTable {
     this.#strBytes = strBytes;
     // With only ASCII in the string section, byte offsets are string indexes: decode it once.
     const text = new TextDecoder().decode(strBytes);
-    this.#strText = text.length === strBytes.length && !/[^\x00-\x7f]/.test(text)
+    this.#strText = text.length === strBytes.length && !/[\u0080-\uffff]/.test(text)
       ? text
       : undefined;
     this.#names = new Array(id);

@@ -1,0 +1,426 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Btf } from "../btf/btf.ts";
+import { BtfError } from "../errors.ts";
+import { btfToC, CDumper } from "../gen/c_dump.ts";
+import { BtfBuilder } from "./_btf_builder.ts";
+
+const HEAD = "#ifndef __VMLINUX_H__\n#define __VMLINUX_H__\n\n" +
+  "#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n" +
+  "#pragma clang attribute push (__attribute__((preserve_access_index)), apply_to = record)\n" +
+  "#endif\n\n";
+const TAIL = "#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n#pragma clang attribute pop\n#endif\n\n" +
+  "#endif /* __VMLINUX_H__ */\n";
+
+/** Hand-built BTF blobs, each with the C that bpftool 7.1 prints for it (between the frame). */
+const CASES: Record<string, { build(b: BtfBuilder): void; c: string }> = {
+  "a cycle through pointers gets a forward declaration": {
+    build(b) {
+      const a = b.struct("a", 8);
+      const bb = b.struct("b", 8);
+      const pa = b.ptr(a), pb = b.ptr(bb);
+      b.setMembers(a, [{ name: "b", type: pb, bitOffset: 0 }]);
+      b.setMembers(bb, [{ name: "a", type: pa, bitOffset: 0 }]);
+    },
+    c: `struct b;
+
+struct a {
+	struct b *b;
+};
+
+struct b {
+	struct a *a;
+};
+
+`,
+  },
+  "anonymous unions, structs and enums are inlined; a top-level anonymous enum stays": {
+    build(b) {
+      const i = b.int("int", 4, { signed: true });
+      const c = b.int("char", 1, { signed: true, char: true });
+      const inner = b.struct("", 8, [
+        { name: "x", type: i, bitOffset: 0 },
+        { name: "y", type: i, bitOffset: 32 },
+      ]);
+      const u = b.union("", 8, [
+        { name: "", type: inner, bitOffset: 0 },
+        { name: "raw", type: b.array(c, 8, i), bitOffset: 0 },
+      ]);
+      const e = b.enum("", 4, [["A", 0], ["B", 1]]);
+      b.struct("outer", 16, [
+        { name: "", type: u, bitOffset: 0 },
+        { name: "kind", type: e, bitOffset: 64 },
+        { name: "tail", type: i, bitOffset: 96 },
+      ]);
+      b.enum("", 4, [["TOP_LEVEL", 7]]);
+    },
+    c: `struct outer {
+	union {
+		struct {
+			int x;
+			int y;
+		};
+		char raw[8];
+	};
+	enum {
+		A = 0,
+		B = 1,
+	} kind;
+	int tail;
+};
+
+enum {
+	TOP_LEVEL = 7,
+};
+
+`,
+  },
+  "packed structs, padding holes, tail padding and empty structs follow the layout": {
+    build(b) {
+      const c = b.int("char", 1, { signed: true, char: true });
+      const i = b.int("int", 4, { signed: true });
+      const l = b.int("long int", 8, { signed: true });
+      b.struct("pk", 5, [{ name: "c", type: c, bitOffset: 0 }, {
+        name: "i",
+        type: i,
+        bitOffset: 8,
+      }]);
+      b.struct("pad", 16, [
+        { name: "c", type: c, bitOffset: 0 },
+        { name: "l", type: l, bitOffset: 64 },
+      ]);
+      b.struct("tailpad", 24, [
+        { name: "l", type: l, bitOffset: 0 },
+        { name: "c", type: c, bitOffset: 64 },
+      ]);
+      b.struct("holes", 32, [
+        { name: "c", type: c, bitOffset: 0 },
+        { name: "i", type: i, bitOffset: 128 },
+      ]);
+      b.struct("empty", 0, []);
+    },
+    c: `struct pk {
+	char c;
+	int i;
+} __attribute__((packed));
+
+struct pad {
+	char c;
+	long int l;
+};
+
+struct tailpad {
+	long int l;
+	char c;
+	long: 64;
+};
+
+struct holes {
+	char c;
+	long: 64;
+	int i;
+	long: 64;
+};
+
+struct empty {};
+
+`,
+  },
+  "enum and enum64 values print with their signedness": {
+    build(b) {
+      b.enum64("big_u", 8, [["BU_A", 1n], ["BU_B", 0xffffffffffffffffn]]);
+      b.enum64("big_s", 8, [["BS_A", -1n], ["BS_B", 1n << 40n]], { signed: true });
+      b.enum64("small64", 8, [["S64", 5n]]);
+      b.enum("neg", 4, [["N_MINUS", -5], ["N_PLUS", 3]], { signed: true });
+      b.enum("uns", 4, [["U_MAX", 0xffffffff]]);
+      b.enum("byte", 1, [["BYTE_A", 1]]);
+      b.enum("fwd_enum", 4, []);
+    },
+    c: `enum big_u {
+	BU_A = 1ULL,
+	BU_B = 18446744073709551615ULL,
+};
+
+enum big_s {
+	BS_A = -1LL,
+	BS_B = 1099511627776LL,
+};
+
+enum small64 {
+	S64 = 5ULL,
+};
+
+enum neg {
+	N_MINUS = -5,
+	N_PLUS = 3,
+};
+
+enum uns {
+	U_MAX = 4294967295,
+};
+
+enum byte {
+	BYTE_A = 1,
+};
+
+enum fwd_enum;
+
+`,
+  },
+  "function pointers, arrays of them, varargs and const-volatile pointers print as C declarators": {
+    build(b) {
+      const i = b.int("int", 4, { signed: true });
+      const fp = b.funcProto(i, [["", b.ptr(0)]]);
+      b.struct("ops", 32, [{ name: "handlers", type: b.array(b.ptr(fp), 4, i), bitOffset: 0 }]);
+      const c = b.int("char", 1, { signed: true, char: true });
+      const pcc = b.ptr(b.const(c));
+      b.typedef("cvp_t", b.volatile(b.const(pcc)));
+      b.typedef("noargs_t", b.ptr(b.funcProto(i, [])));
+      b.typedef("printf_t", b.ptr(b.funcProto(i, [["fmt", pcc], ["", 0]])));
+      b.typedef("getter_t", b.ptr(b.funcProto(b.ptr(fp), [["x", i]])));
+      b.typedef("matrix_t", b.array(b.array(i, 3, i), 2, i));
+      b.func("main_fn", fp);
+    },
+    c: `struct ops {
+	int (*handlers[4])(void *);
+};
+
+typedef const char * const volatile cvp_t;
+
+typedef int (*noargs_t)(void);
+
+typedef int (*printf_t)(const char *fmt, ...);
+
+typedef int (* (*getter_t)(int x))(void *);
+
+typedef int matrix_t[2][3];
+
+`,
+  },
+  "a typedef of an anonymous struct or enum holds its definition": {
+    build(b) {
+      const i = b.int("unsigned int", 4);
+      b.typedef("anon_t", b.struct("", 4, [{ name: "v", type: i, bitOffset: 0 }]));
+      b.typedef("anon_e", b.enum("", 4, [["E_ONE", 1]]));
+    },
+    c: `typedef struct {
+	unsigned int v;
+} anon_t;
+
+typedef enum {
+	E_ONE = 1,
+} anon_e;
+
+`,
+  },
+  "bitfields keep their widths and the gaps between them": {
+    build(b) {
+      const u = b.int("unsigned int", 4);
+      const u8 = b.int("unsigned char", 1);
+      b.struct("bf", 8, [
+        { name: "a", type: u, bitOffset: 0, bitSize: 3 },
+        { name: "b", type: u, bitOffset: 3, bitSize: 5 },
+        { name: "c", type: u, bitOffset: 16, bitSize: 4 },
+        { name: "d", type: u8, bitOffset: 40 },
+      ]);
+    },
+    c: `struct bf {
+	unsigned int a: 3;
+	unsigned int b: 5;
+	short: 8;
+	unsigned int c: 4;
+	int: 0;
+	char: 8;
+	unsigned char d;
+};
+
+`,
+  },
+  "colliding names get ___2 suffixes in their namespace": {
+    build(b) {
+      const i = b.int("int", 4, { signed: true });
+      b.struct("dup", 4, [{ name: "x", type: i, bitOffset: 0 }]);
+      b.struct("dup", 8, [
+        { name: "x", type: i, bitOffset: 0 },
+        { name: "y", type: i, bitOffset: 32 },
+      ]);
+      b.enum("color", 4, [["RED", 0]]);
+      b.enum("colour", 4, [["RED", 1]]);
+      b.typedef("dup_t", i);
+      b.typedef("dup_t", b.ptr(i));
+    },
+    c: `struct dup {
+	int x;
+};
+
+struct dup___2 {
+	int x;
+	int y;
+};
+
+enum color {
+	RED = 0,
+};
+
+enum colour {
+	RED___2 = 1,
+};
+
+typedef int dup_t;
+
+typedef int *dup_t___2;
+
+`,
+  },
+  "type tags print as attributes, decl tags and floats print nothing": {
+    build(b) {
+      const i = b.int("int", 4, { signed: true });
+      const s = b.struct("tg", 8, [{ name: "p", type: b.ptr(b.typeTag("user", i)), bitOffset: 0 }]);
+      b.declTag("dtag", s, 0);
+      b.float("double", 8);
+    },
+    c: `struct tg {
+	int __attribute__((btf_type_tag("user"))) *p;
+};
+
+`,
+  },
+};
+
+function blob(build: (b: BtfBuilder) => void): Uint8Array {
+  const b = new BtfBuilder();
+  build(b);
+  return b.build();
+}
+
+for (const [name, { build, c }] of Object.entries(CASES)) {
+  test(`btfToC(): ${name}`, () => {
+    using btf = Btf.parse(blob(build));
+    assert.equal(btfToC(btf), HEAD + c + TAIL);
+  });
+}
+
+test("btfToC() of every hand-built blob matches bpftool btf dump format c", (t) => {
+  if (spawnSync("bpftool", ["version"]).status !== 0) return t.skip("bpftool is not installed");
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-cdump-"));
+  try {
+    for (const [name, { build }] of Object.entries(CASES)) {
+      const bytes = blob(build);
+      const file = join(dir, "case.btf");
+      writeFileSync(file, bytes);
+      const r = spawnSync("bpftool", ["btf", "dump", "file", file, "format", "c"], {
+        encoding: "utf8",
+      });
+      assert.equal(r.status, 0, r.stderr);
+      using btf = Btf.parse(bytes);
+      assert.equal(btfToC(btf), r.stdout, name);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("btfToC() rejects structs that embed each other with a BtfError", () => {
+  const bytes = blob((b) => {
+    const a = b.struct("a", 4);
+    const c = b.struct("c", 4, [{ name: "a", type: a, bitOffset: 0 }]);
+    b.setMembers(a, [{ name: "c", type: c, bitOffset: 0 }]);
+  });
+  using btf = Btf.parse(bytes);
+  assert.throws(() => btfToC(btf), (e) => e instanceof BtfError && /cycle/.test(e.message));
+});
+
+test("CDumper rejects a blob with a bad magic or a truncated record with a BtfError", () => {
+  const good = blob((b) => void b.int("int", 4, { signed: true }));
+  const badMagic = good.slice();
+  badMagic[0] = 0;
+  assert.throws(() => new CDumper({ rawBytes: () => badMagic }), BtfError);
+  const truncated = good.slice();
+  new DataView(truncated.buffer).setUint32(12, 8, true); // type_len cuts the INT record short
+  assert.throws(() => new CDumper({ rawBytes: () => truncated }), BtfError);
+});
+
+/** A blob for the declaration tests; returns the ids by name. */
+function declBlob() {
+  const b = new BtfBuilder();
+  const ids: Record<string, number> = {};
+  ids.int = b.int("int", 4, { signed: true });
+  const foo = b.struct("foo", 4, [{ name: "x", type: ids.int, bitOffset: 0 }]);
+  ids.foo = foo;
+  // const volatile struct foo *const
+  ids.cvFooPtrConst = b.const(b.ptr(b.volatile(b.const(foo))));
+  const fp = b.funcProto(ids.int, [["", b.ptr(0)]]);
+  ids.handlers = b.array(b.ptr(fp), 4, ids.int);
+  ids.anon = b.struct("", 8, [
+    { name: "a", type: ids.int, bitOffset: 0 },
+    { name: "b", type: ids.int, bitOffset: 32 },
+  ]);
+  ids.constInt = b.const(ids.int);
+  ids.charArr = b.array(b.int("char", 1, { signed: true, char: true }), 16, ids.int);
+  ids.u32 = b.typedef("u32", b.int("unsigned int", 4));
+  ids.ptrArr = b.ptr(b.array(ids.int, 3, ids.int));
+  ids.dup1 = b.struct("dup", 4, [{ name: "x", type: ids.int, bitOffset: 0 }]);
+  ids.dup2 = b.struct("dup", 4, [{ name: "x", type: ids.int, bitOffset: 0 }]);
+  return { btf: Btf.parse(b.build()), ids };
+}
+
+test("emitTypeDecl() writes C declarators like btf_dump__emit_type_decl", () => {
+  const { btf, ids } = declBlob();
+  using _ = btf;
+  const d = new CDumper(btf);
+  assert.equal(d.emitTypeDecl(ids.cvFooPtrConst, "p"), "const volatile struct foo * const p");
+  assert.equal(d.emitTypeDecl(ids.handlers, "handlers"), "int (*handlers[4])(void *)");
+  assert.equal(d.emitTypeDecl(ids.constInt, "x"), "const int x");
+  assert.equal(d.emitTypeDecl(ids.charArr, "name"), "char name[16]");
+  assert.equal(d.emitTypeDecl(ids.u32, "n"), "u32 n");
+  assert.equal(d.emitTypeDecl(ids.ptrArr, "rows"), "int (*rows)[3]");
+  assert.equal(d.emitTypeDecl(ids.int, ""), "int");
+  assert.equal(d.emitTypeDecl(0, "v"), "void v");
+});
+
+test("emitTypeDecl() inlines anonymous structs at the given indent and can strip modifiers", () => {
+  const { btf, ids } = declBlob();
+  using _ = btf;
+  const d = new CDumper(btf);
+  assert.equal(d.emitTypeDecl(ids.anon, "s"), "struct {\n\tint a;\n\tint b;\n} s");
+  assert.equal(
+    d.emitTypeDecl(ids.anon, "s", { indentLevel: 1 }),
+    "struct {\n\t\tint a;\n\t\tint b;\n\t} s",
+  );
+  assert.equal(
+    d.emitTypeDecl(ids.cvFooPtrConst, "p", { stripMods: true }),
+    "struct foo *p",
+  );
+  // Stripping applies to that call only.
+  assert.equal(d.emitTypeDecl(ids.constInt, "x"), "const int x");
+});
+
+test("emitTypeDecl() names colliding types in the order they are first printed", () => {
+  const { btf, ids } = declBlob();
+  using _ = btf;
+  const d = new CDumper(btf);
+  assert.equal(d.emitTypeDecl(ids.dup2, "a"), "struct dup a");
+  assert.equal(d.emitTypeDecl(ids.dup1, "b"), "struct dup___2 b");
+  assert.equal(d.emitTypeDecl(ids.dup2, "c"), "struct dup c");
+});
+
+test("emitTypeDecl() rejects an id out of range with a BtfError", () => {
+  const { btf } = declBlob();
+  using _ = btf;
+  const d = new CDumper(btf);
+  assert.throws(() => d.emitTypeDecl(d.typeCount, "x"), BtfError);
+  assert.throws(() => d.emitTypeDecl(-1, "x"), BtfError);
+});
+
+test("dumpType() prints a type with what it needs once, then nothing", () => {
+  const { btf, ids } = declBlob();
+  using _ = btf;
+  const d = new CDumper(btf);
+  assert.equal(d.dumpType(ids.foo), "struct foo {\n\tint x;\n};\n\n");
+  assert.equal(d.dumpType(ids.foo), "");
+  assert.equal(d.dumpType(ids.u32), "typedef unsigned int u32;\n\n");
+});
