@@ -146,3 +146,23 @@ test("openFds() sees an fd opened by the test and newFds() reports it", async ()
   }
   assert.equal(newFds(before).length, 0);
 });
+
+test("setup.sh run a second time rebuilds nothing", () => {
+  const first = run("bash", [join(ROOT, "scripts", "setup.sh")], { timeoutMs: 600_000 });
+  assert.equal(first.code, 0, first.stdout + first.stderr);
+  const second = run("bash", [join(ROOT, "scripts", "setup.sh")], { timeoutMs: 600_000 });
+  assert.equal(second.code, 0, second.stdout + second.stderr);
+  assert.deepEqual(
+    second.stdout.trim().split("\n").filter((l) => !/^setup: (ok|not root)/.test(l)),
+    [
+      `setup: bpf objects: 0 rebuilt, ${sources.length} total`,
+    ],
+  );
+});
+
+test("uprobe_target carries the USDT note tsbpf:add with two arguments", () => {
+  const r = run("readelf", ["-n", UPROBE_TARGET]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /Provider: tsbpf\s+Name: add\s+Location: 0x[0-9a-f]+, Base: 0x[0-9a-f]+/);
+  assert.match(r.stdout, /Arguments: -?8@\S+ -?8@\S+/);
+});
