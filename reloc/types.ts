@@ -16,8 +16,11 @@ export type ResolvedExtern =
   | { kind: "ksym"; btfId: number; btfObjFd: number }
   /** A typeless `__ksym` (from /proc/kallsyms): its address. */
   | { kind: "ksym_addr"; addr: bigint }
-  /** A kfunc: its BTF id, and its module BTF's slot in fd_array (0 for vmlinux). */
-  | { kind: "kfunc"; btfId: number; fdArrayIdx: number }
+  /**
+   * A kfunc: its BTF id, and its module BTF's slot in fd_array (0 for vmlinux). With `btfObjFd`
+   * (the module BTF's fd), the engine also fills {@linkcode RelocatedProgram.fdArray}.
+   */
+  | { kind: "kfunc"; btfId: number; fdArrayIdx: number; btfObjFd?: number }
   /** A `__weak` extern the kernel does not have: it resolves to zero. */
   | { kind: "missing_weak" };
 

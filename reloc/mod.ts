@@ -1,0 +1,14 @@
+/**
+ * Relocation: turns one program of an `ObjectSpec` into the instructions BPF_PROG_LOAD
+ * takes, given the live map fds, resolved externs and the target BTF for CO-RE. Pure: no syscalls.
+ *
+ * @example
+ * ```ts
+ * import { relocateProgram } from "./mod.ts";
+ * console.assert(typeof relocateProgram === "function");
+ * ```
+ *
+ * @module
+ */
+export { relocateProgram } from "./relocate.ts";
+export type { RelocatedProgram, RelocInput, ResolvedExtern } from "./types.ts";
