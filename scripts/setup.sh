@@ -69,9 +69,9 @@ mkdir -p "$BPF_BUILD"
 VMLINUX_BTF=/sys/kernel/btf/vmlinux
 VMLINUX_H=$BPF_BUILD/vmlinux.h
 [ -r "$VMLINUX_BTF" ] || die "$VMLINUX_BTF is missing; the kernel needs CONFIG_DEBUG_INFO_BTF=y"
-# >>> VMLINUX_H GENERATOR: the one place that says who writes vmlinux.h. "bpftool" for now; "tsbpf"
-# (tsbpf's own `btf dump file ... format c`) once it is byte-identical to bpftool's output.
-VMLINUX_GEN=bpftool
+# >>> VMLINUX_H GENERATOR: the one place that says who writes vmlinux.h: "tsbpf" (its output is
+# byte-identical to bpftool's, checked by tests/c_dump_test.ts) or "bpftool".
+VMLINUX_GEN=tsbpf
 gen_vmlinux_h() {
   case "$VMLINUX_GEN" in
     tsbpf) ./node_modules/.bin/deno run -A --quiet cli.ts btf dump file "$VMLINUX_BTF" format c ;;
