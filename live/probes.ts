@@ -1,0 +1,442 @@
+/**
+ * Kernel feature probes in the manner of libbpf's `kernel_supports()`: each one makes the smallest
+ * object that needs the feature (a hand-built BTF blob, a map, a two-instruction program), reports
+ * whether the kernel took it, closes everything, and is cached for the rest of the process.
+ *
+ * @example
+ * ```ts ignore
+ * import { probe } from "./probes.ts";
+ * if (!probe("btf_datasec")) console.log("global data sections need BTF rewriting here");
+ * ```
+ *
+ * @module
+ */
+import { btfLoad, linkCreate, mapCreate, progLoad } from "../ffi/bpf.ts";
+import {
+  BpfAttachType,
+  BpfMapFlags,
+  BpfMapType,
+  BpfProgType,
+  BpfPseudo,
+} from "../ffi/constants.ts";
+import { getSys } from "../ffi/runtime.ts";
+import type { SyscallError } from "../errors.ts";
+
+/** Every feature {@linkcode probe} knows, with the libbpf feature it mirrors. */
+export const FEATURES = {
+  /** FEAT_BTF: the kernel takes BTF (BPF_BTF_LOAD of one INT). */
+  btf: "BTF",
+  /** FEAT_BTF_FUNC: BTF_KIND_FUNC and BTF_KIND_FUNC_PROTO. */
+  btf_func: "BTF_KIND_FUNC",
+  /** FEAT_BTF_GLOBAL_FUNC: FUNC with global linkage. */
+  btf_func_global: "BTF_KIND_FUNC global linkage",
+  /** FEAT_BTF_DATASEC: BTF_KIND_VAR and BTF_KIND_DATASEC. */
+  btf_datasec: "BTF_KIND_DATASEC",
+  /** FEAT_BTF_FLOAT: BTF_KIND_FLOAT. */
+  btf_float: "BTF_KIND_FLOAT",
+  /** FEAT_BTF_DECL_TAG: BTF_KIND_DECL_TAG. */
+  btf_decl_tag: "BTF_KIND_DECL_TAG",
+  /** FEAT_BTF_TYPE_TAG: BTF_KIND_TYPE_TAG. */
+  btf_type_tag: "BTF_KIND_TYPE_TAG",
+  /** FEAT_BTF_ENUM64: BTF_KIND_ENUM64. */
+  btf_enum64: "BTF_KIND_ENUM64",
+  /** BPF_PROG_LOAD takes func_info records against loaded BTF. */
+  btf_func_info: "BPF_PROG_LOAD func_info",
+  /** BPF_PROG_LOAD takes line_info records against loaded BTF. */
+  btf_line_info: "BPF_PROG_LOAD line_info",
+  /** FEAT_GLOBAL_DATA: `ld_imm64` of a map value address (BPF_PSEUDO_MAP_VALUE). */
+  global_data: "global data (BPF_PSEUDO_MAP_VALUE)",
+  /** FEAT_ARRAY_MMAP: BPF_F_MMAPABLE arrays. */
+  array_mmap: "BPF_F_MMAPABLE",
+  /** FEAT_PROG_NAME: programs and maps have names. */
+  prog_name: "BPF_PROG_LOAD prog_name",
+  /** FEAT_BPF_COOKIE: the bpf_get_attach_cookie() helper. */
+  bpf_cookie: "bpf_get_attach_cookie()",
+  /** FEAT_PERF_LINK: BPF_LINK_CREATE with BPF_PERF_EVENT. */
+  perf_link: "BPF_PERF_EVENT links",
+  /** FEAT_MEMCG_ACCOUNT: BPF memory is charged to the memory cgroup (no RLIMIT_MEMLOCK needed). */
+  memcg_account: "memcg-based BPF memory accounting",
+} as const;
+
+/** The name of a feature {@linkcode probe} knows. */
+export type Feature = keyof typeof FEATURES;
+
+const cache = new Map<Feature, boolean>();
+
+/**
+ * Whether the running kernel has a feature. Runs the probe the first time and caches the answer
+ * for the process. A probe that fails for any reason (including missing privileges) answers false.
+ *
+ * @param feature the feature (see {@linkcode FEATURES}).
+ * @returns true when the kernel took the probe.
+ * @throws {RangeError} for a name that is not a feature.
+ * @example
+ * ```ts ignore
+ * import { probe } from "./probes.ts";
+ * console.log(probe("btf_enum64"));
+ * ```
+ */
+export function probe(feature: Feature): boolean {
+  const have = cache.get(feature);
+  if (have !== undefined) return have;
+  const fn = PROBES[feature];
+  if (fn === undefined) throw new RangeError(`Unknown feature ${String(feature)}`);
+  let ok: boolean;
+  try {
+    ok = fn();
+  } catch {
+    ok = false;
+  }
+  cache.set(feature, ok);
+  return ok;
+}
+
+/**
+ * Runs every probe.
+ *
+ * @returns each feature's answer.
+ * @example
+ * ```ts ignore
+ * import { probeAll } from "./probes.ts";
+ * console.log(probeAll());
+ * ```
+ */
+export function probeAll(): Record<Feature, boolean> {
+  const out = {} as Record<Feature, boolean>;
+  for (const f of Object.keys(FEATURES) as Feature[]) out[f] = probe(f);
+  return out;
+}
+
+/**
+ * Forgets the cached answers (tests use it to run the probes again).
+ *
+ * @example
+ * ```ts
+ * import { resetProbes } from "./probes.ts";
+ * resetProbes();
+ * ```
+ */
+export function resetProbes(): void {
+  cache.clear();
+}
+
+/** The running kernel's version, from uname(2) (and Ubuntu's /proc/version_signature). */
+export interface KernelVersion {
+  /** `uname -r`. */
+  release: string;
+  /** Major number. */
+  major: number;
+  /** Minor number. */
+  minor: number;
+  /** Patch level (capped at 255, as `KERNEL_VERSION()` does). */
+  patch: number;
+  /** `KERNEL_VERSION(major, minor, patch)`: `major << 16 | minor << 8 | patch`. */
+  code: number;
+}
+
+let kver: KernelVersion | undefined;
+
+/**
+ * The running kernel's version, read once per process. Like libbpf, it prefers Ubuntu's
+ * `/proc/version_signature` (whose last word is the upstream version) over `uname -r`.
+ *
+ * @returns the version.
+ * @throws {SyscallError} uname() failed.
+ * @example
+ * ```ts ignore
+ * import { kernelVersion } from "./probes.ts";
+ * console.log(kernelVersion().code.toString(16));
+ * ```
+ */
+export function kernelVersion(): KernelVersion {
+  if (kver) return kver;
+  const release = getSys().uname().release;
+  let text = release;
+  try {
+    const sig = readSmallFile("/proc/version_signature");
+    const last = sig.trim().split(/\s+/).pop();
+    if (last && /^\d+\.\d+/.test(last)) text = last;
+  } catch {
+    // Not Ubuntu: uname's release is the version.
+  }
+  const m = /^(\d+)\.(\d+)(?:\.(\d+))?/.exec(text);
+  const major = m ? Number(m[1]) : 0;
+  const minor = m ? Number(m[2]) : 0;
+  const patch = Math.min(m?.[3] ? Number(m[3]) : 0, 255);
+  kver = { release, major, minor, patch, code: (major << 16) | (minor << 8) | patch };
+  return kver;
+}
+
+function readSmallFile(path: string): string {
+  const sys = getSys();
+  const fd = sys.open(path, 0o2000000);
+  try {
+    const buf = new Uint8Array(256);
+    const n = sys.read(fd, buf);
+    return new TextDecoder().decode(buf.subarray(0, n));
+  } finally {
+    sys.close(fd);
+  }
+}
+
+// --- tiny BTF blobs ------------------------------------------------------------------------------
+
+const KIND = {
+  INT: 1,
+  PTR: 2,
+  FUNC: 12,
+  FUNC_PROTO: 13,
+  VAR: 14,
+  DATASEC: 15,
+  FLOAT: 16,
+  DECL_TAG: 17,
+  TYPE_TAG: 18,
+  ENUM64: 19,
+} as const;
+
+/** Builds a BTF blob from type records (u32 words, type ids from 1) and a string list. */
+class Blob {
+  #words: number[] = [];
+  #strs: number[] = [0];
+  #ids = 0;
+
+  str(s: string): number {
+    const off = this.#strs.length;
+    for (const b of new TextEncoder().encode(s)) this.#strs.push(b);
+    this.#strs.push(0);
+    return off;
+  }
+
+  type(name: string, kind: number, vlen: number, sizeOrType: number, ...extra: number[]): number {
+    const nameOff = name === "" ? 0 : this.str(name);
+    this.#words.push(
+      nameOff,
+      ((kind << 24) | vlen) >>> 0,
+      sizeOrType >>> 0,
+      ...extra.map((x) => x >>> 0),
+    );
+    return ++this.#ids;
+  }
+
+  int(): number {
+    return this.type("int", KIND.INT, 0, 4, (1 << 24) | 32);
+  }
+
+  bytes(): Uint8Array {
+    const typeLen = this.#words.length * 4;
+    const out = new Uint8Array(24 + typeLen + this.#strs.length);
+    const dv = new DataView(out.buffer);
+    dv.setUint16(0, 0xeb9f, true);
+    dv.setUint8(2, 1);
+    dv.setUint32(4, 24, true);
+    dv.setUint32(8, 0, true);
+    dv.setUint32(12, typeLen, true);
+    dv.setUint32(16, typeLen, true);
+    dv.setUint32(20, this.#strs.length, true);
+    this.#words.forEach((w, i) => dv.setUint32(24 + i * 4, w, true));
+    out.set(this.#strs, 24 + typeLen);
+    return out;
+  }
+}
+
+function loads(b: Blob): boolean {
+  btfLoad(b.bytes()).close();
+  return true;
+}
+
+/** int f(int x) as a FUNC with the given linkage (0 static, 1 global). */
+function funcBlob(linkage: number): { blob: Blob; func: number } {
+  const b = new Blob();
+  const int = b.int();
+  const proto = b.type("", KIND.FUNC_PROTO, 1, int, b.str("x"), int);
+  const func = b.type("probe_fn", KIND.FUNC, linkage, proto);
+  return { blob: b, func };
+}
+
+// --- programs ------------------------------------------------------------------------------------
+
+function insns(...list: [number, number, number, number, number][]): Uint8Array {
+  const out = new Uint8Array(list.length * 8);
+  const dv = new DataView(out.buffer);
+  list.forEach(([op, dst, src, off, imm], i) => {
+    dv.setUint8(i * 8, op);
+    dv.setUint8(i * 8 + 1, ((src & 0xf) << 4) | (dst & 0xf));
+    dv.setInt16(i * 8 + 2, off, true);
+    dv.setInt32(i * 8 + 4, imm, true);
+  });
+  return out;
+}
+
+const MOV64_IMM = 0xb7;
+const EXIT = 0x95;
+const CALL = 0x85;
+const LD_IMM64 = 0x18;
+const ST_MEM_DW = 0x7a;
+const RET0 = insns([MOV64_IMM, 0, 0, 0, 0], [EXIT, 0, 0, 0, 0]);
+
+const HELPER_KTIME_GET_COARSE_NS = 160;
+const HELPER_GET_ATTACH_COOKIE = 174;
+
+function loadsProgram(
+  type: number,
+  code: Uint8Array,
+  opts: { expectedAttachType?: number } = {},
+): boolean {
+  progLoad({ type, insns: code, license: "GPL", expectedAttachType: opts.expectedAttachType })
+    .close();
+  return true;
+}
+
+function errnoOf(e: unknown): number {
+  return e instanceof Error ? ((e as SyscallError).errno ?? -1) : -1;
+}
+
+const PROBES: Record<Feature, () => boolean> = {
+  btf: () => {
+    const b = new Blob();
+    b.int();
+    return loads(b);
+  },
+  btf_func: () => loads(funcBlob(0).blob),
+  btf_func_global: () => loads(funcBlob(1).blob),
+  btf_datasec: () => {
+    const b = new Blob();
+    const int = b.int();
+    const v = b.type("x", KIND.VAR, 0, int, 1);
+    b.type(".data", KIND.DATASEC, 1, 4, v, 0, 4);
+    return loads(b);
+  },
+  btf_float: () => {
+    const b = new Blob();
+    b.type("float", KIND.FLOAT, 0, 4);
+    return loads(b);
+  },
+  btf_decl_tag: () => {
+    const b = new Blob();
+    const int = b.int();
+    const v = b.type("x", KIND.VAR, 0, int, 1);
+    b.type("tag", KIND.DECL_TAG, 0, v, -1);
+    return loads(b);
+  },
+  btf_type_tag: () => {
+    const b = new Blob();
+    const int = b.int();
+    const tag = b.type("tag", KIND.TYPE_TAG, 0, int);
+    b.type("", KIND.PTR, 0, tag);
+    return loads(b);
+  },
+  btf_enum64: () => {
+    const b = new Blob();
+    b.type("e", KIND.ENUM64, 1, 8, b.str("V"), 1, 1);
+    return loads(b);
+  },
+  btf_func_info: () => {
+    const b = new Blob();
+    const int = b.int();
+    const proto = b.type("", KIND.FUNC_PROTO, 0, int);
+    const func = b.type("probe_main", KIND.FUNC, 1, proto);
+    using btf = btfLoad(b.bytes());
+    const rec = new Uint8Array(new Uint32Array([0, func]).buffer);
+    progLoad({
+      type: BpfProgType.BPF_PROG_TYPE_SOCKET_FILTER,
+      insns: RET0,
+      license: "GPL",
+      btfFd: btf.value,
+      funcInfo: rec,
+      funcInfoRecSize: 8,
+    }).close();
+    return true;
+  },
+  btf_line_info: () => {
+    const b = new Blob();
+    const int = b.int();
+    const proto = b.type("", KIND.FUNC_PROTO, 0, int);
+    const func = b.type("probe_main", KIND.FUNC, 1, proto);
+    const file = b.str("probe.c");
+    const line = b.str("return 0;");
+    using btf = btfLoad(b.bytes());
+    const rec = new Uint8Array(new Uint32Array([0, func]).buffer);
+    const lines = new Uint8Array(new Uint32Array([0, file, line, (1 << 10) | 1]).buffer);
+    progLoad({
+      type: BpfProgType.BPF_PROG_TYPE_SOCKET_FILTER,
+      insns: RET0,
+      license: "GPL",
+      btfFd: btf.value,
+      funcInfo: rec,
+      funcInfoRecSize: 8,
+      lineInfo: lines,
+      lineInfoRecSize: 16,
+    }).close();
+    return true;
+  },
+  global_data: () => {
+    using map = mapCreate({
+      type: BpfMapType.BPF_MAP_TYPE_ARRAY,
+      keySize: 4,
+      valueSize: 32,
+      maxEntries: 1,
+    });
+    // r1 = &map[0] + 16; *(u64 *)(r1 + 0) = 42; r0 = 0; exit
+    const code = insns(
+      [LD_IMM64, 1, BpfPseudo.BPF_PSEUDO_MAP_VALUE, 0, map.value],
+      [0, 0, 0, 0, 16],
+      [ST_MEM_DW, 1, 0, 0, 42],
+      [MOV64_IMM, 0, 0, 0, 0],
+      [EXIT, 0, 0, 0, 0],
+    );
+    return loadsProgram(BpfProgType.BPF_PROG_TYPE_SOCKET_FILTER, code);
+  },
+  array_mmap: () => {
+    mapCreate({
+      type: BpfMapType.BPF_MAP_TYPE_ARRAY,
+      keySize: 4,
+      valueSize: 4,
+      maxEntries: 1,
+      flags: BpfMapFlags.BPF_F_MMAPABLE,
+    }).close();
+    return true;
+  },
+  prog_name: () => {
+    progLoad({
+      type: BpfProgType.BPF_PROG_TYPE_SOCKET_FILTER,
+      insns: RET0,
+      license: "GPL",
+      name: "tsbpf_probe",
+    }).close();
+    return true;
+  },
+  bpf_cookie: () => {
+    // Tracepoint programs may call bpf_get_attach_cookie() since the helper exists (5.15);
+    // kprobe programs are not used, as kprobes may not be built into the kernel.
+    const code = insns([CALL, 0, 0, 0, HELPER_GET_ATTACH_COOKIE], [EXIT, 0, 0, 0, 0]);
+    return loadsProgram(BpfProgType.BPF_PROG_TYPE_TRACEPOINT, code);
+  },
+  perf_link: () => {
+    using prog = progLoad({
+      type: BpfProgType.BPF_PROG_TYPE_TRACEPOINT,
+      insns: RET0,
+      license: "GPL",
+    });
+    // A kernel with perf links checks the target and says EBADF for fd -1; one without them says
+    // EINVAL for the attach type.
+    try {
+      linkCreate(prog, -1, BpfAttachType.BPF_PERF_EVENT).close();
+      return true;
+    } catch (e) {
+      return errnoOf(e) === 9;
+    }
+  },
+  memcg_account: () => {
+    // bpf_ktime_get_coarse_ns() came in the same release (5.11) as memcg-based accounting.
+    const code = insns([CALL, 0, 0, 0, HELPER_KTIME_GET_COARSE_NS], [MOV64_IMM, 0, 0, 0, 1], [
+      EXIT,
+      0,
+      0,
+      0,
+      0,
+    ]);
+    return loadsProgram(BpfProgType.BPF_PROG_TYPE_CGROUP_SKB, code, {
+      expectedAttachType: BpfAttachType.BPF_CGROUP_INET_INGRESS,
+    });
+  },
+};
