@@ -1,0 +1,199 @@
+// relocateProgram against libbpf 1.1: for every program of every test object, the instructions
+// tsbpf's relocation engine produces (kernel BTF as the CO-RE target) equal, byte for byte, the
+// instructions libbpf passed to BPF_PROG_LOAD, and so do the func_info and line_info records.
+// Map fds are compared by the map they name.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
+import { basename, join } from "node:path";
+import { Btf } from "../btf/btf.ts";
+import { BtfKind } from "../btf/types.ts";
+import { RelocationError } from "../errors.ts";
+import { relocateProgram } from "../reloc/mod.ts";
+import type { ResolvedExtern } from "../reloc/types.ts";
+import { open } from "../spec/open.ts";
+import type { ObjectSpec } from "../spec/types.ts";
+import { requireKernel, ROOT, run, testObjects } from "./_util.ts";
+
+const ORACLE_SRC = join(ROOT, "tests", "oracle", "libbpf_insns.c");
+const ORACLE_BIN = join(ROOT, "tests", "oracle", "build", "libbpf_insns");
+
+/** Objects the oracle cannot run here without side effects. */
+const SKIP: Record<string, string> = {
+  pinned: "libbpf would pin its maps under /sys/fs/bpf",
+};
+
+function oracleBin(): string {
+  if (!existsSync(ORACLE_BIN) || statSync(ORACLE_BIN).mtimeMs < statSync(ORACLE_SRC).mtimeMs) {
+    mkdirSync(join(ROOT, "tests", "oracle", "build"), { recursive: true });
+    const r = run("gcc", ["-O2", "-Wall", "-o", ORACLE_BIN, ORACLE_SRC, "-lbpf", "-lelf", "-lz", "-ldl"]);
+    assert.equal(r.code, 0, `building ${ORACLE_BIN} failed: ${r.stderr}`);
+  }
+  return ORACLE_BIN;
+}
+
+interface OracleProg {
+  name: string;
+  loaded: boolean;
+  insns: string[];
+  attr: boolean;
+  func_info?: number[][];
+  line_info?: number[][];
+}
+
+function libbpfInsns(file: string): OracleProg[] {
+  const r = run(oracleBin(), [file]);
+  assert.equal(r.code, 0, `libbpf_insns ${file} failed: ${r.stderr}`);
+  return JSON.parse(r.stdout).programs as OracleProg[];
+}
+
+let kallsyms: Map<string, bigint> | undefined;
+function kallsymsAddr(name: string): bigint | undefined {
+  if (!kallsyms) {
+    kallsyms = new Map();
+    for (const line of readFileSync("/proc/kallsyms", "utf8").split("\n")) {
+      const [addr, , sym] = line.split(/\s+/);
+      if (sym && !kallsyms.has(sym)) kallsyms.set(sym, BigInt("0x" + addr));
+    }
+  }
+  return kallsyms.get(name);
+}
+
+/** Resolves externs the way libbpf does for vmlinux (no module BTFs). */
+function resolveExterns(spec: ObjectSpec, kernel: Btf): Map<string, ResolvedExtern> {
+  const out = new Map<string, ResolvedExtern>();
+  for (const e of spec.externs) {
+    if (e.kind === "kconfig") {
+      out.set(e.name, { kind: "kconfig", offset: e.offset });
+    } else if (e.kind === "kfunc") {
+      const id = kernel.findByName(e.name, BtfKind.Func);
+      out.set(e.name, id > 0 ? { kind: "kfunc", btfId: id, fdArrayIdx: 0 } : { kind: "missing_weak" });
+    } else if (e.btfTypeId !== 0) {
+      const id = kernel.findByName(e.name, BtfKind.Var);
+      out.set(e.name, id > 0 ? { kind: "ksym", btfId: id, btfObjFd: 0 } : { kind: "missing_weak" });
+    } else {
+      const addr = kallsymsAddr(e.name);
+      out.set(e.name, addr !== undefined ? { kind: "ksym_addr", addr } : { kind: "missing_weak" });
+    }
+  }
+  return out;
+}
+
+function hexInsns(insns: Uint8Array, fdNames: Map<number, string>): string[] {
+  const dv = new DataView(insns.buffer, insns.byteOffset, insns.byteLength);
+  const out: string[] = [];
+  let btfFdNext = false;
+  for (let i = 0; i < insns.length; i += 8) {
+    const code = insns[i];
+    const src = insns[i + 1] >> 4;
+    let hide: string | undefined;
+    if (code === 0x18 && (src === 1 || src === 2)) {
+      hide = fdNames.get(dv.getInt32(i + 4, true)) ?? "?";
+    }
+    if (btfFdNext) {
+      btfFdNext = false;
+      if (dv.getInt32(i + 4, true) !== 0) hide = "btf";
+    }
+    if (code === 0x18 && src === 3) btfFdNext = true;
+    let s = "";
+    for (let j = 0; j < 8; j++) {
+      s += hide !== undefined && j >= 4 ? "00" : insns[i + j].toString(16).padStart(2, "0");
+    }
+    out.push(hide !== undefined ? `${s}@${hide}` : s);
+  }
+  return out;
+}
+
+function records(bytes: Uint8Array, words: number): number[][] {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out: number[][] = [];
+  for (let o = 0; o < bytes.length; o += words * 4) {
+    const r: number[] = [];
+    for (let w = 0; w < words; w++) r.push(dv.getUint32(o + w * 4, true));
+    out.push(r);
+  }
+  return out;
+}
+
+test("relocateProgram gives libbpf's instructions, func_info and line_info for every test program", (t) => {
+  if (!requireKernel(t)) return;
+  const kernel = Btf.kernel();
+  let compared = 0;
+  const mismatches: string[] = [];
+  for (const file of testObjects()) {
+    const obj = basename(file, ".bpf.o");
+    if (SKIP[obj]) continue;
+    const oracle = libbpfInsns(file);
+    const spec = open(file);
+    try {
+      const fdNames = new Map<number, string>();
+      const mapFds = new Map<string, number>();
+      const dataMapFds = new Map<string, number>();
+      let fd = 1000;
+      for (const m of spec.maps) {
+        mapFds.set(m.name, fd);
+        fdNames.set(fd++, m.name);
+      }
+      for (const d of spec.datasecs) {
+        dataMapFds.set(d.name, fd);
+        fdNames.set(fd++, d.mapName);
+      }
+      const externs = resolveExterns(spec, kernel);
+      for (const want of oracle) {
+        if (want.insns.length === 0) continue;
+        let got;
+        try {
+          got = relocateProgram(spec, want.name, { mapFds, dataMapFds, targetBtf: kernel, externs });
+        } catch (e) {
+          mismatches.push(`${obj}/${want.name}: ${(e as Error).message}`);
+          continue;
+        }
+        compared++;
+        const gotHex = hexInsns(got.insns, fdNames);
+        if (JSON.stringify(gotHex) !== JSON.stringify(want.insns)) {
+          const i = gotHex.findIndex((h, k) => h !== want.insns[k]);
+          mismatches.push(
+            `${obj}/${want.name}: instructions differ (${gotHex.length} vs libbpf's ${want.insns.length}) first at #${i}: ${
+              gotHex[i]
+            } vs ${want.insns[i]}`,
+          );
+          continue;
+        }
+        if (want.attr) {
+          const fi = records(got.funcInfo, 2);
+          const li = records(got.lineInfo, 4);
+          if (JSON.stringify(fi) !== JSON.stringify(want.func_info)) {
+            mismatches.push(`${obj}/${want.name}: func_info differs`);
+          }
+          if (JSON.stringify(li) !== JSON.stringify(want.line_info)) {
+            mismatches.push(`${obj}/${want.name}: line_info differs`);
+          }
+        }
+      }
+    } finally {
+      spec.btf?.close();
+    }
+  }
+  assert.deepEqual(mismatches, []);
+  assert.ok(compared > 10, `only ${compared} programs compared`);
+});
+
+test("relocateProgram names the program it does not know", () => {
+  const file = testObjects().find((f) => f.endsWith("/net.bpf.o"));
+  if (!file) return;
+  const spec = open(file);
+  try {
+    assert.throws(
+      () =>
+        relocateProgram(spec, "no_such_prog", {
+          mapFds: new Map(),
+          dataMapFds: new Map(),
+          targetBtf: undefined,
+          externs: new Map(),
+        }),
+      (e: unknown) => e instanceof RelocationError && e.program === "no_such_prog",
+    );
+  } finally {
+    spec.btf?.close();
+  }
+});
