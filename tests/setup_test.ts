@@ -166,3 +166,14 @@ test("uprobe_target carries the USDT note tsbpf:add with two arguments", () => {
   assert.match(r.stdout, /Provider: tsbpf\s+Name: add\s+Location: 0x[0-9a-f]+, Base: 0x[0-9a-f]+/);
   assert.match(r.stdout, /Arguments: -?8@\S+ -?8@\S+/);
 });
+
+test("libbpf_oracle load --insns names the maps its ld_imm64 instructions point at", (t) => {
+  if (!requireKernel(t)) return;
+  const obj = testObjects().find((p) => p.endsWith("/subprogs.bpf.o"))!;
+  const r = oracle(["load", obj, "--insns", "call_subprogs"]);
+  assert.equal(r.code, 0, r.stderr);
+  const [prog] = r.json.programs;
+  assert.equal(prog.insnList.length, prog.insnCount);
+  const named = prog.insnList.filter((i: unknown[]) => i.length === 6).map((i: unknown[]) => i[5]);
+  assert.deepEqual([...new Set(named)].sort(), ["subprogs.bss", "values"]);
+});

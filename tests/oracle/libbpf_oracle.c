@@ -2,13 +2,18 @@
 /*
  * libbpf_oracle: prints libbpf's view of a BPF object as JSON, for tsbpf's oracle tests.
  *
- *   libbpf_oracle info FILE [--pin-root DIR]
+ *   libbpf_oracle info FILE [--pin-root DIR] [--insns]
  *       open the object (bpf_object__open_file) and print its programs and maps, internal maps
  *       (.data, .rodata, .bss, .kconfig, custom sections) included with "internal": true.
- *   libbpf_oracle load FILE [--pin-root DIR] [PROG...]
+ *   libbpf_oracle load FILE [--pin-root DIR] [--insns] [PROG...]
  *       open and load it (only the named programs when any are given), print each loaded program's
- *       id, tag and translated length, and each created map's id and final sizes. On failure prints
- *       {"error": ..., "errno": ...} on stdout, libbpf's log on stderr, and exits 1.
+ *       id, tag, translated length and final instruction count, and each created map's id and
+ *       final sizes. On failure prints {"error": ..., "errno": ...} on stdout, libbpf's log on
+ *       stderr, and exits 1.
+ *   --insns adds "insnList", each program's instructions as [code, dst, src, off, imm] (plus the
+ *       map's name for an ld_imm64 of a map fd, whose imm is then 0): after open they are the ELF
+ *       section's; after load, what libbpf gave the kernel (relocated, CO-RE applied, subprograms
+ *       appended).
  *
  * libbpf's own messages are kept quiet unless LIBBPF_ORACLE_DEBUG is set (then they go to stderr
  * as they happen); on failure the buffered messages are printed to stderr.
@@ -92,6 +97,44 @@ static int fail(const char *what, int err)
 	return 1;
 }
 
+static int want_insns;
+
+/* Prints ", \"insnList\": [[code, dst, src, off, imm], ...]" for a program. ld_imm64 instructions that
+ * carry a map fd (BPF_PSEUDO_MAP_FD / BPF_PSEUDO_MAP_VALUE) get the map's name in place of the fd,
+ * as a sixth element, and imm 0, so the output does not depend on fd numbers. */
+static void print_insns(struct bpf_object *obj, const struct bpf_program *prog)
+{
+	const struct bpf_insn *insn = bpf_program__insns(prog);
+	size_t n = bpf_program__insn_cnt(prog);
+
+	printf(", \"insnList\": [");
+	for (size_t i = 0; i < n; i++) {
+		const struct bpf_insn *in = &insn[i];
+		const char *map_name = NULL;
+		int imm = in->imm;
+
+		if (in->code == (BPF_LD | BPF_IMM | BPF_DW) &&
+		    (in->src_reg == BPF_PSEUDO_MAP_FD || in->src_reg == BPF_PSEUDO_MAP_VALUE)) {
+			struct bpf_map *map;
+
+			bpf_object__for_each_map(map, obj) {
+				if (bpf_map__fd(map) >= 0 && bpf_map__fd(map) == in->imm)
+					map_name = bpf_map__name(map);
+			}
+			if (map_name)
+				imm = 0;
+		}
+		printf("%s[%u, %u, %u, %d, %d", i ? ", " : "", in->code, in->dst_reg, in->src_reg,
+		       in->off, imm);
+		if (map_name) {
+			printf(", ");
+			json_str(map_name);
+		}
+		printf("]");
+	}
+	printf("]");
+}
+
 static void print_map_common(struct bpf_map *map)
 {
 	size_t init_size = 0;
@@ -156,9 +199,12 @@ static int cmd_info(struct bpf_object *obj)
 		json_str(or_empty(libbpf_bpf_prog_type_str(bpf_program__type(prog))));
 		printf(", \"typeId\": %d, \"expectedAttachType\": ", (int)bpf_program__type(prog));
 		json_str(or_empty(libbpf_bpf_attach_type_str(eat)));
-		printf(", \"expectedAttachTypeId\": %d, \"insns\": %zu, \"autoload\": %s, \"flags\": %u}",
+		printf(", \"expectedAttachTypeId\": %d, \"insns\": %zu, \"autoload\": %s, \"flags\": %u",
 		       (int)eat, bpf_program__insn_cnt(prog),
 		       bpf_program__autoload(prog) ? "true" : "false", bpf_program__flags(prog));
+		if (want_insns)
+			print_insns(obj, prog);
+		printf("}");
 	}
 	printf("\n], \"maps\": [");
 	first = 1;
@@ -214,8 +260,11 @@ static int cmd_load(struct bpf_object *obj, char **names, int nnames)
 		printf(", \"id\": %u, \"tag\": \"", info.id);
 		for (int i = 0; i < BPF_TAG_SIZE; i++)
 			printf("%02x", info.tag[i]);
-		printf("\", \"xlatedInsns\": %u, \"type\": ", info.xlated_prog_len / 8);
+		printf("\", \"xlatedInsns\": %u, \"insnCount\": %zu, \"type\": ",
+		       info.xlated_prog_len / 8, bpf_program__insn_cnt(prog));
 		json_str(or_empty(libbpf_bpf_prog_type_str(info.type)));
+		if (want_insns)
+			print_insns(obj, prog);
 		printf("}");
 	}
 	printf("\n], \"maps\": [");
@@ -244,8 +293,8 @@ static int cmd_load(struct bpf_object *obj, char **names, int nnames)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: libbpf_oracle info FILE [--pin-root DIR]\n"
-			"       libbpf_oracle load FILE [--pin-root DIR] [PROG...]\n");
+	fprintf(stderr, "usage: libbpf_oracle info FILE [--pin-root DIR] [--insns]\n"
+			"       libbpf_oracle load FILE [--pin-root DIR] [--insns] [PROG...]\n");
 	return 2;
 }
 
@@ -264,6 +313,8 @@ int main(int argc, char **argv)
 	for (int i = 3; i < argc; i++) {
 		if (strcmp(argv[i], "--pin-root") == 0 && i + 1 < argc) {
 			opts.pin_root_path = argv[++i];
+		} else if (strcmp(argv[i], "--insns") == 0) {
+			want_insns = 1;
 		} else if (nnames < 64) {
 			names[nnames++] = argv[i];
 		} else {
