@@ -1,0 +1,241 @@
+/**
+ * Kernel probes: `kprobe/`, `kretprobe/`, `ksyscall/`, `kretsyscall/` (one perf event of the
+ * kprobe PMU, or a tracefs `kprobe_events` probe on kernels without it) and `kprobe.multi/`
+ * (BPF_TRACE_KPROBE_MULTI links with symbol globs).
+ *
+ * @module
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { BpfError, NotSupportedError } from "../errors.ts";
+import { linkCreate } from "../ffi/bpf.ts";
+import { BpfAttachFlags, BpfAttachType, Perf } from "../ffi/constants.ts";
+import { getSys } from "../ffi/runtime.ts";
+import { BpfLink, isErrno, progLabel, type ProgramRef } from "./link.ts";
+import { attachPerfEvent, perfEventOpen } from "./perf_event.ts";
+import { probePmu } from "./pmu.ts";
+import { addTracefsProbe, tracefsRoot } from "./tracefs.ts";
+
+/** Options of {@linkcode attachKprobe}. */
+export interface KprobeOptions {
+  /** A return probe (kretprobe). Default false. */
+  retprobe?: boolean;
+  /** Offset into the function. Default 0. */
+  offset?: number;
+  /** The BPF cookie. */
+  cookie?: bigint;
+}
+
+let legacySeq = 0;
+
+function noKprobes(prog: ProgramRef, what: string): NotSupportedError {
+  return new NotSupportedError(
+    "kprobes",
+    `Attaching ${
+      progLabel(prog)
+    } to ${what} failed: this kernel has no kprobes (no kprobe PMU in /sys/bus/event_source/devices and no kprobe_events in tracefs); it needs CONFIG_KPROBES and CONFIG_KPROBE_EVENTS, or use a tracepoint (tp/, raw_tp/, tp_btf/) instead`,
+  );
+}
+
+function kprobesAvailable(): boolean {
+  if (probePmu("kprobe") !== undefined) return true;
+  try {
+    return existsSync(`${tracefsRoot()}/kprobe_events`);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Attaches a kprobe or kretprobe (libbpf's `bpf_program__attach_kprobe_opts`): a perf event of
+ * the kprobe PMU, or on kernels without it a tracefs probe.
+ *
+ * @param prog a KPROBE program.
+ * @param func the kernel function.
+ * @param opts return probe, offset, cookie.
+ * @returns the link.
+ * @throws {NotSupportedError} the kernel has no kprobes.
+ * @throws {SyscallError} the kernel refused the probe (ENOENT: no such function).
+ * @example
+ * ```ts ignore
+ * using link = attachKprobe(prog, "do_unlinkat");
+ * ```
+ */
+export function attachKprobe(prog: ProgramRef, func: string, opts: KprobeOptions = {}): BpfLink {
+  const retprobe = opts.retprobe ?? false;
+  const what = `${retprobe ? "kretprobe" : "kprobe"} ${func}${
+    opts.offset ? `+${opts.offset}` : ""
+  }`;
+  if (func === "") throw new BpfError(`Kprobe program ${progLabel(prog)} names no function`);
+  const pmu = probePmu("kprobe");
+  if (pmu !== undefined) {
+    const name = new TextEncoder().encode(func + "\0");
+    const fd = perfEventOpen({
+      type: pmu.type,
+      config: retprobe ? 1n << BigInt(pmu.retprobeBit) : 0n,
+      config1: getSys().ptrOf(name),
+      config2: BigInt(opts.offset ?? 0),
+      samplePeriod: 1,
+      wakeupEvents: 1,
+      keep: [name],
+    });
+    return attachPerfEvent(prog, fd, { cookie: opts.cookie, kind: "kprobe", target: what });
+  }
+  if (!kprobesAvailable()) throw noKprobes(prog, what);
+  const event = `tsbpf_${getSys().getpid()}_${func.replace(/\W/g, "_")}_${++legacySeq}`;
+  const probe = addTracefsProbe(
+    "kprobe_events",
+    "tsbpf_kprobes",
+    event,
+    `${func}+${opts.offset ?? 0}`,
+    retprobe,
+  );
+  let fd;
+  try {
+    fd = perfEventOpen({
+      type: Perf.PERF_TYPE_TRACEPOINT,
+      config: probe.id,
+      samplePeriod: 1,
+      wakeupEvents: 1,
+    });
+  } catch (e) {
+    probe.remove();
+    throw e;
+  }
+  return attachPerfEvent(prog, fd, {
+    cookie: opts.cookie,
+    kind: "kprobe",
+    target: what,
+    cleanup: probe.remove,
+  });
+}
+
+let syscallPrefix: string | undefined;
+
+/**
+ * The kernel function behind a system call: `__x64_sys_<name>` (or `__arm64_sys_<name>`) on
+ * kernels with syscall wrappers, else `sys_<name>`.
+ *
+ * @param name the system call (`openat`).
+ * @returns the function name.
+ */
+export function syscallFunction(name: string): string {
+  if (syscallPrefix === undefined) {
+    const arch = getSys().arch === "aarch64" ? "arm64" : "x64";
+    syscallPrefix = "sys_";
+    try {
+      const text = readFileSync("/proc/kallsyms", "utf8");
+      if (text.includes(` __${arch}_sys_bpf\n`)) syscallPrefix = `__${arch}_sys_`;
+    } catch {
+      // Without kallsyms keep the plain name.
+    }
+  }
+  return syscallPrefix + name;
+}
+
+/**
+ * Attaches a ksyscall or kretsyscall program (libbpf's `bpf_program__attach_ksyscall`): a kprobe
+ * on the syscall's kernel function, with the arch prefix when the kernel has syscall wrappers.
+ *
+ * @param prog a KPROBE program written with BPF_KSYSCALL.
+ * @param name the system call (`getpid`).
+ * @param opts return probe and cookie.
+ * @returns the link.
+ * @throws {NotSupportedError} the kernel has no kprobes.
+ */
+export function attachKsyscall(
+  prog: ProgramRef,
+  name: string,
+  opts: { retprobe?: boolean; cookie?: bigint } = {},
+): BpfLink {
+  if (!kprobesAvailable()) {
+    throw noKprobes(prog, `${opts.retprobe ? "kretsyscall" : "ksyscall"} ${name}`);
+  }
+  return attachKprobe(prog, syscallFunction(name), opts);
+}
+
+function globToRegExp(glob: string): RegExp {
+  const re = glob.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
+  return new RegExp(`^${re}$`);
+}
+
+/**
+ * The traceable kernel functions matching a glob (`available_filter_functions`).
+ *
+ * @param pattern a glob with `*` and `?`.
+ * @returns the names, without duplicates, in file order.
+ */
+export function matchKernelFunctions(pattern: string): string[] {
+  const re = globToRegExp(pattern);
+  const seen = new Set<string>();
+  const text = readFileSync(`${tracefsRoot()}/available_filter_functions`, "utf8");
+  for (const line of text.split("\n")) {
+    const name = line.split(/\s/)[0];
+    if (name && !name.startsWith("__ftrace_invalid_address") && re.test(name)) seen.add(name);
+  }
+  return [...seen];
+}
+
+/** Options of {@linkcode attachKprobeMulti}. */
+export interface KprobeMultiOptions {
+  /** Return probes. */
+  retprobe?: boolean;
+  /** One cookie per symbol. */
+  cookies?: bigint[];
+}
+
+/**
+ * Attaches a kprobe.multi program to every function a glob matches, with one
+ * BPF_TRACE_KPROBE_MULTI link (libbpf's `bpf_program__attach_kprobe_multi_opts`).
+ *
+ * @param prog a KPROBE program with expected attach type TRACE_KPROBE_MULTI.
+ * @param pattern a glob (`tcp_*`) or an exact function name.
+ * @param opts return probes, cookies.
+ * @returns the link.
+ * @throws {NotSupportedError} the kernel has no fprobe-based kprobe.multi (EOPNOTSUPP).
+ * @throws {BpfError} the glob matched nothing.
+ */
+export function attachKprobeMulti(
+  prog: ProgramRef,
+  pattern: string,
+  opts: KprobeMultiOptions = {},
+): BpfLink {
+  const what = `kprobe.multi ${pattern}`;
+  const names = /[*?]/.test(pattern) ? matchKernelFunctions(pattern) : [pattern];
+  if (names.length === 0) {
+    throw new BpfError(`Attaching ${progLabel(prog)}: no kernel function matches '${pattern}'`);
+  }
+  const enc = new TextEncoder();
+  const strs = names.map((n) => enc.encode(n + "\0"));
+  const sys = getSys();
+  const syms = new BigUint64Array(strs.map((s) => sys.ptrOf(s)));
+  const cookies = opts.cookies ? new BigUint64Array(opts.cookies) : undefined;
+  try {
+    const fd = linkCreate(prog.fd, 0, BpfAttachType.BPF_TRACE_KPROBE_MULTI, {
+      kprobeMulti: {
+        flags: opts.retprobe ? BpfAttachFlags.BPF_F_KPROBE_MULTI_RETURN : 0,
+        cnt: names.length,
+        syms: new Uint8Array(syms.buffer),
+        cookies: cookies ? new Uint8Array(cookies.buffer) : undefined,
+      },
+    });
+    void strs;
+    return new BpfLink({
+      kind: "kprobe_multi",
+      program: prog.name ?? "",
+      target: `${pattern} (${names.length} functions)`,
+      fd,
+      bpfLink: true,
+    });
+  } catch (e) {
+    if (isErrno(e, "EOPNOTSUPP", "ENOTSUPP")) {
+      throw new NotSupportedError(
+        "kprobe.multi",
+        `Attaching ${progLabel(prog)} to ${what} failed: this kernel has no multi-kprobe links (${
+          (e as Error).message
+        }); it needs CONFIG_FPROBE (Linux 5.18), or attach single kprobes`,
+        { cause: e },
+      );
+    }
+    throw e;
+  }
+}

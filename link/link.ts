@@ -1,0 +1,363 @@
+/**
+ * {@linkcode BpfLink}: one attachment of a program, whatever mechanism made it. A kernel `bpf_link`
+ * (BPF_LINK_CREATE, BPF_RAW_TRACEPOINT_OPEN) is an fd; the older mechanisms (a perf event with
+ * PERF_EVENT_IOC_SET_BPF, BPF_PROG_ATTACH on a cgroup or a sockmap, SO_ATTACH_BPF on a socket) are
+ * wrapped so that `close()` undoes them the right way.
+ *
+ * @module
+ */
+import { unlinkSync } from "node:fs";
+import { BpfError, NotSupportedError, SyscallError } from "../errors.ts";
+import {
+  type Fd,
+  linkDetach,
+  type LinkInfo,
+  linkInfo,
+  linkUpdate,
+  objGet,
+  objPin,
+} from "../ffi/bpf.ts";
+import { BpfLinkType } from "../ffi/constants.ts";
+import type { ProgramSpec } from "../spec/types.ts";
+
+/**
+ * What the attach functions need of a program: its fd and, for messages and auto-attach, its name,
+ * section and spec. A `BpfProgram` of `live/` fits; so does `{ fd, name }` for a program loaded by
+ * hand.
+ */
+export interface ProgramRef {
+  /** The loaded program's fd. */
+  readonly fd: number;
+  /** The program's name, for messages. */
+  readonly name?: string;
+  /** The program's ELF section. */
+  readonly section?: string;
+  /** The pure description (section definition, attach target, types). */
+  readonly spec?: ProgramSpec;
+}
+
+/** The program a link was made for: name and section, for messages and reports. */
+export function progLabel(p: ProgramRef): string {
+  const name = p.name ?? p.spec?.name ?? `fd ${p.fd}`;
+  const sec = p.section ?? p.spec?.section;
+  return sec ? `'${name}' (section ${sec})` : `'${name}'`;
+}
+
+/** How a {@linkcode BpfLink} is built; used by the attach functions of `link/`. */
+export interface BpfLinkInit {
+  /** The attach kind: `tracepoint`, `xdp`, `cgroup`... */
+  kind: string;
+  /** The program's name ("" when unknown). */
+  program: string;
+  /** What it is attached to, for messages (`syscalls/sys_enter_write`, `ifindex 1`). */
+  target: string;
+  /** The link's fd: a bpf_link, or a perf event for legacy perf links; undefined for none. */
+  fd?: Fd;
+  /** True when `fd` is a kernel bpf_link (pin, update, info and BPF_LINK_DETACH work on it). */
+  bpfLink: boolean;
+  /** Undoes a legacy attachment (PROG_DETACH, SO_DETACH_BPF, ioctl DISABLE...); runs once. */
+  undo?: () => void;
+  /** Other fds the link owns and closes (a perf event under a perf link, a cgroup fd...). */
+  owned?: Fd[];
+  /** Sub-links (one per CPU, one per USDT call site): closed and detached with this one. */
+  children?: BpfLink[];
+}
+
+const LINK_TYPE_KIND: Record<number, string> = {
+  [BpfLinkType.BPF_LINK_TYPE_RAW_TRACEPOINT]: "raw_tracepoint",
+  [BpfLinkType.BPF_LINK_TYPE_TRACING]: "tracing",
+  [BpfLinkType.BPF_LINK_TYPE_CGROUP]: "cgroup",
+  [BpfLinkType.BPF_LINK_TYPE_ITER]: "iter",
+  [BpfLinkType.BPF_LINK_TYPE_NETNS]: "netns",
+  [BpfLinkType.BPF_LINK_TYPE_XDP]: "xdp",
+  [BpfLinkType.BPF_LINK_TYPE_PERF_EVENT]: "perf_event",
+  [BpfLinkType.BPF_LINK_TYPE_KPROBE_MULTI]: "kprobe_multi",
+  [BpfLinkType.BPF_LINK_TYPE_STRUCT_OPS]: "struct_ops",
+  [BpfLinkType.BPF_LINK_TYPE_NETFILTER]: "netfilter",
+  [BpfLinkType.BPF_LINK_TYPE_TCX]: "tcx",
+  [BpfLinkType.BPF_LINK_TYPE_UPROBE_MULTI]: "uprobe_multi",
+  [BpfLinkType.BPF_LINK_TYPE_NETKIT]: "netkit",
+  [BpfLinkType.BPF_LINK_TYPE_SOCKMAP]: "sockmap",
+};
+
+/**
+ * One attachment of a program. `close()` releases it: a kernel bpf_link is detached when its last
+ * fd closes (unless it is pinned), and a legacy attachment is undone. `detach()` detaches even a
+ * pinned link. Both are safe to call twice; `[Symbol.dispose]` closes.
+ *
+ * Whoever attaches owns the link and must close it (or `BpfObject.detach()` does, for the links
+ * `attach()` made).
+ *
+ * @example
+ * ```ts ignore
+ * import { attachTracepoint } from "./tracepoint.ts";
+ * using link = attachTracepoint(prog, "syscalls", "sys_enter_write");
+ * link.pin("/sys/fs/bpf/my_link");
+ * ```
+ */
+export class BpfLink {
+  /** The attach kind: `tracepoint`, `raw_tracepoint`, `tracing`, `xdp`, `tcx`, `cgroup`... */
+  readonly kind: string;
+  /** The program's name ("" for a link opened from a pin). */
+  readonly program: string;
+  /** What the program is attached to, for messages. */
+  readonly target: string;
+  /** True when the link is a kernel bpf_link. */
+  readonly isBpfLink: boolean;
+  #fd: Fd | undefined;
+  #undo: (() => void) | undefined;
+  #owned: Fd[];
+  #children: BpfLink[];
+  #closed = false;
+  #pinnedPath: string | undefined;
+
+  /**
+   * Wraps what an attach function made. The link owns `fd`, `owned` and `children` from now on.
+   *
+   * @param init the pieces; see {@linkcode BpfLinkInit}.
+   */
+  constructor(init: BpfLinkInit) {
+    this.kind = init.kind;
+    this.program = init.program;
+    this.target = init.target;
+    this.isBpfLink = init.bpfLink;
+    this.#fd = init.fd;
+    this.#undo = init.undo;
+    this.#owned = init.owned ?? [];
+    this.#children = init.children ?? [];
+  }
+
+  /**
+   * Opens a link pinned in a bpf filesystem. Closing the returned object leaves the pin (and so
+   * the attachment) in place; `detach()` ends it, `unpin()` removes the pin.
+   *
+   * @param path the pinned path.
+   * @returns the link.
+   * @throws {SyscallError} nothing is pinned there (ENOENT) or it is not a link.
+   * @example
+   * ```ts ignore
+   * using link = BpfLink.open("/sys/fs/bpf/my_link");
+   * console.log(link.info().progId);
+   * ```
+   */
+  static open(path: string): BpfLink {
+    const fd = objGet(path);
+    let info: LinkInfo;
+    try {
+      info = linkInfo(fd);
+    } catch (e) {
+      fd.close();
+      throw new BpfError(`${path} is not a pinned BPF link`, { cause: e });
+    }
+    const link = new BpfLink({
+      kind: LINK_TYPE_KIND[info.type] ?? `link type ${info.type}`,
+      program: "",
+      target: path,
+      fd,
+      bpfLink: true,
+    });
+    link.#pinnedPath = path;
+    return link;
+  }
+
+  /** The link's fd (a bpf_link, or the perf event of a legacy perf link). */
+  get fd(): number {
+    if (this.#closed) throw new BpfError(`The ${this.kind} link is closed`);
+    if (this.#fd === undefined) {
+      throw new BpfError(`The ${this.kind} link has no fd (it is a ${this.describeMechanism()})`);
+    }
+    return this.#fd.value;
+  }
+
+  /** Whether `close()` or `detach()` has run. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** The path this link was pinned at by `pin()` or opened from, or undefined. */
+  get pinnedPath(): string | undefined {
+    return this.#pinnedPath;
+  }
+
+  /** The sub-links (per CPU, per USDT call site), if any. */
+  get children(): readonly BpfLink[] {
+    return this.#children;
+  }
+
+  private describeMechanism(): string {
+    return this.#children.length > 0
+      ? `group of ${this.#children.length} links`
+      : "legacy attachment";
+  }
+
+  #requireBpfLink(what: string): Fd {
+    if (this.#closed) throw new BpfError(`The ${this.kind} link is closed`);
+    if (!this.isBpfLink || this.#fd === undefined) {
+      throw new NotSupportedError(
+        "bpf_link",
+        `Cannot ${what} a ${this.kind} link that is not a kernel bpf_link (it is a ${this.describeMechanism()}); only links made by BPF_LINK_CREATE or BPF_RAW_TRACEPOINT_OPEN support it`,
+      );
+    }
+    return this.#fd;
+  }
+
+  /**
+   * Pins the link in a bpf filesystem, so that it outlives this process.
+   *
+   * @param path a path under a bpffs mount (`/sys/fs/bpf/...`).
+   * @throws {NotSupportedError} the link is not a kernel bpf_link.
+   * @throws {SyscallError} the kernel refused (EEXIST, ENOENT for a missing directory).
+   */
+  pin(path: string): void {
+    const fd = this.#requireBpfLink("pin");
+    objPin(fd, path);
+    this.#pinnedPath = path;
+  }
+
+  /**
+   * Removes the pin made by `pin()` (or the one `open()` read). The link stays attached while this
+   * object holds it open.
+   *
+   * @throws {BpfError} the link is not pinned.
+   */
+  unpin(): void {
+    const p = this.#pinnedPath;
+    if (p === undefined) throw new BpfError(`The ${this.kind} link is not pinned`);
+    try {
+      unlinkSync(p);
+    } catch (e) {
+      if ((e as { code?: string }).code !== "ENOENT") {
+        throw new BpfError(`Removing the pin ${p} failed: ${(e as Error).message}`, { cause: e });
+      }
+    }
+    this.#pinnedPath = undefined;
+  }
+
+  /**
+   * Swaps the attached program (BPF_LINK_UPDATE), atomically.
+   *
+   * @param prog the new program (same type and attach type).
+   * @param opts `oldProg`: replace only if this program is still the attached one.
+   * @throws {NotSupportedError} the link is not a kernel bpf_link.
+   * @throws {SyscallError} the kernel refused (EINVAL for a program of another type, EPERM when
+   *   `oldProg` is not the attached one, EOPNOTSUPP for link types that cannot be updated).
+   */
+  update(prog: ProgramRef, opts: { oldProg?: ProgramRef } = {}): void {
+    const fd = this.#requireBpfLink("update");
+    linkUpdate(fd, prog.fd, {
+      oldProg: opts.oldProg?.fd,
+      flags: opts.oldProg !== undefined ? 4 /* BPF_F_REPLACE */ : 0,
+    });
+  }
+
+  /**
+   * The kernel's view of the link (BPF_OBJ_GET_INFO_BY_FD): type, id, program id and the per-type
+   * part.
+   *
+   * @returns the info.
+   * @throws {NotSupportedError} the link is not a kernel bpf_link.
+   */
+  info(): LinkInfo {
+    return linkInfo(this.#requireBpfLink("query"));
+  }
+
+  /**
+   * Detaches the program now, even when the link is pinned (BPF_LINK_DETACH; for link types that
+   * cannot be detached, the pin this object knows of is removed and the fd closed), then closes.
+   * Safe to call twice.
+   *
+   * @throws {SyscallError} the kernel refused BPF_LINK_DETACH for another reason than lacking it.
+   */
+  detach(): void {
+    if (this.#closed) return;
+    if (this.isBpfLink && this.#fd !== undefined) {
+      try {
+        linkDetach(this.#fd);
+      } catch (e) {
+        const code = (e as SyscallError).code;
+        if (code !== "EOPNOTSUPP" && code !== "EINVAL" && code !== "ENOTSUPP") {
+          this.close();
+          throw e;
+        }
+        if (this.#pinnedPath !== undefined) {
+          try {
+            this.unpin();
+          } catch {
+            // The pin may be gone already; closing below is what matters.
+          }
+        }
+      }
+    }
+    for (const c of this.#children) c.detach();
+    this.close();
+  }
+
+  /**
+   * Releases the link: undoes a legacy attachment and closes its fds. A pinned bpf_link stays
+   * attached through its pin. Safe to call twice; the first error is thrown after everything was
+   * released.
+   *
+   * @throws {SyscallError} undoing a legacy attachment failed (it is still released locally).
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    let first: unknown;
+    const undo = this.#undo;
+    this.#undo = undefined;
+    if (undo) {
+      try {
+        undo();
+      } catch (e) {
+        first ??= e;
+      }
+    }
+    for (const c of this.#children) {
+      try {
+        c.close();
+      } catch (e) {
+        first ??= e;
+      }
+    }
+    for (const f of [...(this.#fd ? [this.#fd] : []), ...this.#owned]) {
+      try {
+        f.close();
+      } catch (e) {
+        first ??= e;
+      }
+    }
+    if (first !== undefined) throw first;
+  }
+
+  /** Same as `close()`. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /** Shows the kind, program and target. */
+  toString(): string {
+    return `BpfLink(${this.kind} ${this.program || "?"} -> ${this.target})`;
+  }
+}
+
+/**
+ * Closes every link, last made first, and throws the first error after all were closed.
+ *
+ * @param links the links.
+ */
+export function closeAll(links: Iterable<BpfLink>): void {
+  let first: unknown;
+  for (const l of [...links].reverse()) {
+    try {
+      l.close();
+    } catch (e) {
+      first ??= e;
+    }
+  }
+  if (first !== undefined) throw first;
+}
+
+/** Whether an error is a {@linkcode SyscallError} with one of the errno names. */
+export function isErrno(e: unknown, ...codes: string[]): e is SyscallError {
+  return e instanceof SyscallError && codes.includes(e.code);
+}

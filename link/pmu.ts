@@ -1,0 +1,39 @@
+/**
+ * Dynamic perf PMUs (`kprobe`, `uprobe`): their type number and the bit that makes a probe a
+ * return probe, from `/sys/bus/event_source/devices/<pmu>/`.
+ *
+ * @module
+ */
+import { existsSync, readFileSync } from "node:fs";
+
+/** A dynamic PMU: its perf type and the config bit of return probes. */
+export interface ProbePmu {
+  /** The `type` of perf_event_attr. */
+  type: number;
+  /** The bit of `config` that asks for a return probe. */
+  retprobeBit: number;
+}
+
+/**
+ * Reads a probe PMU, or returns undefined when the kernel has none by that name.
+ *
+ * @param name `kprobe` or `uprobe`.
+ * @returns the PMU, or undefined.
+ * @example
+ * ```ts ignore
+ * console.log(probePmu("uprobe")?.type);
+ * ```
+ */
+export function probePmu(name: "kprobe" | "uprobe"): ProbePmu | undefined {
+  const dir = `/sys/bus/event_source/devices/${name}`;
+  if (!existsSync(`${dir}/type`)) return undefined;
+  const type = Number(readFileSync(`${dir}/type`, "utf8").trim());
+  let retprobeBit = 0;
+  try {
+    const m = /^config:(\d+)/.exec(readFileSync(`${dir}/format/retprobe`, "utf8").trim());
+    if (m) retprobeBit = Number(m[1]);
+  } catch {
+    // Kernels always had bit 0; keep it.
+  }
+  return { type, retprobeBit };
+}

@@ -1,0 +1,110 @@
+/**
+ * Tracefs helpers: where tracefs is mounted, tracepoint ids, and adding or removing dynamic probes
+ * through `kprobe_events` / `uprobe_events` (the legacy path for kernels without probe PMUs).
+ *
+ * @module
+ */
+import { appendFileSync, existsSync, readFileSync } from "node:fs";
+import { BpfError, NotSupportedError } from "../errors.ts";
+
+let root: string | undefined;
+
+/**
+ * The tracefs mount point: `/sys/kernel/tracing`, or `/sys/kernel/debug/tracing` on older setups.
+ *
+ * @returns the directory.
+ * @throws {NotSupportedError} tracefs is not mounted.
+ * @example
+ * ```ts ignore
+ * console.log(tracefsRoot());
+ * ```
+ */
+export function tracefsRoot(): string {
+  if (root !== undefined) return root;
+  for (const d of ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"]) {
+    if (existsSync(`${d}/events`)) return (root = d);
+  }
+  throw new NotSupportedError(
+    "tracefs",
+    "Tracefs is not mounted (no /sys/kernel/tracing/events); mount it with: mount -t tracefs tracefs /sys/kernel/tracing",
+  );
+}
+
+/**
+ * The id of a tracepoint (`events/<category>/<name>/id`).
+ *
+ * @param category such as `syscalls`.
+ * @param name such as `sys_enter_write`.
+ * @returns the id perf_event_open takes as `config`.
+ * @throws {BpfError} no such tracepoint.
+ */
+export function tracepointId(category: string, name: string): number {
+  if (!/^[\w.-]+$/.test(category) || !/^[\w.-]+$/.test(name)) {
+    throw new BpfError(`Bad tracepoint name ${category}/${name}`);
+  }
+  const path = `${tracefsRoot()}/events/${category}/${name}/id`;
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new BpfError(
+      `No tracepoint ${category}/${name} in this kernel (${path} is missing); list them in ${tracefsRoot()}/available_events`,
+      { cause: e },
+    );
+  }
+  return Number(text.trim());
+}
+
+/**
+ * Adds a dynamic probe through tracefs (`kprobe_events` or `uprobe_events`) and returns its
+ * tracepoint id and a function that removes it.
+ *
+ * @param file `kprobe_events` or `uprobe_events`.
+ * @param group the event group (`tsbpf_kprobes`).
+ * @param event the event name (unique).
+ * @param definition what follows `p:group/event ` or `r:group/event ` (`do_sys_open+0`).
+ * @param retprobe a return probe.
+ * @returns the id and the remover.
+ * @throws {NotSupportedError} the tracefs file does not exist.
+ * @throws {BpfError} the kernel refused the definition.
+ */
+export function addTracefsProbe(
+  file: "kprobe_events" | "uprobe_events",
+  group: string,
+  event: string,
+  definition: string,
+  retprobe: boolean,
+): { id: number; remove: () => void } {
+  const path = `${tracefsRoot()}/${file}`;
+  if (!existsSync(path)) {
+    throw new NotSupportedError(
+      file,
+      `This kernel has no ${path}: it was built without ${
+        file === "kprobe_events" ? "CONFIG_KPROBE_EVENTS" : "CONFIG_UPROBE_EVENTS"
+      }`,
+    );
+  }
+  try {
+    appendFileSync(path, `${retprobe ? "r" : "p"}:${group}/${event} ${definition}\n`);
+  } catch (e) {
+    throw new BpfError(
+      `Adding the probe '${definition}' to ${path} failed: ${(e as Error).message}`,
+      {
+        cause: e,
+      },
+    );
+  }
+  const remove = () => {
+    try {
+      appendFileSync(path, `-:${group}/${event}\n`);
+    } catch {
+      // Already gone, or still busy; nothing more we can do here.
+    }
+  };
+  try {
+    return { id: tracepointId(group, event), remove };
+  } catch (e) {
+    remove();
+    throw e;
+  }
+}
