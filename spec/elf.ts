@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { Core } from "../core-wasm/mod.ts";
+import { Core, type CoreBuf } from "../core-wasm/mod.ts";
+import { BpfError } from "../errors.ts";
 
 /** ELF section types used by BPF objects. */
 export const SHT = {
@@ -137,6 +138,19 @@ export interface ElfFile {
   machine?: number;
 }
 
+function readInto(core: Core, path: string): CoreBuf {
+  try {
+    return core.readFile(path);
+  } catch (e) {
+    if (e instanceof BpfError) throw e;
+    const code = (e as { code?: string }).code ?? "";
+    throw new BpfError(
+      `Cannot read '${path}'${code ? `: ${code}` : ""}; check the path and its permissions`,
+      { cause: e },
+    );
+  }
+}
+
 /**
  * Parses an ELF file. `source` is the file's bytes or a path (read straight into the core).
  *
@@ -156,7 +170,7 @@ export interface ElfFile {
  */
 export function readElf(source: Uint8Array | string, opts: { native?: boolean } = {}): ElfFile {
   const core = Core.get();
-  const buf = typeof source === "string" ? core.readFile(source) : core.copyIn(source);
+  const buf = typeof source === "string" ? readInto(core, source) : core.copyIn(source);
   try {
     const h = core.check(
       core.call(() =>

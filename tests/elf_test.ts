@@ -310,3 +310,12 @@ test("readElf() and open() never fail with anything but a BpfError on corrupted 
   }
   assert.ok(failures > 0, "some corrupted objects were rejected");
 });
+
+test("readElf() turns a missing file into a BpfError that names the path", () => {
+  assert.throws(
+    () => readElf("/nonexistent/tsbpf/none.bpf.o"),
+    (e) =>
+      e instanceof BpfError &&
+      /Cannot read '\/nonexistent\/tsbpf\/none\.bpf\.o': ENOENT/.test(e.message),
+  );
+});
