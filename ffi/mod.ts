@@ -18,6 +18,7 @@ export * from "./bpf.ts";
 export * from "./bpf_attr.ts";
 export * from "./constants.ts";
 export * from "./errno.ts";
+export * from "./fd.ts";
 export { getSys, runtimeName, setSys } from "./runtime.ts";
 export * from "./symbols.ts";
 export * from "./sys.ts";
