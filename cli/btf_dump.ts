@@ -72,9 +72,8 @@ export async function main(argv: string[]): Promise<number> {
     if (format === "c") {
       let mod: { btfToC(btf: Btf): string };
       try {
-        // A variable specifier: gen/ may not exist yet in a build, and then this reports it.
-        const spec = "../gen/c_dump.ts";
-        mod = await import(spec);
+        // A literal specifier, so that `bun build` (the Node bundle) includes gen/.
+        mod = await import("../gen/c_dump.ts");
       } catch {
         process.stderr.write("Error: format c is not available yet\n");
         return 1;
