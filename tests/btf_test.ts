@@ -670,3 +670,18 @@ test("BtfExt.parse() decodes a hand-built blob and rejects broken ones", () => {
     assert.match(e.message, /access string/);
   });
 });
+
+test('validate: "records" skips member checks, and a bad member id or name still throws when used', () => {
+  const b = basics();
+  const st = b.raw([b.str("s"), BtfBuilder.info(4, 2), 8, 0, 900, 0, 7777, 1, 32]); // 4
+  const blob = b.build();
+  throwsBtf(() => Btf.parse(blob), (e) => assert.equal(e.typeId, st));
+  using btf = Btf.parse(blob, { validate: "records" });
+  assert.equal(btf.kind(st), BtfKind.Struct);
+  throwsBtf(() => btf.alignOf(st), (e) => assert.equal(e.typeId, 900));
+  throwsBtf(() => btf.type(st), (e) => assert.equal(e.offset, 7777));
+  // Type-level references are still checked.
+  const p = basics();
+  p.ptr(50);
+  throwsBtf(() => Btf.parse(p.build(), { validate: "records" }), (e) => assert.equal(e.typeId, 4));
+});

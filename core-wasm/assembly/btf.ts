@@ -115,9 +115,11 @@ function addHandle(b: Btf): i32 {
 
 /**
  * Parses and validates a BTF blob at (ptr, len), split over `base` when not null. Returns the Btf
- * or null after fail(). Does not take ownership of the blob.
+ * or null after fail(). Does not take ownership of the blob. With `full` false, the names and type
+ * ids inside members, parameters, enum values and DATASEC entries are not checked (for BTF the
+ * kernel has already validated); every accessor stays bounds-checked either way.
  */
-export function parseBtf(ptr: usize, len: u32, base: Btf | null): Btf | null {
+export function parseBtf(ptr: usize, len: u32, base: Btf | null, full: bool = true): Btf | null {
   if (len < HDR_SIZE) {
     fail(E_BTF_TRUNCATED, "BTF data is shorter than its 24-byte header", <i64>len);
     return null;
@@ -252,7 +254,7 @@ export function parseBtf(ptr: usize, len: u32, base: Btf | null): Btf | null {
       case KIND_STRUCT:
       case KIND_UNION:
         extra = vlen * 12;
-        if (<usize>(end - p) >= <usize>(12 + extra)) {
+        if (full && <usize>(end - p) >= <usize>(12 + extra)) {
           let m = p + 12;
           const me = m + extra;
           while (m < me) {
@@ -264,7 +266,7 @@ export function parseBtf(ptr: usize, len: u32, base: Btf | null): Btf | null {
         break;
       case KIND_ENUM:
         extra = vlen * 8;
-        if (<usize>(end - p) >= <usize>(12 + extra)) {
+        if (full && <usize>(end - p) >= <usize>(12 + extra)) {
           let m = p + 12;
           const me = m + extra;
           while (m < me) {
@@ -275,7 +277,7 @@ export function parseBtf(ptr: usize, len: u32, base: Btf | null): Btf | null {
         break;
       case KIND_ENUM64:
         extra = vlen * 12;
-        if (<usize>(end - p) >= <usize>(12 + extra)) {
+        if (full && <usize>(end - p) >= <usize>(12 + extra)) {
           let m = p + 12;
           const me = m + extra;
           while (m < me) {
@@ -287,7 +289,7 @@ export function parseBtf(ptr: usize, len: u32, base: Btf | null): Btf | null {
       case KIND_FUNC_PROTO:
         extra = vlen * 8;
         maxRef = umax(maxRef, load<u32>(p + 8));
-        if (<usize>(end - p) >= <usize>(12 + extra)) {
+        if (full && <usize>(end - p) >= <usize>(12 + extra)) {
           let m = p + 12;
           const me = m + extra;
           while (m < me) {
@@ -299,7 +301,7 @@ export function parseBtf(ptr: usize, len: u32, base: Btf | null): Btf | null {
         break;
       case KIND_DATASEC:
         extra = vlen * 12;
-        if (<usize>(end - p) >= <usize>(12 + extra)) {
+        if (full && <usize>(end - p) >= <usize>(12 + extra)) {
           let m = p + 12;
           const me = m + extra;
           while (m < me) {
@@ -787,12 +789,24 @@ function findAllInto(b: Btf, name: usize, n: u32, kind: i32, h: u32): u32 {
  * handle, or -1 after an error. The blob must stay alive and unchanged until btf_free().
  */
 export function btf_parse(ptr: usize, len: u32, baseHandle: i32): i32 {
+  return parseExport(ptr, len, baseHandle, true);
+}
+
+/**
+ * Like btf_parse, but skips the checks of names and type ids inside members, parameters, enum
+ * values and DATASEC entries: for BTF the kernel has already validated (/sys/kernel/btf/\*).
+ */
+export function btf_parse_trusted(ptr: usize, len: u32, baseHandle: i32): i32 {
+  return parseExport(ptr, len, baseHandle, false);
+}
+
+function parseExport(ptr: usize, len: u32, baseHandle: i32, full: bool): i32 {
   let base: Btf | null = null;
   if (baseHandle >= 0) {
     base = btfByHandle(baseHandle);
     if (base === null) return fail(E_BTF_HANDLE, "Bad base BTF handle");
   }
-  const b = parseBtf(ptr, len, base);
+  const b = parseBtf(ptr, len, base, full);
   if (b === null) return -1;
   b.baseHandle = baseHandle;
   store<u32>(b.info + 60, <u32>baseHandle);

@@ -25,6 +25,7 @@ export {
   btf_free,
   btf_info,
   btf_parse,
+  btf_parse_trusted,
   btf_resolve_size,
   btf_skip_mods,
 } from "./btf";
