@@ -28,6 +28,7 @@ export interface RawLibc {
     flags: number,
     data: Uint8Array | null,
   ): number;
+  umount2(target: Uint8Array, flags: number): number;
   setns(fd: number, nstype: number): number;
   socket(d: number, t: number, p: number): number;
   bind(fd: number, addr: Uint8Array, len: number): number;
@@ -135,6 +136,9 @@ export function makeSys(runtime: string, arch: Arch, c: RawLibc): Sys {
     mount(source, target, fstype, flags, data) {
       const d = data === undefined ? null : cstr(data);
       check(`mount(${target})`, c.mount(cstr(source), cstr(target), cstr(fstype), flags, d));
+    },
+    umount(target, flags = 0) {
+      check(`umount(${target})`, c.umount2(cstr(target), flags));
     },
     setns(fd, nstype) {
       check("setns", c.setns(fd, nstype));

@@ -36,6 +36,7 @@ export function denoSys(): Sys {
     epoll_ctl: (epfd, op, fd, ev) => s.epoll_ctl(epfd, op, fd, ev),
     epoll_wait: (epfd, ev, max, timeout) => s.epoll_wait(epfd, ev, max, timeout),
     mount: (src, dst, fs, flags, data) => s.mount(src, dst, fs, BigInt(flags), data),
+    umount2: (target, flags) => s.umount2(target, flags),
     setns: (fd, nstype) => s.setns(fd, nstype),
     socket: (d, t, p) => s.socket(d, t, p),
     bind: (fd, addr, len) => s.bind(fd, addr, len),

@@ -16,6 +16,7 @@
  */
 export * from "./bpf.ts";
 export * from "./bpf_attr.ts";
+export * from "./bpffs.ts";
 export * from "./constants.ts";
 export * from "./errno.ts";
 export * from "./fd.ts";

@@ -137,6 +137,13 @@ export const LIBC_SYMBOLS = {
     ],
     result: "i32", // int
   },
+  umount2: {
+    parameters: [
+      "buf", // const char *target
+      "i32", // int flags
+    ],
+    result: "i32", // int
+  },
   setns: {
     parameters: [
       "i32", // int fd

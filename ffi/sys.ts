@@ -115,6 +115,8 @@ export interface Sys {
   epollWait(epfd: number, events: Uint8Array, timeoutMs: number): number;
   /** `mount(source, target, fstype, flags, data)`. */
   mount(source: string, target: string, fstype: string, flags: number, data?: string): void;
+  /** `umount2(target, flags)`. */
+  umount(target: string, flags?: number): void;
   /** `setns(fd, nstype)`. */
   setns(fd: number, nstype: number): void;
   /** `socket(domain, type, protocol)`; returns the fd. */

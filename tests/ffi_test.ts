@@ -12,14 +12,18 @@ import {
   BpfMapType,
   bunSymbols,
   denoSymbols,
+  ensureBpffs,
   Errno,
   errnoDescription,
   errnoName,
   errnoNumber,
   getSys,
+  isBpffs,
   Libc,
   LIBC_SYMBOLS,
   mapCreate,
+  objGet,
+  objPin,
   Perf,
   PERF_EVENT_ATTR,
   runtimeName,
@@ -262,4 +266,32 @@ test("on Node, getSys() throws NotSupportedError saying live features need Deno 
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("ensureBpffs() mounts a bpf filesystem where there is none, and pins work there", (t) => {
+  if (!requireKernel(t)) return;
+  assert.equal(ensureBpffs(), false, "/sys/fs/bpf is mounted already");
+  assert.equal(isBpffs("/sys/fs/bpf"), true);
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-bpffs-"));
+  const sys = getSys();
+  try {
+    assert.equal(isBpffs(dir), false);
+    assert.equal(ensureBpffs(dir), true);
+    assert.equal(isBpffs(dir), true);
+    assert.equal(ensureBpffs(dir), false);
+    using map = mapCreate({
+      type: BpfMapType.BPF_MAP_TYPE_ARRAY,
+      keySize: 4,
+      valueSize: 4,
+      maxEntries: 1,
+    });
+    objPin(map, join(dir, "m"));
+    using again = objGet(join(dir, "m"));
+    assert.ok(again.value >= 0);
+    rmSync(join(dir, "m"));
+  } finally {
+    if (isBpffs(dir)) sys.umount(dir);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  assert.equal(isBpffs(dir), false);
 });
