@@ -441,7 +441,7 @@ export class Btf {
   /** Decodes the whole string section once when it is ASCII (it nearly always is). */
   #loadStrings(): void {
     const text = dec.decode(this.#core.u8().subarray(this.#strs, this.#strs + this.#strLen));
-    this.#ascii = text.length === this.#strLen && !/[^\x00-\x7f]/.test(text) ? text : null;
+    this.#ascii = text.length === this.#strLen && !/[\u0080-\uffff]/.test(text) ? text : null;
   }
 
   /** True when the string offset is valid (in this blob or its base). */

@@ -685,3 +685,13 @@ test('validate: "records" skips member checks, and a bad member id or name still
   p.ptr(50);
   throwsBtf(() => Btf.parse(p.build(), { validate: "records" }), (e) => assert.equal(e.typeId, 4));
 });
+
+test("names outside ASCII are decoded as UTF-8 and found by name", () => {
+  const b = basics();
+  const td = b.typedef("café_t", 1);
+  const plain = b.typedef("plain", 1);
+  using btf = Btf.parse(b.build());
+  assert.equal(btf.name(td), "café_t");
+  assert.equal(btf.name(plain), "plain");
+  assert.equal(btf.findByName("café_t"), td);
+});
