@@ -200,3 +200,10 @@ test("tsbpf btf dump rejects bad arguments with status 2 and has --help", () => 
   assert.equal(r.code, 0);
   assert.match(r.stdout, /Usage: tsbpf btf dump file FILE/);
 });
+
+test("tsbpf btf dump file FILE format c prints what bpftool prints", () => {
+  const file = testObjects()[0];
+  const r = runCli(["btf", "dump", "file", file, "format", "c"]);
+  assert.equal(r.code, 0, r.stderr);
+  assertSameText(r.stdout, bpftool(["btf", "dump", "file", file, "format", "c"]), file);
+});
