@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { Btf } from "../btf/btf.ts";
 import { BtfError } from "../errors.ts";
 
 /**
@@ -247,7 +248,8 @@ class TypeTable {
     this.st = sts.subarray(0, id);
     this.rec = recs.subarray(0, id);
     this.words = words;
-    for (let i = 1; i < id; i++) this.#checkRefs(i);
+    // The Btf reader has checked every reference already; other sources get checked here.
+    if (!(source instanceof Btf)) { for (let i = 1; i < id; i++) this.#checkRefs(i); }
     this.#strBytes = strBytes;
     // With only ASCII in the string section, byte offsets are string indexes: decode it once.
     const text = new TextDecoder().decode(strBytes);
@@ -358,10 +360,13 @@ export class CDumper {
   readonly #uniqueNames: (string | undefined)[];
   readonly #align: Int32Array;
   readonly #declCache: (string | undefined)[];
+  readonly #targets: Int32Array;
   readonly #declSimple: Uint8Array;
   readonly #typeNames = new Map<string, number>();
   readonly #identNames = new Map<string, number>();
-  #queue: number[] = [];
+  /** Types in emitting order; a type is queued at most once, when it gets ordered. */
+  readonly #queue: Int32Array;
+  #queued = 0;
   #ds: number[] = [];
   #dsCnt = 0;
   #stripMods = false;
@@ -383,6 +388,8 @@ export class CDumper {
     this.#uniqueNames = new Array(t.n);
     this.#align = new Int32Array(t.n).fill(-1);
     this.#declCache = new Array(t.n);
+    this.#targets = new Int32Array(t.n).fill(-1);
+    this.#queue = new Int32Array(t.n);
     this.#declSimple = new Uint8Array(t.n);
     this.#orderState[0] = ORDERED;
     this.#emitState[0] = EMITTED;
@@ -415,6 +422,7 @@ export class CDumper {
     const saved = this.#out;
     this.#out = "";
     try {
+      this.#checkId(id);
       this.#dumpType(id);
       return this.#out;
     } finally {
@@ -475,11 +483,6 @@ export class CDumper {
     }
   }
 
-  /** Appends text to the output. */
-  #w(s: string): void {
-    this.#out += s;
-  }
-
   #checkId(id: number): void {
     if (!Number.isInteger(id) || id < 0 || id >= this.#t.n) {
       throw new BtfError(`Type id ${id} out of range; this BTF has ids 0 to ${this.#t.n - 1}`, {
@@ -489,11 +492,10 @@ export class CDumper {
   }
 
   #dumpType(id: number): void {
-    this.#checkId(id);
-    const q = this.#queue;
-    q.length = 0;
+    const from = this.#queued;
     this.#orderType(id, false);
-    for (let i = 0; i < q.length; i++) this.#emitType(q[i], 0);
+    const q = this.#queue, to = this.#queued;
+    for (let i = from; i < to; i++) this.#emitType(q[i], 0);
   }
 
   #markReferenced(): void {
@@ -563,20 +565,20 @@ export class CDumper {
         os[id] = ORDERING;
         const w = t.words, r = t.rec[id], v = t.vlen[id];
         for (let i = 0; i < v; i++) this.#orderType(w[r + 3 * i + 1], false);
-        if (t.nameOff[id] !== 0) this.#queue.push(id);
+        if (t.nameOff[id] !== 0) this.#queue[this.#queued++] = id;
         os[id] = ORDERED;
         return 1;
       }
       case K_ENUM:
       case K_ENUM64:
       case K_FWD:
-        if (t.nameOff[id] !== 0 || !this.#referenced[id]) this.#queue.push(id);
+        if (t.nameOff[id] !== 0 || !this.#referenced[id]) this.#queue[this.#queued++] = id;
         os[id] = ORDERED;
         return 1;
       case K_TYPEDEF: {
         const strong = this.#orderType(t.st[id], throughPtr);
         if (throughPtr && !strong) return 0;
-        this.#queue.push(id);
+        this.#queue[this.#queued++] = id;
         os[id] = ORDERED;
         return 1;
       }
@@ -619,12 +621,12 @@ export class CDumper {
         if (id === contId) return;
         if (t.nameOff[id] === 0) return; // an anonymous loop: libbpf warns and goes on
         this.#emitStructFwd(id);
-        this.#w(";\n\n");
+        this.#out += ";\n\n";
         this.#fwdEmitted[id] = 1;
       } else if (kind === K_TYPEDEF) {
         if (!this.#isBlacklisted(id)) {
           this.#emitTypedefDef(id, 0);
-          this.#w(";\n\n");
+          this.#out += ";\n\n";
         }
         this.#fwdEmitted[id] = 1;
       }
@@ -633,7 +635,7 @@ export class CDumper {
     switch (kind) {
       case K_INT: {
         const alias = MISSING_BASE_TYPES.get(this.#typeName(id));
-        if (alias !== undefined) this.#w(`typedef ${alias} ${this.#typeName(id)};\n\n`);
+        if (alias !== undefined) this.#out += `typedef ${alias} ${this.#typeName(id)};\n\n`;
         es[id] = EMITTED;
         break;
       }
@@ -641,7 +643,7 @@ export class CDumper {
       case K_ENUM64:
         if (contId === 0) {
           this.#emitEnumDef(id, 0);
-          this.#w(";\n\n");
+          this.#out += ";\n\n";
         }
         es[id] = EMITTED;
         break;
@@ -650,14 +652,12 @@ export class CDumper {
       case K_CONST:
       case K_RESTRICT:
       case K_TYPE_TAG:
-        this.#emitType(t.st[id], contId);
-        break;
       case K_ARRAY:
-        this.#emitType(t.words[t.rec[id]], contId);
+        this.#emitType(this.#target(id), contId);
         break;
       case K_FWD:
         this.#emitFwdDef(id);
-        this.#w(";\n\n");
+        this.#out += ";\n\n";
         es[id] = EMITTED;
         break;
       case K_TYPEDEF:
@@ -665,26 +665,31 @@ export class CDumper {
         this.#emitType(t.st[id], id);
         if (!this.#fwdEmitted[id] && !this.#isBlacklisted(id)) {
           this.#emitTypedefDef(id, 0);
-          this.#w(";\n\n");
+          this.#out += ";\n\n";
         }
         es[id] = EMITTED;
         break;
       case K_STRUCT:
       case K_UNION: {
-        es[id] = EMITTING;
         const anon = t.nameOff[id] === 0;
+        // A named struct used from inside another, already forward-declared: nothing to do.
+        if (contId !== 0 && !anon && this.#fwdEmitted[id]) break;
+        es[id] = EMITTING;
         if (contId === 0 || anon) {
           const w = t.words, r = t.rec[id], v = t.vlen[id];
           const newCont = anon ? contId : id;
-          for (let i = 0; i < v; i++) this.#emitType(w[r + 3 * i + 1], newCont);
+          for (let i = 0; i < v; i++) {
+            const m = this.#target(w[r + 3 * i + 1]);
+            if (es[m] !== EMITTED) this.#emitType(m, newCont);
+          }
         } else if (!this.#fwdEmitted[id] && id !== contId) {
           this.#emitStructFwd(id);
-          this.#w(";\n\n");
+          this.#out += ";\n\n";
           this.#fwdEmitted[id] = 1;
         }
         if (contId === 0) {
           this.#emitStructDef(id, 0);
-          this.#w(";\n\n");
+          this.#out += ";\n\n";
           es[id] = EMITTED;
         } else {
           es[id] = NOT_EMITTED;
@@ -694,10 +699,35 @@ export class CDumper {
       case K_FUNC_PROTO: {
         this.#emitType(t.st[id], contId);
         const w = t.words, r = t.rec[id], v = t.vlen[id];
-        for (let i = 0; i < v; i++) this.#emitType(w[r + 2 * i + 1], contId);
+        for (let i = 0; i < v; i++) {
+          const p = this.#target(w[r + 2 * i + 1]);
+          if (es[p] !== EMITTED) this.#emitType(p, contId);
+        }
         break;
       }
     }
+  }
+
+  /**
+   * The type a chain of pointers, modifiers and arrays ends at (the id itself for other kinds):
+   * emitting the chain's dependencies is emitting that type's.
+   */
+  #target(id: number): number {
+    const memo = this.#targets[id];
+    if (memo >= 0) return memo;
+    const t = this.#t;
+    let x = id;
+    for (let i = 0; i <= t.n; i++) {
+      const k = t.kind[x];
+      if (
+        k === K_PTR || k === K_CONST || k === K_VOLATILE || k === K_RESTRICT || k === K_TYPE_TAG
+      ) {
+        x = t.st[x];
+      } else if (k === K_ARRAY) x = t.words[t.rec[x]];
+      else break;
+    }
+    this.#targets[id] = x;
+    return x;
   }
 
   /** Like `btf__align_of`: 0 when it cannot tell. */
@@ -828,14 +858,14 @@ export class CDumper {
         (newOff === next && Math.ceil(cur / (nextAlign * 8)) * (nextAlign * 8) !== newOff) ||
         (newOff !== next && next - newOff <= newOff - cur)
       ) {
-        this.#w(`\n${indent}${padType}: ${inBitfield ? newOff - cur : 0};`);
+        this.#out += `\n${indent}${padType}: ${inBitfield ? newOff - cur : 0};`;
       }
       cur = newOff;
     }
     while (cur !== next) {
       const bits = Math.min(next - cur, padBits);
       if (bits === padBits) {
-        this.#w(`\n${indent}${padType}: ${padBits};`);
+        this.#out += `\n${indent}${padType}: ${padBits};`;
         cur += bits;
         continue;
       }
@@ -845,7 +875,7 @@ export class CDumper {
         padType = i === 0 ? "long" : i === 1 ? "int" : i === 2 ? "short" : "char";
         padBits = pb;
         if (pb < bits) continue;
-        this.#w(`\n${indent}${padType}: ${bits};`);
+        this.#out += `\n${indent}${padType}: ${bits};`;
         cur += bits;
         break;
       }
@@ -854,10 +884,8 @@ export class CDumper {
 
   #emitStructFwd(id: number): void {
     const t = this.#t;
-    this.#w(
-      (t.kind[id] === K_STRUCT ? "struct" : "union") +
-        (t.nameOff[id] !== 0 ? " " : "") + this.#typeName(id),
-    );
+    this.#out += (t.kind[id] === K_STRUCT ? "struct" : "union") +
+      (t.nameOff[id] !== 0 ? " " : "") + this.#typeName(id);
   }
 
   #emitStructDef(id: number, lvl: number): void {
@@ -866,10 +894,8 @@ export class CDumper {
     const w = t.words, r = t.rec[id], v = t.vlen[id], kf = t.kflag[id];
     const align = this.#alignOf(id);
     const packed = isStruct ? this.#isPacked(id) : false;
-    this.#w(
-      (isStruct ? "struct" : "union") + (t.nameOff[id] !== 0 ? " " : "") +
-        this.#typeName(id) + " {",
-    );
+    this.#out += (isStruct ? "struct" : "union") + (t.nameOff[id] !== 0 ? " " : "") +
+      this.#typeName(id) + " {";
     const indent = pfx(lvl + 1);
     let off = 0;
     let prevBitfield = false;
@@ -881,10 +907,10 @@ export class CDumper {
       const mOff = kf ? rawOff & 0xffffff : rawOff;
       const mAlign = packed ? 1 : this.#alignOf(mType);
       this.#emitBitPadding(off, mOff, mAlign, prevBitfield && mSz !== 0, lvl + 1);
-      this.#w("\n" + indent);
+      this.#out += "\n" + indent;
       this.#emitTypeDecl(mType, t.str(w[p]), lvl + 1);
       if (mSz) {
-        this.#w(": " + mSz + ";");
+        this.#out += ": " + mSz + ";";
         off = mOff + mSz;
         prevBitfield = true;
       } else {
@@ -892,21 +918,21 @@ export class CDumper {
         if (mSz < 0) mSz = 0;
         off = mOff + mSz * 8;
         prevBitfield = false;
-        this.#w(";");
+        this.#out += ";";
       }
     }
     if (isStruct) this.#emitBitPadding(off, t.st[id] * 8, align, false, lvl + 1);
-    if (v || t.st[id]) this.#w("\n" + pfx(lvl) + "}");
-    else this.#w("}");
-    if (packed) this.#w(" __attribute__((packed))");
+    if (v || t.st[id]) this.#out += "\n" + pfx(lvl) + "}";
+    else this.#out += "}";
+    if (packed) this.#out += " __attribute__((packed))";
   }
 
   #emitEnumDef(id: number, lvl: number): void {
     const t = this.#t;
     const v = t.vlen[id];
-    this.#w("enum" + (t.nameOff[id] !== 0 ? " " : "") + this.#typeName(id));
+    this.#out += "enum" + (t.nameOff[id] !== 0 ? " " : "") + this.#typeName(id);
     if (!v) return;
-    this.#w(" {");
+    this.#out += " {";
     const w = t.words, r = t.rec[id], signed = t.kflag[id] === 1;
     const indent = "\n" + pfx(lvl + 1);
     const is32 = t.kind[id] === K_ENUM;
@@ -929,24 +955,24 @@ export class CDumper {
         val = s + (signed ? "LL" : "ULL");
       }
       const dup = this.#nameDups(this.#identNames, name);
-      this.#w(dup > 1 ? `${indent}${name}___${dup} = ${val},` : `${indent}${name} = ${val},`);
+      this.#out += dup > 1 ? `${indent}${name}___${dup} = ${val},` : `${indent}${name} = ${val},`;
     }
-    this.#w("\n" + pfx(lvl) + "}");
+    this.#out += "\n" + pfx(lvl) + "}";
   }
 
   #emitFwdDef(id: number): void {
     const name = this.#typeName(id);
-    this.#w((this.#t.kflag[id] ? "union " : "struct ") + name);
+    this.#out += (this.#t.kflag[id] ? "union " : "struct ") + name;
   }
 
   #emitTypedefDef(id: number, lvl: number): void {
     const name = this.#identName(id);
     const target = this.#t.st[id];
     if (target === 0 && name === "__gnuc_va_list") {
-      this.#w("typedef __builtin_va_list __gnuc_va_list");
+      this.#out += "typedef __builtin_va_list __gnuc_va_list";
       return;
     }
-    this.#w("typedef ");
+    this.#out += "typedef ";
     this.#emitTypeDecl(target, name, lvl);
   }
 
@@ -1029,9 +1055,9 @@ export class CDumper {
     const kinds = this.#t.kind, ds = this.#ds;
     while (cnt) {
       const kind = kinds[ds[start + cnt - 1]];
-      if (kind === K_VOLATILE) this.#w("volatile ");
-      else if (kind === K_CONST) this.#w("const ");
-      else if (kind === K_RESTRICT) this.#w("restrict ");
+      if (kind === K_VOLATILE) this.#out += "volatile ";
+      else if (kind === K_CONST) this.#out += "const ";
+      else if (kind === K_RESTRICT) this.#out += "restrict ";
       else break;
       cnt--;
     }
@@ -1052,8 +1078,8 @@ export class CDumper {
   }
 
   #emitName(name: string, lastWasPtr: boolean): void {
-    if (name !== "" && !lastWasPtr) this.#w(" " + name);
-    else this.#w(name);
+    if (name !== "" && !lastWasPtr) this.#out += " " + name;
+    else this.#out += name;
   }
 
   /**
@@ -1067,7 +1093,7 @@ export class CDumper {
       const id = ds[start + --cnt];
       if (id === 0) {
         cnt = this.#emitMods(start, cnt);
-        this.#w("void");
+        this.#out += "void";
         lastWasPtr = false;
         continue;
       }
@@ -1076,7 +1102,7 @@ export class CDumper {
         case K_INT:
         case K_FLOAT:
           cnt = this.#emitMods(start, cnt);
-          this.#w(t.name(id));
+          this.#out += t.name(id);
           break;
         case K_STRUCT:
         case K_UNION:
@@ -1088,7 +1114,7 @@ export class CDumper {
         case K_ENUM64:
           cnt = this.#emitMods(start, cnt);
           if (t.nameOff[id] === 0) this.#emitEnumDef(id, lvl);
-          else this.#w("enum " + this.#typeName(id));
+          else this.#out += "enum " + this.#typeName(id);
           break;
         case K_FWD:
           cnt = this.#emitMods(start, cnt);
@@ -1096,65 +1122,65 @@ export class CDumper {
           break;
         case K_TYPEDEF:
           cnt = this.#emitMods(start, cnt);
-          this.#w(this.#identName(id));
+          this.#out += this.#identName(id);
           break;
         case K_PTR:
-          this.#w(lastWasPtr ? "*" : " *");
+          this.#out += lastWasPtr ? "*" : " *";
           break;
         case K_VOLATILE:
-          this.#w(" volatile");
+          this.#out += " volatile";
           break;
         case K_CONST:
-          this.#w(" const");
+          this.#out += " const";
           break;
         case K_RESTRICT:
-          this.#w(" restrict");
+          this.#out += " restrict";
           break;
         case K_TYPE_TAG:
           cnt = this.#emitMods(start, cnt);
-          this.#w(` __attribute__((btf_type_tag("${t.name(id)}")))`);
+          this.#out += ` __attribute__((btf_type_tag("${t.name(id)}")))`;
           break;
         case K_ARRAY: {
           const nelems = t.words[t.rec[id] + 2];
           cnt = this.#dropMods(start, cnt);
           if (cnt === 0) {
             this.#emitName(fname, lastWasPtr);
-            this.#w("[" + nelems + "]");
+            this.#out += "[" + nelems + "]";
             return;
           }
           const multidim = t.kind[ds[start + cnt - 1]] === K_ARRAY;
-          if (fname !== "" && !lastWasPtr) this.#w(" ");
-          if (!multidim) this.#w("(");
+          if (fname !== "" && !lastWasPtr) this.#out += " ";
+          if (!multidim) this.#out += "(";
           this.#emitTypeChain(start, cnt, fname, lvl);
-          if (!multidim) this.#w(")");
-          this.#w("[" + nelems + "]");
+          if (!multidim) this.#out += ")";
+          this.#out += "[" + nelems + "]";
           return;
         }
         case K_FUNC_PROTO: {
           const w = t.words, r = t.rec[id], n = t.vlen[id];
           cnt = this.#dropMods(start, cnt);
           if (cnt) {
-            this.#w(" (");
+            this.#out += " (";
             this.#emitTypeChain(start, cnt, fname, lvl);
-            this.#w(")");
+            this.#out += ")";
           } else {
             this.#emitName(fname, lastWasPtr);
           }
-          this.#w("(");
+          this.#out += "(";
           if (n === 0 || (n === 1 && w[r + 1] === 0)) {
-            this.#w("void)");
+            this.#out += "void)";
             return;
           }
           for (let i = 0; i < n; i++) {
-            if (i > 0) this.#w(", ");
+            if (i > 0) this.#out += ", ";
             const pType = w[r + 2 * i + 1];
             if (i === n - 1 && pType === 0) {
-              this.#w("...");
+              this.#out += "...";
               break;
             }
             this.#emitTypeDecl(pType, t.str(w[r + 2 * i]), lvl);
           }
-          this.#w(")");
+          this.#out += ")";
           return;
         }
         default:
