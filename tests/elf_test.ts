@@ -2,11 +2,12 @@
 // typed ElfError that names the offset at fault, never a trap, a hang or another error class.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { BpfError, ElfError } from "../errors.ts";
 import { readElf } from "../spec/elf.ts";
 import { open } from "../spec/open.ts";
-import { testObject } from "./_util.ts";
+import { testObject, testObjects } from "./_util.ts";
 
 interface Sec {
   name: string;
@@ -318,4 +319,63 @@ test("readElf() turns a missing file into a BpfError that names the path", () =>
       e instanceof BpfError &&
       /Cannot read '\/nonexistent\/tsbpf\/none\.bpf\.o': ENOENT/.test(e.message),
   );
+});
+
+test("readElf() agrees with llvm-readelf-19 on every test object", () => {
+  for (const file of testObjects()) {
+    const out = execFileSync("llvm-readelf-19", [
+      "--elf-output-style=JSON",
+      "-S",
+      "-s",
+      "-r",
+      file,
+    ], { encoding: "utf8", maxBuffer: 64 << 20 });
+    // deno-lint-ignore no-explicit-any
+    const want = JSON.parse(out)[0] as any;
+    const elf = readElf(file);
+    assert.deepEqual(
+      elf.sections.map((s) => [s.index, s.name, s.type, s.flags, s.offset, s.size, s.link, s.info]),
+      // deno-lint-ignore no-explicit-any
+      want.Sections.map(({ Section: s }: any) => [
+        s.Index,
+        s.Name.Name,
+        s.Type.Value,
+        s.Flags.Value,
+        s.Offset,
+        s.Size,
+        s.Link,
+        s.Info,
+      ]),
+      file,
+    );
+    const symName = (i: number) => {
+      const s = elf.symbols[i];
+      return s.name === "" && s.type === 3 ? elf.sections[s.shndx].name : s.name;
+    };
+    assert.deepEqual(
+      elf.symbols.map((s, i) => [symName(i), s.value, s.size, s.bind, s.type, s.shndx]),
+      // deno-lint-ignore no-explicit-any
+      want.Symbols.map(({ Symbol: s }: any) => [
+        s.Name.Name,
+        s.Value,
+        s.Size,
+        s.Binding.Value,
+        s.Type.Value,
+        s.Section.Value,
+      ]),
+      file,
+    );
+    assert.deepEqual(
+      elf.relocations.map((
+        r,
+      ) => [r.section, r.entries.map((e) => [e.offset, e.type, symName(e.sym)])]),
+      // deno-lint-ignore no-explicit-any
+      want.Relocations.map((r: any) => [
+        r.SectionIndex,
+        // deno-lint-ignore no-explicit-any
+        r.Relocs.map(({ Relocation: e }: any) => [e.Offset, e.Type.Value, e.Symbol.Name]),
+      ]),
+      file,
+    );
+  }
 });
