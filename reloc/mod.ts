@@ -10,5 +10,6 @@
  *
  * @module
  */
-export { relocateProgram } from "./relocate.ts";
+export { applyCoreRelocations, relocateProgram } from "./relocate.ts";
+export type { CoreRelo } from "./relocate.ts";
 export type { RelocatedProgram, RelocInput, ResolvedExtern } from "./types.ts";

@@ -43,20 +43,28 @@ function functionsOf(spec: ObjectSpec): ProgramSpec[] {
 
 function elfSectionName(fn: ProgramSpec): string[] {
   // .BTF.ext names sections as the ELF does, including a leading '?' that ProgramSpec drops.
-  return fn.autoload || fn.isSubprogram ? [fn.section, "?" + fn.section] : ["?" + fn.section, fn.section];
+  return fn.autoload || fn.isSubprogram
+    ? [fn.section, "?" + fn.section]
+    : ["?" + fn.section, fn.section];
 }
 
-function findFunction(fns: ProgramSpec[], section: string, secInsn: number): ProgramSpec | undefined {
+function findFunction(
+  fns: ProgramSpec[],
+  section: string,
+  secInsn: number,
+): ProgramSpec | undefined {
   for (const fn of fns) {
     if (!elfSectionName(fn).includes(section)) continue;
-    if (secInsn >= fn.sectionInsnOffset && secInsn < fn.sectionInsnOffset + fn.insns.length / INSN) {
+    if (
+      secInsn >= fn.sectionInsnOffset && secInsn < fn.sectionInsnOffset + fn.insns.length / INSN
+    ) {
       return fn;
     }
   }
   return undefined;
 }
 
-function runCore(spec: ObjectSpec, target: Btf | undefined): CoreCache {
+function runCore(spec: ObjectSpec, target: Btf | undefined, modules: readonly Btf[]): CoreCache {
   if (target !== undefined) {
     let byTarget = coreCaches.get(spec);
     if (byTarget === undefined) {
@@ -65,19 +73,143 @@ function runCore(spec: ObjectSpec, target: Btf | undefined): CoreCache {
     }
     const hit = byTarget.get(target);
     if (hit !== undefined) return hit;
-    const cache = corePass(spec, target);
+    const cache = corePass(spec, target, modules);
     byTarget.set(target, cache);
     return cache;
   }
   let cache = noTarget.get(spec);
   if (cache === undefined) {
-    cache = corePass(spec, undefined);
+    cache = corePass(spec, undefined, modules);
     noTarget.set(spec, cache);
   }
   return cache;
 }
 
-function corePass(spec: ObjectSpec, target: Btf | undefined): CoreCache {
+/** One CO-RE pass in the core: a context with its candidate cache, and a scratch buffer. */
+class CoreSession {
+  readonly core: Core = Core.get();
+  #ctx: number;
+  #scratch = { ptr: 0, len: 0 };
+  #enc = new TextEncoder();
+
+  constructor(local: Btf, target: Btf, modules: readonly Btf[]) {
+    const x = this.core.exports;
+    this.#ctx = this.core.check(
+      this.core.call(() => x.core_ctx_new(local.handle, target.handle) as number),
+    );
+    try {
+      for (const m of modules) {
+        this.core.check(this.core.call(() => x.core_ctx_add_module(this.#ctx, m.handle) as number));
+      }
+    } catch (e) {
+      this.close();
+      throw e;
+    }
+  }
+
+  /** Applies one relocation to `cnt` instructions at `ptr`: 0 patched, 1 poisoned, or the error. */
+  apply(
+    ptr: number,
+    cnt: number,
+    idx: number,
+    r: { typeId: number; accessStr: string; kind: number },
+  ): number | Error {
+    const access = this.#enc.encode(r.accessStr);
+    if (access.length > this.#scratch.len) {
+      if (this.#scratch.ptr) this.core.free(this.#scratch);
+      this.#scratch = { ptr: 0, len: 0 };
+      this.#scratch = this.core.alloc(Math.max(64, access.length));
+    }
+    this.core.u8().set(access, this.#scratch.ptr);
+    const x = this.core.exports;
+    const ret = this.core.call(() =>
+      x.core_relo_apply(
+        this.#ctx,
+        ptr,
+        cnt,
+        idx,
+        r.typeId,
+        r.kind,
+        this.#scratch.ptr,
+        access.length,
+      ) as number
+    );
+    return ret < 0 ? this.core.takeError() : ret;
+  }
+
+  close(): void {
+    if (this.#scratch.ptr) this.core.free(this.#scratch);
+    this.#scratch = { ptr: 0, len: 0 };
+    if (this.#ctx >= 0) this.core.exports.core_ctx_free(this.#ctx);
+    this.#ctx = -1;
+  }
+}
+
+/** A CO-RE relocation record with its instruction offset in bytes, as in `.BTF.ext`. */
+export interface CoreRelo {
+  /** Byte offset of the instruction in `insns`. */
+  insnOff: number;
+  /** The root type id in the local BTF. */
+  typeId: number;
+  /** The access string, such as `0:1:2`. */
+  accessStr: string;
+  /** The relocation kind (`enum bpf_core_relo_kind`). */
+  kind: number;
+}
+
+/**
+ * Applies CO-RE relocations to a copy of some instructions, in order, with one candidate cache
+ * (libbpf's `bpf_object__relocate_core` for one function). Relocations whose target is missing
+ * poison their instruction (a call to helper 0xbad2310), as libbpf does.
+ *
+ * @param local The BTF the relocations name types of (the object's).
+ * @param target The BTF to relocate against (the kernel's, or a custom one).
+ * @param insns The instructions, 8 bytes each.
+ * @param relos The relocations; `insnOff` is a byte offset into `insns`.
+ * @param opts `modules`: module BTFs (split over `target`) searched when `target` has no candidate.
+ * @returns The patched copy, and the indexes of the instructions that were poisoned.
+ * @throws {RelocationError} When a relocation cannot be applied (bad access string, ambiguous
+ *   candidates, an instruction that does not hold the value the compiler recorded).
+ *
+ * @example
+ * ```ts
+ * import { applyCoreRelocations } from "./relocate.ts";
+ * import { Btf } from "../btf/btf.ts";
+ * const k = Btf.kernel();
+ * const out = applyCoreRelocations(k, k, new Uint8Array(8), []);
+ * console.assert(out.insns.length === 8 && out.poisoned.length === 0);
+ * ```
+ */
+export function applyCoreRelocations(
+  local: Btf,
+  target: Btf,
+  insns: Uint8Array,
+  relos: readonly CoreRelo[],
+  opts: { modules?: readonly Btf[] } = {},
+): { insns: Uint8Array; poisoned: number[] } {
+  const session = new CoreSession(local, target, opts.modules ?? []);
+  const buf = session.core.copyIn(insns);
+  const poisoned: number[] = [];
+  try {
+    for (const r of relos) {
+      const idx = Math.floor(r.insnOff / INSN);
+      if (r.insnOff % INSN !== 0) {
+        throw new RelocationError("CO-RE relocation at a misaligned instruction offset", {
+          insn: idx,
+        });
+      }
+      const ret = session.apply(buf.ptr, insns.length / INSN, idx, r);
+      if (typeof ret !== "number") throw ret;
+      if (ret === 1) poisoned.push(idx);
+    }
+    return { insns: session.core.u8().slice(buf.ptr, buf.ptr + insns.length), poisoned };
+  } finally {
+    session.core.free(buf);
+    session.close();
+  }
+}
+
+function corePass(spec: ObjectSpec, target: Btf | undefined, modules: readonly Btf[]): CoreCache {
   const cache: CoreCache = new Map();
   const fns = functionsOf(spec);
   for (const fn of fns) cache.set(fn, { insns: fn.insns.slice(), error: undefined });
@@ -95,7 +227,11 @@ function corePass(spec: ObjectSpec, target: Btf | undefined): CoreCache {
         if (fn && res && !res.error) {
           res.error = new RelocationError(
             "Program has CO-RE relocations but no target BTF was given; pass the kernel's BTF",
-            { program: fn.name, section: fn.section, insn: r.insnOff / INSN - fn.sectionInsnOffset },
+            {
+              program: fn.name,
+              section: fn.section,
+              insn: r.insnOff / INSN - fn.sectionInsnOffset,
+            },
           );
         }
       }
@@ -103,12 +239,8 @@ function corePass(spec: ObjectSpec, target: Btf | undefined): CoreCache {
     return cache;
   }
 
-  const core = Core.get();
-  const x = core.exports;
-  const ctx = core.check(core.call(() => x.core_ctx_new(spec.btf!.handle, target.handle) as number));
+  const session = new CoreSession(spec.btf, target, modules);
   const bufs = new Map<ProgramSpec, number>();
-  const enc = new TextEncoder();
-  let scratch = { ptr: 0, len: 0 };
   try {
     for (const [section, list] of relos) {
       for (const r of list) {
@@ -128,29 +260,11 @@ function corePass(spec: ObjectSpec, target: Btf | undefined): CoreCache {
         }
         let ptr = bufs.get(fn);
         if (ptr === undefined) {
-          ptr = core.copyIn(res.insns).ptr;
+          ptr = session.core.copyIn(res.insns).ptr;
           bufs.set(fn, ptr);
         }
-        const access = enc.encode(r.accessStr);
-        if (access.length > scratch.len) {
-          if (scratch.ptr) core.free(scratch);
-          scratch = core.alloc(Math.max(64, access.length));
-        }
-        core.u8().set(access, scratch.ptr);
-        const ret = core.call(() =>
-          x.core_relo_apply(
-            ctx,
-            ptr,
-            fn.insns.length / INSN,
-            idx,
-            r.typeId,
-            r.kind,
-            scratch.ptr,
-            access.length,
-          ) as number
-        );
-        if (ret < 0) {
-          const e = core.takeError();
+        const e = session.apply(ptr, fn.insns.length / INSN, idx, r);
+        if (typeof e !== "number") {
           res.error = new RelocationError(
             `Program '${fn.name}' (section ${fn.section}): ${e.message}`,
             { program: fn.name, section: fn.section, insn: idx, cause: e },
@@ -158,15 +272,14 @@ function corePass(spec: ObjectSpec, target: Btf | undefined): CoreCache {
         }
       }
     }
-    const u8 = core.u8();
+    const u8 = session.core.u8();
     for (const [fn, ptr] of bufs) {
       const res = cache.get(fn)!;
       res.insns = u8.slice(ptr, ptr + fn.insns.length);
     }
   } finally {
-    for (const ptr of bufs.values()) core.free(ptr);
-    if (scratch.ptr) core.free(scratch);
-    x.core_ctx_free(ctx);
+    for (const ptr of bufs.values()) session.core.free(ptr);
+    session.close();
   }
   return cache;
 }
@@ -239,7 +352,7 @@ function addInfo(
   const adj = p.off - start;
   for (let i = first; i <= last; i++) {
     const r = all![i];
-    acc.records.push([((Math.floor(r.insnOff / INSN) + adj) >>> 0), ...r.rest]);
+    acc.records.push([(Math.floor(r.insnOff / INSN) + adj) >>> 0, ...r.rest]);
   }
 }
 
@@ -299,7 +412,7 @@ export function relocateProgram(
       { program: programName },
     );
   }
-  const coreRes = runCore(spec, input.targetBtf);
+  const coreRes = runCore(spec, input.targetBtf, input.coreModules ?? []);
   const text = spec.subprograms.filter((s) => s.section === ".text")
     .sort((a, b) => a.sectionInsnOffset - b.sectionInsnOffset);
   const ext = spec.btfExt;
@@ -309,7 +422,10 @@ export function relocateProgram(
   const lineAll = new Map<ProgramSpec, { insnOff: number; rest: number[] }[] | undefined>();
   const funcRecs = (fn: ProgramSpec) => {
     if (!funcAll.has(fn)) {
-      funcAll.set(fn, infoFor(ext?.funcInfo, fn)?.map((r) => ({ insnOff: r.insnOff, rest: [r.typeId] })));
+      funcAll.set(
+        fn,
+        infoFor(ext?.funcInfo, fn)?.map((r) => ({ insnOff: r.insnOff, rest: [r.typeId] })),
+      );
     }
     return funcAll.get(fn);
   };
@@ -396,7 +512,11 @@ export function relocateProgram(
       let target: number;
       if (r) {
         if (r.targetSection !== ".text" || r.targetInsn === undefined) {
-          throw relocErr(p.fn, i, `Call to '${r.symbol}' outside .text; subprograms must live in .text`);
+          throw relocErr(
+            p.fn,
+            i,
+            `Call to '${r.symbol}' outside .text; subprograms must live in .text`,
+          );
         }
         target = r.targetInsn;
       } else if (isFunc) {
@@ -425,7 +545,9 @@ export function relocateProgram(
   const mapIndex = new Map<string, number>();
   spec.maps.forEach((m, i) => mapIndex.set(m.name, i));
   let di = spec.maps.length;
-  for (const d of spec.datasecs) if (d.name !== ".kconfig" && d.name !== ".ksyms") mapIndex.set("\0" + d.name, di++);
+  for (const d of spec.datasecs) {
+    if (d.name !== ".kconfig" && d.name !== ".ksyms") mapIndex.set("\0" + d.name, di++);
+  }
   mapIndex.set("\0.kconfig", di);
 
   for (const p of placedList) {
@@ -469,7 +591,11 @@ export function relocateProgram(
             dv.setInt32(at + 4, 0, true);
             dv.setInt16(at + 2, 0, true);
           } else {
-            throw relocErr(p.fn, r.insn, `Extern '${r.extern}' is called but resolved to a ${ext.kind}`);
+            throw relocErr(
+              p.fn,
+              r.insn,
+              `Extern '${r.extern}' is called but resolved to a ${ext.kind}`,
+            );
           }
           break;
         }
@@ -553,6 +679,10 @@ function externLd64(spec: ObjectSpec, input: RelocInput, p: Placed, r: RelocSpec
       dv.setInt32(at + 12, 0, true);
       return;
     default:
-      throw relocErr(p.fn, r.insn, `Extern '${name}' is loaded as a value but resolved to a ${ext.kind}`);
+      throw relocErr(
+        p.fn,
+        r.insn,
+        `Extern '${name}' is loaded as a value but resolved to a ${ext.kind}`,
+      );
   }
 }

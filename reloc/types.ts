@@ -32,6 +32,11 @@ export interface RelocInput {
   dataMapFds: ReadonlyMap<string, number>;
   /** Target BTF for CO-RE: the kernel's, or a user-supplied one. Undefined skips CO-RE (error if the program has CO-RE relocations). */
   targetBtf: Btf | undefined;
+  /**
+   * Module BTFs (split over `targetBtf`) that CO-RE searches when the target has no candidate for
+   * a type, as libbpf does with the running kernel's modules. Default: none.
+   */
+  coreModules?: readonly Btf[];
   /** Extern name to what it resolved to. */
   externs: ReadonlyMap<string, ResolvedExtern>;
 }

@@ -26,7 +26,17 @@ const SKIP: Record<string, string> = {
 function oracleBin(): string {
   if (!existsSync(ORACLE_BIN) || statSync(ORACLE_BIN).mtimeMs < statSync(ORACLE_SRC).mtimeMs) {
     mkdirSync(join(ROOT, "tests", "oracle", "build"), { recursive: true });
-    const r = run("gcc", ["-O2", "-Wall", "-o", ORACLE_BIN, ORACLE_SRC, "-lbpf", "-lelf", "-lz", "-ldl"]);
+    const r = run("gcc", [
+      "-O2",
+      "-Wall",
+      "-o",
+      ORACLE_BIN,
+      ORACLE_SRC,
+      "-lbpf",
+      "-lelf",
+      "-lz",
+      "-ldl",
+    ]);
     assert.equal(r.code, 0, `building ${ORACLE_BIN} failed: ${r.stderr}`);
   }
   return ORACLE_BIN;
@@ -67,7 +77,10 @@ function resolveExterns(spec: ObjectSpec, kernel: Btf): Map<string, ResolvedExte
       out.set(e.name, { kind: "kconfig", offset: e.offset });
     } else if (e.kind === "kfunc") {
       const id = kernel.findByName(e.name, BtfKind.Func);
-      out.set(e.name, id > 0 ? { kind: "kfunc", btfId: id, fdArrayIdx: 0 } : { kind: "missing_weak" });
+      out.set(
+        e.name,
+        id > 0 ? { kind: "kfunc", btfId: id, fdArrayIdx: 0 } : { kind: "missing_weak" },
+      );
     } else if (e.btfTypeId !== 0) {
       const id = kernel.findByName(e.name, BtfKind.Var);
       out.set(e.name, id > 0 ? { kind: "ksym", btfId: id, btfObjFd: 0 } : { kind: "missing_weak" });
@@ -143,7 +156,12 @@ test("relocateProgram gives libbpf's instructions, func_info and line_info for e
         if (want.insns.length === 0) continue;
         let got;
         try {
-          got = relocateProgram(spec, want.name, { mapFds, dataMapFds, targetBtf: kernel, externs });
+          got = relocateProgram(spec, want.name, {
+            mapFds,
+            dataMapFds,
+            targetBtf: kernel,
+            externs,
+          });
         } catch (e) {
           mismatches.push(`${obj}/${want.name}: ${(e as Error).message}`);
           continue;
