@@ -6,7 +6,7 @@
  */
 import { BpfError } from "../errors.ts";
 import { Perf } from "../ffi/constants.ts";
-import { BpfLink, progLabel, type ProgramRef } from "./link.ts";
+import { type BpfLink, progLabel, type ProgramRef } from "./link.ts";
 import { attachPerfEvent, perfEventOpen } from "./perf_event.ts";
 import { tracepointId } from "./tracefs.ts";
 

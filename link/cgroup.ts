@@ -1,0 +1,123 @@
+/**
+ * Cgroup programs: every cgroup attach type (`cgroup_skb/ingress`, `cgroup/connect4`,
+ * `sockops`, `cgroup/dev`, `cgroup/sysctl`...) on a cgroup v2 directory, with a BPF_LINK_CREATE
+ * link, or BPF_PROG_ATTACH with BPF_F_ALLOW_MULTI on kernels without cgroup links (then closing
+ * the link runs BPF_PROG_DETACH).
+ *
+ * @module
+ */
+import { BpfError } from "../errors.ts";
+import { Fd, linkCreate, progAttach, progDetach } from "../ffi/bpf.ts";
+import { BpfAttachFlags, BpfAttachType, Libc } from "../ffi/constants.ts";
+import { getSys } from "../ffi/runtime.ts";
+import { BpfLink, isErrno, progLabel, type ProgramRef } from "./link.ts";
+
+/** Options of {@linkcode attachCgroup}. */
+export interface CgroupOptions {
+  /** The attach type name (`CGROUP_INET_INGRESS`); default the program's expected attach type. */
+  attachType?: string;
+  /** Use BPF_PROG_ATTACH even when links work (default false). */
+  legacy?: boolean;
+  /** Flags for BPF_PROG_ATTACH (default BPF_F_ALLOW_MULTI). */
+  legacyFlags?: number;
+}
+
+/**
+ * The number of an attach type name (`CGROUP_INET_INGRESS` or `BPF_CGROUP_INET_INGRESS`).
+ *
+ * @param name the name.
+ * @returns its value.
+ * @throws {BpfError} unknown name.
+ */
+export function attachTypeValue(name: string): number {
+  const key = name.startsWith("BPF_") ? name : `BPF_${name}`;
+  const v = (BpfAttachType as Record<string, number>)[key];
+  if (v === undefined) throw new BpfError(`Unknown attach type ${name}`);
+  return v;
+}
+
+/**
+ * Attaches a cgroup program to a cgroup (libbpf's `bpf_program__attach_cgroup`).
+ *
+ * @param prog a cgroup program (CGROUP_SKB, CGROUP_SOCK, CGROUP_SOCK_ADDR, SOCK_OPS,
+ *   CGROUP_DEVICE, CGROUP_SYSCTL, CGROUP_SOCKOPT).
+ * @param cgroup a cgroup v2 directory (`/sys/fs/cgroup/my.slice`) or an open fd of one (the
+ *   caller keeps ownership of a number it passes).
+ * @param opts attach type and legacy mode.
+ * @returns the link.
+ * @throws {BpfError} the program has no attach type, or the path cannot be opened.
+ * @throws {SyscallError} the kernel refused.
+ * @example
+ * ```ts ignore
+ * using link = attachCgroup(prog, "/sys/fs/cgroup/unified/test");
+ * ```
+ */
+export function attachCgroup(
+  prog: ProgramRef,
+  cgroup: string | number,
+  opts: CgroupOptions = {},
+): BpfLink {
+  const atName = opts.attachType ?? prog.spec?.expectedAttachType ?? "";
+  if (atName === "") {
+    throw new BpfError(
+      `Cgroup program ${
+        progLabel(prog)
+      } has no attach type; pass opts.attachType (such as CGROUP_INET_INGRESS)`,
+    );
+  }
+  const at = attachTypeValue(atName);
+  let cgFd: Fd | undefined;
+  let target: number;
+  if (typeof cgroup === "string") {
+    try {
+      cgFd = new Fd(getSys().open(cgroup, Libc.O_RDONLY | Libc.O_CLOEXEC), "cgroup");
+    } catch (e) {
+      throw new BpfError(`Opening the cgroup ${cgroup} failed: ${(e as Error).message}`, {
+        cause: e,
+      });
+    }
+    target = cgFd.value;
+  } else {
+    target = cgroup;
+  }
+  const label = `${
+    typeof cgroup === "string" ? cgroup : `cgroup fd ${cgroup}`
+  } ${atName.toLowerCase()}`;
+  try {
+    if (!opts.legacy) {
+      try {
+        const fd = linkCreate(prog.fd, target, at);
+        cgFd?.close();
+        return new BpfLink({
+          kind: "cgroup",
+          program: prog.name ?? "",
+          target: label,
+          fd,
+          bpfLink: true,
+        });
+      } catch (e) {
+        if (!isErrno(e, "EINVAL", "EOPNOTSUPP")) throw e;
+        // Before Linux 5.7 there were no cgroup links.
+      }
+    }
+    const flags = opts.legacyFlags ?? BpfAttachFlags.BPF_F_ALLOW_MULTI;
+    progAttach({ target, prog: prog.fd, attachType: at, flags });
+    // PROG_DETACH needs the cgroup and the program: hold our own fd of the cgroup until then.
+    const holdCg = cgFd ?? new Fd(dupFd(target), "cgroup");
+    return new BpfLink({
+      kind: "cgroup",
+      program: prog.name ?? "",
+      target: label,
+      bpfLink: false,
+      owned: [holdCg],
+      undo: () => progDetach({ target: holdCg.value, prog: prog.fd, attachType: at }),
+    });
+  } catch (e) {
+    cgFd?.close();
+    throw e;
+  }
+}
+
+function dupFd(fd: number): number {
+  return getSys().open(`/proc/self/fd/${fd}`, Libc.O_RDONLY | Libc.O_CLOEXEC);
+}

@@ -1,0 +1,141 @@
+/**
+ * Socket-level attachments: socket filters on a socket (SO_ATTACH_BPF), sk_msg and sk_skb
+ * programs on a sockmap or sockhash, sk_lookup and flow_dissector programs on a network namespace.
+ *
+ * @module
+ */
+import { BpfError } from "../errors.ts";
+import { Fd, linkCreate, progAttach, progDetach } from "../ffi/bpf.ts";
+import { BpfAttachType, Libc } from "../ffi/constants.ts";
+import { getSys } from "../ffi/runtime.ts";
+import { attachTypeValue } from "./cgroup.ts";
+import { BpfLink, isErrno, progLabel, type ProgramRef } from "./link.ts";
+
+const SOL_SOCKET = 1;
+const SO_ATTACH_BPF = 50;
+const SO_DETACH_BPF = 27;
+
+function int32(v: number): Uint8Array {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setInt32(0, v, true);
+  return b;
+}
+
+/**
+ * Attaches a socket filter to a socket (`setsockopt(SO_ATTACH_BPF)`); closing the link runs
+ * `SO_DETACH_BPF`. The caller keeps owning the socket, which must stay open while the link lives.
+ *
+ * @param prog a SOCKET_FILTER program.
+ * @param socketFd the socket.
+ * @returns the link.
+ * @throws {SyscallError} setsockopt failed.
+ * @example
+ * ```ts ignore
+ * using link = attachSocketFilter(prog, sock);
+ * ```
+ */
+export function attachSocketFilter(prog: ProgramRef, socketFd: number): BpfLink {
+  const sys = getSys();
+  sys.setsockopt(socketFd, SOL_SOCKET, SO_ATTACH_BPF, int32(prog.fd));
+  return new BpfLink({
+    kind: "socket_filter",
+    program: prog.name ?? "",
+    target: `socket fd ${socketFd}`,
+    bpfLink: false,
+    undo: () => {
+      try {
+        sys.setsockopt(socketFd, SOL_SOCKET, SO_DETACH_BPF, int32(0));
+      } catch (e) {
+        // A socket closed already has no filter left to remove.
+        if (!isErrno(e, "EBADF", "ENOENT", "ENOTSOCK")) throw e;
+      }
+    },
+  });
+}
+
+/**
+ * Attaches an sk_msg or sk_skb program to a sockmap or sockhash: a sockmap link where the kernel
+ * has them (Linux 6.10), else BPF_PROG_ATTACH (closing the link runs BPF_PROG_DETACH).
+ *
+ * @param prog an SK_MSG or SK_SKB program.
+ * @param mapFd the SOCKMAP or SOCKHASH map's fd (must stay open while the link lives).
+ * @param attachType default the program's (`SK_MSG_VERDICT`, `SK_SKB_STREAM_VERDICT`...).
+ * @returns the link.
+ * @throws {SyscallError} the kernel refused.
+ * @example
+ * ```ts ignore
+ * using link = attachSockmap(prog, sockMap.fd);
+ * ```
+ */
+export function attachSockmap(prog: ProgramRef, mapFd: number, attachType?: string): BpfLink {
+  const atName = attachType ?? prog.spec?.expectedAttachType ?? "";
+  if (atName === "") {
+    throw new BpfError(
+      `Program ${progLabel(prog)} has no sockmap attach type; pass one (SK_SKB_STREAM_VERDICT...)`,
+    );
+  }
+  const at = attachTypeValue(atName);
+  const label = `sockmap fd ${mapFd} ${atName.toLowerCase()}`;
+  try {
+    const fd = linkCreate(prog.fd, mapFd, at);
+    return new BpfLink({
+      kind: "sockmap",
+      program: prog.name ?? "",
+      target: label,
+      fd,
+      bpfLink: true,
+    });
+  } catch (e) {
+    if (!isErrno(e, "EINVAL", "EOPNOTSUPP")) throw e;
+  }
+  progAttach({ target: mapFd, prog: prog.fd, attachType: at });
+  return new BpfLink({
+    kind: "sockmap",
+    program: prog.name ?? "",
+    target: label,
+    bpfLink: false,
+    undo: () => progDetach({ target: mapFd, prog: prog.fd, attachType: at }),
+  });
+}
+
+/**
+ * Attaches an sk_lookup or flow_dissector program to a network namespace with a netns link
+ * (libbpf's `bpf_program__attach_netns`).
+ *
+ * @param prog an SK_LOOKUP or FLOW_DISSECTOR program.
+ * @param netns a namespace path (default `/proc/self/ns/net`) or an open fd of one (the caller
+ *   keeps ownership of a number it passes).
+ * @returns the link.
+ * @throws {SyscallError} the kernel refused.
+ * @example
+ * ```ts ignore
+ * using link = attachNetns(prog, "/run/netns/test");
+ * ```
+ */
+export function attachNetns(
+  prog: ProgramRef,
+  netns: string | number = "/proc/self/ns/net",
+): BpfLink {
+  const at =
+    prog.spec?.type === "FLOW_DISSECTOR" || prog.spec?.expectedAttachType === "FLOW_DISSECTOR"
+      ? BpfAttachType.BPF_FLOW_DISSECTOR
+      : BpfAttachType.BPF_SK_LOOKUP;
+  let own: Fd | undefined;
+  if (typeof netns === "string") {
+    own = new Fd(getSys().open(netns, Libc.O_RDONLY | Libc.O_CLOEXEC), "netns");
+  }
+  try {
+    const fd = linkCreate(prog.fd, own?.value ?? (netns as number), at);
+    return new BpfLink({
+      kind: "netns",
+      program: prog.name ?? "",
+      target: `${typeof netns === "string" ? netns : `netns fd ${netns}`} ${
+        at === BpfAttachType.BPF_SK_LOOKUP ? "sk_lookup" : "flow_dissector"
+      }`,
+      fd,
+      bpfLink: true,
+    });
+  } finally {
+    own?.close();
+  }
+}
