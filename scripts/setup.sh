@@ -45,7 +45,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   say "apt-get install ${PKGS[*]} (missing: ${missing[*]})"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${PKGS[@]}" >/dev/null
+  apt-get install -y -qq "${PKGS[@]}" >/dev/null
 fi
 
 # --- 3. tracefs and bpffs -----------------------------------------------------------------------
