@@ -2,7 +2,10 @@
 // compiled test object: programs, maps and data-section maps must agree.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { basename } from "node:path";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
 import { objectShowJson } from "../cli/object_show.ts";
 import { open } from "../spec/open.ts";
 import { findSectionDef } from "../spec/section_defs.ts";
@@ -24,75 +27,154 @@ const NEWER_THAN_LIBBPF_1_1 = new Set([
   "netfilter",
 ]);
 
+function checkPrograms(file: string): void {
+  const want = oracleInfo(file);
+  const spec = open(file);
+  try {
+    const got = objectShowJson(spec);
+    assert.equal(spec.name, want.name);
+    assert.deepEqual(
+      got.programs.map((p) => [p.name, p.section, p.insns]),
+      // deno-lint-ignore no-explicit-any
+      want.programs.map((p: any) => [p.name, p.section, p.insns]),
+    );
+    assert.deepEqual(
+      spec.programs.map((p) => p.autoload),
+      // deno-lint-ignore no-explicit-any
+      want.programs.map((p: any) => p.autoload),
+    );
+    got.programs.forEach((p, i) => {
+      const w = want.programs[i];
+      const pattern = findSectionDef(p.section)?.pattern ?? "";
+      if (w.type === "unspec" && NEWER_THAN_LIBBPF_1_1.has(pattern)) return;
+      assert.equal(p.type, w.type, `type of ${p.name}`);
+      if (p.expectedAttachType === "") {
+        assert.equal(w.expectedAttachTypeId, 0, `expected attach type of ${p.name}`);
+      } else {
+        assert.equal(p.expectedAttachType, w.expectedAttachType, `attach type of ${p.name}`);
+      }
+    });
+  } finally {
+    spec.btf?.close();
+  }
+}
+
+function checkMaps(file: string): void {
+  const want = oracleInfo(file);
+  const spec = open(file);
+  try {
+    const got = objectShowJson(spec);
+    // deno-lint-ignore no-explicit-any
+    const user = want.maps.filter((m: any) => !m.internal);
+    // deno-lint-ignore no-explicit-any
+    const internal = want.maps.filter((m: any) => m.internal);
+    assert.deepEqual(
+      got.maps.map((m) => [m.name, m.type, m.keySize, m.valueSize, m.maxEntries, m.flags]),
+      // deno-lint-ignore no-explicit-any
+      user.map((m: any) => [m.name, m.type, m.keySize, m.valueSize, m.maxEntries, m.flags]),
+    );
+    spec.maps.forEach((m, i) => {
+      const w = user[i];
+      assert.equal(m.btfKeyTypeId, w.btfKeyTypeId, `btf key of ${m.name}`);
+      assert.equal(m.btfValueTypeId, w.btfValueTypeId, `btf value of ${m.name}`);
+      assert.equal(m.mapExtra, BigInt(w.mapExtra), `map_extra of ${m.name}`);
+      assert.equal(m.numaNode, w.numaNode, `numa_node of ${m.name}`);
+      if (w.innerMap === null) assert.equal(m.inner, undefined);
+      else {
+        assert.deepEqual(
+          [
+            m.inner?.type.toLowerCase(),
+            m.inner?.keySize,
+            m.inner?.valueSize,
+            m.inner?.maxEntries,
+            m.inner?.flags,
+          ],
+          [
+            w.innerMap.type,
+            w.innerMap.keySize,
+            w.innerMap.valueSize,
+            w.innerMap.maxEntries,
+            w.innerMap.flags,
+          ],
+        );
+      }
+    });
+    assert.deepEqual(
+      got.datasecs.map((d) => [d.mapName, d.name, d.size, d.flags]),
+      // deno-lint-ignore no-explicit-any
+      internal.map((m: any) => [m.name, m.datasec, m.valueSize, m.flags]),
+    );
+  } finally {
+    spec.btf?.close();
+  }
+}
+
 for (const file of testObjects()) {
   const name = basename(file);
-
   test(`object show --json agrees with libbpf on the programs of ${name}`, () => {
-    const want = oracleInfo(file);
-    const spec = open(file);
-    try {
-      const got = objectShowJson(spec);
-      assert.equal(spec.name, want.name);
-      assert.deepEqual(
-        got.programs.map((p) => [p.name, p.section, p.insns]),
-        // deno-lint-ignore no-explicit-any
-        want.programs.map((p: any) => [p.name, p.section, p.insns]),
-      );
-      got.programs.forEach((p, i) => {
-        const w = want.programs[i];
-        const pattern = findSectionDef(p.section)?.pattern ?? "";
-        if (w.type === "unspec" && NEWER_THAN_LIBBPF_1_1.has(pattern)) return;
-        assert.equal(p.type, w.type, `type of ${p.name}`);
-        if (p.expectedAttachType === "") {
-          assert.equal(w.expectedAttachTypeId, 0, `expected attach type of ${p.name}`);
-        } else {
-          assert.equal(p.expectedAttachType, w.expectedAttachType, `attach type of ${p.name}`);
-        }
-      });
-    } finally {
-      spec.btf?.close();
-    }
+    checkPrograms(file);
   });
-
   test(`object show --json agrees with libbpf on the maps and data sections of ${name}`, () => {
-    const want = oracleInfo(file);
-    const spec = open(file);
+    checkMaps(file);
+  });
+}
+
+// Corners the shared test objects do not reach, compiled here.
+const EXTRA: Record<string, string> = {
+  strings: `#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+char LICENSE[] SEC("license") = "GPL";
+static volatile int only_static = 4;
+SEC("tp/syscalls/sys_enter_write")
+int p(void *ctx) {
+  bpf_printk("hello %d", only_static);
+  const char *s = "a string literal that is long enough";
+  char buf[8];
+  bpf_probe_read_kernel_str(buf, sizeof(buf), s);
+  return buf[0];
+}`,
+  a_very_long_object_name: `#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+char LICENSE[] SEC("license") = "GPL";
+int counter;
+const volatile int limit = 3;
+struct { __uint(type, BPF_MAP_TYPE_RINGBUF); __uint(max_entries, 4096 * 4); } rb SEC(".maps");
+struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 8); __uint(map_flags, BPF_F_NO_PREALLOC);
+  __type(key, int); __type(value, long); } h SEC(".maps");
+SEC("?xdp") int x(struct xdp_md *c) { return counter < limit ? XDP_PASS : XDP_DROP; }
+SEC("socket") int s(void *c) { return bpf_map_lookup_elem(&h, &counter) != 0; }
+SEC("cgroup_skb/egress") int e(void *c) { return 1; }
+SEC("cgroup/connect4") int c4(void *c) { return 1; }
+SEC("sk_msg") int m(void *c) { return 1; }
+SEC("tp_btf/sched_switch") int b(void *c) { return 0; }
+SEC("lsm/file_open") int l(void *c) { return 0; }
+SEC("struct_ops/x") int so(void *c) { return 0; }
+SEC("perf_event") int pe(void *c) { return 0; }
+SEC("unknown_section") int u(void *c) { return 0; }`,
+};
+
+for (const [name, source] of Object.entries(EXTRA)) {
+  test(`open() agrees with libbpf on a compiled ${name}.bpf.o`, () => {
+    const dir = mkdtempSync(join(tmpdir(), "tsbpf-oracle-"));
     try {
-      const got = objectShowJson(spec);
-      // deno-lint-ignore no-explicit-any
-      const user = want.maps.filter((m: any) => !m.internal);
-      // deno-lint-ignore no-explicit-any
-      const internal = want.maps.filter((m: any) => m.internal);
-      assert.deepEqual(
-        got.maps.map((m) => [m.name, m.type, m.keySize, m.valueSize, m.maxEntries, m.flags]),
-        // deno-lint-ignore no-explicit-any
-        user.map((m: any) => [m.name, m.type, m.keySize, m.valueSize, m.maxEntries, m.flags]),
-      );
-      spec.maps.forEach((m, i) => {
-        const w = user[i];
-        assert.equal(m.btfKeyTypeId, w.btfKeyTypeId, `btf key of ${m.name}`);
-        assert.equal(m.btfValueTypeId, w.btfValueTypeId, `btf value of ${m.name}`);
-        assert.equal(m.mapExtra, BigInt(w.mapExtra), `map_extra of ${m.name}`);
-        if (w.innerMap === null) assert.equal(m.inner, undefined);
-        else {
-          assert.deepEqual(
-            [
-              m.inner?.type.toLowerCase(),
-              m.inner?.keySize,
-              m.inner?.valueSize,
-              m.inner?.maxEntries,
-            ],
-            [w.innerMap.type, w.innerMap.keySize, w.innerMap.valueSize, w.innerMap.maxEntries],
-          );
-        }
-      });
-      assert.deepEqual(
-        got.datasecs.map((d) => [d.mapName, d.name, d.size, d.flags]),
-        // deno-lint-ignore no-explicit-any
-        internal.map((m: any) => [m.name, m.datasec, m.valueSize, m.flags]),
-      );
+      const c = join(dir, `${name}.bpf.c`);
+      const o = join(dir, `${name}.bpf.o`);
+      writeFileSync(c, source);
+      execFileSync("clang-19", [
+        "-g",
+        "-O2",
+        "-target",
+        "bpf",
+        "-I/usr/include/x86_64-linux-gnu",
+        "-c",
+        c,
+        "-o",
+        o,
+      ]);
+      checkPrograms(o);
+      checkMaps(o);
     } finally {
-      spec.btf?.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 }
