@@ -332,20 +332,22 @@ export function parseBtf(ptr: usize, len: u32, base: Btf | null, full: bool = tr
     p += 12 + extra;
     n++;
   }
-  b.offs = offs;
+  // Give back the unused tail of the table (shrinking in place is cheap).
+  const table = n == 0 ? offs : heap.realloc(offs, <usize>n << 2);
+  b.offs = table;
   b.count = n;
   const total = b.typeCount();
   if (maxName >= strTotal || maxRef >= total) {
     // Find the culprit with a slower pass; this only runs on bad input.
     const r = findBadRef(b, strTotal, total);
-    heap.free(offs);
+    heap.free(table);
     b.offs = 0;
     if (r == 0) fail(E_BTF_NAME, "BTF data is inconsistent");
     return null;
   }
 
   const inf = heap.alloc(INFO_SIZE);
-  store<u32>(inf, <u32>offs);
+  store<u32>(inf, <u32>table);
   store<u32>(inf + 4, n);
   store<u32>(inf + 8, b.start);
   store<u32>(inf + 12, <u32>strs);
