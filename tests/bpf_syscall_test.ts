@@ -2,16 +2,29 @@
 // test runs, verifier logs, errno names and fd hygiene.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { existsSync, mkdirSync, readFileSync, rmdirSync } from "node:fs";
+import process from "node:process";
 import {
+  Attr,
+  BpfAttachFlags,
+  BpfAttachType,
+  BpfLinkType,
   BpfMapFlags,
   BpfMapType,
   BpfProgType,
   btfInfo,
   btfLoad,
   enableStats,
+  Fd,
   getFdById,
   getNextId,
   getSys,
+  iterCreate,
+  Libc,
+  linkCreate,
+  linkDetach,
+  linkInfo,
+  linkUpdate,
   mapCreate,
   mapDelete,
   mapDeleteBatch,
@@ -27,9 +40,15 @@ import {
   objGet,
   objPin,
   openFds as trackedFds,
+  Perf,
+  PERF_EVENT_ATTR,
+  progAttach,
+  progBindMap,
+  progDetach,
   progInfo,
   progLoad,
   progTestRun,
+  rawTracepointOpen,
   traceFds,
 } from "../ffi/mod.ts";
 import { SyscallError } from "../errors.ts";
@@ -414,5 +433,203 @@ test("a program's info lists the ids of the maps it uses", (t) => {
     insns: code,
     license: "GPL",
   });
+  assert.deepEqual(progInfo(prog).mapIds, [mapInfo(map).id]);
+});
+
+test("a perf-event link passes its BPF cookie to a tracepoint program", (t) => {
+  if (!requireKernel(t)) return;
+  const sys = getSys();
+  const tpId = Number(
+    readFileSync("/sys/kernel/tracing/events/syscalls/sys_enter_getpid/id", "utf8"),
+  );
+  using map = mapCreate({
+    type: BpfMapType.BPF_MAP_TYPE_ARRAY,
+    keySize: 4,
+    valueSize: 8,
+    maxEntries: 1,
+  });
+  // r0 = bpf_get_attach_cookie(ctx); r1 = &map[0]; *(u64 *)r1 = r0; r0 = 0; exit
+  const code = insns(
+    [0x85, 0, 0, 0, 174],
+    [0x18, 1, 2, 0, map.value],
+    [0, 0, 0, 0, 0],
+    [0x7b, 1, 0, 0, 0],
+    [MOV64_IMM, 0, 0, 0, 0],
+    [EXIT, 0, 0, 0, 0],
+  );
+  using prog = progLoad({
+    type: BpfProgType.BPF_PROG_TYPE_TRACEPOINT,
+    insns: code,
+    license: "GPL",
+  });
+  const attr = new Attr(PERF_EVENT_ATTR)
+    .set("type", Perf.PERF_TYPE_TRACEPOINT)
+    .set("size", PERF_EVENT_ATTR.size)
+    .set("config", tpId)
+    .set("sample_period", 1)
+    .set("wakeup_events", 1);
+  using pfd = new Fd(sys.perfEventOpen(attr.bytes, -1, 0, -1, Perf.PERF_FLAG_FD_CLOEXEC), "perf");
+  using link = linkCreate(prog, pfd.value, BpfAttachType.BPF_PERF_EVENT, {
+    perfEventCookie: 0x1234_5678_9abcn,
+  });
+  const info = linkInfo(link);
+  assert.equal(info.type, BpfLinkType.BPF_LINK_TYPE_PERF_EVENT);
+  assert.equal(info.progId, progInfo(prog).id);
+  assert.equal(info.raw.get64("perf_event.tracepoint.cookie"), 0x1234_5678_9abcn);
+  const v = new Uint8Array(8);
+  for (let i = 0; i < 200 && (mapLookup(map, u32(0), v), readU64(v) === 0n); i++) sys.getpid();
+  assert.equal(readU64(v), 0x1234_5678_9abcn);
+});
+
+test("rawTracepointOpen() attaches a raw tracepoint program as a link", (t) => {
+  if (!requireKernel(t)) return;
+  using prog = progLoad({
+    type: BpfProgType.BPF_PROG_TYPE_RAW_TRACEPOINT,
+    insns: RET0,
+    license: "GPL",
+  });
+  using link = rawTracepointOpen("sys_enter", prog);
+  const info = linkInfo(link);
+  assert.equal(info.type, BpfLinkType.BPF_LINK_TYPE_RAW_TRACEPOINT);
+  assert.equal(info.progId, progInfo(prog).id);
+  assert.throws(
+    () => rawTracepointOpen("no_such_tracepoint_xyz", prog),
+    (e: unknown) =>
+      e instanceof SyscallError && e.code === "ENOENT" && e.call === "bpf(BPF_RAW_TRACEPOINT_OPEN)",
+  );
+});
+
+test("an XDP link attaches to a veth, swaps programs with linkUpdate() and detaches", (t) => {
+  if (!requireKernel(t)) return;
+  const name = `tsv${process.pid % 100000}`;
+  const add = run("ip", ["link", "add", `${name}a`, "type", "veth", "peer", "name", `${name}b`]);
+  if (add.code !== 0) {
+    t.skip(`This kernel cannot make veth devices: ${add.stderr.trim()}`);
+    return;
+  }
+  try {
+    const ifindex = getSys().ifNameToIndex(`${name}a`);
+    assert.ok(ifindex > 0);
+    using p1 = progLoad({ type: BpfProgType.BPF_PROG_TYPE_XDP, insns: XDP_PASS, license: "GPL" });
+    using p2 = progLoad({ type: BpfProgType.BPF_PROG_TYPE_XDP, insns: RET0, license: "GPL" });
+    using link = linkCreate(p1, ifindex, BpfAttachType.BPF_XDP);
+    let info = linkInfo(link);
+    assert.equal(info.type, BpfLinkType.BPF_LINK_TYPE_XDP);
+    assert.equal(info.raw.get("xdp.ifindex"), ifindex);
+    assert.equal(info.progId, progInfo(p1).id);
+    const shown = JSON.parse(run("bpftool", ["-j", "net", "show", "dev", `${name}a`]).stdout);
+    assert.equal(shown[0].xdp[0].id, progInfo(p1).id);
+    linkUpdate(link, p2);
+    assert.equal(linkInfo(link).progId, progInfo(p2).id);
+    assert.throws(
+      () => linkUpdate(link, p1, { oldProg: p1, flags: 4 }),
+      (e: unknown) => e instanceof SyscallError && e.code === "EPERM",
+    );
+    linkDetach(link);
+    info = linkInfo(link);
+    assert.equal(info.raw.get("xdp.ifindex"), 0);
+  } finally {
+    run("ip", ["link", "del", `${name}a`]);
+  }
+});
+
+test("progAttach() and progDetach() put a cgroup skb program on a cgroup and take it off", (t) => {
+  if (!requireKernel(t)) return;
+  const root = "/sys/fs/cgroup/unified";
+  if (!existsSync(`${root}/cgroup.procs`)) {
+    t.skip("No cgroup v2 hierarchy mounted at /sys/fs/cgroup/unified");
+    return;
+  }
+  const cg = `${root}/tsbpf-test-${process.pid}`;
+  mkdirSync(cg, { recursive: true });
+  try {
+    using prog = progLoad({
+      type: BpfProgType.BPF_PROG_TYPE_CGROUP_SKB,
+      insns: insns([MOV64_IMM, 0, 0, 0, 1], [EXIT, 0, 0, 0, 0]),
+      license: "GPL",
+      expectedAttachType: BpfAttachType.BPF_CGROUP_INET_INGRESS,
+    });
+    using dir = new Fd(getSys().open(cg, Libc.O_RDONLY | Libc.O_CLOEXEC), "cgroup");
+    const opts = {
+      target: dir.value,
+      prog,
+      attachType: BpfAttachType.BPF_CGROUP_INET_INGRESS,
+      flags: BpfAttachFlags.BPF_F_ALLOW_MULTI,
+    };
+    progAttach(opts);
+    const shown = JSON.parse(run("bpftool", ["-j", "cgroup", "show", cg]).stdout);
+    assert.deepEqual(shown.map((p: { id: number }) => p.id), [progInfo(prog).id]);
+    progDetach({ target: dir.value, prog, attachType: BpfAttachType.BPF_CGROUP_INET_INGRESS });
+    // bpftool prints nothing at all for a cgroup without programs.
+    assert.equal(run("bpftool", ["-j", "cgroup", "show", cg]).stdout.trim(), "");
+  } finally {
+    rmdirSync(cg);
+  }
+});
+
+test("an iterator link is read through iterCreate()", (t) => {
+  if (!requireKernel(t)) return;
+  const dump = run("bpftool", ["-j", "btf", "dump", "file", "/sys/kernel/btf/vmlinux"]);
+  const fn = JSON.parse(dump.stdout).types.find((x: { kind: string; name: string }) =>
+    x.kind === "FUNC" && x.name === "bpf_iter_bpf_map"
+  );
+  assert.ok(fn, "the kernel has the bpf_map iterator");
+  using map = mapCreate({
+    type: BpfMapType.BPF_MAP_TYPE_ARRAY,
+    keySize: 4,
+    valueSize: 8,
+    maxEntries: 1,
+  });
+  // Counts calls in map[0] (one per map, plus the final call with a NULL map); r0 = 0.
+  const code = insns(
+    [0x18, 1, 2, 0, map.value],
+    [0, 0, 0, 0, 0],
+    [0xb7, 2, 0, 0, 1],
+    [0xdb, 1, 2, 0, 0], // lock *(u64 *)(r1 + 0) += r2
+    [MOV64_IMM, 0, 0, 0, 0],
+    [EXIT, 0, 0, 0, 0],
+  );
+  let prog: Fd;
+  try {
+    prog = progLoad({
+      type: BpfProgType.BPF_PROG_TYPE_TRACING,
+      insns: code,
+      license: "GPL",
+      expectedAttachType: BpfAttachType.BPF_TRACE_ITER,
+      attachBtfId: fn.id,
+    });
+  } catch (e) {
+    if (e instanceof SyscallError && e.code === "EPERM") {
+      t.skip("This kernel refuses tracing programs (EPERM)");
+      return;
+    }
+    throw e;
+  }
+  using _prog = prog;
+  using link = linkCreate(prog, 0, BpfAttachType.BPF_TRACE_ITER);
+  assert.equal(linkInfo(link).type, BpfLinkType.BPF_LINK_TYPE_ITER);
+  using it = iterCreate(link);
+  const buf = new Uint8Array(4096);
+  while (getSys().read(it.value, buf) > 0) { /* the program prints nothing */ }
+  const v = new Uint8Array(8);
+  mapLookup(map, u32(0), v);
+  assert.ok(readU64(v) >= 2n, `the iterator ran (${readU64(v)} calls)`);
+});
+
+test("progBindMap() ties a map to a program", (t) => {
+  if (!requireKernel(t)) return;
+  using map = mapCreate({
+    type: BpfMapType.BPF_MAP_TYPE_ARRAY,
+    keySize: 4,
+    valueSize: 4,
+    maxEntries: 1,
+  });
+  using prog = progLoad({
+    type: BpfProgType.BPF_PROG_TYPE_SOCKET_FILTER,
+    insns: RET0,
+    license: "GPL",
+  });
+  assert.deepEqual(progInfo(prog).mapIds, []);
+  progBindMap(prog, map);
   assert.deepEqual(progInfo(prog).mapIds, [mapInfo(map).id]);
 });
