@@ -39,18 +39,7 @@ clean_pins() { # test pins live in /sys/fs/bpf/tsbpf-test-*; pinned.bpf.c's defa
 # report (a crash, a type error, a file that failed to import) counts as one more failure.
 junit() {
   local file="$1" rc="$2" label="$3" counts p f s
-  counts="$(node -e '
-    const fs = require("fs");
-    let x = "";
-    try { x = fs.readFileSync(process.argv[1], "utf8"); } catch { console.log("0 0 0"); process.exit(0); }
-    const m = /<testsuites\b[^>]*>/.exec(x);
-    const attr = (n) => { const r = m && new RegExp(`\\b${n}="(\\d+)"`).exec(m[0]); return r ? +r[1] : 0; };
-    // bun counts skips in an attribute, deno only marks test.skip() cases (a t.skip() inside a
-    // running test is reported by deno as passed)
-    const skipped = attr("skipped") || (x.match(/<skipped\b/g) ?? []).length;
-    const failed = attr("failures") + attr("errors");
-    console.log(`${attr("tests") - failed - skipped} ${failed} ${skipped}`);
-  ' "$file")"
+  counts="$(node scripts/junit_count.mjs "$file")"
   read -r p f s <<<"$counts"
   if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
     f=1; FAILURES+=("$label exited $rc")
