@@ -34,7 +34,7 @@ import {
   RAW_TRACEPOINT,
   TEST_RUN,
 } from "./bpf_attr.ts";
-import { BpfCmd } from "./constants.ts";
+import { BpfCmd, BpfLinkType } from "./constants.ts";
 import { Fd, type FdLike, fdOf } from "./fd.ts";
 import { getSys } from "./runtime.ts";
 import { keepAlive } from "./sys.ts";
@@ -488,12 +488,26 @@ export function objGet(path: string, fileFlags = 0): Fd {
   return new Fd(call(BpfCmd.BPF_OBJ_GET, a.bytes, p), "pinned");
 }
 
-function getInfo(fd: FdLike, info: Uint8Array): number {
+/**
+ * `BPF_OBJ_GET_INFO_BY_FD` with a caller-made info buffer (a `bpf_*_info` laid out as `PROG_INFO`,
+ * `MAP_INFO`, `BTF_INFO` or `LINK_INFO`), for fields the decoded forms leave out.
+ *
+ * @param fd the object.
+ * @param info the info struct; the kernel fills it in.
+ * @param keep buffers whose addresses sit inside `info`, kept alive across the call.
+ * @returns how many bytes of `info` the kernel filled in.
+ * @throws {SyscallError} the kernel refused.
+ */
+export function objGetInfoByFd(fd: FdLike, info: Uint8Array, ...keep: Uint8Array[]): number {
+  return getInfo(fd, info, ...keep);
+}
+
+function getInfo(fd: FdLike, info: Uint8Array, ...keep: Uint8Array[]): number {
   const a = new Attr(INFO)
     .set("bpf_fd", fdOf(fd))
     .set("info_len", info.length)
     .set("info", ptr(info));
-  call(BpfCmd.BPF_OBJ_GET_INFO_BY_FD, a.bytes, info);
+  call(BpfCmd.BPF_OBJ_GET_INFO_BY_FD, a.bytes, info, keep);
   return a.get("info_len");
 }
 
@@ -545,28 +559,40 @@ export interface ProgInfo {
   attachBtfObjId: number;
   /** BTF id of the attach target. */
   attachBtfId: number;
+  /** The translated instructions, when asked for. */
+  xlated?: Uint8Array;
 }
 
 /**
- * `BPF_OBJ_GET_INFO_BY_FD` on a program (two calls when it uses maps, to fetch their ids).
+ * `BPF_OBJ_GET_INFO_BY_FD` on a program: one call, and a second one when the program uses maps
+ * (to fetch their ids) or when `opts.xlated` asks for the translated instructions.
  *
  * @param fd the program.
+ * @param opts `xlated: true` also returns the instructions as the kernel rewrote them.
  * @returns its info.
  * @throws {SyscallError} the kernel refused (EINVAL when `fd` is not a program).
  */
-export function progInfo(fd: FdLike): ProgInfo {
+export function progInfo(fd: FdLike, opts: { xlated?: boolean } = {}): ProgInfo {
   let buf = new Uint8Array(PROG_INFO.size);
   getInfo(fd, buf);
   let a = new Attr(PROG_INFO, buf);
   const nrMaps = a.get("nr_map_ids");
+  const xlatedLen = opts.xlated ? a.get("xlated_prog_len") : 0;
   const mapIds: number[] = [];
-  if (nrMaps > 0) {
+  let xlated: Uint8Array | undefined;
+  if (nrMaps > 0 || xlatedLen > 0) {
     const ids = new Uint32Array(nrMaps);
     const idBytes = new Uint8Array(ids.buffer);
+    const insnBytes = new Uint8Array(xlatedLen);
     buf = new Uint8Array(PROG_INFO.size);
-    a = new Attr(PROG_INFO, buf).set("nr_map_ids", nrMaps).set("map_ids", ptr(idBytes));
-    getInfo(fd, buf);
+    a = new Attr(PROG_INFO, buf)
+      .set("nr_map_ids", nrMaps)
+      .set("map_ids", ptr(idBytes))
+      .set("xlated_prog_len", xlatedLen)
+      .set("xlated_prog_insns", ptr(insnBytes));
+    getInfo(fd, buf, idBytes, insnBytes);
     mapIds.push(...ids.subarray(0, Math.min(nrMaps, a.get("nr_map_ids"))));
+    if (opts.xlated) xlated = insnBytes.subarray(0, Math.min(xlatedLen, a.get("xlated_prog_len")));
   }
   return {
     type: a.get("type"),
@@ -590,6 +616,7 @@ export function progInfo(fd: FdLike): ProgInfo {
     verifiedInsns: a.get("verified_insns"),
     attachBtfObjId: a.get("attach_btf_obj_id"),
     attachBtfId: a.get("attach_btf_id"),
+    xlated,
   };
 }
 
@@ -677,7 +704,7 @@ export function btfInfo(fd: FdLike, opts: { data?: boolean } = {}): BtfInfo {
   const name = new Uint8Array(64);
   let buf = new Uint8Array(BTF_INFO.size);
   let a = new Attr(BTF_INFO, buf).set("name", ptr(name)).set("name_len", name.length);
-  getInfo(fd, buf);
+  getInfo(fd, buf, name);
   let data: Uint8Array | undefined;
   if (opts.data) {
     data = new Uint8Array(a.get("btf_size"));
@@ -687,7 +714,7 @@ export function btfInfo(fd: FdLike, opts: { data?: boolean } = {}): BtfInfo {
       .set("name_len", name.length)
       .set("btf", ptr(data))
       .set("btf_size", data.length);
-    getInfo(fd, buf);
+    getInfo(fd, buf, name, data);
   }
   const z = name.indexOf(0);
   return {
@@ -707,22 +734,45 @@ export interface LinkInfo {
   id: number;
   /** Id of the attached program. */
   progId: number;
+  /** The raw tracepoint's or the iterator target's name, "" for other link types. */
+  name: string;
   /** The whole struct, to read the per-type union by name (`xdp.ifindex`, `tcx.attach_type`...). */
   raw: Attr<typeof LINK_INFO.fields>;
 }
 
 /**
- * `BPF_OBJ_GET_INFO_BY_FD` on a link.
+ * `BPF_OBJ_GET_INFO_BY_FD` on a link. Raw tracepoint and iterator links get a name buffer, so the
+ * kernel also reports the tracepoint or target name.
  *
  * @param fd the link.
  * @returns its info.
  * @throws {SyscallError} the kernel refused.
  */
 export function linkInfo(fd: FdLike): LinkInfo {
+  const name = new Uint8Array(256);
   const buf = new Uint8Array(LINK_INFO.size);
   getInfo(fd, buf);
-  const a = new Attr(LINK_INFO, buf);
-  return { type: a.get("type"), id: a.get("id"), progId: a.get("prog_id"), raw: a };
+  let a = new Attr(LINK_INFO, buf);
+  const type = a.get("type");
+  const field = type === BpfLinkType.BPF_LINK_TYPE_RAW_TRACEPOINT
+    ? "raw_tracepoint"
+    : type === BpfLinkType.BPF_LINK_TYPE_ITER
+    ? "iter"
+    : undefined;
+  let text = "";
+  if (field !== undefined) {
+    const again = new Uint8Array(LINK_INFO.size);
+    a = new Attr(LINK_INFO, again);
+    if (field === "raw_tracepoint") {
+      a.set("raw_tracepoint.tp_name", ptr(name)).set("raw_tracepoint.tp_name_len", name.length);
+    } else {
+      a.set("iter.target_name", ptr(name)).set("iter.target_name_len", name.length);
+    }
+    getInfo(fd, again, name);
+    const z = name.indexOf(0);
+    text = new TextDecoder().decode(name.subarray(0, z < 0 ? name.length : z));
+  }
+  return { type, id: a.get("id"), progId: a.get("prog_id"), name: text, raw: a };
 }
 
 /** The kinds of kernel object ids. */

@@ -227,6 +227,8 @@ test("progLoad() loads r0 = 0; exit, and its tag matches bpftool's", (t) => {
   assert.equal(info.name, "ts_ret0");
   assert.equal(info.insnCount, 2);
   assert.equal(info.gplCompatible, true);
+  assert.equal(info.xlated, undefined);
+  assert.deepEqual(progInfo(prog, { xlated: true }).xlated, RET0);
   const r = run("bpftool", ["-j", "prog", "show", "id", String(info.id)]);
   assert.equal(r.code, 0, r.stderr);
   const bt = JSON.parse(r.stdout);
@@ -491,6 +493,7 @@ test("rawTracepointOpen() attaches a raw tracepoint program as a link", (t) => {
   using link = rawTracepointOpen("sys_enter", prog);
   const info = linkInfo(link);
   assert.equal(info.type, BpfLinkType.BPF_LINK_TYPE_RAW_TRACEPOINT);
+  assert.equal(info.name, "sys_enter");
   assert.equal(info.progId, progInfo(prog).id);
   assert.throws(
     () => rawTracepointOpen("no_such_tracepoint_xyz", prog),
@@ -608,6 +611,7 @@ test("an iterator link is read through iterCreate()", (t) => {
   using _prog = prog;
   using link = linkCreate(prog, 0, BpfAttachType.BPF_TRACE_ITER);
   assert.equal(linkInfo(link).type, BpfLinkType.BPF_LINK_TYPE_ITER);
+  assert.equal(linkInfo(link).name, "bpf_map");
   using it = iterCreate(link);
   const buf = new Uint8Array(4096);
   while (getSys().read(it.value, buf) > 0) { /* the program prints nothing */ }
