@@ -359,20 +359,49 @@ export class Btf {
     return { dv: this.#core.dv(), offset: p };
   }
 
-  /** The name offset of type `id` (0 for void). */
+  /**
+   * The name offset of type `id` in the string section (0 for void and anonymous types).
+   * @param id A type id.
+   * @returns The offset; {@linkcode Btf.str} decodes it.
+   * @throws {BtfError} When `id` is out of range.
+   * @example
+   * ```ts
+   * import { Btf } from "./btf.ts";
+   * const k = Btf.kernel();
+   * console.assert(k.str(k.nameOff(1)) === k.name(1));
+   * ```
+   */
   nameOff(id: number): number {
     if (id === 0) return 0;
     return this.#core.dv().getUint32(this.#rec(id), true);
   }
 
-  /** The header fields of this blob. */
+  /**
+   * The header fields of this blob.
+   * @returns A copy of the header.
+   * @example
+   * ```ts
+   * import { Btf } from "./btf.ts";
+   * const k = Btf.kernel();
+   * console.assert(k.header().version === 1);
+   * ```
+   */
   header(): BtfHeader {
     return { ...this.#header };
   }
 
   /**
    * The kind of type `id` (Unknown for void).
+   * @param id A type id.
+   * @returns The kind number.
    * @throws {BtfError} When `id` is out of range.
+   * @example
+   * ```ts
+   * import { Btf } from "./btf.ts";
+   * import { BtfKind } from "./types.ts";
+   * const k = Btf.kernel();
+   * console.assert(k.kind(k.findByName("task_struct")) === BtfKind.Struct);
+   * ```
    */
   kind(id: number): BtfKind {
     if (id === 0) return BtfKind.Unknown;
@@ -382,7 +411,16 @@ export class Btf {
 
   /**
    * The name of type `id`, "" when anonymous or void.
+   * @param id A type id.
+   * @returns The name.
    * @throws {BtfError} When `id` is out of range.
+   * @example
+   * ```ts
+   * import { Btf } from "./btf.ts";
+   * import { BtfKind } from "./types.ts";
+   * const k = Btf.kernel();
+   * console.assert(k.name(k.findByName("pid_t", BtfKind.Typedef)) === "pid_t");
+   * ```
    */
   name(id: number): string {
     if (id === 0) return "";
@@ -390,25 +428,68 @@ export class Btf {
     return this.str(this.#core.dv().getUint32(p, true));
   }
 
-  /** The vlen field of type `id` (members, values, params, vars; linkage for FUNC). */
+  /**
+   * The vlen field of type `id` (members, values, params, vars; linkage for FUNC).
+   * @param id A type id (0, void, gives 0 or false).
+   * @throws {BtfError} When `id` is out of range.
+   * @example
+   * ```ts
+   * import { Btf } from "./btf.ts";
+   * import { BtfKind } from "./types.ts";
+   * const k = Btf.kernel();
+   * console.assert(k.vlen(k.findByName("list_head", BtfKind.Struct)) === 2);
+   * ```
+   */
   vlen(id: number): number {
     if (id === 0) return 0;
     return this.#core.dv().getUint32(this.#rec(id) + 4, true) & 0xffff;
   }
 
-  /** The kind_flag of type `id`. */
+  /**
+   * The kind_flag of type `id`.
+   * @param id A type id (0, void, gives 0 or false).
+   * @throws {BtfError} When `id` is out of range.
+   * @example
+   * ```ts
+   * import { Btf } from "./btf.ts";
+   * const k = Btf.kernel();
+   * console.assert(typeof k.kflag(1) === "boolean");
+   * ```
+   */
   kflag(id: number): boolean {
     if (id === 0) return false;
     return (this.#core.dv().getUint32(this.#rec(id) + 4, true) >>> 31) === 1;
   }
 
-  /** The size field (INT, STRUCT, UNION, ENUM*, DATASEC, FLOAT). */
+  /**
+   * The size field (INT, STRUCT, UNION, ENUM*, DATASEC, FLOAT).
+   * @param id A type id (0, void, gives 0 or false).
+   * @throws {BtfError} When `id` is out of range.
+   * @example
+   * ```ts
+   * import { Btf } from "./btf.ts";
+   * import { BtfKind } from "./types.ts";
+   * const k = Btf.kernel();
+   * console.assert(k.size(k.findByName("list_head", BtfKind.Struct)) === 16);
+   * ```
+   */
   size(id: number): number {
     if (id === 0) return 0;
     return this.#core.dv().getUint32(this.#rec(id) + 8, true);
   }
 
-  /** The type field (PTR, TYPEDEF, modifiers, FUNC, FUNC_PROTO's return, VAR, DECL_TAG, TYPE_TAG). */
+  /**
+   * The type field (PTR, TYPEDEF, modifiers, FUNC, FUNC_PROTO's return, VAR, DECL_TAG, TYPE_TAG).
+   * @param id A type id (0, void, gives 0 or false).
+   * @throws {BtfError} When `id` is out of range.
+   * @example
+   * ```ts
+   * import { Btf } from "./btf.ts";
+   * import { BtfKind } from "./types.ts";
+   * const k = Btf.kernel();
+   * console.assert(k.kind(k.refType(k.findByName("pid_t", BtfKind.Typedef))) !== BtfKind.Unknown);
+   * ```
+   */
   refType(id: number): number {
     if (id === 0) return 0;
     return this.#core.dv().getUint32(this.#rec(id) + 8, true);
@@ -416,6 +497,8 @@ export class Btf {
 
   /**
    * The string at offset `offset` of the string section ("" for 0).
+   * @param offset A string offset (below the base's string length for split BTF: the base's).
+   * @returns The string.
    * @throws {BtfError} When the offset is out of range.
    */
   str(offset: number): string {
@@ -444,14 +527,34 @@ export class Btf {
     this.#ascii = text.length === this.#strLen && !/[\u0080-\uffff]/.test(text) ? text : null;
   }
 
-  /** True when the string offset is valid (in this blob or its base). */
+  /**
+   * Whether a string offset is inside this blob's string section or its base's.
+   * @param offset A string offset.
+   * @returns True when {@linkcode Btf.str} can decode it.
+   * @example
+   * ```ts
+   * import { Btf } from "./btf.ts";
+   * const k = Btf.kernel();
+   * console.assert(k.hasStr(0) && !k.hasStr(-1));
+   * ```
+   */
   hasStr(offset: number): boolean {
     return offset >= 0 && offset < this.#strBase + this.#strLen;
   }
 
   /**
-   * The decoded record of type `id`.
+   * The decoded record of type `id`: members, values, parameters and variables included.
+   * @param id A type id.
+   * @returns The record; its `kind` tells which fields it has.
    * @throws {BtfError} When `id` is out of range.
+   * @example
+   * ```ts
+   * import { Btf } from "./btf.ts";
+   * import { BtfKind } from "./types.ts";
+   * const k = Btf.kernel();
+   * const t = k.type(k.findByName("list_head", BtfKind.Struct));
+   * console.assert(t.kind === BtfKind.Struct && t.members[0].name === "next");
+   * ```
    */
   type(id: number): BtfType {
     if (id === 0) return { id: 0, name: "", kind: BtfKind.Unknown };
@@ -596,6 +699,12 @@ export class Btf {
    * @param name The type's name.
    * @param kind Only types of this kind.
    * @returns The ids, possibly none.
+   * @example
+   * ```ts
+   * import { Btf } from "./btf.ts";
+   * const k = Btf.kernel();
+   * console.assert(k.findAllByName("task_struct").includes(k.findByName("task_struct")));
+   * ```
    */
   findAllByName(name: string, kind?: BtfKind): number[] {
     if (name === "") return [];
@@ -616,7 +725,16 @@ export class Btf {
   /**
    * The size in bytes of type `id`, following typedefs, modifiers and arrays (libbpf's
    * btf__resolve_size).
+   * @param id A type id.
+   * @returns The size in bytes.
    * @throws {BtfError} For a type without a size (void, FUNC, FWD), an overflow, or a loop.
+   * @example
+   * ```ts
+   * import { Btf } from "./btf.ts";
+   * import { BtfKind } from "./types.ts";
+   * const k = Btf.kernel();
+   * console.assert(k.resolveSize(k.findByName("pid_t", BtfKind.Typedef)) === 4);
+   * ```
    */
   resolveSize(id: number): number {
     const h = this.#live();
@@ -629,7 +747,16 @@ export class Btf {
 
   /**
    * The alignment of type `id` (libbpf's btf__align_of: 1 for a packed struct).
+   * @param id A type id.
+   * @returns The alignment in bytes.
    * @throws {BtfError} For a type without an alignment, or a loop.
+   * @example
+   * ```ts
+   * import { Btf } from "./btf.ts";
+   * import { BtfKind } from "./types.ts";
+   * const k = Btf.kernel();
+   * console.assert(k.alignOf(k.findByName("list_head", BtfKind.Struct)) === 8);
+   * ```
    */
   alignOf(id: number): number {
     const h = this.#live();
@@ -642,7 +769,17 @@ export class Btf {
 
   /**
    * Follows typedefs, const, volatile, restrict and type tags from `id`.
+   * @param id A type id.
+   * @returns The first id on the chain that is none of those (0 for void).
    * @throws {BtfError} On a loop or an id out of range.
+   * @example
+   * ```ts
+   * import { Btf } from "./btf.ts";
+   * import { BtfKind } from "./types.ts";
+   * const k = Btf.kernel();
+   * const pid = k.findByName("pid_t", BtfKind.Typedef);
+   * console.assert(k.kind(k.skipModsAndTypedefs(pid)) === BtfKind.Int);
+   * ```
    */
   skipModsAndTypedefs(id: number): number {
     const h = this.#live();
@@ -653,18 +790,38 @@ export class Btf {
     );
   }
 
-  /** The handle of this BTF inside the core, for other core users (ELF, CO-RE). */
+  /**
+   * The handle of this BTF inside the core, for other core users (ELF, CO-RE).
+   * @throws {BpfError} When closed.
+   */
   get handle(): number {
     return this.#live();
   }
 
-  /** The whole blob (header, types, strings), a copy. */
+  /**
+   * The whole blob (header, types, strings), a copy.
+   * @returns The bytes.
+   * @example
+   * ```ts
+   * import { Btf } from "./btf.ts";
+   * console.assert(Btf.kernel().rawBytes()[0] === 0x9f);
+   * ```
+   */
   rawBytes(): Uint8Array {
     this.#live();
     return this.#core.u8().slice(this.#blob.ptr, this.#blob.ptr + this.#blob.len);
   }
 
-  /** Frees the core's tables and the blob. Safe to call twice. */
+  /**
+   * Frees the core's tables and the blob. Safe to call twice; using the Btf afterwards throws.
+   * @example
+   * ```ts
+   * import { Btf } from "./btf.ts";
+   * const b = Btf.parse(Btf.kernel().rawBytes());
+   * b.close();
+   * b.close();
+   * ```
+   */
   close(): void {
     if (this.#h < 0) return;
     const h = this.#h;
