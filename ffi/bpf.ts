@@ -31,6 +31,7 @@ import {
   PROG_BIND_MAP,
   PROG_INFO,
   PROG_LOAD,
+  QUERY,
   RAW_TRACEPOINT,
   TEST_RUN,
 } from "./bpf_attr.ts";
@@ -1034,6 +1035,54 @@ export function progAttach(o: ProgAttachOptions): void {
  */
 export function progDetach(o: ProgAttachOptions): void {
   getSys().bpf(BpfCmd.BPF_PROG_DETACH, attachAttr(o));
+}
+
+/** What {@linkcode progQuery} returns. */
+export interface ProgQueryResult {
+  /** The attach flags of the hook (cgroups). */
+  attachFlags: number;
+  /** Ids of the attached programs, in run order. */
+  progIds: number[];
+  /** Ids of the links of those programs (0 for a program attached without a link; mprog hooks). */
+  linkIds: number[];
+  /** The hook's revision (mprog hooks: tcx, netkit, cgroups on 6.x). */
+  revision: bigint;
+}
+
+/**
+ * `BPF_PROG_QUERY`: which programs are attached to a hook.
+ *
+ * @param target the target fd (cgroup) or ifindex (tcx, netkit).
+ * @param attachType `BPF_*` attach type.
+ * @param opts `queryFlags` (`BPF_F_QUERY_EFFECTIVE`), `max` ids to fetch (default 64).
+ * @returns the attached programs.
+ * @throws {SyscallError} the kernel refused.
+ */
+export function progQuery(
+  target: number,
+  attachType: number,
+  opts: { queryFlags?: number; max?: number } = {},
+): ProgQueryResult {
+  const max = opts.max ?? 64;
+  const ids = new Uint32Array(max);
+  const links = new Uint32Array(max);
+  const idBytes = new Uint8Array(ids.buffer);
+  const linkBytes = new Uint8Array(links.buffer);
+  const a = new Attr(QUERY)
+    .set("target_fd", target)
+    .set("attach_type", attachType)
+    .set("query_flags", opts.queryFlags ?? 0)
+    .set("prog_ids", ptr(idBytes))
+    .set("prog_cnt", max)
+    .set("link_ids", ptr(linkBytes));
+  call(BpfCmd.BPF_PROG_QUERY, a.bytes, idBytes, linkBytes);
+  const n = Math.min(a.get("prog_cnt"), max);
+  return {
+    attachFlags: a.get("attach_flags"),
+    progIds: [...ids.subarray(0, n)],
+    linkIds: [...links.subarray(0, n)],
+    revision: a.get64("revision"),
+  };
 }
 
 /** Options of {@linkcode progTestRun}. */

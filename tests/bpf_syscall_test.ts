@@ -47,6 +47,7 @@ import {
   progDetach,
   progInfo,
   progLoad,
+  progQuery,
   progTestRun,
   rawTracepointOpen,
   traceFds,
@@ -562,6 +563,9 @@ test("progAttach() and progDetach() put a cgroup skb program on a cgroup and tak
     progAttach(opts);
     const shown = JSON.parse(run("bpftool", ["-j", "cgroup", "show", cg]).stdout);
     assert.deepEqual(shown.map((p: { id: number }) => p.id), [progInfo(prog).id]);
+    const q = progQuery(dir.value, BpfAttachType.BPF_CGROUP_INET_INGRESS);
+    assert.deepEqual(q.progIds, [progInfo(prog).id]);
+    assert.equal(q.attachFlags, BpfAttachFlags.BPF_F_ALLOW_MULTI);
     progDetach({ target: dir.value, prog, attachType: BpfAttachType.BPF_CGROUP_INET_INGRESS });
     // bpftool prints nothing at all for a cgroup without programs.
     assert.equal(run("bpftool", ["-j", "cgroup", "show", cg]).stdout.trim(), "");
