@@ -1,0 +1,273 @@
+/**
+ * `.kconfig` externs: values from the kernel's configuration (`/boot/config-$(uname -r)`, else
+ * `/proc/config.gz`) and libbpf's virtual `LINUX_*` ones, written into the `.kconfig` map image at
+ * each extern's offset with libbpf's type checks and errors.
+ *
+ * @module
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { gunzipSync } from "node:zlib";
+import type { Btf } from "../btf/btf.ts";
+import { BtfIntEncoding, BtfKind } from "../btf/types.ts";
+import { BpfError, NotSupportedError } from "../errors.ts";
+import type { ExternSpec } from "../spec/types.ts";
+
+/** How libbpf classifies a kconfig extern's C type. */
+export type KcfgType = "unknown" | "bool" | "tristate" | "char" | "int" | "char_arr";
+
+/** libbpf's `enum libbpf_tristate` values. */
+export const Tristate = { No: 0, Yes: 1, Module: 2 } as const;
+
+/**
+ * Classifies a kconfig extern's value type as libbpf's `find_kcfg_type` does.
+ *
+ * @param btf the object's BTF.
+ * @param id the value type id.
+ * @returns the class and whether an int is signed.
+ */
+export function kcfgType(btf: Btf, id: number): { type: KcfgType; signed: boolean } {
+  const tid = btf.skipModsAndTypedefs(id);
+  const t = btf.type(tid);
+  switch (t.kind) {
+    case BtfKind.Int: {
+      const enc = t.encoding;
+      if (enc & BtfIntEncoding.Bool) return { type: t.size === 1 ? "bool" : "unknown", signed: false };
+      const signed = (enc & BtfIntEncoding.Signed) !== 0;
+      if (t.size === 1) return { type: "char", signed };
+      if (t.size < 1 || t.size > 8 || (t.size & (t.size - 1)) !== 0) return { type: "unknown", signed };
+      return { type: "int", signed };
+    }
+    case BtfKind.Enum:
+      return { type: t.size === 4 && t.name === "libbpf_tristate" ? "tristate" : "unknown", signed: false };
+    case BtfKind.Enum64:
+      return { type: t.name === "libbpf_tristate" ? "tristate" : "unknown", signed: false };
+    case BtfKind.Array: {
+      if (t.nelems === 0 || kcfgType(btf, t.type).type !== "char") return { type: "unknown", signed: false };
+      return { type: "char_arr", signed: false };
+    }
+    default:
+      return { type: "unknown", signed: false };
+  }
+}
+
+/**
+ * `KERNEL_VERSION(a, b, c)` of the running kernel, as libbpf's `get_kernel_version()`:
+ * `/proc/version_signature` (Ubuntu) first, then `uname -r`.
+ *
+ * @param release the `uname` release string.
+ * @returns the version code, 0 when it cannot be parsed.
+ */
+export function kernelVersionCode(release: string): number {
+  try {
+    const sig = readFileSync("/proc/version_signature", "utf8");
+    const m = /^\S+\s+\S+\s+(\d+)\.(\d+)\.(\d+)/.exec(sig);
+    if (m) return code(+m[1], +m[2], +m[3]);
+  } catch {
+    // not Ubuntu
+  }
+  const m = /^(\d+)\.(\d+)\.(\d+)/.exec(release);
+  return m ? code(+m[1], +m[2], +m[3]) : 0;
+}
+
+function code(a: number, b: number, c: number): number {
+  return a * 65536 + b * 256 + Math.min(c, 255);
+}
+
+let configCache: Map<string, string> | undefined;
+
+/**
+ * The kernel configuration as `CONFIG_X` → raw value, read once per process from
+ * `/boot/config-<release>` or else `/proc/config.gz`.
+ *
+ * @param release the `uname` release.
+ * @returns the map.
+ * @throws {NotSupportedError} neither file exists.
+ */
+export function readKernelConfig(release: string): Map<string, string> {
+  if (configCache !== undefined) return configCache;
+  let text: string;
+  const boot = `/boot/config-${release}`;
+  if (existsSync(boot)) {
+    const raw = readFileSync(boot);
+    text = (raw[0] === 0x1f && raw[1] === 0x8b ? gunzipSync(raw) : raw).toString("utf8");
+  } else if (existsSync("/proc/config.gz")) {
+    text = gunzipSync(readFileSync("/proc/config.gz")).toString("utf8");
+  } else {
+    throw new NotSupportedError(
+      "kernel config",
+      `Reading the kernel config failed: neither ${boot} nor /proc/config.gz exists; enable CONFIG_IKCONFIG_PROC or install the config file`,
+    );
+  }
+  const out = new Map<string, string>();
+  for (const line of text.split("\n")) {
+    if (!line.startsWith("CONFIG_")) continue;
+    const eq = line.indexOf("=");
+    if (eq < 0) throw new BpfError(`Parsing the kernel config failed at '${line}': no separator`);
+    const v = line.slice(eq + 1);
+    if (v === "") throw new BpfError(`Parsing the kernel config failed at '${line}': no value`);
+    out.set(line.slice(0, eq), v);
+  }
+  configCache = out;
+  return out;
+}
+
+/** What the virtual externs resolve to; supplied by the loader from its probes. */
+export interface KconfigEnv {
+  /** The `uname` release. */
+  release: string;
+  /** LINUX_HAS_BPF_COOKIE. */
+  hasBpfCookie: () => boolean;
+  /** LINUX_HAS_SYSCALL_WRAPPER. */
+  hasSyscallWrapper: () => boolean;
+}
+
+function err(ext: ExternSpec, msg: string): BpfError {
+  return new BpfError(`Extern (kcfg) '${ext.name}': ${msg}`);
+}
+
+function setNum(
+  ext: ExternSpec,
+  kt: { type: KcfgType; signed: boolean },
+  img: Uint8Array,
+  value: bigint,
+): void {
+  if (kt.type !== "int" && kt.type !== "char" && kt.type !== "bool") {
+    throw err(ext, `value '${value}' implies integer, char, or boolean type`);
+  }
+  if (kt.type === "bool" && value > 1n) throw err(ext, `value '${value}' isn't boolean compatible`);
+  const bits = BigInt(ext.size * 8);
+  if (ext.size !== 8) {
+    const ok = kt.signed
+      ? BigInt.asUintN(64, value + (1n << (bits - 1n))) < (1n << bits)
+      : (value >> bits) === 0n;
+    if (!ok) throw err(ext, `value '${value}' doesn't fit in ${ext.size} bytes`);
+  }
+  const dv = new DataView(img.buffer, img.byteOffset + ext.offset, ext.size);
+  switch (ext.size) {
+    case 1:
+      dv.setUint8(0, Number(value & 0xffn));
+      break;
+    case 2:
+      dv.setUint16(0, Number(value & 0xffffn), true);
+      break;
+    case 4:
+      dv.setUint32(0, Number(value & 0xffffffffn), true);
+      break;
+    case 8:
+      dv.setBigUint64(0, BigInt.asUintN(64, value), true);
+      break;
+    default:
+      throw err(ext, `unsupported size ${ext.size}`);
+  }
+}
+
+function setTri(ext: ExternSpec, kt: KcfgType, img: Uint8Array, v: string): void {
+  const at = ext.offset;
+  switch (kt) {
+    case "bool":
+      if (v === "m") throw err(ext, `value '${v}' implies tristate or char type`);
+      img[at] = v === "y" ? 1 : 0;
+      return;
+    case "tristate":
+      new DataView(img.buffer, img.byteOffset + at, 4).setUint32(
+        0,
+        v === "y" ? Tristate.Yes : v === "m" ? Tristate.Module : Tristate.No,
+        true,
+      );
+      return;
+    case "char":
+      img[at] = v.charCodeAt(0);
+      return;
+    default:
+      throw err(ext, `value '${v}' implies bool, tristate, or char type`);
+  }
+}
+
+function setStr(ext: ExternSpec, kt: KcfgType, img: Uint8Array, v: string): void {
+  if (kt !== "char_arr") throw err(ext, `value '${v}' implies char array type`);
+  if (!v.endsWith('"') || v.length < 2) throw err(ext, `invalid string config '${v}'`);
+  let bytes = new TextEncoder().encode(v.slice(1, -1));
+  if (bytes.length >= ext.size) bytes = bytes.subarray(0, ext.size - 1);
+  img.set(bytes, ext.offset);
+  img[ext.offset + bytes.length] = 0;
+}
+
+function parseU64(s: string): bigint | undefined {
+  // strtoull(value, &end, 0): optional sign, 0x hex, leading 0 octal, decimal
+  const m = /^\s*([+-]?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)$/.exec(s);
+  if (!m) return undefined;
+  const body = m[2];
+  let v: bigint;
+  if (/^0[xX]/.test(body)) v = BigInt(body);
+  else if (body.length > 1 && body[0] === "0") v = BigInt("0o" + body.slice(1));
+  else v = BigInt(body);
+  if (m[1] === "-") v = -v;
+  return BigInt.asUintN(64, v);
+}
+
+/**
+ * Fills every `.kconfig` extern of an object into the `.kconfig` image, as libbpf's
+ * `bpf_object__resolve_externs` does for kcfg externs.
+ *
+ * @param btf the object's BTF.
+ * @param externs the object's externs (only `kind: "kconfig"` ones are used).
+ * @param img the `.kconfig` section image (written in place).
+ * @param env the virtual values.
+ * @returns the names of the externs it set.
+ * @throws {BpfError} a value that does not fit the extern's type, an unknown `LINUX_` extern, or a
+ *   strong `CONFIG_` extern the kernel config lacks.
+ */
+export function resolveKconfig(
+  btf: Btf,
+  externs: readonly ExternSpec[],
+  img: Uint8Array,
+  env: KconfigEnv,
+): Set<string> {
+  const set = new Set<string>();
+  const needConfig: ExternSpec[] = [];
+  for (const ext of externs) {
+    if (ext.kind !== "kconfig") continue;
+    if (ext.offset < 0 || ext.offset + ext.size > img.length) {
+      throw err(ext, `offset ${ext.offset} is outside the .kconfig data`);
+    }
+    const kt = kcfgType(btf, ext.btfTypeId);
+    if (ext.name.startsWith("CONFIG_")) {
+      needConfig.push(ext);
+      continue;
+    }
+    let value: bigint;
+    if (ext.name === "LINUX_KERNEL_VERSION") {
+      const v = kernelVersionCode(env.release);
+      if (v === 0) throw err(ext, "failed to get kernel version");
+      value = BigInt(v);
+    } else if (ext.name === "LINUX_HAS_BPF_COOKIE") {
+      value = env.hasBpfCookie() ? 1n : 0n;
+    } else if (ext.name === "LINUX_HAS_SYSCALL_WRAPPER") {
+      value = env.hasSyscallWrapper() ? 1n : 0n;
+    } else if (!ext.name.startsWith("LINUX_") || !ext.weak) {
+      throw err(ext, "unrecognized virtual extern; only CONFIG_ and known LINUX_ externs exist");
+    } else {
+      continue; // weak unknown LINUX_*: stays zero
+    }
+    setNum(ext, kt, img, value);
+    set.add(ext.name);
+  }
+  if (needConfig.length > 0) {
+    const config = readKernelConfig(env.release);
+    for (const ext of needConfig) {
+      const v = config.get(ext.name);
+      if (v === undefined) continue;
+      const kt = kcfgType(btf, ext.btfTypeId);
+      if (v === "y" || v === "n" || v === "m") setTri(ext, kt.type, img, v);
+      else if (v.startsWith('"')) setStr(ext, kt.type, img, v);
+      else {
+        const n = parseU64(v);
+        if (n === undefined) throw err(ext, `value '${v}' isn't a valid integer`);
+        if (kt.type !== "int" && kt.type !== "char") throw err(ext, `value '${v}' implies integer type`);
+        setNum(ext, kt, img, n);
+      }
+      set.add(ext.name);
+    }
+  }
+  return set;
+}

@@ -1,0 +1,134 @@
+/**
+ * The kernel's BTF as the loader sees it: vmlinux (parsed once per process and shared by every
+ * object), module BTFs found by name or through BPF_BTF_GET_NEXT_ID when a ksym, kfunc or attach
+ * target is not in vmlinux, and a user-supplied target BTF that replaces the kernel's for CO-RE.
+ *
+ * @module
+ */
+import { Btf } from "../btf/btf.ts";
+import type { BtfKind } from "../btf/types.ts";
+import { btfInfo, type Fd, getFdById, getNextId } from "../ffi/bpf.ts";
+
+const custom = new Map<string, Btf>();
+
+/**
+ * The running kernel's BTF (`/sys/kernel/btf/vmlinux`), read and indexed once per process.
+ *
+ * @returns the shared instance; do not close it.
+ * @throws {BpfError} the kernel has no BTF.
+ */
+export function vmlinuxBtf(): Btf {
+  return Btf.kernel();
+}
+
+/**
+ * The BTF that CO-RE relocations are resolved against: `path` when given (libbpf's
+ * `btf_custom_path`, cached per path for the process), else the kernel's.
+ *
+ * @param path a raw BTF file or an ELF with a .BTF section, or undefined.
+ * @returns the target BTF; shared, do not close it.
+ * @throws {BtfError} the file is not BTF.
+ */
+export function targetBtf(path?: string): Btf {
+  if (path === undefined || path === "") return vmlinuxBtf();
+  let b = custom.get(path);
+  if (b === undefined) {
+    b = Btf.load(path);
+    custom.set(path, b);
+  }
+  return b;
+}
+
+/** One loaded kernel module's BTF: its parsed types and an fd of its kernel BTF object. */
+export interface ModuleBtf {
+  /** The module's name. */
+  name: string;
+  /** The kernel's id of the BTF object. */
+  id: number;
+  /** Its types, split over vmlinux. */
+  btf: Btf;
+  /** An fd of the BTF object (for attach_btf_obj_fd, ksym btf_obj_fd, fd_array). */
+  fd: Fd;
+}
+
+/** Where a name was found: the BTF, the id in it, and the module when not vmlinux. */
+export interface KernelTypeRef {
+  /** The BTF holding the type. */
+  btf: Btf;
+  /** The type id. */
+  id: number;
+  /** The module, or undefined for vmlinux. */
+  module: ModuleBtf | undefined;
+}
+
+/**
+ * The kernel BTFs one object load uses: vmlinux first, then module BTFs, enumerated on first need
+ * (as libbpf's `load_module_btfs`). `close()` releases the module fds and parsed module BTFs.
+ */
+export class KernelBtfs {
+  #modules: ModuleBtf[] | undefined;
+
+  /** vmlinux. */
+  get vmlinux(): Btf {
+    return vmlinuxBtf();
+  }
+
+  /** The loaded module BTFs, enumerated now if not yet. */
+  modules(): ModuleBtf[] {
+    if (this.#modules !== undefined) return this.#modules;
+    const out: ModuleBtf[] = [];
+    this.#modules = out;
+    let id = 0;
+    for (;;) {
+      id = getNextId("btf", id);
+      if (id === 0) break;
+      let fd: Fd;
+      try {
+        fd = getFdById("btf", id);
+      } catch {
+        continue; // gone meanwhile
+      }
+      let keep = false;
+      try {
+        const info = btfInfo(fd);
+        if (!info.kernelBtf || info.name === "vmlinux" || info.name === "") continue;
+        const btf = Btf.kernelModule(info.name);
+        out.push({ name: info.name, id, btf, fd });
+        keep = true;
+      } catch {
+        // a module without readable BTF: skip it, as libbpf does when it cannot load one
+      } finally {
+        if (!keep) fd.close();
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Finds a named type of a kind in vmlinux, then in each module.
+   *
+   * @param name the type's name.
+   * @param kind its kind.
+   * @returns where it is, or undefined.
+   */
+  find(name: string, kind: BtfKind): KernelTypeRef | undefined {
+    const v = this.vmlinux.findByName(name, kind);
+    if (v > 0) return { btf: this.vmlinux, id: v, module: undefined };
+    for (const m of this.modules()) {
+      for (const id of m.btf.findAllByName(name, kind)) {
+        if (id >= m.btf.startId) return { btf: m.btf, id, module: m };
+      }
+    }
+    return undefined;
+  }
+
+  /** Closes module fds and BTFs. Safe to call twice. */
+  close(): void {
+    const mods = this.#modules ?? [];
+    this.#modules = undefined;
+    for (const m of mods) {
+      m.fd.close();
+      m.btf.close();
+    }
+  }
+}

@@ -1,0 +1,223 @@
+/**
+ * `__ksym` externs: typed variables and kfuncs resolved by name and kind in vmlinux BTF (then in
+ * module BTFs) with libbpf's type-compatibility check, typeless ones from `/proc/kallsyms` (parsed
+ * once, lazily), and `__weak` ones that the kernel lacks resolved to zero.
+ *
+ * @module
+ */
+import { readFileSync } from "node:fs";
+import type { Btf } from "../btf/btf.ts";
+import { BtfKind } from "../btf/types.ts";
+import { BpfError } from "../errors.ts";
+import type { ResolvedExtern } from "../reloc/types.ts";
+import type { ExternSpec } from "../spec/types.ts";
+import type { KernelBtfs, ModuleBtf } from "./kernel_btf.ts";
+
+let kallsyms: Map<string, bigint | null> | undefined;
+
+/**
+ * `/proc/kallsyms` as name → address, read once per process. A name listed at two different
+ * addresses maps to null (libbpf calls such a resolution ambiguous).
+ *
+ * @returns the table.
+ * @throws {BpfError} the file cannot be read.
+ */
+export function kallsymsTable(): Map<string, bigint | null> {
+  if (kallsyms !== undefined) return kallsyms;
+  let text: string;
+  try {
+    text = readFileSync("/proc/kallsyms", "utf8");
+  } catch (e) {
+    throw new BpfError(`Reading /proc/kallsyms failed: ${(e as Error).message}`, { cause: e });
+  }
+  const out = new Map<string, bigint | null>();
+  let p = 0;
+  while (p < text.length) {
+    let nl = text.indexOf("\n", p);
+    if (nl < 0) nl = text.length;
+    const sp1 = text.indexOf(" ", p);
+    const sp2 = sp1 < 0 ? -1 : text.indexOf(" ", sp1 + 1);
+    if (sp1 > 0 && sp2 > 0 && sp2 < nl) {
+      let end = text.indexOf("\t", sp2 + 1);
+      if (end < 0 || end > nl) end = nl;
+      const name = text.slice(sp2 + 1, end);
+      const addr = BigInt("0x" + text.slice(p, sp1));
+      const prev = out.get(name);
+      if (prev === undefined) out.set(name, addr);
+      else if (prev !== null && prev !== addr) out.set(name, null);
+    }
+    p = nl + 1;
+  }
+  kallsyms = out;
+  return out;
+}
+
+/** Whether `/proc/kallsyms` lists a symbol. */
+export function hasKallsym(name: string): boolean {
+  return kallsymsTable().has(name);
+}
+
+/**
+ * libbpf's `bpf_core_types_are_compat`: whether a local type and a kernel type are compatible for
+ * a ksym or a kfunc prototype (same kinds after modifiers and typedefs; pointers and arrays
+ * recursively; prototypes parameter by parameter and by return type).
+ *
+ * @param local the object's BTF.
+ * @param localId the local type id.
+ * @param targ the kernel BTF.
+ * @param targId the kernel type id.
+ * @returns true when compatible.
+ */
+export function typesAreCompat(local: Btf, localId: number, targ: Btf, targId: number): boolean {
+  return compat(local, localId, targ, targId, 32);
+}
+
+function isEnum(k: number): boolean {
+  return k === BtfKind.Enum || k === BtfKind.Enum64;
+}
+
+function compat(l: Btf, lid: number, t: Btf, tid: number, depth: number): boolean {
+  for (;;) {
+    if (depth-- <= 0) return false;
+    lid = l.skipModsAndTypedefs(lid);
+    tid = t.skipModsAndTypedefs(tid);
+    const lk = l.kind(lid);
+    const tk = t.kind(tid);
+    if (lk !== tk && !(isEnum(lk) && isEnum(tk))) return false;
+    switch (lk) {
+      case BtfKind.Unknown:
+      case BtfKind.Struct:
+      case BtfKind.Union:
+      case BtfKind.Enum:
+      case BtfKind.Enum64:
+      case BtfKind.Fwd:
+        return true;
+      case BtfKind.Int: {
+        const a = l.type(lid);
+        const b = t.type(tid);
+        return a.kind === BtfKind.Int && b.kind === BtfKind.Int && a.bitOffset === 0 &&
+          b.bitOffset === 0;
+      }
+      case BtfKind.Ptr:
+        lid = l.refType(lid);
+        tid = t.refType(tid);
+        continue;
+      case BtfKind.Array: {
+        const a = l.type(lid);
+        const b = t.type(tid);
+        if (a.kind !== BtfKind.Array || b.kind !== BtfKind.Array) return false;
+        lid = a.type;
+        tid = b.type;
+        continue;
+      }
+      case BtfKind.FuncProto: {
+        const a = l.type(lid);
+        const b = t.type(tid);
+        if (a.kind !== BtfKind.FuncProto || b.kind !== BtfKind.FuncProto) return false;
+        if (a.params.length !== b.params.length) return false;
+        for (let i = 0; i < a.params.length; i++) {
+          if (!compat(l, a.params[i].type, t, b.params[i].type, depth)) return false;
+        }
+        lid = a.returnType;
+        tid = b.returnType;
+        continue;
+      }
+      default:
+        return false;
+    }
+  }
+}
+
+/** The loader's object-wide fd_array for kfuncs of modules (slot 0 stays unused, as libbpf). */
+export class FdArray {
+  /** The fds, slot 0 is 0. */
+  readonly fds: number[] = [];
+  readonly #slots = new Map<ModuleBtf, number>();
+
+  /** The slot of a module's BTF fd, adding it on first use. */
+  slot(m: ModuleBtf): number {
+    let s = this.#slots.get(m);
+    if (s === undefined) {
+      if (this.fds.length === 0) this.fds.push(0);
+      if (this.fds.length >= 0x7fff) {
+        throw new BpfError(`Module BTF fd index ${this.fds.length} does not fit an instruction offset`);
+      }
+      s = this.fds.length;
+      this.fds.push(m.fd.value);
+      this.#slots.set(m, s);
+    }
+    return s;
+  }
+}
+
+/**
+ * Resolves the object's `__ksym` externs (variables and kfuncs) as libbpf does.
+ *
+ * @param btf the object's BTF (undefined only when there are no typed externs).
+ * @param externs the object's externs; kconfig ones are skipped.
+ * @param kernel the kernel BTFs of this load.
+ * @param fdArray the object's fd_array, which module kfuncs are added to.
+ * @returns extern name → resolution.
+ * @throws {BpfError} a strong extern the kernel lacks, an ambiguous kallsyms name, or a type that
+ *   does not match the kernel's.
+ */
+export function resolveKsyms(
+  btf: Btf | undefined,
+  externs: readonly ExternSpec[],
+  kernel: KernelBtfs,
+  fdArray: FdArray,
+): Map<string, ResolvedExtern> {
+  const out = new Map<string, ResolvedExtern>();
+  for (const ext of externs) {
+    if (ext.kind === "kconfig") continue;
+    if (ext.kind === "ksym" && ext.btfTypeId === 0) {
+      const addr = kallsymsTable().get(ext.name);
+      if (addr === null) {
+        throw new BpfError(`Extern (ksym) '${ext.name}': resolution is ambiguous in /proc/kallsyms`);
+      }
+      if (addr === undefined) {
+        if (!ext.weak) {
+          throw new BpfError(
+            `Extern '${ext.name}' (strong): not found in /proc/kallsyms; declare it __weak if it is optional`,
+          );
+        }
+        out.set(ext.name, { kind: "missing_weak" });
+      } else out.set(ext.name, { kind: "ksym_addr", addr });
+      continue;
+    }
+    if (btf === undefined) throw new BpfError(`Extern '${ext.name}' needs the object's BTF`);
+    const kind = ext.kind === "kfunc" ? BtfKind.Func : BtfKind.Var;
+    const ref = kernel.find(ext.name, kind);
+    if (ref === undefined) {
+      if (ext.weak) {
+        out.set(ext.name, { kind: "missing_weak" });
+        continue;
+      }
+      throw new BpfError(
+        ext.kind === "kfunc"
+          ? `Extern (func ksym) '${ext.name}': not found in kernel or module BTFs`
+          : `Extern (var ksym) '${ext.name}': not found in kernel BTF`,
+      );
+    }
+    const targ = ref.btf.refType(ref.id);
+    if (!typesAreCompat(btf, ext.btfTypeId, ref.btf, targ)) {
+      throw new BpfError(
+        ext.kind === "kfunc"
+          ? `Extern (func ksym) '${ext.name}': func_proto [${ext.btfTypeId}] incompatible with kernel [${targ}]`
+          : `Extern (var ksym) '${ext.name}': incompatible types, expected [${ext.btfTypeId}] ${
+            btf.name(btf.skipModsAndTypedefs(ext.btfTypeId))
+          }, but kernel has [${targ}] ${ref.btf.name(ref.btf.skipModsAndTypedefs(targ))}`,
+      );
+    }
+    if (ext.kind === "kfunc") {
+      out.set(ext.name, {
+        kind: "kfunc",
+        btfId: ref.id,
+        fdArrayIdx: ref.module ? fdArray.slot(ref.module) : 0,
+      });
+    } else {
+      out.set(ext.name, { kind: "ksym", btfId: ref.id, btfObjFd: ref.module ? ref.module.fd.value : 0 });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,741 @@
+/**
+ * {@linkcode BpfObject}: libbpf's `bpf_object` for TypeScript. `BpfObject.open()` reads an object
+ * file into an "opened" object (its spec, per-program and per-map settings, and global-data views
+ * the caller can write before load); `load()` then does what `bpf_object__load` does: probe,
+ * load the object's BTF, resolve externs, create maps, relocate and load programs, and fill
+ * program arrays. A failed load releases everything it made before it throws.
+ *
+ * @module
+ */
+import { unlinkSync } from "node:fs";
+import type { Btf } from "../btf/btf.ts";
+import { BpfError, RelocationError, type SyscallError } from "../errors.ts";
+import { btfLoad, type Fd, mapFreeze, mapUpdate, progBindMap } from "../ffi/bpf.ts";
+import { BpfMapFlags, BpfMapType, Libc } from "../ffi/constants.ts";
+import { getSys } from "../ffi/runtime.ts";
+import type { Sys } from "../ffi/sys.ts";
+import { relocateProgram } from "../reloc/relocate.ts";
+import type { ResolvedExtern } from "../reloc/types.ts";
+import { readElf } from "../spec/elf.ts";
+import { open as openSpec } from "../spec/open.ts";
+import type { DataSecSpec, MapSpec, ObjectSpec, ProgramSpec } from "../spec/types.ts";
+import { fixupObjectBtf } from "./_btf_fixup.ts";
+import { hasProgBindMap, hasSyscallWrapper } from "./_features.ts";
+import { kernelVersionCode, resolveKconfig } from "./kconfig.ts";
+import { KernelBtfs, targetBtf } from "./kernel_btf.ts";
+import { FdArray, resolveKsyms } from "./ksyms.ts";
+import { adjustRingbufSize, BpfMap, isMapInMap, type MapDef, numPossibleCpus, pageSize } from "./map.ts";
+import { probe } from "./probes.ts";
+import {
+  attachTypeNumber,
+  BpfProgram,
+  findAttachBtfId,
+  loadProgram,
+  progFlagsFor,
+  progTypeNumber,
+} from "./program.ts";
+
+/** Message levels of the print callback, as libbpf's `LIBBPF_WARN/INFO/DEBUG`. */
+export type PrintLevel = "warn" | "info" | "debug";
+
+/** A print callback, like `libbpf_set_print`'s. */
+export type PrintFn = (level: PrintLevel, message: string) => void;
+
+let globalPrint: PrintFn | undefined;
+
+/**
+ * Sets the process-wide print callback (libbpf's `libbpf_set_print`) for objects opened without
+ * their own `print` option.
+ *
+ * @param fn the callback, or undefined for silence (the default).
+ * @returns the previous callback.
+ * @example
+ * ```ts ignore
+ * import { setPrint } from "./object.ts";
+ * setPrint((level, msg) => { if (level !== "debug") console.error(msg); });
+ * ```
+ */
+export function setPrint(fn: PrintFn | undefined): PrintFn | undefined {
+  const old = globalPrint;
+  globalPrint = fn;
+  return old;
+}
+
+/** Options of {@linkcode BpfObject.open}. */
+export interface ObjectOpenOptions {
+  /** The object's name (prefix of the data maps' names). Default: from the file name, as libbpf. */
+  name?: string;
+  /** A BTF file to resolve CO-RE against instead of the kernel's (libbpf's `btf_custom_path`). */
+  btfCustomPath?: string;
+  /** Where maps with `pinning = LIBBPF_PIN_BY_NAME` are pinned. Default `/sys/fs/bpf`. */
+  pinRoot?: string;
+  /** Print callback for this object; default the one set with {@linkcode setPrint}. */
+  print?: PrintFn;
+}
+
+/** Options of {@linkcode BpfObject.load}. */
+export interface ObjectLoadOptions {
+  /**
+   * Verifier log level for the first load of every program (libbpf's `kernel_log_level`); 0 (the
+   * default) asks for a log only after a failure.
+   */
+  logLevel?: number;
+}
+
+interface DataView_ {
+  spec: DataSecSpec;
+  size: number; // the (possibly resized) value size
+  addr: bigint;
+  len: number; // mapped length
+  bytes: Uint8Array | null;
+  mappedMap: boolean; // the mapping is now the map's memory
+}
+
+interface ProgSettings {
+  autoload: boolean;
+  type: string;
+  expectedAttachType: string;
+}
+
+type State = "opened" | "loaded" | "failed" | "closed";
+
+const PROT_RW = Libc.PROT_READ | Libc.PROT_WRITE;
+
+function roundUp(n: number, to: number): number {
+  return Math.ceil(n / to) * to;
+}
+
+/**
+ * A BPF object: maps, programs and global data, opened from an ELF file and loaded into the
+ * running kernel the way libbpf 1.1 loads it.
+ *
+ * Lifecycle: `open()` (no kernel objects yet; global-data views exist and can be written), then
+ * settings (`setAutoload`, `setProgramType`, `setMaxEntries`...), then `load()`. `close()` (or
+ * `using`) releases maps, programs, the BTF fd and the global-data mappings, and is safe to call
+ * twice. Views from {@linkcode BpfObject.data} must not be touched after `close()`; after load,
+ * views of read-only sections (`.rodata*`, `.kconfig`) are mapped read-only, and writing them faults.
+ *
+ * @example
+ * ```ts ignore
+ * import { BpfObject } from "./object.ts";
+ * using obj = BpfObject.open("tests/bpf/build/globals.bpf.o");
+ * new DataView(obj.data(".rodata")!.buffer).setUint32(0, 42, true); // before load
+ * obj.load();
+ * console.log(obj.program("use_globals").info().tag);
+ * ```
+ */
+export class BpfObject {
+  /** The object's spec (from `open()` in spec/open.ts). */
+  readonly spec: ObjectSpec;
+  /** The object's name. */
+  readonly name: string;
+  readonly #source: Uint8Array | string;
+  readonly #opts: ObjectOpenOptions;
+  readonly #sys: Sys;
+  #state: State = "opened";
+  readonly #data = new Map<string, DataView_>();
+  readonly #progSettings = new Map<string, ProgSettings>();
+  readonly #maxEntries = new Map<string, number>();
+  readonly #maps = new Map<string, BpfMap>();
+  readonly #programs = new Map<string, BpfProgram>();
+  #btfFd: Fd | undefined;
+  readonly #pinned: string[] = [];
+
+  private constructor(source: Uint8Array | string, spec: ObjectSpec, opts: ObjectOpenOptions) {
+    this.#source = source;
+    this.spec = spec;
+    this.name = spec.name;
+    this.#opts = opts;
+    this.#sys = getSys();
+    for (const p of spec.programs) {
+      this.#progSettings.set(p.name, {
+        autoload: p.autoload,
+        type: p.type,
+        expectedAttachType: p.expectedAttachType,
+      });
+    }
+  }
+
+  /**
+   * Opens an object file: parses it (`open()` from spec/open.ts) and maps a writable view for
+   * every global-data section, initialized with its image.
+   *
+   * @param source the path of a `.bpf.o` file, or its bytes.
+   * @param opts name, CO-RE target BTF, pin root, print callback.
+   * @returns the object, in the "opened" state.
+   * @throws {ElfError} {BtfError} {RelocationError} the file is malformed.
+   * @throws {SyscallError} mapping the views failed.
+   */
+  static open(source: Uint8Array | string, opts: ObjectOpenOptions = {}): BpfObject {
+    const spec = openSpec(source, { name: opts.name });
+    const obj = new BpfObject(source, spec, opts);
+    try {
+      for (const d of spec.datasecs) {
+        if (d.name === ".ksyms") continue;
+        obj.#data.set(d.name, obj.#mapView(d, d.size));
+      }
+    } catch (e) {
+      obj.close();
+      throw e;
+    }
+    return obj;
+  }
+
+  #mapView(spec: DataSecSpec, size: number): DataView_ {
+    const len = Math.max(roundUp(roundUp(size, 8), pageSize()), pageSize());
+    const addr = this.#sys.mmap(len, PROT_RW, Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS, -1, 0);
+    const bytes = new Uint8Array(this.#sys.view(addr, len), 0, size);
+    bytes.set(spec.image.subarray(0, Math.min(size, spec.image.length)));
+    return { spec, size, addr, len, bytes, mappedMap: false };
+  }
+
+  #print(level: PrintLevel, msg: string): void {
+    const fn = this.#opts.print ?? globalPrint;
+    if (fn) fn(level, `libbpf: ${msg}`);
+  }
+
+  /** "opened", "loaded", "failed" (a load threw) or "closed". */
+  get state(): State {
+    return this.#state;
+  }
+
+  #requireOpened(what: string): void {
+    if (this.#state !== "opened") {
+      throw new BpfError(`${what} needs an object that is opened and not loaded (it is ${this.#state})`);
+    }
+  }
+
+  #settings(name: string): ProgSettings {
+    const s = this.#progSettings.get(name);
+    if (s === undefined) {
+      throw new BpfError(
+        `Object '${this.name}' has no program '${name}'; programs: ${[...this.#progSettings.keys()].join(", ")}`,
+      );
+    }
+    return s;
+  }
+
+  /** The names of the entry programs, in ELF order. */
+  get programNames(): string[] {
+    return this.spec.programs.map((p) => p.name);
+  }
+
+  /** Whether `load()` will load a program (libbpf's autoload). */
+  autoload(program: string): boolean {
+    return this.#settings(program).autoload;
+  }
+
+  /**
+   * Chooses whether `load()` loads a program (before load only).
+   *
+   * @param program the program's name.
+   * @param on load it or not.
+   * @throws {BpfError} unknown program, or the object is already loaded.
+   */
+  setAutoload(program: string, on: boolean): void {
+    this.#requireOpened("setAutoload()");
+    this.#settings(program).autoload = on;
+  }
+
+  /**
+   * Overrides a program's type (before load), like `bpf_program__set_type`.
+   *
+   * @param program the program's name.
+   * @param type the type name without prefix (`"XDP"`, `"SOCKET_FILTER"`).
+   * @throws {BpfError} unknown program or type.
+   */
+  setProgramType(program: string, type: string): void {
+    this.#requireOpened("setProgramType()");
+    if (progTypeNumber(type) < 0) throw new BpfError(`Unknown program type '${type}'`);
+    this.#settings(program).type = type;
+  }
+
+  /**
+   * Overrides a program's expected attach type (before load).
+   *
+   * @param program the program's name.
+   * @param attachType the attach type name without `BPF_` (`"CGROUP_INET_INGRESS"`), or "".
+   * @throws {BpfError} unknown program or attach type.
+   */
+  setExpectedAttachType(program: string, attachType: string): void {
+    this.#requireOpened("setExpectedAttachType()");
+    attachTypeNumber(attachType);
+    this.#settings(program).expectedAttachType = attachType;
+  }
+
+  /**
+   * Sets a map's max_entries before load (`bpf_map__set_max_entries`).
+   *
+   * @param map the map's name.
+   * @param n the new max_entries.
+   * @throws {BpfError} unknown map or the object is loaded.
+   */
+  setMaxEntries(map: string, n: number): void {
+    this.#requireOpened("setMaxEntries()");
+    if (!this.spec.maps.some((m) => m.name === map)) throw new BpfError(`Object '${this.name}' has no map '${map}'`);
+    if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new RangeError(`Bad max_entries ${n}`);
+    this.#maxEntries.set(map, n);
+  }
+
+  /**
+   * Resizes a global-data section before load (`bpf_map__set_value_size` on a data map): the view
+   * is replaced by a new one of `size` bytes holding the old bytes (cut or zero-extended).
+   *
+   * @param section the section (`.bss`, `.data.custom`...).
+   * @param size the new size in bytes.
+   * @returns the new view.
+   * @throws {BpfError} unknown section or the object is loaded.
+   */
+  resizeData(section: string, size: number): Uint8Array {
+    this.#requireOpened("resizeData()");
+    const d = this.#data.get(section);
+    if (d === undefined || d.bytes === null) throw new BpfError(`Object '${this.name}' has no data section '${section}'`);
+    if (!Number.isInteger(size) || size <= 0) throw new RangeError(`Bad data section size ${size}`);
+    const n = this.#mapView(d.spec, size);
+    n.bytes!.fill(0);
+    n.bytes!.set(d.bytes.subarray(0, Math.min(size, d.size)));
+    this.#sys.munmap(d.addr, d.len);
+    this.#data.set(section, n);
+    return n.bytes!;
+  }
+
+  /**
+   * The view of a global-data section: writable before load (the kernel gets these bytes), and
+   * after load the map's own memory (read-only for `.rodata*` and `.kconfig`). Null after load when
+   * the section's map cannot be memory-mapped (no global variables, or an old kernel).
+   *
+   * @param section `.data`, `.rodata`, `.bss`, `.kconfig`, `.data.<x>`, `.rodata.<x>`.
+   * @returns the view, or null.
+   * @throws {BpfError} unknown section or the object is closed.
+   */
+  data(section: string): Uint8Array | null {
+    if (this.#state === "closed") throw new BpfError(`Object '${this.name}' is closed`);
+    const d = this.#data.get(section);
+    if (d === undefined) {
+      throw new BpfError(
+        `Object '${this.name}' has no data section '${section}'; sections: ${[...this.#data.keys()].join(", ")}`,
+      );
+    }
+    return d.bytes;
+  }
+
+  /** The data sections that have views, in ELF order. */
+  get dataSections(): string[] {
+    return [...this.#data.keys()];
+  }
+
+  /**
+   * A live map by name (after load). Data maps are found by their map name (`obj.bss`) or their
+   * section name (`.bss`).
+   *
+   * @throws {BpfError} not loaded, or no such map.
+   */
+  map(name: string): BpfMap {
+    if (this.#state !== "loaded") throw new BpfError(`Object '${this.name}' is not loaded (${this.#state})`);
+    const m = this.#maps.get(name) ??
+      this.#maps.get(this.spec.datasecs.find((d) => d.name === name)?.mapName ?? "");
+    if (m === undefined) {
+      throw new BpfError(`Object '${this.name}' has no map '${name}'; maps: ${[...this.#maps.keys()].join(", ")}`);
+    }
+    return m;
+  }
+
+  /** Every live map, by name. */
+  get maps(): ReadonlyMap<string, BpfMap> {
+    return this.#maps;
+  }
+
+  /**
+   * A loaded program by name.
+   *
+   * @throws {BpfError} not loaded, no such program, or it was not loaded (autoload off).
+   */
+  program(name: string): BpfProgram {
+    if (this.#state !== "loaded") throw new BpfError(`Object '${this.name}' is not loaded (${this.#state})`);
+    const p = this.#programs.get(name);
+    if (p === undefined) {
+      this.#settings(name);
+      throw new BpfError(`Program '${name}' was not loaded (autoload is off)`);
+    }
+    return p;
+  }
+
+  /** Every loaded program, by name. */
+  get programs(): ReadonlyMap<string, BpfProgram> {
+    return this.#programs;
+  }
+
+  /**
+   * Loads the object into the kernel, as `bpf_object__load`.
+   *
+   * @param opts verifier log level.
+   * @throws {VerifierError} a program was refused; its log is in the error.
+   * @throws {SyscallError} creating a map or loading BTF failed.
+   * @throws {RelocationError} {BpfError} relocation or extern resolution failed.
+   */
+  load(opts: ObjectLoadOptions = {}): void {
+    this.#requireOpened("load()");
+    const kernel = new KernelBtfs();
+    try {
+      this.#load(kernel, opts);
+      this.#state = "loaded";
+    } catch (e) {
+      this.#unload();
+      this.#state = "failed";
+      throw e;
+    } finally {
+      kernel.close();
+    }
+  }
+
+  #load(kernel: KernelBtfs, opts: ObjectLoadOptions): void {
+    const spec = this.spec;
+    const sys = this.#sys;
+    const names = probe("prog_name");
+
+    // Externs: kconfig values into the .kconfig image, ksyms and kfuncs against kernel BTF.
+    const externs = new Map<string, ResolvedExtern>();
+    const fdArray = new FdArray();
+    if (spec.externs.length > 0) {
+      const kc = this.#data.get(".kconfig");
+      if (spec.externs.some((e) => e.kind === "kconfig")) {
+        if (kc === undefined || kc.bytes === null || spec.btf === undefined) {
+          throw new BpfError("Object has kconfig externs but no .kconfig section or BTF");
+        }
+        const release = sys.uname().release;
+        const set = resolveKconfig(spec.btf, spec.externs, kc.bytes, {
+          release,
+          hasBpfCookie: () => probe("bpf_cookie"),
+          hasSyscallWrapper: () => hasSyscallWrapper(sys.arch),
+        });
+        for (const e of spec.externs) {
+          if (e.kind !== "kconfig") continue;
+          if (!set.has(e.name) && !e.weak) {
+            throw new BpfError(
+              `Extern '${e.name}' (strong): not resolved; the kernel config lacks it (declare it __weak if it is optional)`,
+            );
+          }
+          externs.set(e.name, { kind: "kconfig", offset: e.offset });
+        }
+      }
+      for (const [k, v] of resolveKsyms(spec.btf, spec.externs, kernel, fdArray)) externs.set(k, v);
+    }
+
+    // The object's BTF, fixed up as libbpf does (sanitization is not needed on kernels with every
+    // BTF kind; older ones get the raw error with the kernel's log).
+    if (spec.btf !== undefined && probe("btf")) {
+      const elf = readElf(this.#source);
+      const raw = fixupObjectBtf(spec.btf.rawBytes(), { elf, spec });
+      this.#btfFd = this.#loadBtf(raw);
+    }
+    const btfFd = this.#btfFd?.value ?? -1;
+
+    // Maps: .maps first, then data sections, in libbpf's order.
+    const mapFds = new Map<string, number>();
+    const dataMapFds = new Map<string, number>();
+    const ctx = { btfFd, names, log: (m: string) => this.#print("warn", m) };
+    for (const m of spec.maps) {
+      const map = this.#createUserMap(m, ctx);
+      this.#maps.set(m.name, map);
+      mapFds.set(m.name, map.fd);
+    }
+    const mmapOk = probe("array_mmap");
+    for (const [name, d] of this.#data) {
+      let flags = d.spec.mapFlags;
+      if (!mmapOk) flags &= ~BpfMapFlags.BPF_F_MMAPABLE;
+      const def: MapDef = {
+        name: d.spec.mapName,
+        type: BpfMapType.BPF_MAP_TYPE_ARRAY,
+        keySize: 4,
+        valueSize: d.size,
+        maxEntries: 1,
+        flags,
+      };
+      const dspec: MapSpec = {
+        name: d.spec.mapName,
+        type: "ARRAY",
+        typeId: BpfMapType.BPF_MAP_TYPE_ARRAY,
+        keySize: 4,
+        valueSize: d.size,
+        maxEntries: 1,
+        flags,
+        numaNode: 0,
+        mapExtra: 0n,
+        pinning: 0,
+        btfKeyTypeId: 0,
+        btfValueTypeId: d.size === d.spec.size ? d.spec.btfId : 0,
+        inner: undefined,
+        initValues: [],
+        section: name,
+        sectionOffset: 0,
+        btfVarId: 0,
+      };
+      const fd = BpfMap.createFd(dspec, def, ctx);
+      const map = new BpfMap(fd, def);
+      this.#maps.set(def.name, map);
+      dataMapFds.set(name, map.fd);
+      mapUpdate(map.fd, new Uint8Array(4), d.bytes!);
+      if (d.spec.readonly) mapFreeze(map.fd);
+    }
+    // map-in-map slots (prog arrays wait for the programs)
+    for (const m of spec.maps) {
+      if (!isMapInMap(m.typeId) || m.initValues.length === 0) continue;
+      const outer = this.#maps.get(m.name)!;
+      if (outer.reused) continue;
+      for (const { index, name } of m.initValues) {
+        const inner = this.#maps.get(name);
+        if (inner === undefined) throw new BpfError(`Map '${m.name}': slot ${index} names unknown map '${name}'`);
+        outer.update(u32(index), u32(inner.fd));
+      }
+    }
+
+    // Programs: relocate every autoloaded one, then load them.
+    const target = spec.programs.some((p) => this.#settings(p.name).autoload)
+      ? targetBtf(this.#opts.btfCustomPath)
+      : undefined;
+    const coreModules: Btf[] = [];
+    const relocated = new Map<string, ReturnType<typeof relocateProgram>>();
+    for (const p of spec.programs) {
+      const s = this.#settings(p.name);
+      if (!s.autoload) continue;
+      relocated.set(
+        p.name,
+        relocateProgram(spec, p.name, { mapFds, dataMapFds, targetBtf: target, externs, coreModules }),
+      );
+    }
+    const rodata = [...this.#data.values()].filter((d) => d.spec.readonly && d.spec.name !== ".kconfig")
+      .map((d) => this.#maps.get(d.spec.mapName)!);
+    for (const p of spec.programs) {
+      const r = relocated.get(p.name);
+      if (r === undefined) continue;
+      const prog = this.#loadOne(p, r, kernel, fdArray, btfFd, names, opts.logLevel ?? 0);
+      this.#programs.set(p.name, prog);
+      if (rodata.length > 0 && hasProgBindMap()) {
+        for (const m of rodata) {
+          try {
+            progBindMap(prog.fd, m.fd);
+          } catch (e) {
+            this.#print("warn", `prog '${p.name}': failed to bind map '${m.name}': ${(e as Error).message}`);
+          }
+        }
+      }
+    }
+
+    // Prog arrays from `values` initializers.
+    for (const m of spec.maps) {
+      if (m.typeId !== BpfMapType.BPF_MAP_TYPE_PROG_ARRAY || m.initValues.length === 0) continue;
+      const arr = this.#maps.get(m.name)!;
+      for (const { index, name } of m.initValues) {
+        const prog = this.#programs.get(name);
+        if (prog === undefined) {
+          throw new BpfError(
+            `Map '${m.name}': slot ${index} names program '${name}', which is not loaded; turn its autoload on`,
+          );
+        }
+        arr.update(u32(index), u32(prog.fd));
+      }
+    }
+
+    // Global data: map each data map over its view's address so the same views see the map.
+    this.#remapData();
+  }
+
+  #loadBtf(raw: Uint8Array): Fd {
+    try {
+      return btfLoad(raw);
+    } catch (e) {
+      const se = e as SyscallError;
+      if (typeof se.errno !== "number") throw e;
+      const logBuf = new Uint8Array(16 * 1024 * 1024);
+      let log = "";
+      try {
+        btfLoad(raw, { logBuf, logLevel: 1 }).close();
+      } catch {
+        const z = logBuf.indexOf(0);
+        log = new TextDecoder().decode(logBuf.subarray(0, z < 0 ? logBuf.length : z));
+      }
+      const tail = log.split("\n").filter((l) => l.trim() !== "").slice(-6).join("\n");
+      throw new BpfError(
+        `Loading the object's BTF failed: ${se.code}${tail ? `; the kernel said:\n${tail}` : ""}`,
+        { cause: e },
+      );
+    }
+  }
+
+  #createUserMap(m: MapSpec, ctx: { btfFd: number; names: boolean; log: (m: string) => void }): BpfMap {
+    let maxEntries = this.#maxEntries.get(m.name) ?? m.maxEntries;
+    if (m.typeId === BpfMapType.BPF_MAP_TYPE_PERF_EVENT_ARRAY && maxEntries === 0) {
+      maxEntries = numPossibleCpus();
+    }
+    if (m.typeId === BpfMapType.BPF_MAP_TYPE_RINGBUF || m.typeId === BpfMapType.BPF_MAP_TYPE_USER_RINGBUF) {
+      maxEntries = adjustRingbufSize(maxEntries);
+    }
+    const def: MapDef = {
+      name: m.name,
+      type: m.typeId,
+      keySize: m.keySize,
+      valueSize: m.valueSize,
+      maxEntries,
+      flags: m.flags,
+    };
+    if (m.pinning !== 1) return new BpfMap(BpfMap.createFd(m, def, ctx), def);
+    const root = this.#opts.pinRoot ?? "/sys/fs/bpf";
+    const path = `${root.replace(/\/+$/, "")}/${m.name}`;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const reused = BpfMap.reusePinned(path, def, m.mapExtra);
+      if (reused !== undefined) {
+        this.#print("debug", `map '${m.name}': reusing pinned map at '${path}'`);
+        return new BpfMap(reused, def, { pinPath: path, reused: true });
+      }
+      const fd = BpfMap.createFd(m, def, ctx);
+      const map = new BpfMap(fd, def, { pinPath: path });
+      try {
+        map.pin(path);
+        this.#pinned.push(path);
+        return map;
+      } catch (e) {
+        map.close();
+        if ((e as SyscallError).code === "EEXIST" && attempt === 0) continue;
+        throw new BpfError(`Map '${m.name}': pinning at '${path}' failed: ${(e as Error).message}`, { cause: e });
+      }
+    }
+    throw new BpfError(`Map '${m.name}': cannot find or pin a map at '${path}'`);
+  }
+
+  #loadOne(
+    p: ProgramSpec,
+    r: ReturnType<typeof relocateProgram>,
+    kernel: KernelBtfs,
+    fdArray: FdArray,
+    btfFd: number,
+    names: boolean,
+    logLevel: number,
+  ): BpfProgram {
+    const s = this.#settings(p.name);
+    const type = progTypeNumber(s.type);
+    if (type <= 0) {
+      throw new RelocationError(
+        `Program '${p.name}' has no program type; check its ELF section name '${p.section}' or set one with setProgramType()`,
+        { program: p.name, section: p.section },
+      );
+    }
+    const eat = attachTypeNumber(s.expectedAttachType);
+    const flags = p.def ? progFlagsFor(p.def.flags, type) : 0;
+    let attachBtfId = 0;
+    let attachBtfObjFd = 0;
+    if (p.def?.flags.includes("attachBtf")) {
+      const slash = p.section.indexOf("/");
+      if (slash < 0 || p.section.length === slash + 1) {
+        throw new BpfError(
+          `Program '${p.name}': section '${p.section}' names no BTF attach target; write it as ${p.section}/<target>`,
+        );
+      }
+      const t = findAttachBtfId(kernel, eat, p.section.slice(slash + 1));
+      attachBtfId = t.id;
+      attachBtfObjFd = t.module ? t.module.fd.value : 0;
+    }
+    const fds = fdArray.fds.length > 0 ? fdArray.fds : r.fdArray;
+    const { fd } = loadProgram({
+      name: p.name,
+      section: p.section,
+      type,
+      expectedAttachType: eat,
+      relocated: r,
+      license: this.spec.license,
+      kernVersion: this.spec.kernelVersion || kernelVersionCode(this.#sys.uname().release),
+      flags,
+      btfFd: probe("btf_func") ? btfFd : -1,
+      attachBtfId,
+      attachBtfObjFd,
+      fdArray: fds,
+      names,
+      logLevel,
+    });
+    return new BpfProgram(fd, {
+      name: p.name,
+      section: p.section,
+      type,
+      expectedAttachType: eat,
+      attachBtfId,
+      insnCount: r.insns.length / 8,
+    });
+  }
+
+  #remapData(): void {
+    const sys = this.#sys;
+    const done: DataView_[] = [];
+    try {
+      for (const d of this.#data.values()) {
+        const map = this.#maps.get(d.spec.mapName)!;
+        if ((map.flags & BpfMapFlags.BPF_F_MMAPABLE) === 0) continue;
+        const prot = d.spec.readonly ? Libc.PROT_READ : PROT_RW;
+        const len = roundUp(roundUp(d.size, 8), pageSize());
+        sys.mmap(len, prot, Libc.MAP_SHARED | Libc.MAP_FIXED, map.fd, 0, d.addr);
+        d.mappedMap = true;
+        done.push(d);
+      }
+    } catch (e) {
+      // Put private memory back under the views already switched, with their bytes.
+      for (const d of done) {
+        const copy = d.bytes!.slice();
+        sys.mmap(d.len, PROT_RW, Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS | Libc.MAP_FIXED, -1, 0, d.addr);
+        d.bytes!.set(copy);
+        d.mappedMap = false;
+      }
+      throw e;
+    }
+    // Views of maps that cannot be mapped are gone after load: their memory is released.
+    for (const d of this.#data.values()) {
+      if (d.mappedMap || d.bytes === null) continue;
+      sys.munmap(d.addr, d.len);
+      d.bytes = null;
+    }
+  }
+
+  #unload(): void {
+    for (const p of this.#programs.values()) p.close();
+    this.#programs.clear();
+    for (const m of this.#maps.values()) m.close();
+    this.#maps.clear();
+    this.#btfFd?.close();
+    this.#btfFd = undefined;
+    for (const path of this.#pinned.splice(0)) {
+      try {
+        unlinkSync(path);
+      } catch {
+        // already gone
+      }
+    }
+  }
+
+  /**
+   * Releases everything: programs, maps, the BTF fd and the global-data mappings (views must not be
+   * used afterwards). Pins stay (as in libbpf). Safe to call twice.
+   */
+  close(): void {
+    if (this.#state === "closed") return;
+    this.#pinned.length = 0; // a loaded object's pins outlive it
+    this.#unload();
+    for (const d of this.#data.values()) {
+      if (d.bytes === null && !d.mappedMap) continue;
+      d.bytes = null;
+      try {
+        this.#sys.munmap(d.addr, d.len);
+      } catch {
+        // nothing more to do
+      }
+    }
+    this.#state = "closed";
+  }
+
+  /** Same as `close()`. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+function u32(n: number): Uint8Array {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, n >>> 0, true);
+  return b;
+}
