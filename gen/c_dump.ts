@@ -361,6 +361,7 @@ export class CDumper {
   readonly #align: Int32Array;
   readonly #declCache: (string | undefined)[];
   readonly #targets: Int32Array;
+  readonly #sizes: Float64Array;
   readonly #declSimple: Uint8Array;
   readonly #typeNames = new Map<string, number>();
   readonly #identNames = new Map<string, number>();
@@ -390,6 +391,7 @@ export class CDumper {
     this.#declCache = new Array(t.n);
     this.#targets = new Int32Array(t.n).fill(-1);
     this.#queue = new Int32Array(t.n);
+    this.#sizes = new Float64Array(t.n).fill(-1);
     this.#declSimple = new Uint8Array(t.n);
     this.#orderState[0] = ORDERED;
     this.#emitState[0] = EMITTED;
@@ -476,7 +478,13 @@ export class CDumper {
     this.#out = HEADER;
     try {
       const n = this.#t.n;
-      for (let id = 1; id < n; id++) this.#dumpType(id);
+      const kinds = this.#t.kind, os = this.#orderState;
+      for (let id = 1; id < n; id++) {
+        const k = kinds[id];
+        // Functions, variables, sections and decl tags print nothing and order nothing else.
+        if (k === K_FUNC || k === K_VAR || k === K_DATASEC || k === K_DECL_TAG) os[id] = ORDERED;
+        else this.#dumpType(id);
+      }
       return this.#out + FOOTER;
     } finally {
       this.#out = saved;
@@ -777,6 +785,16 @@ export class CDumper {
     }
   }
 
+  /** The size of a member's type, 0 when it has none: `btf__resolve_size` kept per type. */
+  #sizeOf(id: number): number {
+    let sz = this.#sizes[id];
+    if (sz < 0) {
+      sz = this.#resolveSize(id);
+      this.#sizes[id] = sz = sz < 0 ? 0 : sz;
+    }
+    return sz;
+  }
+
   /** Like `btf__resolve_size`, with -1 for any failure. */
   #resolveSize(id: number): number {
     const t = this.#t;
@@ -892,7 +910,6 @@ export class CDumper {
     const t = this.#t;
     const isStruct = t.kind[id] === K_STRUCT;
     const w = t.words, r = t.rec[id], v = t.vlen[id], kf = t.kflag[id];
-    const align = this.#alignOf(id);
     const packed = isStruct ? this.#isPacked(id) : false;
     this.#out += (isStruct ? "struct" : "union") + (t.nameOff[id] !== 0 ? " " : "") +
       this.#typeName(id) + " {";
@@ -905,23 +922,31 @@ export class CDumper {
       const rawOff = w[p + 2];
       let mSz = kf ? rawOff >>> 24 : 0;
       const mOff = kf ? rawOff & 0xffffff : rawOff;
-      const mAlign = packed ? 1 : this.#alignOf(mType);
-      this.#emitBitPadding(off, mOff, mAlign, prevBitfield && mSz !== 0, lvl + 1);
-      this.#out += "\n" + indent;
-      this.#emitTypeDecl(mType, t.str(w[p]), lvl + 1);
+      if (off < mOff) {
+        const mAlign = packed ? 1 : this.#alignOf(mType);
+        this.#emitBitPadding(off, mOff, mAlign, prevBitfield && mSz !== 0, lvl + 1);
+      }
+      const fname = t.str(w[p]);
+      const tail = mSz ? ": " + mSz + ";" : ";";
+      const simple = this.#simpleDecl(mType, fname, lvl + 1);
+      if (simple !== undefined) this.#out += "\n" + indent + simple + tail;
+      else {
+        this.#out += "\n" + indent;
+        this.#emitDeclChain(mType, fname, lvl + 1);
+        this.#out += tail;
+      }
       if (mSz) {
-        this.#out += ": " + mSz + ";";
         off = mOff + mSz;
         prevBitfield = true;
       } else {
-        mSz = this.#resolveSize(mType);
-        if (mSz < 0) mSz = 0;
+        mSz = this.#sizeOf(mType);
         off = mOff + mSz * 8;
         prevBitfield = false;
-        this.#out += ";";
       }
     }
-    if (isStruct) this.#emitBitPadding(off, t.st[id] * 8, align, false, lvl + 1);
+    if (isStruct && off < t.st[id] * 8) {
+      this.#emitBitPadding(off, t.st[id] * 8, this.#alignOf(id), false, lvl + 1);
+    }
     if (v || t.st[id]) this.#out += "\n" + pfx(lvl) + "}";
     else this.#out += "}";
     if (packed) this.#out += " __attribute__((packed))";
@@ -977,27 +1002,30 @@ export class CDumper {
   }
 
   /**
-   * Prints a declaration. Declarations made only of modifiers and pointers over a named type (or
-   * a base type, or void) print the same text before the name every time: that text is kept.
+   * The whole text of a declaration made only of modifiers and pointers over a named type (or a
+   * base type, or void), or undefined for other declarations. Those print the same text before
+   * the name every time, so that text is kept per type.
    */
-  #emitTypeDecl(id: number, fname: string, lvl: number): void {
-    if (!this.#stripMods) {
-      let c = this.#declCache[id];
-      if (c === undefined && this.#isSimpleDecl(id)) {
-        const saved = this.#out;
-        this.#out = "";
-        this.#emitDeclChain(id, "", lvl);
-        c = this.#declCache[id] = this.#out;
-        this.#out = saved;
-      }
-      if (c !== undefined) {
-        if (fname === "") this.#out += c;
-        else if (this.#t.kind[id] === K_PTR) this.#out += c + fname;
-        else this.#out += c + " " + fname;
-        return;
-      }
+  #simpleDecl(id: number, fname: string, lvl: number): string | undefined {
+    if (this.#stripMods) return undefined;
+    let c = this.#declCache[id];
+    if (c === undefined) {
+      if (!this.#isSimpleDecl(id)) return undefined;
+      const saved = this.#out;
+      this.#out = "";
+      this.#emitDeclChain(id, "", lvl);
+      c = this.#declCache[id] = this.#out;
+      this.#out = saved;
     }
-    this.#emitDeclChain(id, fname, lvl);
+    if (fname === "") return c;
+    return this.#t.kind[id] === K_PTR ? c + fname : c + " " + fname;
+  }
+
+  /** Prints a declaration of `fname` with type `id`. */
+  #emitTypeDecl(id: number, fname: string, lvl: number): void {
+    const simple = this.#simpleDecl(id, fname, lvl);
+    if (simple !== undefined) this.#out += simple;
+    else this.#emitDeclChain(id, fname, lvl);
   }
 
   #isSimpleDecl(id: number): boolean {
