@@ -301,7 +301,28 @@ function essIndexOf(b: Btf): EssIndex {
     const p = <usize>load<u32>(b.offs + (<usize>i << 2));
     const s = nameAt(b, recNameOff(p));
     if (isEmptyStr(s)) continue;
-    const h = hashBytes(s, essentialLen(s, cstrLen(s)));
+    // One pass: length, hash of the whole name, and whether a `___` could make a flavor.
+    let h: u32 = 2166136261;
+    let n: u32 = 0;
+    let run: u32 = 0;
+    let triple = false;
+    for (;;) {
+      const ch = <u32>load<u8>(s + n);
+      if (ch == 0) break;
+      h = (h ^ ch) * 16777619;
+      if (ch == 0x5f) {
+        run++;
+        if (run >= 3) triple = true;
+      } else {
+        run = 0;
+      }
+      n++;
+    }
+    h |= 1;
+    if (triple) {
+      const e = essentialLen(s, n);
+      if (e != n) h = hashBytes(s, e);
+    }
     let slot = h & mask;
     while (load<u32>(tab + (<usize>slot << 3)) != 0) slot = (slot + 1) & mask;
     store<u32>(tab + (<usize>slot << 3), h);
