@@ -295,3 +295,44 @@ test("ensureBpffs() mounts a bpf filesystem where there is none, and pins work t
   }
   assert.equal(isBpffs(dir), false);
 });
+
+test("an Fd dropped without close() is closed by the FinalizationRegistry backstop", (t) => {
+  if (!requireKernel(t)) return;
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-gc-"));
+  try {
+    const script = join(dir, "gc.ts");
+    writeFileSync(
+      script,
+      `import { mapCreate, openFds } from ${JSON.stringify(join(ROOT, "ffi", "mod.ts"))};
+import { readdirSync, readlinkSync } from "node:fs";
+const maps = () => readdirSync("/proc/self/fd").filter((n) => {
+  try { return readlinkSync("/proc/self/fd/" + n).includes("bpf-map"); } catch { return false; }
+}).length;
+(() => { for (let i = 0; i < 20; i++) mapCreate({ type: 2, keySize: 4, valueSize: 4, maxEntries: 1 }); })();
+const before = maps();
+const g = globalThis;
+let after = before;
+for (let i = 0; i < 200 && after > 0; i++) {
+  g.Bun ? g.Bun.gc(true) : g.gc();
+  await new Promise((r) => setTimeout(r, 10));
+  after = maps();
+}
+console.log(JSON.stringify({ before, after, tracked: openFds().length }));
+`,
+    );
+    const r = runtimeName() === "deno"
+      ? run(process.execPath, [
+        "run",
+        "-A",
+        "--quiet",
+        "--no-check",
+        "--v8-flags=--expose-gc",
+        script,
+      ])
+      : run(process.execPath, [script]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), { before: 20, after: 0, tracked: 0 });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
