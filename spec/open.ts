@@ -49,6 +49,7 @@ const BPF_LD_IMM64 = 0x18;
 const BPF_PSEUDO_CALL = 1;
 const BPF_F_RDONLY_PROG = 0x80;
 const BPF_F_MMAPABLE = 0x400;
+const BPF_F_LINK = 0x2000;
 
 /**
  * The object name libbpf derives from a path: the base name, cut to 15 characters, then cut at
@@ -148,6 +149,7 @@ export function open(source: Uint8Array | string, opts: OpenOptions = {}): Objec
   let btfSec: ElfSection | undefined;
   let btfExtSec: ElfSection | undefined;
   const progSecs: ElfSection[] = [];
+  const stOpsSecs: ElfSection[] = [];
   const dataSecs: ElfSection[] = [];
   for (const s of secs) {
     if (s.index === 0) continue;
@@ -173,6 +175,11 @@ export function open(source: Uint8Array | string, opts: OpenOptions = {}): Objec
       btfSec = s;
     } else if (s.name === ".BTF.ext") {
       btfExtSec = s;
+    } else if (
+      s.type === SHT.PROGBITS && s.size > 0 &&
+      /^\??\.struct_ops(\.link)?$/.test(s.name)
+    ) {
+      stOpsSecs.push(s);
     } else if (s.type === SHT.PROGBITS && s.size > 0 && (s.flags & SHF.EXECINSTR) !== 0) {
       if (s.name === ".text") textIdx = s.index;
       progSecs.push(s);
@@ -266,6 +273,7 @@ export function open(source: Uint8Array | string, opts: OpenOptions = {}): Objec
 
     // ---- maps -----------------------------------------------------------------------------
     const maps = mapsIdx >= 0 ? collectMaps(elf, mapsIdx, btf) : [];
+    for (const s of stOpsSecs) maps.push(...collectStructOps(elf, s, btf, all));
 
     // ---- data sections --------------------------------------------------------------------
     const datasecs: DataSecSpec[] = [];
@@ -690,6 +698,105 @@ function parseMapDef(
   });
   if (m.typeId === 0) throw mapError(name, "map type is not specified");
   return m;
+}
+
+// ---- struct_ops ---------------------------------------------------------------------------
+
+function collectStructOps(
+  elf: ElfFile,
+  s: ElfSection,
+  maybeBtf: Btf | undefined,
+  progs: ProgramSpec[],
+): MapSpec[] {
+  const btf = requireBtf(maybeBtf, `Section ${s.name}`);
+  const secId = btf.findByName(s.name, BtfKind.Datasec);
+  if (secId < 0) throw new ElfError(`Section ${s.name} has no DATASEC in BTF`);
+  const sec = btf.type(secId);
+  if (sec.kind !== BtfKind.Datasec) throw new ElfError(`BTF '${s.name}' is not a DATASEC`);
+  const bytes = elf.bytes;
+  const maps: MapSpec[] = [];
+  const isLink = s.name.endsWith(".link");
+  for (const vi of sec.vars) {
+    const v = btf.type(vi.type);
+    if (v.kind !== BtfKind.Var) throw new ElfError(`${s.name} entry [${vi.type}] is not a VAR`);
+    const typeId = btf.skipModsAndTypedefs(v.type);
+    const t = btf.type(typeId);
+    if (t.name === "") throw mapError(v.name, "anonymous struct_ops types are not supported");
+    if (t.kind !== BtfKind.Struct) {
+      throw mapError(v.name, `struct_ops type ${t.name} is not a struct`);
+    }
+    const sym = findGlobalObject(elf, v.name, s.index);
+    const offset = sec.size === 0 && sym ? sym.value : vi.offset;
+    if (offset + t.size > s.size) {
+      throw mapError(v.name, `struct_ops variable is beyond the end of ${s.name}`);
+    }
+    maps.push({
+      name: v.name,
+      type: "STRUCT_OPS",
+      typeId: 26,
+      keySize: 4,
+      valueSize: t.size,
+      maxEntries: 1,
+      flags: isLink ? BPF_F_LINK : 0,
+      numaNode: 0,
+      mapExtra: 0n,
+      pinning: 0,
+      btfKeyTypeId: 0,
+      btfValueTypeId: typeId,
+      inner: undefined,
+      initValues: [],
+      section: s.name,
+      sectionOffset: offset,
+      btfVarId: vi.type,
+      autocreate: !s.name.startsWith("?"),
+      structOps: {
+        typeName: t.name,
+        btfTypeId: typeId,
+        data: bytes.slice(s.offset + offset, s.offset + offset + t.size),
+        progs: [],
+      },
+    });
+  }
+  const rel = elf.relocations.find((r) => r.target === s.index);
+  for (const r of rel?.entries ?? []) {
+    const sym = elf.symbols[r.sym];
+    const map = maps.find((m) =>
+      m.sectionOffset <= r.offset && r.offset < m.sectionOffset + m.valueSize
+    );
+    if (!map) {
+      throw new ElfError(`${s.name} relocation at offset ${r.offset} is in no struct_ops map`);
+    }
+    const moff = r.offset - map.sectionOffset;
+    if (sym.shndx === 0 || sym.shndx >= 0xff00) {
+      throw mapError(
+        map.name,
+        `struct_ops member at offset ${moff} names a function that is not defined here`,
+      );
+    }
+    if (sym.value % INSN_SZ !== 0) {
+      throw mapError(map.name, `misaligned program offset ${sym.value}`);
+    }
+    const t = btf.type(map.structOps!.btfTypeId);
+    if (t.kind !== BtfKind.Struct) continue;
+    const memberIndex = t.members.findIndex((m) => m.bitOffset === moff * 8);
+    if (memberIndex < 0) throw mapError(map.name, `no member at offset ${moff}`);
+    const member = t.members[memberIndex];
+    const ptr = btf.type(btf.skipModsAndTypedefs(member.type));
+    const isFuncPtr = ptr.kind === BtfKind.Ptr &&
+      btf.kind(btf.skipModsAndTypedefs(ptr.type)) === BtfKind.FuncProto;
+    if (!isFuncPtr) throw mapError(map.name, `member '${member.name}' is not a function pointer`);
+    const insn = sym.value / INSN_SZ;
+    const prog = progs.find((p) => p.sectionIndex === sym.shndx && p.sectionInsnOffset === insn);
+    if (!prog) throw mapError(map.name, `no program for member '${member.name}'`);
+    if (prog.type !== "STRUCT_OPS") {
+      throw mapError(
+        map.name,
+        `program '${prog.name}' for '${member.name}' is not a struct_ops program`,
+      );
+    }
+    map.structOps!.progs.push({ member: member.name, memberIndex, program: prog.name });
+  }
+  return maps;
 }
 
 // ---- data sections and externs ------------------------------------------------------------

@@ -133,6 +133,22 @@ export interface MapSpec {
   sectionOffset: number;
   /** The map variable's BTF VAR id (0 for inner map templates). */
   btfVarId: number;
+  /** False when the map is not created unless asked for (`SEC("?.struct_ops")`); default true. */
+  autocreate?: boolean;
+  /** For STRUCT_OPS maps (from `.struct_ops` / `.struct_ops.link`), the struct and its programs. */
+  structOps?: StructOpsSpec;
+}
+
+/** The contents of a struct_ops map, as the object declares it. */
+export interface StructOpsSpec {
+  /** The struct's name, such as `"tcp_congestion_ops"`. The kernel's type of that name is the target. */
+  typeName: string;
+  /** The struct's BTF type id in the object's BTF. */
+  btfTypeId: number;
+  /** The variable's initial bytes (the struct, as laid out in the object; function pointers zero). */
+  data: Uint8Array;
+  /** Function-pointer members set to programs, by member. */
+  progs: { member: string; memberIndex: number; program: string }[];
 }
 
 /** A variable of a data section. */

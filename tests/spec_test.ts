@@ -17,6 +17,7 @@ import {
 } from "../spec/section_defs.ts";
 import { internalMapName, objectNameFromPath, open } from "../spec/open.ts";
 import type { ObjectSpec, ProgramSpec } from "../spec/types.ts";
+import { BPF_BUILD } from "./_util.ts";
 
 // [section, pattern, progType, attachType, attachTo]
 const CASES: [string, string | undefined, string, string, string][] = [
@@ -286,6 +287,8 @@ function compile(name: string, source: string): string {
     "-target",
     "bpf",
     "-I/usr/include/x86_64-linux-gnu",
+    "-D__TARGET_ARCH_x86",
+    `-I${BPF_BUILD}`,
     "-c",
     c,
     "-o",
@@ -463,5 +466,58 @@ char L[] SEC("license") = "GPL";`,
     assert.throws(() => open(path), /Map 'm': unknown attribute 'bogus'/);
   } finally {
     rmSync(join(path, ".."), { recursive: true, force: true });
+  }
+});
+
+test("open() reads struct_ops maps: type, link flag, image and member programs", () => {
+  const path = compile(
+    "stops",
+    `#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+char LICENSE[] SEC("license") = "GPL";
+SEC("struct_ops/ssthresh") __u32 BPF_PROG(my_ssthresh, struct sock *sk) { return 2; }
+SEC("struct_ops/undo_cwnd") __u32 BPF_PROG(my_undo, struct sock *sk) { return 4; }
+SEC("struct_ops/cong_avoid") void BPF_PROG(my_avoid, struct sock *sk, __u32 ack, __u32 acked) { }
+SEC(".struct_ops") struct tcp_congestion_ops cc_a = {
+  .ssthresh = (void *)my_ssthresh, .undo_cwnd = (void *)my_undo, .name = "tsbpf_a",
+};
+SEC(".struct_ops.link") struct tcp_congestion_ops cc_b = {
+  .ssthresh = (void *)my_ssthresh, .cong_avoid = (void *)my_avoid, .name = "tsbpf_b",
+};
+SEC("?.struct_ops") struct tcp_congestion_ops cc_c = { .name = "tsbpf_c" };`,
+  );
+  let spec: ObjectSpec | undefined;
+  try {
+    spec = open(path);
+  } finally {
+    rmSync(join(path, ".."), { recursive: true, force: true });
+  }
+  try {
+    const m = (n: string) => spec.maps.find((x) => x.name === n)!;
+    assert.deepEqual(spec.maps.map((x) => x.name).sort(), ["cc_a", "cc_b", "cc_c"]);
+    assert.deepEqual(
+      [m("cc_a").type, m("cc_a").keySize, m("cc_a").maxEntries, m("cc_a").flags],
+      ["STRUCT_OPS", 4, 1, 0],
+    );
+    assert.equal(m("cc_b").flags, 0x2000);
+    assert.equal(m("cc_c").autocreate, false);
+    assert.equal(m("cc_a").autocreate, true);
+    const ops = m("cc_a").structOps!;
+    assert.equal(ops.typeName, "tcp_congestion_ops");
+    assert.equal(m("cc_a").valueSize, spec.btf!.size(ops.btfTypeId));
+    assert.equal(ops.data.length, m("cc_a").valueSize);
+    assert.ok(new TextDecoder().decode(ops.data).includes("tsbpf_a"));
+    assert.deepEqual(
+      ops.progs.map((p) => [p.member, p.program]).sort(),
+      [["ssthresh", "my_ssthresh"], ["undo_cwnd", "my_undo"]],
+    );
+    assert.deepEqual(
+      m("cc_b").structOps!.progs.map((p) => [p.member, p.program]).sort(),
+      [["cong_avoid", "my_avoid"], ["ssthresh", "my_ssthresh"]],
+    );
+    assert.deepEqual(m("cc_c").structOps!.progs, []);
+  } finally {
+    spec.btf?.close();
   }
 });
