@@ -4,8 +4,10 @@
  *
  * Every offset was taken from the running kernel's BTF (`/sys/kernel/btf/vmlinux`, Linux 6.18),
  * and `tests/bpf_attr_layout_test.ts` checks each one against that BTF again. A layout's `size` is
- * what tsbpf passes to the kernel: the end of the last field it names, rounded up to 8. Buffers
- * start zero-filled, so every field not set is zero, as the kernel requires.
+ * what tsbpf passes to the kernel: for a part of `bpf_attr`, the end of the last field it names
+ * rounded up to 8; for the info structs and `perf_event_attr`, the whole struct. Buffers start
+ * zero-filled, so every field not set is zero: older kernels, which know a shorter struct, accept
+ * the longer one because its tail is zero.
  *
  * @module
  */
