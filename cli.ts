@@ -79,7 +79,10 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-if (import.meta.main ?? (process.argv[1] !== undefined && import.meta.url.endsWith(process.argv[1].split("/").pop()!))) {
+if (
+  import.meta.main ??
+    (process.argv[1] !== undefined && import.meta.url.endsWith(process.argv[1].split("/").pop()!))
+) {
   const code = await main(process.argv.slice(2));
   process.exitCode = code;
 }

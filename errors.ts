@@ -162,10 +162,16 @@ export class VerifierError extends SyscallError {
     },
   ) {
     const tail = verifierLogTail(options.log, 6);
-    const head = `Loading program '${options.program}' (section ${options.section}) failed: ${options.code}`;
+    const head =
+      `Loading program '${options.program}' (section ${options.section}) failed: ${options.code}`;
     super(
       tail.length > 0 ? `${head}; the verifier said:\n${tail.join("\n")}` : head,
-      { call: "bpf(BPF_PROG_LOAD)", errno: options.errno, code: options.code, cause: options.cause },
+      {
+        call: "bpf(BPF_PROG_LOAD)",
+        errno: options.errno,
+        code: options.code,
+        cause: options.cause,
+      },
     );
     this.program = options.program;
     this.section = options.section;
