@@ -215,3 +215,51 @@ test("relocateProgram names the program it does not know", () => {
     spec.btf?.close();
   }
 });
+
+test("relocateProgram refuses a program with CO-RE relocations when no target BTF is given", () => {
+  const file = testObjects().find((f) => f.endsWith("/core.bpf.o"));
+  if (!file) return;
+  const spec = open(file);
+  try {
+    const prog = spec.programs[0];
+    assert.throws(
+      () =>
+        relocateProgram(spec, prog.name, {
+          mapFds: new Map(),
+          dataMapFds: new Map(spec.datasecs.map((d, i) => [d.name, 100 + i])),
+          targetBtf: undefined,
+          externs: new Map(),
+        }),
+      (e: unknown) =>
+        e instanceof RelocationError && e.program === prog.name && /target BTF/.test(e.message),
+    );
+  } finally {
+    spec.btf?.close();
+  }
+});
+
+test("relocateProgram is deterministic: the same input gives the same bytes", () => {
+  const file = testObjects().find((f) => f.endsWith("/subprogs.bpf.o"));
+  if (!file) return;
+  const a = open(file);
+  const b = open(file);
+  try {
+    const input = (s: ObjectSpec) => ({
+      mapFds: new Map(s.maps.map((m, i) => [m.name, 10 + i])),
+      dataMapFds: new Map(s.datasecs.map((d, i) => [d.name, 50 + i])),
+      targetBtf: undefined,
+      externs: new Map(),
+    });
+    for (const p of a.programs) {
+      const x = relocateProgram(a, p.name, input(a));
+      const y = relocateProgram(b, p.name, input(b));
+      const z = relocateProgram(a, p.name, input(a));
+      assert.deepEqual(x, y);
+      assert.deepEqual(x, z);
+      assert.ok(x.insns.length > p.insns.length || p.relocations.every((r) => r.kind !== "call"));
+    }
+  } finally {
+    a.btf?.close();
+    b.btf?.close();
+  }
+});
