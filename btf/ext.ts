@@ -50,8 +50,14 @@ export interface BtfCoreRelo {
  * ```ts
  * import { BtfExt } from "./ext.ts";
  * import { Btf } from "./btf.ts";
- * // Normally both come from an object's .BTF and .BTF.ext sections.
- * console.assert(typeof BtfExt.parse === "function" && typeof Btf.parse === "function");
+ * // Normally both come from an object's .BTF and .BTF.ext sections; this is an empty .BTF.ext.
+ * const bytes = new Uint8Array(32);
+ * const dv = new DataView(bytes.buffer);
+ * dv.setUint16(0, 0xeb9f, true);
+ * dv.setUint8(2, 1);
+ * dv.setUint32(4, 32, true);
+ * const ext = BtfExt.parse(bytes, Btf.kernel());
+ * console.assert(ext.funcInfo.size === 0 && ext.coreRelos.size === 0);
  * ```
  */
 export class BtfExt {
@@ -77,6 +83,18 @@ export class BtfExt {
    * @param btf The object's BTF (from its `.BTF` section), where the strings and types live.
    * @returns The decoded records; nothing to close.
    * @throws {BtfError} When the blob is malformed (names the offset at fault).
+   * @example
+   * ```ts
+   * import { BtfExt } from "./ext.ts";
+   * import { Btf } from "./btf.ts";
+   * import { BtfError } from "../errors.ts";
+   * try {
+   *   BtfExt.parse(new Uint8Array(4), Btf.kernel());
+   *   console.assert(false);
+   * } catch (e) {
+   *   console.assert(e instanceof BtfError);
+   * }
+   * ```
    */
   static parse(bytes: Uint8Array, btf: Btf): BtfExt {
     const core = Core.get();
