@@ -6,7 +6,7 @@
  * @module
  */
 import { SyscallError } from "../errors.ts";
-import { BpfCmd } from "./constants.ts";
+import { BpfCmd, Libc } from "./constants.ts";
 import { errnoDescription, errnoName } from "./errno.ts";
 import type { Arch } from "./symbols.ts";
 
@@ -230,8 +230,8 @@ export class Mapping {
     length: number,
     opts: { write?: boolean; offset?: number } = {},
   ): Mapping {
-    const prot = opts.write ? 3 : 1;
-    const addr = sys.mmap(length, prot, 1, fd, opts.offset ?? 0);
+    const prot = opts.write ? Libc.PROT_READ | Libc.PROT_WRITE : Libc.PROT_READ;
+    const addr = sys.mmap(length, prot, Libc.MAP_SHARED, fd, opts.offset ?? 0);
     return new Mapping(sys, addr, length);
   }
 
