@@ -149,6 +149,13 @@ SEC(".struct_ops") struct tcp_congestion_ops cc_a = {
   .ssthresh = (void *)my_ssthresh, .undo_cwnd = (void *)my_undo,
   .cong_avoid = (void *)my_avoid, .name = "tsbpf_a",
 };`,
+  hidden_only: `#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+char LICENSE[] SEC("license") = "GPL";
+__attribute__((visibility("hidden"))) int hidden_data = 1;
+__attribute__((visibility("hidden"))) int hidden_bss;
+int visible_bss;
+SEC("xdp") int x(void *c) { hidden_bss++; visible_bss++; return hidden_data; }`,
   a_very_long_object_name: `#include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 char LICENSE[] SEC("license") = "GPL";
@@ -169,6 +176,15 @@ SEC("perf_event") int pe(void *c) { return 0; }
 SEC("unknown_section") int u(void *c) { return 0; }`,
 };
 
+// Without -g there is no BTF: no variables, and no BPF_F_MMAPABLE on data maps.
+const NO_DEBUG_INFO = new Set(["no_btf"]);
+EXTRA.no_btf = `#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+char L[] SEC("license") = "GPL";
+int c;
+const volatile int r = 1;
+SEC("xdp") int x(void *ctx) { return c + r; }`;
+
 for (const [name, source] of Object.entries(EXTRA)) {
   test(`open() agrees with libbpf on a compiled ${name}.bpf.o`, () => {
     const dir = mkdtempSync(join(tmpdir(), "tsbpf-oracle-"));
@@ -179,7 +195,7 @@ for (const [name, source] of Object.entries(EXTRA)) {
       execFileSync("clang-19", [
         "-D__TARGET_ARCH_x86",
         `-I${BPF_BUILD}`,
-        "-g",
+        NO_DEBUG_INFO.has(name) ? "-g0" : "-g",
         "-O2",
         "-target",
         "bpf",
