@@ -674,6 +674,12 @@ function externLd64(spec: ObjectSpec, input: RelocInput, p: Placed, r: RelocSpec
       dv.setInt32(at + 4, Number(BigInt.asIntN(32, ext.addr)), true);
       dv.setInt32(at + 12, Number(BigInt.asIntN(32, ext.addr >> 32n)), true);
       return;
+    case "kfunc":
+      // A kfunc's address taken with ld_imm64: libbpf loads it like a typed ksym.
+      setSrc(dv, at, PSEUDO_BTF_ID);
+      dv.setInt32(at + 4, ext.btfId, true);
+      dv.setInt32(at + 12, ext.btfObjFd ?? 0, true);
+      return;
     case "missing_weak":
       dv.setInt32(at + 4, 0, true);
       dv.setInt32(at + 12, 0, true);
@@ -682,7 +688,7 @@ function externLd64(spec: ObjectSpec, input: RelocInput, p: Placed, r: RelocSpec
       throw relocErr(
         p.fn,
         r.insn,
-        `Extern '${name}' is loaded as a value but resolved to a ${ext.kind}`,
+        `Extern '${name}' resolved to an unknown kind ${(ext as { kind: string }).kind}`,
       );
   }
 }

@@ -263,3 +263,36 @@ test("relocateProgram is deterministic: the same input gives the same bytes", ()
     b.btf?.close();
   }
 });
+
+test("every bpf-to-bpf call and callback address lands on the start of an appended function", () => {
+  const file = testObjects().find((f) => f.endsWith("/subprogs.bpf.o"));
+  if (!file) return;
+  const spec = open(file);
+  try {
+    for (const p of spec.programs) {
+      const r = relocateProgram(spec, p.name, {
+        mapFds: new Map(spec.maps.map((m, i) => [m.name, 10 + i])),
+        dataMapFds: new Map(spec.datasecs.map((d, i) => [d.name, 50 + i])),
+        targetBtf: undefined,
+        externs: new Map(),
+      });
+      const starts = new Set(records(r.funcInfo, 2).map(([off]) => off));
+      assert.ok(starts.has(0));
+      const dv = new DataView(r.insns.buffer);
+      let targets = 0;
+      for (let i = 0; i < r.insns.length / 8; i++) {
+        const code = r.insns[i * 8];
+        const src = r.insns[i * 8 + 1] >> 4;
+        if ((code === 0x85 && src === 1) || (code === 0x18 && src === 4)) {
+          const to = i + dv.getInt32(i * 8 + 4, true) + 1;
+          assert.ok(starts.has(to), `${p.name}: insn ${i} goes to ${to}, not a function start`);
+          targets++;
+        }
+      }
+      assert.ok(targets > 0, `${p.name} makes no calls`);
+      assert.equal(starts.size, records(r.funcInfo, 2).length, "a function was appended twice");
+    }
+  } finally {
+    spec.btf?.close();
+  }
+});
