@@ -54,7 +54,9 @@ function extraSize(kind: number, vlen: number): number {
 
 function index(u8: Uint8Array): Raw {
   const dv = new DataView(u8.buffer, u8.byteOffset, u8.byteLength);
-  if (u8.length < 24 || dv.getUint16(0, true) !== 0xeb9f) throw new BtfError("Object BTF has a bad header");
+  if (u8.length < 24 || dv.getUint16(0, true) !== 0xeb9f) {
+    throw new BtfError("Object BTF has a bad header");
+  }
   const hdr = dv.getUint32(4, true);
   const typeOff = hdr + dv.getUint32(8, true);
   const typeLen = dv.getUint32(12, true);
@@ -169,7 +171,9 @@ export function fixupObjectBtf(raw: Uint8Array, input: FixupInput): Uint8Array {
       const vid = r.dv.getUint32(vs, true);
       const name = nameOf(r, vid);
       const ext = spec.externs.find((e) => e.kind === "kconfig" && e.name === name);
-      if (ext === undefined) throw new BtfError(`No extern definition for BTF var '${name}'`, { typeId: vid });
+      if (ext === undefined) {
+        throw new BtfError(`No extern definition for BTF var '${name}'`, { typeId: vid });
+      }
       r.dv.setUint32(r.offs[vid] + 12, VAR_GLOBAL_ALLOCATED, true);
       r.dv.setUint32(vs + 4, ext.offset, true);
     }
@@ -191,7 +195,9 @@ export function fixupObjectBtf(raw: Uint8Array, input: FixupInput): Uint8Array {
       if (r.dv.getUint32(sec + 8, true) === 0) {
         const es = elf.sections.find((s) => s.name === name);
         if (es === undefined || es.size === 0) {
-          throw new BtfError(`DATASEC '${name}' has no ELF section to take its size from`, { typeId: id });
+          throw new BtfError(`DATASEC '${name}' has no ELF section to take its size from`, {
+            typeId: id,
+          });
         }
         r.dv.setUint32(sec + 8, es.size, true);
         fixOffsets = true;
@@ -207,7 +213,9 @@ export function fixupObjectBtf(raw: Uint8Array, input: FixupInput): Uint8Array {
         const vname = nameOf(r, vid);
         const sym = syms.get(vname);
         if (sym === undefined) {
-          throw new BtfError(`DATASEC '${name}': no ELF symbol for VAR '${vname}'`, { typeId: vid });
+          throw new BtfError(`DATASEC '${name}': no ELF symbol for VAR '${vname}'`, {
+            typeId: vid,
+          });
         }
         if (fixOffsets) r.dv.setUint32(vs + 4, sym.value, true);
         if (sym.visibility === STV_HIDDEN || sym.visibility === STV_INTERNAL) {
@@ -245,7 +253,9 @@ function appendVar(r: Raw, name: string, type: number): { raw: Raw; id: number; 
   const typesEnd = hdr + r.dv.getUint32(8, true) + typeLen;
   const strStart = hdr + r.dv.getUint32(16, true);
   const strLen = r.strLen;
-  if (strStart < typesEnd) throw new BtfError("Object BTF puts strings before types; cannot add a type");
+  if (strStart < typesEnd) {
+    throw new BtfError("Object BTF puts strings before types; cannot add a type");
+  }
   const out = new Uint8Array(strStart + 16 + strLen + nameBytes.length + 1);
   out.set(r.u8.subarray(0, typesEnd), 0);
   const nameOff = strLen;

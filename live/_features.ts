@@ -27,16 +27,39 @@ function once(name: string, probe: () => boolean): boolean {
 
 // mov r0, 0; exit
 const RET0 = new Uint8Array([
-  0xb7, 0, 0, 0, 0, 0, 0, 0,
-  0x95, 0, 0, 0, 0, 0, 0, 0,
+  0xb7,
+  0,
+  0,
+  0,
+  0,
+  0,
+  0,
+  0,
+  0x95,
+  0,
+  0,
+  0,
+  0,
+  0,
+  0,
+  0,
 ]);
 
 /** Whether BPF_PROG_BIND_MAP exists (FEAT_PROG_BIND_MAP); assumed with BTF-era kernels. */
 export function hasProgBindMap(): boolean {
   return once("prog_bind_map", () => {
-    const map = mapCreate({ type: BpfMapType.BPF_MAP_TYPE_ARRAY, keySize: 4, valueSize: 4, maxEntries: 1 });
+    const map = mapCreate({
+      type: BpfMapType.BPF_MAP_TYPE_ARRAY,
+      keySize: 4,
+      valueSize: 4,
+      maxEntries: 1,
+    });
     try {
-      const prog = progLoad({ type: BpfProgType.BPF_PROG_TYPE_SOCKET_FILTER, insns: RET0, license: "GPL" });
+      const prog = progLoad({
+        type: BpfProgType.BPF_PROG_TYPE_SOCKET_FILTER,
+        insns: RET0,
+        license: "GPL",
+      });
       try {
         progBindMap(prog, map);
         return true;

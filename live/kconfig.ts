@@ -31,18 +31,27 @@ export function kcfgType(btf: Btf, id: number): { type: KcfgType; signed: boolea
   switch (t.kind) {
     case BtfKind.Int: {
       const enc = t.encoding;
-      if (enc & BtfIntEncoding.Bool) return { type: t.size === 1 ? "bool" : "unknown", signed: false };
+      if (enc & BtfIntEncoding.Bool) {
+        return { type: t.size === 1 ? "bool" : "unknown", signed: false };
+      }
       const signed = (enc & BtfIntEncoding.Signed) !== 0;
       if (t.size === 1) return { type: "char", signed };
-      if (t.size < 1 || t.size > 8 || (t.size & (t.size - 1)) !== 0) return { type: "unknown", signed };
+      if (t.size < 1 || t.size > 8 || (t.size & (t.size - 1)) !== 0) {
+        return { type: "unknown", signed };
+      }
       return { type: "int", signed };
     }
     case BtfKind.Enum:
-      return { type: t.size === 4 && t.name === "libbpf_tristate" ? "tristate" : "unknown", signed: false };
+      return {
+        type: t.size === 4 && t.name === "libbpf_tristate" ? "tristate" : "unknown",
+        signed: false,
+      };
     case BtfKind.Enum64:
       return { type: t.name === "libbpf_tristate" ? "tristate" : "unknown", signed: false };
     case BtfKind.Array: {
-      if (t.nelems === 0 || kcfgType(btf, t.type).type !== "char") return { type: "unknown", signed: false };
+      if (t.nelems === 0 || kcfgType(btf, t.type).type !== "char") {
+        return { type: "unknown", signed: false };
+      }
       return { type: "char_arr", signed: false };
     }
     default:
@@ -263,7 +272,9 @@ export function resolveKconfig(
       else {
         const n = parseU64(v);
         if (n === undefined) throw err(ext, `value '${v}' isn't a valid integer`);
-        if (kt.type !== "int" && kt.type !== "char") throw err(ext, `value '${v}' implies integer type`);
+        if (kt.type !== "int" && kt.type !== "char") {
+          throw err(ext, `value '${v}' implies integer type`);
+        }
         setNum(ext, kt, img, n);
       }
       set.add(ext.name);

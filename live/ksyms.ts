@@ -140,7 +140,9 @@ export class FdArray {
     if (s === undefined) {
       if (this.fds.length === 0) this.fds.push(0);
       if (this.fds.length >= 0x7fff) {
-        throw new BpfError(`Module BTF fd index ${this.fds.length} does not fit an instruction offset`);
+        throw new BpfError(
+          `Module BTF fd index ${this.fds.length} does not fit an instruction offset`,
+        );
       }
       s = this.fds.length;
       this.fds.push(m.fd.value);
@@ -173,7 +175,9 @@ export function resolveKsyms(
     if (ext.kind === "ksym" && ext.btfTypeId === 0) {
       const addr = kallsymsTable().get(ext.name);
       if (addr === null) {
-        throw new BpfError(`Extern (ksym) '${ext.name}': resolution is ambiguous in /proc/kallsyms`);
+        throw new BpfError(
+          `Extern (ksym) '${ext.name}': resolution is ambiguous in /proc/kallsyms`,
+        );
       }
       if (addr === undefined) {
         if (!ext.weak) {
@@ -216,7 +220,11 @@ export function resolveKsyms(
         fdArrayIdx: ref.module ? fdArray.slot(ref.module) : 0,
       });
     } else {
-      out.set(ext.name, { kind: "ksym", btfId: ref.id, btfObjFd: ref.module ? ref.module.fd.value : 0 });
+      out.set(ext.name, {
+        kind: "ksym",
+        btfId: ref.id,
+        btfObjFd: ref.module ? ref.module.fd.value : 0,
+      });
     }
   }
   return out;

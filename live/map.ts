@@ -216,7 +216,9 @@ export class BpfMap {
       } catch (e) {
         if (!withBtf) throw e;
         ctx.log?.(
-          `map '${def.name}': creating with BTF failed (${(e as SyscallError).code}), retrying without BTF`,
+          `map '${def.name}': creating with BTF failed (${
+            (e as SyscallError).code
+          }), retrying without BTF`,
         );
         withBtf = false;
         return attempt();
@@ -242,20 +244,30 @@ export class BpfMap {
       fd = objGet(path);
     } catch (e) {
       if ((e as SyscallError).code === "ENOENT") return undefined;
-      throw new BpfError(`Opening the pinned map at '${path}' failed: ${(e as Error).message}`, { cause: e });
+      throw new BpfError(`Opening the pinned map at '${path}' failed: ${(e as Error).message}`, {
+        cause: e,
+      });
     }
     try {
       const info = mapInfo(fd);
       const diffs: string[] = [];
       if (info.type !== def.type) diffs.push(`type ${info.type} != ${def.type}`);
       if (info.keySize !== def.keySize) diffs.push(`key size ${info.keySize} != ${def.keySize}`);
-      if (info.valueSize !== def.valueSize) diffs.push(`value size ${info.valueSize} != ${def.valueSize}`);
-      if (info.maxEntries !== def.maxEntries) diffs.push(`max entries ${info.maxEntries} != ${def.maxEntries}`);
-      if (info.flags !== def.flags) diffs.push(`flags 0x${info.flags.toString(16)} != 0x${def.flags.toString(16)}`);
+      if (info.valueSize !== def.valueSize) {
+        diffs.push(`value size ${info.valueSize} != ${def.valueSize}`);
+      }
+      if (info.maxEntries !== def.maxEntries) {
+        diffs.push(`max entries ${info.maxEntries} != ${def.maxEntries}`);
+      }
+      if (info.flags !== def.flags) {
+        diffs.push(`flags 0x${info.flags.toString(16)} != 0x${def.flags.toString(16)}`);
+      }
       if (info.mapExtra !== mapExtra) diffs.push(`map_extra ${info.mapExtra} != ${mapExtra}`);
       if (diffs.length > 0) {
         throw new BpfError(
-          `Map '${def.name}': the map pinned at '${path}' is incompatible (${diffs.join(", ")}); remove the pin or change the map`,
+          `Map '${def.name}': the map pinned at '${path}' is incompatible (${
+            diffs.join(", ")
+          }); remove the pin or change the map`,
         );
       }
       return fd;
@@ -278,13 +290,17 @@ export class BpfMap {
 
   /** Bytes of one value as user space reads and writes it (per-CPU maps: all CPUs). */
   get valueBytes(): number {
-    return PERCPU.has(this.type) ? Math.ceil(this.valueSize / 8) * 8 * numPossibleCpus() : this.valueSize;
+    return PERCPU.has(this.type)
+      ? Math.ceil(this.valueSize / 8) * 8 * numPossibleCpus()
+      : this.valueSize;
   }
 
   #key(key: Uint8Array | null): Uint8Array {
     if (key === null) return new Uint8Array(0);
     if (key.length !== this.keySize) {
-      throw new RangeError(`Map '${this.name}': key has ${key.length} bytes, expected ${this.keySize}`);
+      throw new RangeError(
+        `Map '${this.name}': key has ${key.length} bytes, expected ${this.keySize}`,
+      );
     }
     return key;
   }
@@ -311,7 +327,9 @@ export class BpfMap {
    */
   update(key: Uint8Array, value: Uint8Array, flags = 0): void {
     if (value.length !== this.valueBytes) {
-      throw new RangeError(`Map '${this.name}': value has ${value.length} bytes, expected ${this.valueBytes}`);
+      throw new RangeError(
+        `Map '${this.name}': value has ${value.length} bytes, expected ${this.valueBytes}`,
+      );
     }
     mapUpdate(this.fd, this.#key(key), value, flags);
   }

@@ -24,7 +24,14 @@ import { hasProgBindMap, hasSyscallWrapper } from "./_features.ts";
 import { kernelVersionCode, resolveKconfig } from "./kconfig.ts";
 import { KernelBtfs, targetBtf } from "./kernel_btf.ts";
 import { FdArray, resolveKsyms } from "./ksyms.ts";
-import { adjustRingbufSize, BpfMap, isMapInMap, type MapDef, numPossibleCpus, pageSize } from "./map.ts";
+import {
+  adjustRingbufSize,
+  BpfMap,
+  isMapInMap,
+  type MapDef,
+  numPossibleCpus,
+  pageSize,
+} from "./map.ts";
 import { probe } from "./probes.ts";
 import {
   attachTypeNumber,
@@ -201,7 +208,9 @@ export class BpfObject {
 
   #requireOpened(what: string): void {
     if (this.#state !== "opened") {
-      throw new BpfError(`${what} needs an object that is opened and not loaded (it is ${this.#state})`);
+      throw new BpfError(
+        `${what} needs an object that is opened and not loaded (it is ${this.#state})`,
+      );
     }
   }
 
@@ -209,7 +218,9 @@ export class BpfObject {
     const s = this.#progSettings.get(name);
     if (s === undefined) {
       throw new BpfError(
-        `Object '${this.name}' has no program '${name}'; programs: ${[...this.#progSettings.keys()].join(", ")}`,
+        `Object '${this.name}' has no program '${name}'; programs: ${
+          [...this.#progSettings.keys()].join(", ")
+        }`,
       );
     }
     return s;
@@ -272,8 +283,12 @@ export class BpfObject {
    */
   setMaxEntries(map: string, n: number): void {
     this.#requireOpened("setMaxEntries()");
-    if (!this.spec.maps.some((m) => m.name === map)) throw new BpfError(`Object '${this.name}' has no map '${map}'`);
-    if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new RangeError(`Bad max_entries ${n}`);
+    if (!this.spec.maps.some((m) => m.name === map)) {
+      throw new BpfError(`Object '${this.name}' has no map '${map}'`);
+    }
+    if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) {
+      throw new RangeError(`Bad max_entries ${n}`);
+    }
     this.#maxEntries.set(map, n);
   }
 
@@ -289,7 +304,9 @@ export class BpfObject {
   resizeData(section: string, size: number): Uint8Array {
     this.#requireOpened("resizeData()");
     const d = this.#data.get(section);
-    if (d === undefined || d.bytes === null) throw new BpfError(`Object '${this.name}' has no data section '${section}'`);
+    if (d === undefined || d.bytes === null) {
+      throw new BpfError(`Object '${this.name}' has no data section '${section}'`);
+    }
     if (!Number.isInteger(size) || size <= 0) throw new RangeError(`Bad data section size ${size}`);
     const n = this.#mapView(d.spec, size);
     n.bytes!.fill(0);
@@ -313,7 +330,9 @@ export class BpfObject {
     const d = this.#data.get(section);
     if (d === undefined) {
       throw new BpfError(
-        `Object '${this.name}' has no data section '${section}'; sections: ${[...this.#data.keys()].join(", ")}`,
+        `Object '${this.name}' has no data section '${section}'; sections: ${
+          [...this.#data.keys()].join(", ")
+        }`,
       );
     }
     return d.bytes;
@@ -331,11 +350,15 @@ export class BpfObject {
    * @throws {BpfError} not loaded, or no such map.
    */
   map(name: string): BpfMap {
-    if (this.#state !== "loaded") throw new BpfError(`Object '${this.name}' is not loaded (${this.#state})`);
+    if (this.#state !== "loaded") {
+      throw new BpfError(`Object '${this.name}' is not loaded (${this.#state})`);
+    }
     const m = this.#maps.get(name) ??
       this.#maps.get(this.spec.datasecs.find((d) => d.name === name)?.mapName ?? "");
     if (m === undefined) {
-      throw new BpfError(`Object '${this.name}' has no map '${name}'; maps: ${[...this.#maps.keys()].join(", ")}`);
+      throw new BpfError(
+        `Object '${this.name}' has no map '${name}'; maps: ${[...this.#maps.keys()].join(", ")}`,
+      );
     }
     return m;
   }
@@ -351,7 +374,9 @@ export class BpfObject {
    * @throws {BpfError} not loaded, no such program, or it was not loaded (autoload off).
    */
   program(name: string): BpfProgram {
-    if (this.#state !== "loaded") throw new BpfError(`Object '${this.name}' is not loaded (${this.#state})`);
+    if (this.#state !== "loaded") {
+      throw new BpfError(`Object '${this.name}' is not loaded (${this.#state})`);
+    }
     const p = this.#programs.get(name);
     if (p === undefined) {
       this.#settings(name);
@@ -484,7 +509,9 @@ export class BpfObject {
       if (outer.reused) continue;
       for (const { index, name } of m.initValues) {
         const inner = this.#maps.get(name);
-        if (inner === undefined) throw new BpfError(`Map '${m.name}': slot ${index} names unknown map '${name}'`);
+        if (inner === undefined) {
+          throw new BpfError(`Map '${m.name}': slot ${index} names unknown map '${name}'`);
+        }
         outer.update(u32(index), u32(inner.fd));
       }
     }
@@ -500,10 +527,18 @@ export class BpfObject {
       if (!s.autoload) continue;
       relocated.set(
         p.name,
-        relocateProgram(spec, p.name, { mapFds, dataMapFds, targetBtf: target, externs, coreModules }),
+        relocateProgram(spec, p.name, {
+          mapFds,
+          dataMapFds,
+          targetBtf: target,
+          externs,
+          coreModules,
+        }),
       );
     }
-    const rodata = [...this.#data.values()].filter((d) => d.spec.readonly && d.spec.name !== ".kconfig")
+    const rodata = [...this.#data.values()].filter((d) =>
+      d.spec.readonly && d.spec.name !== ".kconfig"
+    )
       .map((d) => this.#maps.get(d.spec.mapName)!);
     for (const p of spec.programs) {
       const r = relocated.get(p.name);
@@ -515,7 +550,10 @@ export class BpfObject {
           try {
             progBindMap(prog.fd, m.fd);
           } catch (e) {
-            this.#print("warn", `prog '${p.name}': failed to bind map '${m.name}': ${(e as Error).message}`);
+            this.#print(
+              "warn",
+              `prog '${p.name}': failed to bind map '${m.name}': ${(e as Error).message}`,
+            );
           }
         }
       }
@@ -562,12 +600,18 @@ export class BpfObject {
     }
   }
 
-  #createUserMap(m: MapSpec, ctx: { btfFd: number; names: boolean; log: (m: string) => void }): BpfMap {
+  #createUserMap(
+    m: MapSpec,
+    ctx: { btfFd: number; names: boolean; log: (m: string) => void },
+  ): BpfMap {
     let maxEntries = this.#maxEntries.get(m.name) ?? m.maxEntries;
     if (m.typeId === BpfMapType.BPF_MAP_TYPE_PERF_EVENT_ARRAY && maxEntries === 0) {
       maxEntries = numPossibleCpus();
     }
-    if (m.typeId === BpfMapType.BPF_MAP_TYPE_RINGBUF || m.typeId === BpfMapType.BPF_MAP_TYPE_USER_RINGBUF) {
+    if (
+      m.typeId === BpfMapType.BPF_MAP_TYPE_RINGBUF ||
+      m.typeId === BpfMapType.BPF_MAP_TYPE_USER_RINGBUF
+    ) {
       maxEntries = adjustRingbufSize(maxEntries);
     }
     const def: MapDef = {
@@ -596,7 +640,10 @@ export class BpfObject {
       } catch (e) {
         map.close();
         if ((e as SyscallError).code === "EEXIST" && attempt === 0) continue;
-        throw new BpfError(`Map '${m.name}': pinning at '${path}' failed: ${(e as Error).message}`, { cause: e });
+        throw new BpfError(
+          `Map '${m.name}': pinning at '${path}' failed: ${(e as Error).message}`,
+          { cause: e },
+        );
       }
     }
     throw new BpfError(`Map '${m.name}': cannot find or pin a map at '${path}'`);
@@ -678,7 +725,14 @@ export class BpfObject {
       // Put private memory back under the views already switched, with their bytes.
       for (const d of done) {
         const copy = d.bytes!.slice();
-        sys.mmap(d.len, PROT_RW, Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS | Libc.MAP_FIXED, -1, 0, d.addr);
+        sys.mmap(
+          d.len,
+          PROT_RW,
+          Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS | Libc.MAP_FIXED,
+          -1,
+          0,
+          d.addr,
+        );
         d.bytes!.set(copy);
         d.mappedMap = false;
       }

@@ -8,7 +8,7 @@
  */
 import { BtfKind } from "../btf/types.ts";
 import { BpfError, type SyscallError, VerifierError } from "../errors.ts";
-import { type Fd, progInfo, progLoad, type ProgInfo } from "../ffi/bpf.ts";
+import { type Fd, type ProgInfo, progInfo, progLoad } from "../ffi/bpf.ts";
 import { BpfAttachType, BpfProgFlags, BpfProgType } from "../ffi/constants.ts";
 import type { RelocatedProgram } from "../reloc/types.ts";
 import type { KernelBtfs, ModuleBtf } from "./kernel_btf.ts";
@@ -37,7 +37,9 @@ export function findAttachBtfId(
   if (attachType === BpfAttachType.BPF_TRACE_RAW_TP) {
     prefix = "btf_trace_";
     kind = BtfKind.Typedef;
-  } else if (attachType === BpfAttachType.BPF_LSM_MAC || attachType === BpfAttachType.BPF_LSM_CGROUP) {
+  } else if (
+    attachType === BpfAttachType.BPF_LSM_MAC || attachType === BpfAttachType.BPF_LSM_CGROUP
+  ) {
     prefix = "bpf_lsm_";
   } else if (attachType === BpfAttachType.BPF_TRACE_ITER) {
     prefix = "bpf_iter_";
@@ -207,7 +209,14 @@ export class BpfProgram {
    */
   constructor(
     fd: Fd,
-    s: { name: string; section: string; type: number; expectedAttachType: number; attachBtfId: number; insnCount: number },
+    s: {
+      name: string;
+      section: string;
+      type: number;
+      expectedAttachType: number;
+      attachBtfId: number;
+      insnCount: number;
+    },
   ) {
     this.#fd = fd;
     this.name = s.name;

@@ -1,0 +1,53 @@
+/**
+ * tsbpf: eBPF for TypeScript on Deno and Bun. Opens clang-built BPF objects, loads them into the
+ * running kernel through libc FFI (no libbpf, no native addon), and reads and writes their maps
+ * and global data, with libbpf 1.1's semantics.
+ *
+ * - {@linkcode open} reads an object file into a pure {@linkcode ObjectSpec} (no kernel needed).
+ * - {@linkcode BpfObject} is the live object: `open()`, write global data, `load()`, `close()`.
+ * - {@linkcode Btf} and {@linkcode BtfExt} read BTF; {@linkcode btfToC} prints it as C.
+ *
+ * Live features need root (or CAP_BPF) and Deno (`-A` or `--allow-ffi`) or Bun.
+ *
+ * @example
+ * ```ts ignore
+ * import { BpfObject } from "./mod.ts";
+ * using obj = BpfObject.open("tests/bpf/build/net.bpf.o");
+ * obj.load();
+ * const tag = obj.program("xdp_pass").info().tag;
+ * console.assert(/^[0-9a-f]{16}$/.test(tag));
+ * ```
+ *
+ * @example
+ * ```ts
+ * import { open } from "./mod.ts";
+ * const spec = open("tests/bpf/build/maps.bpf.o");
+ * console.assert(spec.maps.some((m) => m.name === "ringbuf_map"));
+ * spec.btf?.close();
+ * ```
+ *
+ * @module
+ */
+export * from "./errors.ts";
+export { open, type OpenOptions } from "./spec/open.ts";
+export type {
+  DataSecSpec,
+  ExternSpec,
+  MapSpec,
+  ObjectSpec,
+  ProgramSpec,
+  VarSpec,
+} from "./spec/types.ts";
+export { Btf } from "./btf/btf.ts";
+export { BtfExt } from "./btf/ext.ts";
+export { btfToC } from "./gen/c_dump.ts";
+export {
+  BpfObject,
+  type ObjectLoadOptions,
+  type ObjectOpenOptions,
+  type PrintFn,
+  type PrintLevel,
+  setPrint,
+} from "./live/object.ts";
+export { BpfMap } from "./live/map.ts";
+export { BpfProgram } from "./live/program.ts";
