@@ -52,6 +52,8 @@ const REFERENCES: Record<string, () => number | null> = {
   "wasm instantiate (fresh process)": () => null,
   "btf parse+index vmlinux (file read included)": () =>
     runNumber(cref("btf_parse", LIBBPF), ["/sys/kernel/btf/vmlinux", "60"]),
+  "btf parse+index vmlinux, kernel path (validate: records)": () =>
+    runNumber(cref("btf_parse", LIBBPF), ["/sys/kernel/btf/vmlinux", "60"]),
   "btf dump format c vmlinux (parse included)": () =>
     commandMs("bpftool", ["btf", "dump", "file", "/sys/kernel/btf/vmlinux", "format", "c"], 10),
 };
