@@ -91,3 +91,27 @@ export function attachTracing(prog: ProgramRef, opts: TracingOptions = {}): BpfL
   }
   return new BpfLink({ kind, program: prog.name ?? "", target, fd, bpfLink: true });
 }
+
+/**
+ * Explains a program the kernel refused to load, for BPF trampoline and LSM programs refused with
+ * EPERM or ENOTSUPP (kernels without trampolines or without the BPF LSM): the message names the
+ * missing feature and what to do. Other errors keep their message.
+ *
+ * @param e the load error.
+ * @param attachType the program's expected attach type name (`TRACE_FENTRY`).
+ * @returns the message to show.
+ */
+export function explainLoadError(e: Error, attachType: string): string {
+  const code = (e as SyscallError).code;
+  if (TRAMPOLINE_KINDS.has(attachType) && ["EPERM", "ENOTSUPP", "EOPNOTSUPP"].includes(code)) {
+    const lsm = attachType === "LSM_MAC";
+    return `${e.message.split("\n")[0]}: this kernel refuses ${
+      lsm ? "BPF LSM programs" : "BPF trampolines (fentry/fexit/fmod_ret)"
+    }; it needs ${
+      lsm
+        ? "CONFIG_BPF_LSM and 'bpf' in the lsm= boot parameter"
+        : "CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS and a JIT with trampolines"
+    }, or use a tracepoint (tp/, raw_tp/, tp_btf/) instead`;
+  }
+  return e.message;
+}
