@@ -27,6 +27,15 @@ const MAP_POISON_BASE = 2001000000;
 interface CoreResult {
   insns: Uint8Array;
   error: RelocationError | undefined;
+  /** The function's `insns` the pass started from; a different array makes the pass stale. */
+  from: Uint8Array;
+}
+
+function fresh(spec: ObjectSpec, cache: CoreCache): boolean {
+  const fns = functionsOf(spec);
+  if (fns.length !== cache.size) return false;
+  for (const fn of fns) if (cache.get(fn)?.from !== fn.insns) return false;
+  return true;
 }
 
 type CoreCache = Map<ProgramSpec, CoreResult>;
@@ -72,13 +81,13 @@ function runCore(spec: ObjectSpec, target: Btf | undefined, modules: readonly Bt
       coreCaches.set(spec, byTarget);
     }
     const hit = byTarget.get(target);
-    if (hit !== undefined) return hit;
+    if (hit !== undefined && fresh(spec, hit)) return hit;
     const cache = corePass(spec, target, modules);
     byTarget.set(target, cache);
     return cache;
   }
   let cache = noTarget.get(spec);
-  if (cache === undefined) {
+  if (cache === undefined || !fresh(spec, cache)) {
     cache = corePass(spec, undefined, modules);
     noTarget.set(spec, cache);
   }
@@ -212,7 +221,9 @@ export function applyCoreRelocations(
 function corePass(spec: ObjectSpec, target: Btf | undefined, modules: readonly Btf[]): CoreCache {
   const cache: CoreCache = new Map();
   const fns = functionsOf(spec);
-  for (const fn of fns) cache.set(fn, { insns: fn.insns.slice(), error: undefined });
+  for (const fn of fns) {
+    cache.set(fn, { insns: fn.insns.slice(), error: undefined, from: fn.insns });
+  }
   const relos = spec.btfExt?.coreRelos;
   if (relos === undefined || relos.size === 0 || spec.btf === undefined) return cache;
   let total = 0;
