@@ -21,6 +21,8 @@ export interface RawLibc {
   epoll_create1(flags: number): number;
   epoll_ctl(epfd: number, op: number, fd: number, ev: Uint8Array): number;
   epoll_wait(epfd: number, ev: Uint8Array, max: number, timeout: number): number;
+  /** epoll_wait off the JavaScript thread (Deno's nonblocking FFI), or undefined (Bun). */
+  epoll_wait_async?(epfd: number, ev: Uint8Array, max: number, timeout: number): Promise<number>;
   mount(
     src: Uint8Array,
     dst: Uint8Array,
@@ -132,6 +134,22 @@ export function makeSys(runtime: string, arch: Arch, c: RawLibc): Sys {
     epollWait(epfd, events, timeoutMs) {
       const max = Math.floor(events.length / (arch === "x86_64" ? 12 : 16));
       return check("epoll_wait", c.epoll_wait(epfd, events, max, timeoutMs));
+    },
+    async epollWaitAsync(epfd, events, timeoutMs) {
+      const max = Math.floor(events.length / (arch === "x86_64" ? 12 : 16));
+      if (c.epoll_wait_async !== undefined) {
+        const n = await c.epoll_wait_async(epfd, events, max, timeoutMs);
+        // errno belongs to the helper thread: ask again without waiting to learn the error.
+        return n >= 0 ? n : check("epoll_wait", c.epoll_wait(epfd, events, max, 0));
+      }
+      // No way to block off-thread: poll without waiting, sleeping a little longer each round.
+      const deadline = timeoutMs < 0 ? Infinity : Date.now() + timeoutMs;
+      for (let nap = 1;; nap = Math.min(nap * 2, 32)) {
+        const n = check("epoll_wait", c.epoll_wait(epfd, events, max, 0));
+        const left = deadline - Date.now();
+        if (n > 0 || left <= 0) return n;
+        await new Promise((r) => setTimeout(r, Math.min(nap, left)));
+      }
     },
     mount(source, target, fstype, flags, data) {
       const d = data === undefined ? null : cstr(data);

@@ -35,6 +35,7 @@ export function denoSys(): Sys {
     epoll_create1: (flags) => s.epoll_create1(flags),
     epoll_ctl: (epfd, op, fd, ev) => s.epoll_ctl(epfd, op, fd, ev),
     epoll_wait: (epfd, ev, max, timeout) => s.epoll_wait(epfd, ev, max, timeout),
+    epoll_wait_async: (epfd, ev, max, timeout) => s.epoll_wait_nonblocking(epfd, ev, max, timeout),
     mount: (src, dst, fs, flags, data) => s.mount(src, dst, fs, BigInt(flags), data),
     umount2: (target, flags) => s.umount2(target, flags),
     setns: (fd, nstype) => s.setns(fd, nstype),

@@ -236,9 +236,28 @@ const BUN_KIND = {
  * console.assert(denoSymbols().read.parameters[1] === "buffer");
  * ```
  */
-export function denoSymbols(): Record<LibcName, { parameters: string[]; result: string }> {
-  return mapTable(DENO_KIND);
+export function denoSymbols(): Record<
+  LibcName | `${BlockingName}_nonblocking`,
+  { name?: string; parameters: string[]; result: string; nonblocking?: boolean }
+> {
+  const t: Record<
+    string,
+    { name?: string; parameters: string[]; result: string; nonblocking?: boolean }
+  > = mapTable(DENO_KIND);
+  for (const name of BLOCKING) {
+    t[`${name}_nonblocking`] = { ...t[name], name, nonblocking: true };
+  }
+  return t as ReturnType<typeof denoSymbols>;
 }
+
+/**
+ * The calls that can block for long. Deno gets a second, `nonblocking` binding of each
+ * (`epoll_wait_nonblocking`), which runs on a helper thread and returns a promise.
+ */
+export const BLOCKING = ["epoll_wait"] as const satisfies readonly LibcName[];
+
+/** The names in {@linkcode BLOCKING}. */
+export type BlockingName = typeof BLOCKING[number];
 
 /**
  * The table in the shape `bun:ffi`'s `dlopen` takes (`args` and `returns`).

@@ -113,6 +113,12 @@ export interface Sys {
    * Returns how many events it wrote; decode them with {@linkcode decodeEpollEvents}.
    */
   epollWait(epfd: number, events: Uint8Array, timeoutMs: number): number;
+  /**
+   * `epoll_wait` without blocking the JavaScript thread: on Deno the call runs on a helper thread
+   * (nonblocking FFI); on Bun it polls without waiting, sleeping up to 32 ms between rounds.
+   * Resolves with the number of events written (0 on timeout). Leave `events` alone until then.
+   */
+  epollWaitAsync(epfd: number, events: Uint8Array, timeoutMs: number): Promise<number>;
   /** `mount(source, target, fstype, flags, data)`. */
   mount(source: string, target: string, fstype: string, flags: number, data?: string): void;
   /** `umount2(target, flags)`. */

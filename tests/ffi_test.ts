@@ -8,8 +8,10 @@ import { join } from "node:path";
 import process from "node:process";
 import {
   Attr,
+  BLOCKING,
   BpfCmd,
   BpfMapType,
+  BpfProgType,
   bunSymbols,
   denoSymbols,
   ensureBpffs,
@@ -26,6 +28,8 @@ import {
   objPin,
   Perf,
   PERF_EVENT_ATTR,
+  progLoad,
+  progTestRun,
   runtimeName,
   setSys,
   syscallError,
@@ -39,7 +43,13 @@ test("the Deno and Bun symbol tables are derived from the one libc table", () =>
   const d = denoSymbols();
   const b = bunSymbols();
   const names = Object.keys(LIBC_SYMBOLS).sort();
-  assert.deepEqual(Object.keys(d).sort(), names);
+  assert.deepEqual(
+    Object.keys(d).sort(),
+    [...names, ...BLOCKING.map((n) => `${n}_nonblocking`)].sort(),
+  );
+  for (const n of BLOCKING) {
+    assert.deepEqual(d[`${n}_nonblocking`], { ...d[n], name: n, nonblocking: true });
+  }
   assert.deepEqual(Object.keys(b).sort(), names);
   for (const [name, sym] of Object.entries(LIBC_SYMBOLS)) {
     const dn = d[name as keyof typeof d];
@@ -334,5 +344,53 @@ console.log(JSON.stringify({ before, after, tracked: openFds().length }));
     assert.deepEqual(JSON.parse(r.stdout), { before: 20, after: 0, tracked: 0 });
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("epollWaitAsync() resolves when a program writes to a ring buffer, without blocking", async (t) => {
+  if (!requireKernel(t)) return;
+  const sys = getSys();
+  using rb = mapCreate({
+    type: BpfMapType.BPF_MAP_TYPE_RINGBUF,
+    keySize: 0,
+    valueSize: 0,
+    maxEntries: 4096,
+  });
+  // *(u64 *)(r10 - 8) = 42; bpf_ringbuf_output(rb, r10 - 8, 8, 0); r0 = 0; exit
+  const code = new Uint8Array(10 * 8);
+  const dv = new DataView(code.buffer);
+  const put = (i: number, op: number, dst: number, src: number, off: number, imm: number) => {
+    dv.setUint8(i * 8, op);
+    dv.setUint8(i * 8 + 1, (src << 4) | dst);
+    dv.setInt16(i * 8 + 2, off, true);
+    dv.setInt32(i * 8 + 4, imm, true);
+  };
+  put(0, 0x7a, 10, 0, -8, 42);
+  put(1, 0x18, 1, 1, 0, rb.value);
+  put(3, 0xbf, 2, 10, 0, 0);
+  put(4, 0x07, 2, 0, 0, -8);
+  put(5, 0xb7, 3, 0, 0, 8);
+  put(6, 0xb7, 4, 0, 0, 0);
+  put(7, 0x85, 0, 0, 0, 130);
+  put(8, 0xb7, 0, 0, 0, 0);
+  put(9, 0x95, 0, 0, 0, 0);
+  using prog = progLoad({ type: BpfProgType.BPF_PROG_TYPE_XDP, insns: code, license: "GPL" });
+  const ep = sys.epollCreate(Libc.EPOLL_CLOEXEC);
+  try {
+    sys.epollCtl(ep, Libc.EPOLL_CTL_ADD, rb.value, Libc.EPOLLIN, 5n);
+    const events = new Uint8Array(16 * 4);
+    assert.equal(await sys.epollWaitAsync(ep, events, 10), 0, "nothing written yet");
+    const pending = sys.epollWaitAsync(ep, events, 10_000);
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 1);
+    await new Promise((r) => setTimeout(r, 20));
+    progTestRun(prog, { dataIn: new Uint8Array(64) });
+    const n = await pending;
+    clearInterval(timer);
+    assert.equal(n, 1);
+    assert.deepEqual(decodeEpollEvents(sys.arch, events, n), [{ events: Libc.EPOLLIN, data: 5n }]);
+    assert.ok(ticks > 0, "the event loop kept running while the wait was pending");
+  } finally {
+    sys.close(ep);
   }
 });
