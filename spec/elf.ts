@@ -157,7 +157,9 @@ function readInto(core: Core, path: string): CoreBuf {
  * @param source The bytes of the object, or a path to it.
  * @param opts `native: true` reads an x86-64 or aarch64 executable or shared library instead of a
  *   BPF object (for uprobes and USDT): it adds `dynsyms`, `segments`, `etype` and `machine`, and
- *   leaves `relocations` empty. Default false.
+ *   leaves `relocations` empty. Default false. `debugRelocations: true` also lists the
+ *   relocations of `.debug_*`, `.BTF` and `.BTF.ext`, which libbpf ignores (they are validated
+ *   either way). Default false.
  * @returns The headers, symbols and relocations, with the bytes of the file.
  * @throws {ElfError} When the file is not a well-formed little-endian ELF64 BPF object (or, with
  *   `native`, executable or shared library).
@@ -168,7 +170,10 @@ function readInto(core: Core, path: string): CoreBuf {
  * console.log(elf.sections.map((s) => s.name));
  * ```
  */
-export function readElf(source: Uint8Array | string, opts: { native?: boolean } = {}): ElfFile {
+export function readElf(
+  source: Uint8Array | string,
+  opts: { native?: boolean; debugRelocations?: boolean } = {},
+): ElfFile {
   const core = Core.get();
   const buf = typeof source === "string" ? readInto(core, source) : core.copyIn(source);
   try {
@@ -181,8 +186,20 @@ export function readElf(source: Uint8Array | string, opts: { native?: boolean } 
       "Reading ELF",
     );
     try {
-      core.check(core.call(() => core.exports.elf_describe(h)), "Reading ELF");
-      const doc = core.outJson<Omit<ElfFile, "bytes">>();
+      const flags = opts.debugRelocations ? 1 : 0;
+      core.check(core.call(() => core.exports.elf_describe(h, flags)), "Reading ELF");
+      type Raw = Omit<ElfFile, "bytes" | "relocations"> & {
+        relocations: { section: number; target: number; rels: number[] }[];
+      };
+      const raw = core.outJson<Raw>();
+      const relocations = raw.relocations.map(({ section, target, rels }) => {
+        const entries: ElfRel[] = new Array(rels.length / 3);
+        for (let i = 0; i < entries.length; i++) {
+          entries[i] = { offset: rels[3 * i], type: rels[3 * i + 1], sym: rels[3 * i + 2] };
+        }
+        return { section, target, entries };
+      });
+      const doc = { ...raw, relocations };
       const bytes = typeof source === "string"
         ? core.u8().slice(buf.ptr, buf.ptr + buf.len)
         : source;

@@ -332,7 +332,7 @@ test("readElf() agrees with llvm-readelf-19 on every test object", () => {
     ], { encoding: "utf8", maxBuffer: 64 << 20 });
     // deno-lint-ignore no-explicit-any
     const want = JSON.parse(out)[0] as any;
-    const elf = readElf(file);
+    const elf = readElf(file, { debugRelocations: true });
     assert.deepEqual(
       elf.sections.map((s) => [s.index, s.name, s.type, s.flags, s.offset, s.size, s.link, s.info]),
       // deno-lint-ignore no-explicit-any

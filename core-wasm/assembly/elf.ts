@@ -3,7 +3,7 @@
 // fault. Section data is never copied: the host slices it from its own copy of the file.
 //
 // Exports: elf_open(ptr, len) → handle, elf_free(handle), elf_describe(handle) → JSON length in
-// `out` ({sections, symbols, relocations}). elf_open_native(ptr, len) reads an x86-64 or aarch64
+// `out` ({sections, symbols, relocations}; flags 1 adds the debug-section relocations). elf_open_native(ptr, len) reads an x86-64 or aarch64
 // executable or shared library instead (the targets of uprobes and USDT probes): it also keeps
 // .dynsym and the program headers, and skips relocations ({..., dynsyms, segments, etype, machine}).
 import { fail, out } from "./rt";
@@ -417,6 +417,24 @@ function get(h: i32): ElfFile | null {
   return f;
 }
 
+/** elf_describe flag: also list the relocations of .debug_*, .BTF and .BTF.ext (libbpf ignores them). */
+const DESCRIBE_DEBUG_RELOS: i32 = 1;
+
+function nameIs(f: ElfFile, s: Section, lit: string, prefix: bool): bool {
+  const n = lit.length;
+  if (prefix ? <i32>s.nameLen < n : <i32>s.nameLen != n) return false;
+  const base = f.ptr + <usize>(f.shstrOff + <u64>s.name);
+  for (let i = 0; i < n; i++) {
+    if (<i32>load<u8>(base + <usize>i) != lit.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
+function isDebugSection(f: ElfFile, s: Section): bool {
+  return nameIs(f, s, ".debug_", true) || nameIs(f, s, ".BTF", false) ||
+    nameIs(f, s, ".BTF.ext", false);
+}
+
 function key(k: string, first: bool = false): void {
   if (!first) out.byte(0x2c);
   out.byte(0x22);
@@ -450,9 +468,11 @@ function writeSyms(p: usize, syms: Array<Sym>): void {
 
 /**
  * Writes the file's sections, symbols and relocations as JSON into `out`; returns its length, or
- * -1 for a bad handle. Numbers above 2^53 are not expected in BPF objects.
+ * -1 for a bad handle. Numbers above 2^53 are not expected in BPF objects. Relocations come as
+ * {section, target, rels: [offset, type, sym, ...]}; those of .debug_*, .BTF and .BTF.ext are left
+ * out unless `flags` has DESCRIBE_DEBUG_RELOS (1). Every relocation is validated either way.
  */
-export function elf_describe(h: i32): i32 {
+export function elf_describe(h: i32, flags: i32): i32 {
   const f = get(h);
   if (f == null) return -1;
   const p = f.ptr;
@@ -487,27 +507,28 @@ export function elf_describe(h: i32): i32 {
   out.str("],\"symbols\":[");
   writeSyms(p, f.syms);
   out.str("],\"relocations\":[");
+  let first = true;
   for (let i = 0; i < f.relsecs.length; i++) {
     const rs = f.relsecs[i];
-    if (i > 0) out.byte(0x2c);
+    if ((flags & DESCRIBE_DEBUG_RELOS) == 0 && isDebugSection(f, f.sections[rs.target])) continue;
+    if (!first) out.byte(0x2c);
+    first = false;
     out.byte(0x7b);
     key("section", true);
     out.u64dec(<u64>rs.section);
     key("target");
     out.u64dec(<u64>rs.target);
-    key("entries");
+    // Flat (offset, type, sym) triples: far cheaper to write and to parse than objects.
+    key("rels");
     out.byte(0x5b);
     for (let j = 0; j < rs.rels.length; j++) {
       const r = rs.rels[j];
       if (j > 0) out.byte(0x2c);
-      out.byte(0x7b);
-      key("offset", true);
       out.u64dec(r.offset);
-      key("type");
+      out.byte(0x2c);
       out.u64dec(<u64>r.type);
-      key("sym");
+      out.byte(0x2c);
       out.u64dec(<u64>r.sym);
-      out.byte(0x7d);
     }
     out.str("]}");
   }
