@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { type BpfError, ElfError, RelocationError } from "../errors.ts";
+import { type BpfError, BtfError, ElfError, RelocationError } from "../errors.ts";
 import { Btf } from "../btf/btf.ts";
 import { BtfExt } from "../btf/ext.ts";
 import { BtfKind, BtfLinkage, type BtfMember, type BtfType } from "../btf/types.ts";
@@ -125,7 +125,8 @@ function isExtern(sym: ElfSymbol): boolean {
  * @returns The object's spec. Its `btf` holds core memory: call `spec.btf?.close()` when done,
  *   or let the process end.
  * @throws {ElfError} A malformed ELF file, a legacy `maps` section, a static entry program.
- * @throws {BtfError} Malformed BTF or a map definition libbpf would refuse.
+ * @throws {BtfError} Malformed BTF, or a map or struct_ops definition libbpf would refuse
+ *   (message `Map 'name': ...`).
  * @throws {RelocationError} A relocation libbpf would refuse.
  * @example
  * ```ts ignore
@@ -482,7 +483,7 @@ function requireBtf(btf: Btf | undefined, what: string): Btf {
 }
 
 function mapError(map: string, msg: string): BpfError {
-  return new ElfError(`Map '${map}': ${msg}`);
+  return new BtfError(`Map '${map}': ${msg}`);
 }
 
 function findGlobalObject(elf: ElfFile, name: string, shndx: number): ElfSymbol | undefined {

@@ -18,6 +18,7 @@ import {
 import { internalMapName, objectNameFromPath, open } from "../spec/open.ts";
 import type { ObjectSpec, ProgramSpec } from "../spec/types.ts";
 import { BPF_BUILD } from "./_util.ts";
+import { BtfError } from "../errors.ts";
 
 // [section, pattern, progType, attachType, attachTo]
 const CASES: [string, string | undefined, string, string, string][] = [
@@ -463,7 +464,10 @@ SEC("xdp") int p(void *ctx) { return bpf_map_lookup_elem(&m, &(int){0}) != 0; }
 char L[] SEC("license") = "GPL";`,
   );
   try {
-    assert.throws(() => open(path), /Map 'm': unknown attribute 'bogus'/);
+    assert.throws(
+      () => open(path),
+      (e) => e instanceof BtfError && /Map 'm': unknown attribute 'bogus'/.test(e.message),
+    );
   } finally {
     rmSync(join(path, ".."), { recursive: true, force: true });
   }
