@@ -13,48 +13,57 @@ import type { ResolvedExtern } from "../reloc/types.ts";
 import type { ExternSpec } from "../spec/types.ts";
 import type { KernelBtfs, ModuleBtf } from "./kernel_btf.ts";
 
-let kallsyms: Map<string, bigint | null> | undefined;
+let kallsymsText: string | undefined;
+const kallsymsCache = new Map<string, string | null | undefined>();
+
+// `/proc/kallsyms` is read once per process and searched per name (a program needs a handful):
+// faster than indexing its 100k+ lines. A name listed at two different addresses is null
+// (libbpf calls such a resolution ambiguous).
+function kallsymsLookup(name: string): string | null | undefined {
+  if (kallsymsCache.has(name)) return kallsymsCache.get(name);
+  if (kallsymsText === undefined) {
+    try {
+      kallsymsText = readFileSync("/proc/kallsyms", "utf8");
+    } catch (e) {
+      throw new BpfError(`Reading /proc/kallsyms failed: ${(e as Error).message}`, { cause: e });
+    }
+  }
+  const text = kallsymsText;
+  let found: string | null | undefined;
+  for (const end of ["\n", "\t"]) {
+    const needle = ` ${name}${end}`;
+    let at = text.indexOf(needle);
+    while (at >= 0) {
+      const ls = text.lastIndexOf("\n", at) + 1;
+      const sp = text.indexOf(" ", ls);
+      // "addr T name": the needle's space must be the one after the type letter
+      if (sp >= 0 && sp + 2 === at) {
+        const addr = text.slice(ls, sp);
+        if (found === undefined) found = addr;
+        else if (found !== null && found !== addr) found = null;
+      }
+      at = text.indexOf(needle, at + 1);
+    }
+  }
+  kallsymsCache.set(name, found);
+  return found;
+}
 
 /**
- * `/proc/kallsyms` as name → address, read once per process. A name listed at two different
- * addresses maps to null (libbpf calls such a resolution ambiguous).
+ * The address `/proc/kallsyms` lists for a symbol.
  *
- * @returns the table.
+ * @param name the symbol.
+ * @returns its address, undefined when not listed, null when listed at two addresses.
  * @throws {BpfError} the file cannot be read.
  */
-export function kallsymsTable(): Map<string, bigint | null> {
-  if (kallsyms !== undefined) return kallsyms;
-  let text: string;
-  try {
-    text = readFileSync("/proc/kallsyms", "utf8");
-  } catch (e) {
-    throw new BpfError(`Reading /proc/kallsyms failed: ${(e as Error).message}`, { cause: e });
-  }
-  const out = new Map<string, bigint | null>();
-  let p = 0;
-  while (p < text.length) {
-    let nl = text.indexOf("\n", p);
-    if (nl < 0) nl = text.length;
-    const sp1 = text.indexOf(" ", p);
-    const sp2 = sp1 < 0 ? -1 : text.indexOf(" ", sp1 + 1);
-    if (sp1 > 0 && sp2 > 0 && sp2 < nl) {
-      let end = text.indexOf("\t", sp2 + 1);
-      if (end < 0 || end > nl) end = nl;
-      const name = text.slice(sp2 + 1, end);
-      const addr = BigInt("0x" + text.slice(p, sp1));
-      const prev = out.get(name);
-      if (prev === undefined) out.set(name, addr);
-      else if (prev !== null && prev !== addr) out.set(name, null);
-    }
-    p = nl + 1;
-  }
-  kallsyms = out;
-  return out;
+export function kallsymAddress(name: string): bigint | undefined | null {
+  const a = kallsymsLookup(name);
+  return a === undefined || a === null ? a : BigInt("0x" + a);
 }
 
 /** Whether `/proc/kallsyms` lists a symbol. */
 export function hasKallsym(name: string): boolean {
-  return kallsymsTable().has(name);
+  return kallsymsLookup(name) !== undefined;
 }
 
 /**
@@ -173,7 +182,7 @@ export function resolveKsyms(
   for (const ext of externs) {
     if (ext.kind === "kconfig") continue;
     if (ext.kind === "ksym" && ext.btfTypeId === 0) {
-      const addr = kallsymsTable().get(ext.name);
+      const addr = kallsymAddress(ext.name);
       if (addr === null) {
         throw new BpfError(
           `Extern (ksym) '${ext.name}': resolution is ambiguous in /proc/kallsyms`,

@@ -24,4 +24,4 @@ export {
   resolveKconfig,
   Tristate,
 } from "./kconfig.ts";
-export { FdArray, hasKallsym, kallsymsTable, resolveKsyms, typesAreCompat } from "./ksyms.ts";
+export { FdArray, hasKallsym, kallsymAddress, resolveKsyms, typesAreCompat } from "./ksyms.ts";

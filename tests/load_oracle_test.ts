@@ -1,0 +1,93 @@
+// The loader against libbpf 1.1: for every program of every test object, the kernel's tag of the
+// program tsbpf loads equals the tag of the program libbpf loads. Programs libbpf cannot load on
+// this kernel must fail for tsbpf too, with an error naming the program and its section.
+import assert from "node:assert/strict";
+import { basename } from "node:path";
+import { test } from "node:test";
+import { BpfError, VerifierError } from "../errors.ts";
+import { BpfObject } from "../live/object.ts";
+import { oracle, pinDir, requireKernel, testObjects, UNLOADABLE_OBJECTS } from "./_util.ts";
+
+interface Loaded {
+  name: string;
+  section: string;
+  tag: string;
+  xlatedInsns: number;
+}
+
+function ours(file: string, progs: string[], pinRoot?: string): Loaded[] | Error {
+  const obj = BpfObject.open(file, { pinRoot });
+  try {
+    if (progs.length > 0) {
+      for (const n of obj.programNames) obj.setAutoload(n, progs.includes(n));
+    }
+    obj.load();
+    return [...obj.programs.values()].map((p) => {
+      const i = p.info();
+      return { name: p.name, section: p.section, tag: i.tag, xlatedInsns: i.insnCount };
+    });
+  } catch (e) {
+    return e as Error;
+  } finally {
+    obj.close();
+  }
+}
+
+function theirs(file: string, progs: string[], pinRoot?: string): Loaded[] | string {
+  const r = oracle(["load", file, ...(pinRoot ? ["--pin-root", pinRoot] : []), ...progs]);
+  if (r.code !== 0 || r.json === undefined) {
+    return r.stderr.trim().split("\n").slice(-3).join(" | ");
+  }
+  return r.json.programs as Loaded[];
+}
+
+for (const file of testObjects()) {
+  const name = basename(file, ".bpf.o");
+  if (name === "tcx") continue; // libbpf 1.1 does not know tcx/* sections: nothing to compare
+  test(`load(): every program of ${name}.bpf.o gets libbpf's tag, or fails where libbpf fails`, (t) => {
+    if (!requireKernel(t)) return;
+    const pins = name === "pinned" ? [pinDir(), pinDir()] : [];
+    try {
+      const all = BpfObject.open(file);
+      const names = all.programNames;
+      all.close();
+      // Whole object first; per program when libbpf cannot load all of it.
+      const whole = theirs(file, [], pins[0]?.path);
+      const groups = typeof whole === "string" ? names.map((n) => [n]) : [[]];
+      let compared = 0;
+      for (const group of groups) {
+        const want = group.length === 0 ? whole : theirs(file, group, pins[0]?.path);
+        const got = ours(file, group, pins[1]?.path);
+        if (typeof want === "string") {
+          assert.ok(
+            got instanceof Error,
+            `libbpf fails on ${group.join(",")} (${want}), tsbpf loaded it`,
+          );
+          assert.ok(got instanceof BpfError, `not a BpfError: ${got}`);
+          if (got instanceof VerifierError) {
+            assert.equal(got.program, group[0]);
+            assert.match(got.message, new RegExp(`'${group[0]}' \\(section `));
+          }
+          compared++;
+          continue;
+        }
+        if (got instanceof Error) throw got;
+        assert.deepEqual(
+          got.map((p) => [p.name, p.section, p.tag, p.xlatedInsns]),
+          want.map((p) => [p.name, p.section, p.tag, p.xlatedInsns]),
+        );
+        compared += want.length;
+      }
+      assert.ok(compared > 0);
+      if (name in UNLOADABLE_OBJECTS && name !== "pinned") {
+        assert.equal(
+          typeof whole,
+          "string",
+          `${name} is listed as unloadable but libbpf loaded it`,
+        );
+      }
+    } finally {
+      for (const p of pins) p.remove();
+    }
+  });
+}
