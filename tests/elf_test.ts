@@ -379,3 +379,36 @@ test("readElf() agrees with llvm-readelf-19 on every test object", () => {
     );
   }
 });
+
+test("readElf() resolves SHN_XINDEX symbols through SHT_SYMTAB_SHNDX", () => {
+  const secs = defaultSecs();
+  secs[3].data[24 + 6] = 0xff; // prog's st_shndx = SHN_XINDEX
+  secs[3].data[24 + 7] = 0xff;
+  const xs = new Uint8Array(12);
+  new DataView(xs.buffer).setUint32(4, 1, true); // symbol 1 lives in section 1
+  secs.push({ name: ".symtab_shndx", type: 18, data: xs, link: 4, entsize: 4, align: 4 });
+  assert.equal(readElf(buildElf(secs)).symbols[1].shndx, 1);
+  secs.pop();
+  expectElfError(buildElf(secs), /SHN_XINDEX but there is no SHT_SYMTAB_SHNDX/);
+});
+
+test("readElf() rejects a symbol whose section index is out of range", () => {
+  const secs = defaultSecs();
+  secs[3].data[24 + 6] = 40;
+  expectElfError(buildElf(secs), /Symbol section index out of range/);
+});
+
+test("readElf() rejects a relocation section that does not use the symbol table", () => {
+  const secs = defaultSecs();
+  secs[1].link = 3;
+  expectElfError(buildElf(secs), /does not refer to the symbol table/);
+  const secs2 = defaultSecs();
+  secs2[1].info = 99;
+  expectElfError(buildElf(secs2), /target section index out of range/);
+});
+
+test("readElf() rejects an object with two symbol tables", () => {
+  const secs = defaultSecs();
+  secs.push({ ...secs[3], name: ".symtab2" });
+  expectElfError(buildElf(secs), /more than one symbol table/);
+});
