@@ -31,14 +31,19 @@ interface CoreResult {
   from: Uint8Array;
 }
 
-function fresh(spec: ObjectSpec, cache: CoreCache): boolean {
+function fresh(spec: ObjectSpec, cache: CoreCache, loading: string): boolean {
+  if (cache.loading !== loading) return false;
   const fns = functionsOf(spec);
-  if (fns.length !== cache.size) return false;
-  for (const fn of fns) if (cache.get(fn)?.from !== fn.insns) return false;
+  if (fns.length !== cache.results.size) return false;
+  for (const fn of fns) if (cache.results.get(fn)?.from !== fn.insns) return false;
   return true;
 }
 
-type CoreCache = Map<ProgramSpec, CoreResult>;
+/** The results of one CO-RE pass, and which entry programs it relocated. */
+interface CoreCache {
+  results: Map<ProgramSpec, CoreResult>;
+  loading: string;
+}
 
 // CO-RE results per object and target: libbpf relocates every function of an object once, in
 // .BTF.ext order, with one candidate cache whose lists shrink as relocations succeed; the result
@@ -73,7 +78,13 @@ function findFunction(
   return undefined;
 }
 
-function runCore(spec: ObjectSpec, target: Btf | undefined, modules: readonly Btf[]): CoreCache {
+function runCore(
+  spec: ObjectSpec,
+  target: Btf | undefined,
+  modules: readonly Btf[],
+  loading: ReadonlySet<string>,
+): Map<ProgramSpec, CoreResult> {
+  const key = [...loading].sort().join("\0");
   if (target !== undefined) {
     let byTarget = coreCaches.get(spec);
     if (byTarget === undefined) {
@@ -81,17 +92,17 @@ function runCore(spec: ObjectSpec, target: Btf | undefined, modules: readonly Bt
       coreCaches.set(spec, byTarget);
     }
     const hit = byTarget.get(target);
-    if (hit !== undefined && fresh(spec, hit)) return hit;
-    const cache = corePass(spec, target, modules);
+    if (hit !== undefined && fresh(spec, hit, key)) return hit.results;
+    const cache = { results: corePass(spec, target, modules, loading), loading: key };
     byTarget.set(target, cache);
-    return cache;
+    return cache.results;
   }
   let cache = noTarget.get(spec);
-  if (cache === undefined || !fresh(spec, cache)) {
-    cache = corePass(spec, undefined, modules);
+  if (cache === undefined || !fresh(spec, cache, key)) {
+    cache = { results: corePass(spec, undefined, modules, loading), loading: key };
     noTarget.set(spec, cache);
   }
-  return cache;
+  return cache.results;
 }
 
 /** One CO-RE pass in the core: a context with its candidate cache, and a scratch buffer. */
@@ -218,8 +229,13 @@ export function applyCoreRelocations(
   }
 }
 
-function corePass(spec: ObjectSpec, target: Btf | undefined, modules: readonly Btf[]): CoreCache {
-  const cache: CoreCache = new Map();
+function corePass(
+  spec: ObjectSpec,
+  target: Btf | undefined,
+  modules: readonly Btf[],
+  loading: ReadonlySet<string>,
+): Map<ProgramSpec, CoreResult> {
+  const cache = new Map<ProgramSpec, CoreResult>();
   const fns = functionsOf(spec);
   for (const fn of fns) {
     cache.set(fn, { insns: fn.insns.slice(), error: undefined, from: fn.insns });
@@ -235,7 +251,7 @@ function corePass(spec: ObjectSpec, target: Btf | undefined, modules: readonly B
       for (const r of list) {
         const fn = findFunction(fns, section, Math.floor(r.insnOff / INSN));
         const res = fn && cache.get(fn);
-        if (fn && res && !res.error) {
+        if (fn && res && !res.error && (fn.isSubprogram || loading.has(fn.name))) {
           res.error = new RelocationError(
             "Program has CO-RE relocations but no target BTF was given; pass the kernel's BTF",
             {
@@ -258,6 +274,8 @@ function corePass(spec: ObjectSpec, target: Btf | undefined, modules: readonly B
         const secInsn = Math.floor(r.insnOff / INSN);
         const fn = findFunction(fns, section, secInsn);
         if (fn === undefined) continue; // eliminated weak code: libbpf skips it too
+        // libbpf relocates only the programs it loads (and every subprogram).
+        if (!fn.isSubprogram && !loading.has(fn.name)) continue;
         const res = cache.get(fn)!;
         if (res.error) continue;
         const idx = secInsn - fn.sectionInsnOffset;
@@ -423,7 +441,11 @@ export function relocateProgram(
       { program: programName },
     );
   }
-  const coreRes = runCore(spec, input.targetBtf, input.coreModules ?? []);
+  const loading = new Set(
+    input.loadedPrograms ?? spec.programs.filter((p) => p.autoload).map((p) => p.name),
+  );
+  loading.add(main.name);
+  const coreRes = runCore(spec, input.targetBtf, input.coreModules ?? [], loading);
   const text = spec.subprograms.filter((s) => s.section === ".text")
     .sort((a, b) => a.sectionInsnOffset - b.sectionInsnOffset);
   const ext = spec.btfExt;

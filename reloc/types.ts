@@ -37,6 +37,13 @@ export interface RelocInput {
    * a type, as libbpf does with the running kernel's modules. Default: none.
    */
   coreModules?: readonly Btf[];
+  /**
+   * The entry programs loaded together with this one (libbpf's autoload set). CO-RE runs over
+   * them and every subprogram, in `.BTF.ext` order, sharing one candidate cache whose lists shrink
+   * as relocations succeed, so the set can change a result when a type has several candidates.
+   * Default: the programs whose `autoload` is true, plus the one being relocated.
+   */
+  loadedPrograms?: readonly string[];
   /** Extern name to what it resolved to. */
   externs: ReadonlyMap<string, ResolvedExtern>;
 }

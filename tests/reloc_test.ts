@@ -44,6 +44,7 @@ function oracleBin(): string {
 
 interface OracleProg {
   name: string;
+  alone: boolean;
   loaded: boolean;
   insns: string[];
   attr: boolean;

@@ -10,7 +10,7 @@
 // on its own (the others with autoload off); a program that still fails to load is printed with
 // "loaded": false and its relocated instructions.
 //
-// Output: {"programs":[{"name":..,"loaded":bool,"insns":[".."],"attr":bool,
+// Output: {"programs":[{"name":..,"alone":bool (loaded without the others),"loaded":bool,"insns":[".."],"attr":bool,
 //          "func_info":[[off,type],..],"line_info":[[off,file,line,col],..],"tag":".."}]}
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -200,12 +200,14 @@ static void print_tag(int fd)
 	printf("\"");
 }
 
+static int alone;
+
 static void print_prog(const struct bpf_program *prog, int *first)
 {
 	int fd = bpf_program__fd(prog);
 
-	printf("%s{\"name\":\"%s\",\"loaded\":%s,", *first ? "" : ",", bpf_program__name(prog),
-	       fd >= 0 ? "true" : "false");
+	printf("%s{\"name\":\"%s\",\"alone\":%s,\"loaded\":%s,", *first ? "" : ",",
+	       bpf_program__name(prog), alone ? "true" : "false", fd >= 0 ? "true" : "false");
 	*first = 0;
 	print_insns(prog);
 	print_load_attr(prog);
@@ -254,6 +256,7 @@ int main(int argc, char **argv)
 		k++;
 	}
 	bpf_object__close(obj);
+	alone = 1;
 	for (int i = 0; i < n; i++) {
 		if (!autoload[i])
 			continue;
