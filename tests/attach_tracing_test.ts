@@ -1,0 +1,220 @@
+// Attach tests for tracing programs on the real kernel: tracepoints, raw and BTF tracepoints,
+// perf events, links (pin, open, info, detach), auto-attach and its rollback, the clear errors
+// for kprobes and trampolines, and `tsbpf object run`.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync, writeFileSync } from "node:fs";
+import process from "node:process";
+import { test } from "node:test";
+import { BpfError, NotSupportedError } from "../errors.ts";
+import { BpfLinkType } from "../ffi/constants.ts";
+import { BpfObject } from "../live/object.ts";
+import {
+  attachAll,
+  attachPerfEventAllCpus,
+  attachProgram,
+  attachRawTracepoint,
+  attachTracepoint,
+  attachTracing,
+  BpfLink,
+  detachAll,
+  onlineCpus,
+  tracepointId,
+} from "../link/mod.ts";
+import { arrayU64, linkIds, linksOfPrograms, loadObject, setGlobalU32, sleep } from "./_attach.ts";
+import { openFds, pinDir, requireKernel, runCli, testObject } from "./_util.ts";
+
+const HIT_TP = 0, HIT_RAW_TP = 1, HIT_TP_BTF = 2, HIT_PERF = 5;
+
+function specOf(obj: BpfObject, name: string) {
+  const spec = obj.spec.programs.find((p) => p.name === name)!;
+  const p = obj.program(name);
+  return { fd: p.fd, name, section: spec.section, spec };
+}
+
+function loadTracing(): BpfObject {
+  return loadObject("tracing", (o) => setGlobalU32(o, ".rodata", "target_tgid", process.pid));
+}
+
+test("a tracepoint on sys_enter_write counts this process's write() calls and stops at close()", (t) => {
+  if (!requireKernel(t)) return;
+  using obj = loadTracing();
+  const link = attachProgram(specOf(obj, "tp_write"))!;
+  try {
+    assert.equal(link.kind, "tracepoint");
+    assert.equal(link.target, "syscalls/sys_enter_write");
+    const before = arrayU64(obj, "hits", HIT_TP);
+    for (let i = 0; i < 25; i++) writeFileSync("/dev/null", "x");
+    assert.ok(arrayU64(obj, "hits", HIT_TP) - before >= 25n);
+    assert.equal(link.info().type, BpfLinkType.BPF_LINK_TYPE_PERF_EVENT);
+  } finally {
+    link.close();
+    link.close();
+  }
+  const after = arrayU64(obj, "hits", HIT_TP);
+  for (let i = 0; i < 10; i++) writeFileSync("/dev/null", "x");
+  assert.equal(arrayU64(obj, "hits", HIT_TP), after);
+});
+
+test("attachTracepoint() rejects a tracepoint the kernel does not have", (t) => {
+  if (!requireKernel(t)) return;
+  using obj = loadTracing();
+  assert.throws(
+    () => attachTracepoint(specOf(obj, "tp_write"), "syscalls", "sys_enter_nonexistent"),
+    (e) => e instanceof BpfError && /No tracepoint syscalls\/sys_enter_nonexistent/.test(e.message),
+  );
+  assert.ok(tracepointId("syscalls", "sys_enter_write") > 0);
+});
+
+test("raw_tp and tp_btf programs on sched_switch run, as raw tracepoint and tracing links", async (t) => {
+  if (!requireKernel(t)) return;
+  using obj = loadTracing();
+  using raw = attachRawTracepoint(specOf(obj, "raw_tp_switch"), "sched_switch");
+  using btf = attachTracing(specOf(obj, "tp_btf_switch"));
+  for (let i = 0; i < 3; i++) {
+    spawnSync("true");
+    await sleep(10);
+  }
+  assert.ok(arrayU64(obj, "hits", HIT_RAW_TP) > 0n);
+  assert.ok(arrayU64(obj, "hits", HIT_TP_BTF) > 0n);
+  assert.equal(raw.info().type, BpfLinkType.BPF_LINK_TYPE_RAW_TRACEPOINT);
+  assert.equal(btf.info().type, BpfLinkType.BPF_LINK_TYPE_RAW_TRACEPOINT);
+  assert.equal(raw.info().progId, obj.program("raw_tp_switch").info().id);
+});
+
+test("a perf_event program samples cpu-clock on every online CPU", async (t) => {
+  if (!requireKernel(t)) return;
+  using obj = loadTracing();
+  using link = attachPerfEventAllCpus(specOf(obj, "perf_sample"), "cpu-clock", {
+    sampleFreq: 1000,
+  });
+  assert.equal(link.children.length, onlineCpus().length);
+  const end = Date.now() + 300;
+  let x = 0;
+  while (Date.now() < end) x += Math.sqrt(x + 1);
+  await sleep(50);
+  assert.ok(arrayU64(obj, "hits", HIT_PERF) > 0n, `no samples (${x})`);
+});
+
+test("a link pinned in bpffs outlives close(), opens again with BpfLink.open() and detach() ends it", async (t) => {
+  if (!requireKernel(t)) return;
+  const dir = pinDir();
+  try {
+    using obj = loadTracing();
+    const path = `${dir.path}/raw_link`;
+    const link = attachRawTracepoint(specOf(obj, "raw_tp_switch"), "sched_switch");
+    link.pin(path);
+    const id = link.info().id;
+    link.close();
+    assert.ok(linkIds().has(id), "the pinned link went away with its fd");
+    using again = BpfLink.open(path);
+    assert.equal(again.info().id, id);
+    assert.equal(again.kind, "raw_tracepoint");
+    again.unpin();
+    assert.ok(!existsSync(path));
+    const n = arrayU64(obj, "hits", HIT_RAW_TP);
+    spawnSync("true");
+    await sleep(10);
+    assert.ok(arrayU64(obj, "hits", HIT_RAW_TP) > n);
+    again.detach();
+    assert.ok(!linkIds().has(id));
+    assert.throws(() => again.fd, BpfError);
+  } finally {
+    dir.remove();
+  }
+});
+
+test("kprobe, kretprobe and ksyscall attach fail with NotSupportedError naming kprobes, leaking nothing", (t) => {
+  if (!requireKernel(t)) return;
+  if (existsSync("/sys/bus/event_source/devices/kprobe")) {
+    t.skip("this kernel has kprobes; the error path needs a kernel without them");
+    return;
+  }
+  using obj = loadObject("kprobe");
+  const fds = openFds().size;
+  const names = ["kprobe_openat", "kretprobe_openat", "ksyscall_getpid"];
+  const ids = names.map((n) => obj.program(n).info().id);
+  for (const name of names) {
+    assert.throws(
+      () => attachProgram(specOf(obj, name)),
+      (e) =>
+        e instanceof NotSupportedError && e.feature === "kprobes" &&
+        e.message.includes(`'${name}'`) && e.message.includes("CONFIG_KPROBES"),
+    );
+  }
+  assert.equal(openFds().size, fds);
+  assert.deepEqual(linksOfPrograms(ids), []);
+});
+
+test("fentry, fexit, fmod_ret and lsm programs refused by the kernel are reported with the missing feature by object run", (t) => {
+  if (!requireKernel(t)) return;
+  const r = runCli(["object", "run", testObject("fentry"), "--json", "--seconds", "0"]);
+  assert.equal(r.code, 0, r.stderr);
+  const doc = JSON.parse(r.stdout);
+  assert.ok(doc.programs.length >= 2);
+  for (const p of doc.programs) {
+    if (p.attached) continue; // a kernel with trampolines attaches them
+    assert.match(p.error, p.section.startsWith("lsm") ? /BPF LSM/ : /BPF trampolines/);
+    assert.match(p.error, /tracepoint/);
+  }
+});
+
+test("attachAll() closes the links it made when a later program fails, and names that program", (t) => {
+  if (!requireKernel(t)) return;
+  if (existsSync("/sys/bus/event_source/devices/kprobe")) {
+    t.skip("this kernel has kprobes, so the kprobe program attaches");
+    return;
+  }
+  using obj = loadObject("attach_mixed");
+  const ids = ["mixed_tp", "mixed_kprobe"].map((n) => obj.program(n).info().id);
+  const fds = openFds().size;
+  assert.throws(
+    () => attachAll(obj),
+    (e) =>
+      e instanceof NotSupportedError &&
+      e.message.includes("'mixed_kprobe' (section kprobe/do_nanosleep)"),
+  );
+  assert.deepEqual(linksOfPrograms(ids), []);
+  assert.equal(openFds().size, fds);
+});
+
+test("attachAll() attaches every auto-attachable program and detachAll() detaches them", async (t) => {
+  if (!requireKernel(t)) return;
+  using obj = loadTracing();
+  const links = attachAll(obj);
+  try {
+    assert.deepEqual([...links.keys()].sort(), ["raw_tp_switch", "tp_btf_switch", "tp_write"]);
+  } finally {
+    detachAll(links);
+  }
+  for (const l of links.values()) assert.ok(l.closed);
+  const n = arrayU64(obj, "hits", HIT_RAW_TP);
+  spawnSync("true");
+  await sleep(10);
+  assert.equal(arrayU64(obj, "hits", HIT_RAW_TP), n);
+});
+
+test("tsbpf object run reports attached programs with run counts and the rest as not auto-attachable", (t) => {
+  if (!requireKernel(t)) return;
+  const r = runCli(["object", "run", testObject("tracing"), "--json", "--seconds", "0.3"]);
+  assert.equal(r.code, 0, r.stderr);
+  const doc = JSON.parse(r.stdout);
+  const by = new Map(doc.programs.map((p: { name: string }) => [p.name, p]));
+  // deno-lint-ignore no-explicit-any
+  const raw = by.get("raw_tp_switch") as any;
+  assert.equal(raw.attached, true);
+  assert.equal(raw.error, null);
+  assert.ok(raw.runCount > 0);
+  // deno-lint-ignore no-explicit-any
+  const up = by.get("uprobe_add") as any;
+  assert.equal(up.attached, false);
+  assert.equal(up.autoAttach, false);
+  const text = runCli(["object", "run", testObject("kprobe"), "--seconds", "0"]);
+  assert.equal(text.code, 0, text.stderr);
+  if (!existsSync("/sys/bus/event_source/devices/kprobe")) {
+    assert.match(
+      text.stdout,
+      /kprobe_openat \(kprobe\/do_sys_openat2\) +not attached: .*no kprobes/,
+    );
+  }
+});
