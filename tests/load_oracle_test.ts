@@ -6,7 +6,14 @@ import { basename } from "node:path";
 import { test } from "node:test";
 import { BpfError, VerifierError } from "../errors.ts";
 import { BpfObject } from "../live/object.ts";
-import { oracle, pinDir, requireKernel, testObjects, UNLOADABLE_OBJECTS } from "./_util.ts";
+import {
+  oracle,
+  oracleInfo,
+  pinDir,
+  requireKernel,
+  testObjects,
+  UNLOADABLE_OBJECTS,
+} from "./_util.ts";
 
 interface Loaded {
   name: string;
@@ -43,17 +50,26 @@ function theirs(file: string, progs: string[], pinRoot?: string): Loaded[] | str
 
 for (const file of testObjects()) {
   const name = basename(file, ".bpf.o");
-  if (name === "tcx") continue; // libbpf 1.1 does not know tcx/* sections: nothing to compare
   test(`load(): every program of ${name}.bpf.o gets libbpf's tag, or fails where libbpf fails`, (t) => {
     if (!requireKernel(t)) return;
     const pins = name === "pinned" ? [pinDir(), pinDir()] : [];
     try {
+      // Programs whose section libbpf 1.1 does not know (tcx/*...) cannot be compared.
+      const known: string[] = oracleInfo(file).programs
+        .filter((p: { type: string }) => p.type !== "unspec")
+        .map((p: { name: string }) => p.name);
       const all = BpfObject.open(file);
       const names = all.programNames;
       all.close();
+      if (known.length === 0) {
+        t.skip("libbpf 1.1 knows none of its sections");
+        return;
+      }
       // Whole object first; per program when libbpf cannot load all of it.
-      const whole = theirs(file, [], pins[0]?.path);
-      const groups = typeof whole === "string" ? names.map((n) => [n]) : [[]];
+      const whole = known.length === names.length
+        ? theirs(file, [], pins[0]?.path)
+        : "some sections unknown to libbpf";
+      const groups = typeof whole === "string" ? known.map((n) => [n]) : [[]];
       let compared = 0;
       for (const group of groups) {
         const want = group.length === 0 ? whole : theirs(file, group, pins[0]?.path);
@@ -79,7 +95,7 @@ for (const file of testObjects()) {
         compared += want.length;
       }
       assert.ok(compared > 0);
-      if (name in UNLOADABLE_OBJECTS && name !== "pinned") {
+      if (name in UNLOADABLE_OBJECTS && name !== "pinned" && known.length === names.length) {
         assert.equal(
           typeof whole,
           "string",
