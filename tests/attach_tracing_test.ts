@@ -8,7 +8,7 @@ import process from "node:process";
 import { test } from "node:test";
 import { BpfError, NotSupportedError } from "../errors.ts";
 import { BpfLinkType } from "../ffi/constants.ts";
-import { BpfObject } from "../live/object.ts";
+import type { BpfObject } from "../live/object.ts";
 import {
   attachAll,
   attachPerfEventAllCpus,
