@@ -1,0 +1,158 @@
+// Attach tests for USDT probes: notes against readelf, argument specs as libbpf's usdt.bpf.h
+// reads them, and a BPF_USDT() program on the test binary's tsbpf:add probe.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { test } from "node:test";
+import { BpfError } from "../errors.ts";
+import {
+  attachUsdt,
+  encodeUsdtSpec,
+  parseUsdtArg,
+  parseUsdtTarget,
+  UsdtArgType,
+  usdtNotes,
+} from "../link/mod.ts";
+import { readElf } from "../spec/elf.ts";
+import { globalU64, linksOfPrograms, loadObject, spawnWaiting } from "./_attach.ts";
+import { openFds, requireKernel, UPROBE_TARGET } from "./_util.ts";
+
+test("usdtNotes() reads the same probes, addresses and arguments as readelf -n", (t) => {
+  if (!existsSync(UPROBE_TARGET)) {
+    t.skip("no test binary; run scripts/setup.sh");
+    return;
+  }
+  const notes = usdtNotes(readElf(UPROBE_TARGET, { native: true }));
+  const r = spawnSync("readelf", ["-n", UPROBE_TARGET], { encoding: "utf8" });
+  const expected = [...r.stdout.matchAll(
+    /Provider: (\S+)\s+Name: (\S+)\s+Location: (0x[0-9a-f]+), Base: (0x[0-9a-f]+), Semaphore: (0x[0-9a-f]+)\s+Arguments: ([^\n]*)/g,
+  )].map((m) => ({
+    provider: m[1],
+    name: m[2],
+    addr: Number(m[3]),
+    sema: Number(m[5]),
+    args: m[6],
+  }));
+  assert.ok(expected.length >= 1);
+  assert.deepEqual(
+    notes.map((n) => ({
+      provider: n.provider,
+      name: n.name,
+      addr: n.addr,
+      sema: n.semaAddr,
+      args: n.args,
+    })),
+    expected,
+  );
+});
+
+test("parseUsdtArg() turns x86-64 and aarch64 argument forms into usdt.bpf.h specs", () => {
+  assert.deepEqual(parseUsdtArg("-4@%eax", "x86_64"), {
+    signed: true,
+    bitshift: 32,
+    argType: UsdtArgType.REG,
+    valOff: 0n,
+    regOff: 80,
+  });
+  assert.deepEqual(parseUsdtArg("8@-8(%rbp)", "x86_64"), {
+    signed: false,
+    bitshift: 0,
+    argType: UsdtArgType.REG_DEREF,
+    valOff: -8n,
+    regOff: 32,
+  });
+  assert.deepEqual(parseUsdtArg("2@$-5", "x86_64"), {
+    signed: false,
+    bitshift: 48,
+    argType: UsdtArgType.CONST,
+    valOff: -5n,
+    regOff: 0,
+  });
+  assert.equal(parseUsdtArg("8@(%rdi)", "x86_64").regOff, 112);
+  assert.equal(parseUsdtArg("-1@%r9b", "x86_64").bitshift, 56);
+  assert.deepEqual(parseUsdtArg("4@[sp, 12]", "aarch64"), {
+    signed: false,
+    bitshift: 32,
+    argType: UsdtArgType.REG_DEREF,
+    valOff: 12n,
+    regOff: 248,
+  });
+  assert.equal(parseUsdtArg("-8@x1", "aarch64").regOff, 8);
+  assert.throws(() => parseUsdtArg("8@%xmm0", "x86_64"), /Unsupported register 'xmm0'/);
+  assert.throws(() => parseUsdtArg("3@%eax", "x86_64"), BpfError);
+  assert.throws(
+    () => parseUsdtArg("8@-8(%rbp,%rax,8)", "x86_64"),
+    /Unsupported USDT argument form/,
+  );
+});
+
+test("encodeUsdtSpec() lays out struct __bpf_usdt_spec: 12 args of 16 bytes, cookie, count", () => {
+  const b = encodeUsdtSpec(
+    "-8@%rax 4@$7 aarch64-ignored".split(" ").slice(0, 2).join(" "),
+    "x86_64",
+    99n,
+  );
+  const dv = new DataView(b.buffer);
+  assert.equal(b.length, 208);
+  assert.equal(dv.getUint32(8, true), UsdtArgType.REG);
+  assert.equal(dv.getInt16(12, true), 80);
+  assert.equal(dv.getUint8(14), 1);
+  assert.equal(dv.getInt8(15), 0);
+  assert.equal(dv.getBigUint64(16, true), 7n);
+  assert.equal(dv.getUint32(24, true), UsdtArgType.CONST);
+  assert.equal(dv.getInt8(31), 32);
+  assert.equal(dv.getBigUint64(192, true), 99n);
+  assert.equal(dv.getInt16(200, true), 2);
+  assert.throws(() => encodeUsdtSpec(Array(13).fill("8@%rax").join(" "), "x86_64"), /at most 12/);
+});
+
+test("parseUsdtTarget() splits binary:provider:name", () => {
+  assert.deepEqual(parseUsdtTarget("/usr/lib/libfoo.so:prov:probe"), {
+    binary: "/usr/lib/libfoo.so",
+    provider: "prov",
+    name: "probe",
+  });
+  assert.throws(() => parseUsdtTarget("prov:probe"), /binary:provider:name/);
+});
+
+test("a BPF_USDT() program on tsbpf:add reads both arguments at every call", async (t) => {
+  if (!requireKernel(t)) return;
+  const child = await spawnWaiting(UPROBE_TARGET, ["4", "--wait"]);
+  try {
+    using obj = loadObject("usdt");
+    const p = obj.program("usdt_add");
+    using link = attachUsdt({ fd: p.fd, name: "usdt_add" }, {
+      binary: UPROBE_TARGET,
+      provider: "tsbpf",
+      name: "add",
+      pid: child.pid,
+    });
+    assert.equal(link.kind, "usdt");
+    assert.equal(link.children.length, 1);
+    const r = await child.go();
+    assert.equal(r.code, 0);
+    assert.equal(globalU64(obj, ".bss", "usdt_hits"), 4n);
+    assert.equal(globalU64(obj, ".bss", "usdt_last_a", true), 3n);
+    assert.equal(globalU64(obj, ".bss", "usdt_last_b", true), 4n);
+    link.close();
+    assert.deepEqual(linksOfPrograms([p.info().id]), []);
+  } finally {
+    child.kill();
+  }
+});
+
+test("attachUsdt() on a probe the binary lacks throws and leaks no fd", (t) => {
+  if (!requireKernel(t)) return;
+  using obj = loadObject("usdt");
+  const fds = openFds().size;
+  assert.throws(
+    () =>
+      attachUsdt({ fd: obj.program("usdt_add").fd, name: "usdt_add" }, {
+        binary: UPROBE_TARGET,
+        provider: "tsbpf",
+        name: "nope",
+      }),
+    /has no USDT probe tsbpf:nope/,
+  );
+  assert.equal(openFds().size, fds);
+});
