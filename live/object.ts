@@ -10,7 +10,13 @@
 import { unlinkSync } from "node:fs";
 import type { Btf } from "../btf/btf.ts";
 import { BpfError, RelocationError, type SyscallError } from "../errors.ts";
-import { btfLoad, type Fd, mapFreeze, mapUpdate, progBindMap } from "../ffi/bpf.ts";
+import {
+  btfLoad,
+  type Fd,
+  mapFreeze,
+  mapUpdate,
+  progBindMap,
+} from "../ffi/bpf.ts";
 import { BpfMapFlags, BpfMapType, Libc } from "../ffi/constants.ts";
 import { getSys } from "../ffi/runtime.ts";
 import type { Sys } from "../ffi/sys.ts";
@@ -18,7 +24,12 @@ import { relocateProgram } from "../reloc/relocate.ts";
 import type { ResolvedExtern } from "../reloc/types.ts";
 import { readElf } from "../spec/elf.ts";
 import { open as openSpec } from "../spec/open.ts";
-import type { DataSecSpec, MapSpec, ObjectSpec, ProgramSpec } from "../spec/types.ts";
+import type {
+  DataSecSpec,
+  MapSpec,
+  ObjectSpec,
+  ProgramSpec,
+} from "../spec/types.ts";
 import { fixupObjectBtf } from "./_btf_fixup.ts";
 import { hasProgBindMap, hasSyscallWrapper } from "./_features.ts";
 import { kernelVersionCode, resolveKconfig } from "./kconfig.ts";
@@ -41,6 +52,8 @@ import {
   progFlagsFor,
   progTypeNumber,
 } from "./program.ts";
+import { attachAll, detachAll } from "../link/auto.ts";
+import type { BpfLink } from "../link/link.ts";
 
 /** Message levels of the print callback, as libbpf's `LIBBPF_WARN/INFO/DEBUG`. */
 export type PrintLevel = "warn" | "info" | "debug";
@@ -147,8 +160,13 @@ export class BpfObject {
   readonly #programs = new Map<string, BpfProgram>();
   #btfFd: Fd | undefined;
   readonly #pinned: string[] = [];
+  #links: Map<string, BpfLink> | undefined;
 
-  private constructor(source: Uint8Array | string, spec: ObjectSpec, opts: ObjectOpenOptions) {
+  private constructor(
+    source: Uint8Array | string,
+    spec: ObjectSpec,
+    opts: ObjectOpenOptions,
+  ) {
     this.#source = source;
     this.spec = spec;
     this.name = spec.name;
@@ -173,7 +191,10 @@ export class BpfObject {
    * @throws {ElfError} {BtfError} {RelocationError} the file is malformed.
    * @throws {SyscallError} mapping the views failed.
    */
-  static open(source: Uint8Array | string, opts: ObjectOpenOptions = {}): BpfObject {
+  static open(
+    source: Uint8Array | string,
+    opts: ObjectOpenOptions = {},
+  ): BpfObject {
     const spec = openSpec(source, { name: opts.name });
     const obj = new BpfObject(source, spec, opts);
     try {
@@ -190,7 +211,13 @@ export class BpfObject {
 
   #mapView(spec: DataSecSpec, size: number): DataView_ {
     const len = Math.max(roundUp(roundUp(size, 8), pageSize()), pageSize());
-    const addr = this.#sys.mmap(len, PROT_RW, Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS, -1, 0);
+    const addr = this.#sys.mmap(
+      len,
+      PROT_RW,
+      Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS,
+      -1,
+      0,
+    );
     const bytes = new Uint8Array(this.#sys.view(addr, len), 0, size);
     bytes.set(spec.image.subarray(0, Math.min(size, spec.image.length)));
     return { spec, size, addr, len, bytes, mappedMap: false };
@@ -257,7 +284,9 @@ export class BpfObject {
    */
   setProgramType(program: string, type: string): void {
     this.#requireOpened("setProgramType()");
-    if (progTypeNumber(type) < 0) throw new BpfError(`Unknown program type '${type}'`);
+    if (progTypeNumber(type) < 0) {
+      throw new BpfError(`Unknown program type '${type}'`);
+    }
     this.#settings(program).type = type;
   }
 
@@ -305,9 +334,13 @@ export class BpfObject {
     this.#requireOpened("resizeData()");
     const d = this.#data.get(section);
     if (d === undefined || d.bytes === null) {
-      throw new BpfError(`Object '${this.name}' has no data section '${section}'`);
+      throw new BpfError(
+        `Object '${this.name}' has no data section '${section}'`,
+      );
     }
-    if (!Number.isInteger(size) || size <= 0) throw new RangeError(`Bad data section size ${size}`);
+    if (!Number.isInteger(size) || size <= 0) {
+      throw new RangeError(`Bad data section size ${size}`);
+    }
     const n = this.#mapView(d.spec, size);
     n.bytes!.fill(0);
     n.bytes!.set(d.bytes.subarray(0, Math.min(size, d.size)));
@@ -326,7 +359,9 @@ export class BpfObject {
    * @throws {BpfError} unknown section or the object is closed.
    */
   data(section: string): Uint8Array | null {
-    if (this.#state === "closed") throw new BpfError(`Object '${this.name}' is closed`);
+    if (this.#state === "closed") {
+      throw new BpfError(`Object '${this.name}' is closed`);
+    }
     const d = this.#data.get(section);
     if (d === undefined) {
       throw new BpfError(
@@ -351,13 +386,19 @@ export class BpfObject {
    */
   map(name: string): BpfMap {
     if (this.#state !== "loaded") {
-      throw new BpfError(`Object '${this.name}' is not loaded (${this.#state})`);
+      throw new BpfError(
+        `Object '${this.name}' is not loaded (${this.#state})`,
+      );
     }
     const m = this.#maps.get(name) ??
-      this.#maps.get(this.spec.datasecs.find((d) => d.name === name)?.mapName ?? "");
+      this.#maps.get(
+        this.spec.datasecs.find((d) => d.name === name)?.mapName ?? "",
+      );
     if (m === undefined) {
       throw new BpfError(
-        `Object '${this.name}' has no map '${name}'; maps: ${[...this.#maps.keys()].join(", ")}`,
+        `Object '${this.name}' has no map '${name}'; maps: ${
+          [...this.#maps.keys()].join(", ")
+        }`,
       );
     }
     return m;
@@ -375,7 +416,9 @@ export class BpfObject {
    */
   program(name: string): BpfProgram {
     if (this.#state !== "loaded") {
-      throw new BpfError(`Object '${this.name}' is not loaded (${this.#state})`);
+      throw new BpfError(
+        `Object '${this.name}' is not loaded (${this.#state})`,
+      );
     }
     const p = this.#programs.get(name);
     if (p === undefined) {
@@ -425,7 +468,9 @@ export class BpfObject {
       const kc = this.#data.get(".kconfig");
       if (spec.externs.some((e) => e.kind === "kconfig")) {
         if (kc === undefined || kc.bytes === null || spec.btf === undefined) {
-          throw new BpfError("Object has kconfig externs but no .kconfig section or BTF");
+          throw new BpfError(
+            "Object has kconfig externs but no .kconfig section or BTF",
+          );
         }
         const release = sys.uname().release;
         const set = resolveKconfig(spec.btf, spec.externs, kc.bytes, {
@@ -443,7 +488,9 @@ export class BpfObject {
           externs.set(e.name, { kind: "kconfig", offset: e.offset });
         }
       }
-      for (const [k, v] of resolveKsyms(spec.btf, spec.externs, kernel, fdArray)) externs.set(k, v);
+      for (
+        const [k, v] of resolveKsyms(spec.btf, spec.externs, kernel, fdArray)
+      ) externs.set(k, v);
     }
 
     // The object's BTF, fixed up as libbpf does (sanitization is not needed on kernels with every
@@ -510,7 +557,9 @@ export class BpfObject {
       for (const { index, name } of m.initValues) {
         const inner = this.#maps.get(name);
         if (inner === undefined) {
-          throw new BpfError(`Map '${m.name}': slot ${index} names unknown map '${name}'`);
+          throw new BpfError(
+            `Map '${m.name}': slot ${index} names unknown map '${name}'`,
+          );
         }
         outer.update(u32(index), u32(inner.fd));
       }
@@ -543,7 +592,15 @@ export class BpfObject {
     for (const p of spec.programs) {
       const r = relocated.get(p.name);
       if (r === undefined) continue;
-      const prog = this.#loadOne(p, r, kernel, fdArray, btfFd, names, opts.logLevel ?? 0);
+      const prog = this.#loadOne(
+        p,
+        r,
+        kernel,
+        fdArray,
+        btfFd,
+        names,
+        opts.logLevel ?? 0,
+      );
       this.#programs.set(p.name, prog);
       if (rodata.length > 0 && hasProgBindMap()) {
         for (const m of rodata) {
@@ -552,7 +609,9 @@ export class BpfObject {
           } catch (e) {
             this.#print(
               "warn",
-              `prog '${p.name}': failed to bind map '${m.name}': ${(e as Error).message}`,
+              `prog '${p.name}': failed to bind map '${m.name}': ${
+                (e as Error).message
+              }`,
             );
           }
         }
@@ -561,7 +620,10 @@ export class BpfObject {
 
     // Prog arrays from `values` initializers.
     for (const m of spec.maps) {
-      if (m.typeId !== BpfMapType.BPF_MAP_TYPE_PROG_ARRAY || m.initValues.length === 0) continue;
+      if (
+        m.typeId !== BpfMapType.BPF_MAP_TYPE_PROG_ARRAY ||
+        m.initValues.length === 0
+      ) continue;
       const arr = this.#maps.get(m.name)!;
       for (const { index, name } of m.initValues) {
         const prog = this.#programs.get(name);
@@ -590,11 +652,16 @@ export class BpfObject {
         btfLoad(raw, { logBuf, logLevel: 1 }).close();
       } catch {
         const z = logBuf.indexOf(0);
-        log = new TextDecoder().decode(logBuf.subarray(0, z < 0 ? logBuf.length : z));
+        log = new TextDecoder().decode(
+          logBuf.subarray(0, z < 0 ? logBuf.length : z),
+        );
       }
-      const tail = log.split("\n").filter((l) => l.trim() !== "").slice(-6).join("\n");
+      const tail = log.split("\n").filter((l) => l.trim() !== "").slice(-6)
+        .join("\n");
       throw new BpfError(
-        `Loading the object's BTF failed: ${se.code}${tail ? `; the kernel said:\n${tail}` : ""}`,
+        `Loading the object's BTF failed: ${se.code}${
+          tail ? `; the kernel said:\n${tail}` : ""
+        }`,
         { cause: e },
       );
     }
@@ -605,7 +672,9 @@ export class BpfObject {
     ctx: { btfFd: number; names: boolean; log: (m: string) => void },
   ): BpfMap {
     let maxEntries = this.#maxEntries.get(m.name) ?? m.maxEntries;
-    if (m.typeId === BpfMapType.BPF_MAP_TYPE_PERF_EVENT_ARRAY && maxEntries === 0) {
+    if (
+      m.typeId === BpfMapType.BPF_MAP_TYPE_PERF_EVENT_ARRAY && maxEntries === 0
+    ) {
       maxEntries = numPossibleCpus();
     }
     if (
@@ -628,7 +697,10 @@ export class BpfObject {
     for (let attempt = 0; attempt < 2; attempt++) {
       const reused = BpfMap.reusePinned(path, def, m.mapExtra);
       if (reused !== undefined) {
-        this.#print("debug", `map '${m.name}': reusing pinned map at '${path}'`);
+        this.#print(
+          "debug",
+          `map '${m.name}': reusing pinned map at '${path}'`,
+        );
         return new BpfMap(reused, def, { pinPath: path, reused: true });
       }
       const fd = BpfMap.createFd(m, def, ctx);
@@ -641,12 +713,16 @@ export class BpfObject {
         map.close();
         if ((e as SyscallError).code === "EEXIST" && attempt === 0) continue;
         throw new BpfError(
-          `Map '${m.name}': pinning at '${path}' failed: ${(e as Error).message}`,
+          `Map '${m.name}': pinning at '${path}' failed: ${
+            (e as Error).message
+          }`,
           { cause: e },
         );
       }
     }
-    throw new BpfError(`Map '${m.name}': cannot find or pin a map at '${path}'`);
+    throw new BpfError(
+      `Map '${m.name}': cannot find or pin a map at '${path}'`,
+    );
   }
 
   #loadOne(
@@ -689,7 +765,8 @@ export class BpfObject {
       expectedAttachType: eat,
       relocated: r,
       license: this.spec.license,
-      kernVersion: this.spec.kernelVersion || kernelVersionCode(this.#sys.uname().release),
+      kernVersion: this.spec.kernelVersion ||
+        kernelVersionCode(this.#sys.uname().release),
       flags,
       btfFd: probe("btf_func") ? btfFd : -1,
       attachBtfId,
@@ -717,7 +794,14 @@ export class BpfObject {
         if ((map.flags & BpfMapFlags.BPF_F_MMAPABLE) === 0) continue;
         const prot = d.spec.readonly ? Libc.PROT_READ : PROT_RW;
         const len = roundUp(roundUp(d.size, 8), pageSize());
-        sys.mmap(len, prot, Libc.MAP_SHARED | Libc.MAP_FIXED, map.fd, 0, d.addr);
+        sys.mmap(
+          len,
+          prot,
+          Libc.MAP_SHARED | Libc.MAP_FIXED,
+          map.fd,
+          0,
+          d.addr,
+        );
         d.mappedMap = true;
         done.push(d);
       }
@@ -768,6 +852,11 @@ export class BpfObject {
    */
   close(): void {
     if (this.#state === "closed") return;
+    try {
+      this.detach();
+    } catch {
+      // The programs go below either way.
+    }
     this.#pinned.length = 0; // a loaded object's pins outlive it
     this.#unload();
     for (const d of this.#data.values()) {
@@ -780,6 +869,45 @@ export class BpfObject {
       }
     }
     this.#state = "closed";
+  }
+
+  /**
+   * Attaches every loaded program whose section says where (libbpf's skeleton `attach()`:
+   * `tp/`, `raw_tp/`, `tp_btf/`, `fentry/`, `lsm/`, `kprobe/`, `ksyscall/`, `uprobe/BIN:FUNC`,
+   * `usdt/BIN:PROV:NAME`, `iter/`...). Programs without a target in their section (`xdp`,
+   * `SEC("uprobe")`) are left for the explicit attach functions of `link/`. When one program
+   * fails, the ones attached before it are detached again. Calling it again returns the same
+   * links. `detach()` or `close()` ends them.
+   *
+   * @returns the links by program name.
+   * @throws {BpfError} {NotSupportedError} {SyscallError} a program failed to attach; the error
+   *   names it and its section.
+   * @example
+   * ```ts ignore
+   * using obj = BpfObject.open("tests/bpf/build/tracing.bpf.o");
+   * obj.load();
+   * const links = obj.attach();
+   * ```
+   */
+  attach(): ReadonlyMap<string, BpfLink> {
+    if (this.#state !== "loaded") {
+      throw new BpfError(
+        `Object '${this.name}' is not loaded (${this.#state})`,
+      );
+    }
+    this.#links ??= attachAll(this);
+    return this.#links;
+  }
+
+  /**
+   * Detaches what `attach()` attached (closing its links; pinned links stay). Safe to call twice.
+   *
+   * @throws {SyscallError} undoing an attachment failed (the others are still detached).
+   */
+  detach(): void {
+    const links = this.#links;
+    this.#links = undefined;
+    if (links !== undefined) detachAll(links);
   }
 
   /** Same as `close()`. */

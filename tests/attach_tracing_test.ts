@@ -218,3 +218,21 @@ test("tsbpf object run reports attached programs with run counts and the rest as
     );
   }
 });
+
+test("BpfObject.attach() attaches once, detach() and close() end the links", async (t) => {
+  if (!requireKernel(t)) return;
+  const obj = loadTracing();
+  const links = obj.attach();
+  assert.equal(obj.attach(), links);
+  assert.deepEqual([...links.keys()].sort(), ["raw_tp_switch", "tp_btf_switch", "tp_write"]);
+  const ids = [...links.keys()].map((n) => obj.program(n).info().id);
+  assert.equal(linksOfPrograms(ids).length, 3);
+  obj.detach();
+  obj.detach();
+  assert.deepEqual(linksOfPrograms(ids), []);
+  obj.attach();
+  assert.equal(linksOfPrograms(ids).length, 3);
+  obj.close();
+  await sleep(1);
+  assert.deepEqual(linksOfPrograms(ids), []);
+});
