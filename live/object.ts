@@ -10,13 +10,7 @@
 import { unlinkSync } from "node:fs";
 import type { Btf } from "../btf/btf.ts";
 import { BpfError, RelocationError, type SyscallError } from "../errors.ts";
-import {
-  btfLoad,
-  type Fd,
-  mapFreeze,
-  mapUpdate,
-  progBindMap,
-} from "../ffi/bpf.ts";
+import { btfLoad, type Fd, mapFreeze, mapUpdate, progBindMap } from "../ffi/bpf.ts";
 import { BpfMapFlags, BpfMapType, Libc } from "../ffi/constants.ts";
 import { getSys } from "../ffi/runtime.ts";
 import type { Sys } from "../ffi/sys.ts";
@@ -24,12 +18,7 @@ import { relocateProgram } from "../reloc/relocate.ts";
 import type { ResolvedExtern } from "../reloc/types.ts";
 import { readElf } from "../spec/elf.ts";
 import { open as openSpec } from "../spec/open.ts";
-import type {
-  DataSecSpec,
-  MapSpec,
-  ObjectSpec,
-  ProgramSpec,
-} from "../spec/types.ts";
+import type { DataSecSpec, MapSpec, ObjectSpec, ProgramSpec } from "../spec/types.ts";
 import { fixupObjectBtf } from "./_btf_fixup.ts";
 import { hasProgBindMap, hasSyscallWrapper } from "./_features.ts";
 import { kernelVersionCode, resolveKconfig } from "./kconfig.ts";
@@ -162,11 +151,7 @@ export class BpfObject {
   readonly #pinned: string[] = [];
   #links: Map<string, BpfLink> | undefined;
 
-  private constructor(
-    source: Uint8Array | string,
-    spec: ObjectSpec,
-    opts: ObjectOpenOptions,
-  ) {
+  private constructor(source: Uint8Array | string, spec: ObjectSpec, opts: ObjectOpenOptions) {
     this.#source = source;
     this.spec = spec;
     this.name = spec.name;
@@ -191,10 +176,7 @@ export class BpfObject {
    * @throws {ElfError} {BtfError} {RelocationError} the file is malformed.
    * @throws {SyscallError} mapping the views failed.
    */
-  static open(
-    source: Uint8Array | string,
-    opts: ObjectOpenOptions = {},
-  ): BpfObject {
+  static open(source: Uint8Array | string, opts: ObjectOpenOptions = {}): BpfObject {
     const spec = openSpec(source, { name: opts.name });
     const obj = new BpfObject(source, spec, opts);
     try {
@@ -211,13 +193,7 @@ export class BpfObject {
 
   #mapView(spec: DataSecSpec, size: number): DataView_ {
     const len = Math.max(roundUp(roundUp(size, 8), pageSize()), pageSize());
-    const addr = this.#sys.mmap(
-      len,
-      PROT_RW,
-      Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS,
-      -1,
-      0,
-    );
+    const addr = this.#sys.mmap(len, PROT_RW, Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS, -1, 0);
     const bytes = new Uint8Array(this.#sys.view(addr, len), 0, size);
     bytes.set(spec.image.subarray(0, Math.min(size, spec.image.length)));
     return { spec, size, addr, len, bytes, mappedMap: false };
@@ -284,9 +260,7 @@ export class BpfObject {
    */
   setProgramType(program: string, type: string): void {
     this.#requireOpened("setProgramType()");
-    if (progTypeNumber(type) < 0) {
-      throw new BpfError(`Unknown program type '${type}'`);
-    }
+    if (progTypeNumber(type) < 0) throw new BpfError(`Unknown program type '${type}'`);
     this.#settings(program).type = type;
   }
 
@@ -334,13 +308,9 @@ export class BpfObject {
     this.#requireOpened("resizeData()");
     const d = this.#data.get(section);
     if (d === undefined || d.bytes === null) {
-      throw new BpfError(
-        `Object '${this.name}' has no data section '${section}'`,
-      );
+      throw new BpfError(`Object '${this.name}' has no data section '${section}'`);
     }
-    if (!Number.isInteger(size) || size <= 0) {
-      throw new RangeError(`Bad data section size ${size}`);
-    }
+    if (!Number.isInteger(size) || size <= 0) throw new RangeError(`Bad data section size ${size}`);
     const n = this.#mapView(d.spec, size);
     n.bytes!.fill(0);
     n.bytes!.set(d.bytes.subarray(0, Math.min(size, d.size)));
@@ -359,9 +329,7 @@ export class BpfObject {
    * @throws {BpfError} unknown section or the object is closed.
    */
   data(section: string): Uint8Array | null {
-    if (this.#state === "closed") {
-      throw new BpfError(`Object '${this.name}' is closed`);
-    }
+    if (this.#state === "closed") throw new BpfError(`Object '${this.name}' is closed`);
     const d = this.#data.get(section);
     if (d === undefined) {
       throw new BpfError(
@@ -386,19 +354,13 @@ export class BpfObject {
    */
   map(name: string): BpfMap {
     if (this.#state !== "loaded") {
-      throw new BpfError(
-        `Object '${this.name}' is not loaded (${this.#state})`,
-      );
+      throw new BpfError(`Object '${this.name}' is not loaded (${this.#state})`);
     }
     const m = this.#maps.get(name) ??
-      this.#maps.get(
-        this.spec.datasecs.find((d) => d.name === name)?.mapName ?? "",
-      );
+      this.#maps.get(this.spec.datasecs.find((d) => d.name === name)?.mapName ?? "");
     if (m === undefined) {
       throw new BpfError(
-        `Object '${this.name}' has no map '${name}'; maps: ${
-          [...this.#maps.keys()].join(", ")
-        }`,
+        `Object '${this.name}' has no map '${name}'; maps: ${[...this.#maps.keys()].join(", ")}`,
       );
     }
     return m;
@@ -416,9 +378,7 @@ export class BpfObject {
    */
   program(name: string): BpfProgram {
     if (this.#state !== "loaded") {
-      throw new BpfError(
-        `Object '${this.name}' is not loaded (${this.#state})`,
-      );
+      throw new BpfError(`Object '${this.name}' is not loaded (${this.#state})`);
     }
     const p = this.#programs.get(name);
     if (p === undefined) {
@@ -468,9 +428,7 @@ export class BpfObject {
       const kc = this.#data.get(".kconfig");
       if (spec.externs.some((e) => e.kind === "kconfig")) {
         if (kc === undefined || kc.bytes === null || spec.btf === undefined) {
-          throw new BpfError(
-            "Object has kconfig externs but no .kconfig section or BTF",
-          );
+          throw new BpfError("Object has kconfig externs but no .kconfig section or BTF");
         }
         const release = sys.uname().release;
         const set = resolveKconfig(spec.btf, spec.externs, kc.bytes, {
@@ -488,9 +446,7 @@ export class BpfObject {
           externs.set(e.name, { kind: "kconfig", offset: e.offset });
         }
       }
-      for (
-        const [k, v] of resolveKsyms(spec.btf, spec.externs, kernel, fdArray)
-      ) externs.set(k, v);
+      for (const [k, v] of resolveKsyms(spec.btf, spec.externs, kernel, fdArray)) externs.set(k, v);
     }
 
     // The object's BTF, fixed up as libbpf does (sanitization is not needed on kernels with every
@@ -557,9 +513,7 @@ export class BpfObject {
       for (const { index, name } of m.initValues) {
         const inner = this.#maps.get(name);
         if (inner === undefined) {
-          throw new BpfError(
-            `Map '${m.name}': slot ${index} names unknown map '${name}'`,
-          );
+          throw new BpfError(`Map '${m.name}': slot ${index} names unknown map '${name}'`);
         }
         outer.update(u32(index), u32(inner.fd));
       }
@@ -592,15 +546,7 @@ export class BpfObject {
     for (const p of spec.programs) {
       const r = relocated.get(p.name);
       if (r === undefined) continue;
-      const prog = this.#loadOne(
-        p,
-        r,
-        kernel,
-        fdArray,
-        btfFd,
-        names,
-        opts.logLevel ?? 0,
-      );
+      const prog = this.#loadOne(p, r, kernel, fdArray, btfFd, names, opts.logLevel ?? 0);
       this.#programs.set(p.name, prog);
       if (rodata.length > 0 && hasProgBindMap()) {
         for (const m of rodata) {
@@ -609,9 +555,7 @@ export class BpfObject {
           } catch (e) {
             this.#print(
               "warn",
-              `prog '${p.name}': failed to bind map '${m.name}': ${
-                (e as Error).message
-              }`,
+              `prog '${p.name}': failed to bind map '${m.name}': ${(e as Error).message}`,
             );
           }
         }
@@ -620,10 +564,7 @@ export class BpfObject {
 
     // Prog arrays from `values` initializers.
     for (const m of spec.maps) {
-      if (
-        m.typeId !== BpfMapType.BPF_MAP_TYPE_PROG_ARRAY ||
-        m.initValues.length === 0
-      ) continue;
+      if (m.typeId !== BpfMapType.BPF_MAP_TYPE_PROG_ARRAY || m.initValues.length === 0) continue;
       const arr = this.#maps.get(m.name)!;
       for (const { index, name } of m.initValues) {
         const prog = this.#programs.get(name);
@@ -652,16 +593,11 @@ export class BpfObject {
         btfLoad(raw, { logBuf, logLevel: 1 }).close();
       } catch {
         const z = logBuf.indexOf(0);
-        log = new TextDecoder().decode(
-          logBuf.subarray(0, z < 0 ? logBuf.length : z),
-        );
+        log = new TextDecoder().decode(logBuf.subarray(0, z < 0 ? logBuf.length : z));
       }
-      const tail = log.split("\n").filter((l) => l.trim() !== "").slice(-6)
-        .join("\n");
+      const tail = log.split("\n").filter((l) => l.trim() !== "").slice(-6).join("\n");
       throw new BpfError(
-        `Loading the object's BTF failed: ${se.code}${
-          tail ? `; the kernel said:\n${tail}` : ""
-        }`,
+        `Loading the object's BTF failed: ${se.code}${tail ? `; the kernel said:\n${tail}` : ""}`,
         { cause: e },
       );
     }
@@ -672,9 +608,7 @@ export class BpfObject {
     ctx: { btfFd: number; names: boolean; log: (m: string) => void },
   ): BpfMap {
     let maxEntries = this.#maxEntries.get(m.name) ?? m.maxEntries;
-    if (
-      m.typeId === BpfMapType.BPF_MAP_TYPE_PERF_EVENT_ARRAY && maxEntries === 0
-    ) {
+    if (m.typeId === BpfMapType.BPF_MAP_TYPE_PERF_EVENT_ARRAY && maxEntries === 0) {
       maxEntries = numPossibleCpus();
     }
     if (
@@ -697,10 +631,7 @@ export class BpfObject {
     for (let attempt = 0; attempt < 2; attempt++) {
       const reused = BpfMap.reusePinned(path, def, m.mapExtra);
       if (reused !== undefined) {
-        this.#print(
-          "debug",
-          `map '${m.name}': reusing pinned map at '${path}'`,
-        );
+        this.#print("debug", `map '${m.name}': reusing pinned map at '${path}'`);
         return new BpfMap(reused, def, { pinPath: path, reused: true });
       }
       const fd = BpfMap.createFd(m, def, ctx);
@@ -713,16 +644,12 @@ export class BpfObject {
         map.close();
         if ((e as SyscallError).code === "EEXIST" && attempt === 0) continue;
         throw new BpfError(
-          `Map '${m.name}': pinning at '${path}' failed: ${
-            (e as Error).message
-          }`,
+          `Map '${m.name}': pinning at '${path}' failed: ${(e as Error).message}`,
           { cause: e },
         );
       }
     }
-    throw new BpfError(
-      `Map '${m.name}': cannot find or pin a map at '${path}'`,
-    );
+    throw new BpfError(`Map '${m.name}': cannot find or pin a map at '${path}'`);
   }
 
   #loadOne(
@@ -765,8 +692,7 @@ export class BpfObject {
       expectedAttachType: eat,
       relocated: r,
       license: this.spec.license,
-      kernVersion: this.spec.kernelVersion ||
-        kernelVersionCode(this.#sys.uname().release),
+      kernVersion: this.spec.kernelVersion || kernelVersionCode(this.#sys.uname().release),
       flags,
       btfFd: probe("btf_func") ? btfFd : -1,
       attachBtfId,
@@ -794,14 +720,7 @@ export class BpfObject {
         if ((map.flags & BpfMapFlags.BPF_F_MMAPABLE) === 0) continue;
         const prot = d.spec.readonly ? Libc.PROT_READ : PROT_RW;
         const len = roundUp(roundUp(d.size, 8), pageSize());
-        sys.mmap(
-          len,
-          prot,
-          Libc.MAP_SHARED | Libc.MAP_FIXED,
-          map.fd,
-          0,
-          d.addr,
-        );
+        sys.mmap(len, prot, Libc.MAP_SHARED | Libc.MAP_FIXED, map.fd, 0, d.addr);
         d.mappedMap = true;
         done.push(d);
       }
@@ -891,9 +810,7 @@ export class BpfObject {
    */
   attach(): ReadonlyMap<string, BpfLink> {
     if (this.#state !== "loaded") {
-      throw new BpfError(
-        `Object '${this.name}' is not loaded (${this.#state})`,
-      );
+      throw new BpfError(`Object '${this.name}' is not loaded (${this.#state})`);
     }
     this.#links ??= attachAll(this);
     return this.#links;
