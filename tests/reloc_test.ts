@@ -48,6 +48,7 @@ interface OracleProg {
   loaded: boolean;
   insns: string[];
   attr: boolean;
+  relocated: boolean;
   func_info?: number[][];
   line_info?: number[][];
 }
@@ -154,7 +155,8 @@ test("relocateProgram gives libbpf's instructions, func_info and line_info for e
       }
       const externs = resolveExterns(spec, kernel);
       for (const want of oracle) {
-        if (want.insns.length === 0) continue;
+        // libbpf stopped before relocating (a map it could not create): nothing to compare.
+        if (want.insns.length === 0 || !want.relocated) continue;
         let got;
         try {
           got = relocateProgram(spec, want.name, {

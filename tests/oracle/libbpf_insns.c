@@ -11,7 +11,7 @@
 // "loaded": false and its relocated instructions.
 //
 // Output: {"programs":[{"name":..,"alone":bool (loaded without the others),"loaded":bool,"insns":[".."],"attr":bool,
-//          "func_info":[[off,type],..],"line_info":[[off,file,line,col],..],"tag":".."}]}
+//          "relocated":bool,"func_info":[[off,type],..],"line_info":[[off,file,line,col],..],"tag":".."}]}
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
@@ -30,9 +30,12 @@ struct capture {
 	__u32 insn_cnt;
 	__u32 fi_cnt, fi_rec;
 	__u32 li_cnt, li_rec;
-	unsigned char *fi, *li;
+	unsigned char *insns, *fi, *li;
+	int used;
 };
 #define MAX_CAPS 4096
+/* A map or an extern failed before libbpf relocated anything: the instructions are raw. */
+static int early_fail;
 static struct capture caps[MAX_CAPS];
 static int ncaps;
 
@@ -68,6 +71,8 @@ long syscall(long n, ...)
 		memset(c, 0, sizeof(*c));
 		memcpy(c->name, attr->prog_name, BPF_OBJ_NAME_LEN);
 		c->insn_cnt = attr->insn_cnt;
+		if (attr->insns && c->insn_cnt)
+			c->insns = dup_mem(attr->insns, (size_t)c->insn_cnt * sizeof(struct bpf_insn));
 		c->fi_cnt = attr->func_info_cnt;
 		c->fi_rec = attr->func_info_rec_size;
 		c->li_cnt = attr->line_info_cnt;
@@ -86,17 +91,22 @@ static void print_load_attr(const struct bpf_program *prog)
 	__u32 cnt = bpf_program__insn_cnt(prog);
 	struct capture *c = NULL;
 
-	for (int i = ncaps - 1; i >= 0; i--) {
-		if (strncmp(caps[i].name, name, BPF_OBJ_NAME_LEN - 1) == 0 && caps[i].insn_cnt == cnt) {
-			c = &caps[i];
-			break;
-		}
+	/* The first unused load with this program's name prefix and exact instructions; programs
+	 * are printed in the order libbpf loads them, so identical programs pair up in order. */
+	for (int i = 0; i < ncaps; i++) {
+		if (caps[i].used || caps[i].insn_cnt != cnt || !caps[i].insns ||
+		    strncmp(caps[i].name, name, BPF_OBJ_NAME_LEN - 1) != 0 ||
+		    memcmp(caps[i].insns, bpf_program__insns(prog), cnt * sizeof(struct bpf_insn)) != 0)
+			continue;
+		c = &caps[i];
+		c->used = 1;
+		break;
 	}
 	if (!c) {
-		printf(",\"attr\":false");
+		printf(",\"attr\":false,\"relocated\":%s", early_fail ? "false" : "true");
 		return;
 	}
-	printf(",\"attr\":true,\"func_info\":[");
+	printf(",\"attr\":true,\"relocated\":true,\"func_info\":[");
 	for (__u32 i = 0; i < c->fi_cnt; i++) {
 		const __u32 *r = (const __u32 *)(c->fi + (size_t)i * c->fi_rec);
 		printf("%s[%u,%u]", i ? "," : "", r[0], r[1]);
@@ -111,6 +121,7 @@ static void print_load_attr(const struct bpf_program *prog)
 
 #define MAX_FDS 4096
 static char *fd_names[MAX_FDS];
+
 
 static void reset_fd_names(void)
 {
@@ -134,9 +145,28 @@ static int print_fn(enum libbpf_print_level level, const char *fmt, va_list args
 			fd_names[fd] = strdup(name);
 		}
 	}
+	if (level == LIBBPF_WARN &&
+	    (strstr(buf, "failed to create") || strstr(buf, "failed to resolve") ||
+	     strstr(buf, "failed to find") || strstr(buf, "failed to load BTF")))
+		early_fail = 1;
 	if (level == LIBBPF_WARN && getenv("LIBBPF_INSNS_VERBOSE"))
 		fputs(buf, stderr);
 	return 0;
+}
+
+/* Sizes user space normally sets before load (libbpf-tools style objects leave them 0). */
+static void fix_map_sizes(struct bpf_object *obj)
+{
+	struct bpf_map *map;
+
+	bpf_object__for_each_map(map, obj) {
+		enum bpf_map_type t = bpf_map__type(map);
+
+		if (bpf_map__max_entries(map) == 0 && t != BPF_MAP_TYPE_PERF_EVENT_ARRAY)
+			bpf_map__set_max_entries(map, t == BPF_MAP_TYPE_RINGBUF ? 4096 : 1);
+		if (bpf_map__value_size(map) == 0 && t == BPF_MAP_TYPE_STACK_TRACE)
+			bpf_map__set_value_size(map, 8);
+	}
 }
 
 static void print_insns(const struct bpf_program *prog)
@@ -233,6 +263,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "open %s: %s\n", argv[1], strerror(errno));
 		return 1;
 	}
+	fix_map_sizes(obj);
 	err = bpf_object__load(obj);
 	printf("{\"programs\":[");
 	if (!err) {
@@ -272,6 +303,8 @@ int main(int argc, char **argv)
 			if (me)
 				want = prog;
 		}
+		early_fail = 0;
+		fix_map_sizes(obj);
 		bpf_object__load(obj);
 		if (want)
 			print_prog(want, &first);
