@@ -1,0 +1,196 @@
+// Attach tests for networking programs with real traffic: XDP and tcx on a veth pair whose peer
+// lives in a network namespace the test makes, a socket filter on a UDP socket, cgroup_skb in a
+// cgroup the test makes (link and PROG_ATTACH), plus BPF_PROG_TEST_RUN.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, rmdirSync } from "node:fs";
+import process from "node:process";
+import { test } from "node:test";
+import { BpfError } from "../errors.ts";
+import { progTestRun } from "../ffi/bpf.ts";
+import { BpfLinkType } from "../ffi/constants.ts";
+import { getSys } from "../ffi/runtime.ts";
+import type { BpfObject } from "../live/object.ts";
+import { attachCgroup, attachSocketFilter, attachTcx, attachXdp } from "../link/mod.ts";
+import { arrayU64, linksOfPrograms, loadObject } from "./_attach.ts";
+import { openFds, requireKernel } from "./_util.ts";
+
+const C_XDP_A = 0, C_XDP_B = 1, C_TCX = 2, C_SOCKET = 3, C_CGROUP_EGRESS = 4;
+
+function sh(cmd: string): string {
+  const r = spawnSync("bash", ["-c", cmd], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`${cmd} failed: ${r.stderr}`);
+  return r.stdout;
+}
+
+const N = process.pid % 250;
+const NS = `tsbpf-att-${process.pid}`;
+const HOST = `tah${process.pid % 1000000}`;
+const PEER = `tap${process.pid % 1000000}`;
+const HOST_IP = `10.213.${N}.1`;
+
+/** Makes the veth pair (HOST here, PEER in NS) and returns its remover. */
+function makeVeth(): () => void {
+  sh(`ip netns add ${NS}`);
+  const remove = () => {
+    spawnSync("ip", ["link", "del", HOST]);
+    spawnSync("ip", ["netns", "del", NS]);
+  };
+  try {
+    sh(`ip link add ${HOST} type veth peer name ${PEER} netns ${NS}`);
+    sh(`ip addr add ${HOST_IP}/24 dev ${HOST} && ip link set ${HOST} up`);
+    sh(`ip -n ${NS} addr add 10.213.${N}.2/24 dev ${PEER} && ip -n ${NS} link set ${PEER} up`);
+  } catch (e) {
+    remove();
+    throw e;
+  }
+  return remove;
+}
+
+/** Sends `n` UDP datagrams from the namespace to the host side of the pair. */
+function trafficFromPeer(n: number): void {
+  sh(
+    `ip netns exec ${NS} bash -c 'for i in $(seq ${n}); do echo hi > /dev/udp/${HOST_IP}/9; done'`,
+  );
+}
+
+function prog(obj: BpfObject, name: string) {
+  const spec = obj.spec.programs.find((p) => p.name === name)!;
+  return { fd: obj.program(name).fd, name, section: spec.section, spec };
+}
+
+test("an XDP link on a veth sees the peer's packets, follows update() and stops at close()", (t) => {
+  if (!requireKernel(t)) return;
+  using obj = loadObject("attach_net");
+  const remove = makeVeth();
+  try {
+    const ifindex = getSys().ifNameToIndex(HOST);
+    const link = attachXdp(prog(obj, "xdp_count_a"), HOST);
+    try {
+      assert.equal(link.info().type, BpfLinkType.BPF_LINK_TYPE_XDP);
+      assert.equal(link.info().raw.get("xdp.ifindex"), ifindex);
+      trafficFromPeer(5);
+      assert.ok(arrayU64(obj, "counts", C_XDP_A) >= 5n);
+      assert.throws(
+        () => attachXdp(prog(obj, "xdp_count_b"), HOST),
+        (e) => e instanceof BpfError && /another XDP program is attached/.test(e.message),
+      );
+      link.update(prog(obj, "xdp_count_b"));
+      const a = arrayU64(obj, "counts", C_XDP_A);
+      trafficFromPeer(3);
+      assert.equal(arrayU64(obj, "counts", C_XDP_A), a);
+      assert.ok(arrayU64(obj, "counts", C_XDP_B) >= 3n);
+    } finally {
+      link.close();
+    }
+    const b = arrayU64(obj, "counts", C_XDP_B);
+    trafficFromPeer(2);
+    assert.equal(arrayU64(obj, "counts", C_XDP_B), b);
+  } finally {
+    remove();
+  }
+});
+
+test("a tcx ingress link counts the peer's packets and goes with close()", (t) => {
+  if (!requireKernel(t)) return;
+  using obj = loadObject("attach_net");
+  const remove = makeVeth();
+  try {
+    const link = attachTcx(prog(obj, "tcx_count"), HOST);
+    try {
+      assert.equal(link.info().type, BpfLinkType.BPF_LINK_TYPE_TCX);
+      assert.equal(link.target, `${HOST} ingress`);
+      trafficFromPeer(4);
+      assert.ok(arrayU64(obj, "counts", C_TCX) >= 4n);
+    } finally {
+      link.close();
+    }
+    assert.deepEqual(linksOfPrograms([obj.program("tcx_count").info().id]), []);
+  } finally {
+    remove();
+  }
+});
+
+test("BPF_PROG_TEST_RUN runs the XDP program on a made-up frame", (t) => {
+  if (!requireKernel(t)) return;
+  using obj = loadObject("attach_net");
+  const frame = new Uint8Array(64);
+  frame.set([0x08, 0x00], 12);
+  const before = arrayU64(obj, "counts", C_XDP_A);
+  const r = progTestRun(obj.program("xdp_count_a").fd, { dataIn: frame, repeat: 3 });
+  assert.equal(r.retval, 2); // XDP_PASS
+  assert.equal(arrayU64(obj, "counts", C_XDP_A) - before, 3n);
+});
+
+test("a socket filter on a UDP socket sees datagrams sent to it until close() detaches it", (t) => {
+  if (!requireKernel(t)) return;
+  using obj = loadObject("attach_net");
+  const sys = getSys();
+  const sock = sys.socket(2, /* AF_INET */ 2, /* SOCK_DGRAM */ 0);
+  try {
+    const port = 20000 + (process.pid % 30000);
+    const addr = new Uint8Array(16);
+    addr.set([2, 0, port >> 8, port & 0xff, 127, 0, 0, 1]);
+    sys.bind(sock, addr);
+    const send = (n: number) =>
+      sh(`for i in $(seq ${n}); do echo hi > /dev/udp/127.0.0.1/${port}; done`);
+    const link = attachSocketFilter(prog(obj, "socket_count"), sock);
+    assert.equal(link.isBpfLink, false);
+    assert.throws(() => link.pin("/sys/fs/bpf/nope"), /not a kernel bpf_link/);
+    send(3);
+    assert.equal(arrayU64(obj, "counts", C_SOCKET), 3n);
+    link.close();
+    link.close();
+    send(2);
+    assert.equal(arrayU64(obj, "counts", C_SOCKET), 3n);
+  } finally {
+    sys.close(sock);
+  }
+});
+
+function cgroup2Root(): string | undefined {
+  for (const line of readFileSync("/proc/mounts", "utf8").split("\n")) {
+    const f = line.split(" ");
+    if (f[2] === "cgroup2") return f[1];
+  }
+  return undefined;
+}
+
+for (const legacy of [false, true]) {
+  test(
+    `cgroup_skb/egress ${
+      legacy ? "with BPF_PROG_ATTACH" : "with a cgroup link"
+    } counts packets of a process moved into a new cgroup, and close() detaches it`,
+    (t) => {
+      if (!requireKernel(t)) return;
+      const root = cgroup2Root();
+      if (root === undefined) {
+        t.skip("no cgroup2 mount on this machine");
+        return;
+      }
+      using obj = loadObject("attach_net");
+      const cg = `${root}/tsbpf-att-${process.pid}-${legacy ? "legacy" : "link"}`;
+      mkdirSync(cg);
+      try {
+        const fds = openFds().size;
+        const send = () =>
+          sh(
+            `echo $$ > ${cg}/cgroup.procs && for i in 1 2 3; do echo hi > /dev/udp/127.0.0.1/9; done`,
+          );
+        const link = attachCgroup(prog(obj, "cgroup_egress_count"), cg, { legacy });
+        assert.equal(link.isBpfLink, !legacy);
+        send();
+        assert.ok(arrayU64(obj, "counts", C_CGROUP_EGRESS) >= 3n);
+        link.close();
+        const n = arrayU64(obj, "counts", C_CGROUP_EGRESS);
+        send();
+        assert.equal(arrayU64(obj, "counts", C_CGROUP_EGRESS), n);
+        assert.equal(openFds().size, fds);
+        const shown = spawnSync("bpftool", ["cgroup", "show", cg], { encoding: "utf8" });
+        assert.doesNotMatch(shown.stdout, /cgroup_egress/);
+      } finally {
+        if (existsSync(cg)) rmdirSync(cg);
+      }
+    },
+  );
+}
