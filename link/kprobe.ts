@@ -167,7 +167,19 @@ function globToRegExp(glob: string): RegExp {
 export function matchKernelFunctions(pattern: string): string[] {
   const re = globToRegExp(pattern);
   const seen = new Set<string>();
-  const text = readFileSync(`${tracefsRoot()}/available_filter_functions`, "utf8");
+  const path = `${tracefsRoot()}/available_filter_functions`;
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new NotSupportedError(
+      "ftrace",
+      `Cannot read ${path} (${
+        (e as { code?: string }).code ?? (e as Error).message
+      }): this kernel's function tracer is not available, and kprobe.multi needs it (CONFIG_FUNCTION_TRACER and CONFIG_FPROBE); attach single kprobes or tracepoints instead`,
+      { cause: e },
+    );
+  }
   for (const line of text.split("\n")) {
     const name = line.split(/\s/)[0];
     if (name && !name.startsWith("__ftrace_invalid_address") && re.test(name)) seen.add(name);

@@ -3,7 +3,7 @@
 // cgroup the test makes (link and PROG_ATTACH), plus BPF_PROG_TEST_RUN.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmdirSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmdirSync, statSync } from "node:fs";
 import process from "node:process";
 import { test } from "node:test";
 import { BpfError } from "../errors.ts";
@@ -11,7 +11,14 @@ import { progTestRun } from "../ffi/bpf.ts";
 import { BpfLinkType } from "../ffi/constants.ts";
 import { getSys } from "../ffi/runtime.ts";
 import type { BpfObject } from "../live/object.ts";
-import { attachCgroup, attachSocketFilter, attachTcx, attachXdp } from "../link/mod.ts";
+import {
+  attachCgroup,
+  attachNetns,
+  attachSocketFilter,
+  attachSockmap,
+  attachTcx,
+  attachXdp,
+} from "../link/mod.ts";
 import { arrayU64, linksOfPrograms, loadObject } from "./_attach.ts";
 import { openFds, requireKernel } from "./_util.ts";
 
@@ -194,3 +201,32 @@ for (const legacy of [false, true]) {
     },
   );
 }
+
+test("sk_lookup and flow_dissector links on the test namespace; sk_lookup sees a datagram sent into it", (t) => {
+  if (!requireKernel(t)) return;
+  using obj = loadObject("attach_netns");
+  const remove = makeVeth();
+  try {
+    const nsPath = `/run/netns/${NS}`;
+    using lookup = attachNetns(prog(obj, "lookup_count"), nsPath);
+    using dissect = attachNetns(prog(obj, "dissect_count"), nsPath);
+    for (const l of [lookup, dissect]) {
+      assert.equal(l.info().type, BpfLinkType.BPF_LINK_TYPE_NETNS);
+      assert.equal(l.info().raw.get("netns.netns_ino"), statSync(nsPath).ino);
+    }
+    sh(`echo hi > /dev/udp/10.213.${N}.2/9`);
+    assert.ok(arrayU64(obj, "ns_counts", 0) >= 1n);
+  } finally {
+    remove();
+  }
+});
+
+test("an sk_msg program attaches to a sockhash and detaches at close()", (t) => {
+  if (!requireKernel(t)) return;
+  using obj = loadObject("attach_netns");
+  const link = attachSockmap(prog(obj, "msg_pass"), obj.map("ns_sock_hash").fd);
+  const id = obj.program("msg_pass").info().id;
+  assert.equal(linksOfPrograms([id]).length, link.isBpfLink ? 1 : 0);
+  link.close();
+  assert.deepEqual(linksOfPrograms([id]), []);
+});

@@ -11,6 +11,7 @@ import { BpfLinkType } from "../ffi/constants.ts";
 import type { BpfObject } from "../live/object.ts";
 import {
   attachAll,
+  attachPerfEvent,
   attachPerfEventAllCpus,
   attachProgram,
   attachRawTracepoint,
@@ -19,6 +20,7 @@ import {
   BpfLink,
   detachAll,
   onlineCpus,
+  perfEventOpen,
   tracepointId,
 } from "../link/mod.ts";
 import { arrayU64, linkIds, linksOfPrograms, loadObject, setGlobalU32, sleep } from "./_attach.ts";
@@ -235,4 +237,51 @@ test("BpfObject.attach() attaches once, detach() and close() end the links", asy
   obj.close();
   await sleep(1);
   assert.deepEqual(linksOfPrograms(ids), []);
+});
+
+test("the legacy PERF_EVENT_IOC_SET_BPF path attaches a tracepoint program and close() detaches it", (t) => {
+  if (!requireKernel(t)) return;
+  using obj = loadTracing();
+  const fd = perfEventOpen({
+    type: 2, // PERF_TYPE_TRACEPOINT
+    config: tracepointId("syscalls", "sys_enter_write"),
+    samplePeriod: 1,
+    wakeupEvents: 1,
+  });
+  const link = attachPerfEvent(specOf(obj, "tp_write"), fd, { legacy: true });
+  try {
+    assert.equal(link.isBpfLink, false);
+    assert.throws(() => link.info(), NotSupportedError);
+    const before = arrayU64(obj, "hits", HIT_TP);
+    for (let i = 0; i < 5; i++) writeFileSync("/dev/null", "x");
+    assert.ok(arrayU64(obj, "hits", HIT_TP) - before >= 5n);
+  } finally {
+    link.close();
+  }
+  assert.ok(fd.closed);
+  const after = arrayU64(obj, "hits", HIT_TP);
+  for (let i = 0; i < 5; i++) writeFileSync("/dev/null", "x");
+  assert.equal(arrayU64(obj, "hits", HIT_TP), after);
+});
+
+test("kprobe.multi fails with a NotSupportedError on a kernel without fprobe or ftrace, naming the program", (t) => {
+  if (!requireKernel(t)) return;
+  using obj = loadObject("attach_netns");
+  const fds = openFds().size;
+  let attached;
+  try {
+    attached = attachAll({
+      spec: obj.spec,
+      programs: new Map([["kmulti", obj.program("kmulti")]]),
+    });
+  } catch (e) {
+    assert.ok(e instanceof NotSupportedError, String(e));
+    assert.match(e.message, /'kmulti' \(section kprobe\.multi\/do_nanosleep\*\)/);
+    assert.match(e.message, /CONFIG_FPROBE/);
+    assert.equal(openFds().size, fds);
+    return;
+  }
+  // This kernel has kprobe.multi: then the program must have attached.
+  assert.equal(attached.get("kmulti")?.kind, "kprobe_multi");
+  detachAll(attached);
 });
