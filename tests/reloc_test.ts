@@ -53,12 +53,6 @@ interface OracleProg {
   line_info?: number[][];
 }
 
-function libbpfInsns(file: string): OracleProg[] {
-  const r = run(oracleBin(), [file]);
-  assert.equal(r.code, 0, `libbpf_insns ${file} failed: ${r.stderr}`);
-  return JSON.parse(r.stdout).programs as OracleProg[];
-}
-
 let kallsyms: Map<string, bigint> | undefined;
 function kallsymsAddr(name: string): bigint | undefined {
   if (!kallsyms) {
@@ -130,73 +124,117 @@ function records(bytes: Uint8Array, words: number): number[][] {
   return out;
 }
 
+/**
+ * Relocates every program libbpf relocated in `file` (CO-RE against `target`, or the kernel) and
+ * returns how many were compared and what differed. A program libbpf refused to relocate (a
+ * CO-RE error) must make relocateProgram throw too.
+ */
+function compareWithLibbpf(
+  file: string,
+  kernel: Btf,
+  target?: { path: string; btf: Btf },
+): { compared: number; mismatches: string[] } {
+  const obj = basename(file, ".bpf.o");
+  const mismatches: string[] = [];
+  let compared = 0;
+  const r = run(oracleBin(), target ? [file, target.path] : [file]);
+  assert.equal(r.code, 0, `libbpf_insns ${file} failed: ${r.stderr}`);
+  const oracle = JSON.parse(r.stdout).programs as OracleProg[];
+  const spec = open(file);
+  try {
+    const fdNames = new Map<number, string>();
+    const mapFds = new Map<string, number>();
+    const dataMapFds = new Map<string, number>();
+    let fd = 1000;
+    for (const m of spec.maps) {
+      mapFds.set(m.name, fd);
+      fdNames.set(fd++, m.name);
+    }
+    for (const d of spec.datasecs) {
+      dataMapFds.set(d.name, fd);
+      fdNames.set(fd++, d.mapName);
+    }
+    const externs = resolveExterns(spec, kernel);
+    for (const want of oracle) {
+      if (want.insns.length === 0) continue;
+      let got;
+      try {
+        got = relocateProgram(spec, want.name, {
+          mapFds,
+          dataMapFds,
+          targetBtf: target?.btf ?? kernel,
+          externs,
+          loadedPrograms: want.alone ? [want.name] : undefined,
+        });
+      } catch (e) {
+        // libbpf stopped before relocating this one too: both refuse.
+        if (!want.relocated) continue;
+        mismatches.push(`${obj}/${want.name}: ${(e as Error).message}`);
+        continue;
+      }
+      // libbpf stopped before relocating (a map it could not create): nothing to compare.
+      if (!want.relocated) continue;
+      compared++;
+      const gotHex = hexInsns(got.insns, fdNames);
+      if (JSON.stringify(gotHex) !== JSON.stringify(want.insns)) {
+        const i = gotHex.findIndex((h, k) => h !== want.insns[k]);
+        mismatches.push(
+          `${obj}/${want.name}: instructions differ (${gotHex.length} vs libbpf's ${want.insns.length}) first at #${i}: ${
+            gotHex[i]
+          } vs ${want.insns[i]}`,
+        );
+        continue;
+      }
+      if (want.attr) {
+        if (JSON.stringify(records(got.funcInfo, 2)) !== JSON.stringify(want.func_info)) {
+          mismatches.push(`${obj}/${want.name}: func_info differs`);
+        }
+        if (JSON.stringify(records(got.lineInfo, 4)) !== JSON.stringify(want.line_info)) {
+          mismatches.push(`${obj}/${want.name}: line_info differs`);
+        }
+      }
+    }
+  } finally {
+    spec.btf?.close();
+  }
+  return { compared, mismatches };
+}
+
 test("relocateProgram gives libbpf's instructions, func_info and line_info for every test program", (t) => {
   if (!requireKernel(t)) return;
   const kernel = Btf.kernel();
   let compared = 0;
   const mismatches: string[] = [];
   for (const file of testObjects()) {
-    const obj = basename(file, ".bpf.o");
-    if (SKIP[obj]) continue;
-    const oracle = libbpfInsns(file);
-    const spec = open(file);
-    try {
-      const fdNames = new Map<number, string>();
-      const mapFds = new Map<string, number>();
-      const dataMapFds = new Map<string, number>();
-      let fd = 1000;
-      for (const m of spec.maps) {
-        mapFds.set(m.name, fd);
-        fdNames.set(fd++, m.name);
-      }
-      for (const d of spec.datasecs) {
-        dataMapFds.set(d.name, fd);
-        fdNames.set(fd++, d.mapName);
-      }
-      const externs = resolveExterns(spec, kernel);
-      for (const want of oracle) {
-        // libbpf stopped before relocating (a map it could not create): nothing to compare.
-        if (want.insns.length === 0 || !want.relocated) continue;
-        let got;
-        try {
-          got = relocateProgram(spec, want.name, {
-            mapFds,
-            dataMapFds,
-            targetBtf: kernel,
-            externs,
-          });
-        } catch (e) {
-          mismatches.push(`${obj}/${want.name}: ${(e as Error).message}`);
-          continue;
-        }
-        compared++;
-        const gotHex = hexInsns(got.insns, fdNames);
-        if (JSON.stringify(gotHex) !== JSON.stringify(want.insns)) {
-          const i = gotHex.findIndex((h, k) => h !== want.insns[k]);
-          mismatches.push(
-            `${obj}/${want.name}: instructions differ (${gotHex.length} vs libbpf's ${want.insns.length}) first at #${i}: ${
-              gotHex[i]
-            } vs ${want.insns[i]}`,
-          );
-          continue;
-        }
-        if (want.attr) {
-          const fi = records(got.funcInfo, 2);
-          const li = records(got.lineInfo, 4);
-          if (JSON.stringify(fi) !== JSON.stringify(want.func_info)) {
-            mismatches.push(`${obj}/${want.name}: func_info differs`);
-          }
-          if (JSON.stringify(li) !== JSON.stringify(want.line_info)) {
-            mismatches.push(`${obj}/${want.name}: line_info differs`);
-          }
-        }
-      }
-    } finally {
-      spec.btf?.close();
-    }
+    if (SKIP[basename(file, ".bpf.o")]) continue;
+    const r = compareWithLibbpf(file, kernel);
+    compared += r.compared;
+    mismatches.push(...r.mismatches);
   }
   assert.deepEqual(mismatches, []);
   assert.ok(compared > 10, `only ${compared} programs compared`);
+});
+
+test("CO-RE against a custom target BTF (another object's) matches libbpf's btf_custom_path", (t) => {
+  if (!requireKernel(t)) return;
+  const kernel = Btf.kernel();
+  const objs = testObjects().filter((f) => /\/(core|core_extra|core_poison)\.bpf\.o$/.test(f));
+  let compared = 0;
+  const mismatches: string[] = [];
+  for (const targetPath of objs) {
+    const targetSpec = open(targetPath);
+    try {
+      for (const file of objs) {
+        const r = compareWithLibbpf(file, kernel, { path: targetPath, btf: targetSpec.btf! });
+        compared += r.compared;
+        mismatches.push(...r.mismatches.map((m) => `${m} (target ${basename(targetPath)})`));
+      }
+    } finally {
+      targetSpec.btf?.close();
+    }
+  }
+  assert.deepEqual(mismatches, []);
+  assert.ok(compared >= objs.length, `only ${compared} programs compared`);
 });
 
 test("relocateProgram names the program it does not know", () => {

@@ -1,4 +1,4 @@
-// libbpf_insns FILE: loads a BPF object with libbpf and prints, per program, the instructions
+// libbpf_insns FILE [TARGET_BTF]: loads a BPF object with libbpf and prints, per program, the instructions
 // libbpf loaded (bpf_program__insns after bpf_object__load) as JSON, so tsbpf's relocation engine
 // can be compared with libbpf's byte for byte. Map fds in ld_imm64 instructions
 // (BPF_PSEUDO_MAP_FD / BPF_PSEUDO_MAP_VALUE) are printed as "@<map name>" instead of a number, and
@@ -8,7 +8,8 @@
 //
 // When loading the whole object fails (one program the kernel refuses), each program is loaded
 // on its own (the others with autoload off); a program that still fails to load is printed with
-// "loaded": false and its relocated instructions.
+// "loaded": false and its relocated instructions. With TARGET_BTF (raw BTF or an ELF with .BTF),
+// CO-RE relocates against it instead of the kernel's BTF (libbpf's btf_custom_path).
 //
 // Output: {"programs":[{"name":..,"alone":bool (loaded without the others),"loaded":bool,"insns":[".."],"attr":bool,
 //          "relocated":bool,"func_info":[[off,type],..],"line_info":[[off,file,line,col],..],"tag":".."}]}
@@ -147,7 +148,9 @@ static int print_fn(enum libbpf_print_level level, const char *fmt, va_list args
 	}
 	if (level == LIBBPF_WARN &&
 	    (strstr(buf, "failed to create") || strstr(buf, "failed to resolve") ||
-	     strstr(buf, "failed to find") || strstr(buf, "failed to load BTF")))
+	     strstr(buf, "failed to find") || strstr(buf, "failed to load BTF") ||
+	     strstr(buf, "failed to perform CO-RE relocations") ||
+	     strstr(buf, "failed to relocate")))
 		early_fail = 1;
 	if (level == LIBBPF_WARN && getenv("LIBBPF_INSNS_VERBOSE"))
 		fputs(buf, stderr);
@@ -252,13 +255,14 @@ int main(int argc, char **argv)
 	struct bpf_program *prog;
 	int err, first = 1;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: %s FILE.bpf.o\n", argv[0]);
+	if (argc != 2 && argc != 3) {
+		fprintf(stderr, "usage: %s FILE.bpf.o [TARGET_BTF]\n", argv[0]);
 		return 2;
 	}
 	libbpf_set_print(print_fn);
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .btf_custom_path = argc == 3 ? argv[2] : NULL);
 
-	obj = bpf_object__open_file(argv[1], NULL);
+	obj = bpf_object__open_file(argv[1], &opts);
 	if (!obj) {
 		fprintf(stderr, "open %s: %s\n", argv[1], strerror(errno));
 		return 1;
@@ -293,7 +297,7 @@ int main(int argc, char **argv)
 			continue;
 		reset_fd_names();
 		ncaps = 0;
-		obj = bpf_object__open_file(argv[1], NULL);
+		obj = bpf_object__open_file(argv[1], &opts);
 		if (!obj)
 			return 1;
 		struct bpf_program *want = NULL;
