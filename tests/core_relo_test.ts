@@ -2,10 +2,13 @@
 // and the instruction libbpf 1.1 would produce.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
 import { Btf } from "../btf/btf.ts";
 import { RelocationError } from "../errors.ts";
 import { applyCoreRelocations, type CoreRelo } from "../reloc/mod.ts";
+import { open } from "../spec/open.ts";
 import { BtfBuilder } from "./_btf_build.ts";
+import { testObjects } from "./_util.ts";
 
 const K = {
   FIELD_BYTE_OFFSET: 0,
@@ -460,4 +463,46 @@ test("a malformed access string is a RelocationError, not a trap", () => {
       relocate(local, target, [{ code: LDX_W, off: 4 }], { typeId: ls, accessStr: "0", kind: 77 }),
     RelocationError,
   );
+});
+
+test("mangled CO-RE records against the kernel's BTF give a result or a RelocationError, never a trap", () => {
+  const file = testObjects().find((f) => f.endsWith("/core.bpf.o"));
+  if (!file || !existsSync("/sys/kernel/btf/vmlinux")) return;
+  const spec = open(file);
+  const kernel = Btf.kernel();
+  try {
+    const prog = spec.programs.find((p) => p.name === "core_reads")!;
+    const relos = [...spec.btfExt!.coreRelos.values()].flat();
+    let seed = 12345;
+    const rnd = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    const pieces = ["0", "1", "2", "3", "17", "63", "64", "999", ":", "x", "-1", ""];
+    let ok = 0;
+    let refused = 0;
+    for (let i = 0; i < 400; i++) {
+      const base = relos[rnd(relos.length)];
+      let accessStr = base.accessStr;
+      if (rnd(2)) {
+        accessStr = Array.from({ length: rnd(6) }, () => pieces[rnd(pieces.length)]).join(":");
+      }
+      const r: CoreRelo = {
+        insnOff: rnd(3) === 0 ? rnd(prog.insns.length) & ~7 : base.insnOff,
+        typeId: rnd(4) === 0 ? rnd(spec.btf!.typeCount + 5) : base.typeId,
+        accessStr,
+        kind: rnd(4) === 0 ? rnd(15) : base.kind,
+      };
+      try {
+        applyCoreRelocations(spec.btf!, kernel, prog.insns, [r]);
+        ok++;
+      } catch (e) {
+        assert.ok(e instanceof RelocationError, `not a RelocationError: ${e}`);
+        refused++;
+      }
+    }
+    assert.ok(ok > 0 && refused > 0);
+  } finally {
+    spec.btf?.close();
+  }
 });
