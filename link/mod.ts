@@ -24,6 +24,7 @@ export * from "./usdt.ts";
 export * from "./iter.ts";
 export * from "./xdp.ts";
 export * from "./tc.ts";
+export * from "./tc_netlink.ts";
 export * from "./cgroup.ts";
 export * from "./socket.ts";
 export * from "./struct_ops.ts";

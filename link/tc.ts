@@ -1,7 +1,7 @@
 /**
  * Traffic control: tcx links (BPF_TCX_INGRESS / BPF_TCX_EGRESS, Linux 6.6), libbpf's
- * `bpf_program__attach_tcx`. Kernels without tcx get a clear error: attach there with a clsact
- * qdisc and a `tc filter ... bpf` instead.
+ * `bpf_program__attach_tcx`. On kernels without tcx, the program goes into a clsact qdisc as a
+ * direct-action bpf filter over rtnetlink instead (`tc_netlink.ts`).
  *
  * @module
  */
@@ -10,6 +10,7 @@ import { linkCreate } from "../ffi/bpf.ts";
 import { BpfAttachFlags, BpfAttachType } from "../ffi/constants.ts";
 import { getSys } from "../ffi/runtime.ts";
 import { BpfLink, isErrno, progLabel, type ProgramRef } from "./link.ts";
+import { attachTcFilter } from "./tc_netlink.ts";
 import { ifindexOf } from "./xdp.ts";
 
 /** Options of {@linkcode attachTcx}. */
@@ -75,13 +76,17 @@ export function attachTcx(
     });
   } catch (e) {
     if (isErrno(e, "EINVAL", "EOPNOTSUPP") && !tcxKnown()) {
-      throw new NotSupportedError(
-        "tcx",
-        `Attaching ${
-          progLabel(prog)
-        } to ${iface} ${dir}: this kernel has no tcx links (Linux 6.6); attach it with a clsact qdisc and a bpf filter instead (tc qdisc add dev ${iface} clsact; tc filter add dev ${iface} ${dir} bpf da obj FILE sec SECTION)`,
-        { cause: e },
-      );
+      // No tcx before Linux 6.6: fall back to a clsact qdisc and a direct-action bpf filter.
+      if (opts.position !== undefined || opts.expectedRevision !== undefined) {
+        throw new NotSupportedError(
+          "tcx",
+          `Attaching ${
+            progLabel(prog)
+          } to ${iface} ${dir}: this kernel has no tcx links (Linux 6.6), and the tc filter fallback cannot honour a position or revision`,
+          { cause: e },
+        );
+      }
+      return attachTcFilter(prog, iface, dir);
     }
     throw e;
   }

@@ -16,6 +16,7 @@ import {
   attachNetns,
   attachSocketFilter,
   attachSockmap,
+  attachTcFilter,
   attachTcx,
   attachXdp,
 } from "../link/mod.ts";
@@ -229,4 +230,28 @@ test("an sk_msg program attaches to a sockhash and detaches at close()", (t) => 
   assert.equal(linksOfPrograms([id]).length, link.isBpfLink ? 1 : 0);
   link.close();
   assert.deepEqual(linksOfPrograms([id]), []);
+});
+
+test("a clsact bpf filter over rtnetlink counts the peer's packets; close() removes filter and qdisc", (t) => {
+  if (!requireKernel(t)) return;
+  using obj = loadObject("attach_net");
+  const remove = makeVeth();
+  try {
+    const link = attachTcFilter(prog(obj, "tcx_count"), HOST, "ingress");
+    try {
+      assert.match(sh(`tc filter show dev ${HOST} ingress`), /bpf .*tcx_count.*direct-action/);
+      assert.throws(
+        () => attachTcFilter(prog(obj, "tcx_count"), HOST, "ingress"),
+        (e) => e instanceof BpfError && /EEXIST/.test(e.message),
+      );
+      trafficFromPeer(4);
+      assert.ok(arrayU64(obj, "counts", C_TCX) >= 4n);
+    } finally {
+      link.close();
+    }
+    assert.equal(sh(`tc filter show dev ${HOST} ingress`).trim(), "");
+    assert.doesNotMatch(sh(`tc qdisc show dev ${HOST}`), /clsact/);
+  } finally {
+    remove();
+  }
 });
