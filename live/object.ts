@@ -454,7 +454,13 @@ export class BpfObject {
     if (spec.btf !== undefined && probe("btf")) {
       const elf = readElf(this.#source);
       const raw = fixupObjectBtf(spec.btf.rawBytes(), { elf, spec });
-      this.#btfFd = this.#loadBtf(raw);
+      try {
+        this.#btfFd = this.#loadBtf(raw);
+      } catch (e) {
+        // libbpf: BTF is optional unless the object has struct_ops.
+        if (spec.programs.some((p) => p.type === "STRUCT_OPS")) throw e;
+        this.#print("warn", `${(e as Error).message}; BTF is optional, ignoring`);
+      }
     }
     const btfFd = this.#btfFd?.value ?? -1;
 
