@@ -1,0 +1,90 @@
+// Maps with pinning = LIBBPF_PIN_BY_NAME: pinned under the pin root at load, a compatible pinned map
+// is reused (same kernel map, data kept), an incompatible one is refused with a clear error.
+import assert from "node:assert/strict";
+import { existsSync, readdirSync } from "node:fs";
+import { test } from "node:test";
+import { BpfError } from "../errors.ts";
+import { mapCreate, mapInfo, objPin } from "../ffi/bpf.ts";
+import { BpfMapType } from "../ffi/constants.ts";
+import { BpfObject } from "../live/object.ts";
+import { oracle, pinDir, requireKernel, testObject } from "./_util.ts";
+
+function u32(n: number): Uint8Array {
+  return new Uint8Array(new Uint32Array([n]).buffer);
+}
+
+test("load() pins maps by name under pinRoot, and a second load reuses them", (t) => {
+  if (!requireKernel(t)) return;
+  const pins = pinDir();
+  try {
+    let firstId: number;
+    {
+      using a = BpfObject.open(testObject("pinned"), { pinRoot: pins.path });
+      a.load();
+      assert.deepEqual(readdirSync(pins.path).sort(), ["tsbpf_pinned_array", "tsbpf_pinned_hash"]);
+      const m = a.map("tsbpf_pinned_hash");
+      assert.equal(m.pinPath, `${pins.path}/tsbpf_pinned_hash`);
+      assert.equal(m.reused, false);
+      m.update(u32(7), new Uint8Array(new BigUint64Array([99n]).buffer));
+      firstId = mapInfo(m.fd).id;
+    }
+    // The pins outlive the object that made them.
+    assert.ok(existsSync(`${pins.path}/tsbpf_pinned_hash`));
+    using b = BpfObject.open(testObject("pinned"), { pinRoot: pins.path });
+    b.load();
+    const m = b.map("tsbpf_pinned_hash");
+    assert.equal(m.reused, true);
+    assert.equal(mapInfo(m.fd).id, firstId);
+    assert.deepEqual(m.lookup(u32(7)), new Uint8Array(new BigUint64Array([99n]).buffer));
+    assert.equal(b.map("not_pinned").pinPath, "");
+  } finally {
+    pins.remove();
+  }
+});
+
+test("load() reuses maps that libbpf pinned, as libbpf reuses ours", (t) => {
+  if (!requireKernel(t)) return;
+  const pins = pinDir();
+  try {
+    const r = oracle(["load", testObject("pinned"), "--pin-root", pins.path]);
+    assert.equal(r.code, 0, r.stderr);
+    using obj = BpfObject.open(testObject("pinned"), { pinRoot: pins.path });
+    obj.load();
+    assert.equal(obj.map("tsbpf_pinned_array").reused, true);
+    assert.equal(obj.map("tsbpf_pinned_hash").reused, true);
+  } finally {
+    pins.remove();
+  }
+});
+
+test("load() refuses an incompatible pinned map with an error naming the map, path and mismatch", (t) => {
+  if (!requireKernel(t)) return;
+  const pins = pinDir();
+  try {
+    // Same name, but max_entries 8 instead of 64.
+    using wrong = mapCreate({
+      type: BpfMapType.BPF_MAP_TYPE_HASH,
+      keySize: 4,
+      valueSize: 8,
+      maxEntries: 8,
+    });
+    objPin(wrong, `${pins.path}/tsbpf_pinned_hash`);
+    const obj = BpfObject.open(testObject("pinned"), { pinRoot: pins.path });
+    try {
+      assert.throws(() => obj.load(), (e: unknown) => {
+        assert.ok(e instanceof BpfError);
+        assert.match(e.message, /Map 'tsbpf_pinned_array'/);
+        assert.match(e.message, new RegExp(`${pins.path}/tsbpf_pinned_array`));
+        assert.match(e.message, /max entries 3 != 2/);
+        return true;
+      });
+      // The failed load removed what it pinned itself, and left the foreign pin alone.
+      assert.deepEqual(readdirSync(pins.path), ["tsbpf_pinned_array"]);
+      assert.equal(obj.state, "failed");
+    } finally {
+      obj.close();
+    }
+  } finally {
+    pins.remove();
+  }
+});
