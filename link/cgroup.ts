@@ -10,7 +10,7 @@ import { BpfError } from "../errors.ts";
 import { Fd, linkCreate, progAttach, progDetach } from "../ffi/bpf.ts";
 import { BpfAttachFlags, BpfAttachType, Libc } from "../ffi/constants.ts";
 import { getSys } from "../ffi/runtime.ts";
-import { BpfLink, isErrno, progLabel, type ProgramRef } from "./link.ts";
+import { attachTypeName, BpfLink, isErrno, progLabel, type ProgramRef } from "./link.ts";
 
 /** Options of {@linkcode attachCgroup}. */
 export interface CgroupOptions {
@@ -57,7 +57,7 @@ export function attachCgroup(
   cgroup: string | number,
   opts: CgroupOptions = {},
 ): BpfLink {
-  const atName = opts.attachType ?? prog.spec?.expectedAttachType ?? "";
+  const atName = opts.attachType ?? attachTypeName(prog);
   if (atName === "") {
     throw new BpfError(
       `Cgroup program ${

@@ -18,6 +18,7 @@ import {
   objPin,
 } from "../ffi/bpf.ts";
 import { BpfLinkType } from "../ffi/constants.ts";
+import { ATTACH_TYPE_NAMES, PROG_TYPE_NAMES } from "../spec/section_defs.ts";
 import type { ProgramSpec } from "../spec/types.ts";
 
 /**
@@ -34,6 +35,38 @@ export interface ProgramRef {
   readonly section?: string;
   /** The pure description (section definition, attach target, types). */
   readonly spec?: ProgramSpec;
+  /** The loaded program type (`BPF_PROG_TYPE_*`), used when there is no spec (a `BpfProgram`). */
+  readonly type?: number;
+  /** The loaded expected attach type (`BPF_*`), used when there is no spec (a `BpfProgram`). */
+  readonly expectedAttachType?: number;
+}
+
+/**
+ * A program's expected attach type name (`TCX_EGRESS`): from its spec, else from the number it
+ * was loaded with, else "".
+ *
+ * @param p the program.
+ * @returns the name without `BPF_`.
+ */
+export function attachTypeName(p: ProgramRef): string {
+  if (p.spec !== undefined) return p.spec.expectedAttachType;
+  if (typeof p.expectedAttachType === "number") {
+    return ATTACH_TYPE_NAMES[p.expectedAttachType] ?? "";
+  }
+  return "";
+}
+
+/**
+ * A program's type name (`FLOW_DISSECTOR`): from its spec, else from the number it was loaded
+ * with, else "".
+ *
+ * @param p the program.
+ * @returns the name without `BPF_PROG_TYPE_`.
+ */
+export function progTypeName(p: ProgramRef): string {
+  if (p.spec !== undefined) return p.spec.type;
+  if (typeof p.type === "number") return PROG_TYPE_NAMES[p.type] ?? "";
+  return "";
 }
 
 /** The program a link was made for: name and section, for messages and reports. */

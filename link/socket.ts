@@ -9,7 +9,14 @@ import { Fd, linkCreate, progAttach, progDetach } from "../ffi/bpf.ts";
 import { BpfAttachType, Libc } from "../ffi/constants.ts";
 import { getSys } from "../ffi/runtime.ts";
 import { attachTypeValue } from "./cgroup.ts";
-import { BpfLink, isErrno, progLabel, type ProgramRef } from "./link.ts";
+import {
+  attachTypeName,
+  BpfLink,
+  isErrno,
+  progLabel,
+  type ProgramRef,
+  progTypeName,
+} from "./link.ts";
 
 const SOL_SOCKET = 1;
 const SO_ATTACH_BPF = 50;
@@ -68,7 +75,7 @@ export function attachSocketFilter(prog: ProgramRef, socketFd: number): BpfLink 
  * ```
  */
 export function attachSockmap(prog: ProgramRef, mapFd: number, attachType?: string): BpfLink {
-  const atName = attachType ?? prog.spec?.expectedAttachType ?? "";
+  const atName = attachType ?? attachTypeName(prog);
   if (atName === "") {
     throw new BpfError(
       `Program ${progLabel(prog)} has no sockmap attach type; pass one (SK_SKB_STREAM_VERDICT...)`,
@@ -116,10 +123,9 @@ export function attachNetns(
   prog: ProgramRef,
   netns: string | number = "/proc/self/ns/net",
 ): BpfLink {
-  const at =
-    prog.spec?.type === "FLOW_DISSECTOR" || prog.spec?.expectedAttachType === "FLOW_DISSECTOR"
-      ? BpfAttachType.BPF_FLOW_DISSECTOR
-      : BpfAttachType.BPF_SK_LOOKUP;
+  const at = progTypeName(prog) === "FLOW_DISSECTOR"
+    ? BpfAttachType.BPF_FLOW_DISSECTOR
+    : BpfAttachType.BPF_SK_LOOKUP;
   let own: Fd | undefined;
   if (typeof netns === "string") {
     own = new Fd(getSys().open(netns, Libc.O_RDONLY | Libc.O_CLOEXEC), "netns");

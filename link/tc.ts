@@ -9,7 +9,7 @@ import { NotSupportedError } from "../errors.ts";
 import { linkCreate } from "../ffi/bpf.ts";
 import { BpfAttachFlags, BpfAttachType } from "../ffi/constants.ts";
 import { getSys } from "../ffi/runtime.ts";
-import { BpfLink, isErrno, progLabel, type ProgramRef } from "./link.ts";
+import { attachTypeName, BpfLink, isErrno, progLabel, type ProgramRef } from "./link.ts";
 import { attachTcFilter } from "./tc_netlink.ts";
 import { ifindexOf } from "./xdp.ts";
 
@@ -44,7 +44,7 @@ export function attachTcx(
   opts: TcxOptions = {},
 ): BpfLink {
   const dir = direction ??
-    (prog.spec?.expectedAttachType === "TCX_EGRESS" ? "egress" : "ingress");
+    (attachTypeName(prog) === "TCX_EGRESS" ? "egress" : "ingress");
   const ifindex = ifindexOf(iface);
   let flags = 0;
   let rel: number | undefined;

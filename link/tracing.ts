@@ -8,7 +8,7 @@
 import { BpfError, NotSupportedError, type SyscallError } from "../errors.ts";
 import { type Fd, linkCreate, rawTracepointOpen } from "../ffi/bpf.ts";
 import { BpfAttachType } from "../ffi/constants.ts";
-import { BpfLink, isErrno, progLabel, type ProgramRef } from "./link.ts";
+import { attachTypeName, BpfLink, isErrno, progLabel, type ProgramRef } from "./link.ts";
 
 const TRAMPOLINE_KINDS = new Set(["TRACE_FENTRY", "TRACE_FEXIT", "MODIFY_RETURN", "LSM_MAC"]);
 
@@ -44,7 +44,7 @@ export interface TracingOptions {
  * ```
  */
 export function attachTracing(prog: ProgramRef, opts: TracingOptions = {}): BpfLink {
-  const at = opts.attachType ?? prog.spec?.expectedAttachType ?? "";
+  const at = opts.attachType ?? attachTypeName(prog);
   const kind = at === "LSM_MAC" ? "lsm" : "tracing";
   const target = prog.spec?.attachTo || at.toLowerCase() || "btf target";
   let fd: Fd;

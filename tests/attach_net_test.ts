@@ -104,7 +104,8 @@ test("a tcx ingress link counts the peer's packets and goes with close()", (t) =
   using obj = loadObject("attach_net");
   const remove = makeVeth();
   try {
-    const link = attachTcx(prog(obj, "tcx_count"), HOST);
+    // A BpfProgram as it is (no spec): the direction comes from its loaded attach type.
+    const link = attachTcx(obj.program("tcx_count"), HOST);
     try {
       assert.equal(link.info().type, BpfLinkType.BPF_LINK_TYPE_TCX);
       assert.equal(link.target, `${HOST} ingress`);
