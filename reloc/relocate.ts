@@ -341,8 +341,8 @@ function poisonMapInsn(dv: DataView, at: number, mapIdx: number): void {
 
 interface InfoAcc {
   records: number[][];
+  /** False once the main program turned out to have no records: libbpf then drops them all. */
   enabled: boolean;
-  started: boolean;
 }
 
 /**
@@ -385,13 +385,9 @@ function addInfo(
   }
 }
 
-function sectionKeys(fn: ProgramSpec): string[] {
-  return elfSectionName(fn);
-}
-
 function infoFor<T>(m: Map<string, T[]> | undefined, fn: ProgramSpec): T[] | undefined {
   if (!m) return undefined;
-  for (const k of sectionKeys(fn)) {
+  for (const k of elfSectionName(fn)) {
     const v = m.get(k);
     if (v) return v;
   }
@@ -449,8 +445,8 @@ export function relocateProgram(
   const text = spec.subprograms.filter((s) => s.section === ".text")
     .sort((a, b) => a.sectionInsnOffset - b.sectionInsnOffset);
   const ext = spec.btfExt;
-  const funcAcc: InfoAcc = { records: [], enabled: false, started: false };
-  const lineAcc: InfoAcc = { records: [], enabled: false, started: false };
+  const funcAcc: InfoAcc = { records: [], enabled: false };
+  const lineAcc: InfoAcc = { records: [], enabled: false };
   const funcAll = new Map<ProgramSpec, { insnOff: number; rest: number[] }[] | undefined>();
   const lineAll = new Map<ProgramSpec, { insnOff: number; rest: number[] }[] | undefined>();
   const funcRecs = (fn: ProgramSpec) => {
