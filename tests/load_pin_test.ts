@@ -61,14 +61,14 @@ test("load() refuses an incompatible pinned map with an error naming the map, pa
   if (!requireKernel(t)) return;
   const pins = pinDir();
   try {
-    // Same name, but max_entries 8 instead of 64.
+    // The second pinned map, with max_entries 3 instead of 2: the first one is pinned by then.
     using wrong = mapCreate({
-      type: BpfMapType.BPF_MAP_TYPE_HASH,
+      type: BpfMapType.BPF_MAP_TYPE_ARRAY,
       keySize: 4,
-      valueSize: 8,
-      maxEntries: 8,
+      valueSize: 4,
+      maxEntries: 3,
     });
-    objPin(wrong, `${pins.path}/tsbpf_pinned_hash`);
+    objPin(wrong, `${pins.path}/tsbpf_pinned_array`);
     const obj = BpfObject.open(testObject("pinned"), { pinRoot: pins.path });
     try {
       assert.throws(() => obj.load(), (e: unknown) => {
