@@ -9,6 +9,7 @@
 import { Core } from "../core-wasm/mod.ts";
 import { RelocationError } from "../errors.ts";
 import type { Btf } from "../btf/btf.ts";
+import { BTF_KIND_NAMES } from "../btf/types.ts";
 import type { ObjectSpec, ProgramSpec, RelocSpec } from "../spec/types.ts";
 import type { RelocatedProgram, RelocInput, ResolvedExtern } from "./types.ts";
 
@@ -165,6 +166,35 @@ class CoreSession {
   }
 }
 
+const KIND_NAMES = [
+  "field byte offset",
+  "field byte size",
+  "field exists",
+  "field signed",
+  "field lshift",
+  "field rshift",
+  "local type id",
+  "target type id",
+  "type exists",
+  "type size",
+  "enum value exists",
+  "enum value",
+  "type matches",
+];
+
+/** "CO-RE field byte offset of struct task_struct, access 0:1:2", for error messages. */
+function describeRelo(btf: Btf, r: { typeId: number; accessStr: string; kind: number }): string {
+  let type = `type ${r.typeId}`;
+  try {
+    const kind = (BTF_KIND_NAMES[btf.kind(r.typeId)] ?? "type").toLowerCase();
+    type = `${kind} ${btf.name(r.typeId) || "(anon)"} [${r.typeId}]`;
+  } catch {
+    // an out-of-range id: keep the number
+  }
+  const kind = KIND_NAMES[r.kind] ?? `kind ${r.kind}`;
+  return `CO-RE ${kind} of ${type}, access ${r.accessStr || "(empty)"}`;
+}
+
 /** A CO-RE relocation record with its instruction offset in bytes, as in `.BTF.ext`. */
 export interface CoreRelo {
   /** Byte offset of the instruction in `insns`. */
@@ -219,7 +249,12 @@ export function applyCoreRelocations(
         });
       }
       const ret = session.apply(buf.ptr, insns.length / INSN, idx, r);
-      if (typeof ret !== "number") throw ret;
+      if (typeof ret !== "number") {
+        throw new RelocationError(`${describeRelo(local, r)}: ${ret.message}`, {
+          insn: idx,
+          cause: ret,
+        });
+      }
       if (ret === 1) poisoned.push(idx);
     }
     return { insns: session.core.u8().slice(buf.ptr, buf.ptr + insns.length), poisoned };
@@ -295,7 +330,9 @@ function corePass(
         const e = session.apply(ptr, fn.insns.length / INSN, idx, r);
         if (typeof e !== "number") {
           res.error = new RelocationError(
-            `Program '${fn.name}' (section ${fn.section}): ${e.message}`,
+            `Program '${fn.name}' (section ${fn.section}): ${
+              describeRelo(spec.btf, r)
+            }: ${e.message}`,
             { program: fn.name, section: fn.section, insn: idx, cause: e },
           );
         }
