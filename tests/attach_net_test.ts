@@ -21,7 +21,7 @@ import {
   attachXdp,
 } from "../link/mod.ts";
 import { arrayU64, linksOfPrograms, loadObject } from "./_attach.ts";
-import { openFds, requireKernel } from "./_util.ts";
+import { newFds, openFds, requireKernel } from "./_util.ts";
 
 const C_XDP_A = 0, C_XDP_B = 1, C_TCX = 2, C_SOCKET = 3, C_CGROUP_EGRESS = 4;
 
@@ -181,7 +181,7 @@ for (const legacy of [false, true]) {
       const cg = `${root}/tsbpf-att-${process.pid}-${legacy ? "legacy" : "link"}`;
       mkdirSync(cg);
       try {
-        const fds = openFds().size;
+        const fds = openFds();
         const send = () =>
           sh(
             `echo $$ > ${cg}/cgroup.procs && for i in 1 2 3; do echo hi > /dev/udp/127.0.0.1/9; done`,
@@ -194,7 +194,7 @@ for (const legacy of [false, true]) {
         const n = arrayU64(obj, "counts", C_CGROUP_EGRESS);
         send();
         assert.equal(arrayU64(obj, "counts", C_CGROUP_EGRESS), n);
-        assert.equal(openFds().size, fds);
+        assert.deepEqual(newFds(fds), []);
         const shown = spawnSync("bpftool", ["cgroup", "show", cg], { encoding: "utf8" });
         assert.doesNotMatch(shown.stdout, /cgroup_egress/);
       } finally {

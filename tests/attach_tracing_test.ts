@@ -24,7 +24,7 @@ import {
   tracepointId,
 } from "../link/mod.ts";
 import { arrayU64, linkIds, linksOfPrograms, loadObject, setGlobalU32, sleep } from "./_attach.ts";
-import { openFds, pinDir, requireKernel, runCli, testObject } from "./_util.ts";
+import { newFds, openFds, pinDir, requireKernel, runCli, testObject } from "./_util.ts";
 
 const HIT_TP = 0, HIT_RAW_TP = 1, HIT_TP_BTF = 2, HIT_PERF = 5;
 
@@ -133,7 +133,7 @@ test("kprobe, kretprobe and ksyscall attach fail with NotSupportedError naming k
     return;
   }
   using obj = loadObject("kprobe");
-  const fds = openFds().size;
+  const fds = openFds();
   const names = ["kprobe_openat", "kretprobe_openat", "ksyscall_getpid"];
   const ids = names.map((n) => obj.program(n).info().id);
   for (const name of names) {
@@ -144,7 +144,7 @@ test("kprobe, kretprobe and ksyscall attach fail with NotSupportedError naming k
         e.message.includes(`'${name}'`) && e.message.includes("CONFIG_KPROBES"),
     );
   }
-  assert.equal(openFds().size, fds);
+  assert.deepEqual(newFds(fds), []);
   assert.deepEqual(linksOfPrograms(ids), []);
 });
 
@@ -169,7 +169,7 @@ test("attachAll() closes the links it made when a later program fails, and names
   }
   using obj = loadObject("attach_mixed");
   const ids = ["mixed_tp", "mixed_kprobe"].map((n) => obj.program(n).info().id);
-  const fds = openFds().size;
+  const fds = openFds();
   assert.throws(
     () => attachAll(obj),
     (e) =>
@@ -177,7 +177,7 @@ test("attachAll() closes the links it made when a later program fails, and names
       e.message.includes("'mixed_kprobe' (section kprobe/do_nanosleep)"),
   );
   assert.deepEqual(linksOfPrograms(ids), []);
-  assert.equal(openFds().size, fds);
+  assert.deepEqual(newFds(fds), []);
 });
 
 test("attachAll() attaches every auto-attachable program and detachAll() detaches them", async (t) => {
@@ -267,7 +267,7 @@ test("the legacy PERF_EVENT_IOC_SET_BPF path attaches a tracepoint program and c
 test("kprobe.multi fails with a NotSupportedError on a kernel without fprobe or ftrace, naming the program", (t) => {
   if (!requireKernel(t)) return;
   using obj = loadObject("attach_netns");
-  const fds = openFds().size;
+  const fds = openFds();
   let attached;
   try {
     attached = attachAll({
@@ -278,7 +278,7 @@ test("kprobe.multi fails with a NotSupportedError on a kernel without fprobe or 
     assert.ok(e instanceof NotSupportedError, String(e));
     assert.match(e.message, /'kmulti' \(section kprobe\.multi\/do_nanosleep\*\)/);
     assert.match(e.message, /CONFIG_FPROBE/);
-    assert.equal(openFds().size, fds);
+    assert.deepEqual(newFds(fds), []);
     return;
   }
   // This kernel has kprobe.multi: then the program must have attached.

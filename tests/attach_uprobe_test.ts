@@ -24,7 +24,7 @@ import {
   setGlobalU32,
   spawnWaiting,
 } from "./_attach.ts";
-import { openFds, requireKernel, UPROBE_TARGET } from "./_util.ts";
+import { newFds, openFds, requireKernel, UPROBE_TARGET } from "./_util.ts";
 
 const HIT_UPROBE = 3, HIT_URETPROBE = 4;
 
@@ -161,7 +161,7 @@ test("uprobe/libc.so.6:printf and uretprobe/libc.so.6:read auto-attach through t
 test("attachUprobe() on a missing function throws a BpfError naming it and leaks no fd", (t) => {
   if (!requireKernel(t)) return;
   using obj = loadObject("tracing");
-  const fds = openFds().size;
+  const fds = openFds();
   assert.throws(
     () =>
       attachUprobe({ fd: obj.program("uprobe_add").fd, name: "uprobe_add" }, {
@@ -170,5 +170,5 @@ test("attachUprobe() on a missing function throws a BpfError naming it and leaks
       }),
     (e) => e instanceof BpfError && /No function tsbpf_missing in .*uprobe_target/.test(e.message),
   );
-  assert.equal(openFds().size, fds);
+  assert.deepEqual(newFds(fds), []);
 });

@@ -15,7 +15,7 @@ import {
 } from "../link/mod.ts";
 import { readElf } from "../spec/elf.ts";
 import { globalU64, linksOfPrograms, loadObject, spawnWaiting } from "./_attach.ts";
-import { openFds, requireKernel, UPROBE_TARGET } from "./_util.ts";
+import { newFds, openFds, requireKernel, UPROBE_TARGET } from "./_util.ts";
 
 test("usdtNotes() reads the same probes, addresses and arguments as readelf -n", (t) => {
   if (!existsSync(UPROBE_TARGET)) {
@@ -144,7 +144,7 @@ test("a BPF_USDT() program on tsbpf:add reads both arguments at every call", asy
 test("attachUsdt() on a probe the binary lacks throws and leaks no fd", (t) => {
   if (!requireKernel(t)) return;
   using obj = loadObject("usdt");
-  const fds = openFds().size;
+  const fds = openFds();
   assert.throws(
     () =>
       attachUsdt({ fd: obj.program("usdt_add").fd, name: "usdt_add" }, {
@@ -154,5 +154,5 @@ test("attachUsdt() on a probe the binary lacks throws and leaks no fd", (t) => {
       }),
     /has no USDT probe tsbpf:nope/,
   );
-  assert.equal(openFds().size, fds);
+  assert.deepEqual(newFds(fds), []);
 });
