@@ -337,3 +337,96 @@ test("every bpf-to-bpf call and callback address lands on the start of an append
     spec.btf?.close();
   }
 });
+
+/** The instruction at `i` of `insns`: code, dst, src, off, imm. */
+function insnAt(insns: Uint8Array, i: number) {
+  const dv = new DataView(insns.buffer, insns.byteOffset, insns.byteLength);
+  return {
+    code: insns[i * 8],
+    dst: insns[i * 8 + 1] & 15,
+    src: insns[i * 8 + 1] >> 4,
+    off: dv.getInt16(i * 8 + 2, true),
+    imm: dv.getInt32(i * 8 + 4, true),
+  };
+}
+
+test("externs become kconfig map values, ksym addresses, zeros for missing weak ones, and kfunc calls", () => {
+  const file = testObjects().find((f) => f.endsWith("/externs.bpf.o"));
+  if (!file || !existsSync("/sys/kernel/btf/vmlinux")) return;
+  const spec = open(file);
+  try {
+    const externs = new Map<string, ResolvedExtern>();
+    for (const e of spec.externs) {
+      if (e.kind === "kconfig") externs.set(e.name, { kind: "kconfig", offset: e.offset });
+    }
+    externs.set("_stext", { kind: "ksym_addr", addr: 0xffffffff81000000n });
+    externs.set("tsbpf_missing_symbol", { kind: "missing_weak" });
+    externs.set("bpf_task_acquire", { kind: "kfunc", btfId: 1111, fdArrayIdx: 0 });
+    externs.set("bpf_task_release", { kind: "kfunc", btfId: 2222, fdArrayIdx: 3, btfObjFd: 77 });
+    const dataMapFds = new Map(spec.datasecs.map((d, i) => [d.name, 50 + i]));
+    const input = {
+      mapFds: new Map<string, number>(),
+      dataMapFds,
+      targetBtf: Btf.kernel(),
+      externs,
+    };
+    const check = (prog: string) => {
+      const p = spec.programs.find((x) => x.name === prog)!;
+      const out = relocateProgram(spec, prog, input).insns;
+      for (const r of p.relocations) {
+        const i = insnAt(out, r.insn);
+        const e = spec.externs.find((x) => x.name === r.extern);
+        if (r.kind === "extern_ld64" && e?.kind === "kconfig") {
+          assert.equal(i.src, 2, r.symbol);
+          assert.equal(i.imm, dataMapFds.get(".kconfig"));
+          assert.equal(insnAt(out, r.insn + 1).imm, e.offset);
+        } else if (r.kind === "extern_ld64" && r.extern === "_stext") {
+          assert.equal(i.src, 0);
+          assert.equal(i.imm >>> 0, 0x81000000);
+          assert.equal(insnAt(out, r.insn + 1).imm >>> 0, 0xffffffff);
+        } else if (r.kind === "extern_ld64" && r.extern === "tsbpf_missing_symbol") {
+          assert.equal(i.imm, 0);
+          assert.equal(insnAt(out, r.insn + 1).imm, 0);
+        } else if (r.kind === "extern_call") {
+          assert.equal(i.src, 2);
+          assert.equal(i.imm, r.extern === "bpf_task_acquire" ? 1111 : 2222);
+          assert.equal(i.off, r.extern === "bpf_task_acquire" ? 0 : 3);
+        }
+      }
+      return relocateProgram(spec, prog, input);
+    };
+    check("read_externs");
+    const kf = check("acquire_tasks");
+    assert.deepEqual(kf.fdArray, [0, 0, 0, 77]);
+  } finally {
+    spec.btf?.close();
+  }
+});
+
+test("a map without an fd is poisoned the way libbpf poisons maps it does not create", () => {
+  const file = testObjects().find((f) => f.endsWith("/maps.bpf.o"));
+  if (!file) return;
+  const spec = open(file);
+  try {
+    const skip = spec.maps[1].name;
+    const mapFds = new Map(
+      spec.maps.filter((m) => m.name !== skip).map((m, i) => [m.name, 10 + i]),
+    );
+    const p = spec.programs[0];
+    const out = relocateProgram(spec, p.name, {
+      mapFds,
+      dataMapFds: new Map(spec.datasecs.map((d, i) => [d.name, 50 + i])),
+      targetBtf: undefined,
+      externs: new Map(),
+    }).insns;
+    const r = p.relocations.find((x) => x.kind === "map" && x.map === skip)!;
+    for (const k of [r.insn, r.insn + 1]) {
+      assert.deepEqual(insnAt(out, k), { code: 0x85, dst: 0, src: 0, off: 0, imm: 2001000001 });
+    }
+    const other = p.relocations.find((x) => x.kind === "map" && x.map !== skip)!;
+    assert.equal(insnAt(out, other.insn).src, 1);
+    assert.equal(insnAt(out, other.insn).imm, mapFds.get(other.map!));
+  } finally {
+    spec.btf?.close();
+  }
+});
