@@ -2,7 +2,9 @@
 // reads them, and a BPF_USDT() program on the test binary's tsbpf:add probe.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
 import { BpfError } from "../errors.ts";
 import {
@@ -155,4 +157,61 @@ test("attachUsdt() on a probe the binary lacks throws and leaks no fd", (t) => {
     /has no USDT probe tsbpf:nope/,
   );
   assert.deepEqual(newFds(fds), []);
+});
+
+const SEMA_C = `#define _SDT_HAS_SEMAPHORES 1
+#include <stdio.h>
+#include <unistd.h>
+#include <sys/sdt.h>
+__extension__ unsigned short tsbpf_sema_semaphore __attribute__((unused)) __attribute__((section(".probes")));
+int main(void)
+{
+	char c;
+	printf("ready\\n");
+	fflush(stdout);
+	if (read(0, &c, 1) < 0)
+		return 1;
+	printf("%d\\n", tsbpf_sema_semaphore);
+	if (tsbpf_sema_semaphore)
+		STAP_PROBE2(tsbpf, sema, 42, 7);
+	return 0;
+}
+`;
+
+test("a USDT probe guarded by a semaphore is enabled while attached (the kernel bumps the semaphore)", async (t) => {
+  if (!requireKernel(t)) return;
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-usdt-"));
+  try {
+    writeFileSync(join(dir, "sema.c"), SEMA_C);
+    const bin = join(dir, "sema");
+    const cc = spawnSync("gcc", ["-O1", "-o", bin, join(dir, "sema.c")], { encoding: "utf8" });
+    if (cc.status !== 0) {
+      t.skip(`cannot build the semaphore target: ${cc.stderr}`);
+      return;
+    }
+    const note = usdtNotes(readElf(bin, { native: true })).find((n) => n.name === "sema")!;
+    assert.ok(note.semaAddr !== 0 && note.semaOffset !== 0);
+    // Not attached: the semaphore stays 0 and the probe is skipped.
+    const idle = await spawnWaiting(bin, []);
+    assert.equal((await idle.go()).stdout, "ready\n0\n");
+    const child = await spawnWaiting(bin, []);
+    try {
+      using obj = loadObject("usdt");
+      using _link = attachUsdt({ fd: obj.program("usdt_add").fd, name: "usdt_add" }, {
+        binary: bin,
+        provider: "tsbpf",
+        name: "sema",
+        pid: child.pid,
+      });
+      const r = await child.go();
+      assert.equal(r.stdout, "ready\n1\n");
+      assert.equal(globalU64(obj, ".bss", "usdt_hits"), 1n);
+      assert.equal(globalU64(obj, ".bss", "usdt_last_a", true), 42n);
+      assert.equal(globalU64(obj, ".bss", "usdt_last_b", true), 7n);
+    } finally {
+      child.kill();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
