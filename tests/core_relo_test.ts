@@ -506,3 +506,23 @@ test("mangled CO-RE records against the kernel's BTF give a result or a Relocati
     spec.btf?.close();
   }
 });
+
+test("a type the target lacks is searched in module BTFs, as libbpf searches kernel modules", () => {
+  const local = new BtfBuilder();
+  const li = local.int("int", 4, { signed: true });
+  const ls = local.struct("mod_thing", 8, [["a", li, 0], ["b", li, 32]]);
+  const base = new BtfBuilder();
+  base.int("int", 4, { signed: true });
+  const baseBytes = base.build();
+  using l = Btf.parse(local.build());
+  using t = Btf.parse(baseBytes);
+  const mod = new BtfBuilder({ startId: t.typeCount, strBase: baseBytes.length - 24 - 16 });
+  mod.struct("mod_thing", 16, [["b", 1, 96]]);
+  using m = Btf.parse(mod.build(), { base: t });
+  const insns = encode([{ code: LDX_W, off: 4 }]);
+  const relo = { insnOff: 0, typeId: ls, accessStr: "0:1", kind: K.FIELD_BYTE_OFFSET };
+  const without = applyCoreRelocations(l, t, insns, [relo]);
+  assert.equal(decode(without.insns)[0].imm, POISON);
+  const withMod = applyCoreRelocations(l, t, insns, [relo], { modules: [m] });
+  assert.equal(decode(withMod.insns)[0].off, 12);
+});
