@@ -30,6 +30,8 @@ export interface UprobeOptions {
   cookie?: bigint;
   /** File offset of a USDT semaphore the kernel increments while the probe exists. */
   refCtrOffset?: number;
+  /** Use a tracefs `uprobe_events` probe even when the uprobe PMU exists. Default false. */
+  legacy?: boolean;
 }
 
 let legacySeq = 0;
@@ -65,7 +67,7 @@ export function attachUprobe(prog: ProgramRef, opts: UprobeOptions): BpfLink {
  * @param prog a KPROBE program.
  * @param path the binary's path.
  * @param offset the file offset.
- * @param opts return probe, pid, cookie, semaphore.
+ * @param opts return probe, pid, cookie, semaphore, `legacy` (force tracefs).
  * @returns the link.
  * @throws {SyscallError} the kernel refused the probe.
  */
@@ -80,12 +82,13 @@ export function attachUprobeAt(
     refCtrOffset?: number;
     what?: string;
     kind?: string;
+    legacy?: boolean;
   } = {},
 ): BpfLink {
   const retprobe = opts.retprobe ?? false;
   const what = opts.what ?? `${retprobe ? "uretprobe" : "uprobe"} ${path}+0x${offset.toString(16)}`;
   const kind = opts.kind ?? "uprobe";
-  const pmu = probePmu("uprobe");
+  const pmu = opts.legacy ? undefined : probePmu("uprobe");
   const pid = opts.pid ?? -1;
   if (pmu !== undefined) {
     const p = new TextEncoder().encode(path + "\0");

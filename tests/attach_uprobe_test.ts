@@ -2,7 +2,8 @@
 // uretprobe on the test binary and, auto-attached from the section, in libc.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import process from "node:process";
 import { test } from "node:test";
 import { BpfError } from "../errors.ts";
 import {
@@ -171,4 +172,35 @@ test("attachUprobe() on a missing function throws a BpfError naming it and leaks
     (e) => e instanceof BpfError && /No function tsbpf_missing in .*uprobe_target/.test(e.message),
   );
   assert.deepEqual(newFds(fds), []);
+});
+
+test("the legacy tracefs uprobe_events path counts calls and removes its probe at close()", async (t) => {
+  if (!requireKernel(t)) return;
+  const events = "/sys/kernel/tracing/uprobe_events";
+  if (!existsSync(events)) {
+    t.skip("no tracefs uprobe_events on this kernel");
+    return;
+  }
+  const child = await spawnWaiting(UPROBE_TARGET, ["3", "--wait"]);
+  try {
+    using obj = loadObject("tracing", (o) => setGlobalU32(o, ".rodata", "target_tgid", child.pid));
+    const link = attachUprobe({ fd: obj.program("uprobe_add").fd, name: "uprobe_add" }, {
+      binary: UPROBE_TARGET,
+      func: "tsbpf_add",
+      legacy: true,
+    });
+    const mine = () =>
+      readFileSync(events, "utf8").split("\n").filter((l) => l.includes(`tsbpf_${process.pid}_`));
+    try {
+      assert.equal(mine().length, 1);
+      assert.equal(link.isBpfLink, true);
+      await child.go();
+      assert.equal(arrayU64(obj, "hits", HIT_UPROBE), 3n);
+    } finally {
+      link.close();
+    }
+    assert.deepEqual(mine(), []);
+  } finally {
+    child.kill();
+  }
 });
