@@ -246,31 +246,138 @@ export function fixupObjectBtf(raw: Uint8Array, input: FixupInput): Uint8Array {
 }
 
 function appendVar(r: Raw, name: string, type: number): { raw: Raw; id: number; nameOff: number } {
+  return appendType(r, name, [(BtfKind.Var << 24) >>> 0, type, VAR_GLOBAL_ALLOCATED]);
+}
+
+// Appends one type (name, then the record's words after name_off) and its name string.
+function appendType(
+  r: Raw,
+  name: string,
+  words: number[],
+): { raw: Raw; id: number; nameOff: number } {
   const hdr = r.dv.getUint32(4, true);
   const typeLen = r.dv.getUint32(12, true);
   const nameBytes = new TextEncoder().encode(name);
-  // Layout: header, types, strings (libbpf writes types then strings).
+  const add = 4 + 4 * words.length;
+  // Layout: header, types, strings (as libbpf writes it).
   const typesEnd = hdr + r.dv.getUint32(8, true) + typeLen;
   const strStart = hdr + r.dv.getUint32(16, true);
   const strLen = r.strLen;
   if (strStart < typesEnd) {
     throw new BtfError("Object BTF puts strings before types; cannot add a type");
   }
-  const out = new Uint8Array(strStart + 16 + strLen + nameBytes.length + 1);
+  const out = new Uint8Array(strStart + add + strLen + nameBytes.length + 1);
   out.set(r.u8.subarray(0, typesEnd), 0);
   const nameOff = strLen;
   const dv = new DataView(out.buffer);
   dv.setUint32(typesEnd, nameOff, true);
-  dv.setUint32(typesEnd + 4, (BtfKind.Var << 24) >>> 0, true);
-  dv.setUint32(typesEnd + 8, type, true);
-  dv.setUint32(typesEnd + 12, VAR_GLOBAL_ALLOCATED, true);
-  const newStr = strStart + 16;
-  out.set(r.u8.subarray(typesEnd, strStart), typesEnd + 16); // padding between, if any
+  words.forEach((w, k) => dv.setUint32(typesEnd + 4 + 4 * k, w >>> 0, true));
+  const newStr = strStart + add;
+  out.set(r.u8.subarray(typesEnd, strStart), typesEnd + add); // padding between, if any
   out.set(r.u8.subarray(strStart, strStart + strLen), newStr);
   out.set(nameBytes, newStr + strLen);
-  dv.setUint32(12, typeLen + 16, true);
+  dv.setUint32(12, typeLen + add, true);
   dv.setUint32(16, newStr - hdr, true);
   dv.setUint32(20, strLen + nameBytes.length + 1, true);
   const next = index(out);
   return { raw: next, id: next.offs.length - 1, nameOff };
+}
+
+/** The BTF features {@linkcode sanitizeBtf} checks (each true when the kernel has it). */
+export interface BtfFeatures {
+  /** FUNC and FUNC_PROTO. */
+  func: boolean;
+  /** FUNC with global linkage. */
+  funcGlobal: boolean;
+  /** VAR and DATASEC. */
+  datasec: boolean;
+  /** FLOAT. */
+  float: boolean;
+  /** DECL_TAG. */
+  declTag: boolean;
+  /** TYPE_TAG. */
+  typeTag: boolean;
+  /** ENUM64 (and signed enums). */
+  enum64: boolean;
+}
+
+/** Whether any BTF kind the object may use is missing (libbpf's `btf_needs_sanitization`). */
+export function btfNeedsSanitization(f: BtfFeatures): boolean {
+  return !f.func || !f.datasec || !f.funcGlobal || !f.float || !f.declTag || !f.typeTag ||
+    !f.enum64;
+}
+
+const info = (kind: number, vlen: number, kflag = false) =>
+  (((kflag ? 1 : 0) << 31) | (kind << 24) | (vlen & 0xffff)) >>> 0;
+
+/**
+ * Rewrites the kinds an older kernel lacks into ones it has, in place and without moving type ids,
+ * as libbpf's `bpf_object__sanitize_btf`: VAR and DECL_TAG become 1-byte INTs, DATASEC a STRUCT
+ * (its name's dots turned to underscores), FUNC_PROTO an ENUM, FUNC a TYPEDEF (or a static FUNC),
+ * FLOAT an anonymous empty STRUCT, TYPE_TAG a CONST, ENUM64 a UNION of an added placeholder INT,
+ * and signed ENUMs lose their kflag.
+ *
+ * @param raw a BTF blob (already fixed up); not modified.
+ * @param f what the kernel has.
+ * @returns the sanitized copy.
+ */
+export function sanitizeBtf(raw: Uint8Array, f: BtfFeatures): Uint8Array {
+  let r = index(raw.slice());
+  let placeholder = 0;
+  for (let id = 1; id < r.offs.length; id++) {
+    const at = r.offs[id];
+    const kind = kindOf(r, id);
+    const vlen = vlenOf(r, id);
+    const dv = r.dv;
+    if ((!f.datasec && kind === BtfKind.Var) || (!f.declTag && kind === BtfKind.DeclTag)) {
+      dv.setUint32(at + 4, info(BtfKind.Int, 0), true);
+      dv.setUint32(at + 8, 1, true);
+      dv.setUint32(at + 12, 8, true); // BTF_INT_ENC(0, 0, 8)
+    } else if (!f.datasec && kind === BtfKind.Datasec) {
+      const nameAt = r.strOff + dv.getUint32(at, true);
+      for (let p = nameAt; p < r.u8.length && r.u8[p] !== 0; p++) {
+        if (r.u8[p] === 0x2e) r.u8[p] = 0x5f;
+      }
+      dv.setUint32(at + 4, info(BtfKind.Struct, vlen), true);
+      for (let j = 0; j < vlen; j++) {
+        const m = at + 12 + 12 * j;
+        const vtype = dv.getUint32(m, true);
+        const voff = dv.getUint32(m + 4, true);
+        dv.setUint32(m + 8, (voff * 8) >>> 0, true);
+        dv.setUint32(m + 4, vtype, true);
+        dv.setUint32(m, dv.getUint32(r.offs[vtype], true), true);
+      }
+    } else if (!f.func && kind === BtfKind.FuncProto) {
+      dv.setUint32(at + 4, info(BtfKind.Enum, vlen), true);
+      dv.setUint32(at + 8, 4, true);
+    } else if (!f.func && kind === BtfKind.Func) {
+      dv.setUint32(at + 4, info(BtfKind.Typedef, 0), true);
+    } else if (!f.funcGlobal && kind === BtfKind.Func) {
+      dv.setUint32(at + 4, info(BtfKind.Func, 0), true);
+    } else if (!f.float && kind === BtfKind.Float) {
+      dv.setUint32(at, 0, true);
+      dv.setUint32(at + 4, info(BtfKind.Struct, 0), true);
+    } else if (!f.typeTag && kind === BtfKind.TypeTag) {
+      dv.setUint32(at, 0, true);
+      dv.setUint32(at + 4, info(BtfKind.Const, 0), true);
+    } else if (!f.enum64 && kind === BtfKind.Enum) {
+      dv.setUint32(at + 4, info(BtfKind.Enum, vlen), true);
+    } else if (!f.enum64 && kind === BtfKind.Enum64) {
+      if (placeholder === 0) {
+        // INT "enum64_placeholder", size 1, encoding 0, bits 0
+        ({ raw: r, id: placeholder } = appendType(r, "enum64_placeholder", [
+          info(BtfKind.Int, 0),
+          1,
+          0,
+        ]));
+      }
+      const a = r.offs[id];
+      r.dv.setUint32(a + 4, info(BtfKind.Union, vlen), true);
+      for (let j = 0; j < vlen; j++) {
+        r.dv.setUint32(a + 12 + 12 * j + 4, placeholder, true);
+        r.dv.setUint32(a + 12 + 12 * j + 8, 0, true);
+      }
+    }
+  }
+  return r.u8;
 }

@@ -19,7 +19,7 @@ import type { ResolvedExtern } from "../reloc/types.ts";
 import { readElf } from "../spec/elf.ts";
 import { open as openSpec } from "../spec/open.ts";
 import type { DataSecSpec, MapSpec, ObjectSpec, ProgramSpec } from "../spec/types.ts";
-import { fixupObjectBtf } from "./_btf_fixup.ts";
+import { btfNeedsSanitization, fixupObjectBtf, sanitizeBtf } from "./_btf_fixup.ts";
 import { hasProgBindMap, hasSyscallWrapper } from "./_features.ts";
 import { kernelVersionCode, resolveKconfig } from "./kconfig.ts";
 import { KernelBtfs, targetBtf } from "./kernel_btf.ts";
@@ -449,11 +449,20 @@ export class BpfObject {
       for (const [k, v] of resolveKsyms(spec.btf, spec.externs, kernel, fdArray)) externs.set(k, v);
     }
 
-    // The object's BTF, fixed up as libbpf does (sanitization is not needed on kernels with every
-    // BTF kind; older ones get the raw error with the kernel's log).
+    // The object's BTF, fixed up as libbpf does, and sanitized for kinds the kernel lacks.
     if (spec.btf !== undefined && probe("btf")) {
       const elf = readElf(this.#source);
-      const raw = fixupObjectBtf(spec.btf.rawBytes(), { elf, spec });
+      let raw = fixupObjectBtf(spec.btf.rawBytes(), { elf, spec });
+      const feats = {
+        func: probe("btf_func"),
+        funcGlobal: probe("btf_func_global"),
+        datasec: probe("btf_datasec"),
+        float: probe("btf_float"),
+        declTag: probe("btf_decl_tag"),
+        typeTag: probe("btf_type_tag"),
+        enum64: probe("btf_enum64"),
+      };
+      if (btfNeedsSanitization(feats)) raw = sanitizeBtf(raw, feats);
       try {
         this.#btfFd = this.#loadBtf(raw);
       } catch (e) {
