@@ -48,7 +48,6 @@ const E_CTX: i32 = 400;
 const E_INSN_RANGE: i32 = 401;
 const E_SPEC: i32 = 402;
 const E_CANDS: i32 = 403;
-const E_MATCH: i32 = 404;
 const E_OFFSET_AMBIG: i32 = 405;
 const E_DECISION_AMBIG: i32 = 406;
 const E_KIND: i32 = 407;
