@@ -16,7 +16,7 @@ import { type BpfLink, closeAll, progLabel, type ProgramRef } from "./link.ts";
 import { attachRawTracepoint } from "./raw_tracepoint.ts";
 import { attachTracepoint, splitTracepoint } from "./tracepoint.ts";
 import { attachTracing } from "./tracing.ts";
-import { attachUprobe } from "./uprobe.ts";
+import { attachUprobe, attachUprobeMulti } from "./uprobe.ts";
 import { attachUsdt, parseUsdtTarget } from "./usdt.ts";
 
 /**
@@ -95,6 +95,15 @@ export function attachProgram(prog: ProgramRef & { spec: ProgramSpec }): BpfLink
     }
     case "usdt":
       return attachUsdt(prog, parseUsdtTarget(target));
+    case "uprobe_multi": {
+      const i = target.lastIndexOf(":");
+      if (i <= 0) {
+        throw new BpfError(
+          `Uprobe.multi section target '${target}' is not 'binary:pattern' (SEC("uprobe.multi/libc.so.6:mem*"))`,
+        );
+      }
+      return attachUprobeMulti(prog, target.slice(0, i), target.slice(i + 1), { retprobe: ret });
+    }
     case "iter":
       return attachIter(prog);
     default:

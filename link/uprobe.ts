@@ -5,11 +5,14 @@
  *
  * @module
  */
-import { BpfError } from "../errors.ts";
-import { Perf } from "../ffi/constants.ts";
+import { BpfError, NotSupportedError } from "../errors.ts";
+import { linkCreate } from "../ffi/bpf.ts";
+import { BpfAttachFlags, Perf } from "../ffi/constants.ts";
+import { readElf } from "../spec/elf.ts";
+import { attachTypeValue } from "./cgroup.ts";
 import { getSys } from "../ffi/runtime.ts";
-import { functionFileOffset, resolveBinaryPath } from "./elf_target.ts";
-import { type BpfLink, progLabel, type ProgramRef } from "./link.ts";
+import { addrToFileOffset, functionFileOffset, resolveBinaryPath } from "./elf_target.ts";
+import { attachTypeName, BpfLink, isErrno, progLabel, type ProgramRef } from "./link.ts";
 import { attachPerfEvent, perfEventOpen } from "./perf_event.ts";
 import { probePmu } from "./pmu.ts";
 import { addTracefsProbe } from "./tracefs.ts";
@@ -145,4 +148,110 @@ export function attachUprobeAt(
     target: what,
     cleanup: probe.remove,
   });
+}
+
+/** Options of {@linkcode attachUprobeMulti}. */
+export interface UprobeMultiOptions {
+  /** Return probes (BPF_F_UPROBE_MULTI_RETURN). Default false. */
+  retprobe?: boolean;
+  /** Only this process (default 0: every process). */
+  pid?: number;
+  /** One cookie per matched function, in the order of {@linkcode matchFunctions}. */
+  cookies?: bigint[];
+  /** The attach type name (`TRACE_UPROBE_MULTI` or `TRACE_UPROBE_SESSION`); default the spec's. */
+  attachType?: string;
+}
+
+function globRe(glob: string): RegExp {
+  const re = glob.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
+  return new RegExp(`^${re}$`);
+}
+
+/**
+ * The functions of a binary whose names match a glob, with their file offsets, sorted by name.
+ *
+ * @param path the binary or library (resolved already).
+ * @param pattern a glob with `*` and `?`, or a plain name.
+ * @returns name and offset per function (one entry per distinct name).
+ * @throws {ElfError} the file is not a readable x86-64/aarch64 ELF.
+ */
+export function matchFunctions(path: string, pattern: string): { name: string; offset: number }[] {
+  const elf = readElf(path, { native: true });
+  const re = globRe(pattern);
+  const found = new Map<string, number>();
+  for (const table of [elf.symbols, elf.dynsyms ?? []]) {
+    for (const s of table) {
+      if ((s.type !== 2 && s.type !== 10) || s.shndx === 0 || s.value === 0) continue;
+      const name = s.name.split("@")[0];
+      if (!re.test(name) || found.has(name)) continue;
+      found.set(name, addrToFileOffset(elf, s.value));
+    }
+  }
+  return [...found].sort((a, b) => a[0] < b[0] ? -1 : 1).map(([name, offset]) => ({
+    name,
+    offset,
+  }));
+}
+
+/**
+ * Attaches a program to every function of a binary that a glob matches, with one
+ * BPF_TRACE_UPROBE_MULTI link (libbpf's `bpf_program__attach_uprobe_multi`, Linux 6.6).
+ *
+ * @param prog a KPROBE program loaded with expected attach type TRACE_UPROBE_MULTI (or
+ *   TRACE_UPROBE_SESSION).
+ * @param binary the binary or library (`libc.so.6` is searched like uprobes).
+ * @param pattern a glob over function names.
+ * @param opts return probes, pid, cookies.
+ * @returns the link.
+ * @throws {BpfError} nothing matches.
+ * @throws {NotSupportedError} the kernel has no uprobe_multi links.
+ * @example
+ * ```ts ignore
+ * using link = attachUprobeMulti(prog, "libc.so.6", "mem*");
+ * ```
+ */
+export function attachUprobeMulti(
+  prog: ProgramRef,
+  binary: string,
+  pattern: string,
+  opts: UprobeMultiOptions = {},
+): BpfLink {
+  const path = resolveBinaryPath(binary);
+  const funcs = matchFunctions(path, pattern);
+  if (funcs.length === 0) {
+    throw new BpfError(`Attaching ${progLabel(prog)}: no function of ${path} matches '${pattern}'`);
+  }
+  const at = opts.attachType ?? (attachTypeName(prog) || "TRACE_UPROBE_MULTI");
+  const offsets = new BigUint64Array(funcs.map((f) => BigInt(f.offset)));
+  const cookies = opts.cookies ? new BigUint64Array(opts.cookies) : undefined;
+  try {
+    const fd = linkCreate(prog.fd, 0, attachTypeValue(at), {
+      uprobeMulti: {
+        path,
+        offsets: new Uint8Array(offsets.buffer),
+        cookies: cookies ? new Uint8Array(cookies.buffer) : undefined,
+        cnt: funcs.length,
+        flags: opts.retprobe ? BpfAttachFlags.BPF_F_UPROBE_MULTI_RETURN : 0,
+        pid: opts.pid ?? 0,
+      },
+    });
+    return new BpfLink({
+      kind: "uprobe_multi",
+      program: prog.name ?? "",
+      target: `${path}:${pattern} (${funcs.length} functions)`,
+      fd,
+      bpfLink: true,
+    });
+  } catch (e) {
+    if (isErrno(e, "EOPNOTSUPP", "ENOTSUPP")) {
+      throw new NotSupportedError(
+        "uprobe_multi",
+        `Attaching ${
+          progLabel(prog)
+        } to ${path}:${pattern} failed: this kernel has no multi-uprobe links (Linux 6.6); attach single uprobes instead`,
+        { cause: e },
+      );
+    }
+    throw e;
+  }
 }

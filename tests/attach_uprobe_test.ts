@@ -10,12 +10,15 @@ import {
   addrToFileOffset,
   attachAll,
   attachUprobe,
+  attachUprobeMulti,
   detachAll,
   findFunctionSymbol,
   functionFileOffset,
+  matchFunctions,
   parseUprobeTarget,
   resolveBinaryPath,
 } from "../link/mod.ts";
+import { BpfLinkType } from "../ffi/constants.ts";
 import { readElf } from "../spec/elf.ts";
 import {
   arrayU64,
@@ -202,5 +205,32 @@ test("the legacy tracefs uprobe_events path counts calls and removes its probe a
     assert.deepEqual(mine(), []);
   } finally {
     child.kill();
+  }
+});
+
+test("uprobe.multi: one link on every tsbpf_* function, and a section target in libc auto-attached", async (t) => {
+  if (!requireKernel(t)) return;
+  using obj = loadObject("attach_umulti");
+  assert.deepEqual(matchFunctions(UPROBE_TARGET, "tsbpf_*").map((f) => f.name), [
+    "tsbpf_add",
+    "tsbpf_run",
+  ]);
+  using link = attachUprobeMulti(
+    { fd: obj.program("umulti_any").fd, name: "umulti_any" },
+    UPROBE_TARGET,
+    "tsbpf_*",
+  );
+  assert.equal(link.info().type, BpfLinkType.BPF_LINK_TYPE_UPROBE_MULTI);
+  const links = attachAll(obj);
+  const child = await spawnWaiting(UPROBE_TARGET, ["3", "--wait"]);
+  try {
+    assert.deepEqual([...links.keys()], ["umulti_printf"]);
+    setGlobalU32(obj, ".bss", "target_pid", child.pid);
+    await child.go();
+    assert.equal(globalU64(obj, ".bss", "multi_hits"), 4n); // tsbpf_run once, tsbpf_add 3 times
+    assert.equal(globalU64(obj, ".bss", "auto_hits"), 1n);
+  } finally {
+    child.kill();
+    detachAll(links);
   }
 });
