@@ -35,6 +35,7 @@ export function canAutoAttach(spec: ProgramSpec): boolean {
     case "kprobe":
     case "ksyscall":
     case "kprobe_multi":
+    case "kprobe_session":
     case "uprobe":
     case "usdt":
     case "uprobe_multi":
@@ -83,6 +84,7 @@ export function attachProgram(prog: ProgramRef & { spec: ProgramSpec }): BpfLink
     case "ksyscall":
       return attachKsyscall(prog, target, { retprobe: ret });
     case "kprobe_multi":
+    case "kprobe_session":
       return attachKprobeMulti(prog, target, { retprobe: ret });
     case "uprobe": {
       const t = parseUprobeTarget(target);

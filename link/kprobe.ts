@@ -10,7 +10,7 @@ import { BpfError, NotSupportedError } from "../errors.ts";
 import { linkCreate } from "../ffi/bpf.ts";
 import { BpfAttachFlags, BpfAttachType, Perf } from "../ffi/constants.ts";
 import { getSys } from "../ffi/runtime.ts";
-import { BpfLink, isErrno, progLabel, type ProgramRef } from "./link.ts";
+import { attachTypeName, BpfLink, isErrno, progLabel, type ProgramRef } from "./link.ts";
 import { attachPerfEvent, perfEventOpen } from "./perf_event.ts";
 import { probePmu } from "./pmu.ts";
 import { addTracefsProbe, tracefsRoot } from "./tracefs.ts";
@@ -196,8 +196,9 @@ export interface KprobeMultiOptions {
 }
 
 /**
- * Attaches a kprobe.multi program to every function a glob matches, with one
- * BPF_TRACE_KPROBE_MULTI link (libbpf's `bpf_program__attach_kprobe_multi_opts`).
+ * Attaches a kprobe.multi (or kprobe.session) program to every function a glob matches, with one
+ * BPF_TRACE_KPROBE_MULTI (or BPF_TRACE_KPROBE_SESSION) link (libbpf's
+ * `bpf_program__attach_kprobe_multi_opts`).
  *
  * @param prog a KPROBE program with expected attach type TRACE_KPROBE_MULTI.
  * @param pattern a glob (`tcp_*`) or an exact function name.
@@ -222,7 +223,10 @@ export function attachKprobeMulti(
   const syms = new BigUint64Array(strs.map((s) => sys.ptrOf(s)));
   const cookies = opts.cookies ? new BigUint64Array(opts.cookies) : undefined;
   try {
-    const fd = linkCreate(prog.fd, 0, BpfAttachType.BPF_TRACE_KPROBE_MULTI, {
+    const at = attachTypeName(prog) === "TRACE_KPROBE_SESSION"
+      ? BpfAttachType.BPF_TRACE_KPROBE_SESSION
+      : BpfAttachType.BPF_TRACE_KPROBE_MULTI;
+    const fd = linkCreate(prog.fd, 0, at, {
       kprobeMulti: {
         flags: opts.retprobe ? BpfAttachFlags.BPF_F_KPROBE_MULTI_RETURN : 0,
         cnt: names.length,
