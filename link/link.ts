@@ -197,7 +197,7 @@ export class BpfLink {
   get fd(): number {
     if (this.#closed) throw new BpfError(`The ${this.kind} link is closed`);
     if (this.#fd === undefined) {
-      throw new BpfError(`The ${this.kind} link has no fd (it is a ${this.describeMechanism()})`);
+      throw new BpfError(`The ${this.kind} link has no fd (it is a ${this.#describeMechanism()})`);
     }
     return this.#fd.value;
   }
@@ -217,7 +217,7 @@ export class BpfLink {
     return this.#children;
   }
 
-  private describeMechanism(): string {
+  #describeMechanism(): string {
     return this.#children.length > 0
       ? `group of ${this.#children.length} links`
       : "legacy attachment";
@@ -228,7 +228,7 @@ export class BpfLink {
     if (!this.isBpfLink || this.#fd === undefined) {
       throw new NotSupportedError(
         "bpf_link",
-        `Cannot ${what} a ${this.kind} link that is not a kernel bpf_link (it is a ${this.describeMechanism()}); only links made by BPF_LINK_CREATE or BPF_RAW_TRACEPOINT_OPEN support it`,
+        `Cannot ${what} a ${this.kind} link that is not a kernel bpf_link (it is a ${this.#describeMechanism()}); only links made by BPF_LINK_CREATE or BPF_RAW_TRACEPOINT_OPEN support it`,
       );
     }
     return this.#fd;
