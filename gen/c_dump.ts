@@ -174,6 +174,19 @@ const HEADER = "#ifndef __VMLINUX_H__\n#define __VMLINUX_H__\n\n" +
 const FOOTER = "#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n#pragma clang attribute pop\n#endif\n\n" +
   "#endif /* __VMLINUX_H__ */\n";
 
+/** Whether a kind is a modifier (const, volatile, restrict, type tag), as libbpf counts them. */
+function isModKind(kind: number): boolean {
+  return kind === K_VOLATILE || kind === K_CONST || kind === K_RESTRICT || kind === K_TYPE_TAG;
+}
+
+/** Turns a stack overflow (a cycle of anonymous types in malformed BTF) into a BtfError. */
+function tooDeep(e: unknown): unknown {
+  if (!(e instanceof RangeError)) return e;
+  return new BtfError("BTF types nest too deeply to print as C; the types may form a cycle", {
+    cause: e,
+  });
+}
+
 /**
  * The types of a BTF blob (with its base, for split BTF) in flat arrays indexed by type id.
  * Internal to the C dumper.
@@ -427,6 +440,8 @@ export class CDumper {
       this.#checkId(id);
       this.#dumpType(id);
       return this.#out;
+    } catch (e) {
+      throw tooDeep(e);
     } finally {
       this.#out = saved;
     }
@@ -460,6 +475,8 @@ export class CDumper {
     try {
       this.#emitTypeDecl(id, varName, opts?.indentLevel ?? 0);
       return this.#out;
+    } catch (e) {
+      throw tooDeep(e);
     } finally {
       this.#stripMods = false;
       this.#out = saved;
@@ -486,6 +503,8 @@ export class CDumper {
         else this.#dumpType(id);
       }
       return this.#out + FOOTER;
+    } catch (e) {
+      throw tooDeep(e);
     } finally {
       this.#out = saved;
     }
@@ -546,9 +565,21 @@ export class CDumper {
    */
   #orderType(id: number, throughPtr: boolean): number {
     const os = this.#orderState;
-    if (os[id] === ORDERED) return 1;
     const t = this.#t;
-    const kind = t.kind[id];
+    let kind = t.kind[id];
+    // Modifiers and arrays are never ordered themselves: walk down to what they apply to (in a
+    // loop, so a malformed cycle of them fails instead of spinning in an engine with tail calls).
+    for (let steps = 0; kind === K_ARRAY || isModKind(kind); steps++) {
+      if (steps > t.n) {
+        throw new BtfError(`Type ${id} is part of a cycle of modifiers or arrays`, { typeId: id });
+      }
+      if (kind === K_ARRAY) {
+        id = t.words[t.rec[id]];
+        throughPtr = false;
+      } else id = t.st[id];
+      kind = t.kind[id];
+    }
+    if (os[id] === ORDERED) return 1;
     if (os[id] === ORDERING) {
       if ((kind === K_STRUCT || kind === K_UNION) && throughPtr && t.nameOff[id] !== 0) return 0;
       throw new BtfError(`Unsatisfiable type cycle at type ${id}; C cannot declare these types`, {
@@ -565,8 +596,6 @@ export class CDumper {
         os[id] = ORDERED;
         return r;
       }
-      case K_ARRAY:
-        return this.#orderType(t.words[t.rec[id]], false);
       case K_STRUCT:
       case K_UNION: {
         if (throughPtr && t.nameOff[id] !== 0) return 0;
@@ -590,11 +619,6 @@ export class CDumper {
         os[id] = ORDERED;
         return 1;
       }
-      case K_VOLATILE:
-      case K_CONST:
-      case K_RESTRICT:
-      case K_TYPE_TAG:
-        return this.#orderType(t.st[id], throughPtr);
       case K_FUNC_PROTO: {
         let strong = this.#orderType(t.st[id], throughPtr);
         const w = t.words, r = t.rec[id], v = t.vlen[id];
@@ -1033,7 +1057,8 @@ export class CDumper {
     if (memo !== 0) return memo === 1;
     const t = this.#t;
     let x = id;
-    for (;;) {
+    let simple = false;
+    for (let i = 0; i <= t.n; i++) {
       const k = t.kind[x];
       if (
         k === K_PTR || k === K_CONST || k === K_VOLATILE || k === K_RESTRICT || k === K_TYPE_TAG
@@ -1041,20 +1066,26 @@ export class CDumper {
         x = t.st[x];
         continue;
       }
-      let simple: boolean;
       if (x === 0 || k === K_INT || k === K_FLOAT || k === K_FWD || k === K_TYPEDEF) simple = true;
       else if (k === K_STRUCT || k === K_UNION || k === K_ENUM || k === K_ENUM64) {
         simple = t.nameOff[x] !== 0;
-      } else simple = false;
-      this.#declSimple[id] = simple ? 1 : 2;
-      return simple;
+      }
+      break;
     }
+    this.#declSimple[id] = simple ? 1 : 2;
+    return simple;
   }
 
   #emitDeclChain(id: number, fname: string, lvl: number): void {
     const t = this.#t, ds = this.#ds;
     const start = this.#dsCnt;
-    for (;;) {
+    for (let steps = 0;; steps++) {
+      if (steps > t.n) {
+        this.#dsCnt = start;
+        throw new BtfError(`Type ${id} is part of a cycle of pointers or modifiers`, {
+          typeId: id,
+        });
+      }
       const kind = t.kind[id];
       if (
         !(this.#stripMods &&

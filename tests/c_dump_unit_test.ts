@@ -424,3 +424,22 @@ test("dumpType() prints a type with what it needs once, then nothing", () => {
   assert.equal(d.dumpType(ids.foo), "");
   assert.equal(d.dumpType(ids.u32), "typedef unsigned int u32;\n\n");
 });
+
+test("CDumper turns cycles in malformed BTF into BtfErrors instead of hanging", () => {
+  // [2] is a const of itself.
+  const selfConst = blob((b) => {
+    b.int("int", 4, { signed: true });
+    b.const(2);
+  });
+  const src = { rawBytes: () => selfConst };
+  assert.throws(() => new CDumper(src).dumpAll(), BtfError);
+  assert.throws(() => new CDumper(src).emitTypeDecl(2, "x"), BtfError);
+  // [1] is an anonymous struct holding a pointer to itself: no C spelling.
+  const anonLoop = blob((b) => {
+    b.struct("", 8, [{ name: "self", type: 2, bitOffset: 0 }]);
+    b.ptr(1);
+  });
+  const src2 = { rawBytes: () => anonLoop };
+  assert.throws(() => new CDumper(src2).dumpAll(), /cycle/);
+  assert.throws(() => new CDumper(src2).emitTypeDecl(1, "x"), BtfError);
+});
