@@ -1,0 +1,100 @@
+// Live maps: map-in-map and prog-array `values` initializers filled at load, byte-level access
+// (lookup, update, delete, next key, iteration), per-CPU value sizes, and the CLI verb.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { mapInfo, progInfo } from "../ffi/bpf.ts";
+import { BpfObject } from "../live/object.ts";
+import { numPossibleCpus } from "../live/map.ts";
+import { oracle, requireKernel, runCli, testObject } from "./_util.ts";
+
+function u32(n: number): Uint8Array {
+  return new Uint8Array(new Uint32Array([n]).buffer);
+}
+function readU32(b: Uint8Array | undefined): number | undefined {
+  return b === undefined ? undefined : new DataView(b.buffer, b.byteOffset).getUint32(0, true);
+}
+
+test("load() fills map-in-map slots with their inner maps and prog arrays with their programs", (t) => {
+  if (!requireKernel(t)) return;
+  using obj = BpfObject.open(testObject("map_in_map"));
+  obj.load();
+  const outer = obj.map("outer_array");
+  assert.equal(readU32(outer.lookup(u32(0))), mapInfo(obj.map("inner_a").fd).id);
+  assert.equal(outer.lookup(u32(1)), undefined);
+  assert.equal(readU32(outer.lookup(u32(2))), mapInfo(obj.map("inner_b").fd).id);
+  assert.equal(readU32(obj.map("outer_hash").lookup(u32(1))), mapInfo(obj.map("inner_h").fd).id);
+  const jt = obj.map("jump_table");
+  assert.equal(readU32(jt.lookup(u32(0))), progInfo(obj.program("tail_0").fd).id);
+  assert.equal(jt.lookup(u32(1)), undefined);
+  assert.equal(readU32(jt.lookup(u32(2))), progInfo(obj.program("tail_2").fd).id);
+  // The inner map template of outer_empty (a ring buffer) was made and released again.
+  assert.equal(obj.maps.has("outer_empty.inner"), false);
+});
+
+test("BpfMap reads, writes, deletes and walks keys of a hash map", (t) => {
+  if (!requireKernel(t)) return;
+  using obj = BpfObject.open(testObject("maps"));
+  obj.load();
+  const m = obj.map("hash_map");
+  assert.equal(m.keySize, 8);
+  const key = (n: number) => new Uint8Array(new BigUint64Array([BigInt(n)]).buffer);
+  const val = (n: number) => new Uint8Array(new BigUint64Array([BigInt(n)]).buffer);
+  for (let i = 1; i <= 5; i++) m.update(key(i), val(i * 10));
+  assert.deepEqual(m.lookup(key(3)), val(30));
+  assert.equal(m.lookup(key(9)), undefined);
+  assert.equal(m.delete(key(3)), true);
+  assert.equal(m.delete(key(3)), false);
+  const keys = [...m.keys()].map((k) => Number(new DataView(k.buffer).getBigUint64(0, true)))
+    .sort();
+  assert.deepEqual(keys, [1, 2, 4, 5]);
+  assert.equal([...m.entries()].length, 4);
+  assert.throws(() => m.update(key(1), val(1), 1), { code: "EEXIST" }); // BPF_NOEXIST
+  assert.throws(() => m.lookup(new Uint8Array(3)), RangeError);
+  const pc = obj.map("percpu_array_map");
+  assert.equal(pc.valueBytes, 8 * numPossibleCpus());
+  assert.equal(pc.lookup(u32(0))!.length, 8 * numPossibleCpus());
+});
+
+test("tsbpf object load --json prints the programs libbpf loads, with libbpf's tags", (t) => {
+  if (!requireKernel(t)) return;
+  const r = runCli(["object", "load", testObject("net"), "--json"]);
+  assert.equal(r.code, 0, r.stderr);
+  const ours = JSON.parse(r.stdout).programs;
+  const theirs = oracle(["load", testObject("net")]).json.programs;
+  assert.deepEqual(
+    ours.map((
+      p: { name: string; section: string; tag: string; xlatedInsns: number },
+    ) => [p.name, p.section, p.tag, p.xlatedInsns]),
+    theirs.map((
+      p: { name: string; section: string; tag: string; xlatedInsns: number },
+    ) => [p.name, p.section, p.tag, p.xlatedInsns]),
+  );
+  for (const p of ours) assert.match(p.tag, /^[0-9a-f]{16}$/);
+});
+
+test("tsbpf object load --prog loads one program, and a rejected one exits 1 with the verifier's words", (t) => {
+  if (!requireKernel(t)) return;
+  const one = runCli(["object", "load", testObject("net"), "--prog", "xdp_pass", "--json"]);
+  assert.equal(one.code, 0, one.stderr);
+  assert.deepEqual(JSON.parse(one.stdout).programs.map((p: { name: string }) => p.name), [
+    "xdp_pass",
+  ]);
+  const bad = runCli(["object", "load", testObject("load_globals"), "--prog", "rejected"]);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /Loading program 'rejected' \(section socket\) failed: EACCES/);
+  assert.match(bad.stderr.trimEnd(), /invalid mem access 'scalar'$/);
+  const unknown = runCli(["object", "load", testObject("net"), "--prog", "nope"]);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /no program named 'nope'/);
+});
+
+test("BpfObject resolves CO-RE against btfCustomPath, and names a bad path in its error", (t) => {
+  if (!requireKernel(t)) return;
+  {
+    using obj = BpfObject.open(testObject("core"), { btfCustomPath: "/sys/kernel/btf/vmlinux" });
+    obj.load();
+    assert.ok(obj.program("core_reads").fd > 0);
+  }
+  using bad = BpfObject.open(testObject("core"), { btfCustomPath: "/nonexistent/vmlinux.btf" });
+  assert.throws(() => bad.load(), /nonexistent/);
+});
