@@ -56,14 +56,31 @@ interface Rec {
 /** Builds a raw BTF blob. */
 export class BtfBuilder {
   #types: Rec[] = [];
-  #strs: number[] = [0];
+  #strs: number[];
   #strIndex = new Map<string, number>([["", 0]]);
+  readonly #startId: number;
+  readonly #strBase: number;
+
+  /**
+   * Starts an empty blob. For split BTF pass the base's type count (`startId`) and the length of
+   * its string section (`strBase`): ids and string offsets then continue the base's.
+   */
+  constructor(opts: { startId?: number; strBase?: number } = {}) {
+    this.#startId = opts.startId ?? 1;
+    this.#strBase = opts.strBase ?? 0;
+    this.#strs = this.#strBase === 0 ? [0] : [];
+  }
+
+  /** The length of the string section so far. */
+  get strLen(): number {
+    return this.#strs.length;
+  }
 
   /** Adds a string to the string section (deduplicated) and returns its offset. */
   str(s: string): number {
     let off = this.#strIndex.get(s);
     if (off === undefined) {
-      off = this.#strs.length;
+      off = this.#strBase + this.#strs.length;
       this.#strs.push(...new TextEncoder().encode(s), 0);
       this.#strIndex.set(s, off);
     }
@@ -72,7 +89,7 @@ export class BtfBuilder {
 
   #add(r: Omit<Rec, "name"> & { name: string }): number {
     this.#types.push({ ...r, name: this.str(r.name) });
-    return this.#types.length;
+    return this.#startId + this.#types.length - 1;
   }
 
   /** An INT; `signed`, `char`, `bool` set the encoding, `bits` defaults to 8 * size. */
@@ -167,7 +184,7 @@ export class BtfBuilder {
 
   /** Replaces the members of a struct or union added earlier. */
   setMembers(id: number, members: MemberSpec[]): void {
-    this.#types[id - 1].members = members;
+    this.#types[id - this.#startId].members = members;
   }
 
   /** A 32-bit-valued ENUM. */

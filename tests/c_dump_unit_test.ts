@@ -443,3 +443,45 @@ test("CDumper turns cycles in malformed BTF into BtfErrors instead of hanging", 
   assert.throws(() => new CDumper(src2).dumpAll(), /cycle/);
   assert.throws(() => new CDumper(src2).emitTypeDecl(1, "x"), BtfError);
 });
+
+test("btfToC() of split BTF prints the base's types and its own, as bpftool -B does", (t) => {
+  if (spawnSync("bpftool", ["version"]).status !== 0) return t.skip("bpftool is not installed");
+  const base = new BtfBuilder();
+  const int = base.int("int", 4, { signed: true });
+  const pair = base.struct("pair", 8, [
+    { name: "a", type: int, bitOffset: 0 },
+    { name: "b", type: int, bitOffset: 32 },
+  ]);
+  const baseBytes = base.build();
+  const split = new BtfBuilder({ startId: 3, strBase: base.strLen });
+  const pairT = split.typedef("pair_t", pair);
+  split.struct("holder", 16, [
+    { name: "p", type: split.ptr(pairT), bitOffset: 0 },
+    { name: "pair", type: pair, bitOffset: 64 },
+  ]);
+  split.struct("pair", 4, [{ name: "only", type: int, bitOffset: 0 }]);
+  const splitBytes = split.build();
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-cdump-"));
+  try {
+    writeFileSync(join(dir, "base.btf"), baseBytes);
+    writeFileSync(join(dir, "split.btf"), splitBytes);
+    const r = spawnSync("bpftool", [
+      "btf",
+      "dump",
+      "-B",
+      join(dir, "base.btf"),
+      "file",
+      join(dir, "split.btf"),
+      "format",
+      "c",
+    ], { encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    using b = Btf.parse(baseBytes);
+    using s = Btf.parse(splitBytes, { base: b });
+    const c = btfToC(s);
+    assert.equal(c, r.stdout);
+    assert.match(c, /struct pair___2 \{\n\tint only;\n\};/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
