@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { unlinkSync } from "node:fs";
+import { readlinkSync, unlinkSync } from "node:fs";
 import { BpfError, NotSupportedError, SyscallError } from "../errors.ts";
 import {
   type Fd,
@@ -177,9 +177,15 @@ export class BpfLink {
     const fd = objGet(path);
     let info: LinkInfo;
     try {
+      // A map or program fd answers BPF_OBJ_GET_INFO_BY_FD too: check what the fd is first.
+      const what = readlinkSync(`/proc/self/fd/${fd.value}`);
+      if (what !== "anon_inode:bpf-link") {
+        throw new BpfError(`${path} is not a pinned BPF link (it is ${what})`);
+      }
       info = linkInfo(fd);
     } catch (e) {
       fd.close();
+      if (e instanceof BpfError && !(e instanceof SyscallError)) throw e;
       throw new BpfError(`${path} is not a pinned BPF link`, { cause: e });
     }
     const link = new BpfLink({

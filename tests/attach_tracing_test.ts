@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
 import process from "node:process";
 import { test } from "node:test";
-import { BpfError, NotSupportedError } from "../errors.ts";
+import { BpfError, NotSupportedError, SyscallError } from "../errors.ts";
 import { BpfLinkType } from "../ffi/constants.ts";
 import type { BpfObject } from "../live/object.ts";
 import {
@@ -284,4 +284,25 @@ test("kprobe.multi fails with a NotSupportedError on a kernel without fprobe or 
   // This kernel has kprobe.multi: then the program must have attached.
   assert.equal(attached.get("kmulti")?.kind, "kprobe_multi");
   detachAll(attached);
+});
+
+test("BpfLink.open() refuses a pinned map and a missing path", (t) => {
+  if (!requireKernel(t)) return;
+  const dir = pinDir();
+  try {
+    using obj = loadTracing();
+    obj.map("hits").pin(`${dir.path}/hits`);
+    const fds = openFds();
+    assert.throws(
+      () => BpfLink.open(`${dir.path}/hits`),
+      /is not a pinned BPF link \(it is anon_inode:bpf-map\)/,
+    );
+    assert.throws(
+      () => BpfLink.open(`${dir.path}/nothing`),
+      (e) => e instanceof SyscallError && e.code === "ENOENT",
+    );
+    assert.deepEqual(newFds(fds), []);
+  } finally {
+    dir.remove();
+  }
 });
