@@ -7,7 +7,9 @@ import { existsSync, writeFileSync } from "node:fs";
 import process from "node:process";
 import { test } from "node:test";
 import { BpfError, NotSupportedError, SyscallError } from "../errors.ts";
-import { BpfLinkType } from "../ffi/constants.ts";
+import { BpfCmd, BpfLinkType } from "../ffi/constants.ts";
+import { getSys, setSys } from "../ffi/runtime.ts";
+import { withFaults } from "../ffi/sys.ts";
 import type { BpfObject } from "../live/object.ts";
 import {
   attachAll,
@@ -304,5 +306,27 @@ test("BpfLink.open() refuses a pinned map and a missing path", (t) => {
     assert.deepEqual(newFds(fds), []);
   } finally {
     dir.remove();
+  }
+});
+
+test("without BPF_LINK_CREATE (faked EINVAL) tp_btf falls back to BPF_RAW_TRACEPOINT_OPEN and tracepoints to PERF_EVENT_IOC_SET_BPF", async (t) => {
+  if (!requireKernel(t)) return;
+  using obj = loadTracing();
+  const real = getSys();
+  setSys(withFaults(real, { bpf: (cmd) => (cmd === BpfCmd.BPF_LINK_CREATE ? 22 : undefined) }));
+  try {
+    using btf = attachTracing(specOf(obj, "tp_btf_switch"));
+    using tp = attachProgram(specOf(obj, "tp_write"))!;
+    assert.equal(btf.isBpfLink, true);
+    assert.equal(tp.isBpfLink, false);
+    const n = arrayU64(obj, "hits", HIT_TP_BTF);
+    const w = arrayU64(obj, "hits", HIT_TP);
+    spawnSync("true");
+    await sleep(10);
+    for (let i = 0; i < 3; i++) writeFileSync("/dev/null", "x");
+    assert.ok(arrayU64(obj, "hits", HIT_TP_BTF) > n);
+    assert.ok(arrayU64(obj, "hits", HIT_TP) - w >= 3n);
+  } finally {
+    setSys(real);
   }
 });
