@@ -10,7 +10,14 @@ import { BpfError } from "../errors.ts";
 import { Fd, linkCreate, progAttach, progDetach } from "../ffi/bpf.ts";
 import { BpfAttachFlags, BpfAttachType, Libc } from "../ffi/constants.ts";
 import { getSys } from "../ffi/runtime.ts";
-import { attachTypeName, BpfLink, isErrno, progLabel, type ProgramRef } from "./link.ts";
+import {
+  attachTypeName,
+  BpfLink,
+  holdProgram,
+  isErrno,
+  progLabel,
+  type ProgramRef,
+} from "./link.ts";
 
 /** Options of {@linkcode attachCgroup}. */
 export interface CgroupOptions {
@@ -103,14 +110,16 @@ export function attachCgroup(
     const flags = opts.legacyFlags ?? BpfAttachFlags.BPF_F_ALLOW_MULTI;
     progAttach({ target, prog: prog.fd, attachType: at, flags });
     // PROG_DETACH needs the cgroup and the program: hold our own fd of the cgroup until then.
+    // Likewise our own fd of the program: the caller may close theirs first.
+    const holdProg = holdProgram(prog);
     const holdCg = cgFd ?? new Fd(dupFd(target), "cgroup");
     return new BpfLink({
       kind: "cgroup",
       program: prog.name ?? "",
       target: label,
       bpfLink: false,
-      owned: [holdCg],
-      undo: () => progDetach({ target: holdCg.value, prog: prog.fd, attachType: at }),
+      owned: [holdCg, holdProg],
+      undo: () => progDetach({ target: holdCg.value, prog: holdProg.value, attachType: at }),
     });
   } catch (e) {
     cgFd?.close();

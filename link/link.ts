@@ -10,12 +10,14 @@ import { readlinkSync, unlinkSync } from "node:fs";
 import { BpfError, NotSupportedError, SyscallError } from "../errors.ts";
 import {
   type Fd,
+  getFdById,
   linkDetach,
   type LinkInfo,
   linkInfo,
   linkUpdate,
   objGet,
   objPin,
+  progInfo,
 } from "../ffi/bpf.ts";
 import { BpfLinkType } from "../ffi/constants.ts";
 import { ATTACH_TYPE_NAMES, PROG_TYPE_NAMES } from "../spec/section_defs.ts";
@@ -399,4 +401,16 @@ export function closeAll(links: Iterable<BpfLink>): void {
 /** Whether an error is a {@linkcode SyscallError} with one of the errno names. */
 export function isErrno(e: unknown, ...codes: string[]): e is SyscallError {
   return e instanceof SyscallError && codes.includes(e.code);
+}
+
+/**
+ * A new fd of the same program (BPF_PROG_GET_FD_BY_ID), for legacy attachments whose undo needs
+ * the program after the caller may have closed its own fd.
+ *
+ * @param prog the program.
+ * @returns an fd the caller owns.
+ * @throws {SyscallError} the kernel refused.
+ */
+export function holdProgram(prog: ProgramRef): Fd {
+  return getFdById("prog", progInfo(prog.fd).id);
 }

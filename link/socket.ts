@@ -12,6 +12,7 @@ import { attachTypeValue } from "./cgroup.ts";
 import {
   attachTypeName,
   BpfLink,
+  holdProgram,
   isErrno,
   progLabel,
   type ProgramRef,
@@ -95,13 +96,20 @@ export function attachSockmap(prog: ProgramRef, mapFd: number, attachType?: stri
   } catch (e) {
     if (!isErrno(e, "EINVAL", "EOPNOTSUPP")) throw e;
   }
-  progAttach({ target: mapFd, prog: prog.fd, attachType: at });
+  const holdProg = holdProgram(prog);
+  try {
+    progAttach({ target: mapFd, prog: prog.fd, attachType: at });
+  } catch (e) {
+    holdProg.close();
+    throw e;
+  }
   return new BpfLink({
     kind: "sockmap",
     program: prog.name ?? "",
     target: label,
     bpfLink: false,
-    undo: () => progDetach({ target: mapFd, prog: prog.fd, attachType: at }),
+    owned: [holdProg],
+    undo: () => progDetach({ target: mapFd, prog: holdProg.value, attachType: at }),
   });
 }
 

@@ -256,3 +256,30 @@ test("a clsact bpf filter over rtnetlink counts the peer's packets; close() remo
     remove();
   }
 });
+
+test("a PROG_ATTACH cgroup link still detaches after the object that loaded the program is closed", (t) => {
+  if (!requireKernel(t)) return;
+  const root = cgroup2Root();
+  if (root === undefined) {
+    t.skip("no cgroup2 mount on this machine");
+    return;
+  }
+  const cg = `${root}/tsbpf-att-${process.pid}-order`;
+  mkdirSync(cg);
+  try {
+    const obj = loadObject("attach_net");
+    const link = attachCgroup(prog(obj, "cgroup_egress_count"), cg, { legacy: true });
+    obj.close();
+    assert.match(
+      spawnSync("bpftool", ["cgroup", "show", cg], { encoding: "utf8" }).stdout,
+      /egress/,
+    );
+    link.close();
+    assert.doesNotMatch(
+      spawnSync("bpftool", ["cgroup", "show", cg], { encoding: "utf8" }).stdout,
+      /egress/,
+    );
+  } finally {
+    if (existsSync(cg)) rmdirSync(cg);
+  }
+});
