@@ -146,9 +146,10 @@ static int print_fn(enum libbpf_print_level level, const char *fmt, va_list args
 			fd_names[fd] = strdup(name);
 		}
 	}
+	/* Failures of the steps before relocation (externs, maps) and of relocation itself; later
+	 * ones ("failed to prepare load attributes", "failed to load") leave relocated code. */
 	if (level == LIBBPF_WARN &&
-	    (strstr(buf, "failed to create") || strstr(buf, "failed to resolve") ||
-	     strstr(buf, "failed to find") || strstr(buf, "failed to load BTF") ||
+	    (strstr(buf, "libbpf: extern ") || strstr(buf, "failed to create") ||
 	     strstr(buf, "failed to perform CO-RE relocations") ||
 	     strstr(buf, "failed to relocate")))
 		early_fail = 1;
@@ -165,7 +166,12 @@ static void fix_map_sizes(struct bpf_object *obj)
 	bpf_object__for_each_map(map, obj) {
 		enum bpf_map_type t = bpf_map__type(map);
 
-		if (bpf_map__max_entries(map) == 0 && t != BPF_MAP_TYPE_PERF_EVENT_ARRAY)
+		/* Local storage maps must have 0; perf event arrays get the CPU count from libbpf. */
+		if (t == BPF_MAP_TYPE_SK_STORAGE || t == BPF_MAP_TYPE_INODE_STORAGE ||
+		    t == BPF_MAP_TYPE_TASK_STORAGE || t == 32 /* CGRP_STORAGE */ ||
+		    t == BPF_MAP_TYPE_PERF_EVENT_ARRAY || t == BPF_MAP_TYPE_STRUCT_OPS)
+			continue;
+		if (bpf_map__max_entries(map) == 0)
 			bpf_map__set_max_entries(map, t == BPF_MAP_TYPE_RINGBUF ? 4096 : 1);
 		if (bpf_map__value_size(map) == 0 && t == BPF_MAP_TYPE_STACK_TRACE)
 			bpf_map__set_value_size(map, 8);
