@@ -3,7 +3,7 @@
 // for kprobes and trampolines, and `tsbpf object run`.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import process from "node:process";
 import { test } from "node:test";
 import { BpfError, NotSupportedError, SyscallError } from "../errors.ts";
@@ -23,6 +23,7 @@ import {
   detachAll,
   onlineCpus,
   perfEventOpen,
+  syscallFunction,
   tracepointId,
 } from "../link/mod.ts";
 import { arrayU64, linkIds, linksOfPrograms, loadObject, setGlobalU32, sleep } from "./_attach.ts";
@@ -329,4 +330,12 @@ test("without BPF_LINK_CREATE (faked EINVAL) tp_btf falls back to BPF_RAW_TRACEP
   } finally {
     setSys(real);
   }
+});
+
+test("syscallFunction() adds the arch prefix exactly when the kernel has syscall wrappers", () => {
+  const kallsyms = readFileSync("/proc/kallsyms", "utf8");
+  const wrapped = / __(x64|arm64)_sys_bpf$/m.exec(kallsyms);
+  const name = syscallFunction("getpid");
+  if (wrapped) assert.equal(name, `__${wrapped[1]}_sys_getpid`);
+  else assert.equal(name, "sys_getpid");
 });
