@@ -37,7 +37,95 @@ function assertSameText(got: string, want: string, what: string): void {
   assert.fail(`${what}: the texts differ`);
 }
 
-test("btfToC() of vmlinux is byte-identical to bpftool btf dump format c", (t) => {
+/** C with the layouts and declarators the dumper must get right, compiled by the test itself. */
+const KINDS_C = `
+typedef unsigned long long u64;
+typedef unsigned int u32;
+typedef unsigned char u8;
+enum sgn { NEG = -5, POS = 7 };
+enum big { B1 = 0xffffffffffULL, B2 = 1 };
+enum sbig { SB = -0x1ffffffffLL };
+enum __attribute__((packed)) small { S1, S2 };
+union un { int a; float f; double d; };
+struct fwd_only;
+struct __attribute__((packed)) pk { u8 c; u32 i; u64 l; };
+struct __attribute__((aligned(16))) al { int x; };
+struct bits { unsigned a:3; unsigned b:5; int c; char arr[7]; _Bool flag; volatile const int * restrict p; u64 big:40; u64 rest:24; u8 tail:1; };
+struct nest {
+  int kind;
+  union { struct { int x, y; } pt; struct { long lo, hi; }; u8 raw[16]; };
+  struct { int inner; } named_anon;
+  enum { NA_ONE = 1, NA_TWO } e;
+  int (*handlers[4])(void *);
+  int * (*(*getter)(int))(char);
+  void (*cb)(void);
+  int matrix[2][3];
+  int (*pm)[3];
+  const char *names[2];
+  __int128 wide;
+  long double ld;
+  struct fwd_only *fo;
+  char flex[];
+};
+typedef struct { int a; } anon_t;
+typedef union { int a; float b; } anon_u;
+typedef enum { AE_X } anon_e;
+typedef int (*fnptr_t)(int, ...);
+struct gap { char c; long l; char d; };
+struct holes { char c; int __attribute__((aligned(32))) i; };
+struct withtag { int x __attribute__((btf_decl_tag("field_tag"))); int __attribute__((btf_type_tag("user"))) *up; };
+struct list { struct list *next, *prev; struct nest *n; };
+struct nest gnest; struct pk gpk; struct al gal; struct bits gbits; union un gun; enum sgn gs; enum big gb;
+enum sbig gsb; enum small gsm; anon_t gat; anon_u gau; anon_e gae; fnptr_t gfp; struct gap ggap; struct holes gholes;
+struct withtag gwt; struct list glist; u64 gu;
+__attribute__((section("xdp"), used)) int prog(void *ctx) { return gnest.kind; }
+char _license[] __attribute__((section("license"), used)) = "GPL";
+`;
+
+test("btfToC() of an object with unusual layouts and declarators matches bpftool", (t) => {
+  if (!hasBpftool) return t.skip("bpftool is not installed");
+  if (spawnSync("clang-19", ["--version"]).status !== 0) return t.skip("clang-19 is not installed");
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-cdump-kinds-"));
+  try {
+    writeFileSync(join(dir, "kinds.bpf.c"), KINDS_C);
+    const obj = join(dir, "kinds.bpf.o");
+    const cc = spawnSync("clang-19", [
+      "-g",
+      "-O2",
+      "-target",
+      "bpf",
+      "-c",
+      join(dir, "kinds.bpf.c"),
+      "-o",
+      obj,
+    ], { encoding: "utf8" });
+    assert.equal(cc.status, 0, cc.stderr);
+    using btf = Btf.load(obj);
+    const c = btfToC(btf);
+    assertSameText(c, bpftoolC(obj), "kinds.bpf.o");
+    // The object does hold the cases this test is about.
+    for (
+      const want of [
+        "} __attribute__((packed));",
+        "\tint * (* (*getter)(int))(char);",
+        "\tint (*handlers[4])(void *);",
+        "\tu64 big: 40;",
+        "\tSB = -8589934591LL,",
+        "typedef int (*fnptr_t)(int, ...);",
+        'btf_type_tag("user")',
+        "\tlong: 64;",
+      ]
+    ) {
+      assert.ok(c.includes(want), `missing ${JSON.stringify(want)}`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("btfToC() of vmlinux is byte-identical to bpftool btf dump format c", {
+  timeout: 120_000,
+}, (t) => {
   if (!hasVmlinux) return t.skip("This kernel has no /sys/kernel/btf/vmlinux");
   if (!hasBpftool) return t.skip("bpftool is not installed");
   const want = bpftoolC(VMLINUX);
@@ -63,7 +151,9 @@ test("tsbpf btf dump file OBJECT format c prints what bpftool prints", (t) => {
   assertSameText(r.stdout, bpftoolC(file), file);
 });
 
-test("every test program compiles with clang-19 against tsbpf's own vmlinux.h", (t) => {
+test("every test program compiles with clang-19 against tsbpf's own vmlinux.h", {
+  timeout: 300_000,
+}, (t) => {
   if (!hasVmlinux) return t.skip("This kernel has no /sys/kernel/btf/vmlinux");
   if (spawnSync("clang-19", ["--version"]).status !== 0) return t.skip("clang-19 is not installed");
   const bpfDir = join(ROOT, "tests", "bpf");
