@@ -41,3 +41,26 @@ test("reading an iterator closes every fd it opened", (t) => {
   for (let i = 0; i < 3; i++) readIter(link);
   assert.deepEqual(newFds(fds), []);
 });
+
+test("iter/bpf_map_elem walks the map given to attachIter(), and iter/task can be limited to one process", (t) => {
+  if (!requireKernel(t)) return;
+  using obj = loadObject("attach_iter");
+  const map = obj.map("iter_vals");
+  for (const [k, v] of [[0, 5n], [1, 6n], [2, 7n]] as const) {
+    const key = new Uint8Array(4);
+    new DataView(key.buffer).setUint32(0, k, true);
+    const val = new Uint8Array(8);
+    new DataView(val.buffer).setBigUint64(0, v, true);
+    map.update(key, val);
+  }
+  using elems = attachIter({ fd: obj.program("dump_elems").fd, name: "dump_elems" }, {
+    mapFd: map.fd,
+  });
+  assert.equal(readIter(elems), "0=5\n1=6\n2=7\n");
+  using tids = attachIter({ fd: obj.program("dump_tids").fd, name: "dump_tids" }, {
+    task: { pid: process.pid },
+  });
+  const lines = readIter(tids).trim().split("\n");
+  assert.ok(lines.length >= 1);
+  assert.deepEqual([...new Set(lines)], [String(process.pid)]);
+});
