@@ -339,3 +339,12 @@ test("syscallFunction() adds the arch prefix exactly when the kernel has syscall
   if (wrapped) assert.equal(name, `__${wrapped[1]}_sys_getpid`);
   else assert.equal(name, "sys_getpid");
 });
+
+test("tsbpf object run rejects a bad --seconds and a missing FILE with status 2", () => {
+  const bad = runCli(["object", "run", "x.bpf.o", "--seconds", "soon"]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--seconds wants a number of seconds/);
+  const none = runCli(["object", "run"]);
+  assert.equal(none.code, 2);
+  assert.match(none.stderr, /expected one FILE/);
+});
