@@ -181,7 +181,7 @@ export class BpfObject {
     const obj = new BpfObject(source, spec, opts);
     try {
       for (const d of spec.datasecs) {
-        if (d.name === ".ksyms") continue;
+        if (d.name === ".ksyms" || d.size === 0) continue;
         obj.#data.set(d.name, obj.#mapView(d, d.size));
       }
     } catch (e) {
@@ -781,8 +781,8 @@ export class BpfObject {
   }
 
   /**
-   * Releases everything: programs, maps, the BTF fd and the global-data mappings (views must not be
-   * used afterwards). Pins stay (as in libbpf). Safe to call twice.
+   * Releases everything: programs, maps, the BTF fd, the global-data mappings (views must not be
+   * used afterwards) and the spec's parsed BTF. Pins stay (as in libbpf). Safe to call twice.
    */
   close(): void {
     if (this.#state === "closed") return;
@@ -802,6 +802,7 @@ export class BpfObject {
         // nothing more to do
       }
     }
+    this.spec.btf?.close();
     this.#state = "closed";
   }
 
