@@ -69,15 +69,25 @@ export function attachKprobe(prog: ProgramRef, func: string, opts: KprobeOptions
   const pmu = probePmu("kprobe");
   if (pmu !== undefined) {
     const name = new TextEncoder().encode(func + "\0");
-    const fd = perfEventOpen({
-      type: pmu.type,
-      config: retprobe ? 1n << BigInt(pmu.retprobeBit) : 0n,
-      config1: getSys().ptrOf(name),
-      config2: BigInt(opts.offset ?? 0),
-      samplePeriod: 1,
-      wakeupEvents: 1,
-      keep: [name],
-    });
+    let fd;
+    try {
+      fd = perfEventOpen({
+        type: pmu.type,
+        config: retprobe ? 1n << BigInt(pmu.retprobeBit) : 0n,
+        config1: getSys().ptrOf(name),
+        config2: BigInt(opts.offset ?? 0),
+        samplePeriod: 1,
+        wakeupEvents: 1,
+        keep: [name],
+      });
+    } catch (e) {
+      throw new BpfError(
+        `Creating the ${what} for ${progLabel(prog)} failed: ${(e as Error).message}${
+          isErrno(e, "ENOENT", "EINVAL") ? `; is ${func} a traceable kernel function?` : ""
+        }`,
+        { cause: e },
+      );
+    }
     return attachPerfEvent(prog, fd, { cookie: opts.cookie, kind: "kprobe", target: what });
   }
   if (!kprobesAvailable()) throw noKprobes(prog, what);
