@@ -7,7 +7,7 @@
  * @module
  */
 import { readFileSync, unlinkSync } from "node:fs";
-import { BpfError } from "../errors.ts";
+import { BpfError, SyscallError } from "../errors.ts";
 import {
   type Fd,
   mapCreate,
@@ -21,7 +21,6 @@ import {
 } from "../ffi/bpf.ts";
 import { BpfMapType } from "../ffi/constants.ts";
 import { getSys } from "../ffi/runtime.ts";
-import type { SyscallError } from "../errors.ts";
 import type { MapSpec } from "../spec/types.ts";
 
 const T = BpfMapType;
@@ -214,14 +213,18 @@ export class BpfMap {
       try {
         return attempt();
       } catch (e) {
-        if (!withBtf) throw e;
+        if (!withBtf) throw mapCreateError(def.name, e);
         ctx.log?.(
           `map '${def.name}': creating with BTF failed (${
             (e as SyscallError).code
           }), retrying without BTF`,
         );
         withBtf = false;
-        return attempt();
+        try {
+          return attempt();
+        } catch (e2) {
+          throw mapCreateError(def.name, e2);
+        }
       }
     } finally {
       inner?.close();
@@ -399,6 +402,21 @@ export class BpfMap {
   [Symbol.dispose](): void {
     this.close();
   }
+}
+
+function mapCreateError(name: string, e: unknown): unknown {
+  if (!(e instanceof SyscallError)) return e;
+  const hint = e.code === "EPERM"
+    ? "; run as root (or with CAP_BPF and CAP_PERFMON)"
+    : e.code === "EINVAL"
+    ? "; check the map's type, sizes, flags and max_entries"
+    : "";
+  return new SyscallError(`Creating map '${name}' failed: ${e.message}${hint}`, {
+    call: e.call,
+    errno: e.errno,
+    code: e.code,
+    cause: e,
+  });
 }
 
 /** The definition libbpf gives an inner map template. */

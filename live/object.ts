@@ -700,7 +700,7 @@ export class BpfObject {
       attachBtfObjFd = t.module ? t.module.fd.value : 0;
     }
     const fds = fdArray.fds.length > 0 ? fdArray.fds : r.fdArray;
-    const { fd } = loadProgram({
+    const { fd, log } = loadProgram({
       name: p.name,
       section: p.section,
       type,
@@ -723,6 +723,7 @@ export class BpfObject {
       expectedAttachType: eat,
       attachBtfId,
       insnCount: r.insns.length / 8,
+      log,
     });
   }
 

@@ -199,6 +199,8 @@ export class BpfProgram {
   readonly attachBtfId: number;
   /** The number of instructions loaded. */
   readonly insnCount: number;
+  /** The verifier log of the load, when a log level was asked for; else "". */
+  readonly log: string;
   #fd: Fd | undefined;
 
   /**
@@ -216,6 +218,7 @@ export class BpfProgram {
       expectedAttachType: number;
       attachBtfId: number;
       insnCount: number;
+      log?: string;
     },
   ) {
     this.#fd = fd;
@@ -225,6 +228,7 @@ export class BpfProgram {
     this.expectedAttachType = s.expectedAttachType;
     this.attachBtfId = s.attachBtfId;
     this.insnCount = s.insnCount;
+    this.log = s.log ?? "";
   }
 
   /** The fd number. Throws once closed. */

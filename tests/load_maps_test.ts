@@ -98,3 +98,21 @@ test("BpfObject resolves CO-RE against btfCustomPath, and names a bad path in it
   using bad = BpfObject.open(testObject("core"), { btfCustomPath: "/nonexistent/vmlinux.btf" });
   assert.throws(() => bad.load(), /nonexistent/);
 });
+
+test("load() names the map the kernel refused, and releases what it made", (t) => {
+  if (!requireKernel(t)) return;
+  using obj = BpfObject.open(testObject("maps"));
+  obj.setMaxEntries("lru_hash_map", 0);
+  assert.throws(
+    () => obj.load(),
+    /Creating map 'lru_hash_map' failed: bpf\(BPF_MAP_CREATE\) failed: EINVAL/,
+  );
+  assert.equal(obj.state, "failed");
+});
+
+test("load({ logLevel: 1 }) keeps each program's verifier log", (t) => {
+  if (!requireKernel(t)) return;
+  using obj = BpfObject.open(testObject("net"));
+  obj.load({ logLevel: 1 });
+  assert.match(obj.program("xdp_pass").log, /processed \d+ insns/);
+});
