@@ -3,6 +3,13 @@
  * as `bpftool btf dump file FILE format c` (bpftool 7.1 over libbpf 1.1), and prints single C
  * declarations for a type id and a name, as the skeleton generator needs them.
  *
+ * The reference is the Debian bpftool 7.1 binary, which carries the libbpf of its kernel tree
+ * (6.1 stable) rather than libbpf 1.1.2: a prototype with no parameters prints as `(void)`, and
+ * enums of 1 or 8 bytes get no `mode(byte)` / `mode(word)` attribute. Everything else follows
+ * libbpf 1.1's btf_dump: ordering with strong and weak links, forward declarations where pointers
+ * close a cycle, anonymous types inlined, `___N` suffixes for colliding names, padding and
+ * `packed` derived from the layout, type tags as `btf_type_tag` attributes, decl tags dropped.
+ *
  * The dumper decodes the raw blob (`Btf.rawBytes()`, and its base's for split BTF) once into flat
  * typed arrays, so that the two passes over every type (ordering, then emitting) read numbers
  * instead of decoded records.
