@@ -104,6 +104,7 @@ interface ProgSettings {
   autoload: boolean;
   type: string;
   expectedAttachType: string;
+  attachTarget: string;
 }
 
 type State = "opened" | "loaded" | "failed" | "closed";
@@ -162,6 +163,7 @@ export class BpfObject {
         autoload: p.autoload,
         type: p.type,
         expectedAttachType: p.expectedAttachType,
+        attachTarget: "",
       });
     }
   }
@@ -275,6 +277,22 @@ export class BpfObject {
     this.#requireOpened("setExpectedAttachType()");
     attachTypeNumber(attachType);
     this.#settings(program).expectedAttachType = attachType;
+  }
+
+  /**
+   * Names the kernel function (or tracepoint, LSM hook, iterator) a BTF-attached program
+   * (fentry, fexit, fmod_ret, tp_btf, lsm, iter) loads for, before load, like
+   * `bpf_program__set_attach_target(prog, 0, name)`; needed for sections without a target
+   * (`SEC("fentry")`), and it overrides the section's target otherwise.
+   *
+   * @param program the program's name.
+   * @param target the target's name, as the section would write it (`do_unlinkat`, `sched_switch`).
+   * @throws {BpfError} unknown program, or the object is loaded.
+   */
+  setAttachTarget(program: string, target: string): void {
+    this.#requireOpened("setAttachTarget()");
+    if (target === "") throw new BpfError("An attach target name cannot be empty");
+    this.#settings(program).attachTarget = target;
   }
 
   /**
@@ -690,12 +708,16 @@ export class BpfObject {
     let attachBtfObjFd = 0;
     if (p.def?.flags.includes("attachBtf")) {
       const slash = p.section.indexOf("/");
-      if (slash < 0 || p.section.length === slash + 1) {
-        throw new BpfError(
-          `Program '${p.name}': section '${p.section}' names no BTF attach target; write it as ${p.section}/<target>`,
-        );
+      let target = s.attachTarget;
+      if (target === "") {
+        if (slash < 0 || p.section.length === slash + 1) {
+          throw new BpfError(
+            `Program '${p.name}': section '${p.section}' names no BTF attach target; write it as ${p.section}/<target> or call setAttachTarget()`,
+          );
+        }
+        target = p.section.slice(slash + 1);
       }
-      const t = findAttachBtfId(kernel, eat, p.section.slice(slash + 1));
+      const t = findAttachBtfId(kernel, eat, target);
       attachBtfId = t.id;
       attachBtfObjFd = t.module ? t.module.fd.value : 0;
     }

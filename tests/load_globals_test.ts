@@ -4,7 +4,10 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { BpfError, VerifierError } from "../errors.ts";
 import { progTestRun } from "../ffi/bpf.ts";
+import { getSys, setSys } from "../ffi/runtime.ts";
+import { withFaults } from "../ffi/sys.ts";
 import { BpfObject } from "../live/object.ts";
+import { resetProbes } from "../live/probes.ts";
 import { requireKernel, testObject } from "./_util.ts";
 
 function u64(view: Uint8Array, off: number): bigint {
@@ -109,4 +112,31 @@ test("BpfObject settings: unknown programs and maps are refused, and nothing cha
   obj.close();
   obj.close();
   assert.equal(obj.state, "closed");
+});
+
+test("load() on a kernel without mmapable arrays initializes data maps by update, and the views go null", (t) => {
+  if (!requireKernel(t)) return;
+  const real = getSys();
+  resetProbes();
+  // The kernel refuses BPF_F_MMAPABLE (0x400 in map_flags at offset 16 of the attr).
+  setSys(withFaults(real, {
+    bpf: (cmd, _n, attr) =>
+      cmd === 0 && (new DataView(attr.buffer, attr.byteOffset).getUint32(16, true) & 0x400)
+        ? 22
+        : undefined,
+  }));
+  try {
+    using obj = BpfObject.open(testObject("load_globals"));
+    setU64(obj.data(".rodata")!, varOffset(obj, ".rodata", "ro_value"), 99n);
+    obj.load();
+    assert.equal(obj.data(".rodata"), null);
+    assert.equal(obj.data(".bss"), null);
+    assert.equal(obj.map(".bss").flags & 0x400, 0);
+    progTestRun(obj.program("copy_globals").fd, { ctxIn: new Uint8Array(8) });
+    const bss = obj.map(".bss").lookup(new Uint8Array(4))!;
+    assert.equal(u64(bss, varOffset(obj, ".bss", "bss_out_ro")), 99n);
+  } finally {
+    setSys(real);
+    resetProbes();
+  }
 });

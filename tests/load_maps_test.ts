@@ -2,6 +2,8 @@
 // (lookup, update, delete, next key, iteration), per-CPU value sizes, and the CLI verb.
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { Btf } from "../btf/btf.ts";
+import { BtfKind } from "../btf/types.ts";
 import { mapInfo, progInfo } from "../ffi/bpf.ts";
 import { BpfObject } from "../live/object.ts";
 import { numPossibleCpus } from "../live/map.ts";
@@ -115,4 +117,22 @@ test("load({ logLevel: 1 }) keeps each program's verifier log", (t) => {
   using obj = BpfObject.open(testObject("net"));
   obj.load({ logLevel: 1 });
   assert.match(obj.program("xdp_pass").log, /processed \d+ insns/);
+});
+
+test("setAttachTarget() chooses the BTF target of a tp_btf program, and an unknown one is named", (t) => {
+  if (!requireKernel(t)) return;
+  const k = Btf.kernel();
+  {
+    using obj = BpfObject.open(testObject("tracing"));
+    for (const n of obj.programNames) obj.setAutoload(n, n === "tp_btf_switch");
+    obj.setAttachTarget("tp_btf_switch", "sched_switch");
+    obj.load();
+    const p = obj.program("tp_btf_switch");
+    assert.equal(p.attachBtfId, k.findByName("btf_trace_sched_switch", BtfKind.Typedef));
+    assert.equal(p.info().attachBtfId, p.attachBtfId);
+  }
+  using bad = BpfObject.open(testObject("tracing"));
+  for (const n of bad.programNames) bad.setAutoload(n, n === "tp_btf_switch");
+  bad.setAttachTarget("tp_btf_switch", "tsbpf_no_such_tracepoint");
+  assert.throws(() => bad.load(), /tsbpf_no_such_tracepoint/);
 });
