@@ -1,5 +1,6 @@
 /**
- * XDP: a BPF_XDP link on a network interface (libbpf's `bpf_program__attach_xdp`).
+ * XDP: a BPF_XDP link on a network interface (libbpf's `bpf_program__attach_xdp`), or the
+ * netlink attachment of older kernels (libbpf's `bpf_xdp_attach`).
  *
  * @module
  */
@@ -7,7 +8,9 @@ import { BpfError } from "../errors.ts";
 import { linkCreate } from "../ffi/bpf.ts";
 import { BpfAttachType } from "../ffi/constants.ts";
 import { getSys } from "../ffi/runtime.ts";
-import { BpfLink, isErrno, progLabel, type ProgramRef } from "./link.ts";
+import { syscallError } from "../ffi/sys.ts";
+import { nlAttr, NLM_F, nlMessage, nlNest, nlS32, nlTalk, nlU32 } from "./_netlink.ts";
+import { BpfLink, holdProgram, isErrno, progLabel, type ProgramRef } from "./link.ts";
 
 /** XDP attach modes (`XDP_FLAGS_*`). */
 export const XdpFlags = {
@@ -79,4 +82,80 @@ export function attachXdp(
     }
     throw e;
   }
+}
+
+const RTM_SETLINK = 19;
+const IFLA_XDP = 43;
+const NLA_F_NESTED = 0x8000;
+const IFLA_XDP_FD = 1;
+const IFLA_XDP_FLAGS = 3;
+const IFLA_XDP_EXPECTED_FD = 8;
+
+function setXdp(ifindex: number, fd: number, flags: number, expectedFd?: number): number {
+  const ifi = new Uint8Array(16);
+  new DataView(ifi.buffer).setInt32(4, ifindex, true);
+  const inner = [nlAttr(IFLA_XDP_FD, nlS32(fd))];
+  if (flags !== 0) inner.push(nlAttr(IFLA_XDP_FLAGS, nlU32(flags)));
+  if (expectedFd !== undefined) inner.push(nlAttr(IFLA_XDP_EXPECTED_FD, nlS32(expectedFd)));
+  return nlTalk(
+    nlMessage(
+      RTM_SETLINK,
+      NLM_F.REQUEST | NLM_F.ACK,
+      ifi,
+      nlAttr(IFLA_XDP | NLA_F_NESTED, nlNest(...inner)),
+    ),
+  );
+}
+
+/**
+ * Attaches an XDP program to an interface over rtnetlink (libbpf's `bpf_xdp_attach`, the way
+ * before XDP links, Linux 5.9). The attachment belongs to the interface, not to an fd: closing
+ * the returned link removes the program, and only if it is still the one attached.
+ *
+ * @param prog an XDP program.
+ * @param iface the interface name or index.
+ * @param opts `flags` (`XdpFlags.*`; default `UPDATE_IF_NOEXIST`, which refuses to replace another
+ *   program; pass 0 to replace it).
+ * @returns the link (not a kernel bpf_link).
+ * @throws {BpfError} no such interface, or the kernel refused (EBUSY: an XDP link holds the
+ *   interface; EEXIST: another program is attached).
+ * @example
+ * ```ts ignore
+ * using link = attachXdpNetlink(prog, "eth0", { flags: XdpFlags.SKB_MODE });
+ * ```
+ */
+export function attachXdpNetlink(
+  prog: ProgramRef,
+  iface: string | number,
+  opts: { flags?: number } = {},
+): BpfLink {
+  const ifindex = ifindexOf(iface);
+  const flags = opts.flags ?? XdpFlags.UPDATE_IF_NOEXIST;
+  const held = holdProgram(prog);
+  const err = setXdp(ifindex, held.value, flags);
+  if (err !== 0) {
+    held.close();
+    const e = syscallError(`rtnetlink(RTM_SETLINK IFLA_XDP on ${iface})`, err);
+    throw new BpfError(
+      `Attaching XDP program ${progLabel(prog)} to ${iface} failed: ${e.message}${
+        err === 16 || err === 17 ? "; another XDP program or link is attached there" : ""
+      }`,
+      { cause: e },
+    );
+  }
+  const mode = flags & (XdpFlags.SKB_MODE | XdpFlags.DRV_MODE | XdpFlags.HW_MODE);
+  return new BpfLink({
+    kind: "xdp",
+    program: prog.name ?? "",
+    target: `${iface} (ifindex ${ifindex}, netlink)`,
+    bpfLink: false,
+    owned: [held],
+    undo: () => {
+      const e = setXdp(ifindex, -1, mode | XdpFlags.REPLACE, held.value);
+      // ENODEV: the interface is gone, and the program with it.
+      if (e !== 0 && e !== 19) {
+        throw syscallError(`rtnetlink(RTM_SETLINK IFLA_XDP detach on ${iface})`, e);
+      }
+    },
+  });
 }

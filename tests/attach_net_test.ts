@@ -19,6 +19,7 @@ import {
   attachTcFilter,
   attachTcx,
   attachXdp,
+  attachXdpNetlink,
 } from "../link/mod.ts";
 import { arrayU64, linksOfPrograms, loadObject } from "./_attach.ts";
 import { newFds, openFds, requireKernel } from "./_util.ts";
@@ -281,5 +282,28 @@ test("a PROG_ATTACH cgroup link still detaches after the object that loaded the 
     );
   } finally {
     if (existsSync(cg)) rmdirSync(cg);
+  }
+});
+
+test("an XDP program attached over netlink counts the peer's packets and close() removes only it", (t) => {
+  if (!requireKernel(t)) return;
+  using obj = loadObject("attach_net");
+  const remove = makeVeth();
+  try {
+    const link = attachXdpNetlink(prog(obj, "xdp_count_a"), HOST);
+    try {
+      assert.match(sh(`ip link show dev ${HOST}`), /xdp/);
+      assert.throws(
+        () => attachXdpNetlink(prog(obj, "xdp_count_b"), HOST),
+        (e) => e instanceof BpfError && /another XDP program/.test(e.message),
+      );
+      trafficFromPeer(4);
+      assert.ok(arrayU64(obj, "counts", C_XDP_A) >= 4n);
+    } finally {
+      link.close();
+    }
+    assert.doesNotMatch(sh(`ip link show dev ${HOST}`), /prog\/xdp/);
+  } finally {
+    remove();
   }
 });
