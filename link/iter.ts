@@ -7,7 +7,8 @@
 import { type Fd, iterCreate, linkCreate } from "../ffi/bpf.ts";
 import { BpfAttachType } from "../ffi/constants.ts";
 import { getSys } from "../ffi/runtime.ts";
-import { BpfLink, type ProgramRef } from "./link.ts";
+import { BpfError } from "../errors.ts";
+import { BpfLink, isErrno, progLabel, type ProgramRef } from "./link.ts";
 
 /** Options of {@linkcode attachIter}: what to iterate over (`bpf_iter_link_info`). */
 export interface IterOptions {
@@ -48,7 +49,23 @@ export function attachIter(prog: ProgramRef, opts: IterOptions = {}): BpfLink {
       dv.setBigUint64(8, opts.cgroup.id ?? 0n, true);
     }
   }
-  const fd = linkCreate(prog.fd, 0, BpfAttachType.BPF_TRACE_ITER, { iterInfo: info });
+  let fd;
+  try {
+    fd = linkCreate(prog.fd, 0, BpfAttachType.BPF_TRACE_ITER, { iterInfo: info });
+  } catch (e) {
+    if (isErrno(e, "EBADF", "EINVAL") && opts.mapFd === undefined) {
+      const target = prog.spec?.attachTo ?? "";
+      if (/map|sk_storage|sockmap/.test(target) && target !== "bpf_map") {
+        throw new BpfError(
+          `Iterator ${
+            progLabel(prog)
+          } walks the elements of one map: attach it with attachIter(prog, { mapFd })`,
+          { cause: e },
+        );
+      }
+    }
+    throw e;
+  }
   return new BpfLink({
     kind: "iter",
     program: prog.name ?? "",
