@@ -9,7 +9,7 @@
  */
 import { unlinkSync } from "node:fs";
 import type { Btf } from "../btf/btf.ts";
-import { BpfError, RelocationError, type SyscallError } from "../errors.ts";
+import { BpfError, RelocationError, type SyscallError, VerifierError } from "../errors.ts";
 import { btfLoad, type Fd, mapFreeze, mapUpdate, progBindMap } from "../ffi/bpf.ts";
 import { BpfMapFlags, BpfMapType, Libc } from "../ffi/constants.ts";
 import { getSys } from "../ffi/runtime.ts";
@@ -21,6 +21,7 @@ import { open as openSpec } from "../spec/open.ts";
 import type { DataSecSpec, MapSpec, ObjectSpec, ProgramSpec } from "../spec/types.ts";
 import { btfNeedsSanitization, fixupObjectBtf, sanitizeBtf } from "./_btf_fixup.ts";
 import { hasProgBindMap, hasSyscallWrapper } from "./_features.ts";
+import { fixupVerifierLog } from "./_log_fixup.ts";
 import { kernelVersionCode, resolveKconfig } from "./kconfig.ts";
 import { KernelBtfs, targetBtf } from "./kernel_btf.ts";
 import { FdArray, resolveKsyms } from "./ksyms.ts";
@@ -722,22 +723,38 @@ export class BpfObject {
       attachBtfObjFd = t.module ? t.module.fd.value : 0;
     }
     const fds = fdArray.fds.length > 0 ? fdArray.fds : r.fdArray;
-    const { fd, log } = loadProgram({
-      name: p.name,
-      section: p.section,
-      type,
-      expectedAttachType: eat,
-      relocated: r,
-      license: this.spec.license,
-      kernVersion: this.spec.kernelVersion || kernelVersionCode(this.#sys.uname().release),
-      flags,
-      btfFd: probe("btf_func") ? btfFd : -1,
-      attachBtfId,
-      attachBtfObjFd,
-      fdArray: fds,
-      names,
-      logLevel,
-    });
+    let loaded;
+    try {
+      loaded = loadProgram({
+        name: p.name,
+        section: p.section,
+        type,
+        expectedAttachType: eat,
+        relocated: r,
+        license: this.spec.license,
+        kernVersion: this.spec.kernelVersion || kernelVersionCode(this.#sys.uname().release),
+        flags,
+        btfFd: probe("btf_func") ? btfFd : -1,
+        attachBtfId,
+        attachBtfObjFd,
+        fdArray: fds,
+        names,
+        logLevel,
+      });
+    } catch (e) {
+      if (!(e instanceof VerifierError)) throw e;
+      const log = fixupVerifierLog(e.log, this.spec, r, p);
+      if (log === e.log) throw e;
+      throw new VerifierError({
+        program: e.program,
+        section: e.section,
+        errno: e.errno,
+        code: e.code,
+        log,
+        cause: e.cause,
+      });
+    }
+    const { fd, log } = loaded;
     return new BpfProgram(fd, {
       name: p.name,
       section: p.section,

@@ -8,7 +8,7 @@ import { getSys, setSys } from "../ffi/runtime.ts";
 import { withFaults } from "../ffi/sys.ts";
 import { BpfObject } from "../live/object.ts";
 import { resetProbes } from "../live/probes.ts";
-import { requireKernel, testObject } from "./_util.ts";
+import { oracle, requireKernel, testObject } from "./_util.ts";
 
 function u64(view: Uint8Array, off: number): bigint {
   return new DataView(view.buffer, view.byteOffset, view.byteLength).getBigUint64(off, true);
@@ -139,4 +139,29 @@ test("load() on a kernel without mmapable arrays initializes data maps by update
     setSys(real);
     resetProbes();
   }
+});
+
+test("a program stopped at a poisoned CO-RE relocation gets libbpf's log lines for it", (t) => {
+  if (!requireKernel(t)) return;
+  const file = testObject("core_poison");
+  const theirs = oracle(["load", file, "unguarded"]).stderr.split("\n")
+    .filter((l) => /<invalid CO-RE relocation>|failed to resolve CO-RE relocation/.test(l));
+  assert.equal(theirs.length, 2, "libbpf's log has the two lines");
+  using obj = BpfObject.open(file);
+  for (const n of obj.programNames) obj.setAutoload(n, n === "unguarded");
+  let e: unknown;
+  try {
+    obj.load();
+  } catch (err) {
+    e = err;
+  }
+  assert.ok(e instanceof VerifierError, String(e));
+  const ours = e.log.split("\n").filter((l) =>
+    /<invalid CO-RE relocation>|failed to resolve CO-RE relocation/.test(l)
+  );
+  assert.deepEqual(ours, theirs);
+  assert.match(
+    e.message,
+    /failed to resolve CO-RE relocation <byte_off> \[\d+\] struct task_struct___gone\./,
+  );
 });
