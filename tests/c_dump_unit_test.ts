@@ -276,6 +276,33 @@ typedef int *dup_t___2;
 
 `,
   },
+  "compiler built-ins: __builtin_va_list is not redefined, GCC's __Poly types get aliases": {
+    build(b) {
+      const p8 = b.int("__Poly8_t", 1);
+      const tag = b.struct("__va_list_tag", 24, []);
+      const va = b.typedef("__builtin_va_list", b.array(tag, 1, p8));
+      b.typedef("__gnuc_va_list", 0);
+      b.typedef("va_list", va);
+      b.struct("uses", 1, [{ name: "p", type: p8, bitOffset: 0 }]);
+    },
+    c: `struct __va_list_tag {
+	long: 64;
+	long: 64;
+	long: 64;
+};
+
+typedef __builtin_va_list __gnuc_va_list;
+
+typedef __builtin_va_list va_list;
+
+typedef unsigned char __Poly8_t;
+
+struct uses {
+	__Poly8_t p;
+};
+
+`,
+  },
   "type tags print as attributes, decl tags and floats print nothing": {
     build(b) {
       const i = b.int("int", 4, { signed: true });
