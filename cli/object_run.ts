@@ -63,6 +63,14 @@ export interface ObjectRunJson {
  *
  * @param doc the report.
  * @returns the text.
+ * @example
+ * ```ts
+ * import { formatObjectRun } from "./object_run.ts";
+ * const t = formatObjectRun({
+ *   programs: [{ name: "p", section: "tp/a/b", autoAttach: true, attached: true, error: null, runCount: 3 }],
+ * });
+ * console.assert(t.includes("attached, 3 runs"));
+ * ```
  */
 export function formatObjectRun(doc: ObjectRunJson): string {
   const w = Math.max(7, ...doc.programs.map((p) => `${p.name} (${p.section})`.length));
@@ -85,6 +93,10 @@ export function formatObjectRun(doc: ObjectRunJson): string {
  * @param argv the arguments after `object run`.
  * @returns the exit status: 0 when the object loaded (whatever attached), 1 when it did not, 2
  *   for bad usage.
+ * @example
+ * ```ts ignore
+ * const status = await main(["tests/bpf/build/tracing.bpf.o", "--seconds", "1"]);
+ * ```
  */
 export async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({

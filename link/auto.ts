@@ -25,6 +25,10 @@ import { attachUsdt, parseUsdtTarget } from "./usdt.ts";
  *
  * @param spec the program's spec.
  * @returns true when {@linkcode attachProgram} would try to attach it.
+ * @example
+ * ```ts ignore
+ * console.log(canAutoAttach(obj.spec.programs[0]));
+ * ```
  */
 export function canAutoAttach(spec: ProgramSpec): boolean {
   const d = spec.def;
@@ -167,6 +171,10 @@ function named(prog: ProgramRef, e: unknown): Error {
  *
  * @param obj a loaded object.
  * @returns one result per loaded program, in spec order.
+ * @example
+ * ```ts ignore
+ * for (const r of attachEach(obj)) console.log(r.name, r.link !== undefined, r.error?.message);
+ * ```
  */
 export function attachEach(obj: AttachableObject): AttachResult[] {
   const out: AttachResult[] = [];
@@ -232,6 +240,10 @@ export function attachAll(obj: AttachableObject): Map<string, BpfLink> {
  *
  * @param links the links, as returned by {@linkcode attachAll} or in any iterable.
  * @throws the first error, after every link was closed.
+ * @example
+ * ```ts ignore
+ * detachAll(attachAll(obj));
+ * ```
  */
 export function detachAll(links: Iterable<BpfLink> | ReadonlyMap<string, BpfLink>): void {
   closeAll(links instanceof Map ? links.values() : links as Iterable<BpfLink>);

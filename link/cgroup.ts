@@ -35,6 +35,11 @@ export interface CgroupOptions {
  * @param name the name.
  * @returns its value.
  * @throws {BpfError} unknown name.
+ * @example
+ * ```ts
+ * import { attachTypeValue } from "./cgroup.ts";
+ * console.assert(attachTypeValue("CGROUP_INET_INGRESS") === 0);
+ * ```
  */
 export function attachTypeValue(name: string): number {
   const key = name.startsWith("BPF_") ? name : `BPF_${name}`;

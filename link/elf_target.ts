@@ -53,6 +53,10 @@ function baseName(sym: string): string {
  * @param name the function.
  * @returns the symbol.
  * @throws {BpfError} no such function, or two different global definitions.
+ * @example
+ * ```ts ignore
+ * const sym = findFunctionSymbol(readElf("/bin/bash", { native: true }), "main");
+ * ```
  */
 export function findFunctionSymbol(elf: ElfFile, name: string): ElfSymbol {
   let best: ElfSymbol | undefined;
@@ -90,6 +94,10 @@ export function findFunctionSymbol(elf: ElfFile, name: string): ElfSymbol {
  * @returns the offset for the uprobe.
  * @throws {BpfError} the function is missing.
  * @throws {ElfError} the file is not a readable x86-64/aarch64 ELF.
+ * @example
+ * ```ts ignore
+ * console.log(functionFileOffset(resolveBinaryPath("libc.so.6"), "malloc"));
+ * ```
  */
 export function functionFileOffset(path: string, func: string, offset = 0): number {
   const elf = readElf(path, { native: true });
@@ -162,6 +170,11 @@ export function resolveBinaryPath(name: string): string {
  * @param target what follows `uprobe/`.
  * @returns the binary, and the function (or "") with the offset.
  * @throws {BpfError} the target has no `:`.
+ * @example
+ * ```ts
+ * import { parseUprobeTarget } from "./elf_target.ts";
+ * console.assert(parseUprobeTarget("libc.so.6:malloc+4").offset === 4);
+ * ```
  */
 export function parseUprobeTarget(
   target: string,

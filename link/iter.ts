@@ -101,6 +101,10 @@ function readAll(fd: Fd): Uint8Array {
  * @param link an iterator link.
  * @returns everything the program wrote.
  * @throws {SyscallError} the kernel refused.
+ * @example
+ * ```ts ignore
+ * const bytes = readIterBytes(attachIter(prog));
+ * ```
  */
 export function readIterBytes(link: BpfLink): Uint8Array {
   const fd = iterCreate(link.fd);
@@ -117,6 +121,10 @@ export function readIterBytes(link: BpfLink): Uint8Array {
  * @param link an iterator link.
  * @returns the text.
  * @throws {SyscallError} the kernel refused.
+ * @example
+ * ```ts ignore
+ * console.log(readIter(attachIter(prog)));
+ * ```
  */
 export function readIter(link: BpfLink): string {
   return new TextDecoder().decode(readIterBytes(link));

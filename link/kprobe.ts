@@ -127,6 +127,10 @@ let syscallPrefix: string | undefined;
  *
  * @param name the system call (`openat`).
  * @returns the function name.
+ * @example
+ * ```ts ignore
+ * console.log(syscallFunction("openat")); // __x64_sys_openat
+ * ```
  */
 export function syscallFunction(name: string): string {
   if (syscallPrefix === undefined) {
@@ -151,6 +155,10 @@ export function syscallFunction(name: string): string {
  * @param opts return probe and cookie.
  * @returns the link.
  * @throws {NotSupportedError} the kernel has no kprobes.
+ * @example
+ * ```ts ignore
+ * using link = attachKsyscall(prog, "getpid");
+ * ```
  */
 export function attachKsyscall(
   prog: ProgramRef,
@@ -173,6 +181,10 @@ function globToRegExp(glob: string): RegExp {
  *
  * @param pattern a glob with `*` and `?`.
  * @returns the names, without duplicates, in file order.
+ * @example
+ * ```ts ignore
+ * console.log(matchKernelFunctions("tcp_v4_*"));
+ * ```
  */
 export function matchKernelFunctions(pattern: string): string[] {
   const re = globToRegExp(pattern);
@@ -216,6 +228,10 @@ export interface KprobeMultiOptions {
  * @returns the link.
  * @throws {NotSupportedError} the kernel has no fprobe-based kprobe.multi (EOPNOTSUPP).
  * @throws {BpfError} the glob matched nothing.
+ * @example
+ * ```ts ignore
+ * using link = attachKprobeMulti(prog, "tcp_v4_*");
+ * ```
  */
 export function attachKprobeMulti(
   prog: ProgramRef,

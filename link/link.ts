@@ -49,6 +49,11 @@ export interface ProgramRef {
  *
  * @param p the program.
  * @returns the name without `BPF_`.
+ * @example
+ * ```ts
+ * import { attachTypeName } from "./link.ts";
+ * console.assert(attachTypeName({ fd: 3, expectedAttachType: 46 }) === "TCX_INGRESS");
+ * ```
  */
 export function attachTypeName(p: ProgramRef): string {
   if (p.spec !== undefined) return p.spec.expectedAttachType;
@@ -64,6 +69,11 @@ export function attachTypeName(p: ProgramRef): string {
  *
  * @param p the program.
  * @returns the name without `BPF_PROG_TYPE_`.
+ * @example
+ * ```ts
+ * import { progTypeName } from "./link.ts";
+ * console.assert(progTypeName({ fd: 3, type: 6 }) === "XDP");
+ * ```
  */
 export function progTypeName(p: ProgramRef): string {
   if (p.spec !== undefined) return p.spec.type;
@@ -71,7 +81,14 @@ export function progTypeName(p: ProgramRef): string {
   return "";
 }
 
-/** The program a link was made for: name and section, for messages and reports. */
+/**
+ * The program a link was made for: name and section, for messages and reports.
+ * @example
+ * ```ts
+ * import { progLabel } from "./link.ts";
+ * console.assert(progLabel({ fd: 3, name: "p", section: "xdp" }) === "'p' (section xdp)");
+ * ```
+ */
 export function progLabel(p: ProgramRef): string {
   const name = p.name ?? p.spec?.name ?? `fd ${p.fd}`;
   const sec = p.section ?? p.spec?.section;
@@ -385,6 +402,10 @@ export class BpfLink {
  * Closes every link, last made first, and throws the first error after all were closed.
  *
  * @param links the links.
+ * @example
+ * ```ts ignore
+ * closeAll([linkA, linkB]);
+ * ```
  */
 export function closeAll(links: Iterable<BpfLink>): void {
   let first: unknown;
@@ -398,7 +419,14 @@ export function closeAll(links: Iterable<BpfLink>): void {
   if (first !== undefined) throw first;
 }
 
-/** Whether an error is a {@linkcode SyscallError} with one of the errno names. */
+/**
+ * Whether an error is a {@linkcode SyscallError} with one of the errno names.
+ * @example
+ * ```ts
+ * import { isErrno } from "./link.ts";
+ * console.assert(!isErrno(new Error("x"), "EPERM"));
+ * ```
+ */
 export function isErrno(e: unknown, ...codes: string[]): e is SyscallError {
   return e instanceof SyscallError && codes.includes(e.code);
 }
@@ -410,6 +438,10 @@ export function isErrno(e: unknown, ...codes: string[]): e is SyscallError {
  * @param prog the program.
  * @returns an fd the caller owns.
  * @throws {SyscallError} the kernel refused.
+ * @example
+ * ```ts ignore
+ * using fd = holdProgram(prog);
+ * ```
  */
 export function holdProgram(prog: ProgramRef): Fd {
   return getFdById("prog", progInfo(prog.fd).id);

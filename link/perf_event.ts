@@ -11,7 +11,6 @@ import { Attr, PERF_EVENT_ATTR } from "../ffi/bpf_attr.ts";
 import { Fd, linkCreate } from "../ffi/bpf.ts";
 import { BpfAttachType, Perf } from "../ffi/constants.ts";
 import { getSys } from "../ffi/runtime.ts";
-import { syscallError } from "../ffi/sys.ts";
 import { BpfLink, isErrno, progLabel, type ProgramRef } from "./link.ts";
 
 /** The fields of `perf_event_attr` that tsbpf sets. Every field not given is 0. */
@@ -295,10 +294,4 @@ export function attachPerfEventAllCpus(
     bpfLink: false,
     children,
   });
-}
-
-/** Turns a failed `perf_event_open` into a SyscallError that names the event. */
-export function perfOpenError(what: string, e: unknown): Error {
-  const errno = (e as { errno?: number }).errno;
-  return errno === undefined ? (e as Error) : syscallError(`perf_event_open(${what})`, errno);
 }

@@ -37,6 +37,10 @@ export function tracefsRoot(): string {
  * @param name such as `sys_enter_write`.
  * @returns the id perf_event_open takes as `config`.
  * @throws {BpfError} no such tracepoint.
+ * @example
+ * ```ts ignore
+ * console.log(tracepointId("syscalls", "sys_enter_write"));
+ * ```
  */
 export function tracepointId(category: string, name: string): number {
   if (!/^[\w.-]+$/.test(category) || !/^[\w.-]+$/.test(name)) {
@@ -67,6 +71,11 @@ export function tracepointId(category: string, name: string): number {
  * @returns the id and the remover.
  * @throws {NotSupportedError} the tracefs file does not exist.
  * @throws {BpfError} the kernel refused the definition.
+ * @example
+ * ```ts ignore
+ * const p = addTracefsProbe("uprobe_events", "my", "ev1", "/bin/bash:0x1234", false);
+ * p.remove();
+ * ```
  */
 export function addTracefsProbe(
   file: "kprobe_events" | "uprobe_events",

@@ -67,6 +67,11 @@ export function attachTracepoint(
  * @param target what follows `tp/`.
  * @returns the two parts.
  * @throws {BpfError} the target is not `category/name`.
+ * @example
+ * ```ts
+ * import { splitTracepoint } from "./tracepoint.ts";
+ * console.assert(splitTracepoint("syscalls/sys_enter_write")[1] === "sys_enter_write");
+ * ```
  */
 export function splitTracepoint(target: string): [string, string] {
   const i = target.indexOf("/");

@@ -100,6 +100,10 @@ export function attachTracing(prog: ProgramRef, opts: TracingOptions = {}): BpfL
  * @param e the load error.
  * @param attachType the program's expected attach type name (`TRACE_FENTRY`).
  * @returns the message to show.
+ * @example
+ * ```ts ignore
+ * try { obj.load(); } catch (e) { console.error(explainLoadError(e as Error, "TRACE_FENTRY")); }
+ * ```
  */
 export function explainLoadError(e: Error, attachType: string): string {
   const code = (e as SyscallError).code;

@@ -73,6 +73,10 @@ export function attachUprobe(prog: ProgramRef, opts: UprobeOptions): BpfLink {
  * @param opts return probe, pid, cookie, semaphore, `legacy` (force tracefs).
  * @returns the link.
  * @throws {SyscallError} the kernel refused the probe.
+ * @example
+ * ```ts ignore
+ * using link = attachUprobeAt(prog, "/usr/bin/bash", 0x1234);
+ * ```
  */
 export function attachUprobeAt(
   prog: ProgramRef,
@@ -174,6 +178,10 @@ function globRe(glob: string): RegExp {
  * @param pattern a glob with `*` and `?`, or a plain name.
  * @returns name and offset per function (one entry per distinct name).
  * @throws {ElfError} the file is not a readable x86-64/aarch64 ELF.
+ * @example
+ * ```ts ignore
+ * console.log(matchFunctions("/usr/bin/bash", "main*"));
+ * ```
  */
 export function matchFunctions(path: string, pattern: string): { name: string; offset: number }[] {
   const elf = readElf(path, { native: true });

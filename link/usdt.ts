@@ -162,6 +162,11 @@ export function attachUsdt(prog: ProgramRef, opts: UsdtOptions): BpfLink {
  * @param target what follows `usdt/`.
  * @returns the parts.
  * @throws {BpfError} the target does not have three parts.
+ * @example
+ * ```ts
+ * import { parseUsdtTarget } from "./usdt.ts";
+ * console.assert(parseUsdtTarget("./app:prov:probe").provider === "prov");
+ * ```
  */
 export function parseUsdtTarget(
   target: string,

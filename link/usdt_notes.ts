@@ -163,6 +163,11 @@ function aarch64Reg(name: string): number {
  * @param arch `x86_64` or `aarch64`.
  * @returns the spec.
  * @throws {BpfError} the form or register is not supported.
+ * @example
+ * ```ts
+ * import { parseUsdtArg } from "./usdt_notes.ts";
+ * console.assert(parseUsdtArg("-4@%eax", "x86_64").regOff === 80);
+ * ```
  */
 export function parseUsdtArg(arg: string, arch: "x86_64" | "aarch64"): UsdtArgSpec {
   const at = arg.indexOf("@");
@@ -225,6 +230,11 @@ export const USDT_SPEC_SIZE = 208;
  * @param cookie the user's cookie (`bpf_usdt_cookie()`).
  * @returns 208 bytes.
  * @throws {BpfError} an argument cannot be parsed, or there are more than 12.
+ * @example
+ * ```ts
+ * import { encodeUsdtSpec } from "./usdt_notes.ts";
+ * console.assert(encodeUsdtSpec("-4@%eax 8@-8(%rbp)", "x86_64").length === 208);
+ * ```
  */
 export function encodeUsdtSpec(
   args: string,

@@ -32,6 +32,10 @@ export const XdpFlags = {
  * @param iface a name (`lo`) or an index.
  * @returns the index.
  * @throws {BpfError} no such interface.
+ * @example
+ * ```ts ignore
+ * console.log(ifindexOf("lo")); // 1
+ * ```
  */
 export function ifindexOf(iface: string | number): number {
   if (typeof iface === "number") return iface;
