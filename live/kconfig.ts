@@ -24,6 +24,15 @@ export const Tristate = { No: 0, Yes: 1, Module: 2 } as const;
  * @param btf the object's BTF.
  * @param id the value type id.
  * @returns the class and whether an int is signed.
+ *
+ * @example
+ * ```ts ignore
+ * import { kcfgType } from "./kconfig.ts";
+ * import { open } from "../spec/open.ts";
+ * const spec = open("tests/bpf/build/externs.bpf.o");
+ * const hz = spec.externs.find((e) => e.name === "CONFIG_HZ")!;
+ * console.assert(kcfgType(spec.btf!, hz.btfTypeId).type === "int");
+ * ```
  */
 export function kcfgType(btf: Btf, id: number): { type: KcfgType; signed: boolean } {
   const tid = btf.skipModsAndTypedefs(id);
@@ -65,6 +74,12 @@ export function kcfgType(btf: Btf, id: number): { type: KcfgType; signed: boolea
  *
  * @param release the `uname` release string.
  * @returns the version code, 0 when it cannot be parsed.
+ *
+ * @example
+ * ```ts ignore
+ * import { kernelVersionCode } from "./kconfig.ts";
+ * console.log(kernelVersionCode("6.1.0").toString(16)); // 60100 (unless /proc/version_signature says otherwise)
+ * ```
  */
 export function kernelVersionCode(release: string): number {
   try {
@@ -91,6 +106,12 @@ let configCache: Map<string, string> | undefined;
  * @param release the `uname` release.
  * @returns the map.
  * @throws {NotSupportedError} neither file exists.
+ *
+ * @example
+ * ```ts ignore
+ * import { readKernelConfig } from "./kconfig.ts";
+ * console.log(readKernelConfig("6.18.0").get("CONFIG_HZ"));
+ * ```
  */
 export function readKernelConfig(release: string): Map<string, string> {
   if (configCache !== undefined) return configCache;
@@ -225,6 +246,17 @@ function parseU64(s: string): bigint | undefined {
  * @returns the names of the externs it set.
  * @throws {BpfError} a value that does not fit the extern's type, an unknown `LINUX_` extern, or a
  *   strong `CONFIG_` extern the kernel config lacks.
+ *
+ * @example
+ * ```ts ignore
+ * import { resolveKconfig } from "./kconfig.ts";
+ * import { open } from "../spec/open.ts";
+ * const spec = open("tests/bpf/build/externs.bpf.o");
+ * const img = new Uint8Array(spec.datasecs.find((d) => d.name === ".kconfig")!.size);
+ * resolveKconfig(spec.btf!, spec.externs, img, {
+ *   release: "6.18.0", hasBpfCookie: () => true, hasSyscallWrapper: () => true,
+ * });
+ * ```
  */
 export function resolveKconfig(
   btf: Btf,

@@ -16,6 +16,12 @@ const custom = new Map<string, Btf>();
  *
  * @returns the shared instance; do not close it.
  * @throws {BpfError} the kernel has no BTF.
+ *
+ * @example
+ * ```ts ignore
+ * import { vmlinuxBtf } from "./kernel_btf.ts";
+ * console.assert(vmlinuxBtf().findByName("task_struct") > 0);
+ * ```
  */
 export function vmlinuxBtf(): Btf {
   return Btf.kernel();
@@ -28,6 +34,12 @@ export function vmlinuxBtf(): Btf {
  * @param path a raw BTF file or an ELF with a .BTF section, or undefined.
  * @returns the target BTF; shared, do not close it.
  * @throws {BtfError} the file is not BTF.
+ *
+ * @example
+ * ```ts ignore
+ * import { targetBtf, vmlinuxBtf } from "./kernel_btf.ts";
+ * console.assert(targetBtf() === vmlinuxBtf());
+ * ```
  */
 export function targetBtf(path?: string): Btf {
   if (path === undefined || path === "") return vmlinuxBtf();
@@ -64,6 +76,15 @@ export interface KernelTypeRef {
 /**
  * The kernel BTFs one object load uses: vmlinux first, then module BTFs, enumerated on first need
  * (as libbpf's `load_module_btfs`). `close()` releases the module fds and parsed module BTFs.
+ *
+ * @example
+ * ```ts ignore
+ * import { KernelBtfs } from "./kernel_btf.ts";
+ * import { BtfKind } from "../btf/types.ts";
+ * const k = new KernelBtfs();
+ * console.log(k.find("bpf_task_acquire", BtfKind.Func)?.id);
+ * k.close();
+ * ```
  */
 export class KernelBtfs {
   #modules: ModuleBtf[] | undefined;

@@ -55,13 +55,27 @@ function kallsymsLookup(name: string): string | null | undefined {
  * @param name the symbol.
  * @returns its address, undefined when not listed, null when listed at two addresses.
  * @throws {BpfError} the file cannot be read.
+ *
+ * @example
+ * ```ts ignore
+ * import { kallsymAddress } from "./ksyms.ts";
+ * console.log(kallsymAddress("_stext")?.toString(16));
+ * ```
  */
 export function kallsymAddress(name: string): bigint | undefined | null {
   const a = kallsymsLookup(name);
   return a === undefined || a === null ? a : BigInt("0x" + a);
 }
 
-/** Whether `/proc/kallsyms` lists a symbol. */
+/**
+ * Whether `/proc/kallsyms` lists a symbol.
+ *
+ * @example
+ * ```ts ignore
+ * import { hasKallsym } from "./ksyms.ts";
+ * console.log(hasKallsym("__x64_sys_bpf"));
+ * ```
+ */
 export function hasKallsym(name: string): boolean {
   return kallsymsLookup(name) !== undefined;
 }
@@ -76,6 +90,15 @@ export function hasKallsym(name: string): boolean {
  * @param targ the kernel BTF.
  * @param targId the kernel type id.
  * @returns true when compatible.
+ *
+ * @example
+ * ```ts ignore
+ * import { typesAreCompat } from "./ksyms.ts";
+ * import { Btf } from "../btf/btf.ts";
+ * const k = Btf.kernel();
+ * const p = k.refType(k.findByName("bpf_task_acquire", 12));
+ * console.assert(typesAreCompat(k, p, k, p));
+ * ```
  */
 export function typesAreCompat(local: Btf, localId: number, targ: Btf, targId: number): boolean {
   return compat(local, localId, targ, targId, 32);
@@ -137,7 +160,16 @@ function compat(l: Btf, lid: number, t: Btf, tid: number, depth: number): boolea
   }
 }
 
-/** The loader's object-wide fd_array for kfuncs of modules (slot 0 stays unused, as libbpf). */
+/**
+ * The loader's object-wide fd_array for kfuncs of modules (slot 0 stays unused, as libbpf).
+ *
+ * @example
+ * ```ts ignore
+ * import { FdArray } from "./ksyms.ts";
+ * const a = new FdArray();
+ * console.assert(a.fds.length === 0); // slot 0 is added with the first module
+ * ```
+ */
 export class FdArray {
   /** The fds, slot 0 is 0. */
   readonly fds: number[] = [];
@@ -171,6 +203,17 @@ export class FdArray {
  * @returns extern name → resolution.
  * @throws {BpfError} a strong extern the kernel lacks, an ambiguous kallsyms name, or a type that
  *   does not match the kernel's.
+ *
+ * @example
+ * ```ts ignore
+ * import { resolveKsyms, FdArray } from "./ksyms.ts";
+ * import { KernelBtfs } from "./kernel_btf.ts";
+ * import { open } from "../spec/open.ts";
+ * const spec = open("tests/bpf/build/externs.bpf.o");
+ * const k = new KernelBtfs();
+ * console.log(resolveKsyms(spec.btf, spec.externs, k, new FdArray()));
+ * k.close();
+ * ```
  */
 export function resolveKsyms(
   btf: Btf | undefined,

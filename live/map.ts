@@ -49,7 +49,15 @@ const PERCPU: ReadonlySet<number> = new Set([
   T.BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE,
 ]);
 
-/** Whether a map type holds other maps. */
+/**
+ * Whether a map type holds other maps.
+ *
+ * @example
+ * ```ts ignore
+ * import { isMapInMap } from "./map.ts";
+ * console.assert(isMapInMap(12) && !isMapInMap(1));
+ * ```
+ */
 export function isMapInMap(type: number): boolean {
   return type === T.BPF_MAP_TYPE_ARRAY_OF_MAPS || type === T.BPF_MAP_TYPE_HASH_OF_MAPS;
 }
@@ -60,6 +68,12 @@ let possibleCpus: number | undefined;
  * The number of possible CPUs (`/sys/devices/system/cpu/possible`), as libbpf counts them.
  *
  * @returns the count, at least 1.
+ *
+ * @example
+ * ```ts ignore
+ * import { numPossibleCpus } from "./map.ts";
+ * console.assert(numPossibleCpus() >= 1);
+ * ```
  */
 export function numPossibleCpus(): number {
   if (possibleCpus !== undefined) return possibleCpus;
@@ -77,7 +91,15 @@ export function numPossibleCpus(): number {
   return possibleCpus;
 }
 
-/** The page size. */
+/**
+ * The page size.
+ *
+ * @example
+ * ```ts ignore
+ * import { pageSize } from "./map.ts";
+ * console.log(pageSize()); // 4096 on x86_64
+ * ```
+ */
 export function pageSize(): number {
   try {
     const v = getSys().sysconf(30); // _SC_PAGESIZE
@@ -87,7 +109,15 @@ export function pageSize(): number {
   }
 }
 
-/** libbpf's `adjust_ringbuf_sz`: the smallest power-of-2 multiple of the page size ≥ `sz`. */
+/**
+ * libbpf's `adjust_ringbuf_sz`: the smallest power-of-2 multiple of the page size ≥ `sz`.
+ *
+ * @example
+ * ```ts ignore
+ * import { adjustRingbufSize } from "./map.ts";
+ * console.assert(adjustRingbufSize(5000) === 8192); // with 4 KiB pages
+ * ```
+ */
 export function adjustRingbufSize(sz: number): number {
   const page = pageSize();
   if (sz === 0) return 0;
@@ -419,7 +449,17 @@ function mapCreateError(name: string, e: unknown): unknown {
   });
 }
 
-/** The definition libbpf gives an inner map template. */
+/**
+ * The definition libbpf gives an inner map template.
+ *
+ * @example
+ * ```ts ignore
+ * import { innerDef } from "./map.ts";
+ * import { open } from "../spec/open.ts";
+ * const outer = open("tests/bpf/build/map_in_map.bpf.o").maps.find((m) => m.inner)!;
+ * console.log(innerDef(outer, outer.inner!).name); // "outer_array.inner"
+ * ```
+ */
 export function innerDef(outer: MapSpec, inner: MapSpec): MapDef {
   return {
     name: inner.name !== "" ? inner.name : `${outer.name}.inner`,

@@ -26,6 +26,15 @@ export const LOG_BUF_SIZE = 0xffffffff >>> 8;
  * @param target the name after the section's `/`.
  * @returns the type id and its module (undefined for vmlinux).
  * @throws {BpfError} no such target.
+ *
+ * @example
+ * ```ts ignore
+ * import { findAttachBtfId } from "./program.ts";
+ * import { KernelBtfs } from "./kernel_btf.ts";
+ * const k = new KernelBtfs();
+ * console.log(findAttachBtfId(k, 23, "sched_switch").id); // btf_trace_sched_switch
+ * k.close();
+ * ```
  */
 export function findAttachBtfId(
   kernel: KernelBtfs,
@@ -92,6 +101,18 @@ export interface ProgramLoadSpec {
  * @param s what to load.
  * @returns the fd and the verifier log of a logged load ("" otherwise).
  * @throws {VerifierError} the kernel refused it; carries the full log.
+ *
+ * @example
+ * ```ts ignore
+ * import { loadProgram } from "./program.ts";
+ * const insns = new Uint8Array([0xb7, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]);
+ * const { fd } = loadProgram({
+ *   name: "ret0", section: "socket", type: 1, expectedAttachType: 0, license: "GPL", kernVersion: 0,
+ *   relocated: { insns, funcInfo: new Uint8Array(0), funcInfoRecSize: 8, lineInfo: new Uint8Array(0), lineInfoRecSize: 16, fdArray: [] },
+ *   flags: 0, btfFd: -1, attachBtfId: 0, attachBtfObjFd: 0, fdArray: [], names: true, logLevel: 0,
+ * });
+ * fd.close();
+ * ```
  */
 export function loadProgram(s: ProgramLoadSpec): { fd: Fd; log: string } {
   let logLevel = s.logLevel;
@@ -150,13 +171,29 @@ function cstr(b: Uint8Array): string {
   return new TextDecoder().decode(z < 0 ? b : b.subarray(0, z));
 }
 
-/** A program type name (`"XDP"`) as its number, or -1. */
+/**
+ * A program type name (`"XDP"`) as its number, or -1.
+ *
+ * @example
+ * ```ts ignore
+ * import { progTypeNumber } from "./program.ts";
+ * console.assert(progTypeNumber("XDP") === 6);
+ * ```
+ */
 export function progTypeNumber(name: string): number {
   const v = (BpfProgType as Record<string, number>)[`BPF_PROG_TYPE_${name}`];
   return v === undefined ? -1 : v;
 }
 
-/** An attach type name (`"TRACE_ITER"`) as its number; "" is 0. */
+/**
+ * An attach type name (`"TRACE_ITER"`) as its number; "" is 0.
+ *
+ * @example
+ * ```ts ignore
+ * import { attachTypeNumber } from "./program.ts";
+ * console.assert(attachTypeNumber("TRACE_ITER") === 28);
+ * ```
+ */
 export function attachTypeNumber(name: string): number {
   if (name === "") return 0;
   const v = (BpfAttachType as Record<string, number>)[`BPF_${name}`];
@@ -164,7 +201,15 @@ export function attachTypeNumber(name: string): number {
   return v;
 }
 
-/** prog_flags for a section definition's flags, as libbpf's `libbpf_prepare_prog_load`. */
+/**
+ * prog_flags for a section definition's flags, as libbpf's `libbpf_prepare_prog_load`.
+ *
+ * @example
+ * ```ts ignore
+ * import { progFlagsFor } from "./program.ts";
+ * console.assert(progFlagsFor(["sleepable"], 26) === 16); // BPF_F_SLEEPABLE
+ * ```
+ */
 export function progFlagsFor(defFlags: readonly string[], progType: number): number {
   let f = 0;
   if (defFlags.includes("sleepable")) f |= BpfProgFlags.BPF_F_SLEEPABLE;
