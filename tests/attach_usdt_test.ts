@@ -215,3 +215,69 @@ test("a USDT probe guarded by a semaphore is enabled while attached (the kernel 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+const LIB_C = `#include <sys/sdt.h>
+__attribute__((noinline)) long tsbpf_lib_fire(long a, long b)
+{
+	DTRACE_PROBE2(tsbpf, lib, a, b);
+	return a + b;
+}
+`;
+
+const MAIN_C = `#include <stdio.h>
+#include <unistd.h>
+long tsbpf_lib_fire(long a, long b);
+int main(void)
+{
+	char c;
+	printf("ready\\n");
+	fflush(stdout);
+	if (read(0, &c, 1) < 0)
+		return 1;
+	printf("%ld\\n", tsbpf_lib_fire(10, 20) + tsbpf_lib_fire(11, 21));
+	return 0;
+}
+`;
+
+test("a USDT probe in a shared library fires in the process that loaded it", async (t) => {
+  if (!requireKernel(t)) return;
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-usdt-lib-"));
+  try {
+    writeFileSync(join(dir, "lib.c"), LIB_C);
+    writeFileSync(join(dir, "main.c"), MAIN_C);
+    const lib = join(dir, "libtsbpfusdt.so");
+    const bin = join(dir, "main");
+    const cc1 = spawnSync("gcc", ["-O1", "-shared", "-fPIC", "-o", lib, join(dir, "lib.c")], {
+      encoding: "utf8",
+    });
+    const cc2 = spawnSync(
+      "gcc",
+      ["-O1", "-o", bin, join(dir, "main.c"), `-L${dir}`, "-ltsbpfusdt", `-Wl,-rpath,${dir}`],
+      { encoding: "utf8" },
+    );
+    if (cc1.status !== 0 || cc2.status !== 0) {
+      t.skip(`cannot build the shared-library target: ${cc1.stderr}${cc2.stderr}`);
+      return;
+    }
+    const child = await spawnWaiting(bin, []);
+    try {
+      using obj = loadObject("usdt");
+      using link = attachUsdt({ fd: obj.program("usdt_add").fd, name: "usdt_add" }, {
+        binary: lib,
+        provider: "tsbpf",
+        name: "lib",
+        pid: child.pid,
+      });
+      assert.match(link.target, /libtsbpfusdt\.so:tsbpf:lib/);
+      const r = await child.go();
+      assert.equal(r.stdout, "ready\n62\n");
+      assert.equal(globalU64(obj, ".bss", "usdt_hits"), 2n);
+      assert.equal(globalU64(obj, ".bss", "usdt_last_a", true), 11n);
+      assert.equal(globalU64(obj, ".bss", "usdt_last_b", true), 21n);
+    } finally {
+      child.kill();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
