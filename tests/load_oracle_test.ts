@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { basename } from "node:path";
 import { test } from "node:test";
 import { BpfError, VerifierError } from "../errors.ts";
+import { mapInfo } from "../ffi/bpf.ts";
 import { BpfObject } from "../live/object.ts";
 import {
   oracle,
@@ -100,6 +101,53 @@ for (const file of testObjects()) {
           typeof whole,
           "string",
           `${name} is listed as unloadable but libbpf loaded it`,
+        );
+      }
+    } finally {
+      for (const p of pins) p.remove();
+    }
+  });
+}
+
+interface KernelMap {
+  name: string;
+  kernelName: string;
+  typeId: number;
+  keySize: number;
+  valueSize: number;
+  kernelMaxEntries: number;
+  kernelFlags: number;
+  btfKeyTypeId: number;
+  btfValueTypeId: number;
+}
+
+for (const file of testObjects()) {
+  const name = basename(file, ".bpf.o");
+  test(`load(): ${name}.bpf.o's maps reach the kernel as libbpf makes them`, (t) => {
+    if (!requireKernel(t)) return;
+    const pins = name === "pinned" ? [pinDir(), pinDir()] : [];
+    try {
+      const r = oracle(["load", file, ...(pins[0] ? ["--pin-root", pins[0].path] : [])]);
+      if (r.code !== 0 || r.json === undefined) {
+        t.skip("libbpf cannot load the whole object here");
+        return;
+      }
+      const want: KernelMap[] = r.json.maps;
+      using obj = BpfObject.open(file, { pinRoot: pins[1]?.path });
+      obj.load();
+      assert.deepEqual([...obj.maps.keys()].sort(), want.map((m) => m.name).sort());
+      for (const w of want) {
+        const m = obj.maps.get(w.name)!;
+        const info = mapInfo(m.fd);
+        assert.deepEqual(
+          [info.name, info.type, info.keySize, info.valueSize, info.maxEntries, info.flags],
+          [w.kernelName, w.typeId, w.keySize, w.valueSize, w.kernelMaxEntries, w.kernelFlags],
+          w.name,
+        );
+        assert.deepEqual(
+          [info.btfKeyTypeId, info.btfValueTypeId],
+          [w.btfKeyTypeId, w.btfValueTypeId],
+          `${w.name}: BTF key/value type ids`,
         );
       }
     } finally {
