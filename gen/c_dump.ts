@@ -945,6 +945,7 @@ export class CDumper {
     this.#out += (isStruct ? "struct" : "union") + (t.nameOff[id] !== 0 ? " " : "") +
       this.#typeName(id) + " {";
     const indent = pfx(lvl + 1);
+    const nlIndent = "\n" + indent;
     let off = 0;
     let prevBitfield = false;
     for (let i = 0; i < v; i++) {
@@ -960,7 +961,7 @@ export class CDumper {
       const fname = t.str(w[p]);
       const tail = mSz ? ": " + mSz + ";" : ";";
       const simple = this.#simpleDecl(mType, fname, lvl + 1);
-      if (simple !== undefined) this.#out += "\n" + indent + simple + tail;
+      if (simple !== undefined) this.#out += nlIndent + simple + tail;
       else {
         this.#out += "\n" + indent;
         this.#emitDeclChain(mType, fname, lvl + 1);
@@ -1039,17 +1040,20 @@ export class CDumper {
    */
   #simpleDecl(id: number, fname: string, lvl: number): string | undefined {
     if (this.#stripMods) return undefined;
+    // Kept with the separator a name needs after it: "int " or "char *".
     let c = this.#declCache[id];
     if (c === undefined) {
       if (!this.#isSimpleDecl(id)) return undefined;
       const saved = this.#out;
       this.#out = "";
       this.#emitDeclChain(id, "", lvl);
-      c = this.#declCache[id] = this.#out;
+      c = this.#out;
       this.#out = saved;
+      if (this.#t.kind[id] !== K_PTR) c += " ";
+      this.#declCache[id] = c;
     }
-    if (fname === "") return c;
-    return this.#t.kind[id] === K_PTR ? c + fname : c + " " + fname;
+    if (fname !== "") return c + fname;
+    return this.#t.kind[id] !== K_PTR ? c.slice(0, -1) : c;
   }
 
   /** Prints a declaration of `fname` with type `id`. */
