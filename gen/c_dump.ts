@@ -355,6 +355,9 @@ class TypeTable {
   }
 }
 
+/** Decoded tables per BTF object, so that several dumpers over one BTF decode it once. */
+const TABLES = new WeakMap<BtfBlobSource, TypeTable>();
+
 /**
  * Prints BTF types as C, keeping libbpf's per-dumper state: which types were already emitted or
  * forward-declared, and which unique name (`foo___2`) each type got. Names are given in the order
@@ -400,7 +403,9 @@ export class CDumper {
    * @throws {BtfError} When the blob is malformed.
    */
   constructor(btf: BtfBlobSource) {
-    const t = this.#t = new TypeTable(btf);
+    let t = TABLES.get(btf);
+    if (t === undefined) TABLES.set(btf, t = new TypeTable(btf));
+    this.#t = t;
     this.#orderState = new Uint8Array(t.n);
     this.#emitState = new Uint8Array(t.n);
     this.#fwdEmitted = new Uint8Array(t.n);
