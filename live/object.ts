@@ -180,6 +180,7 @@ export class BpfObject {
    * @throws {SyscallError} mapping the views failed.
    */
   static open(source: Uint8Array | string, opts: ObjectOpenOptions = {}): BpfObject {
+    getSys(); // fail on a runtime without FFI before parsing anything
     const spec = openSpec(source, { name: opts.name });
     const obj = new BpfObject(source, spec, opts);
     try {

@@ -136,3 +136,14 @@ test("setAttachTarget() chooses the BTF target of a tp_btf program, and an unkno
   bad.setAttachTarget("tp_btf_switch", "tsbpf_no_such_tracepoint");
   assert.throws(() => bad.load(), /tsbpf_no_such_tracepoint/);
 });
+
+test("setProgramType() and setExpectedAttachType() override what the section says", (t) => {
+  if (!requireKernel(t)) return;
+  using obj = BpfObject.open(testObject("net"));
+  for (const n of obj.programNames) obj.setAutoload(n, n === "tc_ingress" || n === "cgroup_egress");
+  obj.setProgramType("tc_ingress", "SCHED_ACT");
+  obj.setExpectedAttachType("cgroup_egress", "CGROUP_INET_INGRESS");
+  obj.load();
+  assert.equal(obj.program("tc_ingress").info().type, 4); // BPF_PROG_TYPE_SCHED_ACT
+  assert.equal(obj.program("cgroup_egress").expectedAttachType, 0); // BPF_CGROUP_INET_INGRESS
+});
