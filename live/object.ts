@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { unlinkSync } from "node:fs";
+import { mkdirSync, statfsSync, unlinkSync } from "node:fs";
 import type { Btf } from "../btf/btf.ts";
 import { BpfError, RelocationError, type SyscallError, VerifierError } from "../errors.ts";
 import { btfLoad, type Fd, mapFreeze, mapUpdate, progBindMap } from "../ffi/bpf.ts";
@@ -661,8 +661,9 @@ export class BpfObject {
       flags: m.flags,
     };
     if (m.pinning !== 1) return new BpfMap(BpfMap.createFd(m, def, ctx), def);
-    const root = this.#opts.pinRoot ?? "/sys/fs/bpf";
-    const path = `${root.replace(/\/+$/, "")}/${m.name}`;
+    const root = (this.#opts.pinRoot ?? "/sys/fs/bpf").replace(/\/+$/, "");
+    const path = `${root}/${m.name}`;
+    preparePinDir(root, m.name);
     for (let attempt = 0; attempt < 2; attempt++) {
       const reused = BpfMap.reusePinned(path, def, m.mapExtra);
       if (reused !== undefined) {
@@ -887,6 +888,41 @@ export class BpfObject {
   /** Same as `close()`. */
   [Symbol.dispose](): void {
     this.close();
+  }
+}
+
+const BPF_FS_MAGIC = 0xcafe4a11;
+
+// As libbpf's make_parent_dir and check_path: create the pin directory (one level, mode 0700) and
+// refuse a directory that is not on a bpf filesystem.
+function preparePinDir(dir: string, map: string): void {
+  try {
+    mkdirSync(dir, { mode: 0o700 });
+  } catch (e) {
+    if ((e as { code?: string }).code !== "EEXIST") {
+      throw new BpfError(
+        `Map '${map}': creating the pin directory '${dir}' failed: ${(e as Error).message}`,
+        {
+          cause: e,
+        },
+      );
+    }
+  }
+  let type: number;
+  try {
+    type = Number(statfsSync(dir).type);
+  } catch (e) {
+    throw new BpfError(
+      `Map '${map}': checking the pin directory '${dir}' failed: ${(e as Error).message}`,
+      {
+        cause: e,
+      },
+    );
+  }
+  if (type !== BPF_FS_MAGIC) {
+    throw new BpfError(
+      `Map '${map}': the pin directory '${dir}' is not on a BPF filesystem; mount one (mount -t bpf bpf /sys/fs/bpf) or choose a pinRoot under it`,
+    );
   }
 }
 

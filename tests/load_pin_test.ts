@@ -1,7 +1,9 @@
 // Maps with pinning = LIBBPF_PIN_BY_NAME: pinned under the pin root at load, a compatible pinned map
 // is reused (same kernel map, data kept), an incompatible one is refused with a clear error.
 import assert from "node:assert/strict";
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
 import { BpfError } from "../errors.ts";
 import { mapCreate, mapInfo, objPin } from "../ffi/bpf.ts";
@@ -83,6 +85,28 @@ test("load() refuses an incompatible pinned map with an error naming the map, pa
       assert.equal(obj.state, "failed");
     } finally {
       obj.close();
+    }
+  } finally {
+    pins.remove();
+  }
+});
+
+test("load() makes a missing pin directory, and refuses one that is not on a BPF filesystem", (t) => {
+  if (!requireKernel(t)) return;
+  const pins = pinDir();
+  try {
+    const sub = `${pins.path}/made-by-load`;
+    {
+      using obj = BpfObject.open(testObject("pinned"), { pinRoot: sub });
+      obj.load();
+      assert.ok(existsSync(`${sub}/tsbpf_pinned_hash`));
+    }
+    const tmp = mkdtempSync(join(tmpdir(), "tsbpf-pin-"));
+    try {
+      using obj = BpfObject.open(testObject("pinned"), { pinRoot: tmp });
+      assert.throws(() => obj.load(), /is not on a BPF filesystem/);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
     }
   } finally {
     pins.remove();
