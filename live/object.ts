@@ -81,6 +81,16 @@ export interface ObjectOpenOptions {
   pinRoot?: string;
   /** Print callback for this object; default the one set with {@linkcode setPrint}. */
   print?: PrintFn;
+  /**
+   * Per-program settings, applied as the setters would apply them: `autoload`, `type` (as
+   * {@linkcode BpfObject.setProgramType}), `expectedAttachType`, `attachTarget`.
+   */
+  programs?: Record<
+    string,
+    { autoload?: boolean; type?: string; expectedAttachType?: string; attachTarget?: string }
+  >;
+  /** Per-map max_entries overrides (as {@linkcode BpfObject.setMaxEntries}). */
+  maxEntries?: Record<string, number>;
 }
 
 /** Options of {@linkcode BpfObject.load}. */
@@ -188,6 +198,15 @@ export class BpfObject {
         if (d.name === ".ksyms" || d.size === 0) continue;
         obj.#data.set(d.name, obj.#mapView(d, d.size));
       }
+      for (const [name, o] of Object.entries(opts.programs ?? {})) {
+        if (o.autoload !== undefined) obj.setAutoload(name, o.autoload);
+        if (o.type !== undefined) obj.setProgramType(name, o.type);
+        if (o.expectedAttachType !== undefined) {
+          obj.setExpectedAttachType(name, o.expectedAttachType);
+        }
+        if (o.attachTarget !== undefined) obj.setAttachTarget(name, o.attachTarget);
+      }
+      for (const [name, n] of Object.entries(opts.maxEntries ?? {})) obj.setMaxEntries(name, n);
     } catch (e) {
       obj.close();
       throw e;
@@ -499,6 +518,7 @@ export class BpfObject {
     const ctx = { btfFd, names, log: (m: string) => this.#print("warn", m) };
     for (const m of spec.maps) {
       const map = this.#createUserMap(m, ctx);
+      this.#print("debug", `map '${m.name}': created, fd ${map.fd}`);
       this.#maps.set(m.name, map);
       mapFds.set(m.name, map.fd);
     }
@@ -583,6 +603,7 @@ export class BpfObject {
       if (r === undefined) continue;
       const prog = this.#loadOne(p, r, kernel, fdArray, btfFd, names, opts.logLevel ?? 0);
       this.#programs.set(p.name, prog);
+      this.#print("debug", `prog '${p.name}': loaded, fd ${prog.fd}, ${prog.insnCount} insns`);
       if (rodata.length > 0 && hasProgBindMap()) {
         for (const m of rodata) {
           try {

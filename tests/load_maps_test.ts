@@ -147,3 +147,22 @@ test("setProgramType() and setExpectedAttachType() override what the section say
   assert.equal(obj.program("tc_ingress").info().type, 4); // BPF_PROG_TYPE_SCHED_ACT
   assert.equal(obj.program("cgroup_egress").expectedAttachType, 0); // BPF_CGROUP_INET_INGRESS
 });
+
+test("open() options set autoload, types and max entries, and the print callback hears the load", (t) => {
+  if (!requireKernel(t)) return;
+  const msgs: string[] = [];
+  using obj = BpfObject.open(testObject("net"), {
+    programs: { xdp_pass: { autoload: true }, tc_ingress: { autoload: false, type: "SCHED_ACT" } },
+    maxEntries: { dev_map: 8 },
+    print: (level, m) => msgs.push(`${level} ${m}`),
+  });
+  assert.equal(obj.autoload("tc_ingress"), false);
+  obj.load();
+  assert.equal(obj.map("dev_map").maxEntries, 8);
+  assert.equal(obj.programs.has("tc_ingress"), false);
+  assert.ok(msgs.some((m) => /^debug libbpf: prog 'xdp_pass': loaded/.test(m)), msgs.join("\n"));
+  assert.throws(
+    () => BpfObject.open(testObject("net"), { programs: { nope: { autoload: true } } }),
+    /no program 'nope'/,
+  );
+});
