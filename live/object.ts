@@ -10,7 +10,7 @@
 import { mkdirSync, statfsSync, unlinkSync } from "node:fs";
 import type { Btf } from "../btf/btf.ts";
 import { BpfError, RelocationError, type SyscallError, VerifierError } from "../errors.ts";
-import { btfLoad, type Fd, mapFreeze, mapUpdate, progBindMap } from "../ffi/bpf.ts";
+import { btfLoad, type Fd, mapCreate, mapFreeze, mapUpdate, progBindMap } from "../ffi/bpf.ts";
 import { BpfMapFlags, BpfMapType, Libc } from "../ffi/constants.ts";
 import { getSys } from "../ffi/runtime.ts";
 import type { Sys } from "../ffi/sys.ts";
@@ -21,6 +21,7 @@ import { open as openSpec } from "../spec/open.ts";
 import type { DataSecSpec, MapSpec, ObjectSpec, ProgramSpec } from "../spec/types.ts";
 import { btfNeedsSanitization, fixupObjectBtf, sanitizeBtf } from "./_btf_fixup.ts";
 import { hasProgBindMap, hasSyscallWrapper } from "./_features.ts";
+import { initKernStructOps, type KernStructOps } from "./_struct_ops.ts";
 import { fixupVerifierLog } from "./_log_fixup.ts";
 import { kernelVersionCode, resolveKconfig } from "./kconfig.ts";
 import { KernelBtfs, targetBtf } from "./kernel_btf.ts";
@@ -161,6 +162,7 @@ export class BpfObject {
   readonly #programs = new Map<string, BpfProgram>();
   #btfFd: Fd | undefined;
   readonly #pinned: string[] = [];
+  #structOps: Map<string, KernStructOps> | undefined;
   #links: Map<string, BpfLink> | undefined;
 
   private constructor(source: Uint8Array | string, spec: ObjectSpec, opts: ObjectOpenOptions) {
@@ -405,6 +407,26 @@ export class BpfObject {
     return m;
   }
 
+  /**
+   * The value a struct_ops map is registered with (`bpf_struct_ops_<name>`: the object's data
+   * members at the kernel's offsets and the loaded programs' fds in the function pointers), as
+   * libbpf 1.1 writes it in `bpf_map__attach_struct_ops`. Give it to `attachStructOps()`.
+   *
+   * @param map the struct_ops map's name.
+   * @returns a copy of the value.
+   * @throws {BpfError} not loaded, or not a struct_ops map of this object.
+   */
+  structOpsValue(map: string): Uint8Array {
+    if (this.#state !== "loaded") {
+      throw new BpfError(`Object '${this.name}' is not loaded (${this.#state})`);
+    }
+    const so = this.#structOps?.get(map);
+    if (so === undefined) {
+      throw new BpfError(`Object '${this.name}' has no struct_ops map '${map}'`);
+    }
+    return so.value.slice();
+  }
+
   /** Every live map, by name. */
   get maps(): ReadonlyMap<string, BpfMap> {
     return this.#maps;
@@ -516,7 +538,47 @@ export class BpfObject {
     const mapFds = new Map<string, number>();
     const dataMapFds = new Map<string, number>();
     const ctx = { btfFd, names, log: (m: string) => this.#print("warn", m) };
+    // struct_ops maps: their kernel layout decides value sizes and the programs' attach targets.
+    const structOps = new Map<string, KernStructOps>();
     for (const m of spec.maps) {
+      if (m.structOps === undefined || m.autocreate === false) continue;
+      if (spec.btf === undefined) {
+        throw new BpfError(`struct_ops map '${m.name}' needs the object's BTF`);
+      }
+      structOps.set(m.name, initKernStructOps(m, spec.btf, kernel.vmlinux));
+    }
+    this.#structOps = structOps;
+    for (const m of spec.maps) {
+      if (m.autocreate === false) continue;
+      const so = structOps.get(m.name);
+      if (so !== undefined) {
+        const def: MapDef = {
+          name: m.name,
+          type: m.typeId,
+          keySize: 4,
+          valueSize: so.valueSize,
+          maxEntries: 1,
+          flags: m.flags,
+        };
+        // As libbpf: the object's BTF fd, no key/value type ids, the kernel's value type.
+        if (btfFd < 0) {
+          throw new BpfError(`struct_ops map '${m.name}' needs the object's BTF loaded`);
+        }
+        const fd = mapCreate({
+          btfFd,
+          type: def.type,
+          name: names ? def.name : undefined,
+          keySize: 4,
+          valueSize: def.valueSize,
+          maxEntries: 1,
+          flags: def.flags,
+          btfVmlinuxValueTypeId: so.valueTypeId,
+        });
+        const map = new BpfMap(fd, def);
+        this.#maps.set(m.name, map);
+        mapFds.set(m.name, map.fd);
+        continue;
+      }
       const map = this.#createUserMap(m, ctx);
       this.#print("debug", `map '${m.name}': created, fd ${map.fd}`);
       this.#maps.set(m.name, map);
@@ -615,6 +677,17 @@ export class BpfObject {
             );
           }
         }
+      }
+    }
+
+    // struct_ops images: each function pointer gets its program's fd (written to the map when
+    // the map is registered, as libbpf 1.1 does in bpf_map__attach_struct_ops).
+    for (const so of structOps.values()) {
+      const dv = new DataView(so.value.buffer);
+      for (const [prog, uses] of so.progs) {
+        const loaded = this.#programs.get(prog);
+        if (loaded === undefined) continue;
+        for (const u of uses) dv.setBigUint64(u.offset, BigInt(loaded.fd), true);
       }
     }
 
@@ -726,7 +799,7 @@ export class BpfObject {
         { program: p.name, section: p.section },
       );
     }
-    const eat = attachTypeNumber(s.expectedAttachType);
+    let eat = attachTypeNumber(s.expectedAttachType);
     const flags = p.def ? progFlagsFor(p.def.flags, type) : 0;
     let attachBtfId = 0;
     let attachBtfObjFd = 0;
@@ -744,6 +817,12 @@ export class BpfObject {
       const t = findAttachBtfId(kernel, eat, target);
       attachBtfId = t.id;
       attachBtfObjFd = t.module ? t.module.fd.value : 0;
+    }
+    for (const so of this.#structOps?.values() ?? []) {
+      const uses = so.progs.get(p.name);
+      if (uses === undefined) continue;
+      attachBtfId = so.typeId;
+      eat = uses[0].memberIndex;
     }
     const fds = fdArray.fds.length > 0 ? fdArray.fds : r.fdArray;
     let loaded;
