@@ -68,7 +68,7 @@ function mappings(): number {
   return readdirSync("/proc/self/map_files").length;
 }
 
-const OBJECTS = ["load_globals", "map_in_map", "externs", "pinned"];
+const OBJECTS = ["load_globals", "map_in_map", "externs", "pinned", "load_struct_ops"];
 
 for (const file of OBJECTS) {
   test(`load() of ${file}.bpf.o that fails at the Nth bpf() call releases everything, for every N`, async (t) => {
