@@ -128,16 +128,34 @@ export function readKernelConfig(release: string): Map<string, string> {
       `Reading the kernel config failed: neither ${boot} nor /proc/config.gz exists; enable CONFIG_IKCONFIG_PROC or install the config file`,
     );
   }
+  configCache = parseKconfig(text, "the kernel config");
+  return configCache;
+}
+
+/**
+ * Parses kernel-config text (`CONFIG_X=value` lines; others are ignored) as libbpf does.
+ *
+ * @param text the text.
+ * @param what what it is, for errors.
+ * @returns `CONFIG_X` → raw value (`y`, `m`, `n`, `"string"`, a number).
+ * @throws {BpfError} a `CONFIG_` line with no `=` or no value.
+ * @example
+ * ```ts
+ * import { parseKconfig } from "./kconfig.ts";
+ * console.assert(parseKconfig("CONFIG_HZ=250\n# CONFIG_X is not set\n", "test").get("CONFIG_HZ") === "250");
+ * ```
+ */
+export function parseKconfig(text: string, what: string): Map<string, string> {
   const out = new Map<string, string>();
-  for (const line of text.split("\n")) {
+  for (const raw of text.split("\n")) {
+    const line = raw.trim();
     if (!line.startsWith("CONFIG_")) continue;
     const eq = line.indexOf("=");
-    if (eq < 0) throw new BpfError(`Parsing the kernel config failed at '${line}': no separator`);
+    if (eq < 0) throw new BpfError(`Parsing ${what} failed at '${line}': no separator`);
     const v = line.slice(eq + 1);
-    if (v === "") throw new BpfError(`Parsing the kernel config failed at '${line}': no value`);
+    if (v === "") throw new BpfError(`Parsing ${what} failed at '${line}': no value`);
     out.set(line.slice(0, eq), v);
   }
-  configCache = out;
   return out;
 }
 
@@ -149,6 +167,11 @@ export interface KconfigEnv {
   hasBpfCookie: () => boolean;
   /** LINUX_HAS_SYSCALL_WRAPPER. */
   hasSyscallWrapper: () => boolean;
+  /**
+   * Extra `CONFIG_X=value` lines (libbpf's `kconfig` open option), used before the kernel's
+   * config file, which is then read only for externs these lines do not set.
+   */
+  extra?: string;
 }
 
 function err(ext: ExternSpec, msg: string): BpfError {
@@ -294,9 +317,14 @@ export function resolveKconfig(
     set.add(ext.name);
   }
   if (needConfig.length > 0) {
-    const config = readKernelConfig(env.release);
+    const extra = env.extra
+      ? parseKconfig(env.extra, "the kconfig option")
+      : new Map<string, string>();
+    const config = needConfig.every((e) => extra.has(e.name))
+      ? new Map<string, string>()
+      : readKernelConfig(env.release);
     for (const ext of needConfig) {
-      const v = config.get(ext.name);
+      const v = extra.get(ext.name) ?? config.get(ext.name);
       if (v === undefined) continue;
       const kt = kcfgType(btf, ext.btfTypeId);
       if (v === "y" || v === "n" || v === "m") setTri(ext, kt.type, img, v);

@@ -20,6 +20,7 @@ export {
   type KcfgType,
   kcfgType,
   kernelVersionCode,
+  parseKconfig,
   readKernelConfig,
   resolveKconfig,
   Tristate,

@@ -92,6 +92,11 @@ export interface ObjectOpenOptions {
   >;
   /** Per-map max_entries overrides (as {@linkcode BpfObject.setMaxEntries}). */
   maxEntries?: Record<string, number>;
+  /**
+   * Extra kernel-config lines (`"CONFIG_HZ=100\nCONFIG_X=y"`) that `.kconfig` externs take before
+   * the kernel's config file (libbpf's `kconfig` open option).
+   */
+  kconfig?: string;
 }
 
 /** Options of {@linkcode BpfObject.load}. */
@@ -496,6 +501,7 @@ export class BpfObject {
           release,
           hasBpfCookie: () => probe("bpf_cookie"),
           hasSyscallWrapper: () => hasSyscallWrapper(sys.arch),
+          extra: this.#opts.kconfig,
         });
         for (const e of spec.externs) {
           if (e.kind !== "kconfig") continue;

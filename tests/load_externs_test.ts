@@ -115,3 +115,17 @@ test("kallsymAddress() finds symbols in /proc/kallsyms and says undefined for ab
   if (line !== undefined) assert.equal(kallsymAddress("_stext"), BigInt("0x" + line.split(" ")[0]));
   assert.equal(kallsymAddress("tsbpf_missing_symbol"), undefined);
 });
+
+test("the kconfig open option sets .kconfig externs before the kernel's config", (t) => {
+  if (!requireKernel(t)) return;
+  using obj = BpfObject.open(testObject("externs"), {
+    kconfig: 'CONFIG_HZ=1000\nCONFIG_DEFAULT_HOSTNAME="tsbpf"\n',
+  });
+  obj.load();
+  const kc = obj.data(".kconfig")!;
+  const at = (n: string) => obj.spec.externs.find((e) => e.name === n)!.offset;
+  assert.equal(new DataView(kc.buffer, kc.byteOffset).getUint32(at("CONFIG_HZ"), true), 1000);
+  const host = kc.subarray(at("CONFIG_DEFAULT_HOSTNAME"), at("CONFIG_DEFAULT_HOSTNAME") + 6);
+  assert.deepEqual([...host], [..."tsbpf\0"].map((c) => c.charCodeAt(0)));
+  assert.equal(kc[at("CONFIG_BPF_SYSCALL")], 1, "the rest still comes from the kernel's config");
+});
