@@ -41,7 +41,14 @@ export interface CoreBuf {
 const CORE_ABI = 1;
 
 function decodeBase64(b64: string): Uint8Array {
-  // atob exists on Deno, Bun and Node 20; Buffer does not exist on Deno without node:buffer.
+  // Native decoders first: Uint8Array.fromBase64 (V8 and JSC have it), then Node's Buffer; the
+  // byte loop is the slow path (several milliseconds for the core module on a cold start).
+  const native = (Uint8Array as unknown as { fromBase64?: (s: string) => Uint8Array }).fromBase64;
+  if (typeof native === "function") return native(b64);
+  const buffer = (globalThis as {
+    Buffer?: { from(s: string, enc: string): Uint8Array };
+  }).Buffer;
+  if (buffer !== undefined) return buffer.from(b64, "base64");
   const bin = atob(b64);
   const out = new Uint8Array(bin.length);
   for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
