@@ -7,10 +7,12 @@
  * `load()`, `attach()`, read the `writers` hash map (bpf() syscalls) and the `.bss` totals (plain
  * loads from the map's own memory, mmapped: no syscall), then detach and close with `using`.
  *
- * Run as root (the object is embedded, built by scripts/setup.sh):
+ * Run as root, after scripts/setup.sh (which builds the object and embeds it in
+ * `examples/build/trace_write_bpf.gen.ts`). Deno needs `-A`: it opens `/sys` (the kernel's BTF,
+ * tracefs) only with all permissions.
  *
  * ```sh
- * deno run --allow-ffi --allow-read --allow-write=/dev/null examples/trace_write.ts
+ * deno run -A examples/trace_write.ts
  * bun examples/trace_write.ts --seconds 5
  * bun build --compile examples/trace_write.ts --outfile dist/trace_write && dist/trace_write
  * ```
@@ -29,7 +31,7 @@ import { OBJECT } from "./build/trace_write_bpf.gen.ts";
 
 const USAGE = "usage: trace_write [--seconds N] [--top N] [--min-bytes N] [--pid N]";
 
-/** Where the demo's own writes go (on Deno this needs `--allow-write=/dev/null`). */
+/** The demo's own writes, to /dev/null, each second: the table is never empty. */
 const OWN_WRITES_PER_TICK = 100;
 const OWN_WRITE_SIZE = 64;
 
