@@ -1,0 +1,1429 @@
+// BTF to C: the engine behind gen/c_dump.ts. Prints a parsed BTF blob as the C header that
+// `bpftool btf dump file F format c` (bpftool 7.1, over the libbpf of kernel 6.1) prints, and single
+// declarations and type definitions for the skeleton generator.
+//
+// A dumper is a handle over a Btf handle. It keeps libbpf's per-dumper state between calls: which
+// types are ordered, emitted or forward-declared, and the `___N` suffix each colliding name got, so
+// names follow the order in which types are first printed.
+//
+// Speed: the per-type state lives in flat unmanaged arrays indexed by type id, names are copied as
+// bytes straight from the string section, numbers are formatted in place, and the name-collision
+// tables are byte-keyed hash tables. While a call runs, the active dumper's state sits in globals
+// (no managed object is touched on the hot paths, and none lives across the recursion).
+//
+// Error codes 220..229 (BtfError on the host). Nothing traps: every id read from a record is
+// checked when the dumper is made, and the recursion depth is bounded.
+
+import { fail, out } from "./rt";
+import {
+  Btf,
+  btfByHandle,
+  KIND_ARRAY,
+  KIND_CONST,
+  KIND_DATASEC,
+  KIND_DECL_TAG,
+  KIND_ENUM,
+  KIND_ENUM64,
+  KIND_FLOAT,
+  KIND_FUNC,
+  KIND_FUNC_PROTO,
+  KIND_FWD,
+  KIND_INT,
+  KIND_PTR,
+  KIND_RESTRICT,
+  KIND_STRUCT,
+  KIND_TYPE_TAG,
+  KIND_TYPEDEF,
+  KIND_UNION,
+  KIND_VAR,
+  KIND_VOLATILE,
+  typePtr,
+} from "./btf";
+
+// Error codes.
+export const E_DUMP_HANDLE: i32 = 220;
+export const E_DUMP_ID: i32 = 221;
+export const E_DUMP_REF: i32 = 222;
+export const E_DUMP_CYCLE: i32 = 223;
+export const E_DUMP_DEEP: i32 = 224;
+export const E_DUMP_KIND: i32 = 225;
+export const E_DUMP_CLOSED: i32 = 226;
+
+/** Calls of the recursive printers deeper than this fail (a cycle in malformed BTF). */
+const MAX_DEPTH: i32 = 1200;
+const MAX_RESOLVE_DEPTH: i32 = 32;
+
+// Bits of the per-type state byte.
+const ORD_MASK: u8 = 3; // 0 not ordered, 1 ordering, 2 ordered
+const ORDERING: u8 = 1;
+const ORDERED: u8 = 2;
+const EMIT_MASK: u8 = 12; // 0 not emitted, 4 emitting, 8 emitted
+const EMITTING: u8 = 4;
+const EMITTED: u8 = 8;
+const FWD_EMITTED: u8 = 16;
+const NAME_RESOLVED: u8 = 32;
+const REFERENCED: u8 = 64;
+
+/** The state of one dumper, saved here between calls (the globals below hold it during a call). */
+class DumpState {
+  btf: Btf | null = null;
+  n: u32 = 0;
+  recs: usize = 0;
+  st: usize = 0;
+  dup: usize = 0;
+  align: usize = 0;
+  sizes: usize = 0;
+  target: usize = 0;
+  queue: usize = 0;
+  qn: u32 = 0;
+  ds: usize = 0;
+  dsCap: u32 = 0;
+  tn: usize = 0;
+  tnMask: u32 = 0;
+  tnCnt: u32 = 0;
+  idn: usize = 0;
+  idnMask: u32 = 0;
+  idnCnt: u32 = 0;
+  ptrSz: u32 = 8;
+  lv: usize = 0;
+  lvN: u32 = 0;
+}
+
+// ---- the active dumper -------------------------------------------------------------------------
+
+let N: u32 = 0;
+/** u32 per id: the address of the type's record (0 for void). */
+let RECS: usize = 0;
+/** u8 per id: the state bits above. */
+let ST: usize = 0;
+/** u32 per id: the `___N` suffix of the type's name, 0 when it has none. */
+let DUP: usize = 0;
+/** i32 per id: the alignment, -1 when not known yet. */
+let ALIGN: usize = 0;
+/** i32 per id: the size of a member of that type, -1 when not known yet. */
+let SIZES: usize = 0;
+/** u32 per id: the type a chain of pointers, modifiers and arrays ends at, 0xffffffff if unknown. */
+let TARGET: usize = 0;
+/** u32 per id: the types in emitting order. */
+let QUEUE: usize = 0;
+let QN: u32 = 0;
+/** The declaration stack (type ids). */
+let DS: usize = 0;
+let DS_CAP: u32 = 0;
+let DSN: u32 = 0;
+// Name tables: 16-byte slots (hash, string address, count, unused), open addressing.
+let TN: usize = 0;
+let TN_MASK: u32 = 0;
+let TN_CNT: u32 = 0;
+let IDN: usize = 0;
+let IDN_MASK: u32 = 0;
+let IDN_CNT: u32 = 0;
+let PTR_SZ: u32 = 8;
+/** String sections, innermost base first: (strBase, address, length) u32 triples. */
+let LV: usize = 0;
+let LV_N: u32 = 0;
+let STRIP: bool = false;
+let BAD: bool = false;
+let DEPTH: i32 = 0;
+// The output: the `out` buffer's memory, taken for the call.
+let OP: usize = 0;
+let OL: usize = 0;
+let OC: usize = 0;
+
+/** An empty C string, for names whose offset is out of range. */
+const EMPTY: usize = memory.data(4);
+/** The host's declared name (emitTypeDecl), NUL-terminated. */
+let VARNAME: usize = 0;
+let VARNAME_CAP: u32 = 0;
+
+function activate(s: DumpState): void {
+  N = s.n;
+  RECS = s.recs;
+  ST = s.st;
+  DUP = s.dup;
+  ALIGN = s.align;
+  SIZES = s.sizes;
+  TARGET = s.target;
+  QUEUE = s.queue;
+  QN = s.qn;
+  DS = s.ds;
+  DS_CAP = s.dsCap;
+  DSN = 0;
+  TN = s.tn;
+  TN_MASK = s.tnMask;
+  TN_CNT = s.tnCnt;
+  IDN = s.idn;
+  IDN_MASK = s.idnMask;
+  IDN_CNT = s.idnCnt;
+  PTR_SZ = s.ptrSz;
+  LV = s.lv;
+  LV_N = s.lvN;
+  STRIP = false;
+  BAD = false;
+  DEPTH = 0;
+  out.reset();
+  OP = out.ptr;
+  OL = 0;
+  OC = out.cap;
+}
+
+function deactivate(s: DumpState): void {
+  s.qn = QN;
+  s.ds = DS;
+  s.dsCap = DS_CAP;
+  s.tn = TN;
+  s.tnMask = TN_MASK;
+  s.tnCnt = TN_CNT;
+  s.idn = IDN;
+  s.idnMask = IDN_MASK;
+  s.idnCnt = IDN_CNT;
+  out.ptr = OP;
+  out.cap = OC;
+  out.len = BAD ? 0 : OL;
+  STRIP = false;
+}
+
+// ---- output ------------------------------------------------------------------------------------
+
+function grow(extra: usize): void {
+  let cap = OC == 0 ? <usize>65536 : OC;
+  while (cap < OL + extra) cap <<= 1;
+  OP = OP == 0 ? heap.alloc(cap) : heap.realloc(OP, cap);
+  OC = cap;
+}
+
+@inline function ensure(extra: usize): void {
+  if (OL + extra > OC) grow(extra);
+}
+
+@inline function putByte(c: u32): void {
+  ensure(1);
+  store<u8>(OP + OL, <u8>c);
+  OL++;
+}
+
+/** Appends an ASCII literal. */
+@inline function lit(s: string): void {
+  litAt(changetype<usize>(s));
+}
+
+/** Appends the ASCII string object at `src` (no managed reference lives across the grow call). */
+function litAt(src: usize): void {
+  const n = <i32>(load<u32>(src - 4) >> 1);
+  ensure(<usize>n);
+  const dst = OP + OL;
+  for (let i = 0; i < n; i++) store<u8>(dst + i, load<u8>(src + (<usize>i << 1)));
+  OL += n;
+}
+
+/** Appends a NUL-terminated string. */
+function putC(s: usize): void {
+  let e = s;
+  while (load<u8>(e) != 0) e++;
+  const n = e - s;
+  ensure(n);
+  memory.copy(OP + OL, s, n);
+  OL += n;
+}
+
+function putU64(v: u64): void {
+  ensure(20);
+  if (v == 0) {
+    store<u8>(OP + OL, 0x30);
+    OL++;
+    return;
+  }
+  let digits: usize = 0;
+  let t = v;
+  while (t != 0) {
+    digits++;
+    t /= 10;
+  }
+  let p = OP + OL + digits;
+  while (v != 0) {
+    p--;
+    store<u8>(p, <u8>(0x30 + <u32>(v % 10)));
+    v /= 10;
+  }
+  OL += digits;
+}
+
+function putI64(v: i64): void {
+  if (v < 0) {
+    putByte(0x2d);
+    putU64(<u64>0 - <u64>v);
+  } else putU64(<u64>v);
+}
+
+function putTabs(lvl: i32): void {
+  const n = lvl >= 13 ? 13 : lvl < 0 ? 0 : lvl;
+  ensure(<usize>n);
+  for (let i = 0; i < n; i++) store<u8>(OP + OL + i, 9);
+  OL += n;
+}
+
+// ---- types -------------------------------------------------------------------------------------
+
+@inline function rec(id: u32): usize {
+  return <usize>load<u32>(RECS + (<usize>id << 2));
+}
+@inline function kindOf(id: u32): u32 {
+  return id == 0 ? 0 : (load<u32>(rec(id) + 4) >> 24) & 0x1f;
+}
+@inline function vlenOf(id: u32): u32 {
+  return load<u32>(rec(id) + 4) & 0xffff;
+}
+@inline function kflagOf(id: u32): bool {
+  return (load<u32>(rec(id) + 4) >> 31) != 0;
+}
+@inline function nameOffOf(id: u32): u32 {
+  return id == 0 ? 0 : load<u32>(rec(id));
+}
+/** The size-or-type field. */
+@inline function stOf(id: u32): u32 {
+  return load<u32>(rec(id) + 8);
+}
+@inline function state(id: u32): u8 {
+  return load<u8>(ST + id);
+}
+@inline function setState(id: u32, v: u8): void {
+  store<u8>(ST + id, v);
+}
+@inline function setOrd(id: u32, v: u8): void {
+  store<u8>(ST + id, (load<u8>(ST + id) & ~ORD_MASK) | v);
+}
+@inline function setEmit(id: u32, v: u8): void {
+  store<u8>(ST + id, (load<u8>(ST + id) & ~EMIT_MASK) | v);
+}
+@inline function isMod(k: u32): bool {
+  return k == KIND_VOLATILE || k == KIND_CONST || k == KIND_RESTRICT || k == KIND_TYPE_TAG;
+}
+
+/** The address of the string at `off` (an empty string when out of range). */
+function strAt(off: u32): usize {
+  for (let i = LV_N; i > 0; i--) {
+    const l = LV + <usize>(i - 1) * 12;
+    const base = load<u32>(l);
+    if (off >= base) {
+      if (off - base >= load<u32>(l + 8)) return EMPTY;
+      return <usize>load<u32>(l + 4) + <usize>(off - base);
+    }
+  }
+  return EMPTY;
+}
+
+@inline function nameOf(id: u32): usize {
+  return strAt(nameOffOf(id));
+}
+
+function eqLit(p: usize, s: string): bool {
+  const n = s.length;
+  const src = changetype<usize>(s);
+  for (let i = 0; i < n; i++) {
+    if (<u32>load<u8>(p + i) != <u32>load<u16>(src + (<usize>i << 1))) return false;
+  }
+  return load<u8>(p + n) == 0;
+}
+
+@inline function enter(): bool {
+  if (BAD) return false;
+  if (++DEPTH > MAX_DEPTH) {
+    DEPTH--;
+    BAD = true;
+    fail(E_DUMP_DEEP, "BTF types nest too deeply to print as C; the types may form a cycle");
+    return false;
+  }
+  return true;
+}
+
+function failAt(code: i32, msg: string, id: u32): void {
+  if (BAD) return;
+  BAD = true;
+  fail(code, msg, -1, id);
+}
+
+// ---- name tables -------------------------------------------------------------------------------
+
+function hashC(s: usize): u32 {
+  let h: u32 = 2166136261;
+  let c = load<u8>(s);
+  while (c != 0) {
+    h = (h ^ <u32>c) * 16777619;
+    s++;
+    c = load<u8>(s);
+  }
+  return h | 1;
+}
+
+function eqC(a: usize, b: usize): bool {
+  if (a == b) return true;
+  for (;;) {
+    const x = load<u8>(a);
+    if (x != load<u8>(b)) return false;
+    if (x == 0) return true;
+    a++;
+    b++;
+  }
+  return false;
+}
+
+function newTable(size: u32): usize {
+  const t = heap.alloc(<usize>size << 4);
+  memory.fill(t, 0, <usize>size << 4);
+  return t;
+}
+
+/** Inserts or finds `s` in a table; returns its slot. The table must have a free slot. */
+function slotOf(tab: usize, mask: u32, s: usize, h: u32): usize {
+  let i = h & mask;
+  for (;;) {
+    const e = tab + (<usize>i << 4);
+    const eh = load<u32>(e);
+    if (eh == 0) {
+      store<u32>(e, h);
+      store<u32>(e + 4, <u32>s);
+      return e;
+    }
+    if (eh == h && eqC(<usize>load<u32>(e + 4), s)) return e;
+    i = (i + 1) & mask;
+  }
+  return 0;
+}
+
+function rehash(tab: usize, mask: u32): usize {
+  const size = (mask + 1) << 1;
+  const nt = newTable(size);
+  for (let i: u32 = 0; i <= mask; i++) {
+    const e = tab + (<usize>i << 4);
+    const h = load<u32>(e);
+    if (h == 0) continue;
+    let j = h & (size - 1);
+    while (load<u32>(nt + (<usize>j << 4)) != 0) j = (j + 1) & (size - 1);
+    memory.copy(nt + (<usize>j << 4), e, 16);
+  }
+  heap.free(tab);
+  return nt;
+}
+
+/** Counts one more use of name `s` in the type (ident false) or identifier table; returns the count. */
+function nameDups(ident: bool, s: usize): u32 {
+  const h = hashC(s);
+  let e: usize;
+  if (ident) {
+    if ((IDN_CNT + 1) << 1 > IDN_MASK + 1) {
+      IDN = rehash(IDN, IDN_MASK);
+      IDN_MASK = (IDN_MASK << 1) | 1;
+    }
+    e = slotOf(IDN, IDN_MASK, s, h);
+    if (load<u32>(e + 8) == 0) IDN_CNT++;
+  } else {
+    if ((TN_CNT + 1) << 1 > TN_MASK + 1) {
+      TN = rehash(TN, TN_MASK);
+      TN_MASK = (TN_MASK << 1) | 1;
+    }
+    e = slotOf(TN, TN_MASK, s, h);
+    if (load<u32>(e + 8) == 0) TN_CNT++;
+  }
+  const c = load<u32>(e + 8) + 1;
+  store<u32>(e + 8, c);
+  return c;
+}
+
+/** Resolves the unique name of a named type on first use; returns its suffix (0 for none). */
+function resolveName(id: u32, ident: bool): u32 {
+  const off = nameOffOf(id);
+  if (off == 0) return 0;
+  const s = state(id);
+  if ((s & NAME_RESOLVED) != 0) return load<u32>(DUP + (<usize>id << 2));
+  setState(id, s | NAME_RESOLVED);
+  const k = kindOf(id);
+  if (k == KIND_FWD || (k == KIND_ENUM && vlenOf(id) == 0)) return 0;
+  const d = nameDups(ident, strAt(off));
+  if (d > 1) {
+    store<u32>(DUP + (<usize>id << 2), d);
+    return d;
+  }
+  return 0;
+}
+
+function putSuffix(d: u32): void {
+  if (d > 1) {
+    lit("___");
+    putU64(d);
+  }
+}
+
+function putTypeName(id: u32): void {
+  const d = resolveName(id, false);
+  if (nameOffOf(id) != 0) putC(nameOf(id));
+  putSuffix(d);
+}
+
+function putIdentName(id: u32): void {
+  const d = resolveName(id, true);
+  if (nameOffOf(id) != 0) putC(nameOf(id));
+  putSuffix(d);
+}
+
+// ---- layout ------------------------------------------------------------------------------------
+
+function alignOf(id: u32): i32 {
+  const memo = load<i32>(ALIGN + (<usize>id << 2));
+  if (memo >= 0) return memo;
+  if (!enter()) return 0;
+  store<i32>(ALIGN + (<usize>id << 2), 0); // guards against cycles in malformed BTF
+  const a = computeAlign(id);
+  DEPTH--;
+  store<i32>(ALIGN + (<usize>id << 2), a);
+  return a;
+}
+
+function computeAlign(id: u32): i32 {
+  if (id == 0) return 0;
+  const p = rec(id);
+  switch (kindOf(id)) {
+    case KIND_INT:
+    case KIND_ENUM:
+    case KIND_ENUM64:
+    case KIND_FLOAT: {
+      const s = load<u32>(p + 8);
+      return <i32>(s < PTR_SZ ? s : PTR_SZ);
+    }
+    case KIND_PTR:
+      return <i32>PTR_SZ;
+    case KIND_TYPEDEF:
+    case KIND_VOLATILE:
+    case KIND_CONST:
+    case KIND_RESTRICT:
+    case KIND_TYPE_TAG:
+      return alignOf(load<u32>(p + 8));
+    case KIND_ARRAY:
+      return alignOf(load<u32>(p + 12));
+    case KIND_STRUCT:
+    case KIND_UNION: {
+      const v = vlenOf(id);
+      const kf = kflagOf(id);
+      let max: i32 = 1;
+      for (let i: u32 = 0; i < v; i++) {
+        const m = p + 12 + <usize>i * 12;
+        const a = alignOf(load<u32>(m + 4));
+        if (a <= 0) return a;
+        if (a > max) max = a;
+        const off = load<u32>(m + 8);
+        const bitSz = kf ? off >> 24 : 0;
+        if (bitSz == 0 && (kf ? off & 0xffffff : off) % (8 * <u32>a) != 0) return 1;
+      }
+      return load<u32>(p + 8) % <u32>max != 0 ? 1 : max;
+    }
+    default:
+      return 0;
+  }
+}
+
+/** The size of a member's type, 0 when it has none: btf__resolve_size kept per type. */
+function sizeOfMember(id: u32): i64 {
+  const memo = load<i64>(SIZES + (<usize>id << 3));
+  if (memo >= 0) return memo;
+  let sz = resolveSize(id);
+  if (sz < 0) sz = 0;
+  store<i64>(SIZES + (<usize>id << 3), sz);
+  return sz;
+}
+
+/** Like btf__resolve_size, with -1 for any failure. */
+function resolveSize(id: u32): i64 {
+  let nelems: u64 = 1;
+  let size: i64 = -1;
+  for (let i = 0; i < MAX_RESOLVE_DEPTH && id != 0; i++) {
+    const k = kindOf(id);
+    if (
+      k == KIND_INT || k == KIND_STRUCT || k == KIND_UNION || k == KIND_ENUM || k == KIND_ENUM64 ||
+      k == KIND_DATASEC || k == KIND_FLOAT
+    ) {
+      size = <i64>stOf(id);
+      break;
+    }
+    if (k == KIND_PTR) {
+      size = <i64>PTR_SZ;
+      break;
+    }
+    if (
+      k == KIND_TYPEDEF || k == KIND_VOLATILE || k == KIND_CONST || k == KIND_RESTRICT ||
+      k == KIND_VAR || k == KIND_DECL_TAG || k == KIND_TYPE_TAG
+    ) {
+      id = stOf(id);
+      continue;
+    }
+    if (k == KIND_ARRAY) {
+      const p = rec(id);
+      const ne = <u64>load<u32>(p + 20);
+      if (nelems != 0 && ne > <u64>0xffffffff / nelems) return -1;
+      nelems *= ne;
+      id = load<u32>(p + 12);
+      continue;
+    }
+    return -1;
+  }
+  if (size < 0) return -1;
+  if (nelems != 0 && <u64>size > <u64>0xffffffff / nelems) return -1;
+  return <i64>(nelems * <u64>size);
+}
+
+function isPacked(id: u32): bool {
+  const p = rec(id);
+  const v = vlenOf(id);
+  const kf = kflagOf(id);
+  let max: i32 = 1;
+  for (let i: u32 = 0; i < v; i++) {
+    const m = p + 12 + <usize>i * 12;
+    const a = alignOf(load<u32>(m + 4));
+    const off = load<u32>(m + 8);
+    const bitSz = kf ? off >> 24 : 0;
+    if (a > 0 && bitSz == 0 && (kf ? off & 0xffffff : off) % (8 * <u32>a) != 0) return true;
+    if (a > max) max = a;
+  }
+  return load<u32>(p + 8) % <u32>max != 0;
+}
+
+/** The type a chain of pointers, modifiers and arrays ends at (the id itself for other kinds). */
+function targetOf(id: u32): u32 {
+  const memo = load<u32>(TARGET + (<usize>id << 2));
+  if (memo != 0xffffffff) return memo;
+  let x = id;
+  for (let i: u32 = 0; i <= N; i++) {
+    const k = kindOf(x);
+    if (k == KIND_PTR || isMod(k)) x = stOf(x);
+    else if (k == KIND_ARRAY) x = load<u32>(rec(x) + 12);
+    else break;
+  }
+  store<u32>(TARGET + (<usize>id << 2), x);
+  return x;
+}
+
+// ---- ordering ----------------------------------------------------------------------------------
+
+@inline function enqueue(id: u32): void {
+  store<u32>(QUEUE + (<usize>QN << 2), id);
+  QN++;
+}
+
+/**
+ * Topological ordering. Returns 1 when the type must be fully defined before its user (a strong
+ * link), 0 when a forward declaration is enough (a weak link, through a pointer to a named type).
+ */
+function orderType(id: u32, throughPtr: bool): i32 {
+  if (!enter()) return 0;
+  const r = orderInner(id, throughPtr);
+  DEPTH--;
+  return r;
+}
+
+function orderInner(id: u32, throughPtr: bool): i32 {
+  let kind = kindOf(id);
+  for (let steps: u32 = 0; kind == KIND_ARRAY || isMod(kind); steps++) {
+    if (steps > N) {
+      failAt(E_DUMP_CYCLE, "Type is part of a cycle of modifiers or arrays", id);
+      return 0;
+    }
+    if (kind == KIND_ARRAY) {
+      id = load<u32>(rec(id) + 12);
+      throughPtr = false;
+    } else id = stOf(id);
+    kind = kindOf(id);
+  }
+  const os = state(id) & ORD_MASK;
+  if (os == ORDERED) return 1;
+  if (os == ORDERING) {
+    if ((kind == KIND_STRUCT || kind == KIND_UNION) && throughPtr && nameOffOf(id) != 0) return 0;
+    failAt(E_DUMP_CYCLE, "Unsatisfiable type cycle; C cannot declare these types", id);
+    return 0;
+  }
+  switch (kind) {
+    case KIND_INT:
+    case KIND_FLOAT:
+      setOrd(id, ORDERED);
+      return 0;
+    case KIND_PTR: {
+      const r = orderType(stOf(id), true);
+      setOrd(id, ORDERED);
+      return r;
+    }
+    case KIND_STRUCT:
+    case KIND_UNION: {
+      if (throughPtr && nameOffOf(id) != 0) return 0;
+      setOrd(id, ORDERING);
+      const p = rec(id);
+      const v = vlenOf(id);
+      for (let i: u32 = 0; i < v; i++) {
+        orderType(load<u32>(p + 16 + <usize>i * 12), false);
+        if (BAD) return 0;
+      }
+      if (nameOffOf(id) != 0) enqueue(id);
+      setOrd(id, ORDERED);
+      return 1;
+    }
+    case KIND_ENUM:
+    case KIND_ENUM64:
+    case KIND_FWD:
+      if (nameOffOf(id) != 0 || (state(id) & REFERENCED) == 0) enqueue(id);
+      setOrd(id, ORDERED);
+      return 1;
+    case KIND_TYPEDEF: {
+      const strong = orderType(stOf(id), throughPtr);
+      if (BAD) return 0;
+      if (throughPtr && strong == 0) return 0;
+      enqueue(id);
+      setOrd(id, ORDERED);
+      return 1;
+    }
+    case KIND_FUNC_PROTO: {
+      let strong = orderType(stOf(id), throughPtr);
+      const p = rec(id);
+      const v = vlenOf(id);
+      for (let i: u32 = 0; i < v && !BAD; i++) {
+        if (orderType(load<u32>(p + 16 + <usize>i * 8), throughPtr) > 0) strong = 1;
+      }
+      return strong;
+    }
+    case KIND_FUNC:
+    case KIND_VAR:
+    case KIND_DATASEC:
+    case KIND_DECL_TAG:
+      setOrd(id, ORDERED);
+      return 0;
+    default:
+      failAt(E_DUMP_KIND, "Unexpected BTF kind while ordering types", id);
+      return 0;
+  }
+}
+
+// ---- emitting ----------------------------------------------------------------------------------
+
+function isBlacklisted(id: u32): bool {
+  return nameOffOf(id) != 0 && eqLit(nameOf(id), "__builtin_va_list");
+}
+
+function emitType(id: u32, contId: u32): void {
+  if (!enter()) return;
+  emitInner(id, contId);
+  DEPTH--;
+}
+
+function emitInner(id: u32, contId: u32): void {
+  const s = state(id);
+  const es = s & EMIT_MASK;
+  if (es == EMITTED) return;
+  const kind = kindOf(id);
+  if (es == EMITTING) {
+    if ((s & FWD_EMITTED) != 0) return;
+    if (kind == KIND_STRUCT || kind == KIND_UNION) {
+      if (id == contId) return;
+      if (nameOffOf(id) == 0) return; // an anonymous loop: libbpf warns and goes on
+      emitStructFwd(id);
+      lit(";\n\n");
+      setState(id, state(id) | FWD_EMITTED);
+    } else if (kind == KIND_TYPEDEF) {
+      if (!isBlacklisted(id)) {
+        emitTypedefDef(id, 0);
+        lit(";\n\n");
+      }
+      setState(id, state(id) | FWD_EMITTED);
+    }
+    return;
+  }
+  switch (kind) {
+    case KIND_INT: {
+      const d = resolveName(id, false);
+      if (d <= 1 && nameOffOf(id) != 0) {
+        const name = nameOf(id);
+        let alias: usize = 0;
+        if (eqLit(name, "__Poly8_t")) alias = changetype<usize>("unsigned char");
+        else if (eqLit(name, "__Poly16_t")) alias = changetype<usize>("unsigned short");
+        else if (eqLit(name, "__Poly64_t")) alias = changetype<usize>("unsigned long long");
+        else if (eqLit(name, "__Poly128_t")) alias = changetype<usize>("unsigned __int128");
+        if (alias != 0) {
+          lit("typedef ");
+          litAt(alias);
+          putByte(0x20);
+          putC(name);
+          lit(";\n\n");
+        }
+      }
+      setEmit(id, EMITTED);
+      break;
+    }
+    case KIND_ENUM:
+    case KIND_ENUM64:
+      if (contId == 0) {
+        emitEnumDef(id, 0);
+        lit(";\n\n");
+      }
+      setEmit(id, EMITTED);
+      break;
+    case KIND_PTR:
+    case KIND_VOLATILE:
+    case KIND_CONST:
+    case KIND_RESTRICT:
+    case KIND_TYPE_TAG:
+    case KIND_ARRAY:
+      emitType(targetOf(id), contId);
+      break;
+    case KIND_FWD:
+      emitFwdDef(id);
+      lit(";\n\n");
+      setEmit(id, EMITTED);
+      break;
+    case KIND_TYPEDEF:
+      setEmit(id, EMITTING);
+      emitType(stOf(id), id);
+      if (BAD) return;
+      if ((state(id) & FWD_EMITTED) == 0 && !isBlacklisted(id)) {
+        emitTypedefDef(id, 0);
+        lit(";\n\n");
+      }
+      setEmit(id, EMITTED);
+      break;
+    case KIND_STRUCT:
+    case KIND_UNION: {
+      const anon = nameOffOf(id) == 0;
+      // A named struct used from inside another, already forward-declared: nothing to do.
+      if (contId != 0 && !anon && (s & FWD_EMITTED) != 0) break;
+      setEmit(id, EMITTING);
+      if (contId == 0 || anon) {
+        const p = rec(id);
+        const v = vlenOf(id);
+        const newCont = anon ? contId : id;
+        for (let i: u32 = 0; i < v; i++) {
+          const m = targetOf(load<u32>(p + 16 + <usize>i * 12));
+          if ((state(m) & EMIT_MASK) != EMITTED) emitType(m, newCont);
+          if (BAD) return;
+        }
+      } else if ((state(id) & FWD_EMITTED) == 0 && id != contId) {
+        emitStructFwd(id);
+        lit(";\n\n");
+        setState(id, state(id) | FWD_EMITTED);
+      }
+      if (contId == 0) {
+        emitStructDef(id, 0);
+        lit(";\n\n");
+        setEmit(id, EMITTED);
+      } else {
+        setEmit(id, 0);
+      }
+      break;
+    }
+    case KIND_FUNC_PROTO: {
+      emitType(stOf(id), contId);
+      const p = rec(id);
+      const v = vlenOf(id);
+      for (let i: u32 = 0; i < v && !BAD; i++) {
+        const t = targetOf(load<u32>(p + 16 + <usize>i * 8));
+        if ((state(t) & EMIT_MASK) != EMITTED) emitType(t, contId);
+      }
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+function emitStructFwd(id: u32): void {
+  lit(kindOf(id) == KIND_STRUCT ? "struct" : "union");
+  if (nameOffOf(id) != 0) putByte(0x20);
+  putTypeName(id);
+}
+
+function emitFwdDef(id: u32): void {
+  lit(kflagOf(id) ? "union " : "struct ");
+  putTypeName(id);
+}
+
+function emitBitPadding(cur: i64, next: i64, nextAlign: i32, inBitfield: bool, lvl: i32): void {
+  if (cur >= next) return;
+  const longBits = <i64>PTR_SZ * 8;
+  let padBits: i64 = 0;
+  let padIdx = 0;
+  let newOff: i64 = 0;
+  for (let i = 0; i < 4; i++) {
+    padIdx = i;
+    padBits = i == 0 ? longBits : i == 1 ? 32 : i == 2 ? 16 : 8;
+    newOff = ((cur + padBits - 1) / padBits) * padBits;
+    if (newOff <= next) break;
+  }
+  if (newOff > cur && newOff <= next) {
+    let misaligned = true;
+    if (nextAlign > 0) {
+      const a = <i64>nextAlign * 8;
+      misaligned = ((cur + a - 1) / a) * a != newOff;
+    }
+    if (
+      inBitfield || (newOff == next && misaligned) || (newOff != next && next - newOff <= newOff - cur)
+    ) {
+      putPad(padIdx, inBitfield ? newOff - cur : 0, lvl);
+    }
+    cur = newOff;
+  }
+  while (cur != next) {
+    const left = next - cur;
+    const bits = left < padBits ? left : padBits;
+    if (bits == padBits) {
+      putPad(padIdx, padBits, lvl);
+      cur += bits;
+      continue;
+    }
+    // The remainder: the smallest type that holds it.
+    for (let i = 3; i >= 0; i--) {
+      const pb: i64 = i == 0 ? longBits : i == 1 ? 32 : i == 2 ? 16 : 8;
+      padIdx = i;
+      padBits = pb;
+      if (pb < bits) continue;
+      putPad(i, bits, lvl);
+      cur += bits;
+      break;
+    }
+    if (BAD) return;
+  }
+}
+
+function putPad(idx: i32, bits: i64, lvl: i32): void {
+  putByte(0x0a);
+  putTabs(lvl);
+  lit(idx == 0 ? "long" : idx == 1 ? "int" : idx == 2 ? "short" : "char");
+  lit(": ");
+  putI64(bits);
+  putByte(0x3b);
+}
+
+function emitStructDef(id: u32, lvl: i32): void {
+  if (!enter()) return;
+  const isStruct = kindOf(id) == KIND_STRUCT;
+  const p = rec(id);
+  const v = vlenOf(id);
+  const kf = kflagOf(id);
+  const packed = isStruct ? isPacked(id) : false;
+  lit(isStruct ? "struct" : "union");
+  if (nameOffOf(id) != 0) putByte(0x20);
+  putTypeName(id);
+  lit(" {");
+  let off: i64 = 0;
+  let prevBitfield = false;
+  for (let i: u32 = 0; i < v && !BAD; i++) {
+    const m = p + 12 + <usize>i * 12;
+    const mType = load<u32>(m + 4);
+    const rawOff = load<u32>(m + 8);
+    const bitSz = kf ? rawOff >> 24 : 0;
+    const mOff = <i64>(kf ? rawOff & 0xffffff : rawOff);
+    if (off < mOff) {
+      const mAlign = packed ? 1 : alignOf(mType);
+      emitBitPadding(off, mOff, mAlign, prevBitfield && bitSz != 0, lvl + 1);
+    }
+    putByte(0x0a);
+    putTabs(lvl + 1);
+    emitDecl(mType, strAt(load<u32>(m)), 0, lvl + 1);
+    if (bitSz != 0) {
+      lit(": ");
+      putU64(bitSz);
+      off = mOff + bitSz;
+      prevBitfield = true;
+    } else {
+      off = mOff + sizeOfMember(mType) * 8;
+      prevBitfield = false;
+    }
+    putByte(0x3b);
+  }
+  const size = <i64>load<u32>(p + 8);
+  if (isStruct && off < size * 8) emitBitPadding(off, size * 8, alignOf(id), false, lvl + 1);
+  if (v != 0 || size != 0) {
+    putByte(0x0a);
+    putTabs(lvl);
+  }
+  putByte(0x7d);
+  if (packed) lit(" __attribute__((packed))");
+  DEPTH--;
+}
+
+function emitEnumDef(id: u32, lvl: i32): void {
+  const v = vlenOf(id);
+  lit("enum");
+  if (nameOffOf(id) != 0) putByte(0x20);
+  putTypeName(id);
+  if (v == 0) return;
+  lit(" {");
+  const p = rec(id);
+  const signed = kflagOf(id);
+  const is32 = kindOf(id) == KIND_ENUM;
+  for (let i: u32 = 0; i < v; i++) {
+    const m = p + 12 + <usize>i * (is32 ? 8 : 12);
+    const name = strAt(load<u32>(m));
+    const dup = nameDups(true, name);
+    putByte(0x0a);
+    putTabs(lvl + 1);
+    putC(name);
+    putSuffix(dup);
+    lit(" = ");
+    if (is32) {
+      const x = load<u32>(m + 4);
+      if (signed) putI64(<i64><i32>x);
+      else putU64(<u64>x);
+    } else {
+      const lo = load<u32>(m + 4);
+      const hi = load<u32>(m + 8);
+      const x = (<u64>hi << 32) | <u64>lo;
+      if (hi == 0 || !signed) putU64(x);
+      else putI64(<i64>x);
+      lit(signed ? "LL" : "ULL");
+    }
+    putByte(0x2c);
+  }
+  putByte(0x0a);
+  putTabs(lvl);
+  putByte(0x7d);
+}
+
+function emitTypedefDef(id: u32, lvl: i32): void {
+  const d = resolveName(id, true);
+  const name = nameOffOf(id) != 0 ? nameOf(id) : EMPTY;
+  if (stOf(id) == 0 && d <= 1 && eqLit(name, "__gnuc_va_list")) {
+    lit("typedef __builtin_va_list __gnuc_va_list");
+    return;
+  }
+  lit("typedef ");
+  emitDecl(stOf(id), name, d, lvl);
+}
+
+// ---- declarations ------------------------------------------------------------------------------
+
+function dsPush(id: u32): void {
+  if (DSN >= DS_CAP) {
+    const cap = DS_CAP == 0 ? <u32>256 : DS_CAP << 1;
+    DS = DS == 0 ? heap.alloc(<usize>cap << 2) : heap.realloc(DS, <usize>cap << 2);
+    DS_CAP = cap;
+  }
+  store<u32>(DS + (<usize>DSN << 2), id);
+  DSN++;
+}
+
+@inline function dsAt(i: u32): u32 {
+  return load<u32>(DS + (<usize>i << 2));
+}
+
+/** Prints a declaration of the name (fname, with suffix fdup) with type `id`. */
+function emitDecl(id: u32, fname: usize, fdup: u32, lvl: i32): void {
+  if (!enter()) return;
+  const start = DSN;
+  const first = id;
+  for (let steps: u32 = 0;; steps++) {
+    if (steps > N) {
+      DSN = start;
+      failAt(E_DUMP_CYCLE, "Type is part of a cycle of pointers or modifiers", first);
+      DEPTH--;
+      return;
+    }
+    const kind = kindOf(id);
+    if (!(STRIP && isMod(kind))) dsPush(id);
+    if (id == 0) break;
+    if (kind == KIND_PTR || isMod(kind) || kind == KIND_FUNC_PROTO) id = stOf(id);
+    else if (kind == KIND_ARRAY) id = load<u32>(rec(id) + 12);
+    else break;
+  }
+  emitChain(start, DSN - start, fname, fdup, lvl);
+  DSN = start;
+  DEPTH--;
+}
+
+/** Prints the const/volatile/restrict on top of a frame; returns the frame's new count. */
+function emitMods(start: u32, cnt: u32): u32 {
+  while (cnt != 0) {
+    const k = kindOf(dsAt(start + cnt - 1));
+    if (k == KIND_VOLATILE) lit("volatile ");
+    else if (k == KIND_CONST) lit("const ");
+    else if (k == KIND_RESTRICT) lit("restrict ");
+    else break;
+    cnt--;
+  }
+  return cnt;
+}
+
+/** Drops the modifiers on top of a frame; returns the frame's new count. */
+function dropMods(start: u32, cnt: u32): u32 {
+  while (cnt != 0 && isMod(kindOf(dsAt(start + cnt - 1)))) cnt--;
+  return cnt;
+}
+
+function emitName(fname: usize, fdup: u32, lastWasPtr: bool): void {
+  if (!lastWasPtr && (load<u8>(fname) != 0 || fdup > 1)) putByte(0x20);
+  putC(fname);
+  putSuffix(fdup);
+}
+
+/**
+ * Prints the declaration held by a frame of the declaration stack (ids from `start`, the innermost
+ * on top) around the name. Nested arrays and prototypes go on with the rest of the same frame.
+ */
+function emitChain(start: u32, cnt: u32, fname: usize, fdup: u32, lvl: i32): void {
+  if (!enter()) return;
+  chainInner(start, cnt, fname, fdup, lvl);
+  DEPTH--;
+}
+
+function chainInner(start: u32, cnt: u32, fname: usize, fdup: u32, lvl: i32): void {
+  let lastWasPtr = true;
+  while (cnt != 0) {
+    if (BAD) return;
+    const id = dsAt(start + --cnt);
+    if (id == 0) {
+      cnt = emitMods(start, cnt);
+      lit("void");
+      lastWasPtr = false;
+      continue;
+    }
+    const kind = kindOf(id);
+    switch (kind) {
+      case KIND_INT:
+      case KIND_FLOAT:
+        cnt = emitMods(start, cnt);
+        putC(nameOf(id));
+        break;
+      case KIND_STRUCT:
+      case KIND_UNION:
+        cnt = emitMods(start, cnt);
+        if (nameOffOf(id) == 0) emitStructDef(id, lvl);
+        else emitStructFwd(id);
+        break;
+      case KIND_ENUM:
+      case KIND_ENUM64:
+        cnt = emitMods(start, cnt);
+        if (nameOffOf(id) == 0) emitEnumDef(id, lvl);
+        else {
+          lit("enum ");
+          putTypeName(id);
+        }
+        break;
+      case KIND_FWD:
+        cnt = emitMods(start, cnt);
+        emitFwdDef(id);
+        break;
+      case KIND_TYPEDEF:
+        cnt = emitMods(start, cnt);
+        putIdentName(id);
+        break;
+      case KIND_PTR:
+        lit(lastWasPtr ? "*" : " *");
+        break;
+      case KIND_VOLATILE:
+        lit(" volatile");
+        break;
+      case KIND_CONST:
+        lit(" const");
+        break;
+      case KIND_RESTRICT:
+        lit(" restrict");
+        break;
+      case KIND_TYPE_TAG:
+        cnt = emitMods(start, cnt);
+        lit(" __attribute__((btf_type_tag(\"");
+        putC(nameOf(id));
+        lit("\")))");
+        break;
+      case KIND_ARRAY: {
+        const nelems = load<u32>(rec(id) + 20);
+        cnt = dropMods(start, cnt);
+        if (cnt == 0) {
+          emitName(fname, fdup, lastWasPtr);
+        } else {
+          const multidim = kindOf(dsAt(start + cnt - 1)) == KIND_ARRAY;
+          if (!lastWasPtr && (load<u8>(fname) != 0 || fdup > 1)) putByte(0x20);
+          if (!multidim) putByte(0x28);
+          emitChain(start, cnt, fname, fdup, lvl);
+          if (!multidim) putByte(0x29);
+        }
+        putByte(0x5b);
+        putU64(nelems);
+        putByte(0x5d);
+        return;
+      }
+      case KIND_FUNC_PROTO: {
+        const p = rec(id);
+        const n = vlenOf(id);
+        cnt = dropMods(start, cnt);
+        if (cnt != 0) {
+          lit(" (");
+          emitChain(start, cnt, fname, fdup, lvl);
+          putByte(0x29);
+        } else {
+          emitName(fname, fdup, lastWasPtr);
+        }
+        putByte(0x28);
+        if (n == 0 || (n == 1 && load<u32>(p + 16) == 0)) {
+          lit("void)");
+          return;
+        }
+        for (let i: u32 = 0; i < n && !BAD; i++) {
+          if (i > 0) lit(", ");
+          const m = p + 12 + <usize>i * 8;
+          const pType = load<u32>(m + 4);
+          if (i == n - 1 && pType == 0) {
+            lit("...");
+            break;
+          }
+          emitDecl(pType, strAt(load<u32>(m)), 0, lvl);
+        }
+        putByte(0x29);
+        return;
+      }
+      default:
+        // libbpf warns about an unexpected kind in a declaration and stops this chain
+        return;
+    }
+    lastWasPtr = kind == KIND_PTR;
+  }
+  emitName(fname, fdup, lastWasPtr);
+}
+
+function dumpOne(id: u32): void {
+  const from = QN;
+  orderType(id, false);
+  const to = QN;
+  for (let i = from; i < to && !BAD; i++) emitType(load<u32>(QUEUE + (<usize>i << 2)), 0);
+}
+
+// ---- setup -------------------------------------------------------------------------------------
+
+function allocFill(bytes: usize, v: u8): usize {
+  const p = heap.alloc(bytes > 0 ? bytes : 1);
+  memory.fill(p, v, bytes);
+  return p;
+}
+
+/** Marks referenced types and checks every type id a record holds. Returns false after fail(). */
+function markReferenced(): bool {
+  for (let id: u32 = 1; id < N; id++) {
+    const p = rec(id);
+    const v = vlenOf(id);
+    const k = kindOf(id);
+    switch (k) {
+      case KIND_VOLATILE:
+      case KIND_CONST:
+      case KIND_RESTRICT:
+      case KIND_PTR:
+      case KIND_TYPEDEF:
+      case KIND_FUNC:
+      case KIND_VAR:
+      case KIND_DECL_TAG:
+      case KIND_TYPE_TAG:
+        if (!ref(id, load<u32>(p + 8))) return false;
+        break;
+      case KIND_ARRAY:
+        if (!ref(id, load<u32>(p + 16)) || !ref(id, load<u32>(p + 12))) return false;
+        break;
+      case KIND_STRUCT:
+      case KIND_UNION:
+        for (let i: u32 = 0; i < v; i++) {
+          if (!ref(id, load<u32>(p + 16 + <usize>i * 12))) return false;
+        }
+        break;
+      case KIND_FUNC_PROTO:
+        if (load<u32>(p + 8) >= N) return ref(id, load<u32>(p + 8));
+        for (let i: u32 = 0; i < v; i++) {
+          if (!ref(id, load<u32>(p + 16 + <usize>i * 8))) return false;
+        }
+        break;
+      case KIND_DATASEC:
+        for (let i: u32 = 0; i < v; i++) {
+          if (!ref(id, load<u32>(p + 12 + <usize>i * 12))) return false;
+        }
+        break;
+      default:
+        break;
+    }
+  }
+  return true;
+}
+
+@inline function ref(id: u32, to: u32): bool {
+  if (to >= N) {
+    fail(E_DUMP_REF, "BTF type refers to a type id that does not exist", -1, id);
+    return false;
+  }
+  store<u8>(ST + to, load<u8>(ST + to) | REFERENCED);
+  return true;
+}
+
+/** Like libbpf: the size of `long` in this BTF, or 8 when it has none. */
+function pointerSize(): u32 {
+  for (let id: u32 = 1; id < N; id++) {
+    if (kindOf(id) != KIND_INT) continue;
+    const sz = stOf(id);
+    if (sz != 4 && sz != 8) continue;
+    const s = nameOf(id);
+    if (
+      eqLit(s, "long") || eqLit(s, "long int") || eqLit(s, "int long") ||
+      eqLit(s, "unsigned long") || eqLit(s, "long unsigned") || eqLit(s, "unsigned long int") ||
+      eqLit(s, "unsigned int long") || eqLit(s, "long unsigned int") ||
+      eqLit(s, "long int unsigned") || eqLit(s, "int unsigned long") ||
+      eqLit(s, "int long unsigned")
+    ) return sz;
+  }
+  return 8;
+}
+
+const dumpers = new Array<DumpState | null>();
+
+function freeState(s: DumpState): void {
+  const ptrs: usize[] = [s.recs, s.st, s.dup, s.align, s.sizes, s.target, s.queue, s.ds, s.tn, s.idn, s.lv];
+  for (let i = 0; i < ptrs.length; i++) if (ptrs[i] != 0) heap.free(ptrs[i]);
+  s.recs = 0;
+  s.st = 0;
+  s.dup = 0;
+  s.align = 0;
+  s.sizes = 0;
+  s.target = 0;
+  s.queue = 0;
+  s.ds = 0;
+  s.tn = 0;
+  s.idn = 0;
+  s.lv = 0;
+  s.btf = null;
+}
+
+/** The live state of a dumper handle, activated; null after fail(). */
+function use(h: i32): DumpState | null {
+  if (h < 0 || h >= dumpers.length || unchecked(dumpers[h]) === null) {
+    fail(E_DUMP_HANDLE, "Bad C dumper handle");
+    return null;
+  }
+  const s = unchecked(dumpers[h])!;
+  const b = s.btf;
+  if (b === null || b.offs == 0) {
+    fail(E_DUMP_CLOSED, "The BTF of this C dumper was closed; keep it open while the dumper is used");
+    return null;
+  }
+  activate(s);
+  return s;
+}
+
+// ---- exports -----------------------------------------------------------------------------------
+
+/** Makes a C dumper over the Btf of `btfHandle`. Returns a handle, or -1 after an error. */
+export function btf_dump_new(btfHandle: i32): i32 {
+  const b = btfByHandle(btfHandle);
+  if (b === null) return fail(E_DUMP_HANDLE, "Bad BTF handle");
+  const n = b.typeCount();
+  const s = new DumpState();
+  s.btf = b;
+  s.n = n;
+  const nz = <usize>n;
+  s.recs = heap.alloc(nz << 2);
+  for (let id: u32 = 0; id < n; id++) store<u32>(s.recs + (<usize>id << 2), <u32>typePtr(b, id));
+  s.st = allocFill(nz, 0);
+  s.dup = allocFill(nz << 2, 0);
+  s.align = allocFill(nz << 2, 0xff);
+  s.sizes = allocFill(nz << 3, 0xff);
+  s.target = allocFill(nz << 2, 0xff);
+  s.queue = heap.alloc(nz << 2);
+  s.tn = newTable(1024);
+  s.tnMask = 1023;
+  s.idn = newTable(1024);
+  s.idnMask = 1023;
+  // The string sections of the chain, innermost base first.
+  let lvN: u32 = 0;
+  for (let o: Btf | null = b; o !== null; o = o.base) lvN++;
+  s.lv = heap.alloc(<usize>lvN * 12);
+  s.lvN = lvN;
+  let i = lvN;
+  for (let o: Btf | null = b; o !== null; o = o.base) {
+    i--;
+    const l = s.lv + <usize>i * 12;
+    store<u32>(l, o.strBase);
+    store<u32>(l + 4, <u32>o.strs);
+    store<u32>(l + 8, o.strLen);
+  }
+  activate(s);
+  store<u8>(ST, ORDERED | EMITTED);
+  if (!markReferenced()) {
+    freeState(s);
+    return -1;
+  }
+  s.ptrSz = pointerSize();
+  for (let h = 0; h < dumpers.length; h++) {
+    if (unchecked(dumpers[h]) === null) {
+      unchecked((dumpers[h] = s));
+      return h;
+    }
+  }
+  dumpers.push(s);
+  return dumpers.length - 1;
+}
+
+/** Frees a dumper. Freeing a free handle does nothing. */
+export function btf_dump_free(h: i32): void {
+  if (h < 0 || h >= dumpers.length) return;
+  const s = unchecked(dumpers[h]);
+  if (s === null) return;
+  freeState(s);
+  unchecked((dumpers[h] = null));
+}
+
+/** Prints the whole header (bpftool's frame around every type) into `out`; returns its length. */
+export function btf_dump_all(h: i32): i32 {
+  const s = use(h);
+  if (s === null) return -1;
+  lit(
+    "#ifndef __VMLINUX_H__\n#define __VMLINUX_H__\n\n#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n" +
+      "#pragma clang attribute push (__attribute__((preserve_access_index)), apply_to = record)\n" +
+      "#endif\n\n",
+  );
+  for (let id: u32 = 1; id < N && !BAD; id++) {
+    const k = kindOf(id);
+    // Functions, variables, sections and decl tags print nothing and order nothing else.
+    if (k == KIND_FUNC || k == KIND_VAR || k == KIND_DATASEC || k == KIND_DECL_TAG) setOrd(id, ORDERED);
+    else dumpOne(id);
+  }
+  lit(
+    "#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n#pragma clang attribute pop\n#endif\n\n" +
+      "#endif /* __VMLINUX_H__ */\n",
+  );
+  deactivate(s);
+  return BAD ? -1 : <i32>out.len;
+}
+
+/** Prints type `id` and what it needs that was not printed yet into `out`; returns the length. */
+export function btf_dump_type(h: i32, id: u32): i32 {
+  const s = use(h);
+  if (s === null) return -1;
+  if (id >= N) {
+    deactivate(s);
+    return fail(E_DUMP_ID, "Type id is out of range", -1, id);
+  }
+  dumpOne(id);
+  deactivate(s);
+  return BAD ? -1 : <i32>out.len;
+}
+
+/** Room for the host to write a declared name of `len` bytes; returns its address. */
+export function btf_dump_name_buf(len: u32): usize {
+  if (len + 1 > VARNAME_CAP) {
+    if (VARNAME != 0) heap.free(VARNAME);
+    VARNAME_CAP = len + 1;
+    VARNAME = heap.alloc(<usize>VARNAME_CAP);
+  }
+  store<u8>(VARNAME + len, 0);
+  return VARNAME;
+}
+
+/**
+ * Prints one declaration of the name in the name buffer (see btf_dump_name_buf) with type `id`
+ * into `out`, like btf_dump__emit_type_decl; returns its length.
+ */
+export function btf_dump_decl(h: i32, id: u32, indent: i32, stripMods: bool): i32 {
+  const s = use(h);
+  if (s === null) return -1;
+  if (id >= N) {
+    deactivate(s);
+    return fail(E_DUMP_ID, "Type id is out of range", -1, id);
+  }
+  STRIP = stripMods;
+  emitDecl(id, VARNAME != 0 ? VARNAME : EMPTY, 0, indent);
+  deactivate(s);
+  return BAD ? -1 : <i32>out.len;
+}
