@@ -1,0 +1,12 @@
+/**
+ * Every measure, in table order. Each area keeps its measures (and their C references) in its own
+ * file here.
+ *
+ * @module
+ */
+import type { Measure } from "../_measure.ts";
+import { MEASURES as BTF } from "./btf.ts";
+import { MEASURES as C_DUMP } from "./c_dump.ts";
+
+/** Every measure, in the order of the table. */
+export const ALL_MEASURES: Measure[] = [...BTF, ...C_DUMP];
