@@ -22,10 +22,11 @@ export interface BpfErrorOptions {
  * ```
  */
 export class BpfError extends Error {
+  /** The class name, set explicitly so that bundlers renaming classes do not change it. */
+  override name = "BpfError";
   /** Makes an error with a message that starts with a capital letter and ends with no period. */
   constructor(message: string, options?: BpfErrorOptions) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
-    this.name = new.target.name;
   }
 }
 
@@ -40,6 +41,8 @@ export class BpfError extends Error {
  * ```
  */
 export class ElfError extends BpfError {
+  /** The class name, set explicitly so that bundlers renaming classes do not change it. */
+  override name = "ElfError";
   /** The byte offset in the file where the fault was found, or -1. */
   readonly offset: number;
   /** Makes an ELF error at a file offset. */
@@ -61,6 +64,8 @@ export class ElfError extends BpfError {
  * ```
  */
 export class BtfError extends BpfError {
+  /** The class name, set explicitly so that bundlers renaming classes do not change it. */
+  override name = "BtfError";
   /** The type id at fault, or -1. */
   readonly typeId: number;
   /** The byte offset inside the BTF data at fault, or -1. */
@@ -85,6 +90,8 @@ export class BtfError extends BpfError {
  * ```
  */
 export class RelocationError extends BpfError {
+  /** The class name, set explicitly so that bundlers renaming classes do not change it. */
+  override name = "RelocationError";
   /** The program whose instructions were being relocated, or "". */
   readonly program: string;
   /** The program's ELF section, or "". */
@@ -114,6 +121,8 @@ export class RelocationError extends BpfError {
  * ```
  */
 export class SyscallError extends BpfError {
+  /** The class name, set explicitly so that bundlers renaming classes do not change it. */
+  override name = "SyscallError";
   /** The call that failed, such as `bpf(BPF_PROG_LOAD)` or `perf_event_open`. */
   readonly call: string;
   /** The errno value. */
@@ -144,6 +153,8 @@ export class SyscallError extends BpfError {
  * ```
  */
 export class VerifierError extends SyscallError {
+  /** The class name, set explicitly so that bundlers renaming classes do not change it. */
+  override name = "VerifierError";
   /** The program's name. */
   readonly program: string;
   /** The program's ELF section. */
@@ -204,6 +215,8 @@ export function verifierLogTail(log: string, max: number): string[] {
  * ```
  */
 export class NotSupportedError extends BpfError {
+  /** The class name, set explicitly so that bundlers renaming classes do not change it. */
+  override name = "NotSupportedError";
   /** The missing feature, such as `BPF_MAP_TYPE_RINGBUF` or `kprobe PMU`. */
   readonly feature: string;
   /** Makes an error about a missing feature. */
