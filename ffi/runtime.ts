@@ -23,7 +23,7 @@ export function runtimeName(): "deno" | "bun" | "other" {
  * The process's syscall entry point, made on first use and then cached.
  *
  * @returns the {@linkcode Sys} of this runtime.
- * @throws {BpfError} on Deno without the FFI permission: run with `--allow-ffi` (or `-A`).
+ * @throws {BpfError} on Deno without the FFI permission: run with `-A` (`--allow-ffi` alone cannot read /sys).
  * @throws {NotSupportedError} on a runtime other than Deno or Bun.
  * @example
  * ```ts ignore
@@ -40,7 +40,7 @@ export function getSys(): Sys {
     const state = Deno.permissions.querySync({ name: "ffi" }).state;
     if (state !== "granted") {
       throw new BpfError(
-        "Deno denied FFI access, which tsbpf needs to call bpf(); run with --allow-ffi (or -A)",
+        "Deno denied FFI access, which tsbpf needs to call bpf(); run with -A: tsbpf needs --allow-ffi, and Deno grants reads under /sys (kernel BTF, tracefs) only with -A",
       );
     }
     try {
@@ -48,7 +48,7 @@ export function getSys(): Sys {
     } catch (e) {
       if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) {
         throw new BpfError(
-          "Deno denied FFI access, which tsbpf needs to call bpf(); run with --allow-ffi (or -A)",
+          "Deno denied FFI access, which tsbpf needs to call bpf(); run with -A: tsbpf needs --allow-ffi, and Deno grants reads under /sys (kernel BTF, tracefs) only with -A",
           { cause: e },
         );
       }

@@ -228,7 +228,7 @@ test("withFaults() fails exactly the chosen call with the chosen errno, and leak
   assert.deepEqual(newFds(before), []);
 });
 
-test("on Deno without --allow-ffi, getSys() says to run with --allow-ffi", () => {
+test("on Deno without --allow-ffi, getSys() says to run with -A", () => {
   const dir = mkdtempSync(join(tmpdir(), "tsbpf-perm-"));
   try {
     const script = join(dir, "probe.ts");
@@ -245,7 +245,10 @@ test("on Deno without --allow-ffi, getSys() says to run with --allow-ffi", () =>
       script,
     ]);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /^BpfError: Deno denied FFI access.*run with --allow-ffi \(or -A\)$/m);
+    assert.match(
+      r.stdout,
+      /^BpfError: Deno denied FFI access.*run with -A: tsbpf needs --allow-ffi/m,
+    );
     assert.ok(new BpfError("x") instanceof Error);
   } finally {
     rmSync(dir, { recursive: true, force: true });
