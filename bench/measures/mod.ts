@@ -7,6 +7,7 @@
 import type { Measure } from "../_measure.ts";
 import { MEASURES as BTF } from "./btf.ts";
 import { MEASURES as C_DUMP } from "./c_dump.ts";
+import { MEASURES as LOAD } from "./load.ts";
 
 /** Every measure, in the order of the table. */
-export const ALL_MEASURES: Measure[] = [...BTF, ...C_DUMP];
+export const ALL_MEASURES: Measure[] = [...BTF, ...C_DUMP, ...LOAD];

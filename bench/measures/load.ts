@@ -1,0 +1,182 @@
+/**
+ * Measures of open+load (issue: Speed): `BpfObject.open()` + `load()` + `close()` of a CO-RE object
+ * with task_struct reads, a ring buffer, `.rodata`, `.data` and `.bss`
+ * (`tests/bpf/build/load_globals.bpf.o`), against libbpf's `bpf_object__open_file` +
+ * `bpf_object__load` + `bpf_object__close` of the same file (`bench/c/open_load.c`).
+ *
+ * "First object" runs in fresh processes: tsbpf's clock starts before the library's first import
+ * (a dynamic import inside the timed region), libbpf's at the start of main, so both pay for
+ * reading the kernel's BTF and probing. "Each after" is the median over a loop in one process.
+ * The kernel's part is the time spent inside bpf() (a timing `Sys` wrapper for tsbpf, a
+ * `syscall()` interposer for libbpf); the userspace part is the wall time minus that. The system
+ * CPU time from rusage is given too: it also holds reading `/sys/kernel/btf/vmlinux`.
+ *
+ * Run as a script (`deno run -A bench/measures/load.ts --child first|loop N`), it is the child
+ * process that takes one sample; it then prints one JSON line.
+ *
+ * @module
+ */
+import { spawnSync } from "node:child_process";
+import process from "node:process";
+import { cref, type Measure, ROOT, runtimeArgs } from "../_measure.ts";
+import { median } from "../_stats.ts";
+
+const OBJECT = `${ROOT}tests/bpf/build/load_globals.bpf.o`;
+const FRESH_RUNS = 15;
+const LOOP_RUNS = 40;
+
+/** One sample set: wall ms, ms inside bpf(), bpf() calls, system CPU ms; first and then median. */
+interface Sample {
+  first: number;
+  firstBpf: number;
+  firstCalls: number;
+  firstSys: number;
+  next: number;
+  nextBpf: number;
+  nextCalls: number;
+  nextSys: number;
+}
+
+type Field = keyof Sample;
+
+async function child(mode: string, n: number): Promise<void> {
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  const { getSys, setSys } = await import("../../ffi/runtime.ts");
+  const real = getSys();
+  let inBpf = 0;
+  let calls = 0;
+  const timed = Object.create(real);
+  timed.bpf = (cmd: number, attr: Uint8Array) => {
+    const t = performance.now();
+    try {
+      return real.bpf(cmd, attr);
+    } finally {
+      inBpf += performance.now() - t;
+      calls++;
+    }
+  };
+  setSys(timed);
+  const { BpfObject } = await import("../../live/object.ts");
+  const once = () => {
+    inBpf = 0;
+    calls = 0;
+    const obj = BpfObject.open(OBJECT);
+    try {
+      obj.load();
+    } finally {
+      obj.close();
+    }
+  };
+  once();
+  const first = performance.now() - t0;
+  const firstSys = process.cpuUsage(c0).system / 1000;
+  const out: Sample = {
+    first,
+    firstBpf: inBpf,
+    firstCalls: calls,
+    firstSys,
+    next: 0,
+    nextBpf: 0,
+    nextCalls: 0,
+    nextSys: 0,
+  };
+  if (mode === "loop") {
+    const wall: number[] = [], bpf: number[] = [], ncalls: number[] = [], sys: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const c = process.cpuUsage();
+      const t = performance.now();
+      once();
+      wall.push(performance.now() - t);
+      sys.push(process.cpuUsage(c).system / 1000);
+      bpf.push(inBpf);
+      ncalls.push(calls);
+    }
+    out.next = median(wall);
+    out.nextBpf = median(bpf);
+    out.nextCalls = median(ncalls);
+    out.nextSys = median(sys);
+  }
+  console.log(JSON.stringify(out));
+}
+
+function parseLast(stdout: string): Sample {
+  return JSON.parse(stdout.trim().split("\n").pop()!) as Sample;
+}
+
+/** Fresh-process samples of this runtime and of C, taken once per process and shared. */
+const cache = new Map<string, Sample>();
+
+function medianOf(samples: Sample[]): Sample {
+  const out = {} as Sample;
+  for (const k of Object.keys(samples[0]) as Field[]) out[k] = median(samples.map((s) => s[k]));
+  return out;
+}
+
+function tsbpf(): Sample {
+  let s = cache.get("tsbpf");
+  if (s !== undefined) return s;
+  const [cmd, args] = runtimeArgs(new URL(import.meta.url).pathname);
+  const run = (extra: string[]) => {
+    const r = spawnSync(cmd, [...args, "--child", ...extra], { encoding: "utf8", cwd: ROOT });
+    if (r.status !== 0) throw new Error(`bench/measures/load.ts --child failed: ${r.stderr}`);
+    return parseLast(r.stdout);
+  };
+  run(["first", "0"]); // warm the runtime's compile cache
+  const firsts: Sample[] = [];
+  for (let i = 0; i < FRESH_RUNS; i++) firsts.push(run(["first", "0"]));
+  const loop = run(["loop", String(LOOP_RUNS)]);
+  s = { ...medianOf(firsts), ...pick(loop, "next") };
+  cache.set("tsbpf", s);
+  return s;
+}
+
+function libbpf(): Sample {
+  let s = cache.get("c");
+  if (s !== undefined) return s;
+  const bin = cref("open_load", ["-lbpf", "-lelf", "-lz", "-ldl"]);
+  const run = (n: number) => {
+    const r = spawnSync(bin, [OBJECT, String(n)], { encoding: "utf8", cwd: ROOT });
+    if (r.status !== 0) throw new Error(`bench/build/open_load failed: ${r.stderr}`);
+    return parseLast(r.stdout);
+  };
+  run(0);
+  const firsts: Sample[] = [];
+  for (let i = 0; i < FRESH_RUNS; i++) firsts.push(run(0));
+  const loop = run(LOOP_RUNS);
+  s = { ...medianOf(firsts), ...pick(loop, "next") };
+  cache.set("c", s);
+  return s;
+}
+
+function pick(s: Sample, prefix: "next"): Partial<Sample> {
+  const out: Partial<Sample> = {};
+  for (const k of Object.keys(s) as Field[]) if (k.startsWith(prefix)) out[k] = s[k];
+  return out;
+}
+
+function measure(name: string, value: (s: Sample) => number): Measure {
+  return {
+    measure: name,
+    unit: "ms",
+    run: () => value(tsbpf()),
+    reference: () => value(libbpf()),
+  };
+}
+
+/** The open+load measures. */
+export const MEASURES: Measure[] = [
+  measure("open+load first object in a process (fresh process, import included)", (s) => s.first),
+  measure("open+load first object: time inside bpf()", (s) => s.firstBpf),
+  measure("open+load first object: userspace (wall minus bpf())", (s) => s.first - s.firstBpf),
+  measure("open+load first object: system CPU (rusage)", (s) => s.firstSys),
+  measure("open+load each object after the first (same process)", (s) => s.next),
+  measure("open+load each after: time inside bpf()", (s) => s.nextBpf),
+  measure("open+load each after: userspace (wall minus bpf())", (s) => s.next - s.nextBpf),
+  measure("open+load each after: system CPU (rusage)", (s) => s.nextSys),
+];
+
+if (import.meta.main && process.argv.includes("--child")) {
+  const i = process.argv.indexOf("--child");
+  await child(process.argv[i + 1] ?? "first", Number(process.argv[i + 2] ?? 0));
+}
