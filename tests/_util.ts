@@ -182,6 +182,8 @@ export const UNLOADABLE_OBJECTS: Readonly<Record<string, string>> = {
   fentry: "fentry/fexit/fmod_ret/lsm are refused with EPERM by the test kernel",
   ksym_typed: "typed __ksym variables need CONFIG_KALLSYMS_ALL",
   tcx: "libbpf 1.1 does not know the tcx/* sections",
+  attach_net: "libbpf 1.1 does not know its tcx/ingress program; the others load one by one",
+  attach_umulti: "libbpf 1.1 does not know the uprobe.multi sections",
   pinned: "pins maps under /sys/fs/bpf; load it only with a pin root from pinDir()",
 };
 
