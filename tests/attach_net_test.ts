@@ -195,7 +195,9 @@ for (const legacy of [false, true]) {
         const n = arrayU64(obj, "counts", C_CGROUP_EGRESS);
         send();
         assert.equal(arrayU64(obj, "counts", C_CGROUP_EGRESS), n);
-        assert.deepEqual(newFds(fds), []);
+        // Only kernel objects tsbpf makes: Bun's child-process plumbing for sh() may leave a
+        // socket of its own open for a while, which says nothing about tsbpf.
+        assert.deepEqual(newFds(fds).filter((f) => !/ -> socket:/.test(f)), []);
         const shown = spawnSync("bpftool", ["cgroup", "show", cg], { encoding: "utf8" });
         assert.doesNotMatch(shown.stdout, /cgroup_egress/);
       } finally {
