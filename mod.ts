@@ -7,7 +7,9 @@
  * - {@linkcode BpfObject} is the live object: `open()`, write global data, `load()`, `close()`.
  * - {@linkcode Btf} and {@linkcode BtfExt} read BTF; {@linkcode btfToC} prints it as C.
  *
- * Live features need root (or CAP_BPF) and Deno (`-A` or `--allow-ffi`) or Bun.
+ * - `link/`'s attach functions, re-exported here, attach programs; each returns a {@linkcode BpfLink}.
+ *
+ * Live features need root (or CAP_BPF) and Deno (`-A`: FFI, and reads under /sys) or Bun.
  *
  * @example
  * ```ts ignore
@@ -51,3 +53,4 @@ export {
 } from "./live/object.ts";
 export { BpfMap } from "./live/map.ts";
 export { BpfProgram } from "./live/program.ts";
+export * from "./link/mod.ts";
