@@ -6,7 +6,6 @@
  * - {@linkcode open} reads an object file into a pure {@linkcode ObjectSpec} (no kernel needed).
  * - {@linkcode BpfObject} is the live object: `open()`, write global data, `load()`, `close()`.
  * - {@linkcode Btf} and {@linkcode BtfExt} read BTF; {@linkcode btfToC} prints it as C.
- *
  * - `link/`'s attach functions, re-exported here, attach programs; each returns a {@linkcode BpfLink}.
  *
  * Live features need root (or CAP_BPF) and Deno (`-A`: FFI, and reads under /sys) or Bun.
