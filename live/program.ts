@@ -118,6 +118,9 @@ export function loadProgram(s: ProgramLoadSpec): { fd: Fd; log: string } {
   let logLevel = s.logLevel;
   let size = 0;
   const fdArray = s.fdArray.length > 0 ? Int32Array.from(s.fdArray) : undefined;
+  // As libbpf's sys_bpf_prog_load: a load the verifier gave up on because a signal came (EAGAIN)
+  // is tried again, up to five attempts in all.
+  let attempts = 5;
   for (;;) {
     let logBuf: Uint8Array | undefined;
     if (logLevel > 0) {
@@ -149,6 +152,7 @@ export function loadProgram(s: ProgramLoadSpec): { fd: Fd; log: string } {
     } catch (e) {
       const se = e as SyscallError;
       if (typeof se.errno !== "number") throw e;
+      if (se.code === "EAGAIN" && --attempts > 0) continue;
       if (logLevel === 0) {
         logLevel = 1;
         continue;

@@ -261,24 +261,33 @@ function essentialEq(a: usize, b: usize): bool {
 }
 
 /**
- * An open-addressing table of (hash of essential name, type id) over one BTF blob's own types,
- * built once per blob on first use. Slots of one hash are in id order.
+ * An open-addressing table of (hash of essential name, type id) over the types of one kind group
+ * (see kindGroup) in one BTF blob's own types, built on first use. Slots of one hash are in id
+ * order. Only types of a kind the local type is compatible with can be candidates, so a lookup
+ * for a struct never pays for indexing vmlinux's functions (most of its named types).
  */
 class EssIndex {
   btf: Btf;
+  group: u32;
   tab: usize = 0;
   mask: u32 = 0;
-  constructor(btf: Btf) {
+  constructor(btf: Btf, group: u32) {
     this.btf = btf;
+    this.group = group;
   }
+}
+
+/** The kinds that may match each other as candidates share a group: ENUM64 goes with ENUM. */
+@inline function kindGroup(k: u32): u32 {
+  return k == KIND_ENUM64 ? KIND_ENUM : k;
 }
 
 const essIndexes = new Array<EssIndex>();
 
-function essIndexOf(b: Btf): EssIndex {
+function essIndexOf(b: Btf, group: u32): EssIndex {
   for (let i = 0; i < essIndexes.length; i++) {
     const e = unchecked(essIndexes[i]);
-    if (e.btf === b) {
+    if (e.btf === b && e.group == group) {
       if (b.offs != 0) return e;
     }
   }
@@ -290,14 +299,20 @@ function essIndexOf(b: Btf): EssIndex {
       essIndexes.splice(i, 1);
     }
   }
-  const e = new EssIndex(b);
+  const e = new EssIndex(b, group);
+  let members: u32 = 0;
+  for (let i: u32 = 0; i < b.count; i++) {
+    const p = <usize>load<u32>(b.offs + (<usize>i << 2));
+    if (kindGroup(recKind(p)) == group && recNameOff(p) != 0) members++;
+  }
   let size: u32 = 16;
-  while (size < b.count * 2) size <<= 1;
+  while (size < members * 2) size <<= 1;
   const tab = heap.alloc(<usize>size << 3);
   memory.fill(tab, 0, <usize>size << 3);
   const mask = size - 1;
-  for (let i: u32 = 0; i < b.count; i++) {
+  for (let i: u32 = 0; i < b.count && members > 0; i++) {
     const p = <usize>load<u32>(b.offs + (<usize>i << 2));
+    if (kindGroup(recKind(p)) != group) continue;
     const s = nameAt(b, recNameOff(p));
     if (isEmptyStr(s)) continue;
     // One pass: length, hash of the whole name, and whether a `___` could make a flavor.
@@ -346,7 +361,7 @@ class Cand {
 function addCands(b: Btf, withBase: bool, localKind: u32, name: usize, essLen: u32, out: Array<Cand>): void {
   if (withBase && b.base !== null) addCands(b.base!, true, localKind, name, essLen, out);
   if (b.count == 0) return;
-  const idx = essIndexOf(b);
+  const idx = essIndexOf(b, kindGroup(localKind));
   const h = hashBytes(name, essLen);
   let slot = h & idx.mask;
   const from = out.length;
