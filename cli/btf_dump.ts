@@ -68,9 +68,9 @@ export async function main(argv: string[]): Promise<number> {
   }
   using btf = Btf.load(file, { base });
   try {
-    let text: string;
+    let text: string | Uint8Array;
     if (format === "c") {
-      let mod: { btfToC(btf: Btf): string };
+      let mod: { btfToCBytes(btf: Btf): Uint8Array };
       try {
         // Imported only for format c, so a raw dump never loads the C generator.
         mod = await import("../gen/c_dump.ts");
@@ -80,7 +80,8 @@ export async function main(argv: string[]): Promise<number> {
         );
         return 1;
       }
-      text = mod.btfToC(btf);
+      // UTF-8 bytes from the core, written as they are: no decoding to a string and back.
+      text = mod.btfToCBytes(btf);
     } else {
       text = dumpRaw(btf);
     }
@@ -91,7 +92,7 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-function write(text: string): Promise<void> {
+function write(text: string | Uint8Array): Promise<void> {
   return new Promise((resolve, reject) => {
     process.stdout.write(text, (err) => (err ? reject(err) : resolve()));
   });

@@ -5,8 +5,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Btf } from "../btf/btf.ts";
-import { BtfError } from "../errors.ts";
-import { btfToC, CDumper } from "../gen/c_dump.ts";
+import { BpfError, BtfError } from "../errors.ts";
+import { btfToC, btfToCBytes, CDumper } from "../gen/c_dump.ts";
 import { BtfBuilder } from "./_btf_builder.ts";
 
 const HEAD = "#ifndef __VMLINUX_H__\n#define __VMLINUX_H__\n\n" +
@@ -511,4 +511,55 @@ test("btfToC() of split BTF prints the base's types and its own, as bpftool -B d
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("btfToCBytes() gives the UTF-8 bytes of btfToC()'s text", () => {
+  const { btf } = declBlob();
+  using _ = btf;
+  const bytes = btfToCBytes(btf);
+  assert.ok(bytes instanceof Uint8Array);
+  assert.deepEqual(bytes, new TextEncoder().encode(btfToC(btf)));
+});
+
+test("CDumper turns a prototype that returns a pointer to itself into a BtfError", () => {
+  // [2] is a prototype returning [3], a pointer to [2]: ordering and printing would never end.
+  const bytes = blob((b) => {
+    b.int("int", 4, { signed: true });
+    b.funcProto(3, [["x", 1]]);
+    b.ptr(2);
+    b.typedef("fn_t", 3);
+  });
+  using btf = Btf.parse(bytes);
+  assert.throws(() => btfToC(btf), BtfError);
+  assert.throws(() => new CDumper(btf).emitTypeDecl(3, "f"), BtfError);
+  // The core is still usable after the failure.
+  assert.equal(new CDumper(btf).emitTypeDecl(1, "n"), "int n");
+});
+
+test("CDumper rejects member type ids past the end of BTF parsed without record checks", () => {
+  const b = new BtfBuilder();
+  const int = b.int("int", 4, { signed: true });
+  b.struct("s", 4, [{ name: "x", type: int + 40, bitOffset: 0 }]);
+  using btf = Btf.parse(b.build(), { validate: "records" });
+  assert.throws(() => new CDumper(btf), BtfError);
+});
+
+test("CDumper.close() is safe twice and a closed dumper or closed Btf refuses to print", () => {
+  const { btf, ids } = declBlob();
+  const d = new CDumper(btf);
+  assert.equal(d.emitTypeDecl(ids.int, "x"), "int x");
+  d.close();
+  d.close();
+  assert.throws(() => d.emitTypeDecl(ids.int, "x"), BpfError);
+  const d2 = new CDumper(btf);
+  btf.close();
+  assert.throws(() => d2.dumpAll(), BtfError);
+  d2.close();
+});
+
+test("emitTypeDecl() keeps names with non-ASCII bytes intact", () => {
+  const { btf, ids } = declBlob();
+  using _ = btf;
+  const d = new CDumper(btf);
+  assert.equal(d.emitTypeDecl(ids.handlers, "h\u00e9"), "int (*h\u00e9[4])(void *)");
 });

@@ -183,6 +183,70 @@ function deactivate(s: DumpState): void {
   STRIP = false;
 }
 
+
+// ASCII literals, as addresses of static string objects: no managed value on the hot paths
+// (a managed local would cost a shadow-stack frame in every recursive call).
+const S0: usize = changetype<usize>("___");
+const S1: usize = changetype<usize>(";\n\n");
+const S2: usize = changetype<usize>("typedef ");
+const S3: usize = changetype<usize>("long");
+const S4: usize = changetype<usize>("int");
+const S5: usize = changetype<usize>("short");
+const S6: usize = changetype<usize>("char");
+const S7: usize = changetype<usize>(": ");
+const S8: usize = changetype<usize>("struct");
+const S9: usize = changetype<usize>("union");
+const S10: usize = changetype<usize>(" {");
+const S11: usize = changetype<usize>(" __attribute__((packed))");
+const S12: usize = changetype<usize>("enum");
+const S13: usize = changetype<usize>(" = ");
+const S14: usize = changetype<usize>("LL");
+const S15: usize = changetype<usize>("ULL");
+const S16: usize = changetype<usize>("typedef __builtin_va_list __gnuc_va_list");
+const S17: usize = changetype<usize>("volatile ");
+const S18: usize = changetype<usize>("const ");
+const S19: usize = changetype<usize>("restrict ");
+const S20: usize = changetype<usize>("void");
+const S21: usize = changetype<usize>("enum ");
+const S22: usize = changetype<usize>("*");
+const S23: usize = changetype<usize>(" *");
+const S24: usize = changetype<usize>(" volatile");
+const S25: usize = changetype<usize>(" const");
+const S26: usize = changetype<usize>(" restrict");
+const S27: usize = changetype<usize>(" __attribute__((btf_type_tag(\"");
+const S28: usize = changetype<usize>("\")))");
+const S29: usize = changetype<usize>(" (");
+const S30: usize = changetype<usize>("void)");
+const S31: usize = changetype<usize>(", ");
+const S32: usize = changetype<usize>("...");
+const S33: usize = changetype<usize>("#ifndef __VMLINUX_H__\n#define __VMLINUX_H__\n\n#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n");
+const S34: usize = changetype<usize>("#pragma clang attribute push (__attribute__((preserve_access_index)), apply_to = record)\n");
+const S35: usize = changetype<usize>("#endif\n\n");
+const S36: usize = changetype<usize>("#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n#pragma clang attribute pop\n#endif\n\n");
+const S37: usize = changetype<usize>("#endif /* __VMLINUX_H__ */\n");
+const S38: usize = changetype<usize>("__builtin_va_list");
+const S39: usize = changetype<usize>("__Poly8_t");
+const S40: usize = changetype<usize>("__Poly16_t");
+const S41: usize = changetype<usize>("__Poly64_t");
+const S42: usize = changetype<usize>("__Poly128_t");
+const S43: usize = changetype<usize>("__gnuc_va_list");
+const S44: usize = changetype<usize>("long int");
+const S45: usize = changetype<usize>("int long");
+const S46: usize = changetype<usize>("unsigned long");
+const S47: usize = changetype<usize>("long unsigned");
+const S48: usize = changetype<usize>("unsigned long int");
+const S49: usize = changetype<usize>("unsigned int long");
+const S50: usize = changetype<usize>("long unsigned int");
+const S51: usize = changetype<usize>("long int unsigned");
+const S52: usize = changetype<usize>("int unsigned long");
+const S53: usize = changetype<usize>("int long unsigned");
+const S54: usize = changetype<usize>("unsigned char");
+const S55: usize = changetype<usize>("unsigned short");
+const S56: usize = changetype<usize>("unsigned long long");
+const S57: usize = changetype<usize>("unsigned __int128");
+const S58: usize = changetype<usize>("union ");
+const S59: usize = changetype<usize>("struct ");
+
 // ---- output ------------------------------------------------------------------------------------
 
 function grow(extra: usize): void {
@@ -202,12 +266,7 @@ function grow(extra: usize): void {
   OL++;
 }
 
-/** Appends an ASCII literal. */
-@inline function lit(s: string): void {
-  litAt(changetype<usize>(s));
-}
-
-/** Appends the ASCII string object at `src` (no managed reference lives across the grow call). */
+/** Appends an ASCII literal: the address of a static string object (see S0...). */
 function litAt(src: usize): void {
   const n = <i32>(load<u32>(src - 4) >> 1);
   ensure(<usize>n);
@@ -222,7 +281,9 @@ function putC(s: usize): void {
   while (load<u8>(e) != 0) e++;
   const n = e - s;
   ensure(n);
-  memory.copy(OP + OL, s, n);
+  // Names are short: a byte loop beats the call behind memory.copy.
+  const d = OP + OL;
+  for (let i: usize = 0; i < n; i++) store<u8>(d + i, load<u8>(s + i));
   OL += n;
 }
 
@@ -316,9 +377,8 @@ function strAt(off: u32): usize {
   return strAt(nameOffOf(id));
 }
 
-function eqLit(p: usize, s: string): bool {
-  const n = s.length;
-  const src = changetype<usize>(s);
+function eqLit(p: usize, src: usize): bool {
+  const n = <i32>(load<u32>(src - 4) >> 1);
   for (let i = 0; i < n; i++) {
     if (<u32>load<u8>(p + i) != <u32>load<u16>(src + (<usize>i << 1))) return false;
   }
@@ -448,7 +508,7 @@ function resolveName(id: u32, ident: bool): u32 {
 
 function putSuffix(d: u32): void {
   if (d > 1) {
-    lit("___");
+    litAt(S0);
     putU64(d);
   }
 }
@@ -700,7 +760,7 @@ function orderInner(id: u32, throughPtr: bool): i32 {
 // ---- emitting ----------------------------------------------------------------------------------
 
 function isBlacklisted(id: u32): bool {
-  return nameOffOf(id) != 0 && eqLit(nameOf(id), "__builtin_va_list");
+  return nameOffOf(id) != 0 && eqLit(nameOf(id), S38);
 }
 
 function emitType(id: u32, contId: u32): void {
@@ -720,12 +780,12 @@ function emitInner(id: u32, contId: u32): void {
       if (id == contId) return;
       if (nameOffOf(id) == 0) return; // an anonymous loop: libbpf warns and goes on
       emitStructFwd(id);
-      lit(";\n\n");
+      litAt(S1);
       setState(id, state(id) | FWD_EMITTED);
     } else if (kind == KIND_TYPEDEF) {
       if (!isBlacklisted(id)) {
         emitTypedefDef(id, 0);
-        lit(";\n\n");
+        litAt(S1);
       }
       setState(id, state(id) | FWD_EMITTED);
     }
@@ -737,16 +797,16 @@ function emitInner(id: u32, contId: u32): void {
       if (d <= 1 && nameOffOf(id) != 0) {
         const name = nameOf(id);
         let alias: usize = 0;
-        if (eqLit(name, "__Poly8_t")) alias = changetype<usize>("unsigned char");
-        else if (eqLit(name, "__Poly16_t")) alias = changetype<usize>("unsigned short");
-        else if (eqLit(name, "__Poly64_t")) alias = changetype<usize>("unsigned long long");
-        else if (eqLit(name, "__Poly128_t")) alias = changetype<usize>("unsigned __int128");
+        if (eqLit(name, S39)) alias = S54;
+        else if (eqLit(name, S40)) alias = S55;
+        else if (eqLit(name, S41)) alias = S56;
+        else if (eqLit(name, S42)) alias = S57;
         if (alias != 0) {
-          lit("typedef ");
+          litAt(S2);
           litAt(alias);
           putByte(0x20);
           putC(name);
-          lit(";\n\n");
+          litAt(S1);
         }
       }
       setEmit(id, EMITTED);
@@ -756,7 +816,7 @@ function emitInner(id: u32, contId: u32): void {
     case KIND_ENUM64:
       if (contId == 0) {
         emitEnumDef(id, 0);
-        lit(";\n\n");
+        litAt(S1);
       }
       setEmit(id, EMITTED);
       break;
@@ -770,7 +830,7 @@ function emitInner(id: u32, contId: u32): void {
       break;
     case KIND_FWD:
       emitFwdDef(id);
-      lit(";\n\n");
+      litAt(S1);
       setEmit(id, EMITTED);
       break;
     case KIND_TYPEDEF:
@@ -779,7 +839,7 @@ function emitInner(id: u32, contId: u32): void {
       if (BAD) return;
       if ((state(id) & FWD_EMITTED) == 0 && !isBlacklisted(id)) {
         emitTypedefDef(id, 0);
-        lit(";\n\n");
+        litAt(S1);
       }
       setEmit(id, EMITTED);
       break;
@@ -800,12 +860,12 @@ function emitInner(id: u32, contId: u32): void {
         }
       } else if ((state(id) & FWD_EMITTED) == 0 && id != contId) {
         emitStructFwd(id);
-        lit(";\n\n");
+        litAt(S1);
         setState(id, state(id) | FWD_EMITTED);
       }
       if (contId == 0) {
         emitStructDef(id, 0);
-        lit(";\n\n");
+        litAt(S1);
         setEmit(id, EMITTED);
       } else {
         setEmit(id, 0);
@@ -828,13 +888,13 @@ function emitInner(id: u32, contId: u32): void {
 }
 
 function emitStructFwd(id: u32): void {
-  lit(kindOf(id) == KIND_STRUCT ? "struct" : "union");
+  litAt(kindOf(id) == KIND_STRUCT ? S8 : S9);
   if (nameOffOf(id) != 0) putByte(0x20);
   putTypeName(id);
 }
 
 function emitFwdDef(id: u32): void {
-  lit(kflagOf(id) ? "union " : "struct ");
+  litAt(kflagOf(id) ? S58 : S59);
   putTypeName(id);
 }
 
@@ -888,8 +948,8 @@ function emitBitPadding(cur: i64, next: i64, nextAlign: i32, inBitfield: bool, l
 function putPad(idx: i32, bits: i64, lvl: i32): void {
   putByte(0x0a);
   putTabs(lvl);
-  lit(idx == 0 ? "long" : idx == 1 ? "int" : idx == 2 ? "short" : "char");
-  lit(": ");
+  litAt(idx == 0 ? S3 : idx == 1 ? S4 : idx == 2 ? S5 : S6);
+  litAt(S7);
   putI64(bits);
   putByte(0x3b);
 }
@@ -901,10 +961,10 @@ function emitStructDef(id: u32, lvl: i32): void {
   const v = vlenOf(id);
   const kf = kflagOf(id);
   const packed = isStruct ? isPacked(id) : false;
-  lit(isStruct ? "struct" : "union");
+  litAt(isStruct ? S8 : S9);
   if (nameOffOf(id) != 0) putByte(0x20);
   putTypeName(id);
-  lit(" {");
+  litAt(S10);
   let off: i64 = 0;
   let prevBitfield = false;
   for (let i: u32 = 0; i < v && !BAD; i++) {
@@ -921,7 +981,7 @@ function emitStructDef(id: u32, lvl: i32): void {
     putTabs(lvl + 1);
     emitDecl(mType, strAt(load<u32>(m)), 0, lvl + 1);
     if (bitSz != 0) {
-      lit(": ");
+      litAt(S7);
       putU64(bitSz);
       off = mOff + bitSz;
       prevBitfield = true;
@@ -938,17 +998,17 @@ function emitStructDef(id: u32, lvl: i32): void {
     putTabs(lvl);
   }
   putByte(0x7d);
-  if (packed) lit(" __attribute__((packed))");
+  if (packed) litAt(S11);
   DEPTH--;
 }
 
 function emitEnumDef(id: u32, lvl: i32): void {
   const v = vlenOf(id);
-  lit("enum");
+  litAt(S12);
   if (nameOffOf(id) != 0) putByte(0x20);
   putTypeName(id);
   if (v == 0) return;
-  lit(" {");
+  litAt(S10);
   const p = rec(id);
   const signed = kflagOf(id);
   const is32 = kindOf(id) == KIND_ENUM;
@@ -960,7 +1020,7 @@ function emitEnumDef(id: u32, lvl: i32): void {
     putTabs(lvl + 1);
     putC(name);
     putSuffix(dup);
-    lit(" = ");
+    litAt(S13);
     if (is32) {
       const x = load<u32>(m + 4);
       if (signed) putI64(<i64><i32>x);
@@ -971,7 +1031,7 @@ function emitEnumDef(id: u32, lvl: i32): void {
       const x = (<u64>hi << 32) | <u64>lo;
       if (hi == 0 || !signed) putU64(x);
       else putI64(<i64>x);
-      lit(signed ? "LL" : "ULL");
+      litAt(signed ? S14 : S15);
     }
     putByte(0x2c);
   }
@@ -983,11 +1043,11 @@ function emitEnumDef(id: u32, lvl: i32): void {
 function emitTypedefDef(id: u32, lvl: i32): void {
   const d = resolveName(id, true);
   const name = nameOffOf(id) != 0 ? nameOf(id) : EMPTY;
-  if (stOf(id) == 0 && d <= 1 && eqLit(name, "__gnuc_va_list")) {
-    lit("typedef __builtin_va_list __gnuc_va_list");
+  if (stOf(id) == 0 && d <= 1 && eqLit(name, S43)) {
+    litAt(S16);
     return;
   }
-  lit("typedef ");
+  litAt(S2);
   emitDecl(stOf(id), name, d, lvl);
 }
 
@@ -1035,9 +1095,9 @@ function emitDecl(id: u32, fname: usize, fdup: u32, lvl: i32): void {
 function emitMods(start: u32, cnt: u32): u32 {
   while (cnt != 0) {
     const k = kindOf(dsAt(start + cnt - 1));
-    if (k == KIND_VOLATILE) lit("volatile ");
-    else if (k == KIND_CONST) lit("const ");
-    else if (k == KIND_RESTRICT) lit("restrict ");
+    if (k == KIND_VOLATILE) litAt(S17);
+    else if (k == KIND_CONST) litAt(S18);
+    else if (k == KIND_RESTRICT) litAt(S19);
     else break;
     cnt--;
   }
@@ -1073,7 +1133,7 @@ function chainInner(start: u32, cnt: u32, fname: usize, fdup: u32, lvl: i32): vo
     const id = dsAt(start + --cnt);
     if (id == 0) {
       cnt = emitMods(start, cnt);
-      lit("void");
+      litAt(S20);
       lastWasPtr = false;
       continue;
     }
@@ -1095,7 +1155,7 @@ function chainInner(start: u32, cnt: u32, fname: usize, fdup: u32, lvl: i32): vo
         cnt = emitMods(start, cnt);
         if (nameOffOf(id) == 0) emitEnumDef(id, lvl);
         else {
-          lit("enum ");
+          litAt(S21);
           putTypeName(id);
         }
         break;
@@ -1108,22 +1168,22 @@ function chainInner(start: u32, cnt: u32, fname: usize, fdup: u32, lvl: i32): vo
         putIdentName(id);
         break;
       case KIND_PTR:
-        lit(lastWasPtr ? "*" : " *");
+        litAt(lastWasPtr ? S22 : S23);
         break;
       case KIND_VOLATILE:
-        lit(" volatile");
+        litAt(S24);
         break;
       case KIND_CONST:
-        lit(" const");
+        litAt(S25);
         break;
       case KIND_RESTRICT:
-        lit(" restrict");
+        litAt(S26);
         break;
       case KIND_TYPE_TAG:
         cnt = emitMods(start, cnt);
-        lit(" __attribute__((btf_type_tag(\"");
+        litAt(S27);
         putC(nameOf(id));
-        lit("\")))");
+        litAt(S28);
         break;
       case KIND_ARRAY: {
         const nelems = load<u32>(rec(id) + 20);
@@ -1147,7 +1207,7 @@ function chainInner(start: u32, cnt: u32, fname: usize, fdup: u32, lvl: i32): vo
         const n = vlenOf(id);
         cnt = dropMods(start, cnt);
         if (cnt != 0) {
-          lit(" (");
+          litAt(S29);
           emitChain(start, cnt, fname, fdup, lvl);
           putByte(0x29);
         } else {
@@ -1155,15 +1215,15 @@ function chainInner(start: u32, cnt: u32, fname: usize, fdup: u32, lvl: i32): vo
         }
         putByte(0x28);
         if (n == 0 || (n == 1 && load<u32>(p + 16) == 0)) {
-          lit("void)");
+          litAt(S30);
           return;
         }
         for (let i: u32 = 0; i < n && !BAD; i++) {
-          if (i > 0) lit(", ");
+          if (i > 0) litAt(S31);
           const m = p + 12 + <usize>i * 8;
           const pType = load<u32>(m + 4);
           if (i == n - 1 && pType == 0) {
-            lit("...");
+            litAt(S32);
             break;
           }
           emitDecl(pType, strAt(load<u32>(m)), 0, lvl);
@@ -1257,11 +1317,11 @@ function pointerSize(): u32 {
     if (sz != 4 && sz != 8) continue;
     const s = nameOf(id);
     if (
-      eqLit(s, "long") || eqLit(s, "long int") || eqLit(s, "int long") ||
-      eqLit(s, "unsigned long") || eqLit(s, "long unsigned") || eqLit(s, "unsigned long int") ||
-      eqLit(s, "unsigned int long") || eqLit(s, "long unsigned int") ||
-      eqLit(s, "long int unsigned") || eqLit(s, "int unsigned long") ||
-      eqLit(s, "int long unsigned")
+      eqLit(s, S3) || eqLit(s, S44) || eqLit(s, S45) ||
+      eqLit(s, S46) || eqLit(s, S47) || eqLit(s, S48) ||
+      eqLit(s, S49) || eqLit(s, S50) ||
+      eqLit(s, S51) || eqLit(s, S52) ||
+      eqLit(s, S53)
     ) return sz;
   }
   return 8;
@@ -1368,21 +1428,17 @@ export function btf_dump_free(h: i32): void {
 export function btf_dump_all(h: i32): i32 {
   const s = use(h);
   if (s === null) return -1;
-  lit(
-    "#ifndef __VMLINUX_H__\n#define __VMLINUX_H__\n\n#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n" +
-      "#pragma clang attribute push (__attribute__((preserve_access_index)), apply_to = record)\n" +
-      "#endif\n\n",
-  );
+  litAt(S33);
+  litAt(S34);
+  litAt(S35);
   for (let id: u32 = 1; id < N && !BAD; id++) {
     const k = kindOf(id);
     // Functions, variables, sections and decl tags print nothing and order nothing else.
     if (k == KIND_FUNC || k == KIND_VAR || k == KIND_DATASEC || k == KIND_DECL_TAG) setOrd(id, ORDERED);
     else dumpOne(id);
   }
-  lit(
-    "#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n#pragma clang attribute pop\n#endif\n\n" +
-      "#endif /* __VMLINUX_H__ */\n",
-  );
+  litAt(S36);
+  litAt(S37);
   deactivate(s);
   return BAD ? -1 : <i32>out.len;
 }
