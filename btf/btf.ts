@@ -50,6 +50,14 @@ export interface BtfHeader {
 
 const VMLINUX = "/sys/kernel/btf/vmlinux";
 
+/**
+ * Another way to get the kernel's BTF bytes for {@linkcode Btf.kernel}: returns a view of them and
+ * a function that releases the view once the bytes are copied into the core, or undefined to fall
+ * back to reading the file. The live layer maps the file (where the kernel allows that) rather
+ * than reading it 4 KiB per read(), as sysfs hands it out.
+ */
+export type KernelBtfSource = () => { bytes: Uint8Array; release(): void } | undefined;
+
 let kernelBtf: Btf | undefined;
 let scratch: { core: Core; buf: CoreBuf } | undefined;
 const enc = new TextEncoder();
@@ -290,6 +298,8 @@ export class Btf {
    * The running kernel's BTF (`/sys/kernel/btf/vmlinux`), read and parsed once per process (with
    * `validate: "records"`: the kernel has checked its own BTF).
    *
+   * @param source Another way to get the bytes the first time (see {@linkcode KernelBtfSource});
+   *   default: read the file.
    * @returns The shared instance; do not close it.
    * @throws {BpfError} When the kernel has no BTF (CONFIG_DEBUG_INFO_BTF).
    * @example
@@ -298,9 +308,27 @@ export class Btf {
    * console.assert(Btf.kernel() === Btf.kernel());
    * ```
    */
-  static kernel(): Btf {
+  static kernel(source?: KernelBtfSource): Btf {
     if (kernelBtf === undefined || kernelBtf.#h < 0 || kernelBtf.#core !== Core.get()) {
-      kernelBtf = Btf.load(VMLINUX, { validate: "records" });
+      const src = source?.();
+      if (src === undefined) {
+        kernelBtf = Btf.load(VMLINUX, { validate: "records" });
+      } else {
+        const core = Core.get();
+        let buf: CoreBuf;
+        try {
+          buf = core.copyIn(src.bytes);
+        } finally {
+          src.release();
+        }
+        kernelBtf = Btf.#make(
+          core,
+          buf,
+          buf,
+          { validate: "records" },
+          `Parsing BTF from ${VMLINUX}`,
+        );
+      }
     }
     return kernelBtf;
   }

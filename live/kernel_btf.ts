@@ -5,9 +5,12 @@
  *
  * @module
  */
+import { statSync } from "node:fs";
 import { Btf } from "../btf/btf.ts";
 import type { BtfKind } from "../btf/types.ts";
 import { btfInfo, type Fd, getFdById, getNextId } from "../ffi/bpf.ts";
+import { Libc } from "../ffi/constants.ts";
+import { getSys } from "../ffi/runtime.ts";
 
 const custom = new Map<string, Btf>();
 
@@ -24,7 +27,42 @@ const custom = new Map<string, Btf>();
  * ```
  */
 export function vmlinuxBtf(): Btf {
-  return Btf.kernel();
+  return Btf.kernel(mapVmlinux);
+}
+
+const VMLINUX = "/sys/kernel/btf/vmlinux";
+const O_RDONLY_CLOEXEC = 0o2000000;
+
+// sysfs hands the kernel's BTF out 4 KiB per read() (over a thousand calls for vmlinux); kernels
+// since 6.16 let the file be mapped read-only, which gives the whole blob at once. Where mapping
+// fails (older kernels), undefined makes Btf.kernel() read the file.
+function mapVmlinux(): { bytes: Uint8Array; release(): void } | undefined {
+  let size: number;
+  try {
+    size = statSync(VMLINUX).size;
+  } catch {
+    return undefined;
+  }
+  if (size <= 0) return undefined;
+  const sys = getSys();
+  let fd: number;
+  try {
+    fd = sys.open(VMLINUX, O_RDONLY_CLOEXEC);
+  } catch {
+    return undefined;
+  }
+  let addr: bigint;
+  try {
+    addr = sys.mmap(size, Libc.PROT_READ, Libc.MAP_PRIVATE, fd, 0);
+  } catch {
+    return undefined;
+  } finally {
+    sys.close(fd);
+  }
+  return {
+    bytes: new Uint8Array(sys.view(addr, size)),
+    release: () => sys.munmap(addr, size),
+  };
 }
 
 /**
