@@ -8,3 +8,4 @@ export * from "./types.ts";
 export * from "./btf.ts";
 export * from "./ext.ts";
 export * from "./raw_dump.ts";
+export * from "./builder.ts";

@@ -259,3 +259,23 @@ export function pinDir(): { path: string; remove(): void } {
   mkdirSync(path, { recursive: true });
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
 }
+
+/** The bytes (a copy) of ELF section `name` in a little-endian ELF64 file, or undefined. */
+export function elfSection(file: Uint8Array, name: string): Uint8Array | undefined {
+  const dv = new DataView(file.buffer, file.byteOffset, file.byteLength);
+  const shoff = Number(dv.getBigUint64(0x28, true));
+  const shentsize = dv.getUint16(0x3a, true);
+  const shnum = dv.getUint16(0x3c, true);
+  const shstrndx = dv.getUint16(0x3e, true);
+  const sh = (i: number) => shoff + i * shentsize;
+  const strOff = Number(dv.getBigUint64(sh(shstrndx) + 0x18, true));
+  const dec = new TextDecoder();
+  for (let i = 1; i < shnum; i++) {
+    const n = strOff + dv.getUint32(sh(i), true);
+    if (dec.decode(file.subarray(n, file.indexOf(0, n))) !== name) continue;
+    const off = Number(dv.getBigUint64(sh(i) + 0x18, true));
+    const size = Number(dv.getBigUint64(sh(i) + 0x20, true));
+    return Uint8Array.from(file.subarray(off, off + size));
+  }
+  return undefined;
+}

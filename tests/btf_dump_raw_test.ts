@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Btf } from "../btf/btf.ts";
 import { dumpRaw } from "../btf/raw_dump.ts";
-import { BtfBuilder } from "./_btf_build.ts";
+import { BtfBuilder } from "../btf/builder.ts";
 import { runCli, testObjects } from "./_util.ts";
 
 const VMLINUX = "/sys/kernel/btf/vmlinux";
@@ -122,21 +122,21 @@ test("dumpRaw() of an object with every kind clang emits matches bpftool", () =>
 test("dumpRaw() prints odd values (unknown encoding and linkage, empty names, void in a DATASEC) as bpftool does", () => {
   const b = new BtfBuilder();
   const int = b.int("int", 4, { signed: true });
-  b.int("weird", 4, { enc: 8 }); // UNKN encoding
-  b.int("bool", 1, { enc: 4, bits: 1 });
+  b.raw([b.str("weird"), BtfBuilder.info(1, 0), 4, (8 << 24) | 32]); // an INT with UNKN encoding
+  b.int("bool", 1, { bool: true, bits: 1 });
   const empty = b.str("x") + 1; // offset of the empty string after "x"... (the NUL of "x")
   b.raw([empty, BtfBuilder.info(2, 0), int]); // a name offset that is not 0 but names ""
-  const proto = b.proto(int, [["", int], ["", 0]]);
+  const proto = b.funcProto(int, [["", int], ["", 0]]);
   b.func("odd_linkage", proto, 3);
-  const v = b.variable("odd_var", int, 7);
+  const v = b.var("odd_var", int, 7);
   b.datasec(".data", 8, [[v, 0, 4], [0, 4, 4]]);
-  b.enum("neg", 4, [["M", -2147483648], ["N", 2147483647]], true);
+  b.enum("neg", 4, [["M", -2147483648], ["N", 2147483647]], { signed: true });
   b.enum("pos", 4, [["U", 0xffffffff]]);
-  b.enum64("s64", [["MIN", -(1n << 63n)]], true);
-  b.enum64("u64", [["MAX", (1n << 64n) - 1n]]);
+  b.enum64("s64", 8, [["MIN", -(1n << 63n)]], { signed: true });
+  b.enum64("u64", 8, [["MAX", (1n << 64n) - 1n]]);
   b.declTag("t", int, -1);
   b.float("long double", 16);
-  b.struct("", 4, [["", int, 0]], true);
+  b.union("", 4, [{ name: "", type: int, bitOffset: 0 }]);
   withTmp((dir) => {
     const file = join(dir, "odd.btf");
     writeFileSync(file, b.build());
@@ -148,11 +148,19 @@ test("dumpRaw() prints odd values (unknown encoding and linkage, empty names, vo
 test("dumpRaw() of split BTF matches bpftool btf dump -B base file split", () => {
   const base = new BtfBuilder();
   base.int("int", 4, { signed: true });
-  base.struct("pair", 8, [["a", 1, 0], ["b", 1, 32]]);
-  const split = new BtfBuilder({ startId: 3, strBase: base.strings.length });
+  base.struct("pair", 8, [{ name: "a", type: 1, bitOffset: 0 }, {
+    name: "b",
+    type: 1,
+    bitOffset: 32,
+  }]);
+  const split = new BtfBuilder({ startId: 3, strBase: base.strLen });
   split.typedef("pair_t", 2);
   split.ptr(3);
-  split.struct("holder", 8, [["p", 4, 0], ["int", 1, 0]], true);
+  split.union("holder", 8, [{ name: "p", type: 4, bitOffset: 0 }, {
+    name: "int",
+    type: 1,
+    bitOffset: 0,
+  }]);
   withTmp((dir) => {
     const bf = join(dir, "base.btf");
     const sf = join(dir, "split.btf");

@@ -6,7 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BpfError, BtfError } from "../errors.ts";
 import { Btf, BtfExt, BtfKind } from "../btf/mod.ts";
-import { BtfBuilder, elfSection } from "./_btf_build.ts";
+import { BtfBuilder } from "../btf/builder.ts";
+import { elfSection } from "./_util.ts";
 import { testObject, testObjects } from "./_util.ts";
 
 const VMLINUX = "/sys/kernel/btf/vmlinux";
@@ -17,7 +18,7 @@ function basics(): BtfBuilder {
   const b = new BtfBuilder();
   b.int("int", 4, { signed: true });
   b.int("long int", 8, { signed: true });
-  b.int("char", 1, { enc: 2 });
+  b.int("char", 1, { char: true });
   return b;
 }
 
@@ -36,19 +37,24 @@ function throwsBtf(fn: () => unknown, check: (e: BtfError) => void = () => {}): 
 test("parse() decodes every kind of a hand-built blob", () => {
   const b = basics();
   const ptr = b.ptr(1); // 4
-  const arr = b.array(3, 1, 16); // 5
-  const st = b.struct("pair", 16, [["a", 1, 0], ["flags", 1, 32, 3], ["p", ptr, 64]]); // 6
-  const en = b.enum("color", 4, [["RED", -1], ["BLUE", 2]], true); // 7
-  const e64 = b.enum64("big", [["HUGE", 0xffffffffffn]]); // 8
+  const arr = b.array(3, 16, 1); // 5
+  const st = b.struct("pair", 16, [{ name: "a", type: 1, bitOffset: 0 }, {
+    name: "flags",
+    type: 1,
+    bitOffset: 32,
+    bitSize: 3,
+  }, { name: "p", type: ptr, bitOffset: 64 }]); // 6
+  const en = b.enum("color", 4, [["RED", -1], ["BLUE", 2]], { signed: true }); // 7
+  const e64 = b.enum64("big", 8, [["HUGE", 0xffffffffffn]]); // 8
   const fwd = b.fwd("later", true); // 9
   const td = b.typedef("pair_t", st); // 10
-  const proto = b.proto(1, [["x", 1], ["", 0]]); // 11
+  const proto = b.funcProto(1, [["x", 1], ["", 0]]); // 11
   const fn = b.func("f", proto, 1); // 12
-  const v = b.variable("gv", 1, 1); // 13
+  const v = b.var("gv", 1, 1); // 13
   const ds = b.datasec(".data", 4, [[v, 0, 4]]); // 14
   const fl = b.float("double", 8); // 15
   const tag = b.declTag("tag", st, 1); // 16
-  const tt = b.ref(18, 1, "user"); // 17
+  const tt = b.typeTag("user", 1); // 17
   using btf = Btf.parse(b.build());
   assert.equal(btf.startId, 1);
   assert.equal(btf.typeCount, 18);
@@ -144,17 +150,17 @@ test("accessors reject a type id out of range with a BtfError naming it", () => 
 
 test("resolveSize() follows typedefs, modifiers and arrays like btf__resolve_size", () => {
   const b = basics();
-  const c = b.ref(10, 1); // const int (4)
-  const v = b.ref(9, c); // volatile const int (5)
+  const c = b.const(1); // const int (4)
+  const v = b.volatile(c); // volatile const int (5)
   const td = b.typedef("vci", v); // 6
-  const arr = b.array(td, 1, 10); // 7
-  const arr2 = b.array(arr, 1, 3); // 8
+  const arr = b.array(td, 10, 1); // 7
+  const arr2 = b.array(arr, 3, 1); // 8
   const ptr = b.ptr(arr2); // 9
-  const st = b.struct("s", 24, [["x", 1, 0]]); // 10
-  const proto = b.proto(0, []); // 11
+  const st = b.struct("s", 24, [{ name: "x", type: 1, bitOffset: 0 }]); // 10
+  const proto = b.funcProto(0, []); // 11
   const fn = b.func("fn", proto); // 12
   const fwd = b.fwd("opaque"); // 13
-  const vr = b.variable("v", arr2); // 14
+  const vr = b.var("v", arr2); // 14
   using btf = Btf.parse(b.build());
   assert.equal(btf.resolveSize(td), 4);
   assert.equal(btf.resolveSize(arr), 40);
@@ -169,20 +175,37 @@ test("resolveSize() follows typedefs, modifiers and arrays like btf__resolve_siz
 
 test("resolveSize() rejects an array whose size overflows 32 bits", () => {
   const b = basics();
-  const a = b.array(2, 1, 0x40000000); // 8 * 2^30 = 2^33
+  const a = b.array(2, 0x40000000, 1); // 8 * 2^30 = 2^33
   using btf = Btf.parse(b.build());
   throwsBtf(() => btf.resolveSize(a), (e) => assert.match(e.message, /overflows/));
 });
 
 test("alignOf() matches btf__align_of for scalars, arrays, packed and padded structs", () => {
   const b = basics();
-  const st = b.struct("s", 16, [["c", 3, 0], ["l", 2, 64]]); // 4: align 8
-  const packed = b.struct("p", 5, [["c", 3, 0], ["i", 1, 8]]); // 5: i misaligned → 1
-  const odd = b.struct("o", 6, [["i", 1, 0]]); // 6: size not a multiple of 4 → 1
-  const bf = b.struct("bf", 4, [["a", 1, 0, 3], ["b", 1, 3, 5]]); // 7: bitfields → 4
-  const arr = b.array(2, 1, 3); // 8
+  const st = b.struct("s", 16, [{ name: "c", type: 3, bitOffset: 0 }, {
+    name: "l",
+    type: 2,
+    bitOffset: 64,
+  }]); // 4: align 8
+  const packed = b.struct("p", 5, [{ name: "c", type: 3, bitOffset: 0 }, {
+    name: "i",
+    type: 1,
+    bitOffset: 8,
+  }]); // 5: i misaligned → 1
+  const odd = b.struct("o", 6, [{ name: "i", type: 1, bitOffset: 0 }]); // 6: size not a multiple of 4 → 1
+  const bf = b.struct("bf", 4, [{ name: "a", type: 1, bitOffset: 0, bitSize: 3 }, {
+    name: "b",
+    type: 1,
+    bitOffset: 3,
+    bitSize: 5,
+  }]); // 7: bitfields → 4
+  const arr = b.array(2, 3, 1); // 8
   const td = b.typedef("st_t", st); // 9
-  const un = b.struct("u", 8, [["c", 3, 0], ["i", 1, 0]], true); // 10
+  const un = b.union("u", 8, [{ name: "c", type: 3, bitOffset: 0 }, {
+    name: "i",
+    type: 1,
+    bitOffset: 0,
+  }]); // 10
   const e = b.enum("e", 4, [["A", 0]]); // 11
   using btf = Btf.parse(b.build());
   assert.equal(btf.alignOf(1), 4);
@@ -200,10 +223,10 @@ test("alignOf() matches btf__align_of for scalars, arrays, packed and padded str
 
 test("skipModsAndTypedefs() stops at the first type that is not a modifier or typedef", () => {
   const b = basics();
-  const c = b.ref(10, 1); // 4
+  const c = b.const(1); // 4
   const td = b.typedef("t", c); // 5
-  const r = b.ref(11, td); // 6
-  const tag = b.ref(18, r, "tag"); // 7
+  const r = b.restrict(td); // 6
+  const tag = b.typeTag("tag", r); // 7
   const p = b.ptr(tag); // 8
   using btf = Btf.parse(b.build());
   assert.equal(btf.skipModsAndTypedefs(tag), 1);
@@ -216,7 +239,7 @@ test("a typedef loop makes resolveSize, alignOf and skipModsAndTypedefs throw in
   // 4 -> 5 -> 4
   b.typedef("a", 5);
   b.typedef("b", 4);
-  const s = b.struct("self", 4, [["me", 6, 0]]); // 6: contains itself
+  const s = b.struct("self", 4, [{ name: "me", type: 6, bitOffset: 0 }]); // 6: contains itself
   using btf = Btf.parse(b.build());
   throwsBtf(() => btf.resolveSize(4), (e) => assert.match(e.message, /loop/));
   throwsBtf(() => btf.skipModsAndTypedefs(4), (e) => assert.match(e.message, /loop/));
@@ -226,9 +249,9 @@ test("a typedef loop makes resolveSize, alignOf and skipModsAndTypedefs throw in
 
 test("findByName() and findAllByName() filter by kind and return ids in order", () => {
   const b = basics();
-  const s1 = b.struct("dup", 4, [["x", 1, 0]]); // 4
+  const s1 = b.struct("dup", 4, [{ name: "x", type: 1, bitOffset: 0 }]); // 4
   const t1 = b.typedef("dup", s1); // 5
-  const s2 = b.struct("dup", 4, [["y", 1, 0]]); // 6
+  const s2 = b.struct("dup", 4, [{ name: "y", type: 1, bitOffset: 0 }]); // 6
   for (let i = 0; i < 200; i++) b.typedef(`filler_${i}`, 1);
   using btf = Btf.parse(b.build());
   assert.equal(btf.findByName("int"), 1);
@@ -249,10 +272,14 @@ test("split BTF continues the base's ids and strings and resolves across both", 
   const base = basics();
   const baseBlob = base.build();
   using b = Btf.parse(baseBlob);
-  const split = new BtfBuilder({ startId: b.typeCount, strBase: base.strings.length });
+  const split = new BtfBuilder({ startId: b.typeCount, strBase: base.strLen });
   const td = split.typedef("myint", 1); // 4
-  const st = split.struct("int", 8, [["x", td, 0], ["y", 2, 0]], true); // 5 (a union named int)
-  const arr = split.array(td, 1, 4); // 6
+  const st = split.union("int", 8, [{ name: "x", type: td, bitOffset: 0 }, {
+    name: "y",
+    type: 2,
+    bitOffset: 0,
+  }]); // 5 (a union named int)
+  const arr = split.array(td, 4, 1); // 6
   using s = Btf.parse(split.build(), { base: b });
   assert.equal(s.base, b);
   assert.equal(s.startId, 4);
@@ -345,10 +372,10 @@ test("parse() rejects references to type ids that do not exist, naming the type"
     assert.match(e.message, /does not exist/);
   });
   const s = basics();
-  s.struct("s", 4, [["x", 500, 0]]);
+  s.struct("s", 4, [{ name: "x", type: 500, bitOffset: 0 }]);
   throwsBtf(() => Btf.parse(s.build()), (e) => assert.equal(e.typeId, 4));
   const a = basics();
-  a.array(1, 1000, 3);
+  a.array(1, 3, 1000);
   throwsBtf(() => Btf.parse(a.build()), (e) => assert.equal(e.typeId, 4));
 });
 
@@ -379,11 +406,15 @@ test("parse() rejects an absurd vlen and an unknown kind, naming the type", () =
 
 test("random corruption of a blob gives a BtfError or a valid Btf, never a trap", () => {
   const b = basics();
-  const st = b.struct("s", 16, [["a", 1, 0], ["b", 2, 64]]);
+  const st = b.struct("s", 16, [{ name: "a", type: 1, bitOffset: 0 }, {
+    name: "b",
+    type: 2,
+    bitOffset: 64,
+  }]);
   b.typedef("s_t", st);
-  b.array(st, 1, 4);
-  b.enum64("e", [["X", 5n]]);
-  b.proto(1, [["p", 2]]);
+  b.array(st, 4, 1);
+  b.enum64("e", 8, [["X", 5n]]);
+  b.funcProto(1, [["p", 2]]);
   const blob = b.build();
   let seed = 12345;
   const rnd = (n: number) => {
@@ -623,7 +654,7 @@ function extBlob(parts: { func?: number[]; line?: number[]; core?: number[] }): 
 
 test("BtfExt.parse() decodes a hand-built blob and rejects broken ones", () => {
   const b = basics();
-  const proto = b.proto(1, []);
+  const proto = b.funcProto(1, []);
   const fn = b.func("f", proto); // 5
   const sec = b.str("xdp");
   const file = b.str("a.c");

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { Btf } from "../btf/btf.ts";
 import { BpfError, BtfError } from "../errors.ts";
 import { btfToC, btfToCBytes, CDumper } from "../gen/c_dump.ts";
-import { BtfBuilder } from "./_btf_builder.ts";
+import { BtfBuilder } from "../btf/builder.ts";
 
 const HEAD = "#ifndef __VMLINUX_H__\n#define __VMLINUX_H__\n\n" +
   "#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n" +
