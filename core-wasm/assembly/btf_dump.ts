@@ -37,7 +37,6 @@ import {
   KIND_UNION,
   KIND_VAR,
   KIND_VOLATILE,
-  typePtr,
 } from "./btf";
 
 // Error codes.
@@ -73,7 +72,6 @@ class DumpState {
   dup: usize = 0;
   align: usize = 0;
   sizes: usize = 0;
-  target: usize = 0;
   queue: usize = 0;
   qn: u32 = 0;
   ds: usize = 0;
@@ -98,12 +96,11 @@ let RECS: usize = 0;
 let ST: usize = 0;
 /** u32 per id: the `___N` suffix of the type's name, 0 when it has none. */
 let DUP: usize = 0;
-/** i32 per id: the alignment, -1 when not known yet. */
+/** u8 per id: the alignment, 0xff when not known yet. */
 let ALIGN: usize = 0;
-/** i32 per id: the size of a member of that type, -1 when not known yet. */
+/** u32 per id: the size of a member of that type, 0xffffffff when not known yet. */
 let SIZES: usize = 0;
-/** u32 per id: the type a chain of pointers, modifiers and arrays ends at, 0xffffffff if unknown. */
-let TARGET: usize = 0;
+
 /** u32 per id: the types in emitting order. */
 let QUEUE: usize = 0;
 let QN: u32 = 0;
@@ -143,7 +140,6 @@ function activate(s: DumpState): void {
   DUP = s.dup;
   ALIGN = s.align;
   SIZES = s.sizes;
-  TARGET = s.target;
   QUEUE = s.queue;
   QN = s.qn;
   DS = s.ds;
@@ -277,14 +273,22 @@ function litAt(src: usize): void {
 
 /** Appends a NUL-terminated string. */
 function putC(s: usize): void {
-  let e = s;
-  while (load<u8>(e) != 0) e++;
-  const n = e - s;
-  ensure(n);
-  // Names are short: a byte loop beats the call behind memory.copy.
-  const d = OP + OL;
-  for (let i: usize = 0; i < n; i++) store<u8>(d + i, load<u8>(s + i));
-  OL += n;
+  // One pass, 64 bytes of room at a time: names are short, and a byte loop beats the call behind
+  // memory.copy.
+  for (;;) {
+    ensure(64);
+    const d = OP + OL;
+    for (let i: usize = 0; i < 64; i++) {
+      const c = load<u8>(s + i);
+      if (c == 0) {
+        OL += i;
+        return;
+      }
+      store<u8>(d + i, c);
+    }
+    OL += 64;
+    s += 64;
+  }
 }
 
 function putU64(v: u64): void {
@@ -528,13 +532,13 @@ function putIdentName(id: u32): void {
 // ---- layout ------------------------------------------------------------------------------------
 
 function alignOf(id: u32): i32 {
-  const memo = load<i32>(ALIGN + (<usize>id << 2));
-  if (memo >= 0) return memo;
+  const memo = load<u8>(ALIGN + id);
+  if (memo != 0xff) return <i32>memo;
   if (!enter()) return 0;
-  store<i32>(ALIGN + (<usize>id << 2), 0); // guards against cycles in malformed BTF
+  store<u8>(ALIGN + id, 0); // guards against cycles in malformed BTF
   const a = computeAlign(id);
   DEPTH--;
-  store<i32>(ALIGN + (<usize>id << 2), a);
+  store<u8>(ALIGN + id, <u8>a);
   return a;
 }
 
@@ -582,11 +586,11 @@ function computeAlign(id: u32): i32 {
 
 /** The size of a member's type, 0 when it has none: btf__resolve_size kept per type. */
 function sizeOfMember(id: u32): i64 {
-  const memo = load<i64>(SIZES + (<usize>id << 3));
-  if (memo >= 0) return memo;
+  const memo = load<u32>(SIZES + (<usize>id << 2));
+  if (memo != 0xffffffff) return <i64>memo;
   let sz = resolveSize(id);
   if (sz < 0) sz = 0;
-  store<i64>(SIZES + (<usize>id << 3), sz);
+  store<u32>(SIZES + (<usize>id << 2), <u32>sz);
   return sz;
 }
 
@@ -647,8 +651,6 @@ function isPacked(id: u32): bool {
 
 /** The type a chain of pointers, modifiers and arrays ends at (the id itself for other kinds). */
 function targetOf(id: u32): u32 {
-  const memo = load<u32>(TARGET + (<usize>id << 2));
-  if (memo != 0xffffffff) return memo;
   let x = id;
   for (let i: u32 = 0; i <= N; i++) {
     const k = kindOf(x);
@@ -656,7 +658,6 @@ function targetOf(id: u32): u32 {
     else if (k == KIND_ARRAY) x = load<u32>(rec(x) + 12);
     else break;
   }
-  store<u32>(TARGET + (<usize>id << 2), x);
   return x;
 }
 
@@ -1330,14 +1331,13 @@ function pointerSize(): u32 {
 const dumpers = new Array<DumpState | null>();
 
 function freeState(s: DumpState): void {
-  const ptrs: usize[] = [s.recs, s.st, s.dup, s.align, s.sizes, s.target, s.queue, s.ds, s.tn, s.idn, s.lv];
+  const ptrs: usize[] = [s.recs, s.st, s.dup, s.align, s.sizes, s.queue, s.ds, s.tn, s.idn, s.lv];
   for (let i = 0; i < ptrs.length; i++) if (ptrs[i] != 0) heap.free(ptrs[i]);
   s.recs = 0;
   s.st = 0;
   s.dup = 0;
   s.align = 0;
   s.sizes = 0;
-  s.target = 0;
   s.queue = 0;
   s.ds = 0;
   s.tn = 0;
@@ -1374,12 +1374,14 @@ export function btf_dump_new(btfHandle: i32): i32 {
   s.n = n;
   const nz = <usize>n;
   s.recs = heap.alloc(nz << 2);
-  for (let id: u32 = 0; id < n; id++) store<u32>(s.recs + (<usize>id << 2), <u32>typePtr(b, id));
+  store<u32>(s.recs, 0);
+  for (let o: Btf | null = b; o !== null; o = o.base) {
+    memory.copy(s.recs + (<usize>o.start << 2), o.offs, <usize>o.count << 2);
+  }
   s.st = allocFill(nz, 0);
   s.dup = allocFill(nz << 2, 0);
-  s.align = allocFill(nz << 2, 0xff);
-  s.sizes = allocFill(nz << 3, 0xff);
-  s.target = allocFill(nz << 2, 0xff);
+  s.align = allocFill(nz, 0xff);
+  s.sizes = allocFill(nz << 2, 0xff);
   s.queue = heap.alloc(nz << 2);
   s.tn = newTable(1024);
   s.tnMask = 1023;
@@ -1428,6 +1430,15 @@ export function btf_dump_free(h: i32): void {
 export function btf_dump_all(h: i32): i32 {
   const s = use(h);
   if (s === null) return -1;
+  // The header is about as long as the type section: room for it up front saves the copies of a
+  // doubling buffer.
+  let est: usize = 4096;
+  let o: Btf | null = s.btf;
+  while (o !== null) {
+    est += <usize>o.typesLen;
+    o = o.base;
+  }
+  ensure(est);
   litAt(S33);
   litAt(S34);
   litAt(S35);
