@@ -6,7 +6,8 @@
  * @module
  */
 import { existsSync, readFileSync } from "node:fs";
-import { gunzipSync } from "node:zlib";
+import process from "node:process";
+import type * as zlib from "node:zlib";
 import type { Btf } from "../btf/btf.ts";
 import { BtfIntEncoding, BtfKind } from "../btf/types.ts";
 import { BpfError, NotSupportedError } from "../errors.ts";
@@ -115,6 +116,10 @@ let configCache: Map<string, string> | undefined;
  */
 export function readKernelConfig(release: string): Map<string, string> {
   if (configCache !== undefined) return configCache;
+  // node:zlib only when a config is read: importing it costs Deno and Bun several milliseconds
+  // at startup, which every program would pay for the few objects with kconfig externs.
+  const gunzipSync = (b: Uint8Array) =>
+    (process.getBuiltinModule("node:zlib") as typeof zlib).gunzipSync(b);
   let text: string;
   const boot = `/boot/config-${release}`;
   if (existsSync(boot)) {
