@@ -13,8 +13,7 @@
  *
  * @module
  */
-import process from "node:process";
-import { parseArgs } from "node:util";
+import { parseFileArgs, printReport, usageError } from "./_common.ts";
 
 const HELP = `Usage: tsbpf object load FILE [--prog NAME]... [--json]
 
@@ -51,37 +50,25 @@ export interface LoadedProgramJson {
  * ```
  */
 export async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: {
-      json: { type: "boolean" },
-      prog: { type: "string", multiple: true },
-      help: { type: "boolean", short: "h" },
-    },
-    allowPositionals: true,
-  });
-  if (values.help) {
-    process.stdout.write(HELP);
-    return 0;
-  }
-  if (positionals.length !== 1) {
-    process.stderr.write(`Error: expected one FILE\n\n${HELP}`);
-    return 2;
-  }
+  const args = parseFileArgs(argv, {
+    json: { type: "boolean" },
+    prog: { type: "string", multiple: true },
+  }, HELP);
+  if (typeof args === "number") return args;
+  const { file, values } = args;
   const { BpfObject } = await import("../live/object.ts");
-  const obj = BpfObject.open(positionals[0]);
+  const obj = BpfObject.open(file);
   try {
     const wanted = values.prog ?? [];
     if (wanted.length > 0) {
       const known = new Set(obj.programNames);
       const unknown = wanted.filter((n) => !known.has(n));
       if (unknown.length > 0) {
-        process.stderr.write(
-          `Error: no program named ${unknown.map((n) => `'${n}'`).join(", ")} in ${
-            positionals[0]
-          }; programs: ${obj.programNames.join(", ")}\n`,
+        return usageError(
+          `no program named ${unknown.map((n) => `'${n}'`).join(", ")} in ${file}; programs: ${
+            obj.programNames.join(", ")
+          }`,
         );
-        return 2;
       }
       for (const n of obj.programNames) obj.setAutoload(n, wanted.includes(n));
     }
@@ -97,14 +84,14 @@ export async function main(argv: string[]): Promise<number> {
         xlatedInsns: info.insnCount,
       });
     }
-    if (values.json) process.stdout.write(JSON.stringify({ programs }, null, 2) + "\n");
-    else {
-      for (const p of programs) {
-        process.stdout.write(
-          `${p.id}: ${p.name}  section ${p.section}  tag ${p.tag}  xlated ${p.xlatedInsns} insns\n`,
-        );
-      }
-    }
+    printReport(
+      { programs },
+      values.json,
+      (doc) =>
+        doc.programs.map((p) =>
+          `${p.id}: ${p.name}  section ${p.section}  tag ${p.tag}  xlated ${p.xlatedInsns} insns\n`
+        ).join(""),
+    );
     return 0;
   } finally {
     obj.close();

@@ -17,13 +17,13 @@
  * @module
  */
 import process from "node:process";
-import { parseArgs } from "node:util";
 import { BpfError, VerifierError } from "../errors.ts";
 import { enableStats, type Fd, progInfo } from "../ffi/bpf.ts";
 import { BpfStatsType } from "../ffi/constants.ts";
 import { BpfObject } from "../live/object.ts";
 import { attachEach, type AttachResult } from "../link/auto.ts";
 import { explainLoadError } from "../link/tracing.ts";
+import { parseFileArgs, printReport, usageError } from "./_common.ts";
 
 const HELP = `Usage: tsbpf object run FILE [--seconds N] [--json]
 
@@ -99,31 +99,19 @@ export function formatObjectRun(doc: ObjectRunJson): string {
  * ```
  */
 export async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: {
-      json: { type: "boolean" },
-      seconds: { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-    allowPositionals: true,
-  });
-  if (values.help) {
-    process.stdout.write(HELP);
-    return 0;
-  }
-  if (positionals.length !== 1) {
-    process.stderr.write(`Error: expected one FILE\n\n${HELP}`);
-    return 2;
-  }
+  const args = parseFileArgs(argv, {
+    json: { type: "boolean" },
+    seconds: { type: "string" },
+  }, HELP);
+  if (typeof args === "number") return args;
+  const { file, values } = args;
   const seconds = values.seconds === undefined ? 1 : Number(values.seconds);
   if (!Number.isFinite(seconds) || seconds < 0) {
-    process.stderr.write(`Error: --seconds wants a number of seconds, not '${values.seconds}'\n`);
-    return 2;
+    return usageError(`--seconds wants a number of seconds, not '${values.seconds}'`);
   }
   // A program the kernel refuses is reported and left out; the others still load and run.
   const loadErrors = new Map<string, { section: string; error: string }>();
-  let obj = BpfObject.open(positionals[0]);
+  let obj = BpfObject.open(file);
   for (;;) {
     try {
       obj.load();
@@ -136,7 +124,7 @@ export async function main(argv: string[]): Promise<number> {
         section: e.section,
         error: explainLoadError(e, spec?.expectedAttachType ?? ""),
       });
-      obj = BpfObject.open(positionals[0]);
+      obj = BpfObject.open(file);
       for (const name of loadErrors.keys()) obj.setAutoload(name, false);
     }
   }
@@ -188,13 +176,11 @@ export async function main(argv: string[]): Promise<number> {
         };
       })());
     }
-    process.stdout.write(
-      values.json ? JSON.stringify(doc, null, 2) + "\n" : formatObjectRun(doc),
-    );
+    printReport(doc, values.json, formatObjectRun);
     return 0;
   } catch (e) {
     if (e instanceof BpfError) throw e;
-    throw new BpfError(`Running ${positionals[0]} failed: ${(e as Error).message}`, { cause: e });
+    throw new BpfError(`Running ${file} failed: ${(e as Error).message}`, { cause: e });
   } finally {
     for (const r of results.reverse()) {
       try {

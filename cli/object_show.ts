@@ -21,13 +21,12 @@
  *
  * @module
  */
-import process from "node:process";
-import { parseArgs } from "node:util";
 import type { Btf } from "../btf/btf.ts";
 import { BtfKind } from "../btf/types.ts";
 import { open } from "../spec/open.ts";
 import { attachTypeStr, mapTypeStr, progTypeStr } from "../spec/section_defs.ts";
 import type { ObjectSpec } from "../spec/types.ts";
+import { parseFileArgs, printReport } from "./_common.ts";
 
 /** The `--json` document of `tsbpf object show`. */
 export interface ObjectShowJson {
@@ -248,25 +247,11 @@ Shows the programs, maps and data sections of a BPF object file, as libbpf would
  */
 export async function main(argv: string[]): Promise<number> {
   await Promise.resolve();
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: { json: { type: "boolean" }, help: { type: "boolean", short: "h" } },
-    allowPositionals: true,
-  });
-  if (values.help) {
-    process.stdout.write(HELP);
-    return 0;
-  }
-  if (positionals.length !== 1) {
-    process.stderr.write(`Error: expected one FILE\n\n${HELP}`);
-    return 2;
-  }
-  const spec = open(positionals[0]);
+  const args = parseFileArgs(argv, { json: { type: "boolean" } }, HELP);
+  if (typeof args === "number") return args;
+  const spec = open(args.file);
   try {
-    const doc = objectShowJson(spec);
-    process.stdout.write(
-      values.json ? JSON.stringify(doc, null, 2) + "\n" : formatObjectShow(doc),
-    );
+    printReport(objectShowJson(spec), args.values.json, formatObjectShow);
   } finally {
     spec.btf?.close();
   }
