@@ -16,7 +16,7 @@ import { getSys } from "../ffi/runtime.ts";
 import type { Sys } from "../ffi/sys.ts";
 import { relocateProgram } from "../reloc/relocate.ts";
 import type { ResolvedExtern } from "../reloc/types.ts";
-import { readElf } from "../spec/elf.ts";
+import { type ElfFile, readElf } from "../spec/elf.ts";
 import { open as openSpec } from "../spec/open.ts";
 import type { DataSecSpec, MapSpec, ObjectSpec, ProgramSpec } from "../spec/types.ts";
 import { btfNeedsSanitization, fixupObjectBtf, sanitizeBtf } from "./_btf_fixup.ts";
@@ -169,9 +169,17 @@ export class BpfObject {
   readonly #pinned: string[] = [];
   #structOps: Map<string, KernStructOps> | undefined;
   #links: Map<string, BpfLink> | undefined;
+  // The ELF file open() read, kept for load()'s BTF fixups and dropped after it.
+  #elf: ElfFile | undefined;
 
-  private constructor(source: Uint8Array | string, spec: ObjectSpec, opts: ObjectOpenOptions) {
+  private constructor(
+    source: Uint8Array | string,
+    spec: ObjectSpec,
+    opts: ObjectOpenOptions,
+    elf: ElfFile,
+  ) {
     this.#source = source;
+    this.#elf = elf;
     this.spec = spec;
     this.name = spec.name;
     this.#opts = opts;
@@ -198,8 +206,9 @@ export class BpfObject {
    */
   static open(source: Uint8Array | string, opts: ObjectOpenOptions = {}): BpfObject {
     getSys(); // fail on a runtime without FFI before parsing anything
-    const spec = openSpec(source, { name: opts.name });
-    const obj = new BpfObject(source, spec, opts);
+    const elf = readElf(source);
+    const spec = openSpec(source, { name: opts.name, elf });
+    const obj = new BpfObject(source, spec, opts, elf);
     try {
       for (const d of spec.datasecs) {
         if (d.name === ".ksyms" || d.size === 0) continue;
@@ -479,6 +488,7 @@ export class BpfObject {
       throw e;
     } finally {
       kernel.close();
+      this.#elf = undefined;
     }
   }
 
@@ -518,7 +528,7 @@ export class BpfObject {
 
     // The object's BTF, fixed up as libbpf does, and sanitized for kinds the kernel lacks.
     if (spec.btf !== undefined && probe("btf")) {
-      const elf = readElf(this.#source);
+      const elf = this.#elf ?? readElf(this.#source);
       let raw = fixupObjectBtf(spec.btf.rawBytes(), { elf, spec });
       const feats = {
         func: probe("btf_func"),

@@ -38,6 +38,11 @@ export interface OpenOptions {
    * `"bpf_object"` when `source` is bytes.
    */
   name?: string;
+  /**
+   * `source` already read with `readElf()` (the loader keeps it for load, so the file is parsed
+   * once). Default: read `source` here.
+   */
+  elf?: ElfFile;
 }
 
 const BPF_OBJ_NAME_LEN = 16;
@@ -136,7 +141,7 @@ function isExtern(sym: ElfSymbol): boolean {
  * ```
  */
 export function open(source: Uint8Array | string, opts: OpenOptions = {}): ObjectSpec {
-  const elf = readElf(source);
+  const elf = opts.elf ?? readElf(source);
   const name = opts.name ??
     (typeof source === "string" ? objectNameFromPath(source) : "bpf_object");
   const secs = elf.sections;
