@@ -563,3 +563,45 @@ test("emitTypeDecl() keeps names with non-ASCII bytes intact", () => {
   const d = new CDumper(btf);
   assert.equal(d.emitTypeDecl(ids.handlers, "h\u00e9"), "int (*h\u00e9[4])(void *)");
 });
+
+/** A blob with `depth` anonymous structs nested in each other inside `struct top`. */
+function nestedBlob(depth: number): Uint8Array {
+  const b = new BtfBuilder();
+  const int = b.int("int", 4, { signed: true });
+  let t = b.struct("", 4, [{ name: "x", type: int, bitOffset: 0 }]);
+  for (let i = 0; i < depth; i++) t = b.struct("", 4, [{ name: `s${i}`, type: t, bitOffset: 0 }]);
+  b.struct("top", 4, [{ name: "a", type: t, bitOffset: 0 }]);
+  return b.build();
+}
+
+test("btfToC() prints deeply nested anonymous structs, and rejects absurd nesting with a BtfError", () => {
+  using ok = Btf.parse(nestedBlob(200));
+  const c = btfToC(ok);
+  // Indentation stops growing at 13 tabs, as in libbpf.
+  assert.match(c, /\n\t{13}int x;\n/);
+  assert.match(c, /\n\t\} a;\n\};\n/);
+  assert.equal(c.split("struct {").length - 1, 201);
+  using deep = Btf.parse(nestedBlob(5000));
+  assert.throws(
+    () => btfToC(deep),
+    (e) => e instanceof BtfError && /nest too deeply/.test(e.message),
+  );
+  // The core survived: the same process still prints.
+  assert.match(btfToC(ok), /^struct top \{$/m);
+});
+
+test("emitTypeDecl() prints a declaration the same way on every call, with or without a name", () => {
+  const { btf, ids } = declBlob();
+  using _ = btf;
+  const d = new CDumper(btf);
+  for (let i = 0; i < 2; i++) {
+    assert.equal(d.emitTypeDecl(ids.cvFooPtrConst, "p"), "const volatile struct foo * const p");
+    assert.equal(d.emitTypeDecl(ids.cvFooPtrConst, ""), "const volatile struct foo * const");
+    assert.equal(d.emitTypeDecl(ids.u32, ""), "u32");
+    assert.equal(d.emitTypeDecl(ids.u32, "v"), "u32 v");
+    assert.equal(d.emitTypeDecl(ids.charArr, ""), "char[16]");
+  }
+  const ptr = ids.cvFooPtrConst - 1; // the pointer under the outer const
+  assert.equal(d.emitTypeDecl(ptr, "q"), "const volatile struct foo *q");
+  assert.equal(d.emitTypeDecl(ptr, ""), "const volatile struct foo *");
+});

@@ -75,6 +75,10 @@ class DumpState {
   queue: usize = 0;
   qn: u32 = 0;
   ds: usize = 0;
+  decl: usize = 0;
+  ar: usize = 0;
+  arLen: u32 = 0;
+  arCap: u32 = 0;
   dsCap: u32 = 0;
   tn: usize = 0;
   tnMask: u32 = 0;
@@ -104,6 +108,16 @@ let SIZES: usize = 0;
 /** u32 per id: the types in emitting order. */
 let QUEUE: usize = 0;
 let QN: u32 = 0;
+/**
+ * u32 per id: where the arena holds the text of a declaration of that type made only of modifiers
+ * and pointers over a named type ("const struct foo *"), plus 1; 0 when not known yet, 0xffffffff
+ * for other declarations. Such a declaration prints the same text before its name every time.
+ */
+let DECL: usize = 0;
+/** The arena of declaration texts: (length u32, bytes) records. */
+let AR: usize = 0;
+let AR_LEN: u32 = 0;
+let AR_CAP: u32 = 0;
 /** The declaration stack (type ids). */
 let DS: usize = 0;
 let DS_CAP: u32 = 0;
@@ -143,6 +157,10 @@ function activate(s: DumpState): void {
   QUEUE = s.queue;
   QN = s.qn;
   DS = s.ds;
+  DECL = s.decl;
+  AR = s.ar;
+  AR_LEN = s.arLen;
+  AR_CAP = s.arCap;
   DS_CAP = s.dsCap;
   DSN = 0;
   TN = s.tn;
@@ -166,6 +184,9 @@ function activate(s: DumpState): void {
 function deactivate(s: DumpState): void {
   s.qn = QN;
   s.ds = DS;
+  s.ar = AR;
+  s.arLen = AR_LEN;
+  s.arCap = AR_CAP;
   s.dsCap = DS_CAP;
   s.tn = TN;
   s.tnMask = TN_MASK;
@@ -1070,6 +1091,77 @@ function dsPush(id: u32): void {
 
 /** Prints a declaration of the name (fname, with suffix fdup) with type `id`. */
 function emitDecl(id: u32, fname: usize, fdup: u32, lvl: i32): void {
+  if (STRIP) {
+    emitDeclChain(id, fname, fdup, lvl);
+    return;
+  }
+  const slot = DECL + (<usize>id << 2);
+  const d = load<u32>(slot);
+  if (d == 0xffffffff) {
+    emitDeclChain(id, fname, fdup, lvl);
+    return;
+  }
+  if (d == 0) {
+    if (!isSimpleDecl(id)) {
+      store<u32>(slot, 0xffffffff);
+      emitDeclChain(id, fname, fdup, lvl);
+      return;
+    }
+    const from = OL;
+    emitDeclChain(id, EMPTY, 0, lvl);
+    if (BAD) return;
+    store<u32>(slot, arKeep(OP + from, <u32>(OL - from)) + 1);
+  } else {
+    const r = AR + <usize>(d - 1);
+    const n = <usize>load<u32>(r);
+    ensure(n);
+    const dst = OP + OL;
+    for (let i: usize = 0; i < n; i++) store<u8>(dst + i, load<u8>(r + 4 + i));
+    OL += n;
+  }
+  if (load<u8>(fname) != 0 || fdup > 1) {
+    if (kindOf(id) != KIND_PTR) putByte(0x20);
+    putC(fname);
+    putSuffix(fdup);
+  }
+}
+
+/** Keeps n bytes at src in the arena; returns their record's offset. */
+function arKeep(src: usize, n: u32): u32 {
+  const need = AR_LEN + 4 + n;
+  if (need > AR_CAP) {
+    let cap = AR_CAP == 0 ? <u32>16384 : AR_CAP;
+    while (cap < need) cap <<= 1;
+    AR = AR == 0 ? heap.alloc(<usize>cap) : heap.realloc(AR, <usize>cap);
+    AR_CAP = cap;
+  }
+  const at = AR_LEN;
+  store<u32>(AR + at, n);
+  memory.copy(AR + at + 4, src, n);
+  AR_LEN = need;
+  return at;
+}
+
+/** Whether a declaration of `id` is only modifiers and pointers over a named or base type. */
+function isSimpleDecl(id: u32): bool {
+  let x = id;
+  for (let i: u32 = 0; i <= N; i++) {
+    const k = kindOf(x);
+    if (k == KIND_PTR || isMod(k)) {
+      x = stOf(x);
+      continue;
+    }
+    if (x == 0 || k == KIND_INT || k == KIND_FLOAT || k == KIND_FWD || k == KIND_TYPEDEF) return true;
+    if (k == KIND_STRUCT || k == KIND_UNION || k == KIND_ENUM || k == KIND_ENUM64) {
+      return nameOffOf(x) != 0;
+    }
+    return false;
+  }
+  return false;
+}
+
+/** Prints a declaration by walking its chain of types. */
+function emitDeclChain(id: u32, fname: usize, fdup: u32, lvl: i32): void {
   if (!enter()) return;
   const start = DSN;
   const first = id;
@@ -1331,7 +1423,7 @@ function pointerSize(): u32 {
 const dumpers = new Array<DumpState | null>();
 
 function freeState(s: DumpState): void {
-  const ptrs: usize[] = [s.recs, s.st, s.dup, s.align, s.sizes, s.queue, s.ds, s.tn, s.idn, s.lv];
+  const ptrs: usize[] = [s.recs, s.st, s.dup, s.align, s.sizes, s.queue, s.ds, s.decl, s.ar, s.tn, s.idn, s.lv];
   for (let i = 0; i < ptrs.length; i++) if (ptrs[i] != 0) heap.free(ptrs[i]);
   s.recs = 0;
   s.st = 0;
@@ -1340,6 +1432,8 @@ function freeState(s: DumpState): void {
   s.sizes = 0;
   s.queue = 0;
   s.ds = 0;
+  s.decl = 0;
+  s.ar = 0;
   s.tn = 0;
   s.idn = 0;
   s.lv = 0;
@@ -1383,6 +1477,7 @@ export function btf_dump_new(btfHandle: i32): i32 {
   s.align = allocFill(nz, 0xff);
   s.sizes = allocFill(nz << 2, 0xff);
   s.queue = heap.alloc(nz << 2);
+  s.decl = allocFill(nz << 2, 0);
   s.tn = newTable(1024);
   s.tnMask = 1023;
   s.idn = newTable(1024);
