@@ -67,16 +67,13 @@ class Sym {
   size: u64 = 0;
 }
 
-class Rel {
-  offset: u64 = 0;
-  type: u32 = 0;
-  sym: u32 = 0;
-}
-
+// A REL section, validated by parse(); its entries are read from the file when described (no
+// object per relocation: debug sections hold thousands of them).
 class RelSec {
   section: i32 = 0;
   target: i32 = 0;
-  rels: Array<Rel> = new Array<Rel>();
+  off: u64 = 0;
+  count: i32 = 0;
 }
 
 class Seg {
@@ -329,18 +326,19 @@ function parse(f: ElfFile): i32 {
     rs.section = i;
     rs.target = <i32>s.info;
     const count = <i32>(s.size / 16);
+    rs.off = s.offset;
+    rs.count = count;
     const nsyms = <u32>f.syms.length;
     for (let j = 0; j < count; j++) {
       const off = s.offset + <u64>j * 16;
       const a = p + <usize>off;
-      const r = new Rel();
-      r.offset = load<u64>(a);
+      const rOffset = load<u64>(a);
       const info = load<u64>(a + 8);
-      r.sym = <u32>(info >> 32);
-      r.type = <u32>(info & 0xffffffff);
-      if (r.sym >= nsyms) return fail(E_REL_SYM, "Relocation names a symbol out of range", <i64>off + 8);
+      const rSym = <u32>(info >> 32);
+      const rType = <u32>(info & 0xffffffff);
+      if (rSym >= nsyms) return fail(E_REL_SYM, "Relocation names a symbol out of range", <i64>off + 8);
       let width: u64 = 0;
-      switch (r.type) {
+      switch (rType) {
         case 0:
           width = 0;
           break; // R_BPF_NONE
@@ -360,10 +358,9 @@ function parse(f: ElfFile): i32 {
         default:
           return fail(E_REL, "Unknown BPF relocation type", <i64>off + 8);
       }
-      if (tgt.type != SHT_NOBITS && !inRange(r.offset, width, tgt.size)) {
+      if (tgt.type != SHT_NOBITS && !inRange(rOffset, width, tgt.size)) {
         return fail(E_REL_OFFSET, "Relocation points outside its target section", <i64>off);
       }
-      rs.rels.push(r);
     }
     f.relsecs.push(rs);
   }
@@ -521,14 +518,15 @@ export function elf_describe(h: i32, flags: i32): i32 {
     // Flat (offset, type, sym) triples: far cheaper to write and to parse than objects.
     key("rels");
     out.byte(0x5b);
-    for (let j = 0; j < rs.rels.length; j++) {
-      const r = rs.rels[j];
+    for (let j = 0; j < rs.count; j++) {
+      const a = p + <usize>(rs.off + <u64>j * 16);
+      const info = load<u64>(a + 8);
       if (j > 0) out.byte(0x2c);
-      out.u64dec(r.offset);
+      out.u64dec(load<u64>(a));
       out.byte(0x2c);
-      out.u64dec(<u64>r.type);
+      out.u64dec(info & 0xffffffff);
       out.byte(0x2c);
-      out.u64dec(<u64>r.sym);
+      out.u64dec(info >> 32);
     }
     out.str("]}");
   }
