@@ -8,12 +8,12 @@
 import { existsSync, readFileSync } from "node:fs";
 import { BpfError, NotSupportedError } from "../errors.ts";
 import { linkCreate } from "../ffi/bpf.ts";
-import { BpfAttachFlags, BpfAttachType, Perf } from "../ffi/constants.ts";
+import { BpfAttachFlags, BpfAttachType } from "../ffi/constants.ts";
 import { getSys } from "../ffi/runtime.ts";
 import { attachTypeName, BpfLink, isErrno, progLabel, type ProgramRef } from "./link.ts";
-import { attachPerfEvent, perfEventOpen } from "./perf_event.ts";
+import { attachProbe, globToRegExp } from "./_probe.ts";
 import { probePmu } from "./pmu.ts";
-import { addTracefsProbe, tracefsRoot } from "./tracefs.ts";
+import { tracefsRoot } from "./tracefs.ts";
 
 /** Options of {@linkcode attachKprobe}. */
 export interface KprobeOptions {
@@ -67,55 +67,22 @@ export function attachKprobe(prog: ProgramRef, func: string, opts: KprobeOptions
   }`;
   if (func === "") throw new BpfError(`Kprobe program ${progLabel(prog)} names no function`);
   const pmu = probePmu("kprobe");
-  if (pmu !== undefined) {
-    const name = new TextEncoder().encode(func + "\0");
-    let fd;
-    try {
-      fd = perfEventOpen({
-        type: pmu.type,
-        config: retprobe ? 1n << BigInt(pmu.retprobeBit) : 0n,
-        config1: getSys().ptrOf(name),
-        config2: BigInt(opts.offset ?? 0),
-        samplePeriod: 1,
-        wakeupEvents: 1,
-        keep: [name],
-      });
-    } catch (e) {
-      throw new BpfError(
-        `Creating the ${what} for ${progLabel(prog)} failed: ${(e as Error).message}${
-          isErrno(e, "ENOENT", "EINVAL") ? `; is ${func} a traceable kernel function?` : ""
-        }`,
-        { cause: e },
-      );
-    }
-    return attachPerfEvent(prog, fd, { cookie: opts.cookie, kind: "kprobe", target: what });
-  }
-  if (!kprobesAvailable()) throw noKprobes(prog, what);
-  const event = `tsbpf_${getSys().getpid()}_${func.replace(/\W/g, "_")}_${++legacySeq}`;
-  const probe = addTracefsProbe(
-    "kprobe_events",
-    "tsbpf_kprobes",
-    event,
-    `${func}+${opts.offset ?? 0}`,
+  if (pmu === undefined && !kprobesAvailable()) throw noKprobes(prog, what);
+  return attachProbe(prog, {
+    pmu,
+    name: func,
+    offset: opts.offset ?? 0,
     retprobe,
-  );
-  let fd;
-  try {
-    fd = perfEventOpen({
-      type: Perf.PERF_TYPE_TRACEPOINT,
-      config: probe.id,
-      samplePeriod: 1,
-      wakeupEvents: 1,
-    });
-  } catch (e) {
-    probe.remove();
-    throw e;
-  }
-  return attachPerfEvent(prog, fd, {
-    cookie: opts.cookie,
+    tracefs: {
+      file: "kprobe_events",
+      group: "tsbpf_kprobes",
+      event: `tsbpf_${getSys().getpid()}_${func.replace(/\W/g, "_")}_${++legacySeq}`,
+      definition: `${func}+${opts.offset ?? 0}`,
+    },
     kind: "kprobe",
-    target: what,
-    cleanup: probe.remove,
+    what,
+    cookie: opts.cookie,
+    hint: (e) => isErrno(e, "ENOENT", "EINVAL") ? `; is ${func} a traceable kernel function?` : "",
   });
 }
 
@@ -169,11 +136,6 @@ export function attachKsyscall(
     throw noKprobes(prog, `${opts.retprobe ? "kretsyscall" : "ksyscall"} ${name}`);
   }
   return attachKprobe(prog, syscallFunction(name), opts);
-}
-
-function globToRegExp(glob: string): RegExp {
-  const re = glob.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
-  return new RegExp(`^${re}$`);
 }
 
 /**

@@ -7,15 +7,14 @@
  */
 import { BpfError, NotSupportedError } from "../errors.ts";
 import { linkCreate } from "../ffi/bpf.ts";
-import { BpfAttachFlags, Perf } from "../ffi/constants.ts";
+import { BpfAttachFlags } from "../ffi/constants.ts";
 import { readElf } from "../spec/elf.ts";
 import { attachTypeValue } from "./cgroup.ts";
 import { getSys } from "../ffi/runtime.ts";
 import { addrToFileOffset, functionFileOffset, resolveBinaryPath } from "./elf_target.ts";
 import { attachTypeName, BpfLink, isErrno, progLabel, type ProgramRef } from "./link.ts";
-import { attachPerfEvent, perfEventOpen } from "./perf_event.ts";
+import { attachProbe, globToRegExp } from "./_probe.ts";
 import { probePmu } from "./pmu.ts";
-import { addTracefsProbe } from "./tracefs.ts";
 
 /** Options of {@linkcode attachUprobe}. */
 export interface UprobeOptions {
@@ -94,63 +93,24 @@ export function attachUprobeAt(
 ): BpfLink {
   const retprobe = opts.retprobe ?? false;
   const what = opts.what ?? `${retprobe ? "uretprobe" : "uprobe"} ${path}+0x${offset.toString(16)}`;
-  const kind = opts.kind ?? "uprobe";
-  const pmu = opts.legacy ? undefined : probePmu("uprobe");
-  const pid = opts.pid ?? -1;
-  if (pmu !== undefined) {
-    const p = new TextEncoder().encode(path + "\0");
-    let config = retprobe ? 1n << BigInt(pmu.retprobeBit) : 0n;
-    if (opts.refCtrOffset) config |= BigInt(opts.refCtrOffset) << 32n;
-    let fd;
-    try {
-      fd = perfEventOpen({
-        type: pmu.type,
-        config,
-        config1: getSys().ptrOf(p),
-        config2: BigInt(offset),
-        samplePeriod: 1,
-        wakeupEvents: 1,
-        pid,
-        keep: [p],
-      });
-    } catch (e) {
-      throw new BpfError(
-        `Creating the ${what} for ${progLabel(prog)} failed: ${(e as Error).message}`,
-        {
-          cause: e,
-        },
-      );
-    }
-    return attachPerfEvent(prog, fd, { cookie: opts.cookie, kind, target: what });
-  }
-  const event = `tsbpf_${getSys().getpid()}_${++legacySeq}`;
-  const probe = addTracefsProbe(
-    "uprobe_events",
-    "tsbpf_uprobes",
-    event,
-    `${path}:0x${offset.toString(16)}${
-      opts.refCtrOffset ? `(0x${opts.refCtrOffset.toString(16)})` : ""
-    }`,
+  return attachProbe(prog, {
+    pmu: opts.legacy ? undefined : probePmu("uprobe"),
+    name: path,
+    offset,
     retprobe,
-  );
-  let fd;
-  try {
-    fd = perfEventOpen({
-      type: Perf.PERF_TYPE_TRACEPOINT,
-      config: probe.id,
-      samplePeriod: 1,
-      wakeupEvents: 1,
-      pid,
-    });
-  } catch (e) {
-    probe.remove();
-    throw e;
-  }
-  return attachPerfEvent(prog, fd, {
+    config: opts.refCtrOffset ? BigInt(opts.refCtrOffset) << 32n : 0n,
+    pid: opts.pid ?? -1,
+    tracefs: {
+      file: "uprobe_events",
+      group: "tsbpf_uprobes",
+      event: `tsbpf_${getSys().getpid()}_${++legacySeq}`,
+      definition: `${path}:0x${offset.toString(16)}${
+        opts.refCtrOffset ? `(0x${opts.refCtrOffset.toString(16)})` : ""
+      }`,
+    },
+    kind: opts.kind ?? "uprobe",
+    what,
     cookie: opts.cookie,
-    kind,
-    target: what,
-    cleanup: probe.remove,
   });
 }
 
@@ -164,11 +124,6 @@ export interface UprobeMultiOptions {
   cookies?: bigint[];
   /** The attach type name (`TRACE_UPROBE_MULTI` or `TRACE_UPROBE_SESSION`); default the spec's. */
   attachType?: string;
-}
-
-function globRe(glob: string): RegExp {
-  const re = glob.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
-  return new RegExp(`^${re}$`);
 }
 
 /**
@@ -185,7 +140,7 @@ function globRe(glob: string): RegExp {
  */
 export function matchFunctions(path: string, pattern: string): { name: string; offset: number }[] {
   const elf = readElf(path, { native: true });
-  const re = globRe(pattern);
+  const re = globToRegExp(pattern);
   const found = new Map<string, number>();
   for (const table of [elf.symbols, elf.dynsyms ?? []]) {
     for (const s of table) {
