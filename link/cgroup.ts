@@ -7,17 +7,11 @@
  * @module
  */
 import { BpfError } from "../errors.ts";
-import { Fd, linkCreate, progAttach, progDetach } from "../ffi/bpf.ts";
+import { Fd } from "../ffi/bpf.ts";
 import { BpfAttachFlags, BpfAttachType, Libc } from "../ffi/constants.ts";
 import { getSys } from "../ffi/runtime.ts";
-import {
-  attachTypeName,
-  BpfLink,
-  holdProgram,
-  isErrno,
-  progLabel,
-  type ProgramRef,
-} from "./link.ts";
+import { attachTypeName, type BpfLink, progLabel, type ProgramRef } from "./link.ts";
+import { linkOrProgAttach } from "./_prog_attach.ts";
 
 /** Options of {@linkcode attachCgroup}. */
 export interface CgroupOptions {
@@ -96,39 +90,18 @@ export function attachCgroup(
     typeof cgroup === "string" ? cgroup : `cgroup fd ${cgroup}`
   } ${atName.toLowerCase()}`;
   try {
-    if (!opts.legacy) {
-      try {
-        const fd = linkCreate(prog.fd, target, at);
-        cgFd?.close();
-        return new BpfLink({
-          kind: "cgroup",
-          program: prog.name ?? "",
-          target: label,
-          fd,
-          bpfLink: true,
-        });
-      } catch (e) {
-        if (!isErrno(e, "EINVAL", "EOPNOTSUPP")) throw e;
-        // Before Linux 5.7 there were no cgroup links.
-      }
-    }
-    const flags = opts.legacyFlags ?? BpfAttachFlags.BPF_F_ALLOW_MULTI;
-    progAttach({ target, prog: prog.fd, attachType: at, flags });
-    // PROG_DETACH needs the cgroup and the program: hold our own fd of the cgroup until then.
-    // Likewise our own fd of the program: the caller may close theirs first.
-    const holdProg = holdProgram(prog);
-    const holdCg = cgFd ?? new Fd(dupFd(target), "cgroup");
-    return new BpfLink({
+    return linkOrProgAttach(prog, {
+      target,
+      attachType: at,
       kind: "cgroup",
-      program: prog.name ?? "",
-      target: label,
-      bpfLink: false,
-      owned: [holdCg, holdProg],
-      undo: () => progDetach({ target: holdCg.value, prog: holdProg.value, attachType: at }),
+      label,
+      legacy: opts.legacy,
+      flags: opts.legacyFlags ?? BpfAttachFlags.BPF_F_ALLOW_MULTI,
+      // PROG_DETACH needs the cgroup: the link holds its own fd of it.
+      holdTarget: () => new Fd(dupFd(target), "cgroup"),
     });
-  } catch (e) {
+  } finally {
     cgFd?.close();
-    throw e;
   }
 }
 

@@ -5,19 +5,19 @@
  * @module
  */
 import { BpfError } from "../errors.ts";
-import { Fd, linkCreate, progAttach, progDetach } from "../ffi/bpf.ts";
+import { Fd, linkCreate } from "../ffi/bpf.ts";
 import { BpfAttachType, Libc } from "../ffi/constants.ts";
 import { getSys } from "../ffi/runtime.ts";
 import { attachTypeValue } from "./cgroup.ts";
 import {
   attachTypeName,
   BpfLink,
-  holdProgram,
   isErrno,
   progLabel,
   type ProgramRef,
   progTypeName,
 } from "./link.ts";
+import { linkOrProgAttach } from "./_prog_attach.ts";
 
 const SOL_SOCKET = 1;
 const SO_ATTACH_BPF = 50;
@@ -83,33 +83,11 @@ export function attachSockmap(prog: ProgramRef, mapFd: number, attachType?: stri
     );
   }
   const at = attachTypeValue(atName);
-  const label = `sockmap fd ${mapFd} ${atName.toLowerCase()}`;
-  try {
-    const fd = linkCreate(prog.fd, mapFd, at);
-    return new BpfLink({
-      kind: "sockmap",
-      program: prog.name ?? "",
-      target: label,
-      fd,
-      bpfLink: true,
-    });
-  } catch (e) {
-    if (!isErrno(e, "EINVAL", "EOPNOTSUPP")) throw e;
-  }
-  const holdProg = holdProgram(prog);
-  try {
-    progAttach({ target: mapFd, prog: prog.fd, attachType: at });
-  } catch (e) {
-    holdProg.close();
-    throw e;
-  }
-  return new BpfLink({
+  return linkOrProgAttach(prog, {
+    target: mapFd,
+    attachType: at,
     kind: "sockmap",
-    program: prog.name ?? "",
-    target: label,
-    bpfLink: false,
-    owned: [holdProg],
-    undo: () => progDetach({ target: mapFd, prog: holdProg.value, attachType: at }),
+    label: `sockmap fd ${mapFd} ${atName.toLowerCase()}`,
   });
 }
 
