@@ -369,3 +369,24 @@ export class BtfBuilder {
     return out;
   }
 }
+
+/**
+ * A {@linkcode MemberSpec} in one call, for short member lists.
+ *
+ * @param name The member's name, "" for an anonymous one.
+ * @param type Its type id.
+ * @param bitOffset Its offset in bits.
+ * @param bitSize Its bitfield size in bits, 0 (the default) for a plain member.
+ * @returns The member.
+ * @example
+ * ```ts
+ * import { BtfBuilder, member } from "./builder.ts";
+ * const b = new BtfBuilder();
+ * const int = b.int("int", 4, { signed: true });
+ * const flags = b.struct("flags", 4, [member("a", int, 0, 3), member("b", int, 3, 5)]);
+ * console.assert(flags === 2);
+ * ```
+ */
+export function member(name: string, type: number, bitOffset: number, bitSize = 0): MemberSpec {
+  return bitSize === 0 ? { name, type, bitOffset } : { name, type, bitOffset, bitSize };
+}

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Btf } from "../btf/btf.ts";
 import { dumpRaw } from "../btf/raw_dump.ts";
-import { BtfBuilder } from "../btf/builder.ts";
+import { BtfBuilder, member } from "../btf/builder.ts";
 import { runCli, testObjects } from "./_util.ts";
 
 const VMLINUX = "/sys/kernel/btf/vmlinux";
@@ -136,7 +136,7 @@ test("dumpRaw() prints odd values (unknown encoding and linkage, empty names, vo
   b.enum64("u64", 8, [["MAX", (1n << 64n) - 1n]]);
   b.declTag("t", int, -1);
   b.float("long double", 16);
-  b.union("", 4, [{ name: "", type: int, bitOffset: 0 }]);
+  b.union("", 4, [member("", int, 0)]);
   withTmp((dir) => {
     const file = join(dir, "odd.btf");
     writeFileSync(file, b.build());
@@ -148,19 +148,11 @@ test("dumpRaw() prints odd values (unknown encoding and linkage, empty names, vo
 test("dumpRaw() of split BTF matches bpftool btf dump -B base file split", () => {
   const base = new BtfBuilder();
   base.int("int", 4, { signed: true });
-  base.struct("pair", 8, [{ name: "a", type: 1, bitOffset: 0 }, {
-    name: "b",
-    type: 1,
-    bitOffset: 32,
-  }]);
+  base.struct("pair", 8, [member("a", 1, 0), member("b", 1, 32)]);
   const split = new BtfBuilder({ startId: 3, strBase: base.strLen });
   split.typedef("pair_t", 2);
   split.ptr(3);
-  split.union("holder", 8, [{ name: "p", type: 4, bitOffset: 0 }, {
-    name: "int",
-    type: 1,
-    bitOffset: 0,
-  }]);
+  split.union("holder", 8, [member("p", 4, 0), member("int", 1, 0)]);
   withTmp((dir) => {
     const bf = join(dir, "base.btf");
     const sf = join(dir, "split.btf");

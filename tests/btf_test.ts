@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BpfError, BtfError } from "../errors.ts";
 import { Btf, BtfExt, BtfKind } from "../btf/mod.ts";
-import { BtfBuilder } from "../btf/builder.ts";
+import { BtfBuilder, member } from "../btf/builder.ts";
 import { elfSection } from "./_util.ts";
 import { testObject, testObjects } from "./_util.ts";
 
@@ -38,12 +38,11 @@ test("parse() decodes every kind of a hand-built blob", () => {
   const b = basics();
   const ptr = b.ptr(1); // 4
   const arr = b.array(3, 16, 1); // 5
-  const st = b.struct("pair", 16, [{ name: "a", type: 1, bitOffset: 0 }, {
-    name: "flags",
-    type: 1,
-    bitOffset: 32,
-    bitSize: 3,
-  }, { name: "p", type: ptr, bitOffset: 64 }]); // 6
+  const st = b.struct("pair", 16, [
+    member("a", 1, 0),
+    member("flags", 1, 32, 3),
+    member("p", ptr, 64),
+  ]); // 6
   const en = b.enum("color", 4, [["RED", -1], ["BLUE", 2]], { signed: true }); // 7
   const e64 = b.enum64("big", 8, [["HUGE", 0xffffffffffn]]); // 8
   const fwd = b.fwd("later", true); // 9
@@ -156,7 +155,7 @@ test("resolveSize() follows typedefs, modifiers and arrays like btf__resolve_siz
   const arr = b.array(td, 10, 1); // 7
   const arr2 = b.array(arr, 3, 1); // 8
   const ptr = b.ptr(arr2); // 9
-  const st = b.struct("s", 24, [{ name: "x", type: 1, bitOffset: 0 }]); // 10
+  const st = b.struct("s", 24, [member("x", 1, 0)]); // 10
   const proto = b.funcProto(0, []); // 11
   const fn = b.func("fn", proto); // 12
   const fwd = b.fwd("opaque"); // 13
@@ -182,30 +181,13 @@ test("resolveSize() rejects an array whose size overflows 32 bits", () => {
 
 test("alignOf() matches btf__align_of for scalars, arrays, packed and padded structs", () => {
   const b = basics();
-  const st = b.struct("s", 16, [{ name: "c", type: 3, bitOffset: 0 }, {
-    name: "l",
-    type: 2,
-    bitOffset: 64,
-  }]); // 4: align 8
-  const packed = b.struct("p", 5, [{ name: "c", type: 3, bitOffset: 0 }, {
-    name: "i",
-    type: 1,
-    bitOffset: 8,
-  }]); // 5: i misaligned → 1
-  const odd = b.struct("o", 6, [{ name: "i", type: 1, bitOffset: 0 }]); // 6: size not a multiple of 4 → 1
-  const bf = b.struct("bf", 4, [{ name: "a", type: 1, bitOffset: 0, bitSize: 3 }, {
-    name: "b",
-    type: 1,
-    bitOffset: 3,
-    bitSize: 5,
-  }]); // 7: bitfields → 4
+  const st = b.struct("s", 16, [member("c", 3, 0), member("l", 2, 64)]); // 4: align 8
+  const packed = b.struct("p", 5, [member("c", 3, 0), member("i", 1, 8)]); // 5: i misaligned → 1
+  const odd = b.struct("o", 6, [member("i", 1, 0)]); // 6: size not a multiple of 4 → 1
+  const bf = b.struct("bf", 4, [member("a", 1, 0, 3), member("b", 1, 3, 5)]); // 7: bitfields → 4
   const arr = b.array(2, 3, 1); // 8
   const td = b.typedef("st_t", st); // 9
-  const un = b.union("u", 8, [{ name: "c", type: 3, bitOffset: 0 }, {
-    name: "i",
-    type: 1,
-    bitOffset: 0,
-  }]); // 10
+  const un = b.union("u", 8, [member("c", 3, 0), member("i", 1, 0)]); // 10
   const e = b.enum("e", 4, [["A", 0]]); // 11
   using btf = Btf.parse(b.build());
   assert.equal(btf.alignOf(1), 4);
@@ -239,7 +221,7 @@ test("a typedef loop makes resolveSize, alignOf and skipModsAndTypedefs throw in
   // 4 -> 5 -> 4
   b.typedef("a", 5);
   b.typedef("b", 4);
-  const s = b.struct("self", 4, [{ name: "me", type: 6, bitOffset: 0 }]); // 6: contains itself
+  const s = b.struct("self", 4, [member("me", 6, 0)]); // 6: contains itself
   using btf = Btf.parse(b.build());
   throwsBtf(() => btf.resolveSize(4), (e) => assert.match(e.message, /loop/));
   throwsBtf(() => btf.skipModsAndTypedefs(4), (e) => assert.match(e.message, /loop/));
@@ -249,9 +231,9 @@ test("a typedef loop makes resolveSize, alignOf and skipModsAndTypedefs throw in
 
 test("findByName() and findAllByName() filter by kind and return ids in order", () => {
   const b = basics();
-  const s1 = b.struct("dup", 4, [{ name: "x", type: 1, bitOffset: 0 }]); // 4
+  const s1 = b.struct("dup", 4, [member("x", 1, 0)]); // 4
   const t1 = b.typedef("dup", s1); // 5
-  const s2 = b.struct("dup", 4, [{ name: "y", type: 1, bitOffset: 0 }]); // 6
+  const s2 = b.struct("dup", 4, [member("y", 1, 0)]); // 6
   for (let i = 0; i < 200; i++) b.typedef(`filler_${i}`, 1);
   using btf = Btf.parse(b.build());
   assert.equal(btf.findByName("int"), 1);
@@ -274,11 +256,7 @@ test("split BTF continues the base's ids and strings and resolves across both", 
   using b = Btf.parse(baseBlob);
   const split = new BtfBuilder({ startId: b.typeCount, strBase: base.strLen });
   const td = split.typedef("myint", 1); // 4
-  const st = split.union("int", 8, [{ name: "x", type: td, bitOffset: 0 }, {
-    name: "y",
-    type: 2,
-    bitOffset: 0,
-  }]); // 5 (a union named int)
+  const st = split.union("int", 8, [member("x", td, 0), member("y", 2, 0)]); // 5 (a union named int)
   const arr = split.array(td, 4, 1); // 6
   using s = Btf.parse(split.build(), { base: b });
   assert.equal(s.base, b);
@@ -372,7 +350,7 @@ test("parse() rejects references to type ids that do not exist, naming the type"
     assert.match(e.message, /does not exist/);
   });
   const s = basics();
-  s.struct("s", 4, [{ name: "x", type: 500, bitOffset: 0 }]);
+  s.struct("s", 4, [member("x", 500, 0)]);
   throwsBtf(() => Btf.parse(s.build()), (e) => assert.equal(e.typeId, 4));
   const a = basics();
   a.array(1, 3, 1000);
@@ -406,11 +384,7 @@ test("parse() rejects an absurd vlen and an unknown kind, naming the type", () =
 
 test("random corruption of a blob gives a BtfError or a valid Btf, never a trap", () => {
   const b = basics();
-  const st = b.struct("s", 16, [{ name: "a", type: 1, bitOffset: 0 }, {
-    name: "b",
-    type: 2,
-    bitOffset: 64,
-  }]);
+  const st = b.struct("s", 16, [member("a", 1, 0), member("b", 2, 64)]);
   b.typedef("s_t", st);
   b.array(st, 4, 1);
   b.enum64("e", 8, [["X", 5n]]);

@@ -7,7 +7,7 @@ import { Btf } from "../btf/btf.ts";
 import { RelocationError } from "../errors.ts";
 import { applyCoreRelocations, type CoreRelo } from "../reloc/mod.ts";
 import { open } from "../spec/open.ts";
-import { BtfBuilder } from "../btf/builder.ts";
+import { BtfBuilder, member } from "../btf/builder.ts";
 import { testObjects } from "./_util.ts";
 
 const K = {
@@ -84,19 +84,11 @@ function relocate(
 function pair() {
   const local = new BtfBuilder();
   const li = local.int("int", 4, { signed: true });
-  const ls = local.struct("s", 8, [{ name: "a", type: li, bitOffset: 0 }, {
-    name: "b",
-    type: li,
-    bitOffset: 32,
-  }]);
+  const ls = local.struct("s", 8, [member("a", li, 0), member("b", li, 32)]);
   const target = new BtfBuilder();
   const ti = target.int("int", 4, { signed: true });
   const tl = target.int("long", 8, { signed: true });
-  const ts = target.struct("s", 16, [{ name: "x", type: tl, bitOffset: 0 }, {
-    name: "a",
-    type: ti,
-    bitOffset: 64,
-  }, { name: "b", type: ti, bitOffset: 96 }]);
+  const ts = target.struct("s", 16, [member("x", tl, 0), member("a", ti, 64), member("b", ti, 96)]);
   return { local, target, ls, ts, li };
 }
 
@@ -125,7 +117,7 @@ test("FIELD_BYTE_OFFSET patches an ALU immediate (r += off)", () => {
 test("a ___flavor local type matches the target type of its essential name", () => {
   const local = new BtfBuilder();
   const li = local.int("int", 4, { signed: true });
-  const ls = local.struct("s___v2", 4, [{ name: "b", type: li, bitOffset: 0 }]);
+  const ls = local.struct("s___v2", 4, [member("b", li, 0)]);
   const { target } = pair();
   const r = relocate(local, target, [{ code: LDX_W, off: 0 }], {
     typeId: ls,
@@ -138,11 +130,7 @@ test("a ___flavor local type matches the target type of its essential name", () 
 test("a field the target lacks poisons the instruction with call 0xbad2310", () => {
   const local = new BtfBuilder();
   const li = local.int("int", 4, { signed: true });
-  const ls = local.struct("s", 8, [{ name: "a", type: li, bitOffset: 0 }, {
-    name: "gone",
-    type: li,
-    bitOffset: 32,
-  }]);
+  const ls = local.struct("s", 8, [member("a", li, 0), member("gone", li, 32)]);
   const { target } = pair();
   const r = relocate(local, target, [{ code: LDX_W, dst: 3, src: 4, off: 4 }], {
     typeId: ls,
@@ -170,11 +158,7 @@ test("a poisoned ld_imm64 poisons both of its halves", () => {
 test("FIELD_EXISTS is 1 for a present field and 0 for a missing one", () => {
   const local = new BtfBuilder();
   const li = local.int("int", 4, { signed: true });
-  const ls = local.struct("s", 8, [{ name: "a", type: li, bitOffset: 0 }, {
-    name: "gone",
-    type: li,
-    bitOffset: 32,
-  }]);
+  const ls = local.struct("s", 8, [member("a", li, 0), member("gone", li, 32)]);
   const { target } = pair();
   const here = relocate(local, target, [{ code: MOV64_IMM, imm: 1 }], {
     typeId: ls,
@@ -194,28 +178,12 @@ test("FIELD_EXISTS is 1 for a present field and 0 for a missing one", () => {
 test("a field found through the target's anonymous union gets its nested offset", () => {
   const local = new BtfBuilder();
   const li = local.int("int", 4, { signed: true });
-  const ls = local.struct("s", 8, [{ name: "a", type: li, bitOffset: 0 }, {
-    name: "b",
-    type: li,
-    bitOffset: 32,
-  }]);
+  const ls = local.struct("s", 8, [member("a", li, 0), member("b", li, 32)]);
   const target = new BtfBuilder();
   const ti = target.int("int", 4, { signed: true });
-  const inner = target.struct("", 8, [{ name: "z", type: ti, bitOffset: 0 }, {
-    name: "b",
-    type: ti,
-    bitOffset: 32,
-  }]);
-  const un = target.union("", 8, [{ name: "w", type: ti, bitOffset: 0 }, {
-    name: "",
-    type: inner,
-    bitOffset: 0,
-  }]);
-  target.struct("s", 24, [{ name: "a", type: ti, bitOffset: 0 }, {
-    name: "",
-    type: un,
-    bitOffset: 64,
-  }]);
+  const inner = target.struct("", 8, [member("z", ti, 0), member("b", ti, 32)]);
+  const un = target.union("", 8, [member("w", ti, 0), member("", inner, 0)]);
+  target.struct("s", 24, [member("a", ti, 0), member("", un, 64)]);
   const r = relocate(local, target, [{ code: LDX_W, off: 4 }], {
     typeId: ls,
     accessStr: "0:1",
@@ -229,20 +197,12 @@ test("an array element access relocates by the target's array position", () => {
   const lc = local.int("char", 1);
   const li = local.int("int", 4, { signed: true });
   const la = local.array(lc, 16, li);
-  const ls = local.struct("s", 20, [{ name: "pad", type: li, bitOffset: 0 }, {
-    name: "name",
-    type: la,
-    bitOffset: 32,
-  }]);
+  const ls = local.struct("s", 20, [member("pad", li, 0), member("name", la, 32)]);
   const target = new BtfBuilder();
   const tc = target.int("char", 1);
   const ti = target.int("int", 4, { signed: true });
   const ta = target.array(tc, 16, ti);
-  target.struct("s", 40, [{ name: "x", type: ti, bitOffset: 0 }, {
-    name: "y",
-    type: ti,
-    bitOffset: 32,
-  }, { name: "name", type: ta, bitOffset: 128 }]);
+  target.struct("s", 40, [member("x", ti, 0), member("y", ti, 32), member("name", ta, 128)]);
   const r = relocate(local, target, [{ code: 0x71, off: 7 }], {
     typeId: ls,
     accessStr: "0:1:3",
@@ -256,12 +216,12 @@ test("an index past the target array's end does not match and poisons", () => {
   const lc = local.int("char", 1);
   const li = local.int("int", 4, { signed: true });
   const la = local.array(lc, 16, li);
-  const ls = local.struct("s", 16, [{ name: "name", type: la, bitOffset: 0 }]);
+  const ls = local.struct("s", 16, [member("name", la, 0)]);
   const target = new BtfBuilder();
   const tc = target.int("char", 1);
   const ti = target.int("int", 4, { signed: true });
   const ta = target.array(tc, 8, ti);
-  target.struct("s", 8, [{ name: "name", type: ta, bitOffset: 0 }]);
+  target.struct("s", 8, [member("name", ta, 0)]);
   const r = relocate(local, target, [{ code: 0x71, off: 12 }], {
     typeId: ls,
     accessStr: "0:0:12",
@@ -273,10 +233,10 @@ test("an index past the target array's end does not match and poisons", () => {
 test("an unsigned field that shrinks in the target shrinks the load too", () => {
   const local = new BtfBuilder();
   const lu64 = local.int("unsigned long", 8);
-  const ls = local.struct("s", 16, [{ name: "v", type: lu64, bitOffset: 64 }]);
+  const ls = local.struct("s", 16, [member("v", lu64, 64)]);
   const target = new BtfBuilder();
   const tu32 = target.int("unsigned int", 4);
-  target.struct("s", 8, [{ name: "v", type: tu32, bitOffset: 32 }]);
+  target.struct("s", 8, [member("v", tu32, 32)]);
   const r = relocate(local, target, [{ code: LDX_DW, dst: 1, src: 2, off: 8 }], {
     typeId: ls,
     accessStr: "0:0",
@@ -289,10 +249,10 @@ test("an unsigned field that shrinks in the target shrinks the load too", () => 
 test("a signed field that changes size poisons the load instead of resizing it", () => {
   const local = new BtfBuilder();
   const l64 = local.int("long", 8, { signed: true });
-  const ls = local.struct("s", 8, [{ name: "v", type: l64, bitOffset: 0 }]);
+  const ls = local.struct("s", 8, [member("v", l64, 0)]);
   const target = new BtfBuilder();
   const t32 = target.int("int", 4, { signed: true });
-  target.struct("s", 4, [{ name: "v", type: t32, bitOffset: 0 }]);
+  target.struct("s", 4, [member("v", t32, 0)]);
   const r = relocate(local, target, [{ code: LDX_DW, off: 0 }], {
     typeId: ls,
     accessStr: "0:0",
@@ -306,21 +266,11 @@ function bitfields() {
   const local = new BtfBuilder();
   const li = local.int("int", 4, { signed: true });
   const lu = local.int("unsigned int", 4);
-  const ls = local.struct("bf", 8, [{ name: "f", type: lu, bitOffset: 0, bitSize: 5 }, {
-    name: "g",
-    type: li,
-    bitOffset: 5,
-    bitSize: 3,
-  }]);
+  const ls = local.struct("bf", 8, [member("f", lu, 0, 5), member("g", li, 5, 3)]);
   const target = new BtfBuilder();
   const ti = target.int("int", 4, { signed: true });
   const tu = target.int("unsigned int", 4);
-  target.struct("bf", 8, [{ name: "f", type: tu, bitOffset: 0, bitSize: 30 }, {
-    name: "g",
-    type: ti,
-    bitOffset: 45,
-    bitSize: 3,
-  }]);
+  target.struct("bf", 8, [member("f", tu, 0, 30), member("g", ti, 45, 3)]);
   return { local, target, ls };
 }
 
@@ -347,10 +297,10 @@ test("bitfield relocations give libbpf's byte size, shifts and signedness", () =
 test("a bitfield that straddles 8 bytes widens the load up to 8 bytes", () => {
   const local = new BtfBuilder();
   const lu = local.int("unsigned int", 4);
-  const ls = local.struct("bf", 8, [{ name: "g", type: lu, bitOffset: 0, bitSize: 3 }]);
+  const ls = local.struct("bf", 8, [member("g", lu, 0, 3)]);
   const target = new BtfBuilder();
   const tu = target.int("unsigned int", 4);
-  target.struct("bf", 8, [{ name: "g", type: tu, bitOffset: 30, bitSize: 4 }]);
+  target.struct("bf", 8, [member("g", tu, 30, 4)]);
   const r = relocate(local, target, [{ code: MOV64_IMM, imm: 4 }], {
     typeId: ls,
     accessStr: "0:0",
@@ -401,9 +351,9 @@ test("TYPE_EXISTS and TYPE_SIZE follow the target, and give 0 for a type it lack
 
 test("TYPE_MATCHES needs every local member, by name and matching type", () => {
   const { local, target, li } = pair();
-  const ok = local.struct("s___ok", 8, [{ name: "b", type: li, bitOffset: 0 }]);
+  const ok = local.struct("s___ok", 8, [member("b", li, 0)]);
   const lc = local.int("char", 1);
-  const bad = local.struct("s___bad", 1, [{ name: "b", type: lc, bitOffset: 0 }]);
+  const bad = local.struct("s___bad", 1, [member("b", lc, 0)]);
   const m = relocate(local, target, [{ code: MOV64_IMM, imm: 1 }], {
     typeId: ok,
     accessStr: "0",
@@ -449,11 +399,11 @@ test("ENUMVAL_EXISTS and ENUMVAL_VALUE use the target's enumerators, signed and 
 test("two target candidates that place a field differently are an ambiguity error", () => {
   const local = new BtfBuilder();
   const li = local.int("int", 4, { signed: true });
-  const ls = local.struct("s", 4, [{ name: "a", type: li, bitOffset: 0 }]);
+  const ls = local.struct("s", 4, [member("a", li, 0)]);
   const target = new BtfBuilder();
   const ti = target.int("int", 4, { signed: true });
-  target.struct("s", 8, [{ name: "a", type: ti, bitOffset: 0 }]);
-  target.struct("s___2", 8, [{ name: "a", type: ti, bitOffset: 32 }]);
+  target.struct("s", 8, [member("a", ti, 0)]);
+  target.struct("s___2", 8, [member("a", ti, 32)]);
   assert.throws(
     () =>
       relocate(local, target, [{ code: LDX_W, off: 0 }], {
@@ -468,11 +418,11 @@ test("two target candidates that place a field differently are an ambiguity erro
 test("two candidates that agree are not ambiguous", () => {
   const local = new BtfBuilder();
   const li = local.int("int", 4, { signed: true });
-  const ls = local.struct("s", 4, [{ name: "a", type: li, bitOffset: 0 }]);
+  const ls = local.struct("s", 4, [member("a", li, 0)]);
   const target = new BtfBuilder();
   const ti = target.int("int", 4, { signed: true });
-  target.struct("s", 8, [{ name: "a", type: ti, bitOffset: 32 }]);
-  target.struct("s___2", 8, [{ name: "a", type: ti, bitOffset: 32 }]);
+  target.struct("s", 8, [member("a", ti, 32)]);
+  target.struct("s___2", 8, [member("a", ti, 32)]);
   const r = relocate(local, target, [{ code: LDX_W, off: 0 }], {
     typeId: ls,
     accessStr: "0:0",
@@ -560,18 +510,14 @@ test("mangled CO-RE records against the kernel's BTF give a result or a Relocati
 test("a type the target lacks is searched in module BTFs, as libbpf searches kernel modules", () => {
   const local = new BtfBuilder();
   const li = local.int("int", 4, { signed: true });
-  const ls = local.struct("mod_thing", 8, [{ name: "a", type: li, bitOffset: 0 }, {
-    name: "b",
-    type: li,
-    bitOffset: 32,
-  }]);
+  const ls = local.struct("mod_thing", 8, [member("a", li, 0), member("b", li, 32)]);
   const base = new BtfBuilder();
   base.int("int", 4, { signed: true });
   const baseBytes = base.build();
   using l = Btf.parse(local.build());
   using t = Btf.parse(baseBytes);
   const mod = new BtfBuilder({ startId: t.typeCount, strBase: baseBytes.length - 24 - 16 });
-  mod.struct("mod_thing", 16, [{ name: "b", type: 1, bitOffset: 96 }]);
+  mod.struct("mod_thing", 16, [member("b", 1, 96)]);
   using m = Btf.parse(mod.build(), { base: t });
   const insns = encode([{ code: LDX_W, off: 4 }]);
   const relo = { insnOff: 0, typeId: ls, accessStr: "0:1", kind: K.FIELD_BYTE_OFFSET };
