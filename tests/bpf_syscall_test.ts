@@ -52,6 +52,7 @@ import {
   rawTracepointOpen,
   traceFds,
 } from "../ffi/mod.ts";
+import { BtfBuilder } from "../btf/builder.ts";
 import { SyscallError } from "../errors.ts";
 import { newFds, openFds, pinDir, requireKernel, run } from "./_util.ts";
 
@@ -393,21 +394,10 @@ test("getNextId() walks to a new map's id and getFdById() opens it", (t) => {
 test("btfLoad() loads a one-type BTF blob and btfInfo() reads it back", (t) => {
   if (!requireKernel(t)) return;
   // header (24 bytes) + one INT "int" (16 bytes) + strings "\0int\0".
-  const strs = new TextEncoder().encode("\0int\0");
-  const blob = new Uint8Array(24 + 16 + strs.length);
-  const dv = new DataView(blob.buffer);
-  dv.setUint16(0, 0xeb9f, true);
-  dv.setUint8(2, 1);
-  dv.setUint32(4, 24, true);
-  dv.setUint32(8, 0, true);
-  dv.setUint32(12, 16, true);
-  dv.setUint32(16, 16, true);
-  dv.setUint32(20, strs.length, true);
-  dv.setUint32(24, 1, true); // name_off "int"
-  dv.setUint32(28, 1 << 24, true); // BTF_KIND_INT
-  dv.setUint32(32, 4, true); // size
-  dv.setUint32(36, (1 << 24) | 32, true); // signed, 32 bits
-  blob.set(strs, 40);
+  const b = new BtfBuilder();
+  b.int("int", 4, { signed: true });
+  const blob = b.build();
+  assert.equal(blob.length, 24 + 16 + 5);
   using btf = btfLoad(blob);
   const info = btfInfo(btf, { data: true });
   assert.ok(info.id > 0);
