@@ -1348,12 +1348,30 @@ function allocFill(bytes: usize, v: u8): usize {
   return p;
 }
 
+// How many names each table may get (for its first size), counted by markReferenced().
+let EST_TN: u32 = 0;
+let EST_IDN: u32 = 0;
+
+/** A table size (a power of two) that holds `n` names at most half full. */
+function tableSize(n: u32): u32 {
+  let size: u32 = 64;
+  while (size < n * 2 && size < 0x40000000) size <<= 1;
+  return size;
+}
+
 /** Marks referenced types and checks every type id a record holds. Returns false after fail(). */
 function markReferenced(): bool {
+  EST_TN = 0;
+  EST_IDN = 0;
   for (let id: u32 = 1; id < N; id++) {
     const p = rec(id);
     const v = vlenOf(id);
     const k = kindOf(id);
+    if (k == KIND_ENUM || k == KIND_ENUM64) EST_IDN += v;
+    if (load<u32>(p) != 0) {
+      if (k == KIND_TYPEDEF) EST_IDN++;
+      else EST_TN++;
+    }
     switch (k) {
       case KIND_VOLATILE:
       case KIND_CONST:
@@ -1478,10 +1496,6 @@ export function btf_dump_new(btfHandle: i32): i32 {
   s.sizes = allocFill(nz << 2, 0xff);
   s.queue = heap.alloc(nz << 2);
   s.decl = allocFill(nz << 2, 0);
-  s.tn = newTable(1024);
-  s.tnMask = 1023;
-  s.idn = newTable(1024);
-  s.idnMask = 1023;
   // The string sections of the chain, innermost base first.
   let lvN: u32 = 0;
   for (let o: Btf | null = b; o !== null; o = o.base) lvN++;
@@ -1501,6 +1515,13 @@ export function btf_dump_new(btfHandle: i32): i32 {
     freeState(s);
     return -1;
   }
+  // Sized for every name up front: no rehashing on the way.
+  const tn = tableSize(EST_TN);
+  s.tn = newTable(tn);
+  s.tnMask = tn - 1;
+  const idn = tableSize(EST_IDN);
+  s.idn = newTable(idn);
+  s.idnMask = idn - 1;
   s.ptrSz = pointerSize();
   for (let h = 0; h < dumpers.length; h++) {
     if (unchecked(dumpers[h]) === null) {
