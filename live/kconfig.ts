@@ -83,16 +83,24 @@ export function kcfgType(btf: Btf, id: number): { type: KcfgType; signed: boolea
  * ```
  */
 export function kernelVersionCode(release: string): number {
-  try {
-    const sig = readFileSync("/proc/version_signature", "utf8");
-    const m = /^\S+\s+\S+\s+(\d+)\.(\d+)\.(\d+)/.exec(sig);
+  if (versionSignature === undefined) {
+    // Read once per process: the file does not change while the kernel runs, and the failing read
+    // (every kernel but Ubuntu's) costs a thrown error per program load.
+    try {
+      versionSignature = readFileSync("/proc/version_signature", "utf8");
+    } catch {
+      versionSignature = null; // not Ubuntu
+    }
+  }
+  if (versionSignature !== null) {
+    const m = /^\S+\s+\S+\s+(\d+)\.(\d+)\.(\d+)/.exec(versionSignature);
     if (m) return code(+m[1], +m[2], +m[3]);
-  } catch {
-    // not Ubuntu
   }
   const m = /^(\d+)\.(\d+)\.(\d+)/.exec(release);
   return m ? code(+m[1], +m[2], +m[3]) : 0;
 }
+
+let versionSignature: string | null | undefined;
 
 function code(a: number, b: number, c: number): number {
   return a * 65536 + b * 256 + Math.min(c, 255);
