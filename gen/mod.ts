@@ -1,7 +1,8 @@
 /**
  * Code generation from BTF: {@linkcode btfToC} prints a BTF blob as a C header exactly as
- * `bpftool btf dump file FILE format c` does, and {@linkcode CDumper} prints single declarations
- * (`btf_dump__emit_type_decl`) for the skeleton generator.
+ * `bpftool btf dump file FILE format c` does ({@linkcode btfToCBytes} gives the same as UTF-8
+ * bytes), and {@linkcode CDumper} prints single declarations (`btf_dump__emit_type_decl`) for the
+ * skeleton generator. The engine runs in the wasm core, for speed.
  *
  * @module
  */
