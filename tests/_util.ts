@@ -1,11 +1,23 @@
 /**
  * Shared helpers for tsbpf's tests: the kernel guard, the CLI runner, the test objects, the libbpf
- * oracle, fd counting and bpffs pin directories.
+ * oracle, fd counting, bpffs pin directories, temporary directories, compiling C to a BPF object,
+ * and comparing long texts.
  *
  * @module
  */
+import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
@@ -278,4 +290,50 @@ export function elfSection(file: Uint8Array, name: string): Uint8Array | undefin
     return Uint8Array.from(file.subarray(off, off + size));
   }
   return undefined;
+}
+
+/** Runs `fn` with a fresh temporary directory named after `prefix`, and removes it afterwards. */
+export function withTmpDir<T>(prefix: string, fn: (dir: string) => T): T {
+  const dir = mkdtempSync(join(tmpdir(), `${prefix}-`));
+  try {
+    return fn(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Writes C `source` to `dir/name.bpf.c` and compiles it with `clang-19 -g -O2 -target bpf`, as
+ * setup builds the test objects; fails the test with clang's errors when it does not compile.
+ *
+ * @returns The path of `dir/name.bpf.o`.
+ */
+export function compileBpfC(dir: string, name: string, source: string): string {
+  const src = join(dir, `${name}.bpf.c`);
+  const obj = join(dir, `${name}.bpf.o`);
+  writeFileSync(src, source);
+  const cc = spawnSync("clang-19", ["-g", "-O2", "-target", "bpf", "-c", src, "-o", obj], {
+    encoding: "utf8",
+  });
+  assert.equal(cc.status, 0, `clang-19 failed on ${name}.bpf.c: ${cc.stderr}`);
+  return obj;
+}
+
+/**
+ * Asserts two texts are equal; on a difference fails with the first differing line and three
+ * lines around it, to keep a failure readable on a dump of 100k lines and more.
+ */
+export function assertSameText(got: string, want: string, what: string): void {
+  if (got === want) return;
+  const g = got.split("\n");
+  const w = want.split("\n");
+  for (let i = 0; i < Math.max(g.length, w.length); i++) {
+    if (g[i] !== w[i]) {
+      const from = Math.max(0, i - 3);
+      const show = (lines: string[]) =>
+        lines.slice(from, i + 4).map((l, k) => `  ${from + k + 1}: ${l}`).join("\n");
+      assert.fail(`${what}: line ${i + 1} differs\n--- got\n${show(g)}\n--- want\n${show(w)}`);
+    }
+  }
+  assert.fail(`${what}: the texts differ`);
 }

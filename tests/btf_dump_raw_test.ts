@@ -1,13 +1,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Btf } from "../btf/btf.ts";
 import { dumpRaw } from "../btf/raw_dump.ts";
 import { BtfBuilder, member } from "../btf/builder.ts";
-import { runCli, testObjects } from "./_util.ts";
+import { assertSameText, compileBpfC, runCli, testObjects, withTmpDir } from "./_util.ts";
 
 const VMLINUX = "/sys/kernel/btf/vmlinux";
 const hasVmlinux = existsSync(VMLINUX);
@@ -18,28 +17,6 @@ function bpftool(args: string[]): string {
     maxBuffer: 256 << 20,
     stdio: ["ignore", "pipe", "pipe"],
   });
-}
-
-/** The first differing line, to keep a failure readable on a 300k-line dump. */
-function assertSameText(got: string, want: string, what: string): void {
-  if (got === want) return;
-  const g = got.split("\n");
-  const w = want.split("\n");
-  for (let i = 0; i < Math.max(g.length, w.length); i++) {
-    if (g[i] !== w[i]) {
-      assert.fail(`${what}: line ${i + 1} differs\n  got:  ${g[i]}\n  want: ${w[i]}`);
-    }
-  }
-  assert.fail(`${what}: the texts differ`);
-}
-
-function withTmp<T>(fn: (dir: string) => T): T {
-  const dir = mkdtempSync(join(tmpdir(), "tsbpf-btfdump-"));
-  try {
-    return fn(dir);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
 }
 
 const KINDS_C = `
@@ -86,19 +63,8 @@ test("dumpRaw() of every test object is byte-identical to bpftool btf dump file"
 });
 
 test("dumpRaw() of an object with every kind clang emits matches bpftool", () => {
-  withTmp((dir) => {
-    writeFileSync(join(dir, "kinds.bpf.c"), KINDS_C);
-    const obj = join(dir, "kinds.bpf.o");
-    execFileSync("clang-19", [
-      "-g",
-      "-O2",
-      "-target",
-      "bpf",
-      "-c",
-      join(dir, "kinds.bpf.c"),
-      "-o",
-      obj,
-    ]);
+  withTmpDir("tsbpf-btfdump", (dir) => {
+    const obj = compileBpfC(dir, "kinds", KINDS_C);
     using btf = Btf.load(obj);
     const text = dumpRaw(btf);
     assertSameText(text, bpftool(["btf", "dump", "file", obj]), "kinds.bpf.o");
@@ -137,7 +103,7 @@ test("dumpRaw() prints odd values (unknown encoding and linkage, empty names, vo
   b.declTag("t", int, -1);
   b.float("long double", 16);
   b.union("", 4, [member("", int, 0)]);
-  withTmp((dir) => {
+  withTmpDir("tsbpf-btfdump", (dir) => {
     const file = join(dir, "odd.btf");
     writeFileSync(file, b.build());
     using btf = Btf.load(file);
@@ -153,7 +119,7 @@ test("dumpRaw() of split BTF matches bpftool btf dump -B base file split", () =>
   split.typedef("pair_t", 2);
   split.ptr(3);
   split.union("holder", 8, [member("p", 4, 0), member("int", 1, 0)]);
-  withTmp((dir) => {
+  withTmpDir("tsbpf-btfdump", (dir) => {
     const bf = join(dir, "base.btf");
     const sf = join(dir, "split.btf");
     writeFileSync(bf, base.build());
@@ -175,7 +141,7 @@ test("tsbpf btf dump file prints what bpftool prints", () => {
 });
 
 test("tsbpf btf dump reports an unreadable file and a file with no BTF, naming each", () => {
-  withTmp((dir) => {
+  withTmpDir("tsbpf-btfdump", (dir) => {
     const missing = join(dir, "nope.o");
     let r = runCli(["btf", "dump", "file", missing]);
     assert.equal(r.code, 1);

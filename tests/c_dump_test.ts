@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Btf } from "../btf/btf.ts";
 import { btfToC } from "../gen/c_dump.ts";
-import { ROOT, runCli, testObjects } from "./_util.ts";
+import { assertSameText, compileBpfC, ROOT, runCli, testObjects, withTmpDir } from "./_util.ts";
 
 const VMLINUX = "/sys/kernel/btf/vmlinux";
 const hasVmlinux = existsSync(VMLINUX);
@@ -19,22 +19,6 @@ function bpftoolC(file: string): string {
   });
   assert.equal(r.status, 0, `bpftool failed on ${file}: ${r.stderr}`);
   return r.stdout;
-}
-
-/** Fails with the first differing lines, to keep a failure readable on a 130k-line header. */
-function assertSameText(got: string, want: string, what: string): void {
-  if (got === want) return;
-  const g = got.split("\n");
-  const w = want.split("\n");
-  for (let i = 0; i < Math.max(g.length, w.length); i++) {
-    if (g[i] !== w[i]) {
-      const from = Math.max(0, i - 3);
-      const show = (lines: string[]) =>
-        lines.slice(from, i + 4).map((l, k) => `  ${from + k + 1}: ${l}`).join("\n");
-      assert.fail(`${what}: line ${i + 1} differs\n--- got\n${show(g)}\n--- want\n${show(w)}`);
-    }
-  }
-  assert.fail(`${what}: the texts differ`);
 }
 
 /** C with the layouts and declarators the dumper must get right, compiled by the test itself. */
@@ -85,21 +69,8 @@ char _license[] __attribute__((section("license"), used)) = "GPL";
 test("btfToC() of an object with unusual layouts and declarators matches bpftool", (t) => {
   if (!hasBpftool) return t.skip("bpftool is not installed");
   if (spawnSync("clang-19", ["--version"]).status !== 0) return t.skip("clang-19 is not installed");
-  const dir = mkdtempSync(join(tmpdir(), "tsbpf-cdump-kinds-"));
-  try {
-    writeFileSync(join(dir, "kinds.bpf.c"), KINDS_C);
-    const obj = join(dir, "kinds.bpf.o");
-    const cc = spawnSync("clang-19", [
-      "-g",
-      "-O2",
-      "-target",
-      "bpf",
-      "-c",
-      join(dir, "kinds.bpf.c"),
-      "-o",
-      obj,
-    ], { encoding: "utf8" });
-    assert.equal(cc.status, 0, cc.stderr);
+  withTmpDir("tsbpf-cdump-kinds", (dir) => {
+    const obj = compileBpfC(dir, "kinds", KINDS_C);
     using btf = Btf.load(obj);
     const c = btfToC(btf);
     assertSameText(c, bpftoolC(obj), "kinds.bpf.o");
@@ -118,9 +89,7 @@ test("btfToC() of an object with unusual layouts and declarators matches bpftool
     ) {
       assert.ok(c.includes(want), `missing ${JSON.stringify(want)}`);
     }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test("btfToC() of vmlinux is byte-identical to bpftool btf dump format c", {
