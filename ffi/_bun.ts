@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { makeSys } from "./_common.ts";
+import { libcCalls, makeSys } from "./_common.ts";
 import { bunSymbols } from "./symbols.ts";
 import type { Sys } from "./sys.ts";
 
@@ -31,32 +31,10 @@ export function bunSys(): Sys {
   const lib = ffi.dlopen("libc.so.6", bunSymbols());
   // deno-lint-ignore no-explicit-any
   const s = lib.symbols as Record<string, (...a: any[]) => any>;
-  const num = (v: number | bigint) => Number(v);
   const proc = (globalThis as unknown as { process: { arch: string } }).process;
   const arch = proc.arch === "arm64" ? "aarch64" : "x86_64";
   return makeSys("bun", arch, {
-    syscall: (nr, a1, a2, a3, a4, a5) => num(s.syscall(nr, a1, a2, a3, a4, a5)),
-    ioctl: (fd, req, arg) => s.ioctl(fd, BigInt(req), arg),
-    mmap: (addr, len, prot, flags, fd, off) =>
-      BigInt.asUintN(64, BigInt(s.mmap(addr, BigInt(len), prot, flags, fd, BigInt(off)))),
-    munmap: (addr, len) => s.munmap(addr, BigInt(len)),
-    close: (fd) => s.close(fd),
-    read: (fd, buf, n) => num(s.read(fd, buf, BigInt(n))),
-    write: (fd, buf, n) => num(s.write(fd, buf, BigInt(n))),
-    openat: (dirfd, path, flags, mode) => s.openat(dirfd, path, flags, mode),
-    epoll_create1: (flags) => s.epoll_create1(flags),
-    epoll_ctl: (epfd, op, fd, ev) => s.epoll_ctl(epfd, op, fd, ev),
-    epoll_wait: (epfd, ev, max, timeout) => s.epoll_wait(epfd, ev, max, timeout),
-    mount: (src, dst, fs, flags, data) => s.mount(src, dst, fs, BigInt(flags), data),
-    umount2: (target, flags) => s.umount2(target, flags),
-    setns: (fd, nstype) => s.setns(fd, nstype),
-    socket: (d, t, p) => s.socket(d, t, p),
-    bind: (fd, addr, len) => s.bind(fd, addr, len),
-    setsockopt: (fd, level, name, val, len) => s.setsockopt(fd, level, name, val, len),
-    getpid: () => s.getpid(),
-    if_nametoindex: (name) => s.if_nametoindex(name),
-    sysconf: (name) => num(s.sysconf(name)),
-    uname: (buf) => s.uname(buf),
+    ...libcCalls(s),
     errno: () => ffi.read.i32(Number(s.__errno_location()), 0),
     view: (addr, len) => ffi.toArrayBuffer(Number(addr), 0, len),
     ptrOf: (buf) => {

@@ -47,6 +47,46 @@ export interface RawLibc {
   ptrOf(buf: Uint8Array): bigint;
 }
 
+/** The calls of {@linkcode RawLibc} that differ between the runtimes. */
+export type RuntimeCalls = "errno" | "view" | "ptrOf" | "epoll_wait_async";
+
+/**
+ * The libc calls both runtimes make the same way over their `dlopen` symbols (declared once in
+ * `symbols.ts`): sizes and 64-bit arguments go in as bigints, `ssize_t` and `long` results come
+ * back as numbers.
+ *
+ * @param s the symbols `dlopen` returned.
+ * @returns every call of {@linkcode RawLibc} but the {@linkcode RuntimeCalls}.
+ */
+// deno-lint-ignore no-explicit-any
+export function libcCalls(s: Record<string, (...a: any[]) => any>): Omit<RawLibc, RuntimeCalls> {
+  const num = (v: number | bigint) => Number(v);
+  return {
+    syscall: (nr, a1, a2, a3, a4, a5) => num(s.syscall(nr, a1, a2, a3, a4, a5)),
+    ioctl: (fd, req, arg) => s.ioctl(fd, BigInt(req), arg),
+    mmap: (addr, len, prot, flags, fd, off) =>
+      BigInt.asUintN(64, BigInt(s.mmap(addr, BigInt(len), prot, flags, fd, BigInt(off)))),
+    munmap: (addr, len) => s.munmap(addr, BigInt(len)),
+    close: (fd) => s.close(fd),
+    read: (fd, buf, n) => num(s.read(fd, buf, BigInt(n))),
+    write: (fd, buf, n) => num(s.write(fd, buf, BigInt(n))),
+    openat: (dirfd, path, flags, mode) => s.openat(dirfd, path, flags, mode),
+    epoll_create1: (flags) => s.epoll_create1(flags),
+    epoll_ctl: (epfd, op, fd, ev) => s.epoll_ctl(epfd, op, fd, ev),
+    epoll_wait: (epfd, ev, max, timeout) => s.epoll_wait(epfd, ev, max, timeout),
+    mount: (src, dst, fs, flags, data) => s.mount(src, dst, fs, BigInt(flags), data),
+    umount2: (target, flags) => s.umount2(target, flags),
+    setns: (fd, nstype) => s.setns(fd, nstype),
+    socket: (d, t, p) => s.socket(d, t, p),
+    bind: (fd, addr, len) => s.bind(fd, addr, len),
+    setsockopt: (fd, level, name, val, len) => s.setsockopt(fd, level, name, val, len),
+    getpid: () => s.getpid(),
+    if_nametoindex: (name) => s.if_nametoindex(name),
+    sysconf: (name) => num(s.sysconf(name)),
+    uname: (buf) => s.uname(buf),
+  };
+}
+
 const enc = new TextEncoder();
 
 /** A NUL-terminated copy of a string. */
