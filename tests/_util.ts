@@ -337,3 +337,25 @@ export function assertSameText(got: string, want: string, what: string): void {
   }
   assert.fail(`${what}: the texts differ`);
 }
+
+/** `n` as the 4 bytes of a u32 in the machine's byte order, as map keys and values are stored. */
+export function u32(n: number): Uint8Array {
+  return new Uint8Array(new Uint32Array([n]).buffer);
+}
+
+/** `n` as the 8 bytes of a u64 in the machine's byte order. */
+export function u64(n: bigint): Uint8Array {
+  return new Uint8Array(new BigUint64Array([n]).buffer);
+}
+
+/** The u32 at the start of `b` (little-endian), or undefined for an absent value. */
+export function readU32(b: Uint8Array): number;
+export function readU32(b: Uint8Array | undefined): number | undefined;
+export function readU32(b: Uint8Array | undefined): number | undefined {
+  return b === undefined ? undefined : new DataView(b.buffer, b.byteOffset).getUint32(0, true);
+}
+
+/** The u64 at the start of `b` (little-endian). */
+export function readU64(b: Uint8Array): bigint {
+  return new DataView(b.buffer, b.byteOffset).getBigUint64(0, true);
+}

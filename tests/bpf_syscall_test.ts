@@ -54,12 +54,17 @@ import {
 } from "../ffi/mod.ts";
 import { BtfBuilder } from "../btf/builder.ts";
 import { SyscallError } from "../errors.ts";
-import { newFds, openFds, pinDir, requireKernel, run } from "./_util.ts";
-
-const u32 = (v: number) => new Uint8Array(new Uint32Array([v]).buffer);
-const u64 = (v: bigint) => new Uint8Array(new BigUint64Array([v]).buffer);
-const readU32 = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset).getUint32(0, true);
-const readU64 = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset).getBigUint64(0, true);
+import {
+  newFds,
+  openFds,
+  pinDir,
+  readU32,
+  readU64,
+  requireKernel,
+  run,
+  u32,
+  u64,
+} from "./_util.ts";
 
 /** Encodes BPF instructions: [opcode, dst, src, off, imm] each. */
 function insns(...list: [number, number, number, number, number][]): Uint8Array {

@@ -7,14 +7,7 @@ import { BtfKind } from "../btf/types.ts";
 import { mapInfo, progInfo } from "../ffi/bpf.ts";
 import { BpfObject } from "../live/object.ts";
 import { numPossibleCpus } from "../live/map.ts";
-import { oracle, requireKernel, runCli, testObject } from "./_util.ts";
-
-function u32(n: number): Uint8Array {
-  return new Uint8Array(new Uint32Array([n]).buffer);
-}
-function readU32(b: Uint8Array | undefined): number | undefined {
-  return b === undefined ? undefined : new DataView(b.buffer, b.byteOffset).getUint32(0, true);
-}
+import { oracle, readU32, requireKernel, runCli, testObject, u32 } from "./_util.ts";
 
 test("load() fills map-in-map slots with their inner maps and prog arrays with their programs", (t) => {
   if (!requireKernel(t)) return;

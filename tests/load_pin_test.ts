@@ -9,11 +9,7 @@ import { BpfError } from "../errors.ts";
 import { mapCreate, mapInfo, objPin } from "../ffi/bpf.ts";
 import { BpfMapType } from "../ffi/constants.ts";
 import { BpfObject } from "../live/object.ts";
-import { oracle, pinDir, requireKernel, testObject } from "./_util.ts";
-
-function u32(n: number): Uint8Array {
-  return new Uint8Array(new Uint32Array([n]).buffer);
-}
+import { oracle, pinDir, requireKernel, testObject, u32 } from "./_util.ts";
 
 test("load() pins maps by name under pinRoot, and a second load reuses them", (t) => {
   if (!requireKernel(t)) return;
