@@ -66,6 +66,11 @@ import {
   u64,
 } from "./_util.ts";
 
+/** An ARRAY map with u32 keys. */
+function arrayMap(valueSize: number, maxEntries: number): Fd {
+  return mapCreate({ type: BpfMapType.BPF_MAP_TYPE_ARRAY, keySize: 4, valueSize, maxEntries });
+}
+
 /** Encodes BPF instructions: [opcode, dst, src, off, imm] each. */
 function insns(...list: [number, number, number, number, number][]): Uint8Array {
   const out = new Uint8Array(list.length * 8);
@@ -181,12 +186,7 @@ test("batch operations write, read and delete many hash elements in one call", (
 
 test("mapFreeze() makes later updates from user space fail with EPERM", (t) => {
   if (!requireKernel(t)) return;
-  using map = mapCreate({
-    type: BpfMapType.BPF_MAP_TYPE_ARRAY,
-    keySize: 4,
-    valueSize: 4,
-    maxEntries: 1,
-  });
+  using map = arrayMap(4, 1);
   mapUpdate(map, u32(0), u32(7));
   mapFreeze(map);
   assert.throws(
@@ -304,12 +304,7 @@ test("creating and closing maps and programs leaks no fd", (t) => {
   if (!requireKernel(t)) return;
   const before = openFds();
   for (let i = 0; i < 20; i++) {
-    const m = mapCreate({
-      type: BpfMapType.BPF_MAP_TYPE_ARRAY,
-      keySize: 4,
-      valueSize: 4,
-      maxEntries: 1,
-    });
+    const m = arrayMap(4, 1);
     const p = progLoad({
       type: BpfProgType.BPF_PROG_TYPE_SOCKET_FILTER,
       insns: RET0,
@@ -329,12 +324,7 @@ test("the fd tracker records open fds with the stack that made them", (t) => {
   if (!requireKernel(t)) return;
   traceFds(true);
   try {
-    const m = mapCreate({
-      type: BpfMapType.BPF_MAP_TYPE_ARRAY,
-      keySize: 4,
-      valueSize: 4,
-      maxEntries: 1,
-    });
+    const m = arrayMap(4, 1);
     const entry = trackedFds().find((e) => e.fd === m.value);
     assert.ok(entry);
     assert.equal(entry.what, "map");
@@ -350,12 +340,7 @@ test("objPin() pins a map to bpffs and objGet() opens the same map again", (t) =
   if (!requireKernel(t)) return;
   const dir = pinDir();
   try {
-    using map = mapCreate({
-      type: BpfMapType.BPF_MAP_TYPE_ARRAY,
-      keySize: 4,
-      valueSize: 4,
-      maxEntries: 2,
-    });
+    using map = arrayMap(4, 2);
     objPin(map, `${dir.path}/m`);
     mapUpdate(map, u32(1), u32(99));
     using again = objGet(`${dir.path}/m`);
@@ -413,12 +398,7 @@ test("btfLoad() loads a one-type BTF blob and btfInfo() reads it back", (t) => {
 
 test("a program's info lists the ids of the maps it uses", (t) => {
   if (!requireKernel(t)) return;
-  using map = mapCreate({
-    type: BpfMapType.BPF_MAP_TYPE_ARRAY,
-    keySize: 4,
-    valueSize: 4,
-    maxEntries: 1,
-  });
+  using map = arrayMap(4, 1);
   // r1 = map (ld_imm64 pseudo map fd); r0 = 0; exit
   const code = insns(
     [0x18, 1, 1, 0, map.value],
@@ -440,12 +420,7 @@ test("a perf-event link passes its BPF cookie to a tracepoint program", (t) => {
   const tpId = Number(
     readFileSync("/sys/kernel/tracing/events/syscalls/sys_enter_getpid/id", "utf8"),
   );
-  using map = mapCreate({
-    type: BpfMapType.BPF_MAP_TYPE_ARRAY,
-    keySize: 4,
-    valueSize: 8,
-    maxEntries: 1,
-  });
+  using map = arrayMap(8, 1);
   // r0 = bpf_get_attach_cookie(ctx); r1 = &map[0]; *(u64 *)r1 = r0; r0 = 0; exit
   const code = insns(
     [0x85, 0, 0, 0, 174],
@@ -576,12 +551,7 @@ test("an iterator link is read through iterCreate()", (t) => {
     x.kind === "FUNC" && x.name === "bpf_iter_bpf_map"
   );
   assert.ok(fn, "the kernel has the bpf_map iterator");
-  using map = mapCreate({
-    type: BpfMapType.BPF_MAP_TYPE_ARRAY,
-    keySize: 4,
-    valueSize: 8,
-    maxEntries: 1,
-  });
+  using map = arrayMap(8, 1);
   // Counts calls in map[0] (one per map, plus the final call with a NULL map); r0 = 0.
   const code = insns(
     [0x18, 1, 2, 0, map.value],
@@ -621,12 +591,7 @@ test("an iterator link is read through iterCreate()", (t) => {
 
 test("progBindMap() ties a map to a program", (t) => {
   if (!requireKernel(t)) return;
-  using map = mapCreate({
-    type: BpfMapType.BPF_MAP_TYPE_ARRAY,
-    keySize: 4,
-    valueSize: 4,
-    maxEntries: 1,
-  });
+  using map = arrayMap(4, 1);
   using prog = progLoad({
     type: BpfProgType.BPF_PROG_TYPE_SOCKET_FILTER,
     insns: RET0,
