@@ -62,6 +62,7 @@ const EMITTED: u8 = 8;
 const FWD_EMITTED: u8 = 16;
 const NAME_RESOLVED: u8 = 32;
 const REFERENCED: u8 = 64;
+const HAS_DUP: u8 = 128;
 
 /** The state of one dumper, saved here between calls (the globals below hold it during a call). */
 class DumpState {
@@ -73,6 +74,9 @@ class DumpState {
   align: usize = 0;
   sizes: usize = 0;
   queue: usize = 0;
+  qCap: u32 = 0;
+  dupMask: u32 = 0;
+  dupCnt: u32 = 0;
   qn: u32 = 0;
   ds: usize = 0;
   decl: usize = 0;
@@ -98,8 +102,13 @@ let N: u32 = 0;
 let RECS: usize = 0;
 /** u8 per id: the state bits above. */
 let ST: usize = 0;
-/** u32 per id: the `___N` suffix of the type's name, 0 when it has none. */
+/**
+ * The `___N` suffixes, in a small table (few names collide): (id + 1, N) u32 pairs, open
+ * addressing. A type that has one carries HAS_DUP in its state byte.
+ */
 let DUP: usize = 0;
+let DUP_MASK: u32 = 0;
+let DUP_CNT: u32 = 0;
 /** u8 per id: the alignment, 0xff when not known yet. */
 let ALIGN: usize = 0;
 /** u32 per id: the size of a member of that type, 0xffffffff when not known yet. */
@@ -108,6 +117,7 @@ let SIZES: usize = 0;
 /** u32 per id: the types in emitting order. */
 let QUEUE: usize = 0;
 let QN: u32 = 0;
+let Q_CAP: u32 = 0;
 /**
  * u32 per id: where the arena holds the text of a declaration of that type made only of modifiers
  * and pointers over a named type ("const struct foo *"), plus 1; 0 when not known yet, 0xffffffff
@@ -152,10 +162,13 @@ function activate(s: DumpState): void {
   RECS = s.recs;
   ST = s.st;
   DUP = s.dup;
+  DUP_MASK = s.dupMask;
+  DUP_CNT = s.dupCnt;
   ALIGN = s.align;
   SIZES = s.sizes;
   QUEUE = s.queue;
   QN = s.qn;
+  Q_CAP = s.qCap;
   DS = s.ds;
   DECL = s.decl;
   AR = s.ar;
@@ -183,6 +196,11 @@ function activate(s: DumpState): void {
 
 function deactivate(s: DumpState): void {
   s.qn = QN;
+  s.queue = QUEUE;
+  s.qCap = Q_CAP;
+  s.dup = DUP;
+  s.dupMask = DUP_MASK;
+  s.dupCnt = DUP_CNT;
   s.ds = DS;
   s.ar = AR;
   s.arLen = AR_LEN;
@@ -519,16 +537,56 @@ function resolveName(id: u32, ident: bool): u32 {
   const off = nameOffOf(id);
   if (off == 0) return 0;
   const s = state(id);
-  if ((s & NAME_RESOLVED) != 0) return load<u32>(DUP + (<usize>id << 2));
+  if ((s & NAME_RESOLVED) != 0) return (s & HAS_DUP) != 0 ? dupOf(id) : 0;
   setState(id, s | NAME_RESOLVED);
   const k = kindOf(id);
   if (k == KIND_FWD || (k == KIND_ENUM && vlenOf(id) == 0)) return 0;
   const d = nameDups(ident, strAt(off));
   if (d > 1) {
-    store<u32>(DUP + (<usize>id << 2), d);
+    setDup(id, d);
     return d;
   }
   return 0;
+}
+
+function dupOf(id: u32): u32 {
+  let i = (id * 0x9e3779b1) & DUP_MASK;
+  for (let n: u32 = 0; n <= DUP_MASK; n++) {
+    const e = DUP + (<usize>i << 3);
+    const k = load<u32>(e);
+    if (k == id + 1) return load<u32>(e + 4);
+    if (k == 0) return 0;
+    i = (i + 1) & DUP_MASK;
+  }
+  return 0;
+}
+
+function setDup(id: u32, d: u32): void {
+  if ((DUP_CNT + 1) << 1 > DUP_MASK + 1) {
+    // Grow: rebuild the table twice as large.
+    const old = DUP;
+    const oldMask = DUP_MASK;
+    const size = (oldMask + 1) << 1;
+    DUP = heap.alloc(<usize>size << 3);
+    memory.fill(DUP, 0, <usize>size << 3);
+    DUP_MASK = size - 1;
+    for (let j: u32 = 0; j <= oldMask; j++) {
+      const e = old + (<usize>j << 3);
+      const k = load<u32>(e);
+      if (k != 0) putDup(k, load<u32>(e + 4));
+    }
+    heap.free(old);
+  }
+  putDup(id + 1, d);
+  DUP_CNT++;
+  setState(id, state(id) | HAS_DUP);
+}
+
+function putDup(key: u32, d: u32): void {
+  let i = ((key - 1) * 0x9e3779b1) & DUP_MASK;
+  while (load<u32>(DUP + (<usize>i << 3)) != 0) i = (i + 1) & DUP_MASK;
+  store<u32>(DUP + (<usize>i << 3), key);
+  store<u32>(DUP + (<usize>i << 3) + 4, d);
 }
 
 function putSuffix(d: u32): void {
@@ -684,7 +742,11 @@ function targetOf(id: u32): u32 {
 
 // ---- ordering ----------------------------------------------------------------------------------
 
-@inline function enqueue(id: u32): void {
+function enqueue(id: u32): void {
+  if (QN >= Q_CAP) {
+    Q_CAP = Q_CAP == 0 ? 1024 : Q_CAP << 1;
+    QUEUE = QUEUE == 0 ? heap.alloc(<usize>Q_CAP << 2) : heap.realloc(QUEUE, <usize>Q_CAP << 2);
+  }
   store<u32>(QUEUE + (<usize>QN << 2), id);
   QN++;
 }
@@ -1334,10 +1396,12 @@ function chainInner(start: u32, cnt: u32, fname: usize, fdup: u32, lvl: i32): vo
 }
 
 function dumpOne(id: u32): void {
-  const from = QN;
+  // Each type is queued once, when it gets ordered, and emitted right away: the queue only ever
+  // holds what one call orders.
+  QN = 0;
   orderType(id, false);
   const to = QN;
-  for (let i = from; i < to && !BAD; i++) emitType(load<u32>(QUEUE + (<usize>i << 2)), 0);
+  for (let i: u32 = 0; i < to && !BAD; i++) emitType(load<u32>(QUEUE + (<usize>i << 2)), 0);
 }
 
 // ---- setup -------------------------------------------------------------------------------------
@@ -1491,10 +1555,10 @@ export function btf_dump_new(btfHandle: i32): i32 {
     memory.copy(s.recs + (<usize>o.start << 2), o.offs, <usize>o.count << 2);
   }
   s.st = allocFill(nz, 0);
-  s.dup = allocFill(nz << 2, 0);
+  s.dup = allocFill(64 << 3, 0);
+  s.dupMask = 63;
   s.align = allocFill(nz, 0xff);
   s.sizes = allocFill(nz << 2, 0xff);
-  s.queue = heap.alloc(nz << 2);
   s.decl = allocFill(nz << 2, 0);
   // The string sections of the chain, innermost base first.
   let lvN: u32 = 0;
