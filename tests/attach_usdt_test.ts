@@ -15,9 +15,24 @@ import {
   UsdtArgType,
   usdtNotes,
 } from "../link/mod.ts";
+import type { BpfObject } from "../live/object.ts";
 import { readElf } from "../spec/elf.ts";
 import { globalU64, linksOfPrograms, loadObject, spawnWaiting } from "./_attach.ts";
 import { newFds, openFds, requireKernel, UPROBE_TARGET } from "./_util.ts";
+
+/** The `usdt_add` program of the usdt object. */
+function usdtAdd(obj: BpfObject): { fd: number; name: string } {
+  return { fd: obj.program("usdt_add").fd, name: "usdt_add" };
+}
+
+/** What `usdt_add` recorded: how often it ran and its last two arguments. */
+function usdtCounts(obj: BpfObject): { hits: bigint; a: bigint; b: bigint } {
+  return {
+    hits: globalU64(obj, ".bss", "usdt_hits"),
+    a: globalU64(obj, ".bss", "usdt_last_a", true),
+    b: globalU64(obj, ".bss", "usdt_last_b", true),
+  };
+}
 
 test("usdtNotes() reads the same probes, addresses and arguments as readelf -n", (t) => {
   if (!existsSync(UPROBE_TARGET)) {
@@ -133,9 +148,7 @@ test("a BPF_USDT() program on tsbpf:add reads both arguments at every call", asy
     assert.equal(link.children.length, 1);
     const r = await child.go();
     assert.equal(r.code, 0);
-    assert.equal(globalU64(obj, ".bss", "usdt_hits"), 4n);
-    assert.equal(globalU64(obj, ".bss", "usdt_last_a", true), 3n);
-    assert.equal(globalU64(obj, ".bss", "usdt_last_b", true), 4n);
+    assert.deepEqual(usdtCounts(obj), { hits: 4n, a: 3n, b: 4n });
     link.close();
     assert.deepEqual(linksOfPrograms([p.info().id]), []);
   } finally {
@@ -149,7 +162,7 @@ test("attachUsdt() on a probe the binary lacks throws and leaks no fd", (t) => {
   const fds = openFds();
   assert.throws(
     () =>
-      attachUsdt({ fd: obj.program("usdt_add").fd, name: "usdt_add" }, {
+      attachUsdt(usdtAdd(obj), {
         binary: UPROBE_TARGET,
         provider: "tsbpf",
         name: "nope",
@@ -197,7 +210,7 @@ test("a USDT probe guarded by a semaphore is enabled while attached (the kernel 
     const child = await spawnWaiting(bin, []);
     try {
       using obj = loadObject("usdt");
-      using _link = attachUsdt({ fd: obj.program("usdt_add").fd, name: "usdt_add" }, {
+      using _link = attachUsdt(usdtAdd(obj), {
         binary: bin,
         provider: "tsbpf",
         name: "sema",
@@ -205,9 +218,7 @@ test("a USDT probe guarded by a semaphore is enabled while attached (the kernel 
       });
       const r = await child.go();
       assert.equal(r.stdout, "ready\n1\n");
-      assert.equal(globalU64(obj, ".bss", "usdt_hits"), 1n);
-      assert.equal(globalU64(obj, ".bss", "usdt_last_a", true), 42n);
-      assert.equal(globalU64(obj, ".bss", "usdt_last_b", true), 7n);
+      assert.deepEqual(usdtCounts(obj), { hits: 1n, a: 42n, b: 7n });
     } finally {
       child.kill();
     }
@@ -262,7 +273,7 @@ test("a USDT probe in a shared library fires in the process that loaded it", asy
     const child = await spawnWaiting(bin, []);
     try {
       using obj = loadObject("usdt");
-      using link = attachUsdt({ fd: obj.program("usdt_add").fd, name: "usdt_add" }, {
+      using link = attachUsdt(usdtAdd(obj), {
         binary: lib,
         provider: "tsbpf",
         name: "lib",
@@ -271,9 +282,7 @@ test("a USDT probe in a shared library fires in the process that loaded it", asy
       assert.match(link.target, /libtsbpfusdt\.so:tsbpf:lib/);
       const r = await child.go();
       assert.equal(r.stdout, "ready\n62\n");
-      assert.equal(globalU64(obj, ".bss", "usdt_hits"), 2n);
-      assert.equal(globalU64(obj, ".bss", "usdt_last_a", true), 11n);
-      assert.equal(globalU64(obj, ".bss", "usdt_last_b", true), 21n);
+      assert.deepEqual(usdtCounts(obj), { hits: 2n, a: 11n, b: 21n });
     } finally {
       child.kill();
     }
