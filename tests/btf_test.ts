@@ -1,14 +1,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BpfError, BtfError } from "../errors.ts";
 import { Btf, BtfExt, BtfKind } from "../btf/mod.ts";
 import { BtfBuilder, member } from "../btf/builder.ts";
-import { elfSection } from "./_util.ts";
-import { testObject, testObjects } from "./_util.ts";
+import { elfSection, testObject, testObjects, withTmpDir } from "./_util.ts";
 
 const VMLINUX = "/sys/kernel/btf/vmlinux";
 const hasVmlinux = existsSync(VMLINUX);
@@ -445,8 +443,7 @@ test("rawBytes() returns the blob, and parsing it again gives the same types", (
 });
 
 test("load() reports an unreadable file and a file that is not BTF, naming it", () => {
-  const dir = mkdtempSync(join(tmpdir(), "tsbpf-btf-"));
-  try {
+  withTmpDir("tsbpf-btf", (dir) => {
     assert.throws(() => Btf.load(join(dir, "missing")), (e: unknown) => {
       assert.ok(e instanceof BpfError);
       assert.match((e as Error).message, /missing/);
@@ -458,9 +455,7 @@ test("load() reports an unreadable file and a file that is not BTF, naming it", 
       assert.match(e.message, /junk\.bin/);
       assert.match(e.message, /magic/);
     });
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test("load() of a BPF object reads its .BTF section", () => {
@@ -520,8 +515,7 @@ int main(int argc, char **argv) {
 
 test("resolveSize(), alignOf() and findByName() agree with libbpf on every vmlinux type", (t) => {
   if (!hasVmlinux) return t.skip("This kernel has no /sys/kernel/btf/vmlinux");
-  const dir = mkdtempSync(join(tmpdir(), "tsbpf-btf-"));
-  try {
+  withTmpDir("tsbpf-btf", (dir) => {
     writeFileSync(join(dir, "layout.c"), LAYOUT_C);
     execFileSync("gcc", ["-O1", "-o", join(dir, "layout"), join(dir, "layout.c"), "-lbpf"]);
     const want = execFileSync(join(dir, "layout"), [VMLINUX], {
@@ -553,9 +547,7 @@ test("resolveSize(), alignOf() and findByName() agree with libbpf on every vmlin
     const gotLines = got;
     assert.equal(gotLines.length, wantLines.length);
     for (let i = 0; i < gotLines.length; i++) assert.equal(gotLines[i], wantLines[i]);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test("BtfExt.parse() decodes func_info, line_info and CO-RE relocations of each test object", () => {

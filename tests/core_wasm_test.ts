@@ -3,12 +3,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { SOURCE_SHA256, WASM_BASE64, WASM_SIZE } from "../core-wasm/_wasm.gen.ts";
 import { Core } from "../core-wasm/mod.ts";
 import { BpfError } from "../errors.ts";
+import { withTmpDir } from "./_util.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 
@@ -20,17 +20,14 @@ function moduleBytes(): Uint8Array {
 }
 
 test("the committed core module passes wabt's wasm-validate", () => {
-  const dir = mkdtempSync(join(tmpdir(), "tsbpf-wasm-"));
-  try {
+  withTmpDir("tsbpf-wasm", (dir) => {
     const file = join(dir, "core.wasm");
     writeFileSync(file, moduleBytes());
     const r = spawnSync(join(root, "node_modules/.bin/wasm-validate"), [file], {
       encoding: "utf8",
     });
     assert.equal(r.status, 0, `wasm-validate failed:\n${r.stdout}${r.stderr}`);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test("the committed core module's header names its source hash and its size", () => {

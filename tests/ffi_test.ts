@@ -37,7 +37,7 @@ import {
 } from "../ffi/mod.ts";
 import { decodeEpollEvents } from "../ffi/sys.ts";
 import { BpfError, SyscallError } from "../errors.ts";
-import { newFds, openFds, requireKernel, ROOT, run } from "./_util.ts";
+import { newFds, openFds, requireKernel, ROOT, run, withTmpDir } from "./_util.ts";
 
 test("the Deno and Bun symbol tables are derived from the one libc table", () => {
   const d = denoSymbols();
@@ -116,8 +116,7 @@ test("ptrOf() gives the address of a buffer's first byte, and 0n for an empty on
 
 test("open(), read(), write() and close() work on plain files and report ENOENT", () => {
   const sys = getSys();
-  const dir = mkdtempSync(join(tmpdir(), "tsbpf-ffi-"));
-  try {
+  withTmpDir("tsbpf-ffi", (dir) => {
     writeFileSync(join(dir, "f"), "hello tsbpf");
     const fd = sys.open(join(dir, "f"), Libc.O_RDONLY | Libc.O_CLOEXEC);
     const buf = new Uint8Array(32);
@@ -136,9 +135,7 @@ test("open(), read(), write() and close() work on plain files and report ENOENT"
       () => sys.close(fd),
       (e: unknown) => e instanceof SyscallError && e.code === "EBADF" && e.call === "close",
     );
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test("perfEventOpen() opens a task clock counter that counts once enabled", (t) => {
@@ -229,8 +226,7 @@ test("withFaults() fails exactly the chosen call with the chosen errno, and leak
 });
 
 test("on Deno without --allow-ffi, getSys() says to run with -A", () => {
-  const dir = mkdtempSync(join(tmpdir(), "tsbpf-perm-"));
-  try {
+  withTmpDir("tsbpf-perm", (dir) => {
     const script = join(dir, "probe.ts");
     writeFileSync(
       script,
@@ -250,14 +246,11 @@ test("on Deno without --allow-ffi, getSys() says to run with -A", () => {
       /^BpfError: Deno denied FFI access.*run with -A: tsbpf needs --allow-ffi/m,
     );
     assert.ok(new BpfError("x") instanceof Error);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test("on Node, getSys() throws NotSupportedError saying live features need Deno or Bun", () => {
-  const dir = mkdtempSync(join(tmpdir(), "tsbpf-node-"));
-  try {
+  withTmpDir("tsbpf-node", (dir) => {
     const entry = join(dir, "entry.ts");
     writeFileSync(
       entry,
@@ -276,9 +269,7 @@ test("on Node, getSys() throws NotSupportedError saying live features need Deno 
     const r = run("node", [join(dir, "entry.mjs")]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^NotSupportedError: .*need Deno or Bun/m);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test("ensureBpffs() mounts a bpf filesystem where there is none, and pins work there", (t) => {
@@ -311,8 +302,7 @@ test("ensureBpffs() mounts a bpf filesystem where there is none, and pins work t
 
 test("an Fd dropped without close() is closed by the FinalizationRegistry backstop", (t) => {
   if (!requireKernel(t)) return;
-  const dir = mkdtempSync(join(tmpdir(), "tsbpf-gc-"));
-  try {
+  withTmpDir("tsbpf-gc", (dir) => {
     const script = join(dir, "gc.ts");
     writeFileSync(
       script,
@@ -345,9 +335,7 @@ console.log(JSON.stringify({ before, after, tracked: openFds().length }));
       : run(process.execPath, [script]);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(JSON.parse(r.stdout), { before: 20, after: 0, tracked: 0 });
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test("epollWaitAsync() resolves when a program writes to a ring buffer, without blocking", async (t) => {
