@@ -68,9 +68,10 @@ export async function main(argv: string[]): Promise<number> {
   }
   using btf = Btf.load(file, { base });
   try {
-    let text: string | Uint8Array;
     if (format === "c") {
-      let mod: { btfToCBytes(btf: Btf): Uint8Array };
+      let mod: {
+        writeBtfAsC(btf: Btf, write: (bytes: Uint8Array) => Promise<void>): Promise<void>;
+      };
       try {
         // Imported only for format c, so a raw dump never loads the C generator.
         mod = await import("../gen/c_dump.ts");
@@ -80,12 +81,11 @@ export async function main(argv: string[]): Promise<number> {
         );
         return 1;
       }
-      // UTF-8 bytes from the core, written as they are: no decoding to a string and back.
-      text = mod.btfToCBytes(btf);
+      // UTF-8 bytes written straight from the core's memory: no string, no copy.
+      await mod.writeBtfAsC(btf, write);
     } else {
-      text = dumpRaw(btf);
+      await write(dumpRaw(btf));
     }
-    await write(text);
     return 0;
   } finally {
     if (values.base !== undefined) base?.close();

@@ -190,6 +190,23 @@ export class CDumper {
     return this.#core.outBytes();
   }
 
+  /**
+   * Like {@linkcode CDumper.dumpAll}, handing the UTF-8 bytes to `sink` without copying them out of
+   * the core: the view is valid only until `sink` returns (or its promise settles); copy it to keep
+   * it. Nothing may call into the core meanwhile.
+   *
+   * @param sink Takes the header bytes, such as a write to stdout.
+   * @returns What `sink` returns.
+   * @throws {BtfError} On a cycle of types that C cannot express.
+   */
+  dumpAllTo<T>(sink: (bytes: Uint8Array) => T): T {
+    this.#dumpAll();
+    const core = this.#core;
+    const p = core.exports.out_ptr() as number;
+    const n = core.exports.out_len() as number;
+    return sink(core.u8().subarray(p, p + n));
+  }
+
   /** Frees the dumper's state in the core (and a BTF it parsed itself). Safe to call twice. */
   close(): void {
     if (this.#h < 0) return;
@@ -267,4 +284,33 @@ export function btfToC(btf: BtfBlobSource): string {
 export function btfToCBytes(btf: BtfBlobSource): Uint8Array {
   using d = new CDumper(btf);
   return d.dumpAllBytes();
+}
+
+/**
+ * Prints a whole BTF blob as a C header like {@linkcode btfToC}, and hands the UTF-8 bytes to
+ * `write` straight from the core's memory, with no copy: what the CLI does for stdout. The view is
+ * valid until the promise `write` returns settles; nothing else may call into the core meanwhile.
+ *
+ * @param btf The BTF to print: a `Btf` (split BTF includes its base's types).
+ * @param write Takes the bytes, such as a write to stdout that resolves when written.
+ * @returns When `write` is done.
+ * @throws {BtfError} When the blob is malformed, or has a cycle of types C cannot express.
+ *
+ * @example
+ * ```ts
+ * import { Btf } from "../btf/btf.ts";
+ * import { writeBtfAsC } from "./c_dump.ts";
+ * let size = 0;
+ * await writeBtfAsC(Btf.kernel(), (bytes) => {
+ *   size = bytes.length;
+ * });
+ * console.assert(size > 0);
+ * ```
+ */
+export async function writeBtfAsC(
+  btf: BtfBlobSource,
+  write: (bytes: Uint8Array) => Promise<void> | void,
+): Promise<void> {
+  using d = new CDumper(btf);
+  await d.dumpAllTo(write);
 }

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Btf } from "../btf/btf.ts";
 import { BpfError, BtfError } from "../errors.ts";
-import { btfToC, btfToCBytes, CDumper } from "../gen/c_dump.ts";
+import { btfToC, btfToCBytes, CDumper, writeBtfAsC } from "../gen/c_dump.ts";
 import { BtfBuilder } from "../btf/builder.ts";
 
 const HEAD = "#ifndef __VMLINUX_H__\n#define __VMLINUX_H__\n\n" +
@@ -604,4 +604,15 @@ test("emitTypeDecl() prints a declaration the same way on every call, with or wi
   const ptr = ids.cvFooPtrConst - 1; // the pointer under the outer const
   assert.equal(d.emitTypeDecl(ptr, "q"), "const volatile struct foo *q");
   assert.equal(d.emitTypeDecl(ptr, ""), "const volatile struct foo *");
+});
+
+test("writeBtfAsC() hands over the same bytes as btfToCBytes(), valid while the sink runs", async () => {
+  const { btf } = declBlob();
+  using _ = btf;
+  let got: Uint8Array | undefined;
+  await writeBtfAsC(btf, async (bytes) => {
+    await new Promise((r) => setTimeout(r, 1));
+    got = bytes.slice();
+  });
+  assert.deepEqual(got, btfToCBytes(btf));
 });
