@@ -359,3 +359,13 @@ export function readU32(b: Uint8Array | undefined): number | undefined {
 export function readU64(b: Uint8Array): bigint {
   return new DataView(b.buffer, b.byteOffset).getBigUint64(0, true);
 }
+
+/** What `fn` throws, or undefined when it returns: for tests that inspect an error's fields. */
+export function thrown(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (e) {
+    return e;
+  }
+  return undefined;
+}

@@ -62,6 +62,7 @@ import {
   readU64,
   requireKernel,
   run,
+  thrown,
   u32,
   u64,
 } from "./_util.ts";
@@ -287,12 +288,7 @@ test("a program that fails verification gives EACCES and the verifier log", (t) 
 
 test("a bad map type fails with EINVAL, named in the error", (t) => {
   if (!requireKernel(t)) return;
-  let err: unknown;
-  try {
-    mapCreate({ type: 9999, keySize: 4, valueSize: 4, maxEntries: 1 });
-  } catch (e) {
-    err = e;
-  }
+  const err = thrown(() => mapCreate({ type: 9999, keySize: 4, valueSize: 4, maxEntries: 1 }));
   assert.ok(err instanceof SyscallError);
   assert.equal(err.errno, 22);
   assert.equal(err.code, "EINVAL");

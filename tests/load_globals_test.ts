@@ -8,7 +8,7 @@ import { getSys, setSys } from "../ffi/runtime.ts";
 import { withFaults } from "../ffi/sys.ts";
 import { BpfObject } from "../live/object.ts";
 import { resetProbes } from "../live/probes.ts";
-import { oracle, requireKernel, testObject } from "./_util.ts";
+import { oracle, requireKernel, testObject, thrown } from "./_util.ts";
 
 function u64(view: Uint8Array, off: number): bigint {
   return new DataView(view.buffer, view.byteOffset, view.byteLength).getBigUint64(off, true);
@@ -81,12 +81,7 @@ test("load() throws VerifierError with the program, section and log tail for a r
   if (!requireKernel(t)) return;
   using obj = BpfObject.open(testObject("load_globals"));
   for (const n of obj.programNames) obj.setAutoload(n, n === "rejected");
-  let e: unknown;
-  try {
-    obj.load();
-  } catch (err) {
-    e = err;
-  }
+  const e = thrown(() => obj.load());
   assert.ok(e instanceof VerifierError, String(e));
   assert.equal(e.program, "rejected");
   assert.equal(e.section, "socket");
@@ -149,12 +144,7 @@ test("a program stopped at a poisoned CO-RE relocation gets libbpf's log lines f
   assert.equal(theirs.length, 2, "libbpf's log has the two lines");
   using obj = BpfObject.open(file);
   for (const n of obj.programNames) obj.setAutoload(n, n === "unguarded");
-  let e: unknown;
-  try {
-    obj.load();
-  } catch (err) {
-    e = err;
-  }
+  const e = thrown(() => obj.load());
   assert.ok(e instanceof VerifierError, String(e));
   const ours = e.log.split("\n").filter((l) =>
     /<invalid CO-RE relocation>|failed to resolve CO-RE relocation/.test(l)
