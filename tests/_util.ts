@@ -264,12 +264,14 @@ let pinSeq = 0;
 
 /**
  * Makes a fresh directory under /sys/fs/bpf for one test's pins and returns it with a `remove()`
- * that deletes it and everything pinned in it. Call `remove()` in a `finally`.
+ * that deletes it and everything pinned in it: declare it with `using`, or call `remove()` in a
+ * `finally`.
  */
-export function pinDir(): { path: string; remove(): void } {
+export function pinDir(): { path: string; remove(): void; [Symbol.dispose](): void } {
   const path = `/sys/fs/bpf/tsbpf-test-${process.pid}-${++pinSeq}`;
   mkdirSync(path, { recursive: true });
-  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+  const remove = () => rmSync(path, { recursive: true, force: true });
+  return { path, remove, [Symbol.dispose]: remove };
 }
 
 /** The bytes (a copy) of ELF section `name` in a little-endian ELF64 file, or undefined. */

@@ -1,110 +1,89 @@
 // Maps with pinning = LIBBPF_PIN_BY_NAME: pinned under the pin root at load, a compatible pinned map
 // is reused (same kernel map, data kept), an incompatible one is refused with a clear error.
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { existsSync, readdirSync } from "node:fs";
 import { test } from "node:test";
 import { BpfError } from "../errors.ts";
 import { mapCreate, mapInfo, objPin } from "../ffi/bpf.ts";
 import { BpfMapType } from "../ffi/constants.ts";
 import { BpfObject } from "../live/object.ts";
-import { oracle, pinDir, requireKernel, testObject, u32 } from "./_util.ts";
+import { oracle, pinDir, requireKernel, testObject, u32, withTmpDir } from "./_util.ts";
 
 test("load() pins maps by name under pinRoot, and a second load reuses them", (t) => {
   if (!requireKernel(t)) return;
-  const pins = pinDir();
-  try {
-    let firstId: number;
-    {
-      using a = BpfObject.open(testObject("pinned"), { pinRoot: pins.path });
-      a.load();
-      assert.deepEqual(readdirSync(pins.path).sort(), ["tsbpf_pinned_array", "tsbpf_pinned_hash"]);
-      const m = a.map("tsbpf_pinned_hash");
-      assert.equal(m.pinPath, `${pins.path}/tsbpf_pinned_hash`);
-      assert.equal(m.reused, false);
-      m.update(u32(7), new Uint8Array(new BigUint64Array([99n]).buffer));
-      firstId = mapInfo(m.fd).id;
-    }
-    // The pins outlive the object that made them.
-    assert.ok(existsSync(`${pins.path}/tsbpf_pinned_hash`));
-    using b = BpfObject.open(testObject("pinned"), { pinRoot: pins.path });
-    b.load();
-    const m = b.map("tsbpf_pinned_hash");
-    assert.equal(m.reused, true);
-    assert.equal(mapInfo(m.fd).id, firstId);
-    assert.deepEqual(m.lookup(u32(7)), new Uint8Array(new BigUint64Array([99n]).buffer));
-    assert.equal(b.map("not_pinned").pinPath, "");
-  } finally {
-    pins.remove();
+  using pins = pinDir();
+  let firstId: number;
+  {
+    using a = BpfObject.open(testObject("pinned"), { pinRoot: pins.path });
+    a.load();
+    assert.deepEqual(readdirSync(pins.path).sort(), ["tsbpf_pinned_array", "tsbpf_pinned_hash"]);
+    const m = a.map("tsbpf_pinned_hash");
+    assert.equal(m.pinPath, `${pins.path}/tsbpf_pinned_hash`);
+    assert.equal(m.reused, false);
+    m.update(u32(7), new Uint8Array(new BigUint64Array([99n]).buffer));
+    firstId = mapInfo(m.fd).id;
   }
+  // The pins outlive the object that made them.
+  assert.ok(existsSync(`${pins.path}/tsbpf_pinned_hash`));
+  using b = BpfObject.open(testObject("pinned"), { pinRoot: pins.path });
+  b.load();
+  const m = b.map("tsbpf_pinned_hash");
+  assert.equal(m.reused, true);
+  assert.equal(mapInfo(m.fd).id, firstId);
+  assert.deepEqual(m.lookup(u32(7)), new Uint8Array(new BigUint64Array([99n]).buffer));
+  assert.equal(b.map("not_pinned").pinPath, "");
 });
 
 test("load() reuses maps that libbpf pinned, as libbpf reuses ours", (t) => {
   if (!requireKernel(t)) return;
-  const pins = pinDir();
-  try {
-    const r = oracle(["load", testObject("pinned"), "--pin-root", pins.path]);
-    assert.equal(r.code, 0, r.stderr);
-    using obj = BpfObject.open(testObject("pinned"), { pinRoot: pins.path });
-    obj.load();
-    assert.equal(obj.map("tsbpf_pinned_array").reused, true);
-    assert.equal(obj.map("tsbpf_pinned_hash").reused, true);
-  } finally {
-    pins.remove();
-  }
+  using pins = pinDir();
+  const r = oracle(["load", testObject("pinned"), "--pin-root", pins.path]);
+  assert.equal(r.code, 0, r.stderr);
+  using obj = BpfObject.open(testObject("pinned"), { pinRoot: pins.path });
+  obj.load();
+  assert.equal(obj.map("tsbpf_pinned_array").reused, true);
+  assert.equal(obj.map("tsbpf_pinned_hash").reused, true);
 });
 
 test("load() refuses an incompatible pinned map with an error naming the map, path and mismatch", (t) => {
   if (!requireKernel(t)) return;
-  const pins = pinDir();
+  using pins = pinDir();
+  // The second pinned map, with max_entries 3 instead of 2: the first one is pinned by then.
+  using wrong = mapCreate({
+    type: BpfMapType.BPF_MAP_TYPE_ARRAY,
+    keySize: 4,
+    valueSize: 4,
+    maxEntries: 3,
+  });
+  objPin(wrong, `${pins.path}/tsbpf_pinned_array`);
+  const obj = BpfObject.open(testObject("pinned"), { pinRoot: pins.path });
   try {
-    // The second pinned map, with max_entries 3 instead of 2: the first one is pinned by then.
-    using wrong = mapCreate({
-      type: BpfMapType.BPF_MAP_TYPE_ARRAY,
-      keySize: 4,
-      valueSize: 4,
-      maxEntries: 3,
+    assert.throws(() => obj.load(), (e: unknown) => {
+      assert.ok(e instanceof BpfError);
+      assert.match(e.message, /Map 'tsbpf_pinned_array'/);
+      assert.match(e.message, new RegExp(`${pins.path}/tsbpf_pinned_array`));
+      assert.match(e.message, /max entries 3 != 2/);
+      return true;
     });
-    objPin(wrong, `${pins.path}/tsbpf_pinned_array`);
-    const obj = BpfObject.open(testObject("pinned"), { pinRoot: pins.path });
-    try {
-      assert.throws(() => obj.load(), (e: unknown) => {
-        assert.ok(e instanceof BpfError);
-        assert.match(e.message, /Map 'tsbpf_pinned_array'/);
-        assert.match(e.message, new RegExp(`${pins.path}/tsbpf_pinned_array`));
-        assert.match(e.message, /max entries 3 != 2/);
-        return true;
-      });
-      // The failed load removed what it pinned itself, and left the foreign pin alone.
-      assert.deepEqual(readdirSync(pins.path), ["tsbpf_pinned_array"]);
-      assert.equal(obj.state, "failed");
-    } finally {
-      obj.close();
-    }
+    // The failed load removed what it pinned itself, and left the foreign pin alone.
+    assert.deepEqual(readdirSync(pins.path), ["tsbpf_pinned_array"]);
+    assert.equal(obj.state, "failed");
   } finally {
-    pins.remove();
+    obj.close();
   }
 });
 
 test("load() makes a missing pin directory, and refuses one that is not on a BPF filesystem", (t) => {
   if (!requireKernel(t)) return;
-  const pins = pinDir();
-  try {
-    const sub = `${pins.path}/made-by-load`;
-    {
-      using obj = BpfObject.open(testObject("pinned"), { pinRoot: sub });
-      obj.load();
-      assert.ok(existsSync(`${sub}/tsbpf_pinned_hash`));
-    }
-    const tmp = mkdtempSync(join(tmpdir(), "tsbpf-pin-"));
-    try {
-      using obj = BpfObject.open(testObject("pinned"), { pinRoot: tmp });
-      assert.throws(() => obj.load(), /is not on a BPF filesystem/);
-    } finally {
-      rmSync(tmp, { recursive: true, force: true });
-    }
-  } finally {
-    pins.remove();
+  using pins = pinDir();
+  const sub = `${pins.path}/made-by-load`;
+  {
+    using obj = BpfObject.open(testObject("pinned"), { pinRoot: sub });
+    obj.load();
+    assert.ok(existsSync(`${sub}/tsbpf_pinned_hash`));
   }
+  withTmpDir("tsbpf-pin", (tmp) => {
+    using obj = BpfObject.open(testObject("pinned"), { pinRoot: tmp });
+    assert.throws(() => obj.load(), /is not on a BPF filesystem/);
+  });
 });
