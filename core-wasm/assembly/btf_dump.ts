@@ -1433,8 +1433,11 @@ function markReferenced(): bool {
     const k = kindOf(id);
     if (k == KIND_ENUM || k == KIND_ENUM64) EST_IDN += v;
     if (load<u32>(p) != 0) {
+      // Only these kinds count names for ___N suffixes (functions and variables do not).
       if (k == KIND_TYPEDEF) EST_IDN++;
-      else EST_TN++;
+      else if (k == KIND_STRUCT || k == KIND_UNION || k == KIND_ENUM || k == KIND_ENUM64 || k == KIND_INT) {
+        EST_TN++;
+      }
     }
     switch (k) {
       case KIND_VOLATILE:
