@@ -76,6 +76,9 @@ export class Btf {
   base: Btf | null = null;
   baseHandle: i32 = -1;
   info: usize = 0;
+  /** The kind of each own type, one byte per type in id order (scans that filter by kind read
+   * this instead of every record). */
+  kinds: usize = 0;
   // Lazy name index: (hash u32, id u32) pairs, open addressing, linear probing.
   index: usize = 0;
   indexMask: u32 = 0;
@@ -205,6 +208,7 @@ export function parseBtf(ptr: usize, len: u32, base: Btf | null, full: bool = tr
   // The offsets table: at most one record per 12 bytes.
   const cap = (typeLen / 12) + 1;
   const offs = heap.alloc(<usize>cap << 2);
+  const kinds = heap.alloc(<usize>cap);
   let n: u32 = 0;
   let p = b.types;
   const end = b.types + typeLen;
@@ -214,6 +218,7 @@ export function parseBtf(ptr: usize, len: u32, base: Btf | null, full: bool = tr
   while (p < end) {
     if (end - p < 12) {
       heap.free(offs);
+      heap.free(kinds);
       fail(E_BTF_TRUNCATED, "BTF type record is truncated", <i64>(p - ptr), <i64>(b.start + n));
       return null;
     }
@@ -221,6 +226,7 @@ export function parseBtf(ptr: usize, len: u32, base: Btf | null, full: bool = tr
     const nameOff = load<u32>(p);
     const info = load<u32>(p + 4);
     const kind = (info >> 24) & 0x1f;
+    store<u8>(kinds + <usize>n, <u8>kind);
     const vlen = info & 0xffff;
     maxName = umax(maxName, nameOff);
     let extra: u32 = 0;
@@ -316,11 +322,13 @@ export function parseBtf(ptr: usize, len: u32, base: Btf | null, full: bool = tr
     }
     if (badKind) {
       heap.free(offs);
+      heap.free(kinds);
       fail(E_BTF_KIND, "Unknown BTF kind", <i64>(p - ptr), <i64>(b.start + n));
       return null;
     }
     if (<usize>(end - p) < <usize>(12 + extra)) {
       heap.free(offs);
+      heap.free(kinds);
       fail(
         E_BTF_TRUNCATED,
         "BTF type record runs past the end of the type section (bad vlen?)",
@@ -335,13 +343,16 @@ export function parseBtf(ptr: usize, len: u32, base: Btf | null, full: bool = tr
   // Give back the unused tail of the table (shrinking in place is cheap).
   const table = n == 0 ? offs : heap.realloc(offs, <usize>n << 2);
   b.offs = table;
+  b.kinds = kinds;
   b.count = n;
   const total = b.typeCount();
   if (maxName >= strTotal || maxRef >= total) {
     // Find the culprit with a slower pass; this only runs on bad input.
     const r = findBadRef(b, strTotal, total);
     heap.free(table);
+    heap.free(kinds);
     b.offs = 0;
+    b.kinds = 0;
     if (r == 0) fail(E_BTF_NAME, "BTF data is inconsistent");
     return null;
   }
@@ -424,9 +435,11 @@ function badRef(at: i64, id: u32): i32 {
 
 export function freeBtf(b: Btf): void {
   if (b.offs != 0) heap.free(b.offs);
+  if (b.kinds != 0) heap.free(b.kinds);
   if (b.info != 0) heap.free(b.info);
   if (b.index != 0) heap.free(b.index);
   b.offs = 0;
+  b.kinds = 0;
   b.info = 0;
   b.index = 0;
   b.count = 0;

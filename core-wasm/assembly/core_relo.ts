@@ -300,10 +300,11 @@ function essIndexOf(b: Btf, group: u32): EssIndex {
     }
   }
   const e = new EssIndex(b, group);
+  // The kinds table (one byte per type) finds the group's members without touching every record.
+  const kinds = b.kinds;
   let members: u32 = 0;
   for (let i: u32 = 0; i < b.count; i++) {
-    const p = <usize>load<u32>(b.offs + (<usize>i << 2));
-    if (kindGroup(recKind(p)) == group && recNameOff(p) != 0) members++;
+    if (kindGroup(<u32>load<u8>(kinds + <usize>i)) == group) members++;
   }
   let size: u32 = 16;
   while (size < members * 2) size <<= 1;
@@ -311,8 +312,8 @@ function essIndexOf(b: Btf, group: u32): EssIndex {
   memory.fill(tab, 0, <usize>size << 3);
   const mask = size - 1;
   for (let i: u32 = 0; i < b.count && members > 0; i++) {
+    if (kindGroup(<u32>load<u8>(kinds + <usize>i)) != group) continue;
     const p = <usize>load<u32>(b.offs + (<usize>i << 2));
-    if (kindGroup(recKind(p)) != group) continue;
     const s = nameAt(b, recNameOff(p));
     if (isEmptyStr(s)) continue;
     // One pass: length, hash of the whole name, and whether a `___` could make a flavor.
