@@ -1,11 +1,49 @@
 /**
- * The attachment cgroup and sockmap programs share: a BPF_LINK_CREATE link where the kernel has
- * one for the attach type, else BPF_PROG_ATTACH, whose link runs BPF_PROG_DETACH when closed.
+ * What the cgroup, sockmap and netns attachments share: a BPF_LINK_CREATE link where the kernel
+ * has one for the attach type, else BPF_PROG_ATTACH, whose link runs BPF_PROG_DETACH when closed;
+ * and a target given as a path or as an fd.
  *
  * @module
  */
-import { type Fd, linkCreate, progAttach, progDetach } from "../ffi/bpf.ts";
+import { BpfError } from "../errors.ts";
+import { Fd, linkCreate, progAttach, progDetach } from "../ffi/bpf.ts";
+import { Libc } from "../ffi/constants.ts";
+import { getSys } from "../ffi/runtime.ts";
 import { BpfLink, holdProgram, isErrno, type ProgramRef } from "./link.ts";
+
+/** A target directory or namespace file, opened by {@linkcode openTarget}. */
+export interface OpenTarget {
+  /** The fd to attach to. */
+  fd: number;
+  /** Our own fd when the target was given as a path; the caller closes it. */
+  own: Fd | undefined;
+  /** The path, or `<what> fd N`, for labels. */
+  label: string;
+}
+
+/**
+ * Opens a target given as a path (read-only, close-on-exec), or takes an fd as it is (the caller
+ * keeps owning a number it passes).
+ *
+ * @param target a path (`/sys/fs/cgroup/x`, `/proc/self/ns/net`) or an open fd.
+ * @param what what the target is (`cgroup`, `netns`), for labels and errors.
+ * @returns the fd, our own Fd to close when we opened it, and a label.
+ * @throws {BpfError} the path cannot be opened.
+ */
+export function openTarget(target: string | number, what: string): OpenTarget {
+  if (typeof target === "number") {
+    return { fd: target, own: undefined, label: `${what} fd ${target}` };
+  }
+  let own: Fd;
+  try {
+    own = new Fd(getSys().open(target, Libc.O_RDONLY | Libc.O_CLOEXEC), what);
+  } catch (e) {
+    throw new BpfError(`Opening the ${what} ${target} failed: ${(e as Error).message}`, {
+      cause: e,
+    });
+  }
+  return { fd: own.value, own, label: target };
+}
 
 /** Where and how {@linkcode linkOrProgAttach} attaches. */
 export interface ProgAttachTarget {

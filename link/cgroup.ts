@@ -11,7 +11,7 @@ import { Fd } from "../ffi/bpf.ts";
 import { BpfAttachFlags, BpfAttachType, Libc } from "../ffi/constants.ts";
 import { getSys } from "../ffi/runtime.ts";
 import { attachTypeName, type BpfLink, progLabel, type ProgramRef } from "./link.ts";
-import { linkOrProgAttach } from "./_prog_attach.ts";
+import { linkOrProgAttach, openTarget } from "./_prog_attach.ts";
 
 /** Options of {@linkcode attachCgroup}. */
 export interface CgroupOptions {
@@ -72,36 +72,20 @@ export function attachCgroup(
     );
   }
   const at = attachTypeValue(atName);
-  let cgFd: Fd | undefined;
-  let target: number;
-  if (typeof cgroup === "string") {
-    try {
-      cgFd = new Fd(getSys().open(cgroup, Libc.O_RDONLY | Libc.O_CLOEXEC), "cgroup");
-    } catch (e) {
-      throw new BpfError(`Opening the cgroup ${cgroup} failed: ${(e as Error).message}`, {
-        cause: e,
-      });
-    }
-    target = cgFd.value;
-  } else {
-    target = cgroup;
-  }
-  const label = `${
-    typeof cgroup === "string" ? cgroup : `cgroup fd ${cgroup}`
-  } ${atName.toLowerCase()}`;
+  const cg = openTarget(cgroup, "cgroup");
   try {
     return linkOrProgAttach(prog, {
-      target,
+      target: cg.fd,
       attachType: at,
       kind: "cgroup",
-      label,
+      label: `${cg.label} ${atName.toLowerCase()}`,
       legacy: opts.legacy,
       flags: opts.legacyFlags ?? BpfAttachFlags.BPF_F_ALLOW_MULTI,
       // PROG_DETACH needs the cgroup: the link holds its own fd of it.
-      holdTarget: () => new Fd(dupFd(target), "cgroup"),
+      holdTarget: () => new Fd(dupFd(cg.fd), "cgroup"),
     });
   } finally {
-    cgFd?.close();
+    cg.own?.close();
   }
 }
 

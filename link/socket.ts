@@ -5,8 +5,8 @@
  * @module
  */
 import { BpfError } from "../errors.ts";
-import { Fd, linkCreate } from "../ffi/bpf.ts";
-import { BpfAttachType, Libc } from "../ffi/constants.ts";
+import { linkCreate } from "../ffi/bpf.ts";
+import { BpfAttachType } from "../ffi/constants.ts";
 import { getSys } from "../ffi/runtime.ts";
 import { attachTypeValue } from "./cgroup.ts";
 import {
@@ -17,7 +17,7 @@ import {
   type ProgramRef,
   progTypeName,
 } from "./link.ts";
-import { linkOrProgAttach } from "./_prog_attach.ts";
+import { linkOrProgAttach, openTarget } from "./_prog_attach.ts";
 
 const SOL_SOCKET = 1;
 const SO_ATTACH_BPF = 50;
@@ -99,6 +99,7 @@ export function attachSockmap(prog: ProgramRef, mapFd: number, attachType?: stri
  * @param netns a namespace path (default `/proc/self/ns/net`) or an open fd of one (the caller
  *   keeps ownership of a number it passes).
  * @returns the link.
+ * @throws {BpfError} the namespace path cannot be opened.
  * @throws {SyscallError} the kernel refused.
  * @example
  * ```ts ignore
@@ -112,22 +113,17 @@ export function attachNetns(
   const at = progTypeName(prog) === "FLOW_DISSECTOR"
     ? BpfAttachType.BPF_FLOW_DISSECTOR
     : BpfAttachType.BPF_SK_LOOKUP;
-  let own: Fd | undefined;
-  if (typeof netns === "string") {
-    own = new Fd(getSys().open(netns, Libc.O_RDONLY | Libc.O_CLOEXEC), "netns");
-  }
+  const ns = openTarget(netns, "netns");
   try {
-    const fd = linkCreate(prog.fd, own?.value ?? (netns as number), at);
+    const fd = linkCreate(prog.fd, ns.fd, at);
     return new BpfLink({
       kind: "netns",
       program: prog.name ?? "",
-      target: `${typeof netns === "string" ? netns : `netns fd ${netns}`} ${
-        at === BpfAttachType.BPF_SK_LOOKUP ? "sk_lookup" : "flow_dissector"
-      }`,
+      target: `${ns.label} ${at === BpfAttachType.BPF_SK_LOOKUP ? "sk_lookup" : "flow_dissector"}`,
       fd,
       bpfLink: true,
     });
   } finally {
-    own?.close();
+    ns.own?.close();
   }
 }
