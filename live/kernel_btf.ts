@@ -59,10 +59,14 @@ function mapVmlinux(): { bytes: Uint8Array; release(): void } | undefined {
   } finally {
     sys.close(fd);
   }
-  return {
-    bytes: new Uint8Array(sys.view(addr, size)),
-    release: () => sys.munmap(addr, size),
-  };
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(sys.view(addr, size));
+  } catch {
+    sys.munmap(addr, size);
+    return undefined;
+  }
+  return { bytes, release: () => sys.munmap(addr, size) };
 }
 
 /**
