@@ -71,8 +71,9 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`Error: ${e.message}\n`);
       return 1;
     }
-    if (e instanceof TypeError && /Unknown option|Unexpected argument/.test(String(e.message))) {
-      process.stderr.write(`Error: ${e.message}\n`);
+    // node:util parseArgs reports misuse as a TypeError with an ERR_PARSE_ARGS_* code.
+    if (String((e as { code?: unknown })?.code ?? "").startsWith("ERR_PARSE_ARGS")) {
+      process.stderr.write(`Error: ${(e as Error).message}\n`);
       return 2;
     }
     throw e;
