@@ -65,6 +65,14 @@ check "deno check mod.ts cli.ts" "$DENO" check mod.ts cli.ts
 printf '== deno test\n'
 timeout -k 10 "$RUN_TIMEOUT" "$DENO" test -A --junit-path="$OUT/deno.xml" tests/ 2>&1
 junit "$OUT/deno.xml" $? "deno"
+
+# The @example blocks of the library's JSDoc run as tests too (Deno only: bun has no doc tests).
+printf '== deno test --doc
+'
+mapfile -t DOC_FILES < <(git ls-files '*.ts' | grep -vE '^(tests|bench|examples)/|^core-wasm/(assembly/|_wasm)')
+timeout -k 10 "$RUN_TIMEOUT" "$DENO" test --doc -A --junit-path="$OUT/deno-doc.xml" \
+  "${DOC_FILES[@]}" 2>&1
+junit "$OUT/deno-doc.xml" $? "deno doc examples"
 clean_pins
 
 # --- tests on Bun -------------------------------------------------------------------------------
