@@ -254,10 +254,49 @@ function essentialEq(a: usize, b: usize): bool {
 
 // ---- the essential-name index of a target BTF -----------------------------------------------------
 
-@inline function hashBytes(s: usize, n: u32): u32 {
-  let h: u32 = 2166136261;
-  for (let i: u32 = 0; i < n; i++) h = (h ^ <u32>load<u8>(s + i)) * 16777619;
-  return h | 1;
+// Names are hashed eight bytes at a time: the index over a kernel's BTF hashes thousands of names
+// in one call, which runs as baseline-compiled code in a fresh process, where per-byte loops cost.
+const ONES: u64 = 0x0101010101010101;
+const HIGHS: u64 = 0x8080808080808080;
+const UNDERSCORES: u64 = 0x5f5f5f5f5f5f5f5f;
+const MIX: u64 = 0x9e3779b97f4a7c15;
+
+/** The high bit of each zero byte of `w` (exact for the lowest zero byte; may mark bytes above it). */
+@inline function zeroBytes(w: u64): u64 {
+  return (w - ONES) & ~w & HIGHS;
+}
+@inline function mixWord(h: u64, w: u64): u64 {
+  const x = (h ^ w) * MIX;
+  return x ^ (x >> 29);
+}
+@inline function finishHash(h: u64, n: u32): u32 {
+  const x = mixWord(h, <u64>n);
+  return (<u32>(x ^ (x >> 32))) | 1; // never 0: 0 marks an empty slot
+}
+
+/** The hash of the `n` bytes at `s`; reads no byte at or past `limit` beyond those `n`. */
+function hashBytes(s: usize, n: u32, limit: usize): u32 {
+  let h: u64 = 0;
+  let i: u32 = 0;
+  while (i + 8 <= n) {
+    h = mixWord(h, load<u64>(s + <usize>i));
+    i += 8;
+  }
+  if (i < n) {
+    const k = n - i;
+    let t: u64 = 0;
+    if (s + <usize>i + 8 <= limit) {
+      t = load<u64>(s + <usize>i) & ((<u64>1 << (<u64>k << 3)) - 1);
+    } else {
+      for (let j: u32 = 0; j < k; j++) t |= <u64>load<u8>(s + <usize>(i + j)) << (<u64>j << 3);
+    }
+    h = mixWord(h, t);
+  }
+  return finishHash(h, n);
+}
+
+@inline function memEnd(): usize {
+  return <usize>memory.size() << 16;
 }
 
 /**
@@ -302,6 +341,7 @@ function essIndexOf(b: Btf, group: u32): EssIndex {
   const e = new EssIndex(b, group);
   // The kinds table (one byte per type) finds the group's members without touching every record.
   const kinds = b.kinds;
+  const limit = memEnd();
   let members: u32 = 0;
   for (let i: u32 = 0; i < b.count; i++) {
     if (kindGroup(<u32>load<u8>(kinds + <usize>i)) == group) members++;
@@ -316,31 +356,44 @@ function essIndexOf(b: Btf, group: u32): EssIndex {
     const p = <usize>load<u32>(b.offs + (<usize>i << 2));
     const s = nameAt(b, recNameOff(p));
     if (isEmptyStr(s)) continue;
-    // One pass: length, hash of the whole name, and whether a `___` could make a flavor.
-    let h: u32 = 2166136261;
+    // One pass, a word at a time: length, hash of the whole name, and whether a `___` could make
+    // a flavor (then the essential name is hashed again, byte-exact).
+    let h: u64 = 0;
     let n: u32 = 0;
-    let run: u32 = 0;
+    let prevU: u64 = 0;
     let triple = false;
-    for (;;) {
-      const ch = <u32>load<u8>(s + n);
-      if (ch == 0) break;
-      h = (h ^ ch) * 16777619;
-      if (ch == 0x5f) {
-        run++;
-        if (run >= 3) triple = true;
-      } else {
-        run = 0;
+    if (s + 8 > limit) {
+      n = cstrLen(s);
+      triple = true; // near the end of memory: take the careful path
+    } else {
+      for (;;) {
+        const w = load<u64>(s + <usize>n);
+        const z = zeroBytes(w);
+        let valid: u64 = <u64>-1;
+        let k: u32 = 8;
+        if (z != 0) {
+          k = <u32>ctz(z) >> 3;
+          valid = k == 0 ? 0 : (<u64>-1 >> (64 - (<u64>k << 3)));
+        }
+        const u = zeroBytes(w ^ UNDERSCORES) & valid;
+        const ext = (u << 16) | (prevU >> 48);
+        if ((u & (u >> 8) & (u >> 16)) != 0 || (ext & (ext >> 8) & (ext >> 16)) != 0) triple = true;
+        prevU = u;
+        if (k > 0) h = mixWord(h, w & valid);
+        n += k;
+        if (k < 8) break;
+        if (s + <usize>n + 8 > limit) {
+          n = cstrLen(s);
+          triple = true;
+          break;
+        }
       }
-      n++;
     }
-    h |= 1;
-    if (triple) {
-      const e = essentialLen(s, n);
-      if (e != n) h = hashBytes(s, e);
-    }
-    let slot = h & mask;
+    let hh = finishHash(h, n);
+    if (triple) hh = hashBytes(s, essentialLen(s, n), limit);
+    let slot = hh & mask;
     while (load<u32>(tab + (<usize>slot << 3)) != 0) slot = (slot + 1) & mask;
-    store<u32>(tab + (<usize>slot << 3), h);
+    store<u32>(tab + (<usize>slot << 3), hh);
     store<u32>(tab + (<usize>slot << 3) + 4, b.start + i);
   }
   e.tab = tab;
@@ -363,7 +416,7 @@ function addCands(b: Btf, withBase: bool, localKind: u32, name: usize, essLen: u
   if (withBase && b.base !== null) addCands(b.base!, true, localKind, name, essLen, out);
   if (b.count == 0) return;
   const idx = essIndexOf(b, kindGroup(localKind));
-  const h = hashBytes(name, essLen);
+  const h = hashBytes(name, essLen, memEnd());
   let slot = h & idx.mask;
   const from = out.length;
   for (;;) {
