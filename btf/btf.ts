@@ -49,6 +49,10 @@ export interface BtfHeader {
 }
 
 const VMLINUX = "/sys/kernel/btf/vmlinux";
+// Btf.str(): string sections up to this size are decoded whole on first use; larger ones after
+// this many strings were decoded one by one.
+const WHOLE_STRINGS_BELOW = 64 * 1024;
+const DECODED_BEFORE_WHOLE = 1024;
 
 /**
  * Another way to get the kernel's BTF bytes for {@linkcode Btf.kernel}: returns a view of them and
@@ -168,6 +172,8 @@ export class Btf {
   readonly #names = new Map<number, string>();
   /** The string section as one string when it is all ASCII, null when not, undefined until read. */
   #ascii: string | null | undefined;
+  /** Strings decoded one by one so far (a large section is decoded whole only after many). */
+  #decoded = 0;
   readonly #token = {};
 
   private constructor(core: Core, h: number, buf: CoreBuf | undefined, base: Btf | undefined) {
@@ -536,7 +542,14 @@ export class Btf {
       throw new BtfError(`String offset ${offset} is out of range`, { offset });
     }
     this.#live();
-    if (this.#ascii === undefined) this.#loadStrings();
+    // A small section, or a large one read by many lookups (dumps), is decoded whole once; a
+    // loader that reads a few names of the kernel's 2 MB section decodes just those.
+    if (
+      this.#ascii === undefined &&
+      (this.#strLen <= WHOLE_STRINGS_BELOW || this.#decoded >= DECODED_BEFORE_WHOLE)
+    ) {
+      this.#loadStrings();
+    }
     const all = this.#ascii;
     if (all !== null && all !== undefined) {
       // Byte offsets are character offsets in an all-ASCII section.
@@ -546,6 +559,7 @@ export class Btf {
     if (cached !== undefined) return cached;
     const str = cString(this.#core.u8(), this.#strs + rel);
     this.#names.set(offset, str);
+    this.#decoded++;
     return str;
   }
 
