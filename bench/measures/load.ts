@@ -12,13 +12,13 @@
  * `syscall()` interposer for libbpf); the userspace part is the wall time minus that. The system
  * CPU time from rusage is given too: it also holds reading `/sys/kernel/btf/vmlinux`.
  *
- * Run as a script (`deno run -A bench/measures/load.ts --child first|loop N`), it is the child
- * process that takes one sample; it then prints one JSON line.
+ * Each tsbpf sample is a child process running a generated script (`bench/build/*.mjs`) that loads
+ * nothing before its clock starts; it prints one JSON line.
  *
  * @module
  */
 import { spawnSync } from "node:child_process";
-import process from "node:process";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { cref, type Measure, ROOT, runtimeArgs } from "../_measure.ts";
 import { median } from "../_stats.ts";
 
@@ -44,67 +44,65 @@ interface Sample {
 
 type Field = keyof Sample;
 
-async function child(mode: string, n: number): Promise<void> {
-  const c0 = process.cpuUsage();
-  const t0 = performance.now();
-  const { getSys, setSys } = await import("../../ffi/runtime.ts");
-  const real = getSys();
-  let inBpf = 0;
-  let calls = 0;
-  const timed = Object.create(real);
-  timed.bpf = (cmd: number, attr: Uint8Array) => {
+// The child that takes one sample, written to bench/build/ as a plain .mjs script with no static
+// imports, so that nothing (not even the runtime's Node compatibility layer, which the library's
+// `node:fs` imports start on Deno) is loaded before the clock starts: it imports the library only
+// inside the timed region. The system-CPU baseline is read right after the clock starts (reading
+// it starts that layer on Deno, which the library's import would do anyway), so that cost is in
+// the wall time.
+const CHILD = `
+const t0 = performance.now();
+const c0 = globalThis.process.cpuUsage();
+const mode = MODE, n = COUNT;
+const median = (v) => { const s = [...v].sort((a, b) => a - b); const m = s.length >> 1; return s.length === 0 ? 0 : s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
+const { getSys, setSys } = await import(RUNTIME_URL);
+const real = getSys();
+let inBpf = 0, calls = 0;
+const timed = Object.create(real);
+timed.bpf = (cmd, attr) => {
+  const t = performance.now();
+  try { return real.bpf(cmd, attr); } finally { inBpf += performance.now() - t; calls++; }
+};
+setSys(timed);
+const { BpfObject } = await import(OBJECT_URL);
+const firstImport = performance.now() - t0;
+const once = () => {
+  inBpf = 0;
+  calls = 0;
+  const obj = BpfObject.open(OBJECT_PATH);
+  try { obj.load(); } finally { obj.close(); }
+};
+once();
+const first = performance.now() - t0;
+const firstSys = globalThis.process.cpuUsage(c0).system / 1000;
+const out = { first, firstImport, firstBpf: inBpf, firstCalls: calls, firstSys, next: 0, nextBpf: 0, nextCalls: 0, nextSys: 0 };
+if (mode === "loop") {
+  const wall = [], bpf = [], ncalls = [], sys = [];
+  for (let i = 0; i < n; i++) {
+    const c = globalThis.process.cpuUsage();
     const t = performance.now();
-    try {
-      return real.bpf(cmd, attr);
-    } finally {
-      inBpf += performance.now() - t;
-      calls++;
-    }
-  };
-  setSys(timed);
-  const { BpfObject } = await import("../../live/object.ts");
-  const firstImport = performance.now() - t0;
-  const once = () => {
-    inBpf = 0;
-    calls = 0;
-    const obj = BpfObject.open(OBJECT);
-    try {
-      obj.load();
-    } finally {
-      obj.close();
-    }
-  };
-  once();
-  const first = performance.now() - t0;
-  const firstSys = process.cpuUsage(c0).system / 1000;
-  const out: Sample = {
-    first,
-    firstImport,
-    firstBpf: inBpf,
-    firstCalls: calls,
-    firstSys,
-    next: 0,
-    nextBpf: 0,
-    nextCalls: 0,
-    nextSys: 0,
-  };
-  if (mode === "loop") {
-    const wall: number[] = [], bpf: number[] = [], ncalls: number[] = [], sys: number[] = [];
-    for (let i = 0; i < n; i++) {
-      const c = process.cpuUsage();
-      const t = performance.now();
-      once();
-      wall.push(performance.now() - t);
-      sys.push(process.cpuUsage(c).system / 1000);
-      bpf.push(inBpf);
-      ncalls.push(calls);
-    }
-    out.next = median(wall);
-    out.nextBpf = median(bpf);
-    out.nextCalls = median(ncalls);
-    out.nextSys = median(sys);
+    once();
+    wall.push(performance.now() - t);
+    sys.push(globalThis.process.cpuUsage(c).system / 1000);
+    bpf.push(inBpf);
+    ncalls.push(calls);
   }
-  console.log(JSON.stringify(out));
+  out.next = median(wall); out.nextBpf = median(bpf); out.nextCalls = median(ncalls); out.nextSys = median(sys);
+}
+console.log(JSON.stringify(out));
+`;
+
+function childScript(mode: "first" | "loop", n: number): string {
+  const code = CHILD.replace("MODE", JSON.stringify(mode))
+    .replace("COUNT", String(n))
+    .replace("RUNTIME_URL", JSON.stringify(new URL("../../ffi/runtime.ts", import.meta.url).href))
+    .replace("OBJECT_URL", JSON.stringify(new URL("../../live/object.ts", import.meta.url).href))
+    .replace("OBJECT_PATH", JSON.stringify(OBJECT));
+  const dir = `${ROOT}bench/build`;
+  mkdirSync(dir, { recursive: true });
+  const path = `${dir}/open_load_child_${mode}_${n}.mjs`;
+  writeFileSync(path, code);
+  return path;
 }
 
 function parseLast(stdout: string): Sample {
@@ -123,16 +121,16 @@ function medianOf(samples: Sample[]): Sample {
 function tsbpf(): Sample {
   let s = cache.get("tsbpf");
   if (s !== undefined) return s;
-  const [cmd, args] = runtimeArgs(new URL(import.meta.url).pathname);
-  const run = (extra: string[]) => {
-    const r = spawnSync(cmd, [...args, "--child", ...extra], { encoding: "utf8", cwd: ROOT });
-    if (r.status !== 0) throw new Error(`bench/measures/load.ts --child failed: ${r.stderr}`);
+  const run = (mode: "first" | "loop", n: number) => {
+    const [cmd, args] = runtimeArgs(childScript(mode, n));
+    const r = spawnSync(cmd, args, { encoding: "utf8", cwd: ROOT });
+    if (r.status !== 0) throw new Error(`The open+load child failed: ${r.stderr}`);
     return parseLast(r.stdout);
   };
-  run(["first", "0"]); // warm the runtime's compile cache
+  run("first", 0); // warm the runtime's compile cache
   const firsts: Sample[] = [];
-  for (let i = 0; i < FRESH_RUNS; i++) firsts.push(run(["first", "0"]));
-  const loop = medianOf([1, 2, 3].map(() => run(["loop", String(LOOP_RUNS)])));
+  for (let i = 0; i < FRESH_RUNS; i++) firsts.push(run("first", 0));
+  const loop = medianOf([1, 2, 3].map(() => run("loop", LOOP_RUNS)));
   s = { ...medianOf(firsts), ...pick(loop, "next") };
   cache.set("tsbpf", s);
   return s;
@@ -188,8 +186,3 @@ export const MEASURES: Measure[] = [
   measure("open+load each after: userspace (wall minus bpf())", (s) => s.next - s.nextBpf),
   measure("open+load each after: system CPU (rusage)", (s) => s.nextSys),
 ];
-
-if (import.meta.main && process.argv.includes("--child")) {
-  const i = process.argv.indexOf("--child");
-  await child(process.argv[i + 1] ?? "first", Number(process.argv[i + 2] ?? 0));
-}
