@@ -616,3 +616,39 @@ test("writeBtfAsC() hands over the same bytes as btfToCBytes(), valid while the 
   });
   assert.deepEqual(got, btfToCBytes(btf));
 });
+
+test("CDumper fails fast with a BtfError on BTF whose C text would be absurdly large", () => {
+  // A 4 GiB struct would print hundreds of millions of padding lines.
+  const big = new BtfBuilder();
+  big.int("long", 8, { signed: true });
+  big.struct("big", 0xffffffff, []);
+  using huge = Btf.parse(big.build());
+  assert.throws(() => btfToC(huge), (e) => e instanceof BtfError && /256 MiB/.test(e.message));
+  // Anonymous structs holding two of the next one, 40 deep: 2^40 inlined copies.
+  const b = new BtfBuilder();
+  const int = b.int("int", 4, { signed: true });
+  let t = b.struct("", 8, [{ name: "x", type: int, bitOffset: 0 }]);
+  for (let i = 0; i < 40; i++) {
+    t = b.struct("", 8, [
+      { name: "a", type: t, bitOffset: 0 },
+      { name: "b", type: t, bitOffset: 0 },
+    ]);
+  }
+  b.struct("top", 8, [{ name: "t", type: t, bitOffset: 0 }]);
+  using exp = Btf.parse(b.build());
+  assert.throws(
+    () => btfToC(exp),
+    (e) => e instanceof BtfError && /too many steps/.test(e.message),
+  );
+  assert.throws(() => new CDumper(exp).emitTypeDecl(t, "x"), BtfError);
+});
+
+test("CDumper takes a chain of thousands of modifiers for a cycle (the kernel allows 32)", () => {
+  const b = new BtfBuilder();
+  let c = b.int("int", 4, { signed: true });
+  for (let i = 0; i < 3000; i++) c = b.const(c);
+  b.struct("s", 4, [{ name: "x", type: c, bitOffset: 0 }]);
+  using btf = Btf.parse(b.build());
+  assert.throws(() => btfToC(btf), (e) => e instanceof BtfError && /chain/.test(e.message));
+  assert.throws(() => new CDumper(btf).emitTypeDecl(c, "x"), BtfError);
+});

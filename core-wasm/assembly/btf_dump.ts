@@ -47,10 +47,20 @@ export const E_DUMP_CYCLE: i32 = 223;
 export const E_DUMP_DEEP: i32 = 224;
 export const E_DUMP_KIND: i32 = 225;
 export const E_DUMP_CLOSED: i32 = 226;
+export const E_DUMP_TOO_BIG: i32 = 227;
 
 /** Calls of the recursive printers deeper than this fail (a cycle in malformed BTF). */
 const MAX_DEPTH: i32 = 1200;
 const MAX_RESOLVE_DEPTH: i32 = 32;
+/**
+ * Longest chain of pointers, modifiers and arrays walked (the kernel accepts 32): longer ones are
+ * taken for cycles, which keeps every walk short.
+ */
+const MAX_CHAIN: u32 = 1024;
+/** The C text of one call may not grow past this (malformed sizes or nesting could ask for GBs). */
+const OUT_MAX: usize = 256 << 20;
+/** Declaration texts longer than this are printed each time instead of being kept. */
+const DECL_KEEP_MAX: u32 = 4096;
 
 // Bits of the per-type state byte.
 const ORD_MASK: u8 = 3; // 0 not ordered, 1 ordering, 2 ordered
@@ -146,6 +156,10 @@ let LV_N: u32 = 0;
 let STRIP: bool = false;
 let BAD: bool = false;
 let DEPTH: i32 = 0;
+/** Calls of the recursive printers in this call (anonymous types reached many times multiply). */
+let STEPS: u64 = 0;
+/** The most such calls one call may make: vmlinux takes about 3 per type. */
+let STEPS_MAX: u64 = 0;
 // The output: the `out` buffer's memory, taken for the call.
 let OP: usize = 0;
 let OL: usize = 0;
@@ -188,6 +202,8 @@ function activate(s: DumpState): void {
   STRIP = false;
   BAD = false;
   DEPTH = 0;
+  STEPS = 0;
+  STEPS_MAX = (<u64>s.n << 6) + (1 << 20);
   out.reset();
   OP = out.ptr;
   OL = 0;
@@ -284,7 +300,19 @@ const S59: usize = changetype<usize>("struct ");
 
 // ---- output ------------------------------------------------------------------------------------
 
+function tooBig(): void {
+  if (BAD) return;
+  BAD = true;
+  fail(E_DUMP_TOO_BIG, "The C text would pass 256 MiB; the BTF sizes or nesting are not sane");
+}
+
 function grow(extra: usize): void {
+  if (BAD || OL + extra > OUT_MAX) {
+    tooBig();
+    // The text is dropped: the rest of the call writes over the start of the buffer.
+    OL = 0;
+    if (extra <= OC) return;
+  }
   let cap = OC == 0 ? <usize>65536 : OC;
   while (cap < OL + extra) cap <<= 1;
   OP = OP == 0 ? heap.alloc(cap) : heap.realloc(OP, cap);
@@ -430,6 +458,11 @@ function eqLit(p: usize, src: usize): bool {
 
 @inline function enter(): bool {
   if (BAD) return false;
+  if (++STEPS > STEPS_MAX) {
+    BAD = true;
+    fail(E_DUMP_TOO_BIG, "Printing these types as C takes too many steps; anonymous types may nest exponentially");
+    return false;
+  }
   if (++DEPTH > MAX_DEPTH) {
     DEPTH--;
     BAD = true;
@@ -731,7 +764,7 @@ function isPacked(id: u32): bool {
 /** The type a chain of pointers, modifiers and arrays ends at (the id itself for other kinds). */
 function targetOf(id: u32): u32 {
   let x = id;
-  for (let i: u32 = 0; i <= N; i++) {
+  for (let i: u32 = 0; i <= MAX_CHAIN; i++) {
     const k = kindOf(x);
     if (k == KIND_PTR || isMod(k)) x = stOf(x);
     else if (k == KIND_ARRAY) x = load<u32>(rec(x) + 12);
@@ -765,8 +798,8 @@ function orderType(id: u32, throughPtr: bool): i32 {
 function orderInner(id: u32, throughPtr: bool): i32 {
   let kind = kindOf(id);
   for (let steps: u32 = 0; kind == KIND_ARRAY || isMod(kind); steps++) {
-    if (steps > N) {
-      failAt(E_DUMP_CYCLE, "Type is part of a cycle of modifiers or arrays", id);
+    if (steps > MAX_CHAIN) {
+      failAt(E_DUMP_CYCLE, "Type is part of a cycle (or a too long chain) of modifiers or arrays", id);
       return 0;
     }
     if (kind == KIND_ARRAY) {
@@ -984,6 +1017,11 @@ function emitFwdDef(id: u32): void {
 
 function emitBitPadding(cur: i64, next: i64, nextAlign: i32, inBitfield: bool, lvl: i32): void {
   if (cur >= next) return;
+  if ((next - cur) >> 3 > <i64>OUT_MAX) {
+    // At least a line per 8 bytes: past the limit for sure, so fail now rather than later.
+    tooBig();
+    return;
+  }
   const longBits = <i64>PTR_SZ * 8;
   let padBits: i64 = 0;
   let padIdx = 0;
@@ -1007,7 +1045,7 @@ function emitBitPadding(cur: i64, next: i64, nextAlign: i32, inBitfield: bool, l
     }
     cur = newOff;
   }
-  while (cur != next) {
+  while (cur != next && !BAD) {
     const left = next - cur;
     const bits = left < padBits ? left : padBits;
     if (bits == padBits) {
@@ -1172,7 +1210,8 @@ function emitDecl(id: u32, fname: usize, fdup: u32, lvl: i32): void {
     const from = OL;
     emitDeclChain(id, EMPTY, 0, lvl);
     if (BAD) return;
-    store<u32>(slot, arKeep(OP + from, <u32>(OL - from)) + 1);
+    const n = <u32>(OL - from);
+    store<u32>(slot, n <= DECL_KEEP_MAX ? arKeep(OP + from, n) + 1 : 0xffffffff);
   } else {
     const r = AR + <usize>(d - 1);
     const n = <usize>load<u32>(r);
@@ -1207,7 +1246,7 @@ function arKeep(src: usize, n: u32): u32 {
 /** Whether a declaration of `id` is only modifiers and pointers over a named or base type. */
 function isSimpleDecl(id: u32): bool {
   let x = id;
-  for (let i: u32 = 0; i <= N; i++) {
+  for (let i: u32 = 0; i <= MAX_CHAIN; i++) {
     const k = kindOf(x);
     if (k == KIND_PTR || isMod(k)) {
       x = stOf(x);
@@ -1228,9 +1267,9 @@ function emitDeclChain(id: u32, fname: usize, fdup: u32, lvl: i32): void {
   const start = DSN;
   const first = id;
   for (let steps: u32 = 0;; steps++) {
-    if (steps > N) {
+    if (steps > MAX_CHAIN) {
       DSN = start;
-      failAt(E_DUMP_CYCLE, "Type is part of a cycle of pointers or modifiers", first);
+      failAt(E_DUMP_CYCLE, "Type is part of a cycle (or a too long chain) of pointers or modifiers", first);
       DEPTH--;
       return;
     }
@@ -1621,7 +1660,7 @@ export function btf_dump_all(h: i32): i32 {
     est += <usize>o.typesLen;
     o = o.base;
   }
-  ensure(est);
+  ensure(est < OUT_MAX ? est : OUT_MAX);
   litAt(S33);
   litAt(S34);
   litAt(S35);
