@@ -12,7 +12,9 @@
  *
  * The engine runs in the core (`core-wasm/assembly/btf_dump.ts`) over the parsed `Btf`, for speed:
  * this file is its API. A {@linkcode CDumper} holds a dumper handle in the core, whose state
- * (emitted types, `___N` names) lasts across calls.
+ * (emitted types, `___N` names) lasts across calls. Hostile BTF fails with a `BtfError` rather than
+ * running away: at most about 400 anonymous types nested in each other, chains of at most 1024
+ * pointers and modifiers (the kernel allows 32), at most 256 MiB of text per call.
  *
  * @module
  */
