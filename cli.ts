@@ -42,6 +42,11 @@ const USAGE = `Usage: tsbpf OBJECT VERB [ARGS]
 Run a verb with --help for its options.
 `;
 
+/** A write to a pipe whose reader went away (`tsbpf ... | head`): not an error of ours. */
+function isBrokenPipe(e: unknown): boolean {
+  return (e as { code?: unknown })?.code === "EPIPE";
+}
+
 /** Runs the command line with `argv` (without the runtime and script), returns the exit status. */
 export async function main(argv: string[]): Promise<number> {
   const [object, verb, ...rest] = argv;
@@ -67,6 +72,7 @@ export async function main(argv: string[]): Promise<number> {
     const mod = await load();
     return await mod.main(rest);
   } catch (e) {
+    if (isBrokenPipe(e)) return 0;
     if (e instanceof BpfError) {
       process.stderr.write(`Error: ${e.message}\n`);
       return 1;
@@ -84,6 +90,10 @@ if (
   import.meta.main ??
     (process.argv[1] !== undefined && import.meta.url.endsWith(process.argv[1].split("/").pop()!))
 ) {
+  process.stdout.on("error", (e) => {
+    if (isBrokenPipe(e)) process.exit(0);
+    throw e;
+  });
   const code = await main(process.argv.slice(2));
   process.exitCode = code;
 }

@@ -2,7 +2,9 @@
 // error on stderr and no stack trace; --help exits 0.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { runCli } from "./_util.ts";
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { ROOT, runCli, runtimeCommand } from "./_util.ts";
 
 test("tsbpf with no arguments prints the usage and exits 2", () => {
   const r = runCli([]);
@@ -60,4 +62,15 @@ test("a missing file exits 1 with an error naming it", () => {
     assert.match(r.stderr, /^Error: .*\/nonexistent\/x\.bpf\.o/);
     assert.doesNotMatch(r.stderr, /\n\s+at /);
   }
+});
+
+test("a reader that closes the pipe early (| head) ends the CLI quietly with status 0", () => {
+  const [cmd, pre] = runtimeCommand(join(ROOT, "cli.ts"));
+  const line = [cmd, ...pre, "btf", "dump", "file", "/sys/kernel/btf/vmlinux"]
+    .map((a) => `'${a}'`)
+    .join(" ");
+  const r = spawnSync("bash", ["-c", `set -o pipefail; ${line} | head -1`], { encoding: "utf8" });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^\[1\] INT /);
+  assert.doesNotMatch(r.stderr, /EPIPE|Uncaught/);
 });
