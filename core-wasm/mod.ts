@@ -3,13 +3,13 @@
  * gives the rest of the library views over its memory, buffers inside it, and the mapping of the
  * core's numeric error codes onto tsbpf's error classes.
  *
- * Pure: no FFI, no syscalls beyond reading files through `node:fs`.
+ * Pure: no FFI, no syscalls beyond reading files (through `../_host.ts`).
  *
  * @module
  */
-import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { BpfError, BtfError, ElfError, RelocationError } from "../errors.ts";
 import { WASM_BASE64 } from "./_wasm.gen.ts";
+import { host } from "../_host.ts";
 
 /** The functions the core module exports. Files of the core add theirs here. */
 export interface CoreExports {
@@ -149,9 +149,9 @@ export class Core {
    * kernel does not report (procfs) are read in growing chunks.
    */
   readFile(path: string): CoreBuf {
-    const fd = openSync(path, "r");
+    const f = host().open(path);
     try {
-      const size = fstatSync(fd).size;
+      const size = f.size;
       let cap = size > 0 ? size : 65536;
       let buf = this.alloc(cap);
       let len = 0;
@@ -165,7 +165,7 @@ export class Core {
             buf = bigger;
             cap *= 2;
           }
-          const n = readSync(fd, this.u8(), buf.ptr + len, cap - len, null);
+          const n = f.read(this.u8().subarray(buf.ptr + len, buf.ptr + cap));
           if (n === 0) break;
           len += n;
           if (size > 0 && len === size) {
@@ -179,7 +179,7 @@ export class Core {
       }
       return { ptr: buf.ptr, len };
     } finally {
-      closeSync(fd);
+      f.close();
     }
   }
 

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { readFileSync } from "node:fs";
+import { host } from "../_host.ts";
 import { getSys } from "./runtime.ts";
 
 /** The default bpffs mount point. */
@@ -26,7 +26,7 @@ function unescapeMount(s: string): string {
  * ```
  */
 export function isBpffs(path: string = BPFFS_DEFAULT): boolean {
-  const mounts = readFileSync("/proc/self/mounts", "utf8");
+  const mounts = host().readText("/proc/self/mounts");
   let found = false;
   for (const line of mounts.split("\n")) {
     const [, target, fstype] = line.split(" ");

@@ -8,16 +8,11 @@ import { BpfError, NotSupportedError } from "../errors.ts";
 import { bunSys } from "./_bun.ts";
 import { denoSys } from "./_deno.ts";
 import type { Sys } from "./sys.ts";
+import { runtimeName } from "../_host.ts";
 
 let current: Sys | undefined;
 
-/** The runtime this process runs on: `deno`, `bun` or `other`. */
-export function runtimeName(): "deno" | "bun" | "other" {
-  const g = globalThis as Record<string, unknown>;
-  if (typeof g.Bun === "object" && g.Bun !== null) return "bun";
-  if (typeof g.Deno === "object" && g.Deno !== null) return "deno";
-  return "other";
-}
+export { runtimeName };
 
 /**
  * The process's syscall entry point, made on first use and then cached.

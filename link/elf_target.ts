@@ -6,8 +6,7 @@
  *
  * @module
  */
-import { accessSync, constants } from "node:fs";
-import process from "node:process";
+import { host } from "../_host.ts";
 import { BpfError } from "../errors.ts";
 import { type ElfFile, type ElfSymbol, readElf } from "../spec/elf.ts";
 
@@ -122,12 +121,7 @@ const LIB_DIRS = [
 ];
 
 function readable(p: string): boolean {
-  try {
-    accessSync(p, constants.R_OK);
-    return true;
-  } catch {
-    return false;
-  }
+  return host().readable(p);
 }
 
 /**
@@ -151,8 +145,8 @@ export function resolveBinaryPath(name: string): string {
     return name;
   }
   const dirs = name.includes(".so")
-    ? [...(process.env.LD_LIBRARY_PATH ?? "").split(":").filter((d) => d !== ""), ...LIB_DIRS]
-    : (process.env.PATH ?? "/usr/bin:/bin").split(":").filter((d) => d !== "");
+    ? [...(host().env("LD_LIBRARY_PATH") ?? "").split(":").filter((d) => d !== ""), ...LIB_DIRS]
+    : (host().env("PATH") ?? "/usr/bin:/bin").split(":").filter((d) => d !== "");
   for (const d of dirs) {
     const p = `${d}/${name}`;
     if (readable(p)) return p;

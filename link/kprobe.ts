@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { existsSync, readFileSync } from "node:fs";
+import { host } from "../_host.ts";
 import { BpfError, NotSupportedError } from "../errors.ts";
 import { linkCreate } from "../ffi/bpf.ts";
 import { BpfAttachFlags, BpfAttachType } from "../ffi/constants.ts";
@@ -39,7 +39,7 @@ function noKprobes(prog: ProgramRef, what: string): NotSupportedError {
 function kprobesAvailable(): boolean {
   if (probePmu("kprobe") !== undefined) return true;
   try {
-    return existsSync(`${tracefsRoot()}/kprobe_events`);
+    return host().exists(`${tracefsRoot()}/kprobe_events`);
   } catch {
     return false;
   }
@@ -104,7 +104,7 @@ export function syscallFunction(name: string): string {
     const arch = getSys().arch === "aarch64" ? "arm64" : "x64";
     syscallPrefix = "sys_";
     try {
-      const text = readFileSync("/proc/kallsyms", "utf8");
+      const text = host().readText("/proc/kallsyms");
       if (text.includes(` __${arch}_sys_bpf\n`)) syscallPrefix = `__${arch}_sys_`;
     } catch {
       // Without kallsyms keep the plain name.
@@ -154,7 +154,7 @@ export function matchKernelFunctions(pattern: string): string[] {
   const path = `${tracefsRoot()}/available_filter_functions`;
   let text: string;
   try {
-    text = readFileSync(path, "utf8");
+    text = host().readText(path);
   } catch (e) {
     throw new NotSupportedError(
       "ftrace",

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { readlinkSync, unlinkSync } from "node:fs";
+import { host } from "../_host.ts";
 import { BpfError, NotSupportedError, SyscallError } from "../errors.ts";
 import {
   type Fd,
@@ -197,7 +197,7 @@ export class BpfLink {
     let info: LinkInfo;
     try {
       // A map or program fd answers BPF_OBJ_GET_INFO_BY_FD too: check what the fd is first.
-      const what = readlinkSync(`/proc/self/fd/${fd.value}`);
+      const what = host().readlink(`/proc/self/fd/${fd.value}`);
       if (what !== "anon_inode:bpf-link") {
         throw new BpfError(`${path} is not a pinned BPF link (it is ${what})`);
       }
@@ -282,7 +282,7 @@ export class BpfLink {
     const p = this.#pinnedPath;
     if (p === undefined) throw new BpfError(`The ${this.kind} link is not pinned`);
     try {
-      unlinkSync(p);
+      host().unlink(p);
     } catch (e) {
       if ((e as { code?: string }).code !== "ENOENT") {
         throw new BpfError(`Removing the pin ${p} failed: ${(e as Error).message}`, { cause: e });

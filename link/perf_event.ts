@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { readFileSync } from "node:fs";
+import { host } from "../_host.ts";
 import { BpfError, NotSupportedError } from "../errors.ts";
 import { Attr, PERF_EVENT_ATTR } from "../ffi/bpf_attr.ts";
 import { Fd, linkCreate } from "../ffi/bpf.ts";
@@ -193,7 +193,7 @@ export function attachPerfEvent(
 export function onlineCpus(): number[] {
   let text: string;
   try {
-    text = readFileSync("/sys/devices/system/cpu/online", "utf8").trim();
+    text = host().readText("/sys/devices/system/cpu/online").trim();
   } catch {
     return [0];
   }

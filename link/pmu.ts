@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { existsSync, readFileSync } from "node:fs";
+import { host } from "../_host.ts";
 
 /** A dynamic PMU: its perf type and the config bit of return probes. */
 export interface ProbePmu {
@@ -26,11 +26,11 @@ export interface ProbePmu {
  */
 export function probePmu(name: "kprobe" | "uprobe"): ProbePmu | undefined {
   const dir = `/sys/bus/event_source/devices/${name}`;
-  if (!existsSync(`${dir}/type`)) return undefined;
-  const type = Number(readFileSync(`${dir}/type`, "utf8").trim());
+  if (!host().exists(`${dir}/type`)) return undefined;
+  const type = Number(host().readText(`${dir}/type`).trim());
   let retprobeBit = 0;
   try {
-    const m = /^config:(\d+)/.exec(readFileSync(`${dir}/format/retprobe`, "utf8").trim());
+    const m = /^config:(\d+)/.exec(host().readText(`${dir}/format/retprobe`).trim());
     if (m) retprobeBit = Number(m[1]);
   } catch {
     // Kernels always had bit 0; keep it.

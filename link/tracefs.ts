@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { appendFileSync, existsSync, readFileSync } from "node:fs";
+import { host } from "../_host.ts";
 import { BpfError, NotSupportedError } from "../errors.ts";
 
 let root: string | undefined;
@@ -22,7 +22,7 @@ let root: string | undefined;
 export function tracefsRoot(): string {
   if (root !== undefined) return root;
   for (const d of ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"]) {
-    if (existsSync(`${d}/events`)) return (root = d);
+    if (host().exists(`${d}/events`)) return (root = d);
   }
   throw new NotSupportedError(
     "tracefs",
@@ -49,7 +49,7 @@ export function tracepointId(category: string, name: string): number {
   const path = `${tracefsRoot()}/events/${category}/${name}/id`;
   let text: string;
   try {
-    text = readFileSync(path, "utf8");
+    text = host().readText(path);
   } catch (e) {
     throw new BpfError(
       `No tracepoint ${category}/${name} in this kernel (${path} is missing); list them in ${tracefsRoot()}/available_events`,
@@ -85,7 +85,7 @@ export function addTracefsProbe(
   retprobe: boolean,
 ): { id: number; remove: () => void } {
   const path = `${tracefsRoot()}/${file}`;
-  if (!existsSync(path)) {
+  if (!host().exists(path)) {
     throw new NotSupportedError(
       file,
       `This kernel has no ${path}: it was built without ${
@@ -94,7 +94,7 @@ export function addTracefsProbe(
     );
   }
   try {
-    appendFileSync(path, `${retprobe ? "r" : "p"}:${group}/${event} ${definition}\n`);
+    host().appendText(path, `${retprobe ? "r" : "p"}:${group}/${event} ${definition}\n`);
   } catch (e) {
     throw new BpfError(
       `Adding the probe '${definition}' to ${path} failed: ${(e as Error).message}`,
@@ -105,7 +105,7 @@ export function addTracefsProbe(
   }
   const remove = () => {
     try {
-      appendFileSync(path, `-:${group}/${event}\n`);
+      host().appendText(path, `-:${group}/${event}\n`);
     } catch {
       // Already gone, or still busy; nothing more we can do here.
     }

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { existsSync } from "node:fs";
+import { host } from "../_host.ts";
 import { mapCreate, progBindMap, progLoad } from "../ffi/bpf.ts";
 import { BpfMapType, BpfProgType } from "../ffi/constants.ts";
 import { hasKallsym } from "./ksyms.ts";
@@ -81,9 +81,9 @@ export function hasSyscallWrapper(arch: string): boolean {
   return once("syscall_wrapper", () => {
     const pfx = arch === "x86_64" ? "x64" : arch === "aarch64" ? "arm64" : "";
     if (pfx === "") return false;
-    const pmu = existsSync("/sys/bus/event_source/devices/kprobe/type");
-    const legacy = existsSync("/sys/kernel/tracing/kprobe_events") ||
-      existsSync("/sys/kernel/debug/tracing/kprobe_events");
+    const pmu = host().exists("/sys/bus/event_source/devices/kprobe/type");
+    const legacy = host().exists("/sys/kernel/tracing/kprobe_events") ||
+      host().exists("/sys/kernel/debug/tracing/kprobe_events");
     if (!pmu && !legacy) return false;
     return hasKallsym(`__${pfx}_sys_bpf`);
   });

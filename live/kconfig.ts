@@ -5,9 +5,7 @@
  *
  * @module
  */
-import { existsSync, readFileSync } from "node:fs";
-import process from "node:process";
-import type * as zlib from "node:zlib";
+import { host, utf8 } from "../_host.ts";
 import type { Btf } from "../btf/btf.ts";
 import { BtfIntEncoding, BtfKind } from "../btf/types.ts";
 import { BpfError, NotSupportedError } from "../errors.ts";
@@ -87,7 +85,7 @@ export function kernelVersionCode(release: string): number {
     // Read once per process: the file does not change while the kernel runs, and the failing read
     // (every kernel but Ubuntu's) costs a thrown error per program load.
     try {
-      versionSignature = readFileSync("/proc/version_signature", "utf8");
+      versionSignature = host().readText("/proc/version_signature");
     } catch {
       versionSignature = null; // not Ubuntu
     }
@@ -124,17 +122,17 @@ let configCache: Map<string, string> | undefined;
  */
 export function readKernelConfig(release: string): Map<string, string> {
   if (configCache !== undefined) return configCache;
-  // node:zlib only when a config is read: importing it costs Deno and Bun several milliseconds
-  // at startup, which every program would pay for the few objects with kconfig externs.
-  const gunzipSync = (b: Uint8Array) =>
-    (process.getBuiltinModule("node:zlib") as typeof zlib).gunzipSync(b);
+  // zlib only when a config is read (host().gunzip loads it then): importing it costs Deno and
+  // Bun several milliseconds at startup, which every program would pay for the few objects with
+  // kconfig externs.
+  const gunzipSync = (b: Uint8Array) => host().gunzip(b);
   let text: string;
   const boot = `/boot/config-${release}`;
-  if (existsSync(boot)) {
-    const raw = readFileSync(boot);
-    text = (raw[0] === 0x1f && raw[1] === 0x8b ? gunzipSync(raw) : raw).toString("utf8");
-  } else if (existsSync("/proc/config.gz")) {
-    text = gunzipSync(readFileSync("/proc/config.gz")).toString("utf8");
+  if (host().exists(boot)) {
+    const raw = host().readFile(boot);
+    text = utf8(raw[0] === 0x1f && raw[1] === 0x8b ? gunzipSync(raw) : raw);
+  } else if (host().exists("/proc/config.gz")) {
+    text = utf8(gunzipSync(host().readFile("/proc/config.gz")));
   } else {
     throw new NotSupportedError(
       "kernel config",

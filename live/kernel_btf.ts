@@ -5,12 +5,12 @@
  *
  * @module
  */
-import { statSync } from "node:fs";
 import { Btf } from "../btf/btf.ts";
 import type { BtfKind } from "../btf/types.ts";
 import { btfInfo, type Fd, getFdById, getNextId } from "../ffi/bpf.ts";
 import { Libc } from "../ffi/constants.ts";
 import { getSys } from "../ffi/runtime.ts";
+import { host } from "../_host.ts";
 
 const custom = new Map<string, Btf>();
 
@@ -39,7 +39,7 @@ const O_RDONLY_CLOEXEC = 0o2000000;
 function mapVmlinux(): { bytes: Uint8Array; release(): void } | undefined {
   let size: number;
   try {
-    size = statSync(VMLINUX).size;
+    size = host().size(VMLINUX);
   } catch {
     return undefined;
   }

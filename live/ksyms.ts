@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { readFileSync } from "node:fs";
+import { host } from "../_host.ts";
 import type { Btf } from "../btf/btf.ts";
 import { BtfKind } from "../btf/types.ts";
 import { BpfError } from "../errors.ts";
@@ -23,7 +23,7 @@ function kallsymsLookup(name: string): string | null | undefined {
   if (kallsymsCache.has(name)) return kallsymsCache.get(name);
   if (kallsymsText === undefined) {
     try {
-      kallsymsText = readFileSync("/proc/kallsyms", "utf8");
+      kallsymsText = host().readText("/proc/kallsyms");
     } catch (e) {
       throw new BpfError(`Reading /proc/kallsyms failed: ${(e as Error).message}`, { cause: e });
     }

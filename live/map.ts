@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { readFileSync, unlinkSync } from "node:fs";
+import { host } from "../_host.ts";
 import { BpfError, SyscallError } from "../errors.ts";
 import {
   type Fd,
@@ -79,7 +79,7 @@ export function numPossibleCpus(): number {
   if (possibleCpus !== undefined) return possibleCpus;
   let n = 0;
   try {
-    const text = readFileSync("/sys/devices/system/cpu/possible", "utf8").trim();
+    const text = host().readText("/sys/devices/system/cpu/possible").trim();
     for (const part of text.split(",")) {
       const [a, b] = part.split("-").map((x) => parseInt(x, 10));
       n += b === undefined ? 1 : b - a + 1;
@@ -418,7 +418,7 @@ export class BpfMap {
 
   /** Removes the pin at `path` (default: this map's pin path). */
   unpin(path = this.pinPath): void {
-    if (path !== "") unlinkSync(path);
+    if (path !== "") host().unlink(path);
   }
 
   /** Closes the fd. Safe to call twice. */

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { mkdirSync, statfsSync, unlinkSync } from "node:fs";
+import { host } from "../_host.ts";
 import type { Btf } from "../btf/btf.ts";
 import { BpfError, RelocationError, type SyscallError, VerifierError } from "../errors.ts";
 import { btfLoad, type Fd, mapCreate, mapFreeze, mapUpdate, progBindMap } from "../ffi/bpf.ts";
@@ -931,7 +931,7 @@ export class BpfObject {
     this.#btfFd = undefined;
     for (const path of this.#pinned.splice(0)) {
       try {
-        unlinkSync(path);
+        host().unlink(path);
       } catch {
         // already gone
       }
@@ -1013,7 +1013,7 @@ const BPF_FS_MAGIC = 0xcafe4a11;
 // refuse a directory that is not on a bpf filesystem.
 function preparePinDir(dir: string, map: string): void {
   try {
-    mkdirSync(dir, { mode: 0o700 });
+    host().mkdir(dir, 0o700);
   } catch (e) {
     if ((e as { code?: string }).code !== "EEXIST") {
       throw new BpfError(
@@ -1026,7 +1026,7 @@ function preparePinDir(dir: string, map: string): void {
   }
   let type: number;
   try {
-    type = Number(statfsSync(dir).type);
+    type = host().fsType(dir);
   } catch (e) {
     throw new BpfError(
       `Map '${map}': checking the pin directory '${dir}' failed: ${(e as Error).message}`,

@@ -1,0 +1,193 @@
+/**
+ * The host's file access, chosen once per process: Deno's own `Deno.*` calls on Deno, and `node:fs`
+ * on Bun and Node, reached through `process.getBuiltinModule` rather than a static import. This is
+ * the one place that knows which runtime it runs on ({@linkcode runtimeName}).
+ *
+ * Why not `node:fs` everywhere: on Deno, the first `node:` module in the import graph starts the
+ * Node compatibility layer, which costs a fresh process about 15-20 ms before the library does
+ * anything. With no static `node:` import in the library, only the rare calls that Deno has no own
+ * API for (`statfs`, gunzip) start it, and only when they run.
+ *
+ * Errors are the runtime's own: they carry `code` (`ENOENT`, `EEXIST`, ...) on every runtime.
+ *
+ * @module
+ */
+import type * as NodeFs from "node:fs";
+import type * as NodeZlib from "node:zlib";
+
+/** The runtime this process runs on: `deno`, `bun` or `other` (Node). */
+export function runtimeName(): "deno" | "bun" | "other" {
+  const g = globalThis as Record<string, unknown>;
+  if (typeof g.Bun === "object" && g.Bun !== null) return "bun";
+  if (typeof g.Deno === "object" && g.Deno !== null) return "deno";
+  return "other";
+}
+
+/** A file opened for reading. */
+export interface HostFile {
+  /** The size the kernel reports (0 for most procfs and sysfs files). */
+  readonly size: number;
+  /** Reads up to `into.length` bytes; returns how many (0 at the end). */
+  read(into: Uint8Array): number;
+  /** Closes the file. */
+  close(): void;
+}
+
+/** The file operations the library uses. */
+export interface Host {
+  /** Opens a file for reading. */
+  open(path: string): HostFile;
+  /** The whole file. */
+  readFile(path: string): Uint8Array;
+  /** The whole file as UTF-8 text. */
+  readText(path: string): string;
+  /** Whether the path exists (following symlinks); false on any error, as `fs.existsSync`. */
+  exists(path: string): boolean;
+  /** Whether the path can be opened for reading. */
+  readable(path: string): boolean;
+  /** The size stat reports. */
+  size(path: string): number;
+  /** Appends text to a file (one write, as tracefs control files need). */
+  appendText(path: string, text: string): void;
+  /** Removes a file. */
+  unlink(path: string): void;
+  /** Creates one directory. */
+  mkdir(path: string, mode: number): void;
+  /** The target of a symbolic link. */
+  readlink(path: string): string;
+  /** The filesystem type (`f_type` of statfs) of the filesystem holding the path. */
+  fsType(path: string): number;
+  /** An environment variable, or undefined. */
+  env(name: string): string | undefined;
+  /** Decompresses gzip data. */
+  gunzip(bytes: Uint8Array): Uint8Array;
+}
+
+const dec = new TextDecoder();
+
+function builtin<T>(name: string): T {
+  const proc = (globalThis as {
+    process?: { getBuiltinModule?: (id: string) => unknown; version?: string };
+  }).process;
+  const get = proc?.getBuiltinModule;
+  if (typeof get !== "function") {
+    throw new Error(
+      `This runtime has no process.getBuiltinModule to load ${name}; use Node 20.16 or newer, Deno or Bun`,
+    );
+  }
+  return get.call(proc, name) as T;
+}
+
+let nodeFs: typeof NodeFs | undefined;
+const fsOf = (): typeof NodeFs => (nodeFs ??= builtin<typeof NodeFs>("node:fs"));
+const gunzipNode = (b: Uint8Array): Uint8Array =>
+  builtin<typeof NodeZlib>("node:zlib").gunzipSync(b);
+
+function denoHost(): Host {
+  return {
+    open(path) {
+      const f = Deno.openSync(path, { read: true });
+      let size: number;
+      try {
+        size = f.statSync().size;
+      } catch (e) {
+        f.close();
+        throw e;
+      }
+      return { size, read: (into) => f.readSync(into) ?? 0, close: () => f.close() };
+    },
+    readFile: (path) => Deno.readFileSync(path),
+    readText: (path) => Deno.readTextFileSync(path),
+    exists(path) {
+      try {
+        Deno.statSync(path);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    readable(path) {
+      try {
+        Deno.openSync(path, { read: true }).close();
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    size: (path) => Deno.statSync(path).size,
+    appendText: (path, text) => Deno.writeTextFileSync(path, text, { append: true }),
+    unlink: (path) => Deno.removeSync(path),
+    mkdir: (path, mode) => Deno.mkdirSync(path, { mode }),
+    readlink: (path) => Deno.readLinkSync(path),
+    fsType: (path) => Number(fsOf().statfsSync(path).type),
+    env: (name) => Deno.env.get(name),
+    gunzip: gunzipNode,
+  };
+}
+
+function nodeHost(): Host {
+  const fs = fsOf();
+  return {
+    open(path) {
+      const fd = fs.openSync(path, "r");
+      let size: number;
+      try {
+        size = fs.fstatSync(fd).size;
+      } catch (e) {
+        fs.closeSync(fd);
+        throw e;
+      }
+      return {
+        size,
+        read: (into) => fs.readSync(fd, into, 0, into.length, null),
+        close: () => fs.closeSync(fd),
+      };
+    },
+    readFile: (path) => fs.readFileSync(path),
+    readText: (path) => fs.readFileSync(path, "utf8"),
+    exists: (path) => fs.existsSync(path),
+    readable(path) {
+      try {
+        fs.accessSync(path, fs.constants.R_OK);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    size: (path) => fs.statSync(path).size,
+    appendText: (path, text) => fs.appendFileSync(path, text),
+    unlink: (path) => fs.unlinkSync(path),
+    mkdir: (path, mode) => fs.mkdirSync(path, { mode }),
+    readlink: (path) => fs.readlinkSync(path),
+    fsType: (path) => Number(fs.statfsSync(path).type),
+    env: (name) => (globalThis as { process?: { env: Record<string, string> } }).process?.env[name],
+    gunzip: gunzipNode,
+  };
+}
+
+let current: Host | undefined;
+
+/**
+ * The process's file access: Deno's on Deno, `node:fs` elsewhere. Made on first use.
+ *
+ * @returns the host.
+ * @throws {Error} on a runtime with neither Deno's API nor `process.getBuiltinModule`.
+ * @example
+ * ```ts
+ * import { host } from "./_host.ts";
+ * console.assert(host().exists("/proc/self"));
+ * ```
+ */
+export function host(): Host {
+  return (current ??= runtimeName() === "deno" ? denoHost() : nodeHost());
+}
+
+/**
+ * Decodes UTF-8 bytes (a helper for callers of {@linkcode Host.readFile}).
+ *
+ * @param bytes the bytes.
+ * @returns the text.
+ */
+export function utf8(bytes: Uint8Array): string {
+  return dec.decode(bytes);
+}
