@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { libcCalls, makeSys } from "./_common.ts";
+import { type Bound, lazySymbols, libcCalls, makeSys } from "./_common.ts";
 import { bunSymbols } from "./symbols.ts";
 import type { Sys } from "./sys.ts";
 
@@ -21,16 +21,18 @@ interface BunFfi {
 }
 
 /**
- * Opens libc and returns the Bun implementation of {@linkcode Sys}.
+ * Opens libc and returns the Bun implementation of {@linkcode Sys}. Binds the `open` group of the
+ * symbol table now and the rest on first use.
  *
  * @returns the entry point.
  */
 export function bunSys(): Sys {
   const req = (import.meta as unknown as { require(id: string): unknown }).require;
   const ffi = req("bun:ffi") as BunFfi;
-  const lib = ffi.dlopen("libc.so.6", bunSymbols());
-  // deno-lint-ignore no-explicit-any
-  const s = lib.symbols as Record<string, (...a: any[]) => any>;
+  const bind = (t: ReturnType<typeof bunSymbols>) =>
+    ffi.dlopen("libc.so.6", t).symbols as unknown as Bound;
+  const more = bunSymbols("more");
+  const s = lazySymbols(bind(bunSymbols("open")), Object.keys(more), () => bind(more));
   const proc = (globalThis as unknown as { process: { arch: string } }).process;
   const arch = proc.arch === "arm64" ? "aarch64" : "x86_64";
   return makeSys("bun", arch, {

@@ -47,6 +47,46 @@ export interface RawLibc {
   ptrOf(buf: Uint8Array): bigint;
 }
 
+/** Symbols one `dlopen` returned, by name. */
+// deno-lint-ignore no-explicit-any
+export type Bound = Record<string, (...a: any[]) => any>;
+
+/**
+ * The symbols of libc as one object: the `open` group, bound already, as plain properties, and
+ * every name of the `more` group as a getter that binds the whole group on first use and then
+ * turns into plain properties (no cost on later calls).
+ *
+ * @param open the symbols of the `open` group.
+ * @param more the names the `more` group binds (for Deno, with its `_nonblocking` twins).
+ * @param bindMore binds the `more` group (a second `dlopen` of libc).
+ * @returns every symbol.
+ */
+export function lazySymbols(open: Bound, more: string[], bindMore: () => Bound): Bound {
+  const s: Bound = { ...open };
+  const bind = () => {
+    const b = bindMore();
+    for (const name of more) {
+      Object.defineProperty(s, name, {
+        value: b[name],
+        writable: false,
+        enumerable: true,
+        configurable: false,
+      });
+    }
+  };
+  for (const name of more) {
+    Object.defineProperty(s, name, {
+      get() {
+        bind();
+        return s[name];
+      },
+      enumerable: true,
+      configurable: true,
+    });
+  }
+  return s;
+}
+
 /** The calls of {@linkcode RawLibc} that differ between the runtimes. */
 export type RuntimeCalls = "errno" | "view" | "ptrOf" | "epoll_wait_async";
 

@@ -3,6 +3,11 @@
  * prototype beside each parameter. The Deno and Bun adapters derive their `dlopen` tables from it
  * ({@linkcode denoSymbols}, {@linkcode bunSymbols}).
  *
+ * The adapters bind the table in two groups: `open` (what opening and loading an object calls, bound
+ * when libc is opened) and `more` (attaching, ring buffers, sockets, namespaces), bound on the first
+ * call of any of its functions. Binding costs each runtime time per symbol (about 0.1 ms on Deno),
+ * which a process that only loads objects should not pay.
+ *
  * Parameter kinds are runtime-neutral:
  * - `i32`, `u32`, `i64`, `u64`: integers. Addresses are passed as `u64` and are `bigint` in tsbpf.
  * - `buf`: a `Uint8Array` (or `null`) whose memory the C function reads or writes during the call.
@@ -17,12 +22,17 @@
 /** A runtime-neutral FFI value kind. */
 export type FfiKind = "i32" | "u32" | "i64" | "u64" | "buf" | "void";
 
-/** One C function: its parameter kinds and result kind. */
+/** When a symbol is bound: with libc (`open`) or on the first use of the group (`more`). */
+export type FfiGroup = "open" | "more";
+
+/** One C function: its parameter kinds, result kind and binding group. */
 export interface FfiSymbol {
   /** The kind of each parameter, in order. */
   readonly parameters: readonly FfiKind[];
   /** The kind of the result. */
   readonly result: FfiKind;
+  /** When it is bound; see the module doc. */
+  readonly group: FfiGroup;
 }
 
 /**
@@ -45,6 +55,7 @@ export const LIBC_SYMBOLS = {
       "u64", // long a5
     ],
     result: "i64", // long
+    group: "open",
   },
   ioctl: {
     parameters: [
@@ -53,6 +64,7 @@ export const LIBC_SYMBOLS = {
       "u64", // unsigned long arg (an integer or an address)
     ],
     result: "i32", // int
+    group: "more",
   },
   mmap: {
     parameters: [
@@ -64,6 +76,7 @@ export const LIBC_SYMBOLS = {
       "i64", // off_t offset
     ],
     result: "u64", // void * (MAP_FAILED is (void *)-1)
+    group: "open",
   },
   munmap: {
     parameters: [
@@ -71,12 +84,14 @@ export const LIBC_SYMBOLS = {
       "u64", // size_t length
     ],
     result: "i32", // int
+    group: "open",
   },
   close: {
     parameters: [
       "i32", // int fd
     ],
     result: "i32", // int
+    group: "open",
   },
   read: {
     parameters: [
@@ -85,6 +100,7 @@ export const LIBC_SYMBOLS = {
       "u64", // size_t count
     ],
     result: "i64", // ssize_t
+    group: "open",
   },
   write: {
     parameters: [
@@ -93,6 +109,7 @@ export const LIBC_SYMBOLS = {
       "u64", // size_t count
     ],
     result: "i64", // ssize_t
+    group: "more",
   },
   openat: {
     parameters: [
@@ -102,12 +119,14 @@ export const LIBC_SYMBOLS = {
       "u32", // mode_t mode
     ],
     result: "i32", // int
+    group: "open",
   },
   epoll_create1: {
     parameters: [
       "i32", // int flags
     ],
     result: "i32", // int
+    group: "more",
   },
   epoll_ctl: {
     parameters: [
@@ -117,6 +136,7 @@ export const LIBC_SYMBOLS = {
       "buf", // struct epoll_event *event (12 bytes, packed on x86_64)
     ],
     result: "i32", // int
+    group: "more",
   },
   epoll_wait: {
     parameters: [
@@ -126,6 +146,7 @@ export const LIBC_SYMBOLS = {
       "i32", // int timeout (milliseconds, -1 blocks)
     ],
     result: "i32", // int
+    group: "more",
   },
   mount: {
     parameters: [
@@ -136,6 +157,7 @@ export const LIBC_SYMBOLS = {
       "buf", // const void *data
     ],
     result: "i32", // int
+    group: "more",
   },
   umount2: {
     parameters: [
@@ -143,6 +165,7 @@ export const LIBC_SYMBOLS = {
       "i32", // int flags
     ],
     result: "i32", // int
+    group: "more",
   },
   setns: {
     parameters: [
@@ -150,6 +173,7 @@ export const LIBC_SYMBOLS = {
       "i32", // int nstype
     ],
     result: "i32", // int
+    group: "more",
   },
   socket: {
     parameters: [
@@ -158,6 +182,7 @@ export const LIBC_SYMBOLS = {
       "i32", // int protocol
     ],
     result: "i32", // int
+    group: "more",
   },
   bind: {
     parameters: [
@@ -166,6 +191,7 @@ export const LIBC_SYMBOLS = {
       "u32", // socklen_t addrlen
     ],
     result: "i32", // int
+    group: "more",
   },
   setsockopt: {
     parameters: [
@@ -176,32 +202,38 @@ export const LIBC_SYMBOLS = {
       "u32", // socklen_t optlen
     ],
     result: "i32", // int
+    group: "more",
   },
   getpid: {
     parameters: [],
     result: "i32", // pid_t
+    group: "more",
   },
   if_nametoindex: {
     parameters: [
       "buf", // const char *ifname
     ],
     result: "u32", // unsigned int (0 when there is no such interface)
+    group: "more",
   },
   sysconf: {
     parameters: [
       "i32", // int name
     ],
     result: "i64", // long
+    group: "open",
   },
   uname: {
     parameters: [
       "buf", // struct utsname *buf (6 fields of 65 bytes on Linux)
     ],
     result: "i32", // int
+    group: "open",
   },
   __errno_location: {
     parameters: [],
     result: "u64", // int * (thread-local errno)
+    group: "open",
   },
 } as const satisfies Record<string, FfiSymbol>;
 
@@ -229,6 +261,7 @@ const BUN_KIND = {
 /**
  * The table in the shape `Deno.dlopen` takes.
  *
+ * @param group only this group's functions (see the module doc); every function when omitted.
  * @returns one entry per libc function, with Deno's type names.
  * @example
  * ```ts
@@ -236,15 +269,16 @@ const BUN_KIND = {
  * console.assert(denoSymbols().read.parameters[1] === "buffer");
  * ```
  */
-export function denoSymbols(): Record<
+export function denoSymbols(group?: FfiGroup): Record<
   LibcName | `${BlockingName}_nonblocking`,
   { name?: string; parameters: string[]; result: string; nonblocking?: boolean }
 > {
   const t: Record<
     string,
     { name?: string; parameters: string[]; result: string; nonblocking?: boolean }
-  > = mapTable(DENO_KIND);
+  > = mapTable(DENO_KIND, group);
   for (const name of BLOCKING) {
+    if (t[name] === undefined) continue;
     t[`${name}_nonblocking`] = { ...t[name], name, nonblocking: true };
   }
   return t as ReturnType<typeof denoSymbols>;
@@ -262,6 +296,7 @@ export type BlockingName = typeof BLOCKING[number];
 /**
  * The table in the shape `bun:ffi`'s `dlopen` takes (`args` and `returns`).
  *
+ * @param group only this group's functions (see the module doc); every function when omitted.
  * @returns one entry per libc function, with Bun's type names.
  * @example
  * ```ts
@@ -269,8 +304,10 @@ export type BlockingName = typeof BLOCKING[number];
  * console.assert(bunSymbols().read.args[1] === "ptr");
  * ```
  */
-export function bunSymbols(): Record<LibcName, { args: string[]; returns: string }> {
-  const t = mapTable(BUN_KIND);
+export function bunSymbols(
+  group?: FfiGroup,
+): Record<LibcName, { args: string[]; returns: string }> {
+  const t = mapTable(BUN_KIND, group);
   const out = {} as Record<LibcName, { args: string[]; returns: string }>;
   for (const name of Object.keys(t) as LibcName[]) {
     out[name] = { args: t[name].parameters, returns: t[name].result };
@@ -280,9 +317,11 @@ export function bunSymbols(): Record<LibcName, { args: string[]; returns: string
 
 function mapTable(
   kinds: Record<FfiKind, string>,
+  group: FfiGroup | undefined,
 ): Record<LibcName, { parameters: string[]; result: string }> {
   const out = {} as Record<LibcName, { parameters: string[]; result: string }>;
   for (const [name, sym] of Object.entries(LIBC_SYMBOLS) as [LibcName, FfiSymbol][]) {
+    if (group !== undefined && sym.group !== group) continue;
     out[name] = { parameters: sym.parameters.map((k) => kinds[k]), result: kinds[sym.result] };
   }
   return out;
