@@ -6,8 +6,11 @@
  *
  * "First object" runs in fresh processes (the median of 21): tsbpf's clock starts before the
  * library's first import (a dynamic import inside the timed region), libbpf's at the start of main,
- * so both pay for reading the kernel's BTF and probing. "Each after" is the median over a loop of
- * 40 in one process (the median of three such processes).
+ * so both pay for reading the kernel's BTF and probing. "Library already imported" times the same
+ * first open+load from after the import returned (libc is opened inside it, on the first syscall);
+ * for libbpf, whose library the dynamic linker loads before main, it is the same number as the
+ * first. "Each after" is the median over a loop of 40 in one process (the median of three such
+ * processes).
  * The kernel's part is the time spent inside bpf() (a timing `Sys` wrapper for tsbpf, a
  * `syscall()` interposer for libbpf); the userspace part is the wall time minus that. The system
  * CPU time from rusage is given too: it also holds reading `/sys/kernel/btf/vmlinux`.
