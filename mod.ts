@@ -41,7 +41,7 @@ export type {
 } from "./spec/types.ts";
 export { Btf } from "./btf/btf.ts";
 export { BtfExt } from "./btf/ext.ts";
-export { btfToC } from "./gen/c_dump.ts";
+export { btfToC, btfToCBytes, CDumper, writeBtfAsC } from "./gen/c_dump.ts";
 export {
   BpfObject,
   type ObjectLoadOptions,
