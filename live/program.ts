@@ -6,9 +6,19 @@
  *
  * @module
  */
+import { host } from "../_host.ts";
 import { BtfKind } from "../btf/types.ts";
 import { BpfError, type SyscallError, VerifierError } from "../errors.ts";
-import { type Fd, type ProgInfo, progInfo, progLoad } from "../ffi/bpf.ts";
+import {
+  type Fd,
+  objPin,
+  type ProgInfo,
+  progInfo,
+  progLoad,
+  progTestRun,
+  type TestRunOptions,
+  type TestRunResult,
+} from "../ffi/bpf.ts";
 import { BpfAttachType, BpfProgFlags, BpfProgType } from "../ffi/constants.ts";
 import type { RelocatedProgram } from "../reloc/types.ts";
 import type { KernelBtfs, ModuleBtf } from "./kernel_btf.ts";
@@ -299,6 +309,44 @@ export class BpfProgram {
    */
   info(): ProgInfo {
     return progInfo(this.fd);
+  }
+
+  /**
+   * Runs the program once (or `repeat` times) in the kernel on given input, with
+   * BPF_PROG_TEST_RUN: XDP, tc, socket filter, cgroup_skb, raw_tp, syscall, flow_dissector...
+   *
+   * @param opts the input data or context, buffers for the output, repeat count.
+   * @returns the program's return value, the mean duration of a run and the output sizes.
+   * @throws {SyscallError} the kernel refused (ENOTSUPP or EINVAL for types it cannot test-run).
+   *
+   * @example
+   * ```ts ignore
+   * const r = obj.program("xdp_pass").testRun({ dataIn: new Uint8Array(64) });
+   * console.assert(r.retval === 2); // XDP_PASS
+   * ```
+   */
+  testRun(opts: TestRunOptions = {}): TestRunResult {
+    return progTestRun(this.fd, opts);
+  }
+
+  /**
+   * Pins the program at `path` on a BPF filesystem, so that it outlives this process.
+   *
+   * @param path the pin path, such as `/sys/fs/bpf/my_prog`.
+   * @throws {SyscallError} the kernel refused (EEXIST when the path is taken, EPERM off bpffs).
+   */
+  pin(path: string): void {
+    objPin(this.fd, path);
+  }
+
+  /**
+   * Removes a pin made by {@linkcode BpfProgram.pin}.
+   *
+   * @param path the pin path.
+   * @throws {Error} the path does not exist.
+   */
+  unpin(path: string): void {
+    host().unlink(path);
   }
 
   /** Closes the fd. Safe to call twice. */
