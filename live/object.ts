@@ -9,7 +9,13 @@
  */
 import { host } from "../_host.ts";
 import type { Btf } from "../btf/btf.ts";
-import { BpfError, RelocationError, type SyscallError, VerifierError } from "../errors.ts";
+import {
+  BpfError,
+  NotSupportedError,
+  RelocationError,
+  type SyscallError,
+  VerifierError,
+} from "../errors.ts";
 import { btfLoad, type Fd, mapCreate, mapFreeze, mapUpdate, progBindMap } from "../ffi/bpf.ts";
 import { BpfMapFlags, BpfMapType, Libc } from "../ffi/constants.ts";
 import { getSys } from "../ffi/runtime.ts";
@@ -830,7 +836,17 @@ export class BpfObject {
         }
         target = p.section.slice(slash + 1);
       }
-      const t = findAttachBtfId(kernel, eat, target);
+      let t;
+      try {
+        t = findAttachBtfId(kernel, eat, target);
+      } catch (e) {
+        if (!(e instanceof NotSupportedError)) throw e;
+        throw new NotSupportedError(
+          e.feature,
+          `Loading program '${p.name}' (section ${p.section}) failed: its attach target '${target}' (${e.feature}) is not in the kernel's or any module's BTF; check the section name, call setAttachTarget() or turn the program's autoload off`,
+          { cause: e },
+        );
+      }
       attachBtfId = t.id;
       attachBtfObjFd = t.module ? t.module.fd.value : 0;
     }

@@ -8,7 +8,7 @@
  */
 import { host } from "../_host.ts";
 import { BtfKind } from "../btf/types.ts";
-import { BpfError, type SyscallError, VerifierError } from "../errors.ts";
+import { BpfError, NotSupportedError, type SyscallError, VerifierError } from "../errors.ts";
 import {
   type Fd,
   objPin,
@@ -35,7 +35,7 @@ export const LOG_BUF_SIZE = 0xffffffff >>> 8;
  * @param attachType the expected attach type number.
  * @param target the name after the section's `/`.
  * @returns the type id and its module (undefined for vmlinux).
- * @throws {BpfError} no such target.
+ * @throws {NotSupportedError} no such target in the running kernel.
  *
  * @example
  * ```ts ignore
@@ -65,8 +65,9 @@ export function findAttachBtfId(
   }
   const ref = kernel.find(prefix + target, kind);
   if (ref === undefined) {
-    throw new BpfError(
-      `Attach target '${target}' (BTF ${prefix}${target}) is not in the kernel's or any module's BTF; check the section name`,
+    throw new NotSupportedError(
+      `BTF ${prefix}${target}`,
+      `Attach target '${target}' (BTF ${prefix}${target}) is not in the kernel's or any module's BTF; check the section name or setAttachTarget()`,
     );
   }
   return { id: ref.id, module: ref.module };
