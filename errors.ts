@@ -219,9 +219,19 @@ export class NotSupportedError extends BpfError {
   override name = "NotSupportedError";
   /** The missing feature, such as `BPF_MAP_TYPE_RINGBUF` or `kprobe PMU`. */
   readonly feature: string;
-  /** Makes an error about a missing feature. */
-  constructor(feature: string, message: string, options?: BpfErrorOptions) {
+  /** The program that needs the feature, or "" when the error is not about one program. */
+  readonly program: string;
+  /** That program's ELF section, or "". */
+  readonly section: string;
+  /** Makes an error about a missing feature, needed by `options.program` when given. */
+  constructor(
+    feature: string,
+    message: string,
+    options?: BpfErrorOptions & { program?: string; section?: string },
+  ) {
     super(message, options);
     this.feature = feature;
+    this.program = options?.program ?? "";
+    this.section = options?.section ?? "";
   }
 }

@@ -17,7 +17,7 @@
  * @module
  */
 import process from "node:process";
-import { BpfError, VerifierError } from "../errors.ts";
+import { BpfError, NotSupportedError, VerifierError } from "../errors.ts";
 import { enableStats, type Fd, progInfo } from "../ffi/bpf.ts";
 import { BpfStatsType } from "../ffi/constants.ts";
 import { BpfObject } from "../live/object.ts";
@@ -118,11 +118,14 @@ export async function main(argv: string[]): Promise<number> {
       break;
     } catch (e) {
       obj.close();
-      if (!(e instanceof VerifierError) || loadErrors.has(e.program) || e.program === "") throw e;
+      const byProgram = e instanceof VerifierError || e instanceof NotSupportedError;
+      if (!byProgram || loadErrors.has(e.program) || e.program === "") throw e;
       const spec = obj.spec.programs.find((p) => p.name === e.program);
       loadErrors.set(e.program, {
         section: e.section,
-        error: explainLoadError(e, spec?.expectedAttachType ?? ""),
+        error: e instanceof VerifierError
+          ? explainLoadError(e, spec?.expectedAttachType ?? "")
+          : e.message,
       });
       obj = BpfObject.open(file);
       for (const name of loadErrors.keys()) obj.setAutoload(name, false);

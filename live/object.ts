@@ -844,7 +844,7 @@ export class BpfObject {
         throw new NotSupportedError(
           e.feature,
           `Loading program '${p.name}' (section ${p.section}) failed: its attach target '${target}' (${e.feature}) is not in the kernel's or any module's BTF; check the section name, call setAttachTarget() or turn the program's autoload off`,
-          { cause: e },
+          { cause: e, program: p.name, section: p.section },
         );
       }
       attachBtfId = t.id;

@@ -11,6 +11,7 @@ import {
   openFds,
   oracle,
   requireKernel,
+  runCli,
   thrown,
   withTmpDir,
 } from "./_util.ts";
@@ -39,6 +40,10 @@ test("load() fails with a NotSupportedError naming the program and section when 
     obj.close();
     assert.ok(e instanceof NotSupportedError, `not a NotSupportedError: ${e}`);
     assert.equal(e.feature, "BTF tsbpf_no_such_kernel_function");
+    assert.deepEqual([e.program, e.section], [
+      "probe_missing",
+      "fentry/tsbpf_no_such_kernel_function",
+    ]);
     assert.match(
       e.message,
       /^Loading program 'probe_missing' \(section fentry\/tsbpf_no_such_kernel_function\) failed: its attach target 'tsbpf_no_such_kernel_function'/,
@@ -62,5 +67,24 @@ test("load() with the missing-target program's autoload off gives the other prog
       [theirs.json.programs[0].tag, theirs.json.programs[0].xlatedInsns],
     );
     assert.equal(obj.programs.has("probe_missing"), false);
+  });
+});
+
+test("object run reports a program with a missing attach target and still runs the others", (t) => {
+  if (!requireKernel(t)) return;
+  withTmpDir("tsbpf-regress", (dir) => {
+    const file = compileBpfC(dir, "missing_target", MISSING_TARGET);
+    const r = runCli(["object", "run", file, "--seconds", "0.2", "--json"]);
+    assert.equal(r.code, 0, r.stderr);
+    const progs = JSON.parse(r.stdout).programs as {
+      name: string;
+      attached: boolean;
+      error: string | null;
+    }[];
+    const missing = progs.find((p) => p.name === "probe_missing")!;
+    assert.equal(missing.attached, false);
+    assert.match(missing.error ?? "", /attach target 'tsbpf_no_such_kernel_function'/);
+    const other = progs.find((p) => p.name === "on_getpid")!;
+    assert.deepEqual([other.attached, other.error], [true, null]);
   });
 });
