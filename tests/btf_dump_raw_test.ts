@@ -111,6 +111,39 @@ test("dumpRaw() prints odd values (unknown encoding and linkage, empty names, vo
   });
 });
 
+test("a BTF header longer than 24 bytes with non-zero extra fields is read as bpftool reads it", () => {
+  const b = new BtfBuilder();
+  const int = b.int("int", 4, { signed: true });
+  b.struct("pair", 8, [member("a", int, 0), member("b", int, 32)]);
+  const plain = b.build();
+  const pdv = new DataView(plain.buffer, plain.byteOffset, plain.byteLength);
+  const typeLen = pdv.getUint32(12, true);
+  const strLen = pdv.getUint32(20, true);
+  // A 32-byte header whose two extra words describe an 8-byte section between types and strings
+  // (the shape of a newer format's kind-layout table): libbpf skips what it does not know.
+  const extra = new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]);
+  const out = new Uint8Array(32 + typeLen + extra.length + strLen);
+  const dv = new DataView(out.buffer);
+  out.set(plain.subarray(0, 24), 0);
+  dv.setUint32(4, 32, true);
+  dv.setUint32(16, typeLen + extra.length, true);
+  dv.setUint32(24, typeLen, true);
+  dv.setUint32(28, extra.length, true);
+  out.set(plain.subarray(24, 24 + typeLen), 32);
+  out.set(extra, 32 + typeLen);
+  out.set(plain.subarray(24 + typeLen), 32 + typeLen + extra.length);
+  withTmpDir("tsbpf-btfdump", (dir) => {
+    const file = join(dir, "long_header.btf");
+    writeFileSync(file, out);
+    using btf = Btf.load(file);
+    assert.equal(btf.typeCount, 3);
+    assertSameText(dumpRaw(btf), bpftool(["btf", "dump", "file", file]), "long_header.btf");
+    const cli = runCli(["btf", "dump", "file", file, "format", "c"]);
+    assert.equal(cli.code, 0, cli.stderr);
+    assertSameText(cli.stdout, bpftool(["btf", "dump", "file", file, "format", "c"]), "c");
+  });
+});
+
 test("dumpRaw() of split BTF matches bpftool btf dump -B base file split", () => {
   const base = new BtfBuilder();
   base.int("int", 4, { signed: true });

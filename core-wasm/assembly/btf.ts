@@ -147,12 +147,8 @@ export function parseBtf(ptr: usize, len: u32, base: Btf | null, full: bool = tr
     fail(E_BTF_HEADER, "BTF header length is out of range", 4);
     return null;
   }
-  for (let i: u32 = HDR_SIZE; i < hdrLen; i++) {
-    if (load<u8>(ptr + i) != 0) {
-      fail(E_BTF_HEADER, "BTF header has unknown non-zero fields", <i64>i);
-      return null;
-    }
-  }
+  // A longer header (a newer format's extra sections, e.g. a kind-layout table) is read like
+  // libbpf reads it: the known fields are used and the rest is skipped, so such a blob still dumps.
   const typeOff = load<u32>(ptr + 8);
   const typeLen = load<u32>(ptr + 12);
   const strOff = load<u32>(ptr + 16);
