@@ -243,7 +243,7 @@ export class BpfMap {
       try {
         return attempt();
       } catch (e) {
-        if (!withBtf) throw mapCreateError(def.name, e);
+        if (!withBtf) throw mapCreateError(def, e);
         ctx.log?.(
           `map '${def.name}': creating with BTF failed (${
             (e as SyscallError).code
@@ -253,7 +253,7 @@ export class BpfMap {
         try {
           return attempt();
         } catch (e2) {
-          throw mapCreateError(def.name, e2);
+          throw mapCreateError(def, e2);
         }
       }
     } finally {
@@ -434,14 +434,32 @@ export class BpfMap {
   }
 }
 
-function mapCreateError(name: string, e: unknown): unknown {
+/** Map types whose max_entries must be 0 (local storage and cgroup storage). */
+const ZERO_MAX_ENTRIES_TYPES: ReadonlySet<number> = new Set([
+  BpfMapType.BPF_MAP_TYPE_CGROUP_STORAGE,
+  BpfMapType.BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE,
+  BpfMapType.BPF_MAP_TYPE_SK_STORAGE,
+  BpfMapType.BPF_MAP_TYPE_INODE_STORAGE,
+  BpfMapType.BPF_MAP_TYPE_TASK_STORAGE,
+  BpfMapType.BPF_MAP_TYPE_CGRP_STORAGE,
+]);
+
+function mapCreateError(def: MapDef, e: unknown): unknown {
   if (!(e instanceof SyscallError)) return e;
+  const unset = [
+    def.maxEntries === 0 && !ZERO_MAX_ENTRIES_TYPES.has(def.type)
+      ? "max_entries is 0 (setMaxEntries())"
+      : "",
+    def.valueSize === 0 ? "its value size is 0 (setValueSize())" : "",
+  ].filter((x) => x !== "");
   const hint = e.code === "EPERM"
     ? "; run as root (or with CAP_BPF and CAP_PERFMON)"
+    : e.code === "EINVAL" && unset.length > 0
+    ? `; ${unset.join(" and ")}: set ${unset.length > 1 ? "them" : "it"} before load`
     : e.code === "EINVAL"
     ? "; check the map's type, sizes, flags and max_entries"
     : "";
-  return new SyscallError(`Creating map '${name}' failed: ${e.message}${hint}`, {
+  return new SyscallError(`Creating map '${def.name}' failed: ${e.message}${hint}`, {
     call: e.call,
     errno: e.errno,
     code: e.code,

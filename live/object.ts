@@ -169,6 +169,7 @@ export class BpfObject {
   readonly #data = new Map<string, DataView_>();
   readonly #progSettings = new Map<string, ProgSettings>();
   readonly #maxEntries = new Map<string, number>();
+  readonly #valueSize = new Map<string, number>();
   readonly #maps = new Map<string, BpfMap>();
   readonly #programs = new Map<string, BpfProgram>();
   #btfFd: Fd | undefined;
@@ -354,6 +355,41 @@ export class BpfObject {
       throw new RangeError(`Bad max_entries ${n}`);
     }
     this.#maxEntries.set(map, n);
+  }
+
+  /**
+   * Sets a map's value size before load (`bpf_map__set_value_size` on a map that is not global
+   * data), for maps whose value size user space decides, such as a `BPF_MAP_TYPE_STACK_TRACE`
+   * map sized for the stack depth it wants. Global-data sections are resized with
+   * {@linkcode BpfObject.resizeData}.
+   *
+   * @param map the map's name.
+   * @param n the new value size in bytes.
+   * @throws {BpfError} unknown map or the object is loaded.
+   * @throws {RangeError} `n` is not a 32-bit unsigned integer.
+   * @example
+   * ```ts ignore
+   * import { BpfObject } from "./object.ts";
+   * using obj = BpfObject.open("profile.bpf.o");
+   * obj.setValueSize("stackmap", 127 * 8); // 127 frames of 8 bytes
+   * obj.setMaxEntries("stackmap", 10240);
+   * obj.load();
+   * ```
+   */
+  setValueSize(map: string, n: number): void {
+    this.#requireOpened("setValueSize()");
+    if (!this.spec.maps.some((m) => m.name === map)) {
+      const data = this.spec.datasecs.some((d) => d.name === map || d.mapName === map);
+      throw new BpfError(
+        data
+          ? `Map '${map}' holds global data; resize it with resizeData()`
+          : `Object '${this.name}' has no map '${map}'`,
+      );
+    }
+    if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) {
+      throw new RangeError(`Bad value size ${n}`);
+    }
+    this.#valueSize.set(map, n);
   }
 
   /**
@@ -772,7 +808,7 @@ export class BpfObject {
       name: m.name,
       type: m.typeId,
       keySize: m.keySize,
-      valueSize: m.valueSize,
+      valueSize: this.#valueSize.get(m.name) ?? m.valueSize,
       maxEntries,
       flags: m.flags,
     };
