@@ -98,6 +98,8 @@ export interface ObjectOpenOptions {
   >;
   /** Per-map max_entries overrides (as {@linkcode BpfObject.setMaxEntries}). */
   maxEntries?: Record<string, number>;
+  /** Per-map value size overrides (as {@linkcode BpfObject.setValueSize}). */
+  valueSize?: Record<string, number>;
   /**
    * Extra kernel-config lines (`"CONFIG_HZ=100\nCONFIG_X=y"`) that `.kconfig` externs take before
    * the kernel's config file (libbpf's `kconfig` open option).
@@ -230,6 +232,7 @@ export class BpfObject {
         if (o.attachTarget !== undefined) obj.setAttachTarget(name, o.attachTarget);
       }
       for (const [name, n] of Object.entries(opts.maxEntries ?? {})) obj.setMaxEntries(name, n);
+      for (const [name, n] of Object.entries(opts.valueSize ?? {})) obj.setValueSize(name, n);
     } catch (e) {
       obj.close();
       throw e;

@@ -126,15 +126,14 @@ test("load() names the unset max_entries and value size of a map user space must
   });
 });
 
-test("setValueSize() and setMaxEntries() give the map and program libbpf makes from declared sizes", (t) => {
+test("setValueSize() (open option) and setMaxEntries() give the map and program libbpf makes from declared sizes", (t) => {
   if (!requireKernel(t)) return;
   withTmpDir("tsbpf-regress", (dir) => {
     const sized = compileBpfC(dir, "stack_sized", stackMapSource(true));
     const unsized = compileBpfC(dir, "stack_unsized", stackMapSource(false));
     const theirs = oracle(["load", sized]);
     assert.equal(theirs.code, 0, theirs.stderr);
-    using obj = BpfObject.open(unsized);
-    obj.setValueSize("stackmap", 127 * 8);
+    using obj = BpfObject.open(unsized, { valueSize: { stackmap: 127 * 8 } });
     obj.setMaxEntries("stackmap", 1024);
     obj.load();
     const info = mapInfo(obj.map("stackmap").fd);
