@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Btf } from "../btf/btf.ts";
 import { btfToC } from "../gen/c_dump.ts";
+import { BtfBuilder, member } from "../btf/builder.ts";
 import { assertSameText, compileBpfC, ROOT, runCli, testObjects, withTmpDir } from "./_util.ts";
 
 const VMLINUX = "/sys/kernel/btf/vmlinux";
@@ -110,6 +111,22 @@ test("btfToC() of every test object is byte-identical to bpftool btf dump format
     using btf = Btf.load(file);
     assertSameText(btfToC(btf), bpftoolC(file), file);
   }
+});
+
+test("btfToC() wraps bit offsets of 2^31 and more as bpftool does instead of padding to them", (t) => {
+  if (!hasBpftool) return t.skip("bpftool is not installed");
+  const b = new BtfBuilder();
+  const int = b.int("int", 4, { signed: true });
+  // A union member at bit 2^31 and a struct of 2^28 + 8 bytes (2^31 + 64 bits) whose one member
+  // sits at bit 2^31: libbpf's C ints wrap both negative, so it prints no padding at all.
+  b.union("far_union", 4, [member("a", int, 0), member("b", int, 0x80000000)]);
+  b.struct("far_struct", 0x10000008, [member("c", int, 0x80000000)]);
+  withTmpDir("tsbpf-cdump", (dir) => {
+    const file = join(dir, "far.btf");
+    writeFileSync(file, b.build());
+    using btf = Btf.load(file);
+    assertSameText(btfToC(btf), bpftoolC(file), "far.btf");
+  });
 });
 
 test("tsbpf btf dump file OBJECT format c prints what bpftool prints", (t) => {

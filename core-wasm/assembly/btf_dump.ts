@@ -1018,8 +1018,12 @@ function emitFwdDef(id: u32): void {
   putTypeName(id);
 }
 
-function emitBitPadding(cur: i64, next: i64, nextAlign: i32, inBitfield: bool, lvl: i32): void {
-  if (cur >= next) return;
+// Bit offsets are C ints in libbpf's dumper (an offset of 2^31 or more wraps negative), and so
+// they are here: the callers pass wrapped i32 values and the roundups below wrap the same way.
+function emitBitPadding(cur32: i32, next32: i32, nextAlign: i32, inBitfield: bool, lvl: i32): void {
+  if (cur32 >= next32) return;
+  let cur = <i64>cur32;
+  const next = <i64>next32;
   if ((next - cur) >> 3 > <i64>OUT_MAX) {
     // At least a line per 8 bytes: past the limit for sure, so fail now rather than later.
     tooBig();
@@ -1032,14 +1036,13 @@ function emitBitPadding(cur: i64, next: i64, nextAlign: i32, inBitfield: bool, l
   for (let i = 0; i < 4; i++) {
     padIdx = i;
     padBits = i == 0 ? longBits : i == 1 ? 32 : i == 2 ? 16 : 8;
-    newOff = ((cur + padBits - 1) / padBits) * padBits;
+    newOff = <i64>roundupI32(cur32, <i32>padBits);
     if (newOff <= next) break;
   }
   if (newOff > cur && newOff <= next) {
     let misaligned = true;
     if (nextAlign > 0) {
-      const a = <i64>nextAlign * 8;
-      misaligned = ((cur + a - 1) / a) * a != newOff;
+      misaligned = <i64>roundupI32(cur32, nextAlign * 8) != newOff;
     }
     if (
       inBitfield || (newOff == next && misaligned) || (newOff != next && next - newOff <= newOff - cur)
@@ -1070,6 +1073,11 @@ function emitBitPadding(cur: i64, next: i64, nextAlign: i32, inBitfield: bool, l
   }
 }
 
+/** `roundup(x, y)` over C ints, wrapping on overflow as libbpf's does. */
+function roundupI32(x: i32, y: i32): i32 {
+  return ((x + (y - 1)) / y) * y;
+}
+
 function putPad(idx: i32, bits: i64, lvl: i32): void {
   putByte(0x0a);
   putTabs(lvl);
@@ -1090,14 +1098,14 @@ function emitStructDef(id: u32, lvl: i32): void {
   if (nameOffOf(id) != 0) putByte(0x20);
   putTypeName(id);
   litAt(S10);
-  let off: i64 = 0;
+  let off: i32 = 0;
   let prevBitfield = false;
   for (let i: u32 = 0; i < v && !BAD; i++) {
     const m = p + 12 + <usize>i * 12;
     const mType = load<u32>(m + 4);
     const rawOff = load<u32>(m + 8);
     const bitSz = kf ? rawOff >> 24 : 0;
-    const mOff = <i64>(kf ? rawOff & 0xffffff : rawOff);
+    const mOff = <i32>(kf ? rawOff & 0xffffff : rawOff);
     if (off < mOff) {
       const mAlign = packed ? 1 : alignOf(mType);
       emitBitPadding(off, mOff, mAlign, prevBitfield && bitSz != 0, lvl + 1);
@@ -1108,16 +1116,17 @@ function emitStructDef(id: u32, lvl: i32): void {
     if (bitSz != 0) {
       litAt(S7);
       putU64(bitSz);
-      off = mOff + bitSz;
+      off = mOff + <i32>bitSz;
       prevBitfield = true;
     } else {
-      off = mOff + sizeOfMember(mType) * 8;
+      off = mOff + <i32>sizeOfMember(mType) * 8;
       prevBitfield = false;
     }
     putByte(0x3b);
   }
-  const size = <i64>load<u32>(p + 8);
-  if (isStruct && off < size * 8) emitBitPadding(off, size * 8, alignOf(id), false, lvl + 1);
+  const size = load<u32>(p + 8);
+  const sizeBits = <i32>(size * 8);
+  if (isStruct && off < sizeBits) emitBitPadding(off, sizeBits, alignOf(id), false, lvl + 1);
   if (v != 0 || size != 0) {
     putByte(0x0a);
     putTabs(lvl);
