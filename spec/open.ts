@@ -216,6 +216,8 @@ export function open(source: Uint8Array | string, opts: OpenOptions = {}): Objec
   }
 
   try {
+    if (btf) checkDatasecSymbols(elf, btf);
+
     // ---- programs -------------------------------------------------------------------------
     const all: ProgramSpec[] = [];
     for (const s of progSecs) {
@@ -809,6 +811,45 @@ function collectStructOps(
 
 function linkageName(l: number): "static" | "global" | "extern" {
   return l === BtfLinkage.Static ? "static" : l === BtfLinkage.Extern ? "extern" : "global";
+}
+
+// libbpf fixes up every DATASEC of the object's BTF when it opens it, and refuses the object when
+// that cannot be done: a DATASEC of size 0 (as clang leaves them) must name an ELF section with
+// data, and each of its global VARs must have a global or weak STT_OBJECT symbol of its name.
+// Extern-backed DATASECs (.kconfig, .ksyms) are laid out from the externs instead.
+function checkDatasecSymbols(elf: ElfFile, btf: Btf): void {
+  let globals: Set<string> | undefined;
+  for (let id = btf.startId; id < btf.typeCount; id++) {
+    if (btf.kind(id) !== BtfKind.Datasec) continue;
+    const name = btf.name(id);
+    if (name === ".kconfig" || name === ".ksyms") continue;
+    if (btf.size(id) === 0 && !(elf.sections.find((s) => s.name === name)?.size)) {
+      throw new BtfError(
+        `BTF DATASEC '${name}' has size 0 and no ELF section of that name gives it one; rebuild the object (libbpf refuses it too)`,
+        { typeId: id },
+      );
+    }
+    const sec = btf.type(id);
+    if (sec.kind !== BtfKind.Datasec) continue;
+    for (const vi of sec.vars) {
+      const v = btf.type(vi.type);
+      if (v.kind !== BtfKind.Var) {
+        throw new BtfError(`DATASEC '${name}' entry [${vi.type}] is not a VAR`, { typeId: id });
+      }
+      if (v.linkage === BtfLinkage.Static || v.linkage === BtfLinkage.Extern) continue;
+      globals ??= new Set(
+        elf.symbols.filter((y) =>
+          y.type === STT.OBJECT && (y.bind === STB.GLOBAL || y.bind === STB.WEAK)
+        ).map((y) => y.name),
+      );
+      if (!globals.has(v.name)) {
+        throw new BtfError(
+          `BTF VAR '${v.name}' of DATASEC '${name}' has no global ELF symbol; rebuild the object (libbpf refuses it too)`,
+          { typeId: vi.type },
+        );
+      }
+    }
+  }
 }
 
 function dataVars(elf: ElfFile, s: ElfSection, btf: Btf): VarSpec[] {

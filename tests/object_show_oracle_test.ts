@@ -9,7 +9,8 @@ import { basename, join } from "node:path";
 import { objectShowJson } from "../cli/object_show.ts";
 import { open } from "../spec/open.ts";
 import { findSectionDef } from "../spec/section_defs.ts";
-import { BPF_BUILD, oracleInfo, runCli, testObjects } from "./_util.ts";
+import { BPF_BUILD, oracle, oracleInfo, runCli, testObjects } from "./_util.ts";
+import { BtfError } from "../errors.ts";
 
 // Sections libbpf 1.1 does not know; its oracle reports them as type "unspec".
 const NEWER_THAN_LIBBPF_1_1 = new Set([
@@ -237,4 +238,55 @@ test("tsbpf object show fails with a clear error on a file that is not ELF", () 
   const r = runCli(["object", "show", import.meta.filename ?? new URL(import.meta.url).pathname]);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /Not an ELF file/);
+});
+
+test("open() refuses, as libbpf does, a DATASEC whose VAR lost its symbol or whose section is gone", () => {
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-oracle-"));
+  try {
+    const c = join(dir, "d.bpf.c");
+    writeFileSync(
+      c,
+      `#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+char LICENSE[] SEC("license") = "GPL";
+int unused_global = 1;
+int other SEC(".data.other") = 2;
+SEC("xdp") int x(void *ctx) { return 2; }`,
+    );
+    const o = join(dir, "d.bpf.o");
+    execFileSync("clang-19", [
+      "-g",
+      "-O2",
+      "-target",
+      "bpf",
+      "-I/usr/include/x86_64-linux-gnu",
+      "-c",
+      c,
+      "-o",
+      o,
+    ]);
+    checkPrograms(o);
+    // Neither variable is used by code: once DWARF and .rel.BTF are gone, no relocation names them.
+    const noSym = join(dir, "nosym.bpf.o");
+    execFileSync("llvm-objcopy-19", [
+      "--strip-debug",
+      "--remove-section=.rel.BTF",
+      "--strip-symbol=unused_global",
+      o,
+      noSym,
+    ]);
+    const noSec = join(dir, "nosec.bpf.o");
+    execFileSync("llvm-objcopy-19", ["--rename-section=.data.other=.data.moved", o, noSec]);
+    for (
+      const [file, what] of [[noSym, /VAR 'unused_global'/], [
+        noSec,
+        /DATASEC '\.data\.other'/,
+      ]] as const
+    ) {
+      assert.notEqual(oracle(["info", file]).code, 0, `libbpf opens ${file}`);
+      assert.throws(() => open(file), (e) => e instanceof BtfError && what.test(e.message));
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
