@@ -158,8 +158,9 @@ function readInto(core: Core, path: string): CoreBuf {
  * @param opts `native: true` reads an x86-64 or aarch64 executable or shared library instead of a
  *   BPF object (for uprobes and USDT): it adds `dynsyms`, `segments`, `etype` and `machine`, and
  *   leaves `relocations` empty. Default false. `debugRelocations: true` also lists the
- *   relocations of `.debug_*`, `.BTF` and `.BTF.ext`, which libbpf ignores (they are validated
- *   either way). Default false.
+ *   relocations of `.debug_*`, `.BTF` and `.BTF.ext`, which libbpf ignores. Default false. Only
+ *   the relocations libbpf reads (of code, `.maps` and `.struct_ops`) are validated; the others
+ *   come as the file has them, so a broken one does not make the object unusable.
  * @returns The headers, symbols and relocations, with the bytes of the file.
  * @throws {ElfError} When the file is not a well-formed little-endian ELF64 BPF object (or, with
  *   `native`, executable or shared library).

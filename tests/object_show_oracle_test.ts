@@ -3,11 +3,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { objectShowJson } from "../cli/object_show.ts";
 import { open } from "../spec/open.ts";
+import { readElf } from "../spec/elf.ts";
 import { findSectionDef } from "../spec/section_defs.ts";
 import { BPF_BUILD, oracle, oracleInfo, runCli, testObjects } from "./_util.ts";
 import { BtfError } from "../errors.ts";
@@ -286,6 +287,54 @@ SEC("xdp") int x(void *ctx) { return 2; }`,
       assert.notEqual(oracle(["info", file]).code, 0, `libbpf opens ${file}`);
       assert.throws(() => open(file), (e) => e instanceof BtfError && what.test(e.message));
     }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("open() ignores broken relocations of DWARF and data sections, which libbpf never reads", () => {
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-oracle-"));
+  try {
+    const c = join(dir, "r.bpf.c");
+    writeFileSync(
+      c,
+      `#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+char LICENSE[] SEC("license") = "GPL";
+static int f(void) { return 1; }
+int (*fp)(void) = f;
+SEC("xdp") int x(void *ctx) { return 2; }`,
+    );
+    const o = join(dir, "r.bpf.o");
+    execFileSync("clang-19", [
+      "-g",
+      "-O2",
+      "-target",
+      "bpf",
+      "-I/usr/include/x86_64-linux-gnu",
+      "-c",
+      c,
+      "-o",
+      o,
+    ]);
+    const bytes = new Uint8Array(readFileSync(o));
+    const elf = readElf(bytes, { debugRelocations: true });
+    const dv = new DataView(bytes.buffer);
+    const patched: string[] = [];
+    for (const r of elf.relocations) {
+      const rel = elf.sections[r.section];
+      const target = elf.sections[r.target];
+      if (!/^\.rel\.(debug_|data$)/.test(rel.name) || r.entries.length === 0) continue;
+      // The first entry: past the end of its target, and naming a symbol that does not exist.
+      dv.setBigUint64(rel.offset, BigInt(target.size + 64), true);
+      dv.setUint32(rel.offset + 12, 0xffff, true);
+      patched.push(rel.name);
+    }
+    assert.ok(patched.includes(".rel.data") && patched.some((n) => n.startsWith(".rel.debug_")));
+    const bad = join(dir, "bad_relocs.bpf.o");
+    writeFileSync(bad, bytes);
+    checkPrograms(bad);
+    checkMaps(bad);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -313,21 +313,28 @@ function parse(f: ElfFile): i32 {
   for (let i = 1; i < n; i++) {
     const s = f.sections[i];
     if (s.type != SHT_REL) continue;
-    if (s.entsize != 16) return fail(E_REL_ENTSIZE, "Relocation entry size is not 16", <i64>s.hdrOff + 56);
-    if (s.size % 16 != 0) return fail(E_REL, "Relocation section size is not a multiple of 16", <i64>s.hdrOff + 32);
-    if (f.symtab < 0 || s.link != <u32>f.symtab) {
-      return fail(E_REL, "Relocation section does not refer to the symbol table", <i64>s.hdrOff + 40);
+    // Like libbpf: the relocations of DWARF, .BTF and .BTF.ext are never read, so nothing in them is
+    // checked; they are kept (for elf_describe) only when their target index is usable.
+    if (isIgnoredRel(f, s)) {
+      if (s.info != 0 && <u64>s.info < shnum) pushRel(f, i, s, <i32>(s.size / 16));
+      continue;
     }
+    if (s.entsize != 16) return fail(E_REL_ENTSIZE, "Relocation entry size is not 16", <i64>s.hdrOff + 56);
     if (s.info == 0 || <u64>s.info >= shnum) {
       return fail(E_REL_TARGET, "Relocation section's target section index out of range", <i64>s.hdrOff + 44);
     }
     const tgt = f.sections[<i32>s.info];
-    const rs = new RelSec();
-    rs.section = i;
-    rs.target = <i32>s.info;
+    // libbpf reads only the relocations of code, .maps and .struct_ops; the others are skipped
+    // unread, so a broken one does not make the object unusable.
+    if (!relIsRead(f, s, tgt)) {
+      pushRel(f, i, s, <i32>(s.size / 16));
+      continue;
+    }
+    if (s.size % 16 != 0) return fail(E_REL, "Relocation section size is not a multiple of 16", <i64>s.hdrOff + 32);
+    if (f.symtab < 0 || s.link != <u32>f.symtab) {
+      return fail(E_REL, "Relocation section does not refer to the symbol table", <i64>s.hdrOff + 40);
+    }
     const count = <i32>(s.size / 16);
-    rs.off = s.offset;
-    rs.count = count;
     const nsyms = <u32>f.syms.length;
     for (let j = 0; j < count; j++) {
       const off = s.offset + <u64>j * 16;
@@ -362,9 +369,37 @@ function parse(f: ElfFile): i32 {
         return fail(E_REL_OFFSET, "Relocation points outside its target section", <i64>off);
       }
     }
-    f.relsecs.push(rs);
+    pushRel(f, i, s, count);
   }
   return 0;
+}
+
+function pushRel(f: ElfFile, idx: i32, s: Section, count: i32): void {
+  const rs = new RelSec();
+  rs.section = idx;
+  rs.target = <i32>s.info;
+  rs.off = s.offset;
+  rs.count = count;
+  f.relsecs.push(rs);
+}
+
+/** A REL section libbpf ignores outright: those of .debug_*, .BTF and .BTF.ext. */
+function isIgnoredRel(f: ElfFile, s: Section): bool {
+  return nameIs(f, s, ".rel.debug_", true) || nameIs(f, s, ".rel.BTF", false) ||
+    nameIs(f, s, ".rel.BTF.ext", false);
+}
+
+/**
+ * A REL section whose entries are read: its target holds code, or it (or its target) is .maps or
+ * .struct_ops. Checking the target's name too keeps every relocation the host reads validated.
+ */
+function relIsRead(f: ElfFile, s: Section, tgt: Section): bool {
+  return (tgt.flags & 4) != 0 || nameIs(f, s, ".rel.maps", false) ||
+    nameIs(f, s, ".rel.struct_ops", false) || nameIs(f, s, ".rel.struct_ops.link", false) ||
+    nameIs(f, s, ".rel?.struct_ops", false) || nameIs(f, s, ".rel?.struct_ops.link", false) ||
+    nameIs(f, tgt, ".maps", false) || nameIs(f, tgt, ".struct_ops", false) ||
+    nameIs(f, tgt, ".struct_ops.link", false) || nameIs(f, tgt, "?.struct_ops", false) ||
+    nameIs(f, tgt, "?.struct_ops.link", false);
 }
 
 /**
@@ -467,7 +502,8 @@ function writeSyms(p: usize, syms: Array<Sym>): void {
  * Writes the file's sections, symbols and relocations as JSON into `out`; returns its length, or
  * -1 for a bad handle. Numbers above 2^53 are not expected in BPF objects. Relocations come as
  * {section, target, rels: [offset, type, sym, ...]}; those of .debug_*, .BTF and .BTF.ext are left
- * out unless `flags` has DESCRIBE_DEBUG_RELOS (1). Every relocation is validated either way.
+ * out unless `flags` has DESCRIBE_DEBUG_RELOS (1). Only those libbpf reads (of code, .maps and
+ * .struct_ops) are validated; the others come as the file has them.
  */
 export function elf_describe(h: i32, flags: i32): i32 {
   const f = get(h);
