@@ -47,6 +47,10 @@ export interface OpenOptions {
 
 const BPF_OBJ_NAME_LEN = 16;
 const STV_HIDDEN = 2;
+// A .bss section has no bytes in the file, only a size. No kernel takes a map value past
+// KMALLOC_MAX_SIZE (4 MiB on x86-64, 512 MiB at most), so a larger one is corrupt: refusing it
+// here keeps open() from trying to allocate whatever size a broken header claims.
+const MAX_BSS_SIZE = 1 << 30;
 const STV_INTERNAL = 1;
 const INSN_SZ = 8;
 const BPF_JMP_CALL = 0x85;
@@ -287,6 +291,12 @@ export function open(source: Uint8Array | string, opts: OpenOptions = {}): Objec
     const datasecs: DataSecSpec[] = [];
     for (const s of dataSecs) {
       const kind = dataSectionKind(s)!;
+      if (kind === "bss" && s.size > MAX_BSS_SIZE) {
+        throw new ElfError(
+          `Section '${s.name}' claims ${s.size} bytes, more than any kernel takes as a map value; the object is corrupt`,
+          { offset: -1 },
+        );
+      }
       const vars = btf ? dataVars(elf, s, btf) : [];
       datasecs.push({
         name: s.name,

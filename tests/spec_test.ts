@@ -18,7 +18,8 @@ import {
 import { internalMapName, objectNameFromPath, open } from "../spec/open.ts";
 import type { ObjectSpec, ProgramSpec } from "../spec/types.ts";
 import { BPF_BUILD } from "./_util.ts";
-import { BtfError } from "../errors.ts";
+import { BtfError, ElfError } from "../errors.ts";
+import { readElf } from "../spec/elf.ts";
 
 // [section, pattern, progType, attachType, attachTo]
 const CASES: [string, string | undefined, string, string, string][] = [
@@ -467,6 +468,30 @@ char L[] SEC("license") = "GPL";`,
     assert.throws(
       () => open(path),
       (e) => e instanceof BtfError && /Map 'm': unknown attribute 'bogus'/.test(e.message),
+    );
+  } finally {
+    rmSync(join(path, ".."), { recursive: true, force: true });
+  }
+});
+
+test("open() rejects a .bss whose size no kernel takes, with an ElfError and no huge allocation", () => {
+  const path = compile(
+    "bigbss",
+    `#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+int counter;
+SEC("xdp") int p(void *ctx) { return counter++; }
+char L[] SEC("license") = "GPL";`,
+  );
+  try {
+    const bytes = new Uint8Array(readFileSync(path));
+    const dv = new DataView(bytes.buffer);
+    const bss = readElf(bytes).sections.find((s) => s.name === ".bss")!;
+    const shoff = Number(dv.getBigUint64(40, true));
+    dv.setBigUint64(shoff + bss.index * 64 + 32, 1n << 40n, true); // sh_size: 1 TiB
+    assert.throws(
+      () => open(bytes),
+      (e) => e instanceof ElfError && /Section '\.bss' claims 1099511627776 bytes/.test(e.message),
     );
   } finally {
     rmSync(join(path, ".."), { recursive: true, force: true });
