@@ -208,6 +208,15 @@ test("readElf() rejects a section name table index out of range", () => {
   expectElfError(buildElf(defaultSecs(), { shstrndx: 77 }), /name table index out of range/, 62);
 });
 
+test("readElf() ignores the name of the null section 0, as libbpf does", () => {
+  const bytes = buildElf(defaultSecs());
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  dv.setUint32(Number(dv.getBigUint64(40, true)), 0x7fffffff, true); // section 0's sh_name
+  const elf = readElf(bytes);
+  assert.equal(elf.sections[0].name, "");
+  assert.equal(elf.sections[1].name, "xdp");
+});
+
 test("readElf() rejects a section name table that is not a string table", () => {
   expectElfError(buildElf(defaultSecs(), { shstrndx: 1 }), /not a string table/);
 });

@@ -278,8 +278,13 @@ function parse(f: ElfFile): i32 {
   f.shstrOff = strSec.offset;
   for (let i = 0; i < n; i++) {
     const s = f.sections[i];
+    if (i == 0) {
+      // Section 0 is the null section: nothing reads its name (libbpf skips it), so any is fine.
+      s.name = 0;
+      s.nameLen = 0;
+      continue;
+    }
     if (<u64>s.name >= strSec.size) {
-      if (i == 0 && s.name == 0) continue;
       return fail(E_NAME, "Section name offset out of range of the name table", <i64>s.hdrOff);
     }
     const l = strLen(p, strSec.offset + <u64>s.name, strSec.offset + strSec.size);
