@@ -20,6 +20,7 @@ import {
   STT,
 } from "./elf.ts";
 import { attachTarget, findSectionDef, MAP_TYPE_NAMES } from "./section_defs.ts";
+import { kcfgType } from "./_kcfg.ts";
 import type {
   DataSecSpec,
   ExternSpec,
@@ -929,6 +930,12 @@ function collectExterns(elf: ElfFile, btf: Btf | undefined): ExternSpec[] {
     if (secName === ".kconfig") {
       if (t.kind === BtfKind.Func) {
         throw new ElfError(`Extern function '${sym.name}' is not supported in .kconfig`);
+      }
+      if (kcfgType(b, t.type).type === "unknown") {
+        throw new BtfError(
+          `Kconfig extern '${sym.name}' has a type libbpf does not support; use bool, char, a 1/2/4/8-byte int, enum libbpf_tristate or a char array`,
+          { typeId: id },
+        );
       }
       out.push({
         name: sym.name,

@@ -17,7 +17,7 @@ import {
 } from "../spec/section_defs.ts";
 import { internalMapName, objectNameFromPath, open } from "../spec/open.ts";
 import type { ObjectSpec, ProgramSpec } from "../spec/types.ts";
-import { BPF_BUILD } from "./_util.ts";
+import { BPF_BUILD, oracle } from "./_util.ts";
 import { BtfError, ElfError } from "../errors.ts";
 import { readElf } from "../spec/elf.ts";
 
@@ -492,6 +492,28 @@ char L[] SEC("license") = "GPL";`,
     assert.throws(
       () => open(bytes),
       (e) => e instanceof ElfError && /Section '\.bss' claims 1099511627776 bytes/.test(e.message),
+    );
+  } finally {
+    rmSync(join(path, ".."), { recursive: true, force: true });
+  }
+});
+
+test("open() refuses a kconfig extern of a type libbpf does not support, as libbpf does", () => {
+  const path = compile(
+    "badkcfg",
+    `#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+struct two { int a, b; };
+extern struct two CONFIG_TWO __kconfig __weak;
+extern int CONFIG_OK __kconfig __weak;
+SEC("xdp") int p(void *ctx) { return CONFIG_TWO.a + CONFIG_OK; }
+char L[] SEC("license") = "GPL";`,
+  );
+  try {
+    assert.notEqual(oracle(["info", path]).code, 0, "libbpf opens it");
+    assert.throws(
+      () => open(path),
+      (e) => e instanceof BtfError && /Kconfig extern 'CONFIG_TWO' has a type/.test(e.message),
     );
   } finally {
     rmSync(join(path, ".."), { recursive: true, force: true });
