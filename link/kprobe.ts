@@ -10,6 +10,7 @@ import { BpfError, NotSupportedError } from "../errors.ts";
 import { linkCreate } from "../ffi/bpf.ts";
 import { BpfAttachFlags, BpfAttachType } from "../ffi/constants.ts";
 import { getSys } from "../ffi/runtime.ts";
+import { hasKallsym } from "../live/ksyms.ts";
 import { attachTypeName, BpfLink, isErrno, progLabel, type ProgramRef } from "./link.ts";
 import { attachProbe, globToRegExp } from "./_probe.ts";
 import { probePmu } from "./pmu.ts";
@@ -102,12 +103,11 @@ let syscallPrefix: string | undefined;
 export function syscallFunction(name: string): string {
   if (syscallPrefix === undefined) {
     const arch = getSys().arch === "aarch64" ? "arm64" : "x64";
-    syscallPrefix = "sys_";
+    // The kallsyms index the loader keeps for ksyms: read once per process, shared.
     try {
-      const text = host().readText("/proc/kallsyms");
-      if (text.includes(` __${arch}_sys_bpf\n`)) syscallPrefix = `__${arch}_sys_`;
+      syscallPrefix = hasKallsym(`__${arch}_sys_bpf`) ? `__${arch}_sys_` : "sys_";
     } catch {
-      // Without kallsyms keep the plain name.
+      syscallPrefix = "sys_"; // without kallsyms, keep the plain name
     }
   }
   return syscallPrefix + name;

@@ -26,7 +26,6 @@ import { type ElfFile, readElf } from "../spec/elf.ts";
 import { open as openSpec } from "../spec/open.ts";
 import type { DataSecSpec, MapSpec, ObjectSpec, ProgramSpec } from "../spec/types.ts";
 import { btfNeedsSanitization, fixupObjectBtf, sanitizeBtf } from "./_btf_fixup.ts";
-import { hasProgBindMap, hasSyscallWrapper } from "./_features.ts";
 import { initKernStructOps, type KernStructOps } from "./_struct_ops.ts";
 import { fixupVerifierLog } from "./_log_fixup.ts";
 import { kernelVersionCode, resolveKconfig } from "./kconfig.ts";
@@ -555,7 +554,7 @@ export class BpfObject {
         const set = resolveKconfig(spec.btf, spec.externs, kc.bytes, {
           release,
           hasBpfCookie: () => probe("bpf_cookie"),
-          hasSyscallWrapper: () => hasSyscallWrapper(sys.arch),
+          hasSyscallWrapper: () => probe("syscall_wrapper"),
           extra: this.#opts.kconfig,
         });
         for (const e of spec.externs) {
@@ -727,7 +726,7 @@ export class BpfObject {
       const prog = this.#loadOne(p, r, kernel, fdArray, btfFd, names, opts.logLevel ?? 0);
       this.#programs.set(p.name, prog);
       this.#print("debug", `prog '${p.name}': loaded, fd ${prog.fd}, ${prog.insnCount} insns`);
-      if (rodata.length > 0 && hasProgBindMap()) {
+      if (rodata.length > 0 && probe("prog_bind_map")) {
         for (const m of rodata) {
           try {
             progBindMap(prog.fd, m.fd);

@@ -11,7 +11,8 @@
  *
  * @module
  */
-import { btfLoad, linkCreate, mapCreate, progLoad } from "../ffi/bpf.ts";
+import { host } from "../_host.ts";
+import { btfLoad, linkCreate, mapCreate, progBindMap, progLoad } from "../ffi/bpf.ts";
 import {
   BpfAttachType,
   BpfMapFlags,
@@ -21,6 +22,7 @@ import {
 } from "../ffi/constants.ts";
 import { getSys } from "../ffi/runtime.ts";
 import type { SyscallError } from "../errors.ts";
+import { hasKallsym } from "./ksyms.ts";
 
 /** Every feature {@linkcode probe} knows, with the libbpf feature it mirrors. */
 export const FEATURES = {
@@ -56,6 +58,13 @@ export const FEATURES = {
   perf_link: "BPF_PERF_EVENT links",
   /** FEAT_MEMCG_ACCOUNT: BPF memory is charged to the memory cgroup (no RLIMIT_MEMLOCK needed). */
   memcg_account: "memcg-based BPF memory accounting",
+  /** FEAT_PROG_BIND_MAP: BPF_PROG_BIND_MAP (the loader binds .rodata to programs with it). */
+  prog_bind_map: "BPF_PROG_BIND_MAP",
+  /**
+   * FEAT_SYSCALL_WRAPPER: syscalls go through `__<arch>_sys_*` wrappers. libbpf decides by creating a
+   * kprobe on `__<arch>_sys_bpf`, so a kernel without kprobes answers no, and so does this.
+   */
+  syscall_wrapper: "__<arch>_sys_* syscall wrappers",
 } as const;
 
 /** The name of a feature {@linkcode probe} knows. */
@@ -438,5 +447,29 @@ const PROBES: Record<Feature, () => boolean> = {
     return loadsProgram(BpfProgType.BPF_PROG_TYPE_CGROUP_SKB, code, {
       expectedAttachType: BpfAttachType.BPF_CGROUP_INET_INGRESS,
     });
+  },
+  prog_bind_map: () => {
+    using map = mapCreate({
+      type: BpfMapType.BPF_MAP_TYPE_ARRAY,
+      keySize: 4,
+      valueSize: 4,
+      maxEntries: 1,
+    });
+    using prog = progLoad({
+      type: BpfProgType.BPF_PROG_TYPE_SOCKET_FILTER,
+      insns: RET0,
+      license: "GPL",
+    });
+    progBindMap(prog, map);
+    return true;
+  },
+  syscall_wrapper: () => {
+    const arch = getSys().arch;
+    const pfx = arch === "x86_64" ? "x64" : arch === "aarch64" ? "arm64" : "";
+    if (pfx === "") return false;
+    const kprobes = host().exists("/sys/bus/event_source/devices/kprobe/type") ||
+      host().exists("/sys/kernel/tracing/kprobe_events") ||
+      host().exists("/sys/kernel/debug/tracing/kprobe_events");
+    return kprobes && hasKallsym(`__${pfx}_sys_bpf`);
   },
 };
