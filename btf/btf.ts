@@ -55,12 +55,24 @@ const WHOLE_STRINGS_BELOW = 64 * 1024;
 const DECODED_BEFORE_WHOLE = 1024;
 
 /**
- * Another way to get the kernel's BTF bytes for {@linkcode Btf.kernel}: returns a view of them and
- * a function that releases the view once the bytes are copied into the core, or undefined to fall
- * back to reading the file. The live layer maps the file (where the kernel allows that) rather
- * than reading it 4 KiB per read(), as sysfs hands it out.
+ * Another way to put the kernel's BTF into the core for {@linkcode Btf.kernel}, which the live
+ * layer (the one that can map files and advise memory) gives: sysfs hands the file out 4 KiB per
+ * read(). Returns undefined to fall back to reading the file.
  */
-export type KernelBtfSource = () => { bytes: Uint8Array; release(): void } | undefined;
+export type KernelBtfSource = () => KernelBtfPlacement | undefined;
+
+/** What a {@linkcode KernelBtfSource} offers: the blob's size and a way to copy it into the core. */
+export interface KernelBtfPlacement {
+  /** The blob's size in bytes. */
+  readonly size: number;
+  /** Bytes of room beyond `size` that `place()` wants, to choose an aligned start. */
+  readonly slack: number;
+  /**
+   * Copies the blob into `memory` (the core's whole memory) somewhere in `[ptr, ptr + room)` and
+   * returns where it starts, or undefined when it could not (then the file is read instead).
+   */
+  place(memory: Uint8Array, ptr: number, room: number): number | undefined;
+}
 
 let kernelBtf: Btf | undefined;
 let scratch: { core: Core; buf: CoreBuf } | undefined;
@@ -316,27 +328,35 @@ export class Btf {
    */
   static kernel(source?: KernelBtfSource): Btf {
     if (kernelBtf === undefined || kernelBtf.#h < 0 || kernelBtf.#core !== Core.get()) {
-      const src = source?.();
-      if (src === undefined) {
-        kernelBtf = Btf.load(VMLINUX, { validate: "records" });
-      } else {
-        const core = Core.get();
-        let buf: CoreBuf;
-        try {
-          buf = core.copyIn(src.bytes);
-        } finally {
-          src.release();
-        }
-        kernelBtf = Btf.#make(
-          core,
-          buf,
-          buf,
-          { validate: "records" },
-          `Parsing BTF from ${VMLINUX}`,
-        );
-      }
+      kernelBtf = Btf.#placed(source) ?? Btf.load(VMLINUX, { validate: "records" });
     }
     return kernelBtf;
+  }
+
+  // The kernel's BTF put into the core by a KernelBtfSource, or undefined.
+  static #placed(source: KernelBtfSource | undefined): Btf | undefined {
+    const src = source?.();
+    if (src === undefined || src.size <= 0) return undefined;
+    const core = Core.get();
+    const buf = core.alloc(src.size + src.slack);
+    let at: number | undefined;
+    try {
+      at = src.place(core.u8(), buf.ptr, buf.len);
+    } finally {
+      if (at === undefined) core.free(buf);
+    }
+    if (at === undefined) return undefined;
+    if (at < buf.ptr || at + src.size > buf.ptr + buf.len) {
+      core.free(buf);
+      throw new BpfError(`The kernel BTF source placed ${src.size} bytes outside its room`);
+    }
+    return Btf.#make(
+      core,
+      buf,
+      { ptr: at, len: src.size },
+      { validate: "records" },
+      `Parsing BTF from ${VMLINUX}`,
+    );
   }
 
   /**

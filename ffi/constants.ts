@@ -329,6 +329,7 @@ export const Libc = {
   MAP_PRIVATE: 2,
   MAP_FIXED: 0x10,
   MAP_ANONYMOUS: 0x20,
+  MADV_HUGEPAGE: 14,
   O_RDONLY: 0,
   O_WRONLY: 1,
   O_RDWR: 2,

@@ -91,6 +91,8 @@ export interface Sys {
   ): bigint;
   /** `munmap(addr, length)`. */
   munmap(addr: bigint, length: number): void;
+  /** `madvise(addr, length, advice)`; `addr` is page-aligned. */
+  madvise(addr: bigint, length: number, advice: number): void;
   /**
    * An ArrayBuffer over `length` bytes of this process's memory at `addr`, without a copy. Valid
    * only while the memory stays mapped: never touch it after `munmap`.

@@ -5,11 +5,12 @@
  *
  * @module
  */
-import { Btf } from "../btf/btf.ts";
+import { Btf, type KernelBtfPlacement } from "../btf/btf.ts";
 import type { BtfKind } from "../btf/types.ts";
 import { btfInfo, type Fd, getFdById, getNextId } from "../ffi/bpf.ts";
 import { Libc } from "../ffi/constants.ts";
 import { getSys } from "../ffi/runtime.ts";
+import { pageSize } from "./map.ts";
 import { host } from "../_host.ts";
 
 const custom = new Map<string, Btf>();
@@ -33,10 +34,14 @@ export function vmlinuxBtf(): Btf {
 const VMLINUX = "/sys/kernel/btf/vmlinux";
 const O_RDONLY_CLOEXEC = 0o2000000;
 
-// sysfs hands the kernel's BTF out 4 KiB per read() (over a thousand calls for vmlinux); kernels
-// since 6.16 let the file be mapped read-only, which gives the whole blob at once. Where mapping
-// fails (older kernels), undefined makes Btf.kernel() read the file.
-function mapVmlinux(): { bytes: Uint8Array; release(): void } | undefined {
+const HUGE_PAGE = 2 * 1024 * 1024;
+
+// Kernels since 6.16 let /sys/kernel/btf/vmlinux be mapped read-only (sysfs otherwise hands it
+// out 4 KiB per read(), over a thousand calls); the core gets a copy, in memory it has never
+// touched. Faulting those megabytes in 4 KiB at a time cost more than the copy itself, so the
+// blob starts on a 2 MiB boundary of a range advised for transparent huge pages (where the kernel
+// has them on "madvise"; elsewhere the advice fails and is ignored).
+function mapVmlinux(): KernelBtfPlacement | undefined {
   let size: number;
   try {
     size = host().size(VMLINUX);
@@ -45,28 +50,44 @@ function mapVmlinux(): { bytes: Uint8Array; release(): void } | undefined {
   }
   if (size <= 0) return undefined;
   const sys = getSys();
-  let fd: number;
-  try {
-    fd = sys.open(VMLINUX, O_RDONLY_CLOEXEC);
-  } catch {
-    return undefined;
-  }
-  let addr: bigint;
-  try {
-    addr = sys.mmap(size, Libc.PROT_READ, Libc.MAP_PRIVATE, fd, 0);
-  } catch {
-    return undefined;
-  } finally {
-    sys.close(fd);
-  }
-  let bytes: Uint8Array;
-  try {
-    bytes = new Uint8Array(sys.view(addr, size));
-  } catch {
-    sys.munmap(addr, size);
-    return undefined;
-  }
-  return { bytes, release: () => sys.munmap(addr, size) };
+  return {
+    size,
+    slack: HUGE_PAGE,
+    place(memory, ptr, room) {
+      let fd: number;
+      try {
+        fd = sys.open(VMLINUX, O_RDONLY_CLOEXEC);
+      } catch {
+        return undefined;
+      }
+      let addr: bigint;
+      try {
+        addr = sys.mmap(size, Libc.PROT_READ, Libc.MAP_PRIVATE, fd, 0);
+      } catch {
+        return undefined;
+      } finally {
+        sys.close(fd);
+      }
+      try {
+        const base = sys.ptrOf(memory);
+        const huge = BigInt(HUGE_PAGE);
+        const first = (base + BigInt(ptr) + huge - 1n) / huge * huge;
+        const at = Number(first - base);
+        if (at + size > ptr + room) return undefined;
+        const page = BigInt(pageSize());
+        const end = (first + BigInt(size) + page - 1n) / page * page;
+        try {
+          sys.madvise(first, Number(end - first), Libc.MADV_HUGEPAGE);
+        } catch {
+          // No transparent huge pages: the copy below faults 4 KiB pages in.
+        }
+        memory.set(new Uint8Array(sys.view(addr, size)), at);
+        return at;
+      } finally {
+        sys.munmap(addr, size);
+      }
+    },
+  };
 }
 
 /**
