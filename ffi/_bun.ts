@@ -35,15 +35,16 @@ export function bunSys(): Sys {
   const s = lazySymbols(bind(bunSymbols("open")), Object.keys(more), () => bind(more));
   const proc = (globalThis as unknown as { process: { arch: string } }).process;
   const arch = proc.arch === "arm64" ? "aarch64" : "x86_64";
+  const ptrOf = (buf: Uint8Array): bigint => {
+    // Reading `.buffer` first moves a small typed array's bytes out of the GC heap for good;
+    // an address taken before that move would go stale when something later reads `.buffer`.
+    void buf.buffer;
+    return BigInt(ffi.ptr(buf));
+  };
   return makeSys("bun", arch, {
-    ...libcCalls(s),
+    ...libcCalls(s, arch, ptrOf),
     errno: () => ffi.read.i32(Number(s.__errno_location()), 0),
     view: (addr, len) => ffi.toArrayBuffer(Number(addr), 0, len),
-    ptrOf: (buf) => {
-      // Reading `.buffer` first moves a small typed array's bytes out of the GC heap for good;
-      // an address taken before that move would go stale when something later reads `.buffer`.
-      void buf.buffer;
-      return BigInt(ffi.ptr(buf));
-    },
+    ptrOf,
   });
 }

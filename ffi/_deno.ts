@@ -22,8 +22,14 @@ export function denoSys(): Sys {
   const s = lazySymbols(bind(denoSymbols("open")), Object.keys(more), () => bind(more));
   const arch = Deno.build.arch === "aarch64" ? "aarch64" : "x86_64";
   const pointer = (addr: bigint) => Deno.UnsafePointer.create(addr);
+  const ptrOf = (buf: Uint8Array): bigint => {
+    // Reading `.buffer` first moves a small (on-heap) typed array's bytes off the V8 heap for
+    // good, so the address stays valid while the array lives.
+    void buf.buffer;
+    return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf)));
+  };
   return makeSys("deno", arch, {
-    ...libcCalls(s),
+    ...libcCalls(s, arch, ptrOf),
     epoll_wait_async: (epfd, ev, max, timeout) => s.epoll_wait_nonblocking(epfd, ev, max, timeout),
     errno: () => {
       const loc = pointer(BigInt(s.__errno_location()));
@@ -34,11 +40,6 @@ export function denoSys(): Sys {
       if (p === null) throw new RangeError("Cannot view address 0");
       return Deno.UnsafePointerView.getArrayBuffer(p, len);
     },
-    ptrOf: (buf) => {
-      // Reading `.buffer` first moves a small (on-heap) typed array's bytes off the V8 heap for
-      // good, so the address stays valid while the array lives.
-      void buf.buffer;
-      return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf)));
-    },
+    ptrOf,
   });
 }

@@ -36,6 +36,8 @@ import {
   withFaults,
 } from "../ffi/mod.ts";
 import { decodeEpollEvents } from "../ffi/sys.ts";
+import { LIBC_SYMBOLS as TABLE, SYSCALL_NUMBERS } from "../ffi/symbols.ts";
+import { readFileSync } from "node:fs";
 import { BpfError, SyscallError } from "../errors.ts";
 import { newFds, openFds, requireKernel, ROOT, run, withTmpDir } from "./_util.ts";
 
@@ -61,6 +63,53 @@ test("the Deno and Bun symbol tables are derived from the one libc table", () =>
       assert.equal(bn.args[i], k === "buf" ? "ptr" : k, `${name} arg ${i}`);
     });
   }
+});
+
+test("the syscall numbers tsbpf calls by number are the kernel's, on x86_64 and aarch64", () => {
+  // The UAPI headers (linux-libc-dev) list them: x86_64 its own table, aarch64 the generic one.
+  const numbers = (path: string): Map<string, number> => {
+    const m = new Map<string, number>();
+    const text = readFileSync(path, "utf8");
+    for (const [, name, n] of text.matchAll(/#define __NR(?:3264)?_(\w+)\s+(\d+)\b/g)) {
+      if (!m.has(name)) m.set(name, Number(n));
+    }
+    return m;
+  };
+  const x86 = numbers("/usr/include/x86_64-linux-gnu/asm/unistd_64.h");
+  const generic = numbers("/usr/include/asm-generic/unistd.h");
+  for (const [name, n] of Object.entries(SYSCALL_NUMBERS.x86_64)) {
+    assert.equal(n, x86.get(name), `x86_64 ${name}`);
+  }
+  for (const [name, n] of Object.entries(SYSCALL_NUMBERS.aarch64)) {
+    assert.equal(n, generic.get(name), `aarch64 ${name}`);
+  }
+  // What opening and loading an object binds at start-up: syscall() and two libc-only calls.
+  const open = Object.entries(TABLE).filter(([, s]) => s.group === "open").map(([n]) => n);
+  assert.deepEqual(open.sort(), ["__errno_location", "syscall", "sysconf"]);
+});
+
+test("madvise() reaches the kernel: advice on a mapping succeeds, on no mapping fails", () => {
+  const sys = getSys();
+  const len = 2 * 1024 * 1024;
+  const addr = sys.mmap(
+    len,
+    Libc.PROT_READ | Libc.PROT_WRITE,
+    Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS,
+    -1,
+    0,
+  );
+  try {
+    sys.madvise(addr, len, 4); // MADV_DONTNEED: any kernel takes it
+    new Uint8Array(sys.view(addr, len)).fill(7);
+    assert.equal(new Uint8Array(sys.view(addr, len))[len - 1], 7);
+  } finally {
+    sys.munmap(addr, len);
+  }
+  // MADV_WILLNEED on an unmapped range: ENOMEM, as a SyscallError naming the call.
+  assert.throws(
+    () => sys.madvise(addr, len, 3),
+    (e: unknown) => e instanceof SyscallError && e.call === "madvise" && e.code === "ENOMEM",
+  );
 });
 
 test("errnoName() names every Linux errno, including kernel-internal ENOTSUPP", () => {
