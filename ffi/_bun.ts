@@ -1,7 +1,10 @@
 /**
  * The Bun adapter: opens libc with `bun:ffi`'s `dlopen` and implements {@linkcode Sys} over it.
- * Loaded only on Bun, by `runtime.ts`. `bun:ffi` is reached through `import.meta.require`, so that
- * Deno's type checker never has to resolve it.
+ * Loaded only on Bun, by `runtime.ts`. `bun:ffi` is reached through `process.getBuiltinModule`,
+ * which works in ES and CommonJS modules alike (the Bun bundle is CommonJS, so that Bun can cache
+ * its bytecode) and which no bundler rewrites (a literal `require` makes deno bundle import
+ * `node:module`, and with it Deno's Node compatibility layer, at start-up), and Deno's type checker
+ * never has to resolve it.
  *
  * @module
  */
@@ -27,13 +30,14 @@ interface BunFfi {
  * @returns the entry point.
  */
 export function bunSys(): Sys {
-  const req = (import.meta as unknown as { require(id: string): unknown }).require;
-  const ffi = req("bun:ffi") as BunFfi;
+  const proc = (globalThis as unknown as {
+    process: { arch: string; getBuiltinModule(id: string): unknown };
+  }).process;
+  const ffi = proc.getBuiltinModule("bun:ffi") as BunFfi;
   const bind = (t: ReturnType<typeof bunSymbols>) =>
     ffi.dlopen("libc.so.6", t).symbols as unknown as Bound;
   const more = bunSymbols("more");
   const s = lazySymbols(bind(bunSymbols("open")), Object.keys(more), () => bind(more));
-  const proc = (globalThis as unknown as { process: { arch: string } }).process;
   const arch = proc.arch === "arm64" ? "aarch64" : "x86_64";
   const ptrOf = (buf: Uint8Array): bigint => {
     // Reading `.buffer` first moves a small typed array's bytes out of the GC heap for good;

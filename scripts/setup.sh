@@ -177,4 +177,7 @@ for src in "$EX_DIR"/*.bpf.c; do
   fi
 done
 
+# The library as one module (bundle/tsbpf.js): a no-op when it is current.
+bash "$ROOT/scripts/build_bundle.sh" >/dev/null || die "building bundle/tsbpf.js failed (scripts/build_bundle.sh)"
+
 say "ok"

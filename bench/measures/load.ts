@@ -6,7 +6,10 @@
  *
  * "First object" runs in fresh processes (the median of 21): tsbpf's clock starts before the
  * library's first import (a dynamic import inside the timed region), libbpf's at the start of main,
- * so both pay for reading the kernel's BTF and probing. "Library already imported" times the same
+ * so both pay for reading the kernel's BTF and probing. tsbpf is timed importing its one-file build
+ * for the runtime (`bundle/tsbpf.js` on Deno, `bundle/tsbpf.bun.js` on Bun: what a program that
+ * starts and exits should import) and its sources (`mod.ts`); the other tsbpf rows are of the
+ * bundle. "Library already imported" times the same
  * first open+load from after the import returned (libc is opened inside it, on the first syscall);
  * for libbpf, whose library the dynamic linker loads before main, it is the same number as the
  * first. "Each after" is the median over a loop of 40 in one process (the median of three such
@@ -22,6 +25,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
+import process from "node:process";
 import { cref, type Measure, ROOT, runtimeArgs } from "../_measure.ts";
 import { median } from "../_stats.ts";
 
@@ -68,7 +72,8 @@ const t0 = performance.now();
 const c0 = systemUs();
 const mode = MODE, n = COUNT;
 const median = (v) => { const s = [...v].sort((a, b) => a - b); const m = s.length >> 1; return s.length === 0 ? 0 : s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
-const { getSys, setSys } = await import(RUNTIME_URL);
+const { getSys, setSys, BpfObject } = await import(LIB_URL);
+const t1 = performance.now();
 let real;
 let inBpf = 0, calls = 0;
 const bpf = (cmd, attr) => {
@@ -91,8 +96,6 @@ const timed = new Proxy({}, {
   },
 });
 setSys(timed);
-const { BpfObject } = await import(OBJECT_URL);
-const t1 = performance.now();
 const firstImport = t1 - t0;
 const once = () => {
   inBpf = 0;
@@ -121,15 +124,24 @@ if (mode === "loop") {
 console.log(JSON.stringify(out));
 `;
 
-function childScript(mode: "first" | "loop", n: number): string {
+/**
+ * What the child imports: the library's sources (`mod.ts`) or its one-file build for this runtime
+ * (`bundle/tsbpf.js` on Deno, `bundle/tsbpf.bun.js` with its bytecode on Bun).
+ */
+type Lib = "mod" | "bundle";
+const LIBS: Record<Lib, string> = {
+  mod: "../../mod.ts",
+  bundle: process.versions.bun ? "../../bundle/tsbpf.bun.js" : "../../bundle/tsbpf.js",
+};
+
+function childScript(mode: "first" | "loop", n: number, lib: Lib): string {
   const code = CHILD.replace("MODE", JSON.stringify(mode))
     .replace("COUNT", String(n))
-    .replace("RUNTIME_URL", JSON.stringify(new URL("../../ffi/runtime.ts", import.meta.url).href))
-    .replace("OBJECT_URL", JSON.stringify(new URL("../../live/object.ts", import.meta.url).href))
+    .replace("LIB_URL", JSON.stringify(new URL(LIBS[lib], import.meta.url).href))
     .replace("OBJECT_PATH", JSON.stringify(OBJECT));
   const dir = `${ROOT}bench/build`;
   mkdirSync(dir, { recursive: true });
-  const path = `${dir}/open_load_child_${mode}_${n}.mjs`;
+  const path = `${dir}/open_load_child_${mode}_${n}_${lib}.mjs`;
   writeFileSync(path, code);
   return path;
 }
@@ -147,11 +159,11 @@ function medianOf(samples: Sample[]): Sample {
   return out;
 }
 
-function tsbpf(): Sample {
-  let s = cache.get("tsbpf");
+function tsbpf(lib: Lib = "bundle"): Sample {
+  let s = cache.get(`tsbpf:${lib}`);
   if (s !== undefined) return s;
   const run = (mode: "first" | "loop", n: number) => {
-    const [cmd, args] = runtimeArgs(childScript(mode, n));
+    const [cmd, args] = runtimeArgs(childScript(mode, n, lib));
     const r = spawnSync(cmd, args, { encoding: "utf8", cwd: ROOT });
     if (r.status !== 0) throw new Error(`The open+load child failed: ${r.stderr}`);
     return parseLast(r.stdout);
@@ -161,7 +173,7 @@ function tsbpf(): Sample {
   for (let i = 0; i < FRESH_RUNS; i++) firsts.push(run("first", 0));
   const loop = medianOf([1, 2, 3].map(() => run("loop", LOOP_RUNS)));
   s = { ...medianOf(firsts), ...pick(loop, "next") };
-  cache.set("tsbpf", s);
+  cache.set(`tsbpf:${lib}`, s);
   return s;
 }
 
@@ -189,22 +201,36 @@ function pick(s: Sample, prefix: "next"): Partial<Sample> {
   return out;
 }
 
-function measure(name: string, value: (s: Sample) => number): Measure {
+function measure(name: string, value: (s: Sample) => number, lib: Lib = "bundle"): Measure {
   return {
     measure: name,
     unit: "ms",
-    run: () => value(tsbpf()),
+    run: () => value(tsbpf(lib)),
     reference: () => value(libbpf()),
   };
 }
 
 /** The open+load measures. */
 export const MEASURES: Measure[] = [
-  measure("open+load first object in a process (fresh process, import included)", (s) => s.first),
+  measure(
+    "open+load first object in a process, importing the bundle (fresh process, import included)",
+    (s) => s.first,
+  ),
   {
-    measure: "open+load first object: of which importing the library",
+    measure: "open+load first object: of which importing the bundle",
     unit: "ms",
-    run: () => tsbpf().firstImport,
+    run: () => tsbpf("bundle").firstImport,
+    reference: () => null,
+  },
+  measure(
+    "open+load first object in a process, importing mod.ts (fresh process, import included)",
+    (s) => s.first,
+    "mod",
+  ),
+  {
+    measure: "open+load first object: of which importing mod.ts",
+    unit: "ms",
+    run: () => tsbpf("mod").firstImport,
     reference: () => null,
   },
   measure(
