@@ -29,6 +29,11 @@ export interface HostFile {
   readonly size: number;
   /** Reads up to `into.length` bytes; returns how many (0 at the end). */
   read(into: Uint8Array): number;
+  /**
+   * Reads `into.length` bytes from byte `position` (fewer only at the end of the file); returns
+   * how many. Where a later `read()` continues is unspecified.
+   */
+  readAt(into: Uint8Array, position: number): number;
   /** Closes the file. */
   close(): void;
 }
@@ -65,6 +70,17 @@ export interface Host {
 
 const dec = new TextDecoder();
 
+/** Calls `read` until `into` is full or it returns 0; returns the bytes read. */
+function readFully(read: (into: Uint8Array) => number, into: Uint8Array): number {
+  let n = 0;
+  while (n < into.length) {
+    const got = read(into.subarray(n));
+    if (got === 0) break;
+    n += got;
+  }
+  return n;
+}
+
 function builtin<T>(name: string): T {
   const proc = (globalThis as {
     process?: { getBuiltinModule?: (id: string) => unknown; version?: string };
@@ -94,7 +110,16 @@ function denoHost(): Host {
         f.close();
         throw e;
       }
-      return { size, read: (into) => f.readSync(into) ?? 0, close: () => f.close() };
+      const read = (into: Uint8Array) => f.readSync(into) ?? 0;
+      return {
+        size,
+        read,
+        readAt(into, position) {
+          f.seekSync(position, Deno.SeekMode.Start);
+          return readFully(read, into);
+        },
+        close: () => f.close(),
+      };
     },
     readFile: (path) => Deno.readFileSync(path),
     readText: (path) => Deno.readTextFileSync(path),
@@ -137,9 +162,18 @@ function nodeHost(): Host {
         fs.closeSync(fd);
         throw e;
       }
+      let at = 0;
       return {
         size,
         read: (into) => fs.readSync(fd, into, 0, into.length, null),
+        readAt(into, position) {
+          at = position;
+          return readFully((b) => {
+            const n = fs.readSync(fd, b, 0, b.length, at);
+            at += n;
+            return n;
+          }, into);
+        },
         close: () => fs.closeSync(fd),
       };
     },

@@ -7,6 +7,7 @@
  */
 import { Core, type CoreBuf } from "../core-wasm/mod.ts";
 import { BpfError } from "../errors.ts";
+import { host, type HostFile } from "../_host.ts";
 
 /** ELF section types used by BPF objects. */
 export const SHT = {
@@ -151,6 +152,75 @@ function readInto(core: Core, path: string): CoreBuf {
   }
 }
 
+/** DWARF sections and their relocations: nothing in tsbpf (or libbpf) reads what they hold. */
+function isDebugSection(name: string): boolean {
+  return name.startsWith(".debug_") || name.startsWith(".rel.debug_") ||
+    name.startsWith(".rela.debug_");
+}
+
+/**
+ * Reads a BPF object for the core without the contents of its DWARF sections, which are most of a
+ * `clang -g` object (600 KiB of a 650 KiB one built against vmlinux.h) and which nothing reads:
+ * the headers and every other section go to the same offsets of a core buffer of the file's size
+ * and of a JavaScript copy (where the skipped bytes are zeros, and the core's are never looked at).
+ * Returns undefined where the file is not a well-formed little-endian ELF64 as far as this needs
+ * (the whole file is then read, and the core says what is wrong).
+ */
+function readSkippingDebug(
+  core: Core,
+  path: string,
+): { buf: CoreBuf; bytes: Uint8Array } | undefined {
+  let f: HostFile;
+  try {
+    f = host().open(path);
+  } catch {
+    return undefined; // readInto names the error
+  }
+  try {
+    const size = f.size;
+    if (size < 64 || size > 0x7fffffff) return undefined;
+    const bytes = new Uint8Array(size);
+    const dv = new DataView(bytes.buffer);
+    const fill = (off: number, len: number): boolean =>
+      off + len <= size && f.readAt(bytes.subarray(off, off + len), off) === len;
+    if (!fill(0, 64)) return undefined;
+    if (dv.getUint32(0, false) !== 0x7f454c46 || bytes[4] !== 2 || bytes[5] !== 1) return undefined;
+    const shoff = Number(dv.getBigUint64(0x28, true));
+    let shnum = dv.getUint16(0x3c, true);
+    let shstrndx = dv.getUint16(0x3e, true);
+    if (shoff === 0 || dv.getUint16(0x3a, true) !== 64 || !fill(shoff, 64)) return undefined;
+    if (shnum === 0) shnum = Number(dv.getBigUint64(shoff + 32, true));
+    if (shstrndx === 0xffff) shstrndx = dv.getUint32(shoff + 40, true);
+    if (shnum === 0 || shnum > 0xffffff || shstrndx >= shnum || !fill(shoff, shnum * 64)) {
+      return undefined;
+    }
+    const hdr = (i: number) => shoff + i * 64;
+    const strOff = Number(dv.getBigUint64(hdr(shstrndx) + 24, true));
+    const strSize = Number(dv.getBigUint64(hdr(shstrndx) + 32, true));
+    if (!fill(strOff, strSize)) return undefined;
+    const ranges: [number, number][] = [[0, 64], [shoff, shnum * 64], [strOff, strSize]];
+    for (let i = 1; i < shnum; i++) {
+      if (dv.getUint32(hdr(i) + 4, true) === SHT.NOBITS) continue;
+      const off = Number(dv.getBigUint64(hdr(i) + 24, true));
+      const len = Number(dv.getBigUint64(hdr(i) + 32, true));
+      if (len === 0 || i === shstrndx) continue;
+      const nameAt = strOff + dv.getUint32(hdr(i), true);
+      let end = nameAt;
+      while (end < strOff + strSize && bytes[end] !== 0) end++;
+      const name = String.fromCharCode(...bytes.subarray(nameAt, Math.min(end, nameAt + 16)));
+      if (isDebugSection(name)) continue;
+      if (!fill(off, len)) return undefined;
+      ranges.push([off, len]);
+    }
+    const buf = core.alloc(size);
+    const u8 = core.u8();
+    for (const [off, len] of ranges) u8.set(bytes.subarray(off, off + len), buf.ptr + off);
+    return { buf, bytes };
+  } finally {
+    f.close();
+  }
+}
+
 /**
  * Parses an ELF file. `source` is the file's bytes or a path (read straight into the core).
  *
@@ -161,6 +231,9 @@ function readInto(core: Core, path: string): CoreBuf {
  *   relocations of `.debug_*`, `.BTF` and `.BTF.ext`, which libbpf ignores. Default false. Only
  *   the relocations libbpf reads (of code, `.maps` and `.struct_ops`) are validated; the others
  *   come as the file has them, so a broken one does not make the object unusable.
+ *   `debugSections: true` reads the contents of DWARF sections (`.debug_*` and their relocation
+ *   sections) from a path; by default they are skipped, and are zeros in `bytes`. Bytes given by
+ *   the caller are always whole.
  * @returns The headers, symbols and relocations, with the bytes of the file.
  * @throws {ElfError} When the file is not a well-formed little-endian ELF64 BPF object (or, with
  *   `native`, executable or shared library).
@@ -173,10 +246,15 @@ function readInto(core: Core, path: string): CoreBuf {
  */
 export function readElf(
   source: Uint8Array | string,
-  opts: { native?: boolean; debugRelocations?: boolean } = {},
+  opts: { native?: boolean; debugRelocations?: boolean; debugSections?: boolean } = {},
 ): ElfFile {
   const core = Core.get();
-  const buf = typeof source === "string" ? readInto(core, source) : core.copyIn(source);
+  const sparse = typeof source === "string" && !opts.native && !opts.debugRelocations &&
+      !opts.debugSections
+    ? readSkippingDebug(core, source)
+    : undefined;
+  const buf = sparse?.buf ??
+    (typeof source === "string" ? readInto(core, source) : core.copyIn(source));
   try {
     const h = core.check(
       core.call(() =>
@@ -201,9 +279,8 @@ export function readElf(
         return { section, target, entries };
       });
       const doc = { ...raw, relocations };
-      const bytes = typeof source === "string"
-        ? core.u8().slice(buf.ptr, buf.ptr + buf.len)
-        : source;
+      const bytes = sparse?.bytes ??
+        (typeof source === "string" ? core.u8().slice(buf.ptr, buf.ptr + buf.len) : source);
       return { ...doc, bytes };
     } finally {
       core.exports.elf_free(h);

@@ -3,11 +3,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { BpfError, ElfError } from "../errors.ts";
 import { readElf } from "../spec/elf.ts";
 import { open } from "../spec/open.ts";
-import { testObject, testObjects } from "./_util.ts";
+import { testObject, testObjects, thrown, withTmpDir } from "./_util.ts";
 
 interface Sec {
   name: string;
@@ -420,4 +421,66 @@ test("readElf() rejects an object with two symbol tables", () => {
   const secs = defaultSecs();
   secs.push({ ...secs[3], name: ".symtab2" });
   expectElfError(buildElf(secs), /more than one symbol table/);
+});
+
+test("readElf(path) skips DWARF contents: same records as the whole file, zeros only in .debug_*", () => {
+  for (const name of ["load_globals", "maps", "core", "subprogs"]) {
+    const path = testObject(name);
+    const whole = readFileSync(path);
+    const fromPath = readElf(path);
+    const fromBytes = readElf(new Uint8Array(whole));
+    const records = (e: typeof fromPath) => ({ ...e, bytes: undefined });
+    assert.deepEqual(records(fromPath), records(fromBytes), name);
+    assert.equal(fromPath.bytes.length, whole.length);
+    const debug = fromPath.sections.filter((s) =>
+      /^\.(rel\.|rela\.)?debug_/.test(s.name) && s.type !== 8 && s.size > 0
+    );
+    assert.ok(debug.length > 0, `${name} is built with -g`);
+    const skipped = new Uint8Array(whole.length);
+    for (const s of debug) skipped.fill(1, s.offset, s.offset + s.size);
+    for (let i = 0; i < whole.length; i++) {
+      if (skipped[i]) assert.equal(fromPath.bytes[i], 0, `${name} byte ${i}`);
+      else if (fromPath.bytes[i] !== whole[i]) assert.fail(`${name}: byte ${i} differs`);
+    }
+    // Asked for, the DWARF sections come whole.
+    assert.deepEqual(readElf(path, { debugSections: true }).bytes, new Uint8Array(whole));
+  }
+});
+
+test("readElf(path) reports a broken file as the whole-file reader does", () => {
+  const good = readFileSync(testObject("load_globals"));
+  const dv = new DataView(good.buffer, good.byteOffset, good.byteLength);
+  const shoff = Number(dv.getBigUint64(0x28, true));
+  const shnum = dv.getUint16(0x3c, true);
+  const cases: [string, (b: Uint8Array) => Uint8Array][] = [
+    ["truncated section headers", (b) => b.slice(0, shoff + 64 * 3)],
+    ["truncated in the middle", (b) => b.slice(0, Math.floor(b.length / 2))],
+    ["a section past the end", (b) => {
+      const c = b.slice();
+      new DataView(c.buffer).setBigUint64(shoff + 64 * (shnum - 2) + 24, BigInt(c.length), true);
+      return c;
+    }],
+    ["a bad string table index", (b) => {
+      const c = b.slice();
+      new DataView(c.buffer).setUint16(0x3e, shnum + 5, true);
+      return c;
+    }],
+    ["a bad magic", (b) => {
+      const c = b.slice();
+      c[1] = 0x45 ^ 0xff;
+      return c;
+    }],
+  ];
+  withTmpDir("tsbpf-elf-", (dir) => {
+    for (const [what, broken] of cases) {
+      const bytes = broken(good);
+      const path = join(dir, "broken.bpf.o");
+      writeFileSync(path, bytes);
+      const fromBytes = thrown(() => readElf(bytes));
+      const fromPath = thrown(() => readElf(path));
+      assert.ok(fromBytes instanceof ElfError, `${what}: ${fromBytes}`);
+      assert.ok(fromPath instanceof ElfError, `${what}: ${fromPath}`);
+      assert.equal((fromPath as Error).message, (fromBytes as Error).message, what);
+    }
+  });
 });
