@@ -44,7 +44,7 @@ export interface FfiSymbol {
  * @example
  * ```ts
  * import { LIBC_SYMBOLS } from "./symbols.ts";
- * console.assert(LIBC_SYMBOLS.close.parameters.length === 1);
+ * console.assert(LIBC_SYMBOLS.setns.parameters.length === 2);
  * ```
  */
 export const LIBC_SYMBOLS = {
@@ -208,7 +208,7 @@ const BUN_KIND = {
  * @example
  * ```ts
  * import { denoSymbols } from "./symbols.ts";
- * console.assert(denoSymbols().read.parameters[1] === "buffer");
+ * console.assert(denoSymbols().epoll_ctl.parameters[3] === "buffer");
  * ```
  */
 export function denoSymbols(group?: FfiGroup): Record<
@@ -243,7 +243,7 @@ export type BlockingName = typeof BLOCKING[number];
  * @example
  * ```ts
  * import { bunSymbols } from "./symbols.ts";
- * console.assert(bunSymbols().read.args[1] === "ptr");
+ * console.assert(bunSymbols().epoll_ctl.args[3] === "ptr");
  * ```
  */
 export function bunSymbols(

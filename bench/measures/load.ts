@@ -26,7 +26,7 @@
 import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import process from "node:process";
-import { cref, type Measure, ROOT, runtimeArgs } from "../_measure.ts";
+import { cref, freshProcessMs, type Measure, ROOT, runtimeArgs } from "../_measure.ts";
 import { median } from "../_stats.ts";
 
 const OBJECT = `${ROOT}tests/bpf/build/load_globals.bpf.o`;
@@ -146,6 +146,31 @@ function childScript(mode: "first" | "loop", n: number, lib: Lib): string {
   return path;
 }
 
+// The runtime's fixed first-use costs, with no BPF work: import the bundle, open libc (binding the
+// start-up symbols) and instantiate the wasm core (parsing an empty BTF blob). Whatever a first
+// open+load costs beyond this is tsbpf's own work, and the JavaScript it compiles on first run.
+const FLOOR_CHILD = `
+const t0 = performance.now();
+const lib = await import(LIB_URL);
+lib.getSys().getpid();
+const empty = new Uint8Array(24);
+new DataView(empty.buffer).setUint32(0, 0x0101eb9f, true);
+new DataView(empty.buffer).setUint32(4, 24, true);
+lib.Btf.parse(empty).close();
+console.log(performance.now() - t0);
+`;
+
+function floorScript(): string {
+  const dir = `${ROOT}bench/build`;
+  mkdirSync(dir, { recursive: true });
+  const path = `${dir}/floor_child.mjs`;
+  writeFileSync(
+    path,
+    FLOOR_CHILD.replace("LIB_URL", JSON.stringify(new URL(LIBS.bundle, import.meta.url).href)),
+  );
+  return path;
+}
+
 function parseLast(stdout: string): Sample {
   return JSON.parse(stdout.trim().split("\n").pop()!) as Sample;
 }
@@ -237,6 +262,17 @@ export const MEASURES: Measure[] = [
     "open+load first object, library already imported (fresh process, clock after import)",
     (s) => s.firstImported,
   ),
+  {
+    measure:
+      "first-use floor: import the bundle, open libc, instantiate the core; no BPF work (fresh process)",
+    unit: "ms",
+    run: () => {
+      const script = floorScript();
+      freshProcessMs(script, 1); // warm the runtime's compile cache
+      return freshProcessMs(script, FRESH_RUNS);
+    },
+    reference: () => libbpf().first,
+  },
   measure("open+load first object: time inside bpf()", (s) => s.firstBpf),
   measure("open+load first object: userspace (wall minus bpf())", (s) => s.first - s.firstBpf),
   measure("open+load first object: system CPU (rusage)", (s) => s.firstSys),
