@@ -93,9 +93,9 @@ export type RuntimeCalls = "errno" | "view" | "ptrOf" | "epoll_wait_async";
 /**
  * The libc calls both runtimes make the same way over their `dlopen` symbols (declared once in
  * `symbols.ts`): sizes and 64-bit arguments go in as bigints, `ssize_t` and `long` results come
- * back as numbers. The plain system calls that opening and loading an object makes (mmap, munmap,
- * close, read, write, openat, uname) go through libc's `syscall()`, already bound for bpf(): on
- * Deno each bound symbol costs about 0.15 ms at start-up, which a first load would pay.
+ * back as numbers. Every plain system call goes through libc's `syscall()`, already bound for
+ * bpf(): on Deno each bound symbol costs about 0.15 ms when first used, which a first load (and a
+ * first attach) would pay.
  *
  * @param s the symbols `dlopen` returned.
  * @param arch the architecture (selects the syscall numbers).
@@ -116,7 +116,7 @@ export function libcCalls(
     num(s.syscall(n, a1, a2, a3, a4, a5, 0n));
   return {
     syscall: (n, a1, a2, a3, a4, a5) => num(s.syscall(n, a1, a2, a3, a4, a5, 0n)),
-    ioctl: (fd, req, arg) => s.ioctl(fd, BigInt(req), arg),
+    ioctl: (fd, req, arg) => sc(nr.ioctl, u64(fd), u64(req), arg),
     mmap: (at, len, prot, flags, fd, off) => {
       const r = s.syscall(nr.mmap, at, BigInt(len), u64(prot), u64(flags), u64(fd), u64(off));
       return BigInt.asUintN(64, BigInt(r));
@@ -127,16 +127,18 @@ export function libcCalls(
     write: (fd, buf, n) => sc(nr.write, u64(fd), addr(buf), BigInt(n)),
     openat: (dirfd, path, flags, mode) =>
       sc(nr.openat, u64(dirfd), addr(path), u64(flags), u64(mode)),
-    epoll_create1: (flags) => s.epoll_create1(flags),
-    epoll_ctl: (epfd, op, fd, ev) => s.epoll_ctl(epfd, op, fd, ev),
+    epoll_create1: (flags) => sc(nr.epoll_create1, u64(flags)),
+    epoll_ctl: (epfd, op, fd, ev) => sc(nr.epoll_ctl, u64(epfd), u64(op), u64(fd), addr(ev)),
     epoll_wait: (epfd, ev, max, timeout) => s.epoll_wait(epfd, ev, max, timeout),
-    mount: (src, dst, fs, flags, data) => s.mount(src, dst, fs, BigInt(flags), data),
-    umount2: (target, flags) => s.umount2(target, flags),
-    setns: (fd, nstype) => s.setns(fd, nstype),
-    socket: (d, t, p) => s.socket(d, t, p),
-    bind: (fd, addr, len) => s.bind(fd, addr, len),
-    setsockopt: (fd, level, name, val, len) => s.setsockopt(fd, level, name, val, len),
-    getpid: () => s.getpid(),
+    mount: (src, dst, fs, flags, data) =>
+      sc(nr.mount, addr(src), addr(dst), addr(fs), u64(flags), data === null ? 0n : addr(data)),
+    umount2: (target, flags) => sc(nr.umount2, addr(target), u64(flags)),
+    setns: (fd, nstype) => sc(nr.setns, u64(fd), u64(nstype)),
+    socket: (d, t, p) => sc(nr.socket, u64(d), u64(t), u64(p)),
+    bind: (fd, sa, len) => sc(nr.bind, u64(fd), addr(sa), u64(len)),
+    setsockopt: (fd, level, name, val, len) =>
+      sc(nr.setsockopt, u64(fd), u64(level), u64(name), addr(val), u64(len)),
+    getpid: () => sc(nr.getpid),
     if_nametoindex: (name) => s.if_nametoindex(name),
     sysconf: (name) => num(s.sysconf(name)),
     uname: (buf) => sc(nr.uname, addr(buf)),

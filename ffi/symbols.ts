@@ -15,9 +15,10 @@
  *
  * `syscall` is variadic in C; on x86_64 and aarch64 Linux integer and pointer arguments of a variadic
  * call travel where fixed ones do (the seventh on x86_64 on the stack, where glibc's `syscall` reads
- * it), so a fixed seven-argument signature is sound. The plain system calls tsbpf makes (bpf,
- * perf_event_open, mmap, munmap, close, read, write, openat, uname, madvise) all go through it, by
- * number ({@linkcode SYSCALL_NUMBERS}), so that the `open` group stays at three symbols.
+ * it), so a fixed seven-argument signature is sound. The plain system calls tsbpf makes all go
+ * through it, by number ({@linkcode SYSCALL_NUMBERS}): the `open` group is three symbols and `more`
+ * two, `epoll_wait` (Deno binds it a second time to run off the JavaScript thread; aarch64 has only
+ * epoll_pwait) and `if_nametoindex` (a libc function, not a system call).
  *
  * @module
  */
@@ -44,7 +45,7 @@ export interface FfiSymbol {
  * @example
  * ```ts
  * import { LIBC_SYMBOLS } from "./symbols.ts";
- * console.assert(LIBC_SYMBOLS.setns.parameters.length === 2);
+ * console.assert(LIBC_SYMBOLS.if_nametoindex.parameters.length === 1);
  * ```
  */
 export const LIBC_SYMBOLS = {
@@ -61,32 +62,6 @@ export const LIBC_SYMBOLS = {
     result: "i64", // long
     group: "open",
   },
-  ioctl: {
-    parameters: [
-      "i32", // int fd
-      "u64", // unsigned long request
-      "u64", // unsigned long arg (an integer or an address)
-    ],
-    result: "i32", // int
-    group: "more",
-  },
-  epoll_create1: {
-    parameters: [
-      "i32", // int flags
-    ],
-    result: "i32", // int
-    group: "more",
-  },
-  epoll_ctl: {
-    parameters: [
-      "i32", // int epfd
-      "i32", // int op
-      "i32", // int fd
-      "buf", // struct epoll_event *event (12 bytes, packed on x86_64)
-    ],
-    result: "i32", // int
-    group: "more",
-  },
   epoll_wait: {
     parameters: [
       "i32", // int epfd
@@ -95,67 +70,6 @@ export const LIBC_SYMBOLS = {
       "i32", // int timeout (milliseconds, -1 blocks)
     ],
     result: "i32", // int
-    group: "more",
-  },
-  mount: {
-    parameters: [
-      "buf", // const char *source
-      "buf", // const char *target
-      "buf", // const char *filesystemtype
-      "u64", // unsigned long mountflags
-      "buf", // const void *data
-    ],
-    result: "i32", // int
-    group: "more",
-  },
-  umount2: {
-    parameters: [
-      "buf", // const char *target
-      "i32", // int flags
-    ],
-    result: "i32", // int
-    group: "more",
-  },
-  setns: {
-    parameters: [
-      "i32", // int fd
-      "i32", // int nstype
-    ],
-    result: "i32", // int
-    group: "more",
-  },
-  socket: {
-    parameters: [
-      "i32", // int domain
-      "i32", // int type
-      "i32", // int protocol
-    ],
-    result: "i32", // int
-    group: "more",
-  },
-  bind: {
-    parameters: [
-      "i32", // int sockfd
-      "buf", // const struct sockaddr *addr
-      "u32", // socklen_t addrlen
-    ],
-    result: "i32", // int
-    group: "more",
-  },
-  setsockopt: {
-    parameters: [
-      "i32", // int sockfd
-      "i32", // int level
-      "i32", // int optname
-      "buf", // const void *optval
-      "u32", // socklen_t optlen
-    ],
-    result: "i32", // int
-    group: "more",
-  },
-  getpid: {
-    parameters: [],
-    result: "i32", // pid_t
     group: "more",
   },
   if_nametoindex: {
@@ -208,7 +122,7 @@ const BUN_KIND = {
  * @example
  * ```ts
  * import { denoSymbols } from "./symbols.ts";
- * console.assert(denoSymbols().epoll_ctl.parameters[3] === "buffer");
+ * console.assert(denoSymbols().epoll_wait.parameters[1] === "buffer");
  * ```
  */
 export function denoSymbols(group?: FfiGroup): Record<
@@ -243,7 +157,7 @@ export type BlockingName = typeof BLOCKING[number];
  * @example
  * ```ts
  * import { bunSymbols } from "./symbols.ts";
- * console.assert(bunSymbols().epoll_ctl.args[3] === "ptr");
+ * console.assert(bunSymbols().epoll_wait.args[1] === "ptr");
  * ```
  */
 export function bunSymbols(
@@ -290,6 +204,16 @@ export const SYSCALL_NUMBERS = {
     write: 1,
     openat: 257,
     uname: 63,
+    ioctl: 16,
+    epoll_create1: 291,
+    epoll_ctl: 233,
+    mount: 165,
+    umount2: 166,
+    setns: 308,
+    socket: 41,
+    bind: 49,
+    setsockopt: 54,
+    getpid: 39,
   },
   aarch64: {
     bpf: 280,
@@ -302,6 +226,16 @@ export const SYSCALL_NUMBERS = {
     write: 64,
     openat: 56,
     uname: 160,
+    ioctl: 29,
+    epoll_create1: 20,
+    epoll_ctl: 21,
+    mount: 40,
+    umount2: 39,
+    setns: 268,
+    socket: 198,
+    bind: 200,
+    setsockopt: 208,
+    getpid: 172,
   },
 } as const;
 
