@@ -12,6 +12,7 @@
  * @module
  */
 import { host } from "../_host.ts";
+import { BtfBuilder } from "../btf/builder.ts";
 import { btfLoad, linkCreate, mapCreate, progBindMap, progLoad } from "../ffi/bpf.ts";
 import {
   BpfAttachType,
@@ -190,76 +191,77 @@ function readSmallFile(path: string): string {
 
 // --- tiny BTF blobs ------------------------------------------------------------------------------
 
-const KIND = {
-  INT: 1,
-  PTR: 2,
-  FUNC: 12,
-  FUNC_PROTO: 13,
-  VAR: 14,
-  DATASEC: 15,
-  FLOAT: 16,
-  DECL_TAG: 17,
-  TYPE_TAG: 18,
-  ENUM64: 19,
-} as const;
-
-/** Builds a BTF blob from type records (u32 words, type ids from 1) and a string list. */
-class Blob {
-  #words: number[] = [];
-  #strs: number[] = [0];
-  #ids = 0;
-
-  str(s: string): number {
-    const off = this.#strs.length;
-    for (const b of new TextEncoder().encode(s)) this.#strs.push(b);
-    this.#strs.push(0);
-    return off;
-  }
-
-  type(name: string, kind: number, vlen: number, sizeOrType: number, ...extra: number[]): number {
-    const nameOff = name === "" ? 0 : this.str(name);
-    this.#words.push(
-      nameOff,
-      ((kind << 24) | vlen) >>> 0,
-      sizeOrType >>> 0,
-      ...extra.map((x) => x >>> 0),
-    );
-    return ++this.#ids;
-  }
-
-  int(): number {
-    return this.type("int", KIND.INT, 0, 4, (1 << 24) | 32);
-  }
-
-  bytes(): Uint8Array {
-    const typeLen = this.#words.length * 4;
-    const out = new Uint8Array(24 + typeLen + this.#strs.length);
-    const dv = new DataView(out.buffer);
-    dv.setUint16(0, 0xeb9f, true);
-    dv.setUint8(2, 1);
-    dv.setUint32(4, 24, true);
-    dv.setUint32(8, 0, true);
-    dv.setUint32(12, typeLen, true);
-    dv.setUint32(16, typeLen, true);
-    dv.setUint32(20, this.#strs.length, true);
-    this.#words.forEach((w, i) => dv.setUint32(24 + i * 4, w, true));
-    out.set(this.#strs, 24 + typeLen);
-    return out;
-  }
+/** Adds the `int` (4 bytes, signed) most blobs start from and returns its id. */
+function int(b: BtfBuilder): number {
+  return b.int("int", 4, { signed: true });
 }
 
-function loads(b: Blob): boolean {
-  btfLoad(b.bytes()).close();
+/** The blob of the types `add` puts into an empty builder. */
+function blob(add: (b: BtfBuilder) => unknown): Uint8Array {
+  const b = new BtfBuilder();
+  add(b);
+  return b.build();
+}
+
+/** `int probe_fn(int x)` as a FUNC with the given linkage (0 static, 1 global). */
+function funcBlob(linkage: number): Uint8Array {
+  return blob((b) => {
+    const i = int(b);
+    b.func("probe_fn", b.funcProto(i, [["x", i]]), linkage);
+  });
+}
+
+/**
+ * `int probe_main(void)`, global, for the func_info and line_info probes, with the FUNC's id that
+ * func_info names; with `lines`, also the offsets of the file name and source line that line_info
+ * names (0 without).
+ */
+function mainBlob(lines: boolean): { bytes: Uint8Array; func: number; file: number; line: number } {
+  const b = new BtfBuilder();
+  const func = b.func("probe_main", b.funcProto(int(b), []), 1);
+  const file = lines ? b.str("probe.c") : 0;
+  const line = lines ? b.str("return 0;") : 0;
+  return { bytes: b.build(), func, file, line };
+}
+
+/**
+ * Internal, not part of the API: the BTF blob each BTF probe hands to BPF_BTF_LOAD, by feature,
+ * made afresh on each call. The probes load exactly these bytes; tests pin them.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * import { _probeBlobs } from "./probes.ts";
+ * import { Btf, BtfKind } from "../btf/mod.ts";
+ * using btf = Btf.parse(_probeBlobs.btf_enum64());
+ * console.assert(btf.kind(1) === BtfKind.Enum64 && btf.name(1) === "e");
+ * ```
+ */
+export const _probeBlobs: Readonly<Record<Extract<Feature, `btf${string}`>, () => Uint8Array>> = {
+  btf: () => blob(int),
+  btf_func: () => funcBlob(0),
+  btf_func_global: () => funcBlob(1),
+  btf_datasec: () =>
+    blob((b) => {
+      const x = b.var("x", int(b), 1);
+      b.datasec(".data", 4, [[x, 0, 4]]);
+    }),
+  btf_float: () => blob((b) => b.float("float", 4)),
+  btf_decl_tag: () => blob((b) => b.declTag("tag", b.var("x", int(b), 1))),
+  btf_type_tag: () => blob((b) => b.ptr(b.typeTag("tag", int(b)))),
+  btf_enum64: () =>
+    blob((b) => {
+      // The enumerator's name goes first in the string section, as this probe has always sent it.
+      b.str("V");
+      b.enum64("e", 8, [["V", 0x1_0000_0001n]]);
+    }),
+  btf_func_info: () => mainBlob(false).bytes,
+  btf_line_info: () => mainBlob(true).bytes,
+};
+
+function loads(bytes: Uint8Array): boolean {
+  btfLoad(bytes).close();
   return true;
-}
-
-/** int f(int x) as a FUNC with the given linkage (0 static, 1 global). */
-function funcBlob(linkage: number): { blob: Blob; func: number } {
-  const b = new Blob();
-  const int = b.int();
-  const proto = b.type("", KIND.FUNC_PROTO, 1, int, b.str("x"), int);
-  const func = b.type("probe_fn", KIND.FUNC, linkage, proto);
-  return { blob: b, func };
 }
 
 // --- programs ------------------------------------------------------------------------------------
@@ -301,50 +303,17 @@ function errnoOf(e: unknown): number {
 }
 
 const PROBES: Record<Feature, () => boolean> = {
-  btf: () => {
-    const b = new Blob();
-    b.int();
-    return loads(b);
-  },
-  btf_func: () => loads(funcBlob(0).blob),
-  btf_func_global: () => loads(funcBlob(1).blob),
-  btf_datasec: () => {
-    const b = new Blob();
-    const int = b.int();
-    const v = b.type("x", KIND.VAR, 0, int, 1);
-    b.type(".data", KIND.DATASEC, 1, 4, v, 0, 4);
-    return loads(b);
-  },
-  btf_float: () => {
-    const b = new Blob();
-    b.type("float", KIND.FLOAT, 0, 4);
-    return loads(b);
-  },
-  btf_decl_tag: () => {
-    const b = new Blob();
-    const int = b.int();
-    const v = b.type("x", KIND.VAR, 0, int, 1);
-    b.type("tag", KIND.DECL_TAG, 0, v, -1);
-    return loads(b);
-  },
-  btf_type_tag: () => {
-    const b = new Blob();
-    const int = b.int();
-    const tag = b.type("tag", KIND.TYPE_TAG, 0, int);
-    b.type("", KIND.PTR, 0, tag);
-    return loads(b);
-  },
-  btf_enum64: () => {
-    const b = new Blob();
-    b.type("e", KIND.ENUM64, 1, 8, b.str("V"), 1, 1);
-    return loads(b);
-  },
+  btf: () => loads(_probeBlobs.btf()),
+  btf_func: () => loads(_probeBlobs.btf_func()),
+  btf_func_global: () => loads(_probeBlobs.btf_func_global()),
+  btf_datasec: () => loads(_probeBlobs.btf_datasec()),
+  btf_float: () => loads(_probeBlobs.btf_float()),
+  btf_decl_tag: () => loads(_probeBlobs.btf_decl_tag()),
+  btf_type_tag: () => loads(_probeBlobs.btf_type_tag()),
+  btf_enum64: () => loads(_probeBlobs.btf_enum64()),
   btf_func_info: () => {
-    const b = new Blob();
-    const int = b.int();
-    const proto = b.type("", KIND.FUNC_PROTO, 0, int);
-    const func = b.type("probe_main", KIND.FUNC, 1, proto);
-    using btf = btfLoad(b.bytes());
+    const { bytes, func } = mainBlob(false);
+    using btf = btfLoad(bytes);
     const rec = new Uint8Array(new Uint32Array([0, func]).buffer);
     progLoad({
       type: BpfProgType.BPF_PROG_TYPE_SOCKET_FILTER,
@@ -357,13 +326,8 @@ const PROBES: Record<Feature, () => boolean> = {
     return true;
   },
   btf_line_info: () => {
-    const b = new Blob();
-    const int = b.int();
-    const proto = b.type("", KIND.FUNC_PROTO, 0, int);
-    const func = b.type("probe_main", KIND.FUNC, 1, proto);
-    const file = b.str("probe.c");
-    const line = b.str("return 0;");
-    using btf = btfLoad(b.bytes());
+    const { bytes, func, file, line } = mainBlob(true);
+    using btf = btfLoad(bytes);
     const rec = new Uint8Array(new Uint32Array([0, func]).buffer);
     const lines = new Uint8Array(new Uint32Array([0, file, line, (1 << 10) | 1]).buffer);
     progLoad({

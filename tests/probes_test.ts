@@ -4,6 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { release } from "node:os";
 import {
+  _probeBlobs,
   type Feature,
   FEATURES,
   kernelVersion,
@@ -95,3 +96,92 @@ test("kernelVersion() reads uname's release as KERNEL_VERSION(major, minor, patc
   assert.equal(v.patch, Math.min(pat, 255));
   assert.equal(v.code, (maj << 16) | (min << 8) | Math.min(pat, 255));
 });
+
+// Each BTF probe's blob, byte for byte, as little-endian u32 words in hex: the header, one type
+// record a line, then the string section. These are the bytes the probes sent when they built
+// their blobs by hand, before BtfBuilder; a change to the builder that alters a blob fails here.
+const PINNED_BLOBS: Record<keyof typeof _probeBlobs, string[]> = {
+  btf: [
+    "9feb0100 18000000 00000000 10000000 10000000 05000000", // header
+    "01000000 00000001 04000000 20000001", // [1] INT int, 4 bytes, signed, 32 bits
+    "00696e74 00", // "\0int\0"
+  ],
+  btf_func: [
+    "9feb0100 18000000 00000000 30000000 30000000 10000000",
+    "01000000 00000001 04000000 20000001", // [1] INT int
+    "00000000 0100000d 01000000 05000000 01000000", // [2] FUNC_PROTO int (int x)
+    "07000000 0000000c 02000000", // [3] FUNC probe_fn, static
+    "00696e74 00780070 726f6265 5f666e00", // "\0int\0x\0probe_fn\0"
+  ],
+  btf_func_global: [
+    "9feb0100 18000000 00000000 30000000 30000000 10000000",
+    "01000000 00000001 04000000 20000001", // [1] INT int
+    "00000000 0100000d 01000000 05000000 01000000", // [2] FUNC_PROTO int (int x)
+    "07000000 0100000c 02000000", // [3] FUNC probe_fn, global
+    "00696e74 00780070 726f6265 5f666e00", // "\0int\0x\0probe_fn\0"
+  ],
+  btf_datasec: [
+    "9feb0100 18000000 00000000 38000000 38000000 0d000000",
+    "01000000 00000001 04000000 20000001", // [1] INT int
+    "05000000 0000000e 01000000 01000000", // [2] VAR x: int, global
+    "07000000 0100000f 04000000 02000000 00000000 04000000", // [3] DATASEC .data, 4: x at 0
+    "00696e74 0078002e 64617461 00", // "\0int\0x\0.data\0"
+  ],
+  btf_float: [
+    "9feb0100 18000000 00000000 0c000000 0c000000 07000000",
+    "01000000 00000010 04000000", // [1] FLOAT float, 4 bytes
+    "00666c6f 617400", // "\0float\0"
+  ],
+  btf_decl_tag: [
+    "9feb0100 18000000 00000000 30000000 30000000 0b000000",
+    "01000000 00000001 04000000 20000001", // [1] INT int
+    "05000000 0000000e 01000000 01000000", // [2] VAR x: int, global
+    "07000000 00000011 02000000 ffffffff", // [3] DECL_TAG tag on x itself
+    "00696e74 00780074 616700", // "\0int\0x\0tag\0"
+  ],
+  btf_type_tag: [
+    "9feb0100 18000000 00000000 28000000 28000000 09000000",
+    "01000000 00000001 04000000 20000001", // [1] INT int
+    "05000000 00000012 01000000", // [2] TYPE_TAG tag over int
+    "00000000 00000002 02000000", // [3] PTR to [2]
+    "00696e74 00746167 00", // "\0int\0tag\0"
+  ],
+  btf_enum64: [
+    "9feb0100 18000000 00000000 18000000 18000000 05000000",
+    "03000000 01000013 08000000 01000000 01000000 01000000", // [1] ENUM64 e, 8: V = 0x100000001
+    "00560065 00", // "\0V\0e\0": the enumerator's name first
+  ],
+  btf_func_info: [
+    "9feb0100 18000000 00000000 28000000 28000000 10000000",
+    "01000000 00000001 04000000 20000001", // [1] INT int
+    "00000000 0000000d 01000000", // [2] FUNC_PROTO int (void)
+    "05000000 0100000c 02000000", // [3] FUNC probe_main, global
+    "00696e74 0070726f 62655f6d 61696e00", // "\0int\0probe_main\0"
+  ],
+  btf_line_info: [
+    "9feb0100 18000000 00000000 28000000 28000000 22000000",
+    "01000000 00000001 04000000 20000001", // [1] INT int
+    "00000000 0000000d 01000000", // [2] FUNC_PROTO int (void)
+    "05000000 0100000c 02000000", // [3] FUNC probe_main, global
+    // "\0int\0probe_main\0probe.c\0return 0;\0"
+    "00696e74 0070726f 62655f6d 61696e00 70726f62 652e6300 72657475 726e2030 3b00",
+  ],
+};
+
+/** The bytes in hex, a space after every 4. */
+function words(bytes: Uint8Array): string {
+  const hex = Array.from(bytes, (x) => x.toString(16).padStart(2, "0")).join("");
+  return hex.match(/.{1,8}/g)!.join(" ");
+}
+
+test("every btf* feature's probe has a pinned BTF blob", () => {
+  const btfFeatures = Object.keys(FEATURES).filter((f) => f.startsWith("btf"));
+  assert.deepEqual(Object.keys(_probeBlobs).sort(), btfFeatures.sort());
+  assert.deepEqual(Object.keys(PINNED_BLOBS).sort(), btfFeatures.sort());
+});
+
+for (const [feature, make] of Object.entries(_probeBlobs)) {
+  test(`probe("${feature}") has the pinned BTF blob, byte for byte`, () => {
+    assert.equal(words(make()), PINNED_BLOBS[feature as keyof typeof _probeBlobs].join(" "));
+  });
+}
