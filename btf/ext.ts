@@ -38,6 +38,8 @@ export interface BtfCoreRelo {
   typeId: number;
   /** The access string, such as `0:1:2`. */
   accessStr: string;
+  /** Where the access string is in the object's BTF string section (what the kernel takes). */
+  accessStrOff: number;
   /** The relocation kind (`bpf_core_relo_kind`: 0 field byte offset ... 13 type matches). */
   kind: number;
 }
@@ -154,7 +156,13 @@ export class BtfExt {
         } else {
           const list: BtfCoreRelo[] = ext.coreRelos.get(name) ?? [];
           for (let j = 0; j < n; j++, r += recSize) {
-            list.push({ insnOff: u(0), typeId: u(4), accessStr: btf.str(u(8)), kind: u(12) });
+            list.push({
+              insnOff: u(0),
+              typeId: u(4),
+              accessStr: btf.str(u(8)),
+              accessStrOff: u(8),
+              kind: u(12),
+            });
           }
           ext.coreRelos.set(name, list);
         }

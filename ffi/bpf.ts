@@ -379,6 +379,11 @@ export interface ProgLoadOptions {
   attachBtfObjFd?: number;
   /** fds referred to by index from `ld_imm64` (`BPF_PSEUDO_MAP_IDX`) and kfunc calls, as int32s. */
   fdArray?: Int32Array;
+  /**
+   * `bpf_core_relo` records (16 bytes each) for the kernel to apply (Linux 5.17+); it applies them
+   * only when func_info or line_info is given too.
+   */
+  coreRelos?: Uint8Array;
   /** Filled in after the call, whether it succeeded or not. */
   out?: { logTrueSize: number };
 }
@@ -421,6 +426,10 @@ export function progLoad(o: ProgLoadOptions): Fd {
   if (o.lineInfo && o.lineInfo.length > 0) {
     a.set("line_info_rec_size", lineRec).set("line_info", sys.ptrOf(o.lineInfo))
       .set("line_info_cnt", Math.floor(o.lineInfo.length / lineRec));
+  }
+  if (o.coreRelos && o.coreRelos.length > 0) {
+    a.set("core_relo_rec_size", 16).set("core_relos", sys.ptrOf(o.coreRelos))
+      .set("core_relo_cnt", Math.floor(o.coreRelos.length / 16));
   }
   if (o.name) a.setString("prog_name", o.name);
   try {

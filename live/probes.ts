@@ -47,6 +47,8 @@ export const FEATURES = {
   btf_func_info: "BPF_PROG_LOAD func_info",
   /** BPF_PROG_LOAD takes line_info records against loaded BTF. */
   btf_line_info: "BPF_PROG_LOAD line_info",
+  /** BPF_PROG_LOAD applies CO-RE relocations itself (`core_relos`, Linux 5.17+). */
+  core_relos: "BPF_PROG_LOAD core_relos",
   /** FEAT_GLOBAL_DATA: `ld_imm64` of a map value address (BPF_PSEUDO_MAP_VALUE). */
   global_data: "global data (BPF_PSEUDO_MAP_VALUE)",
   /** FEAT_ARRAY_MMAP: BPF_F_MMAPABLE arrays. */
@@ -339,6 +341,26 @@ const PROBES: Record<Feature, () => boolean> = {
       funcInfoRecSize: 8,
       lineInfo: lines,
       lineInfoRecSize: 16,
+    }).close();
+    return true;
+  },
+  core_relos: () => {
+    // `r0 = <local type id of int>`: a BPF_CORE_TYPE_ID_LOCAL relocation (access string "0").
+    const b = new BtfBuilder();
+    const i = int(b);
+    const func = b.func("probe_main", b.funcProto(i, []), 1);
+    const access = b.str("0");
+    using btf = btfLoad(b.build());
+    const rec = new Uint8Array(new Uint32Array([0, func]).buffer);
+    const relo = new Uint8Array(new Uint32Array([0, i, access, 6]).buffer);
+    progLoad({
+      type: BpfProgType.BPF_PROG_TYPE_SOCKET_FILTER,
+      insns: RET0,
+      license: "GPL",
+      btfFd: btf.value,
+      funcInfo: rec,
+      funcInfoRecSize: 8,
+      coreRelos: relo,
     }).close();
     return true;
   },

@@ -155,6 +155,7 @@ export function loadProgram(s: ProgramLoadSpec): { fd: Fd; log: string } {
         funcInfoRecSize: s.relocated.funcInfoRecSize,
         lineInfo: withBtf ? s.relocated.lineInfo : undefined,
         lineInfoRecSize: s.relocated.lineInfoRecSize,
+        coreRelos: withBtf ? s.relocated.coreRelos : undefined,
         attachBtfId: s.attachBtfId,
         attachBtfObjFd: s.attachBtfObjFd,
         fdArray,

@@ -9,6 +9,7 @@
 import { Core } from "../core-wasm/mod.ts";
 import { RelocationError } from "../errors.ts";
 import type { Btf } from "../btf/btf.ts";
+import type { BtfCoreRelo } from "../btf/ext.ts";
 import { BTF_KIND_NAMES } from "../btf/types.ts";
 import type { ObjectSpec, ProgramSpec, RelocSpec } from "../spec/types.ts";
 import type { RelocatedProgram, RelocInput, ResolvedExtern } from "./types.ts";
@@ -478,12 +479,15 @@ export function relocateProgram(
     input.loadedPrograms ?? spec.programs.filter((p) => p.autoload).map((p) => p.name),
   );
   loading.add(main.name);
-  const coreRes = runCore(spec, input.targetBtf, input.coreModules ?? [], loading);
+  const coreRes = input.coreInKernel
+    ? asCompiled(spec)
+    : runCore(spec, input.targetBtf, input.coreModules ?? [], loading);
   const text = spec.subprograms.filter((s) => s.section === ".text")
     .sort((a, b) => a.sectionInsnOffset - b.sectionInsnOffset);
   const ext = spec.btfExt;
   const funcAcc: InfoAcc = { records: [], enabled: false };
   const lineAcc: InfoAcc = { records: [], enabled: false };
+  const coreAcc: number[][] = [];
   const funcAll = new Map<ProgramSpec, { insnOff: number; rest: number[] }[] | undefined>();
   const lineAll = new Map<ProgramSpec, { insnOff: number; rest: number[] }[] | undefined>();
   const funcRecs = (fn: ProgramSpec) => {
@@ -560,6 +564,7 @@ export function relocateProgram(
     if (ext) {
       addInfo(funcAcc, funcRecs(p.fn), p, isMain, "function info");
       addInfo(lineAcc, lineRecs(p.fn), p, isMain, "line info");
+      if (input.coreInKernel) addCoreRelos(coreAcc, infoFor(ext.coreRelos, p.fn), p);
     }
     const n = p.insns.length / INSN;
     for (let i = 0; i < n; i++) {
@@ -687,7 +692,32 @@ export function relocateProgram(
     lineInfo: packRecords(lineAcc.records, 4),
     lineInfoRecSize: 16,
     fdArray,
+    ...(input.coreInKernel ? { coreRelos: packRecords(coreAcc, 4) } : {}),
   };
+}
+
+/** The functions as compiled, for a program whose CO-RE relocations the kernel applies. */
+function asCompiled(spec: ObjectSpec): Map<ProgramSpec, CoreResult> {
+  const out = new Map<ProgramSpec, CoreResult>();
+  for (const fn of functionsOf(spec)) {
+    out.set(fn, { insns: fn.insns, error: undefined, from: fn.insns });
+  }
+  return out;
+}
+
+/** Appends a placed function's CO-RE relocations, at their offsets in the final program. */
+function addCoreRelos(acc: number[][], all: readonly BtfCoreRelo[] | undefined, p: Placed): void {
+  if (all === undefined) return;
+  const start = p.fn.sectionInsnOffset;
+  const end = start + p.fn.insns.length / INSN;
+  for (const r of all) {
+    const at = Math.floor(r.insnOff / INSN);
+    if (at < start || at >= end) continue;
+    if (r.insnOff % INSN !== 0) {
+      throw relocErr(p.fn, at - start, "CO-RE relocation at a misaligned instruction offset");
+    }
+    acc.push([(at - start + p.off) * INSN, r.typeId, r.accessStrOff, r.kind]);
+  }
 }
 
 function packRecords(recs: number[][], words: number): Uint8Array {

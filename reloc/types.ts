@@ -38,6 +38,15 @@ export interface RelocInput {
    */
   coreModules?: readonly Btf[];
   /**
+   * Leave CO-RE to the kernel (BPF_PROG_LOAD's `core_relos`, Linux 5.17+, as libbpf's light
+   * skeletons do): the instructions at CO-RE sites stay as compiled, `targetBtf` is not used, and
+   * {@linkcode RelocatedProgram.coreRelos} lists the relocations at their final offsets. The kernel
+   * applies each relocation against all of a type's candidates, where libbpf narrows them as a
+   * type's relocations succeed: results can differ where the kernel has several candidates for one
+   * type. Default false.
+   */
+  coreInKernel?: boolean;
+  /**
    * The entry programs loaded together with this one (libbpf's autoload set). CO-RE runs over
    * them and every subprogram, in `.BTF.ext` order, sharing one candidate cache whose lists shrink
    * as relocations succeed, so the set can change a result when a type has several candidates.
@@ -62,4 +71,9 @@ export interface RelocatedProgram {
   lineInfoRecSize: number;
   /** The fd_array to pass to BPF_PROG_LOAD (module BTF fds that kfunc calls index), empty when none. */
   fdArray: number[];
+  /**
+   * With {@linkcode RelocInput.coreInKernel}: bpf_core_relo records (insn_off in bytes, type_id,
+   * access_str_off, kind), 16 bytes each, for BPF_PROG_LOAD; absent or empty otherwise.
+   */
+  coreRelos?: Uint8Array;
 }

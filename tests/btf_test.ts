@@ -641,6 +641,7 @@ test("BtfExt.parse() decodes a hand-built blob and rejects broken ones", () => {
     insnOff: 16,
     typeId: 1,
     accessStr: "0:1",
+    accessStrOff: acc,
     kind: 0,
   }]);
 

@@ -8,8 +8,9 @@
  * library's first import (a dynamic import inside the timed region), libbpf's at the start of main,
  * so both pay for reading the kernel's BTF and probing. tsbpf is timed importing its one-file build
  * for the runtime (`bundle/tsbpf.js` on Deno, `bundle/tsbpf.bun.js` on Bun: what a program that
- * starts and exits should import) and its sources (`mod.ts`); the other tsbpf rows are of the
- * bundle. "Library already imported" times the same
+ * starts and exits should import) and its sources (`mod.ts`), and importing the bundle with
+ * `load({ coreInKernel: true })` (the kernel applies CO-RE; no kernel BTF is read in the process);
+ * the other tsbpf rows are of the bundle with the default load. "Library already imported" times the same
  * first open+load from after the import returned (libc is opened inside it, on the first syscall);
  * for libbpf, whose library the dynamic linker loads before main, it is the same number as the
  * first. "Each after" is the median over a loop of 40 in one process (the median of three such
@@ -101,7 +102,7 @@ const once = () => {
   inBpf = 0;
   calls = 0;
   const obj = BpfObject.open(OBJECT_PATH);
-  try { obj.load(); } finally { obj.close(); }
+  try { obj.load(LOAD_OPTS); } finally { obj.close(); }
 };
 once();
 const t2 = performance.now();
@@ -128,20 +129,22 @@ console.log(JSON.stringify(out));
  * What the child imports: the library's sources (`mod.ts`) or its one-file build for this runtime
  * (`bundle/tsbpf.js` on Deno, `bundle/tsbpf.bun.js` with its bytecode on Bun).
  */
-type Lib = "mod" | "bundle";
-const LIBS: Record<Lib, string> = {
-  mod: "../../mod.ts",
-  bundle: process.versions.bun ? "../../bundle/tsbpf.bun.js" : "../../bundle/tsbpf.js",
-};
+type Lib = "mod" | "bundle" | "kcore";
+const BUNDLE = process.versions.bun ? "../../bundle/tsbpf.bun.js" : "../../bundle/tsbpf.js";
+const LIBS: Record<Lib, string> = { mod: "../../mod.ts", bundle: BUNDLE, kcore: BUNDLE };
+/** "kcore" is the bundle loading with `load({ coreInKernel: true })`. */
+const LOAD_OPTS: Record<Lib, string> = { mod: "{}", bundle: "{}", kcore: "{ coreInKernel: true }" };
 
 function childScript(mode: "first" | "loop", n: number, lib: Lib): string {
   const code = CHILD.replace("MODE", JSON.stringify(mode))
     .replace("COUNT", String(n))
     .replace("LIB_URL", JSON.stringify(new URL(LIBS[lib], import.meta.url).href))
+    .replace("LOAD_OPTS", LOAD_OPTS[lib])
     .replace("OBJECT_PATH", JSON.stringify(OBJECT));
   const dir = `${ROOT}bench/build`;
   mkdirSync(dir, { recursive: true });
-  const path = `${dir}/open_load_child_${mode}_${n}_${lib}.mjs`;
+  const rt = process.versions.bun ? "bun" : "deno";
+  const path = `${dir}/open_load_child_${mode}_${n}_${lib}_${rt}.mjs`;
   writeFileSync(path, code);
   return path;
 }
@@ -249,6 +252,11 @@ export const MEASURES: Measure[] = [
     run: () => tsbpf("bundle").firstImport,
     reference: () => null,
   },
+  measure(
+    "open+load first object, importing the bundle, load({ coreInKernel: true }) (fresh process)",
+    (s) => s.first,
+    "kcore",
+  ),
   measure(
     "open+load first object in a process, importing mod.ts (fresh process, import included)",
     (s) => s.first,
