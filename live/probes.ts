@@ -13,7 +13,14 @@
  */
 import { host } from "../_host.ts";
 import { BtfBuilder } from "../btf/builder.ts";
-import { btfLoad, linkCreate, mapCreate, progBindMap, progLoad } from "../ffi/bpf.ts";
+import {
+  btfLoad,
+  linkCreate,
+  mapCreate,
+  progBindMap,
+  progLoad,
+  type ProgLoadOptions,
+} from "../ffi/bpf.ts";
 import {
   BpfAttachType,
   BpfMapFlags,
@@ -300,6 +307,24 @@ function loadsProgram(
   return true;
 }
 
+/**
+ * Loads `r0 = 0; exit` as a socket filter against the BTF `bytes`, with a func_info record naming
+ * `func`, and `extra` (line info, CO-RE relocations).
+ */
+function loadsMain(bytes: Uint8Array, func: number, extra: Partial<ProgLoadOptions>): boolean {
+  using btf = btfLoad(bytes);
+  progLoad({
+    type: BpfProgType.BPF_PROG_TYPE_SOCKET_FILTER,
+    insns: RET0,
+    license: "GPL",
+    btfFd: btf.value,
+    funcInfo: new Uint8Array(new Uint32Array([0, func]).buffer),
+    funcInfoRecSize: 8,
+    ...extra,
+  }).close();
+  return true;
+}
+
 function errnoOf(e: unknown): number {
   return e instanceof Error ? ((e as SyscallError).errno ?? -1) : -1;
 }
@@ -315,34 +340,12 @@ const PROBES: Record<Feature, () => boolean> = {
   btf_enum64: () => loads(_probeBlobs.btf_enum64()),
   btf_func_info: () => {
     const { bytes, func } = mainBlob(false);
-    using btf = btfLoad(bytes);
-    const rec = new Uint8Array(new Uint32Array([0, func]).buffer);
-    progLoad({
-      type: BpfProgType.BPF_PROG_TYPE_SOCKET_FILTER,
-      insns: RET0,
-      license: "GPL",
-      btfFd: btf.value,
-      funcInfo: rec,
-      funcInfoRecSize: 8,
-    }).close();
-    return true;
+    return loadsMain(bytes, func, {});
   },
   btf_line_info: () => {
     const { bytes, func, file, line } = mainBlob(true);
-    using btf = btfLoad(bytes);
-    const rec = new Uint8Array(new Uint32Array([0, func]).buffer);
     const lines = new Uint8Array(new Uint32Array([0, file, line, (1 << 10) | 1]).buffer);
-    progLoad({
-      type: BpfProgType.BPF_PROG_TYPE_SOCKET_FILTER,
-      insns: RET0,
-      license: "GPL",
-      btfFd: btf.value,
-      funcInfo: rec,
-      funcInfoRecSize: 8,
-      lineInfo: lines,
-      lineInfoRecSize: 16,
-    }).close();
-    return true;
+    return loadsMain(bytes, func, { lineInfo: lines, lineInfoRecSize: 16 });
   },
   core_relos: () => {
     // `r0 = <local type id of int>`: a BPF_CORE_TYPE_ID_LOCAL relocation (access string "0").
@@ -350,19 +353,8 @@ const PROBES: Record<Feature, () => boolean> = {
     const i = int(b);
     const func = b.func("probe_main", b.funcProto(i, []), 1);
     const access = b.str("0");
-    using btf = btfLoad(b.build());
-    const rec = new Uint8Array(new Uint32Array([0, func]).buffer);
     const relo = new Uint8Array(new Uint32Array([0, i, access, 6]).buffer);
-    progLoad({
-      type: BpfProgType.BPF_PROG_TYPE_SOCKET_FILTER,
-      insns: RET0,
-      license: "GPL",
-      btfFd: btf.value,
-      funcInfo: rec,
-      funcInfoRecSize: 8,
-      coreRelos: relo,
-    }).close();
-    return true;
+    return loadsMain(b.build(), func, { coreRelos: relo });
   },
   global_data: () => {
     using map = mapCreate({
