@@ -176,6 +176,7 @@ function readSkippingDebug(
   } catch {
     return undefined; // readInto names the error
   }
+  let buf: CoreBuf | undefined;
   try {
     const size = f.size;
     if (size < 64 || size > 0x7fffffff) return undefined;
@@ -212,10 +213,15 @@ function readSkippingDebug(
       if (!fill(off, len)) return undefined;
       ranges.push([off, len]);
     }
-    const buf = core.alloc(size);
+    buf = core.alloc(size);
     const u8 = core.u8();
     for (const [off, len] of ranges) u8.set(bytes.subarray(off, off + len), buf.ptr + off);
     return { buf, bytes };
+  } catch {
+    // A file that cannot be read at offsets (or fails half-way): the whole-file reader tries
+    // again and names the error.
+    if (buf !== undefined) core.free(buf);
+    return undefined;
   } finally {
     f.close();
   }
