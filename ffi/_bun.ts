@@ -46,7 +46,7 @@ export function bunSys(): Sys {
     return BigInt(ffi.ptr(buf));
   };
   return makeSys("bun", arch, {
-    ...libcCalls(s, arch, ptrOf),
+    ...libcCalls(s),
     errno: () => ffi.read.i32(Number(s.__errno_location()), 0),
     view: (addr, len) => ffi.toArrayBuffer(Number(addr), 0, len),
     ptrOf,

@@ -6,39 +6,35 @@
  */
 import { Libc } from "./constants.ts";
 import { type Arch, SYSCALL_NUMBERS } from "./symbols.ts";
-import { bpfCmdName, encodeEpollEvent, type Sys, syscallError, type Uname } from "./sys.ts";
+import {
+  bpfCmdName,
+  encodeEpollEvent,
+  keepAlive,
+  type Sys,
+  syscallError,
+  type Uname,
+} from "./sys.ts";
 
-/** The raw calls one runtime provides; integers in, integers out, errno not yet read. */
+/**
+ * The raw calls one runtime provides; integers in, integers out, errno not yet read. Every plain
+ * system call goes through `syscall()` by number (see {@linkcode makeSys}); the others are what
+ * only libc does, or what a runtime does its own way.
+ */
 export interface RawLibc {
-  syscall(nr: number, a1: bigint, a2: bigint, a3: bigint, a4: bigint, a5: bigint): number;
-  ioctl(fd: number, req: number, arg: bigint): number;
-  mmap(addr: bigint, len: number, prot: number, flags: number, fd: number, off: number): bigint;
-  munmap(addr: bigint, len: number): number;
-  close(fd: number): number;
-  read(fd: number, buf: Uint8Array, n: number): number;
-  write(fd: number, buf: Uint8Array, n: number): number;
-  openat(dirfd: number, path: Uint8Array, flags: number, mode: number): number;
-  epoll_create1(flags: number): number;
-  epoll_ctl(epfd: number, op: number, fd: number, ev: Uint8Array): number;
+  syscall(
+    nr: number,
+    a1: bigint,
+    a2: bigint,
+    a3: bigint,
+    a4: bigint,
+    a5: bigint,
+    a6: bigint,
+  ): number;
   epoll_wait(epfd: number, ev: Uint8Array, max: number, timeout: number): number;
   /** epoll_wait off the JavaScript thread (Deno's nonblocking FFI), or undefined (Bun). */
   epoll_wait_async?(epfd: number, ev: Uint8Array, max: number, timeout: number): Promise<number>;
-  mount(
-    src: Uint8Array,
-    dst: Uint8Array,
-    fs: Uint8Array,
-    flags: number,
-    data: Uint8Array | null,
-  ): number;
-  umount2(target: Uint8Array, flags: number): number;
-  setns(fd: number, nstype: number): number;
-  socket(d: number, t: number, p: number): number;
-  bind(fd: number, addr: Uint8Array, len: number): number;
-  setsockopt(fd: number, level: number, name: number, val: Uint8Array, len: number): number;
-  getpid(): number;
   if_nametoindex(name: Uint8Array): number;
   sysconf(name: number): number;
-  uname(buf: Uint8Array): number;
   /** Reads the calling thread's errno. */
   errno(): number;
   /** See `Sys.view`. */
@@ -92,56 +88,18 @@ export type RuntimeCalls = "errno" | "view" | "ptrOf" | "epoll_wait_async";
 
 /**
  * The libc calls both runtimes make the same way over their `dlopen` symbols (declared once in
- * `symbols.ts`): sizes and 64-bit arguments go in as bigints, `ssize_t` and `long` results come
- * back as numbers. Every plain system call goes through libc's `syscall()`, already bound for
- * bpf(): on Deno each bound symbol costs about 0.15 ms when first used, which a first load (and a
- * first attach) would pay.
+ * `symbols.ts`): 64-bit arguments go in as bigints, `long` results come back as numbers.
  *
  * @param s the symbols `dlopen` returned.
- * @param arch the architecture (selects the syscall numbers).
- * @param ptrOf the runtime's address of a buffer's bytes.
  * @returns every call of {@linkcode RawLibc} but the {@linkcode RuntimeCalls}.
  */
-export function libcCalls(
-  // deno-lint-ignore no-explicit-any
-  s: Record<string, (...a: any[]) => any>,
-  arch: Arch,
-  ptrOf: (buf: Uint8Array) => bigint,
-): Omit<RawLibc, RuntimeCalls> {
-  const num = (v: number | bigint) => Number(v);
-  const nr = SYSCALL_NUMBERS[arch];
-  const u64 = (v: number) => BigInt.asUintN(64, BigInt(v));
-  const addr = (b: Uint8Array) => (b.length === 0 ? 0n : ptrOf(b));
-  const sc = (n: number, a1 = 0n, a2 = 0n, a3 = 0n, a4 = 0n, a5 = 0n): number =>
-    num(s.syscall(n, a1, a2, a3, a4, a5, 0n));
+// deno-lint-ignore no-explicit-any
+export function libcCalls(s: Record<string, (...a: any[]) => any>): Omit<RawLibc, RuntimeCalls> {
   return {
-    syscall: (n, a1, a2, a3, a4, a5) => num(s.syscall(n, a1, a2, a3, a4, a5, 0n)),
-    ioctl: (fd, req, arg) => sc(nr.ioctl, u64(fd), u64(req), arg),
-    mmap: (at, len, prot, flags, fd, off) => {
-      const r = s.syscall(nr.mmap, at, BigInt(len), u64(prot), u64(flags), u64(fd), u64(off));
-      return BigInt.asUintN(64, BigInt(r));
-    },
-    munmap: (at, len) => sc(nr.munmap, at, BigInt(len)),
-    close: (fd) => sc(nr.close, u64(fd)),
-    read: (fd, buf, n) => sc(nr.read, u64(fd), addr(buf), BigInt(n)),
-    write: (fd, buf, n) => sc(nr.write, u64(fd), addr(buf), BigInt(n)),
-    openat: (dirfd, path, flags, mode) =>
-      sc(nr.openat, u64(dirfd), addr(path), u64(flags), u64(mode)),
-    epoll_create1: (flags) => sc(nr.epoll_create1, u64(flags)),
-    epoll_ctl: (epfd, op, fd, ev) => sc(nr.epoll_ctl, u64(epfd), u64(op), u64(fd), addr(ev)),
+    syscall: (n, a1, a2, a3, a4, a5, a6) => Number(s.syscall(n, a1, a2, a3, a4, a5, a6)),
     epoll_wait: (epfd, ev, max, timeout) => s.epoll_wait(epfd, ev, max, timeout),
-    mount: (src, dst, fs, flags, data) =>
-      sc(nr.mount, addr(src), addr(dst), addr(fs), u64(flags), data === null ? 0n : addr(data)),
-    umount2: (target, flags) => sc(nr.umount2, addr(target), u64(flags)),
-    setns: (fd, nstype) => sc(nr.setns, u64(fd), u64(nstype)),
-    socket: (d, t, p) => sc(nr.socket, u64(d), u64(t), u64(p)),
-    bind: (fd, sa, len) => sc(nr.bind, u64(fd), addr(sa), u64(len)),
-    setsockopt: (fd, level, name, val, len) =>
-      sc(nr.setsockopt, u64(fd), u64(level), u64(name), addr(val), u64(len)),
-    getpid: () => sc(nr.getpid),
     if_nametoindex: (name) => s.if_nametoindex(name),
-    sysconf: (name) => num(s.sysconf(name)),
-    uname: (buf) => sc(nr.uname, addr(buf)),
+    sysconf: (name) => Number(s.sysconf(name)),
   };
 }
 
@@ -162,8 +120,6 @@ function field(buf: Uint8Array, off: number, len: number): string {
   return new TextDecoder().decode(z < 0 ? b : b.subarray(0, z));
 }
 
-const MAP_FAILED = (1n << 64n) - 1n;
-
 /**
  * Builds a {@linkcode Sys} over one runtime's raw calls.
  *
@@ -174,6 +130,20 @@ const MAP_FAILED = (1n << 64n) - 1n;
  */
 export function makeSys(runtime: string, arch: Arch, c: RawLibc): Sys {
   const nr = SYSCALL_NUMBERS[arch];
+  const u64 = (v: number | bigint) => BigInt.asUintN(64, BigInt(v));
+  const addr = (b: Uint8Array | null) => (b === null || b.length === 0 ? 0n : c.ptrOf(b));
+  // Every plain system call goes through libc's syscall(), bound for bpf() anyway: on Deno each
+  // bound symbol costs about 0.15 ms when first used, which a first load (and attach) would pay.
+  const sc = (n: number, a1 = 0n, a2 = 0n, a3 = 0n, a4 = 0n, a5 = 0n, a6 = 0n): number =>
+    c.syscall(n, a1, a2, a3, a4, a5, a6);
+  // The same with buffers passed by address, kept reachable until the call has returned.
+  const scb = (keep: unknown[], n: number, ...a: bigint[]): number => {
+    try {
+      return sc(n, ...a);
+    } finally {
+      keepAlive(keep);
+    }
+  };
   const check = (call: string, ret: number): number => {
     if (ret < 0) throw syscallError(call, c.errno());
     return ret;
@@ -182,55 +152,61 @@ export function makeSys(runtime: string, arch: Arch, c: RawLibc): Sys {
     runtime,
     arch,
     bpf(cmd, attr) {
-      const ret = c.syscall(nr.bpf, BigInt(cmd), c.ptrOf(attr), BigInt(attr.length), 0n, 0n);
+      const ret = scb([attr], nr.bpf, BigInt(cmd), c.ptrOf(attr), BigInt(attr.length));
       if (ret < 0) throw syscallError(`bpf(${bpfCmdName(cmd)})`, c.errno());
       return ret;
     },
     perfEventOpen(attr, pid, cpu, groupFd, flags) {
-      const ret = c.syscall(
+      const ret = scb(
+        [attr],
         nr.perf_event_open,
         c.ptrOf(attr),
-        BigInt.asUintN(64, BigInt(pid)),
-        BigInt.asUintN(64, BigInt(cpu)),
-        BigInt.asUintN(64, BigInt(groupFd)),
-        BigInt(flags),
+        u64(pid),
+        u64(cpu),
+        u64(groupFd),
+        u64(flags),
       );
       return check("perf_event_open", ret);
     },
     ioctl(fd, request, arg) {
-      return check("ioctl", c.ioctl(fd, request, BigInt.asUintN(64, BigInt(arg))));
+      return check("ioctl", sc(nr.ioctl, u64(fd), u64(request), u64(arg)));
     },
     mmap(length, prot, flags, fd, offset, at) {
-      const addr = c.mmap(at ?? 0n, length, prot, flags, fd, offset);
-      if (addr === MAP_FAILED || addr === -1n) throw syscallError("mmap", c.errno());
-      return addr;
+      const ret = sc(nr.mmap, at ?? 0n, u64(length), u64(prot), u64(flags), u64(fd), u64(offset));
+      if (ret === -1) throw syscallError("mmap", c.errno());
+      return u64(ret);
     },
-    munmap(addr, length) {
-      check("munmap", c.munmap(addr, length));
+    munmap(at, length) {
+      check("munmap", sc(nr.munmap, at, u64(length)));
     },
-    madvise(addr, length, advice) {
-      check("madvise", c.syscall(nr.madvise, addr, BigInt(length), BigInt(advice), 0n, 0n));
+    madvise(at, length, advice) {
+      check("madvise", sc(nr.madvise, at, u64(length), u64(advice)));
     },
-    view(addr, length) {
-      return c.view(addr, length);
+    view(at, length) {
+      return c.view(at, length);
     },
     close(fd) {
-      check("close", c.close(fd));
+      check("close", sc(nr.close, u64(fd)));
     },
     read(fd, buf) {
-      return check("read", c.read(fd, buf, buf.length));
+      return check("read", scb([buf], nr.read, u64(fd), addr(buf), u64(buf.length)));
     },
     write(fd, buf) {
-      return check("write", c.write(fd, buf, buf.length));
+      return check("write", scb([buf], nr.write, u64(fd), addr(buf), u64(buf.length)));
     },
     open(path, flags, mode = 0) {
-      return check(`open(${path})`, c.openat(Libc.AT_FDCWD, cstr(path), flags, mode));
+      const p = cstr(path);
+      return check(
+        `open(${path})`,
+        scb([p], nr.openat, u64(Libc.AT_FDCWD), addr(p), u64(flags), u64(mode)),
+      );
     },
     epollCreate(flags) {
-      return check("epoll_create1", c.epoll_create1(flags));
+      return check("epoll_create1", sc(nr.epoll_create1, u64(flags)));
     },
     epollCtl(epfd, op, fd, events, data) {
-      check("epoll_ctl", c.epoll_ctl(epfd, op, fd, encodeEpollEvent(arch, events, data)));
+      const ev = encodeEpollEvent(arch, events, data);
+      check("epoll_ctl", scb([ev], nr.epoll_ctl, u64(epfd), u64(op), u64(fd), addr(ev)));
     },
     epollWait(epfd, events, timeoutMs) {
       const max = Math.floor(events.length / (arch === "x86_64" ? 12 : 16));
@@ -253,26 +229,32 @@ export function makeSys(runtime: string, arch: Arch, c: RawLibc): Sys {
       }
     },
     mount(source, target, fstype, flags, data) {
+      const [src, dst, fs] = [cstr(source), cstr(target), cstr(fstype)];
       const d = data === undefined ? null : cstr(data);
-      check(`mount(${target})`, c.mount(cstr(source), cstr(target), cstr(fstype), flags, d));
+      check(
+        `mount(${target})`,
+        scb([src, dst, fs, d], nr.mount, addr(src), addr(dst), addr(fs), u64(flags), addr(d)),
+      );
     },
     umount(target, flags = 0) {
-      check(`umount(${target})`, c.umount2(cstr(target), flags));
+      const t = cstr(target);
+      check(`umount(${target})`, scb([t], nr.umount2, addr(t), u64(flags)));
     },
     setns(fd, nstype) {
-      check("setns", c.setns(fd, nstype));
+      check("setns", sc(nr.setns, u64(fd), u64(nstype)));
     },
     socket(domain, type, protocol) {
-      return check("socket", c.socket(domain, type, protocol));
+      return check("socket", sc(nr.socket, u64(domain), u64(type), u64(protocol)));
     },
-    bind(fd, addr) {
-      check("bind", c.bind(fd, addr, addr.length));
+    bind(fd, sa) {
+      check("bind", scb([sa], nr.bind, u64(fd), addr(sa), u64(sa.length)));
     },
     setsockopt(fd, level, name, value) {
-      check("setsockopt", c.setsockopt(fd, level, name, value, value.length));
+      const args = [u64(fd), u64(level), u64(name), addr(value), u64(value.length)] as const;
+      check("setsockopt", scb([value], nr.setsockopt, ...args));
     },
     getpid() {
-      return c.getpid();
+      return sc(nr.getpid);
     },
     ifNameToIndex(name) {
       return c.if_nametoindex(cstr(name));
@@ -282,7 +264,7 @@ export function makeSys(runtime: string, arch: Arch, c: RawLibc): Sys {
     },
     uname(): Uname {
       const buf = new Uint8Array(65 * 6);
-      check("uname", c.uname(buf));
+      check("uname", scb([buf], nr.uname, addr(buf)));
       return {
         sysname: field(buf, 0, 65),
         nodename: field(buf, 65, 65),

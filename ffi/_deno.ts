@@ -29,7 +29,7 @@ export function denoSys(): Sys {
     return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf)));
   };
   return makeSys("deno", arch, {
-    ...libcCalls(s, arch, ptrOf),
+    ...libcCalls(s),
     epoll_wait_async: (epfd, ev, max, timeout) => s.epoll_wait_nonblocking(epfd, ev, max, timeout),
     errno: () => {
       const loc = pointer(BigInt(s.__errno_location()));
