@@ -795,7 +795,7 @@ export class BpfObject {
     if (!(this.spec.btfExt?.coreRelos.size ?? 0)) return; // nothing to relocate
     if (btfFd < 0) {
       throw new BpfError(
-        `${what}: the object's BTF is not loaded in the kernel (see the warning above), and the kernel reads CO-RE relocations against it; load without coreInKernel`,
+        `${what}: the kernel did not take the object's BTF, which it reads CO-RE relocations against; load without coreInKernel`,
       );
     }
     if (!probe("core_relos")) {
