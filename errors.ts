@@ -170,11 +170,15 @@ export class VerifierError extends SyscallError {
       code: string;
       log: string;
       truncated?: boolean;
+      /** What the machine shows about the refusal, appended after the errno. */
+      hint?: string;
     },
   ) {
     const tail = verifierLogTail(options.log, 6);
     const head =
-      `Loading program '${options.program}' (section ${options.section}) failed: ${options.code}`;
+      `Loading program '${options.program}' (section ${options.section}) failed: ${options.code}${
+        options.hint ? `: ${options.hint}` : ""
+      }`;
     super(
       tail.length > 0 ? `${head}; the verifier said:\n${tail.join("\n")}` : head,
       {

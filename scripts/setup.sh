@@ -48,11 +48,16 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq "${PKGS[@]}" >/dev/null
 fi
 
-# --- 3. tracefs and bpffs -----------------------------------------------------------------------
+# --- 3. tracefs, securityfs and bpffs -----------------------------------------------------------
 if [ "$(id -u)" = 0 ]; then
   if [ -d /sys/kernel/tracing ] && ! mountpoint -q /sys/kernel/tracing; then
     say "mount tracefs at /sys/kernel/tracing"
     mount -t tracefs tracefs /sys/kernel/tracing || say "warning: could not mount tracefs"
+  fi
+  # securityfs shows the active LSM list and the lockdown state, which error hints check.
+  if [ -d /sys/kernel/security ] && ! mountpoint -q /sys/kernel/security; then
+    say "mount securityfs at /sys/kernel/security"
+    mount -t securityfs securityfs /sys/kernel/security || say "warning: could not mount securityfs"
   fi
   if [ -d /sys/fs/bpf ] && ! mountpoint -q /sys/fs/bpf; then
     say "mount bpffs at /sys/fs/bpf"
