@@ -128,6 +128,16 @@ for src in tests/oracle/*.c; do
   fi
 done
 
+# An LD_PRELOAD shim that makes the oracle's BPF_PROG_LOAD of one program type fail (fault tests).
+for src in tests/oracle/shim/*.c; do
+  out="$ORACLE_BUILD/$(basename "$src" .c).so"
+  if stale "$out" "$src"; then
+    say "build $out"
+    gcc -O2 -Wall -shared -fPIC -o "$out.tmp" "$src" -ldl || { rm -f "$out.tmp"; die "gcc failed on $src"; }
+    mv "$out.tmp" "$out"
+  fi
+done
+
 # --- 7. test binaries (uprobe/USDT targets) -----------------------------------------------------
 BIN_BUILD=tests/bin/build
 mkdir -p "$BIN_BUILD"
