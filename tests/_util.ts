@@ -127,6 +127,18 @@ export function requireKernel(t?: SkippableContext): boolean {
   return false;
 }
 
+/**
+ * Whether the running kernel's release is at least `major.minor`: for features a kernel of that
+ * release must have (tcx links 6.6, uprobe.multi 6.6...). On an older kernel a test checks the
+ * error path instead.
+ */
+export function kernelAtLeast(major: number, minor: number): boolean {
+  const [a, b] = readFileSync("/proc/sys/kernel/osrelease", "utf8").split(".").map((x) =>
+    parseInt(x, 10)
+  );
+  return a > major || (a === major && b >= minor);
+}
+
 /** What a spawned command did. */
 export interface RunResult {
   /** Exit status (a signal counts as 128 + its number, -1 when the spawn failed). */
