@@ -51,6 +51,9 @@ import {
 import { attachAll, detachAll } from "../link/auto.ts";
 import type { BpfLink } from "../link/link.ts";
 
+/** The names a map pinned by name may have: they become a file name under the pin root. */
+const PIN_NAME = /^[A-Za-z0-9_]{1,255}$/;
+
 /** Message levels of the print callback, as libbpf's `LIBBPF_WARN/INFO/DEBUG`. */
 export type PrintLevel = "warn" | "info" | "debug";
 
@@ -550,6 +553,17 @@ export class BpfObject {
     const spec = this.spec;
     const sys = this.#sys;
     const names = probe("prog_name");
+    // A by-name pin path is the pin root joined with the map's name, which comes from the object:
+    // refuse any name that could leave the root (../x, a/b) before any kernel object is made.
+    for (const m of spec.maps) {
+      if (m.pinning === 1 && !PIN_NAME.test(m.name)) {
+        throw new BpfError(
+          `Map ${
+            JSON.stringify(m.name)
+          }: a map pinned by name must be named with letters, digits and '_' only; its name would be a path under the pin root`,
+        );
+      }
+    }
 
     // Externs: kconfig values into the .kconfig image, ksyms and kfuncs against kernel BTF.
     const externs = new Map<string, ResolvedExtern>();

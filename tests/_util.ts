@@ -477,7 +477,8 @@ export function withTmpDir<T>(prefix: string, fn: (dir: string) => T): T {
 
 /**
  * Writes C `source` to `dir/name.bpf.c` and compiles it with `clang-19 -g -O2 -target bpf`, as
- * setup builds the test objects; fails the test with clang's errors when it does not compile.
+ * setup builds the test objects (so `#include "common.h"` brings vmlinux.h and libbpf's headers);
+ * fails the test with clang's errors when it does not compile.
  *
  * @returns The path of `dir/name.bpf.o`.
  */
@@ -485,9 +486,20 @@ export function compileBpfC(dir: string, name: string, source: string): string {
   const src = join(dir, `${name}.bpf.c`);
   const obj = join(dir, `${name}.bpf.o`);
   writeFileSync(src, source);
-  const cc = spawnSync("clang-19", ["-g", "-O2", "-target", "bpf", "-c", src, "-o", obj], {
-    encoding: "utf8",
-  });
+  const cc = spawnSync("clang-19", [
+    "-g",
+    "-O2",
+    "-target",
+    "bpf",
+    "-I",
+    BPF_BUILD,
+    "-I",
+    join(ROOT, "tests", "bpf"),
+    "-c",
+    src,
+    "-o",
+    obj,
+  ], { encoding: "utf8" });
   assert.equal(cc.status, 0, `clang-19 failed on ${name}.bpf.c: ${cc.stderr}`);
   return obj;
 }
