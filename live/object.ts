@@ -253,6 +253,7 @@ export class BpfObject {
   }
 
   #mapView(spec: DataSecSpec, size: number): DataView_ {
+    // A fresh anonymous mapping reads as zeros: only the image's bytes (none for .bss) are copied.
     const len = Math.max(roundUp(roundUp(size, 8), pageSize()), pageSize());
     const addr = this.#sys.mmap(len, PROT_RW, Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS, -1, 0);
     const bytes = new Uint8Array(this.#sys.view(addr, len), 0, size);
@@ -705,7 +706,9 @@ export class BpfObject {
       const map = new BpfMap(fd, def);
       this.#maps.set(def.name, map);
       dataMapFds.set(name, map.fd);
-      mapUpdate(map.fd, new Uint8Array(4), d.bytes!);
+      // The kernel makes array maps zeroed: an all-zero image (a .bss nobody wrote) needs no copy,
+      // which spares touching every page of a large section.
+      if (!allZero(d.bytes!)) mapUpdate(map.fd, new Uint8Array(4), d.bytes!);
       if (d.spec.readonly) mapFreeze(map.fd);
     }
     // map-in-map slots (prog arrays wait for the programs)
@@ -1150,4 +1153,14 @@ function u32(n: number): Uint8Array {
   const b = new Uint8Array(4);
   new DataView(b.buffer).setUint32(0, n >>> 0, true);
   return b;
+}
+
+/** Whether every byte is zero (eight at a time where the view is aligned). */
+function allZero(b: Uint8Array): boolean {
+  const head = Math.min(b.length, (8 - (b.byteOffset & 7)) & 7);
+  for (let i = 0; i < head; i++) if (b[i] !== 0) return false;
+  const words = new BigUint64Array(b.buffer, b.byteOffset + head, (b.length - head) >>> 3);
+  for (let i = 0; i < words.length; i++) if (words[i] !== 0n) return false;
+  for (let i = head + words.length * 8; i < b.length; i++) if (b[i] !== 0) return false;
+  return true;
 }
