@@ -31,6 +31,9 @@ Loads FILE, auto-attaches every program whose section names its target (tp/, raw
 tp_btf/, fentry/, kprobe/, uprobe/BINARY:FUNC, usdt/BINARY:PROV:NAME, iter/...), waits N
 seconds (default 1) and prints, per program, whether it attached and how often it ran.
 
+Exit status: 0 when at least one program attached; 1 when the object did not load, or
+loaded but no program attached (each program's report says why); 2 for bad usage.
+
 Options:
   --seconds N   how long to keep the programs attached (default 1)
   --json        print {programs: [{name, section, autoAttach, attached, error, runCount}]}
@@ -91,8 +94,8 @@ export function formatObjectRun(doc: ObjectRunJson): string {
  * The verb's entry point.
  *
  * @param argv the arguments after `object run`.
- * @returns the exit status: 0 when the object loaded (whatever attached), 1 when it did not, 2
- *   for bad usage.
+ * @returns the exit status: 0 when at least one program attached, 1 when the object did not load
+ *   or no program attached, 2 for bad usage.
  * @example
  * ```ts ignore
  * const status = await main(["tests/bpf/build/tracing.bpf.o", "--seconds", "1"]);
@@ -180,6 +183,12 @@ export async function main(argv: string[]): Promise<number> {
       })());
     }
     printReport(doc, values.json, formatObjectRun);
+    if (!doc.programs.some((p) => p.attached)) {
+      process.stderr.write(
+        `Error: no program of ${JSON.stringify(file)} attached (see above why)\n`,
+      );
+      return 1;
+    }
     return 0;
   } catch (e) {
     if (e instanceof BpfError) throw e;

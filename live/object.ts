@@ -279,6 +279,15 @@ export class BpfObject {
     }
   }
 
+  #requireLoaded(what: string): void {
+    if (this.#state === "loaded") return;
+    throw new BpfError(
+      this.#state === "opened"
+        ? `${what} on object '${this.name}' needs it loaded: call load() first`
+        : `${what} on object '${this.name}' needs it loaded, and it was closed: open it again`,
+    );
+  }
+
   #settings(name: string): ProgSettings {
     const s = this.#progSettings.get(name);
     if (s === undefined) {
@@ -466,9 +475,7 @@ export class BpfObject {
    * @throws {BpfError} not loaded, or no such map.
    */
   map(name: string): BpfMap {
-    if (this.#state !== "loaded") {
-      throw new BpfError(`Object '${this.name}' is not loaded (${this.#state})`);
-    }
+    this.#requireLoaded("map()");
     const m = this.#maps.get(name) ??
       this.#maps.get(this.spec.datasecs.find((d) => d.name === name)?.mapName ?? "");
     if (m === undefined) {
@@ -489,9 +496,7 @@ export class BpfObject {
    * @throws {BpfError} not loaded, or not a struct_ops map of this object.
    */
   structOpsValue(map: string): Uint8Array {
-    if (this.#state !== "loaded") {
-      throw new BpfError(`Object '${this.name}' is not loaded (${this.#state})`);
-    }
+    this.#requireLoaded("structOpsValue()");
     const so = this.#structOps?.get(map);
     if (so === undefined) {
       throw new BpfError(`Object '${this.name}' has no struct_ops map '${map}'`);
@@ -510,9 +515,7 @@ export class BpfObject {
    * @throws {BpfError} not loaded, no such program, or it was not loaded (autoload off).
    */
   program(name: string): BpfProgram {
-    if (this.#state !== "loaded") {
-      throw new BpfError(`Object '${this.name}' is not loaded (${this.#state})`);
-    }
+    this.#requireLoaded("program()");
     const p = this.#programs.get(name);
     if (p === undefined) {
       this.#settings(name);
@@ -1090,9 +1093,7 @@ export class BpfObject {
    * ```
    */
   attach(): ReadonlyMap<string, BpfLink> {
-    if (this.#state !== "loaded") {
-      throw new BpfError(`Object '${this.name}' is not loaded (${this.#state})`);
-    }
+    this.#requireLoaded("attach()");
     this.#links ??= attachAll(this);
     return this.#links;
   }
