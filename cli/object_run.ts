@@ -24,8 +24,9 @@ import { BpfObject } from "../live/object.ts";
 import { attachEach, type AttachResult } from "../link/auto.ts";
 import { explainLoadError } from "../link/tracing.ts";
 import { parseFileArgs, printReport, usageError } from "./_common.ts";
+import { formatPinned, type PinnedMapJson, pinnedMaps } from "./object_load.ts";
 
-const HELP = `Usage: tsbpf object run FILE [--seconds N] [--json]
+const HELP = `Usage: tsbpf object run FILE [--seconds N] [--pin-root DIR] [--json]
 
 Loads FILE, auto-attaches every program whose section names its target (tp/, raw_tp/,
 tp_btf/, fentry/, kprobe/, uprobe/BINARY:FUNC, usdt/BINARY:PROV:NAME, iter/...), waits N
@@ -35,8 +36,11 @@ Exit status: 0 when at least one program attached; 1 when the object did not loa
 loaded but no program attached (each program's report says why); 2 for bad usage.
 
 Options:
-  --seconds N   how long to keep the programs attached (default 1)
-  --json        print {programs: [{name, section, autoAttach, attached, error, runCount}]}
+  --seconds N      how long to keep the programs attached (default 1)
+  --pin-root DIR   where maps pinned by name go (default /sys/fs/bpf); they stay pinned,
+                   and each is listed
+  --json           print {programs: [{name, section, autoAttach, attached, error, runCount}],
+                   pinned: [{map, path, reused}]}
 `;
 
 /** One program in the `--json` document of `tsbpf object run`. */
@@ -59,6 +63,8 @@ export interface ObjectRunProgram {
 export interface ObjectRunJson {
   /** The loaded programs, in ELF order. */
   programs: ObjectRunProgram[];
+  /** The maps pinned by name, which stay pinned after the command. */
+  pinned?: PinnedMapJson[];
 }
 
 /**
@@ -87,7 +93,7 @@ export function formatObjectRun(doc: ObjectRunJson): string {
       : `not auto-attachable, ${p.runCount} runs`;
     s += `${head}  ${state}\n`;
   }
-  return s;
+  return s + formatPinned(doc.pinned ?? []);
 }
 
 /**
@@ -105,6 +111,7 @@ export async function main(argv: string[]): Promise<number> {
   const args = parseFileArgs(argv, {
     json: { type: "boolean" },
     seconds: { type: "string" },
+    "pin-root": { type: "string" },
   }, HELP);
   if (typeof args === "number") return args;
   const { file, values } = args;
@@ -114,7 +121,8 @@ export async function main(argv: string[]): Promise<number> {
   }
   // A program the kernel refuses is reported and left out; the others still load and run.
   const loadErrors = new Map<string, { section: string; error: string }>();
-  let obj = BpfObject.open(file);
+  const open = () => BpfObject.open(file, { pinRoot: values["pin-root"] });
+  let obj = open();
   for (;;) {
     try {
       obj.load();
@@ -130,7 +138,7 @@ export async function main(argv: string[]): Promise<number> {
           ? explainLoadError(e, spec?.expectedAttachType ?? "")
           : e.message,
       });
-      obj = BpfObject.open(file);
+      obj = open();
       for (const name of loadErrors.keys()) obj.setAutoload(name, false);
     }
   }
@@ -148,6 +156,7 @@ export async function main(argv: string[]): Promise<number> {
     await new Promise((r) => setTimeout(r, seconds * 1000));
     const doc: ObjectRunJson = {
       programs: [],
+      pinned: pinnedMaps(obj.maps),
     };
     const attached = new Map(results.map((r) => [r.name, r]));
     for (const spec of obj.spec.programs) {
