@@ -182,7 +182,7 @@ export interface CodecField {
   readonly key: string;
   /** The C member (or variable) name. */
   readonly name: string;
-  /** The member's declared BTF type id (before typedefs). */
+  /** The member's declared BTF type id (before typedefs); for a DATASEC, the variable's type. */
   readonly memberTypeId: number;
   /** Offset from the start of the outermost object, in bits. */
   readonly bitOffset: number;
@@ -889,7 +889,7 @@ class Builder {
           if (this.kind(v.type) !== BtfKind.Var) continue; // FUNC entries of .ksyms
           const vt = this.type(v.type);
           if (vt.kind !== BtfKind.Var) continue;
-          members.push({ name: vt.name, type: v.type, bitOffset: v.offset * 8, bitSize: 0 });
+          members.push({ name: vt.name, type: vt.type, bitOffset: v.offset * 8, bitSize: 0 });
           end = Math.max(end, v.offset + v.size);
         }
         return this.#object(id, false, end, members, false);

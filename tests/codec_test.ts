@@ -121,7 +121,7 @@ function hex(b: Uint8Array): string {
   return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 }
 
-test("a codec has C's size and alignment for struct all", () => {
+test("a codec has C's size and alignment for struct all", { timeout: 60_000 }, () => {
   const { c, all } = layout();
   assert.equal(all.size, c.size);
   assert.equal(all.align, c.align);
