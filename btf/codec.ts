@@ -491,16 +491,14 @@ function typedArrayNode(
   const Ctor = TYPED[name];
   const es = elem.size;
   const size = es * n;
-  const edec = elem.dec;
   const eenc = elem.enc;
-  const dec: Dec = LE
+  // Element by element through a loop of its own per class (one monomorphic store each), and
+  // with one memcpy for large arrays.
+  const small = typedDecoder(name, n, es);
+  const dec: Dec = LE && size > 1024
     ? (dv, o) =>
       new Ctor(dv.buffer.slice(dv.byteOffset + o, dv.byteOffset + o + size) as ArrayBuffer)
-    : (dv, o) => {
-      const a = new Ctor(n);
-      for (let i = 0; i < n; i++) (a as unknown as unknown[])[i] = edec(dv, o + i * es);
-      return a;
-    };
+    : small;
   const enc: Enc = (v, dv, o) => {
     if (LE && v instanceof Ctor) {
       if (v.length !== n) fail(`Expected a ${name} of ${n} elements, got ${v.length}`, typeId);
@@ -532,6 +530,72 @@ function typedArrayNode(
     dec,
     enc,
   };
+}
+
+/** A decoder of `n` little-endian elements into a new typed array of class `name`. */
+function typedDecoder(name: TypedArrayName, n: number, es: number): Dec {
+  switch (name) {
+    case "Int8Array":
+      return (dv, o) => {
+        const a = new Int8Array(n);
+        for (let i = 0; i < n; i++) a[i] = dv.getInt8(o + i);
+        return a;
+      };
+    case "Uint8Array":
+      return (dv, o) => {
+        const a = new Uint8Array(n);
+        for (let i = 0; i < n; i++) a[i] = dv.getUint8(o + i);
+        return a;
+      };
+    case "Int16Array":
+      return (dv, o) => {
+        const a = new Int16Array(n);
+        for (let i = 0; i < n; i++) a[i] = dv.getInt16(o + 2 * i, true);
+        return a;
+      };
+    case "Uint16Array":
+      return (dv, o) => {
+        const a = new Uint16Array(n);
+        for (let i = 0; i < n; i++) a[i] = dv.getUint16(o + 2 * i, true);
+        return a;
+      };
+    case "Int32Array":
+      return (dv, o) => {
+        const a = new Int32Array(n);
+        for (let i = 0; i < n; i++) a[i] = dv.getInt32(o + 4 * i, true);
+        return a;
+      };
+    case "Uint32Array":
+      return (dv, o) => {
+        const a = new Uint32Array(n);
+        for (let i = 0; i < n; i++) a[i] = dv.getUint32(o + 4 * i, true);
+        return a;
+      };
+    case "BigInt64Array":
+      return (dv, o) => {
+        const a = new BigInt64Array(n);
+        for (let i = 0; i < n; i++) a[i] = dv.getBigInt64(o + 8 * i, true);
+        return a;
+      };
+    case "BigUint64Array":
+      return (dv, o) => {
+        const a = new BigUint64Array(n);
+        for (let i = 0; i < n; i++) a[i] = dv.getBigUint64(o + 8 * i, true);
+        return a;
+      };
+    case "Float32Array":
+      return (dv, o) => {
+        const a = new Float32Array(n);
+        for (let i = 0; i < n; i++) a[i] = dv.getFloat32(o + 4 * i, true);
+        return a;
+      };
+    case "Float64Array":
+      return (dv, o) => {
+        const a = new Float64Array(n);
+        for (let i = 0; i < n; i++) a[i] = dv.getFloat64(o + es * i, true);
+        return a;
+      };
+  }
 }
 
 function stringNode(typeId: number, n: number): Node {
@@ -1124,8 +1188,12 @@ class Builder {
     const lkeys = leaves.map((l) => l.key);
     const lats = leaves.map((l) => l.at);
     const ldecs = leaves.map((l) => l.dec);
+    // Copying a template with every key in place gives each object of this type one hidden class
+    // and is faster than adding the keys one by one.
+    const template: Record<string, unknown> = {};
+    for (const k of lkeys) template[k] = undefined;
     const dec: Dec = (dv, o) => {
-      const r: Record<string, unknown> = {};
+      const r: Record<string, unknown> = { ...template };
       for (let i = 0; i < n; i++) r[lkeys[i]] = ldecs[i](dv, o + lats[i]);
       return r;
     };
