@@ -662,6 +662,32 @@ function jsArrayNode(typeId: number, elem: Node, n: number): Node {
   };
 }
 
+/**
+ * A name from an object file as error messages show it: as it is when it is printable ASCII with
+ * no spaces, else quoted with everything else escaped (no terminal control sequence gets through).
+ */
+function printable(name: string): string {
+  let plain = true;
+  for (let i = 0; i < name.length && plain; i++) {
+    const c = name.charCodeAt(i);
+    plain = c > 0x20 && c < 0x7f && c !== 0x22 && c !== 0x5c;
+  }
+  if (plain && name !== "") return name;
+  let out = '"';
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c === 0x22 || c === 0x5c) out += "\\" + name[i];
+    else if (c >= 0x20 && c < 0x7f) out += name[i];
+    else out += `\\u${c.toString(16).padStart(4, "0")}`;
+  }
+  return out + '"';
+}
+
+/** The first segment of a CodecError's path: the type's name, or `value` for an anonymous one. */
+function rootName(name: string): string {
+  return name === "" ? "value" : printable(name);
+}
+
 /** Adds a path segment to an encode failure on its way out. */
 function at(e: unknown, seg: string): unknown {
   if (e instanceof Fail) e.segs.push(seg);
@@ -965,9 +991,9 @@ class Builder {
         );
       case BtfKind.Fwd:
         throw new BuildFail(
-          `Type ${id} is a forward declaration (${
-            t.union ? "union" : "struct"
-          } ${t.name}) with no size`,
+          `Type ${id} is a forward declaration (${t.union ? "union" : "struct"} ${
+            printable(t.name)
+          }) with no size`,
           id,
         );
       case BtfKind.Func:
@@ -1255,7 +1281,7 @@ class BtfCodec<T> implements Codec<T> {
   }
 
   #root(): string {
-    return this.name === "" ? "value" : this.name;
+    return rootName(this.name);
   }
 
   decode(view: DataView, offset = 0): T {
@@ -1319,7 +1345,7 @@ function buildNode(btf: Btf, typeId: number): { node: Node; name: string } {
     return { node: b.node(typeId), name };
   } catch (e) {
     if (!(e instanceof BuildFail)) throw e;
-    const root = name === "" ? "value" : name;
+    const root = rootName(name);
     const path = root + e.segs.reverse().join("");
     e.segs.reverse();
     const at = e.segs.length > 0 ? ` (at ${path})` : "";

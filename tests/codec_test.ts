@@ -393,6 +393,28 @@ test("hostile BTF gives a CodecError, not a hang: self-containment, depth, size,
   assert.ok(thrown(() => codecFor(layout().btf, 1 << 30)) instanceof CodecError);
 });
 
+function hasControl(s: string): boolean {
+  return [...s].some((c) =>
+    c.charCodeAt(0) < 0x20 || (c.charCodeAt(0) >= 0x7f && c.charCodeAt(0) <= 0x9f)
+  );
+}
+
+test("names from the object reach error messages escaped", () => {
+  const b = new BtfBuilder();
+  const int = b.int("int", 4, { signed: true });
+  const evil = "ev\u001b[31mil\n\u009b";
+  const s = b.struct(evil, 4, [member("x\u001b", int, 0)]);
+  const f = b.fwd(`fwd\u001b[2J`);
+  const bad = b.struct("bad", 8, [member("f", f, 0)]);
+  using btf = Btf.parse(b.build());
+  const e = codecError(() => codecFor(btf, s).toBytes({}), `"ev\\u001b[31mil\\u000a\\u009b".x_`);
+  assert.ok(!hasControl(e.message), e.message);
+  const e2 = thrown(() => codecFor(btf, bad));
+  assert.ok(e2 instanceof CodecError);
+  assert.match(e2.message, /struct "fwd\\u001b\[2J"/);
+  assert.ok(!hasControl(e2.message), e2.message);
+});
+
 test("a build error names the member path that leads to it", () => {
   const e = hostile((b) => {
     const int = b.int("int", 4);
