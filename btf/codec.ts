@@ -29,8 +29,11 @@
  *   is a `Uint8Array`). Decoding reads up to the first NUL as UTF-8 (invalid bytes become U+FFFD);
  *   encoding writes the UTF-8 bytes and zero-fills the rest. A string of exactly N bytes is written
  *   without a NUL (as `strncpy` would); a longer one is a {@linkcode CodecError}.
- * - Typed arrays are copies, never views of the decoded bytes. Encode takes the matching typed
- *   array, or any array-like of the right length whose elements fit (`[1, 2, 3]` for `int a[3]`).
+ * - Typed arrays are copies, never views of the decoded bytes. Those of up to 256 bytes are views
+ *   into a shared 8 KiB pool (V8 makes a backing store for each new typed array, ten times the cost
+ *   of the whole decode): their `byteOffset` may be non-zero and their `buffer` holds other values
+ *   too; `.slice()` gives one a buffer of its own. Encode takes the matching typed array, or any
+ *   array-like of the right length whose elements fit (`[1, 2, 3]` for `int a[3]`).
  * - Zero-length and flexible arrays decode as empty (`""`, an empty typed array, `[]`).
  * - Signed bitfields are sign-extended. The representation of a bitfield follows its width, not
  *   its declared type: `u64 flag : 1` is a `number`, `u64 big : 40` a `bigint`.
@@ -494,14 +497,19 @@ function typedArrayNode(
   const eenc = elem.enc;
   // Element by element through a loop of its own per class (one monomorphic store each), and
   // with one memcpy for large arrays.
-  const small = typedDecoder(name, n, es);
+  const small = typedDecoder(name, n, size);
   const dec: Dec = LE && size > 1024
     ? (dv, o) =>
       new Ctor(dv.buffer.slice(dv.byteOffset + o, dv.byteOffset + o + size) as ArrayBuffer)
     : small;
+  const copy = typedCopier(name, n);
   const enc: Enc = (v, dv, o) => {
-    if (LE && v instanceof Ctor) {
+    if (v instanceof Ctor) {
       if (v.length !== n) fail(`Expected a ${name} of ${n} elements, got ${v.length}`, typeId);
+      if (!LE || size <= 1024) {
+        copy(v, dv, o);
+        return;
+      }
       new Uint8Array(dv.buffer, dv.byteOffset + o, size).set(
         new Uint8Array(v.buffer, v.byteOffset, size),
       );
@@ -532,68 +540,175 @@ function typedArrayNode(
   };
 }
 
-/** A decoder of `n` little-endian elements into a new typed array of class `name`. */
-function typedDecoder(name: TypedArrayName, n: number, es: number): Dec {
+/** Typed arrays of at most this many bytes are views into a shared slab. */
+const POOLED_MAX = 256;
+/** The size of a slab of the typed-array pool. */
+const SLAB = 8192;
+let slab = new ArrayBuffer(SLAB);
+let slabUsed = 0;
+
+/**
+ * The offset in `slab` of `bytes` fresh (zero) bytes, 8-byte aligned; starts a new slab when the
+ * current one is full. V8 (Deno) allocates a backing store for every typed array, which costs
+ * several hundred nanoseconds; a view over a slab costs tens, on JavaScriptCore (Bun) too.
+ */
+function takeSlab(bytes: number): number {
+  const need = (bytes + 7) & ~7;
+  if (slabUsed + need > SLAB) {
+    slab = new ArrayBuffer(SLAB);
+    slabUsed = 0;
+  }
+  const at = slabUsed;
+  slabUsed += need;
+  return at;
+}
+
+/**
+ * A decoder of `n` little-endian elements into a new typed array of class `name`: a view into the
+ * pool for up to {@linkcode POOLED_MAX} bytes, else an array of its own. One loop per class, so
+ * that each store site sees one class.
+ */
+function typedDecoder(name: TypedArrayName, n: number, size: number): Dec {
+  const pooled = size > 0 && size <= POOLED_MAX;
   switch (name) {
     case "Int8Array":
       return (dv, o) => {
-        const a = new Int8Array(n);
+        // takeSlab may start a new slab: call it before reading `slab`.
+        const at = pooled ? takeSlab(size) : -1;
+        const a = at >= 0 ? new Int8Array(slab, at, n) : new Int8Array(n);
         for (let i = 0; i < n; i++) a[i] = dv.getInt8(o + i);
         return a;
       };
     case "Uint8Array":
       return (dv, o) => {
-        const a = new Uint8Array(n);
+        // takeSlab may start a new slab: call it before reading `slab`.
+        const at = pooled ? takeSlab(size) : -1;
+        const a = at >= 0 ? new Uint8Array(slab, at, n) : new Uint8Array(n);
         for (let i = 0; i < n; i++) a[i] = dv.getUint8(o + i);
         return a;
       };
     case "Int16Array":
       return (dv, o) => {
-        const a = new Int16Array(n);
+        // takeSlab may start a new slab: call it before reading `slab`.
+        const at = pooled ? takeSlab(size) : -1;
+        const a = at >= 0 ? new Int16Array(slab, at, n) : new Int16Array(n);
         for (let i = 0; i < n; i++) a[i] = dv.getInt16(o + 2 * i, true);
         return a;
       };
     case "Uint16Array":
       return (dv, o) => {
-        const a = new Uint16Array(n);
+        // takeSlab may start a new slab: call it before reading `slab`.
+        const at = pooled ? takeSlab(size) : -1;
+        const a = at >= 0 ? new Uint16Array(slab, at, n) : new Uint16Array(n);
         for (let i = 0; i < n; i++) a[i] = dv.getUint16(o + 2 * i, true);
         return a;
       };
     case "Int32Array":
       return (dv, o) => {
-        const a = new Int32Array(n);
+        // takeSlab may start a new slab: call it before reading `slab`.
+        const at = pooled ? takeSlab(size) : -1;
+        const a = at >= 0 ? new Int32Array(slab, at, n) : new Int32Array(n);
         for (let i = 0; i < n; i++) a[i] = dv.getInt32(o + 4 * i, true);
         return a;
       };
     case "Uint32Array":
       return (dv, o) => {
-        const a = new Uint32Array(n);
+        // takeSlab may start a new slab: call it before reading `slab`.
+        const at = pooled ? takeSlab(size) : -1;
+        const a = at >= 0 ? new Uint32Array(slab, at, n) : new Uint32Array(n);
         for (let i = 0; i < n; i++) a[i] = dv.getUint32(o + 4 * i, true);
         return a;
       };
     case "BigInt64Array":
       return (dv, o) => {
-        const a = new BigInt64Array(n);
+        // takeSlab may start a new slab: call it before reading `slab`.
+        const at = pooled ? takeSlab(size) : -1;
+        const a = at >= 0 ? new BigInt64Array(slab, at, n) : new BigInt64Array(n);
         for (let i = 0; i < n; i++) a[i] = dv.getBigInt64(o + 8 * i, true);
         return a;
       };
     case "BigUint64Array":
       return (dv, o) => {
-        const a = new BigUint64Array(n);
+        // takeSlab may start a new slab: call it before reading `slab`.
+        const at = pooled ? takeSlab(size) : -1;
+        const a = at >= 0 ? new BigUint64Array(slab, at, n) : new BigUint64Array(n);
         for (let i = 0; i < n; i++) a[i] = dv.getBigUint64(o + 8 * i, true);
         return a;
       };
     case "Float32Array":
       return (dv, o) => {
-        const a = new Float32Array(n);
+        // takeSlab may start a new slab: call it before reading `slab`.
+        const at = pooled ? takeSlab(size) : -1;
+        const a = at >= 0 ? new Float32Array(slab, at, n) : new Float32Array(n);
         for (let i = 0; i < n; i++) a[i] = dv.getFloat32(o + 4 * i, true);
         return a;
       };
     case "Float64Array":
       return (dv, o) => {
-        const a = new Float64Array(n);
-        for (let i = 0; i < n; i++) a[i] = dv.getFloat64(o + es * i, true);
+        // takeSlab may start a new slab: call it before reading `slab`.
+        const at = pooled ? takeSlab(size) : -1;
+        const a = at >= 0 ? new Float64Array(slab, at, n) : new Float64Array(n);
+        for (let i = 0; i < n; i++) a[i] = dv.getFloat64(o + 8 * i, true);
         return a;
+      };
+  }
+}
+
+/** Copies the `n` elements of a typed array of class `name` into a view, one loop per class. */
+function typedCopier(
+  name: TypedArrayName,
+  n: number,
+): (v: unknown, dv: DataView, o: number) => void {
+  switch (name) {
+    case "Int8Array":
+      return (v, dv, o) => {
+        const a = v as Int8Array;
+        for (let i = 0; i < n; i++) dv.setInt8(o + i, a[i]);
+      };
+    case "Uint8Array":
+      return (v, dv, o) => {
+        const a = v as Uint8Array;
+        for (let i = 0; i < n; i++) dv.setUint8(o + i, a[i]);
+      };
+    case "Int16Array":
+      return (v, dv, o) => {
+        const a = v as Int16Array;
+        for (let i = 0; i < n; i++) dv.setInt16(o + 2 * i, a[i], true);
+      };
+    case "Uint16Array":
+      return (v, dv, o) => {
+        const a = v as Uint16Array;
+        for (let i = 0; i < n; i++) dv.setUint16(o + 2 * i, a[i], true);
+      };
+    case "Int32Array":
+      return (v, dv, o) => {
+        const a = v as Int32Array;
+        for (let i = 0; i < n; i++) dv.setInt32(o + 4 * i, a[i], true);
+      };
+    case "Uint32Array":
+      return (v, dv, o) => {
+        const a = v as Uint32Array;
+        for (let i = 0; i < n; i++) dv.setUint32(o + 4 * i, a[i], true);
+      };
+    case "BigInt64Array":
+      return (v, dv, o) => {
+        const a = v as BigInt64Array;
+        for (let i = 0; i < n; i++) dv.setBigInt64(o + 8 * i, a[i], true);
+      };
+    case "BigUint64Array":
+      return (v, dv, o) => {
+        const a = v as BigUint64Array;
+        for (let i = 0; i < n; i++) dv.setBigUint64(o + 8 * i, a[i], true);
+      };
+    case "Float32Array":
+      return (v, dv, o) => {
+        const a = v as Float32Array;
+        for (let i = 0; i < n; i++) dv.setFloat32(o + 4 * i, a[i], true);
+      };
+    case "Float64Array":
+      return (v, dv, o) => {
+        const a = v as Float64Array;
+        for (let i = 0; i < n; i++) dv.setFloat64(o + 8 * i, a[i], true);
       };
   }
 }
@@ -617,6 +732,20 @@ function stringNode(typeId: number, n: number): Node {
   };
   const enc: Enc = (v, dv, o) => {
     if (typeof v !== "string") fail(`Expected a string, got ${describe(v)}`, typeId);
+    // ASCII byte by byte; anything else through the encoder.
+    const len = v.length;
+    if (len <= n) {
+      let i = 0;
+      for (; i < len; i++) {
+        const c = v.charCodeAt(i);
+        if (c >= 0x80) break;
+        dv.setUint8(o + i, c);
+      }
+      if (i === len) {
+        for (; i < n; i++) dv.setUint8(o + i, 0);
+        return;
+      }
+    }
     const dst = new Uint8Array(dv.buffer, dv.byteOffset + o, n);
     const r = utf8Enc.encodeInto(v, dst);
     if (r.read < v.length) {
