@@ -1282,6 +1282,13 @@ class Builder {
               : (bt as { signed: boolean }).signed;
             const bool = bt.kind === BtfKind.Int && (bt.encoding & BtfIntEncoding.Bool) !== 0;
             const bf = bitfieldNode(mid, bitSize, bitOff % 8, signed, bool);
+            // An enum bitfield keeps its enum in the shape when the width gives the enum's own
+            // representation (a narrow field of an 8-byte enum is a number, not the enum's bigint).
+            let shape = bf.shape;
+            if (bt.kind === BtfKind.Enum || bt.kind === BtfKind.Enum64) {
+              const repr = bt.size === 8 ? "bigint" : "number";
+              if (repr === bf.shape.kind) shape = { kind: "enum", typeId: mid, repr };
+            }
             const key = keys.take(m.name);
             const atByte = Math.floor(bitOff / 8);
             leaves.push({ key, at: atByte, dec: bf.dec });
@@ -1293,7 +1300,7 @@ class Builder {
               memberTypeId: m.type,
               bitOffset: bitOff,
               bitSize,
-              shape: bf.shape,
+              shape,
               via,
             });
             cost = Math.min(CODEC_MAX_VALUES + 1, cost + 1);
