@@ -244,11 +244,12 @@ function fail(msg: string, typeId: number): never {
 }
 
 function zero(dv: DataView, off: number, n: number): void {
-  if (n >= 64) {
+  if (n > 256) {
     new Uint8Array(dv.buffer, dv.byteOffset + off, n).fill(0);
     return;
   }
   let i = 0;
+  for (; i + 8 <= n; i += 8) dv.setFloat64(off + i, 0);
   for (; i + 4 <= n; i += 4) dv.setUint32(off + i, 0);
   for (; i < n; i++) dv.setUint8(off + i, 0);
 }
