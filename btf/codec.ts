@@ -22,7 +22,7 @@
  * | array of integers, enums, floats or pointers       | the typed array: `Int32Array`, `BigUint64Array`… |
  * | any other array                                    | a JS array; `int m[2][3]` is `Int32Array[]`      |
  * | struct, union, DATASEC                             | a plain object with every member                 |
- * | bitfield of up to 32 bits / of more               | `number` / `bigint` (`_Bool x : 1` is `boolean`) |
+ * | bitfield of up to 32 bits / of more                | `number` / `bigint` (`_Bool x : 1` is `boolean`) |
  *
  * - A char array is an array whose element is a 1-byte INT with the CHAR encoding, or the INT named
  *   `char`, `signed char` or `unsigned char` itself (modifiers allowed, typedefs not: `__u8 mac[6]`
@@ -58,7 +58,13 @@
  * `encode(decode(b))` gives `b` back except where the representation drops bytes: padding and
  * unnamed bitfields (zeroed), a `_Bool` byte other than 0 or 1 (written as 1), the bytes after the
  * first NUL of a char array (zeroed) or invalid UTF-8 in it, and overlapping union members when a
- * later member is one of those (the last member's bytes are written last).
+ * later member is one of those (the last member's bytes are written last). A char array with
+ * invalid UTF-8 may even decode into a string that no longer fits (each U+FFFD takes three bytes):
+ * encoding it is a {@linkcode CodecError}.
+ *
+ * A DATASEC decodes with the offsets its BTF gives; in an object file's own BTF they are zero until
+ * fixed up (libbpf's `btf_fixup_datasec`), so decode an `ObjectSpec`'s data section variable by
+ * variable, with each `VarSpec`'s codec at its offset.
  *
  * ## Limits
  *
