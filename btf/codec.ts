@@ -1357,12 +1357,8 @@ class Builder {
     const lkeys = leaves.map((l) => l.key);
     const lats = leaves.map((l) => l.at);
     const ldecs = leaves.map((l) => l.dec);
-    // Copying a template with every key in place gives each object of this type one hidden class
-    // and is faster than adding the keys one by one.
-    const template: Record<string, unknown> = {};
-    for (const k of lkeys) template[k] = undefined;
     const dec: Dec = (dv, o) => {
-      const r: Record<string, unknown> = { ...template };
+      const r: Record<string, unknown> = {};
       for (let i = 0; i < n; i++) r[lkeys[i]] = ldecs[i](dv, o + lats[i]);
       return r;
     };
