@@ -306,3 +306,38 @@ test("tsTypes of tests/oracle/codec_layout.h is the golden file tests/golden/cod
   if (process.env.UPDATE_GOLDEN === "1") writeFileSync(GOLDEN, text);
   assert.equal(text, readFileSync(GOLDEN, "utf8"));
 });
+
+test("long names are broken where deno fmt breaks them, at line widths 80 and 100", {
+  timeout: 60_000,
+}, () => {
+  const b = new BtfBuilder();
+  const u32 = b.int("unsigned int", 4);
+  for (let n = 14; n <= 104; n += 1) {
+    const name = `n${"x".repeat(n - 1)}`;
+    const s = b.struct(`s_${name}`, 4, [member(`m_${name}`, u32, 0)]);
+    b.struct(`o_${name}`, 4, [member(`k_${name.slice(0, n / 2)}`, s, 0)]);
+    b.struct(`e_${name}`, 0);
+    b.enum(`v_${name}`, 4, [[`V_${name}`, 1], ["SHORT", 2]]);
+    b.enum(`w_${name}`, 4, []);
+    b.typedef(`t_${name}`, s);
+  }
+  using btf = Btf.parse(b.build());
+  withTmpDir("tsbpf-tstypes-width", (dir) => {
+    for (const width of [80, 100]) {
+      writeFileSync(join(dir, `w${width}.ts`), tsTypes(btf, { lineWidth: width }).text);
+      const r = spawnSync(DENO, [
+        "fmt",
+        "--no-config",
+        "--line-width",
+        String(width),
+        "--check",
+        `w${width}.ts`,
+      ], {
+        cwd: dir,
+        encoding: "utf8",
+        env: { ...process.env, NO_COLOR: "1" },
+      });
+      assert.equal(r.status, 0, `width ${width}:\n${r.stdout}${r.stderr}`.slice(0, 3000));
+    }
+  });
+});
