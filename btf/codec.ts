@@ -735,7 +735,10 @@ function stringNode(typeId: number, n: number): Node {
       for (let i = 0; i < end; i++) s += String.fromCharCode(dv.getUint8(o + i));
       return s;
     }
-    return utf8.decode(new Uint8Array(dv.buffer.slice(dv.byteOffset + o, dv.byteOffset + o + end)));
+    // A copy in a plain ArrayBuffer: TextDecoder refuses views of a SharedArrayBuffer.
+    const bytes = new Uint8Array(end);
+    bytes.set(new Uint8Array(dv.buffer, dv.byteOffset + o, end));
+    return utf8.decode(bytes);
   };
   const enc: Enc = (v, dv, o) => {
     if (typeof v !== "string") fail(`Expected a string, got ${describe(v)}`, typeId);

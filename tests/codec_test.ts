@@ -658,3 +658,12 @@ test(
     assert.ok(n > 1000, `only ${n} structs and unions`);
   },
 );
+
+test("decode works on a DataView over a SharedArrayBuffer, UTF-8 strings included", () => {
+  const { all, c } = layout();
+  const sab = new SharedArrayBuffer(c.size);
+  new Uint8Array(sab).set(c.bytes);
+  assert.deepEqual(all.decode(new DataView(sab)), EXPECTED);
+  all.encode(EXPECTED, new DataView(sab));
+  assert.equal(hex(new Uint8Array(sab).slice()), hex(c.bytes));
+});
