@@ -852,31 +852,43 @@ function given(item: Item, v: Record<string, unknown>): boolean {
   return false;
 }
 
-function runItem(item: Item, v: Record<string, unknown>, dv: DataView, o: number): void {
+type Writer = (v: Record<string, unknown>, dv: DataView, o: number) => void;
+
+/** Composes the writer of an item tree once, so that encoding walks closures, not the tree. */
+function compileItem(item: Item): Writer {
   if (item.t === "leaf") {
-    try {
-      item.enc(v[item.key], dv, o + item.at);
-    } catch (e) {
-      throw at(e, `.${item.key}`);
-    }
-    return;
+    const { key, at: off, enc } = item;
+    return (v, dv, o) => {
+      try {
+        enc(v[key], dv, o + off);
+      } catch (e) {
+        throw at(e, `.${key}`);
+      }
+    };
   }
   const items = item.items;
+  const writers = items.map(compileItem);
+  const n = writers.length;
   if (item.t === "struct") {
-    for (let i = 0; i < items.length; i++) runItem(items[i], v, dv, o);
-    return;
+    return (v, dv, o) => {
+      for (let i = 0; i < n; i++) writers[i](v, dv, o);
+    };
   }
-  let any = items.length === 0;
-  for (let i = 0; i < items.length; i++) {
-    if (given(items[i], v)) {
-      runItem(items[i], v, dv, o);
-      any = true;
+  const what = item.what;
+  const keys = item.keys;
+  return (v, dv, o) => {
+    let any = n === 0;
+    for (let i = 0; i < n; i++) {
+      if (given(items[i], v)) {
+        writers[i](v, dv, o);
+        any = true;
+      }
     }
-  }
-  if (!any) {
-    const shown = item.keys.slice(0, 8).join(", ") + (item.keys.length > 8 ? "..." : "");
-    fail(`${item.what} needs one of its members (${shown}); none is given`, -1);
-  }
+    if (!any) {
+      const shown = keys.slice(0, 8).join(", ") + (keys.length > 8 ? "..." : "");
+      fail(`${what} needs one of its members (${shown}); none is given`, -1);
+    }
+  };
 }
 
 /** Keys in the order given, made unique and safe as plain object keys. */
@@ -1354,6 +1366,7 @@ class Builder {
       };
     };
     const root = collect(members, union, 0, size, kflag, 0);
+    const write = compileItem(root);
     if (size % align !== 0) packed = true;
     if (packed) align = 1;
     const n = leaves.length;
@@ -1370,7 +1383,7 @@ class Builder {
         fail(`Expected an object, got ${describe(v)}`, id);
       }
       zero(dv, o, size);
-      runItem(root, v as Record<string, unknown>, dv, o);
+      write(v as Record<string, unknown>, dv, o);
     };
     return {
       size,
