@@ -132,9 +132,50 @@ export interface Codec<T = unknown> {
   toBytes(value: T): Uint8Array;
 }
 
-/** Nesting deeper than this (structs, arrays, unnamed members, modifiers) has no codec. */
+/**
+ * Nesting deeper than this (structs in structs, arrays, unnamed members) has no codec; typedefs
+ * and modifiers do not count.
+ *
+ * @example
+ * ```ts
+ * import { Btf, BtfBuilder, CODEC_MAX_DEPTH, codecFor, CodecError } from "./mod.ts";
+ * const b = new BtfBuilder();
+ * let t = b.int("int", 4, { signed: true });
+ * for (let i = 0; i <= CODEC_MAX_DEPTH; i++) t = b.struct(`s${i}`, 4, [{ name: "v", type: t, bitOffset: 0 }]);
+ * using btf = Btf.parse(b.build());
+ * let refused = false;
+ * try {
+ *   codecFor(btf, t);
+ * } catch (e) {
+ *   refused = e instanceof CodecError;
+ * }
+ * if (!refused) throw new Error("a type nested too deep got a codec");
+ * ```
+ */
 export const CODEC_MAX_DEPTH = 64;
-/** A type whose decoded value would hold more JavaScript values than this has no codec. */
+/**
+ * A type whose decoded value would hold more JavaScript values than this has no codec (a typed
+ * array or a string counts as one value, an array of structs as one per member of each).
+ *
+ * @example
+ * ```ts
+ * import { Btf, BtfBuilder, CODEC_MAX_VALUES, codecFor } from "./mod.ts";
+ * const b = new BtfBuilder();
+ * const int = b.int("int", 4, { signed: true });
+ * const pt = b.struct("pt", 4, [{ name: "v", type: int, bitOffset: 0 }]);
+ * const many = b.array(pt, CODEC_MAX_VALUES, int); // 2^20 objects of 2 values each
+ * const few = b.array(int, CODEC_MAX_VALUES, int); // one Int32Array
+ * using btf = Btf.parse(b.build());
+ * if (codecFor(btf, few).size !== 4 * CODEC_MAX_VALUES) throw new Error("size");
+ * let refused = false;
+ * try {
+ *   codecFor(btf, many);
+ * } catch {
+ *   refused = true;
+ * }
+ * if (!refused) throw new Error("too many values got a codec");
+ * ```
+ */
 export const CODEC_MAX_VALUES = 1 << 20;
 /** Chains of typedefs and modifiers longer than this are refused (the kernel allows 32). */
 const MAX_CHAIN = 256;
