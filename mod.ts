@@ -67,6 +67,14 @@ export {
   setPrint,
 } from "./live/object.ts";
 export { BpfMap } from "./live/map.ts";
+export {
+  type RecordDecoder,
+  RingBuffer,
+  type RingCallback,
+  type RingMapRef,
+  type UserRecord,
+  UserRingBuffer,
+} from "./live/ringbuf.ts";
 export { getSys, setSys } from "./ffi/runtime.ts";
 export { type FaultHooks, type Sys, withFaults } from "./ffi/sys.ts";
 export { BpfProgram } from "./live/program.ts";

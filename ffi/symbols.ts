@@ -214,6 +214,7 @@ export const SYSCALL_NUMBERS = {
     bind: 49,
     setsockopt: 54,
     getpid: 39,
+    eventfd2: 290,
   },
   aarch64: {
     bpf: 280,
@@ -236,6 +237,7 @@ export const SYSCALL_NUMBERS = {
     bind: 200,
     setsockopt: 208,
     getpid: 172,
+    eventfd2: 19,
   },
 } as const;
 

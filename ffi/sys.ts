@@ -106,6 +106,8 @@ export interface Sys {
   write(fd: number, buf: Uint8Array): number;
   /** `openat(AT_FDCWD, path, flags, mode)`; returns the fd. */
   open(path: string, flags: number, mode?: number): number;
+  /** `eventfd2(initval, flags)`; returns the fd (EFD_CLOEXEC and EFD_NONBLOCK are 0x80000, 0x800). */
+  eventfd(initval: number, flags: number): number;
   /** `epoll_create1(flags)`; returns the fd. */
   epollCreate(flags: number): number;
   /** `epoll_ctl(epfd, op, fd, {events, data})`. */
@@ -117,8 +119,10 @@ export interface Sys {
   epollWait(epfd: number, events: Uint8Array, timeoutMs: number): number;
   /**
    * `epoll_wait` without blocking the JavaScript thread: on Deno the call runs on a helper thread
-   * (nonblocking FFI); on Bun it polls without waiting, sleeping up to 32 ms between rounds.
-   * Resolves with the number of events written (0 on timeout). Leave `events` alone until then.
+   * (nonblocking FFI); on Bun in a worker thread. Either way it returns when the epoll fd has
+   * events (or at the timeout), and timers and I/O go on meanwhile. Resolves with the number of
+   * events written (0 on timeout). Leave `events` alone until then. To end a wait early, make one
+   * of the fds in the set ready (an eventfd): closing the epoll fd does not end a wait.
    */
   epollWaitAsync(epfd: number, events: Uint8Array, timeoutMs: number): Promise<number>;
   /** `mount(source, target, fstype, flags, data)`. */

@@ -454,6 +454,9 @@ function mapCreateError(def: MapDef, e: unknown): unknown {
   ].filter((x) => x !== "");
   const hint = e.code === "EPERM"
     ? "; run as root (or with CAP_BPF and CAP_PERFMON)"
+    : e.code === "EINVAL" &&
+        (def.type === T.BPF_MAP_TYPE_RINGBUF || def.type === T.BPF_MAP_TYPE_USER_RINGBUF)
+    ? `; a ring buffer's max_entries (${def.maxEntries}) must be a power of 2 multiple of the page size (${pageSize()} bytes), and its key and value sizes 0: set it with setMaxEntries()`
     : e.code === "EINVAL" && unset.length > 0
     ? `; ${unset.join(" and ")}: set ${unset.length > 1 ? "them" : "it"} before load`
     : e.code === "EINVAL"
