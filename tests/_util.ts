@@ -98,6 +98,24 @@ export function requireKernel(t?: SkippableContext): boolean {
   return false;
 }
 
+/**
+ * Skips a test because something scripts/setup.sh provides is missing (bpftool, gcc, clang, a test
+ * binary, a veth pair, tracefs). Under `CI=true`, where setup has run, it throws instead, so the
+ * test fails rather than skipping silently.
+ *
+ * @example
+ * ```ts
+ * if (!hasBpftool) return skipMissing(t, "bpftool is not installed");
+ * ```
+ */
+export function skipMissing(t: SkippableContext, msg: string): void {
+  if (isCI()) {
+    throw new Error(`${msg}; CI=true (setup provides it), so this fails instead of skipping`);
+  }
+  console.warn(`skip: ${msg}`);
+  t.skip(msg);
+}
+
 /** What a spawned command did. */
 export interface RunResult {
   /** Exit status (a signal counts as 128 + its number, -1 when the spawn failed). */

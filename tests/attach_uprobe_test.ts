@@ -28,7 +28,7 @@ import {
   setGlobalU32,
   spawnWaiting,
 } from "./_attach.ts";
-import { newFds, openFds, requireKernel, UPROBE_TARGET } from "./_util.ts";
+import { newFds, openFds, requireKernel, skipMissing, UPROBE_TARGET } from "./_util.ts";
 
 const HIT_UPROBE = 3, HIT_URETPROBE = 4;
 
@@ -49,7 +49,7 @@ function nmAddress(path: string, name: string, dynamic: boolean): number {
 
 test("functionFileOffset() agrees with nm and readelf on the test binary and on libc", (t) => {
   if (!existsSync(UPROBE_TARGET)) {
-    t.skip("no test binary; run scripts/setup.sh");
+    skipMissing(t, "no test binary; run scripts/setup.sh");
     return;
   }
   const libc = resolveBinaryPath("libc.so.6");
@@ -68,7 +68,7 @@ test("functionFileOffset() agrees with nm and readelf on the test binary and on 
 
 test("addrToFileOffset() maps a data address through a segment whose vaddr differs from its offset", (t) => {
   if (!existsSync(UPROBE_TARGET)) {
-    t.skip("no test binary; run scripts/setup.sh");
+    skipMissing(t, "no test binary; run scripts/setup.sh");
     return;
   }
   const elf = readElf(UPROBE_TARGET, { native: true });
@@ -181,7 +181,7 @@ test("the legacy tracefs uprobe_events path counts calls and removes its probe a
   if (!requireKernel(t)) return;
   const events = "/sys/kernel/tracing/uprobe_events";
   if (!existsSync(events)) {
-    t.skip("no tracefs uprobe_events on this kernel");
+    skipMissing(t, "no tracefs uprobe_events (setup mounts tracefs)");
     return;
   }
   const child = await spawnWaiting(UPROBE_TARGET, ["3", "--wait"]);

@@ -62,6 +62,7 @@ import {
   readU64,
   requireKernel,
   run,
+  skipMissing,
   thrown,
   u32,
   u64,
@@ -370,6 +371,7 @@ test("getNextId() walks to a new map's id and getFdById() opens it", (t) => {
   }
   assert.ok(found);
   using byId = getFdById("map", id);
+  assert.equal(mapInfo(byId).id, id);
   assert.equal(mapInfo(byId).name, "ts_byid");
   assert.throws(
     () => getFdById("map", 0x7fffffff),
@@ -474,7 +476,7 @@ test("an XDP link attaches to a veth, swaps programs with linkUpdate() and detac
   const name = `tsv${process.pid % 100000}`;
   const add = run("ip", ["link", "add", `${name}a`, "type", "veth", "peer", "name", `${name}b`]);
   if (add.code !== 0) {
-    t.skip(`This kernel cannot make veth devices: ${add.stderr.trim()}`);
+    skipMissing(t, `Cannot make a veth pair: ${add.stderr.trim()}`);
     return;
   }
   try {
@@ -487,7 +489,9 @@ test("an XDP link attaches to a veth, swaps programs with linkUpdate() and detac
     assert.equal(info.type, BpfLinkType.BPF_LINK_TYPE_XDP);
     assert.equal(info.raw.get("xdp.ifindex"), ifindex);
     assert.equal(info.progId, progInfo(p1).id);
-    const shown = JSON.parse(run("bpftool", ["-j", "net", "show", "dev", `${name}a`]).stdout);
+    const net = run("bpftool", ["-j", "net", "show", "dev", `${name}a`]);
+    assert.equal(net.code, 0, net.stderr);
+    const shown = JSON.parse(net.stdout);
     assert.equal(shown[0].xdp[0].id, progInfo(p1).id);
     linkUpdate(link, p2);
     assert.equal(linkInfo(link).progId, progInfo(p2).id);
@@ -527,14 +531,18 @@ test("progAttach() and progDetach() put a cgroup skb program on a cgroup and tak
       flags: BpfAttachFlags.BPF_F_ALLOW_MULTI,
     };
     progAttach(opts);
-    const shown = JSON.parse(run("bpftool", ["-j", "cgroup", "show", cg]).stdout);
+    const before = run("bpftool", ["-j", "cgroup", "show", cg]);
+    assert.equal(before.code, 0, before.stderr);
+    const shown = JSON.parse(before.stdout);
     assert.deepEqual(shown.map((p: { id: number }) => p.id), [progInfo(prog).id]);
     const q = progQuery(dir.value, BpfAttachType.BPF_CGROUP_INET_INGRESS);
     assert.deepEqual(q.progIds, [progInfo(prog).id]);
     assert.equal(q.attachFlags, BpfAttachFlags.BPF_F_ALLOW_MULTI);
     progDetach({ target: dir.value, prog, attachType: BpfAttachType.BPF_CGROUP_INET_INGRESS });
     // bpftool prints nothing at all for a cgroup without programs.
-    assert.equal(run("bpftool", ["-j", "cgroup", "show", cg]).stdout.trim(), "");
+    const after = run("bpftool", ["-j", "cgroup", "show", cg]);
+    assert.equal(after.code, 0, after.stderr);
+    assert.equal(after.stdout.trim(), "");
   } finally {
     rmdirSync(cg);
   }

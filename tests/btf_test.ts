@@ -585,7 +585,7 @@ test("BtfExt.parse() decodes func_info, line_info and CO-RE relocations of each 
   assert.ok(sawCore, "no test object has CO-RE relocations");
 });
 
-test("BtfExt.parse() decodes the records of a core.bpf.o relocation as written", () => {
+test("BtfExt.parse() decodes every func_info, line_info and CO-RE record of core.bpf.o as written", () => {
   const bytes = readFileSync(testObject("core"));
   using btf = Btf.parse(elfSection(bytes, ".BTF")!);
   const ext = BtfExt.parse(elfSection(bytes, ".BTF.ext")!, btf);
@@ -594,6 +594,43 @@ test("BtfExt.parse() decodes the records of a core.bpf.o relocation as written",
   assert.ok(relos.length > 0);
   // Every relocation's root type is a struct, union, typedef, enum or int in the object's BTF.
   for (const r of relos) assert.ok(btf.kind(r.typeId) !== BtfKind.Unknown);
+  // Every record equals the words of the section, read here straight from the bytes as
+  // include/uapi/linux/btf.h and libbpf's btf.h lay them out.
+  const raw = elfSection(bytes, ".BTF.ext")!;
+  const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  const hdrLen = dv.getUint32(4, true);
+  const area = (k: number) => {
+    const off = hdrLen + dv.getUint32(8 + 8 * k, true);
+    const end = off + dv.getUint32(12 + 8 * k, true);
+    const recSize = dv.getUint32(off, true);
+    const out = new Map<string, number[][]>();
+    for (let p = off + 4; p < end;) {
+      const name = btf.str(dv.getUint32(p, true));
+      const n = dv.getUint32(p + 4, true);
+      p += 8;
+      const recs: number[][] = [];
+      for (let i = 0; i < n; i++, p += recSize) {
+        recs.push(Array.from({ length: recSize / 4 }, (_, w) => dv.getUint32(p + 4 * w, true)));
+      }
+      out.set(name, recs);
+    }
+    return out;
+  };
+  const asMap = <T>(m: Map<string, T[]>, f: (r: T) => unknown[]) =>
+    new Map([...m].map(([k, v]) => [k, v.map(f)]));
+  assert.deepEqual(asMap(ext.funcInfo, (r) => [r.insnOff, r.typeId]), area(0));
+  assert.deepEqual(
+    asMap(ext.lineInfo, (r) => [r.insnOff, r.fileNameOff, r.lineOff, (r.line << 10) | r.col]),
+    area(1),
+  );
+  assert.deepEqual(
+    asMap(ext.coreRelos, (r) => [r.insnOff, r.typeId, r.accessStrOff, r.kind]),
+    area(2),
+  );
+  for (const r of relos) assert.equal(r.accessStr, btf.str(r.accessStrOff));
+  // Line numbers start at 1, and clang gives statements a column.
+  const lines = [...ext.lineInfo.values()].flat();
+  assert.ok(lines.some((l) => l.col > 0) && lines.every((l) => l.line > 0));
 });
 
 function extBlob(parts: { func?: number[]; line?: number[]; core?: number[] }): Uint8Array {

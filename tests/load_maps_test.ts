@@ -15,7 +15,7 @@ import {
   readU32,
   requireKernel,
   ROOT,
-  run as oracleRun,
+  run,
   runCli,
   testObject,
   u32,
@@ -122,19 +122,19 @@ test("BpfObject resolves CO-RE against btfCustomPath, not vmlinux, as libbpf doe
   withTmpDir("tsbpf-btfcustom", (dir) => {
     const file = compileBpfC(dir, "custom_local", CUSTOM_LOCAL_C);
     const target = compileBpfC(dir, "custom_target", CUSTOM_TARGET_C);
-    const run = (btfCustomPath?: string) => {
+    const loadAndRun = (btfCustomPath?: string) => {
       using obj = BpfObject.open(file, { btfCustomPath });
       obj.load();
       const p = obj.program("custom_core");
       return { ret: p.testRun({ dataIn: new Uint8Array(64) }).retval, tag: p.info().tag };
     };
-    const custom = run(target);
-    const kernel = run();
+    const custom = loadAndRun(target);
+    const kernel = loadAndRun();
     // The field's offset in the custom BTF, where vmlinux lacks the type.
     assert.equal(custom.ret, 12);
     assert.equal(kernel.ret, 77);
     // libbpf given the same custom path loads the same instructions.
-    const r = oracleRun(INSNS_ORACLE, [file, target]);
+    const r = run(INSNS_ORACLE, [file, target]);
     assert.equal(r.code, 0, r.stderr);
     const theirs = JSON.parse(r.stdout).programs.find((p: { name: string }) =>
       p.name === "custom_core"
@@ -178,6 +178,18 @@ test("load() passes map_extra: maps.bpf.o's bloom filter gets libbpf's hash coun
   // value buffer holds the value to test).
   bloom.update(new Uint8Array(0), u32(0xdecaf));
   assert.equal(mapLookup(bloom.fd, new Uint8Array(0), u32(0xdecaf)), true);
+});
+
+test("load() rounds a ring buffer's size up to a power-of-two number of pages (libbpf's rule)", (t) => {
+  if (!requireKernel(t)) return;
+  const page = Number(run("getconf", ["PAGESIZE"]).stdout.trim());
+  assert.ok(page >= 4096, "getconf PAGESIZE");
+  for (const [asked, want] of [[5000, 2 * page], [3 * page, 4 * page], [8 * page, 8 * page]]) {
+    using obj = BpfObject.open(testObject("maps"));
+    obj.setMaxEntries("ringbuf_map", asked);
+    obj.load();
+    assert.equal(mapInfo(obj.map("ringbuf_map").fd).maxEntries, want, `asked for ${asked}`);
+  }
 });
 
 test("load() names the map the kernel refused, and releases what it made", (t) => {

@@ -138,7 +138,7 @@ for (const file of testObjects()) {
         r = oracle(["load", file, ...pinArgs, "--no-progs"]);
       }
       using obj = BpfObject.open(file, { pinRoot: pins[1]?.path });
-      if (noProgs) for (const n of obj.programNames) obj.setAutoload(n, false);
+      if (noProgs) { for (const n of obj.programNames) obj.setAutoload(n, false); }
       if (r.code !== 0 || r.json === undefined) {
         // libbpf creates no maps at all: tsbpf must refuse the object too.
         const why = r.stderr.trim().split("\n").slice(-3).join(" | ");
