@@ -90,6 +90,13 @@ const EXIT = 0x95;
 const RET0 = insns([MOV64_IMM, 0, 0, 0, 0], [EXIT, 0, 0, 0, 0]);
 const XDP_PASS = insns([MOV64_IMM, 0, 0, 0, 2], [EXIT, 0, 0, 0, 0]);
 
+/** A number the kernel shows for an fd in /proc/self/fdinfo (`map_id`, `btf_id`...). */
+function fdinfoNumber(fd: number, field: string): number {
+  const text = readFileSync(`/proc/self/fdinfo/${fd}`, "utf8");
+  const m = new RegExp(`^${field}:\\s*(\\d+)$`, "m").exec(text);
+  assert.ok(m, `no ${field} in fdinfo: ${text}`);
+  return Number(m[1]);
+}
 test("mapCreate() makes an array whose elements update, look up and iterate", (t) => {
   if (!requireKernel(t)) return;
   using map = mapCreate({
@@ -118,7 +125,7 @@ test("mapCreate() makes an array whose elements update, look up and iterate", (t
   assert.equal(info.valueSize, 8);
   assert.equal(info.maxEntries, 4);
   assert.equal(info.name, "ts_array");
-  assert.ok(info.id > 0);
+  assert.equal(info.id, fdinfoNumber(map.value, "map_id"));
 });
 
 test("mapCreate() makes a hash whose elements update, delete and refuse NOEXIST twice", (t) => {
@@ -388,7 +395,7 @@ test("btfLoad() loads a one-type BTF blob and btfInfo() reads it back", (t) => {
   assert.equal(blob.length, 24 + 16 + 5);
   using btf = btfLoad(blob);
   const info = btfInfo(btf, { data: true });
-  assert.ok(info.id > 0);
+  assert.equal(info.id, fdinfoNumber(btf.value, "btf_id"));
   assert.equal(info.btfSize, blob.length);
   assert.equal(info.kernelBtf, false);
   assert.deepEqual(info.data, blob);
@@ -481,7 +488,7 @@ test("an XDP link attaches to a veth, swaps programs with linkUpdate() and detac
   }
   try {
     const ifindex = getSys().ifNameToIndex(`${name}a`);
-    assert.ok(ifindex > 0);
+    assert.equal(ifindex, Number(readFileSync(`/sys/class/net/${name}a/ifindex`, "utf8")));
     using p1 = progLoad({ type: BpfProgType.BPF_PROG_TYPE_XDP, insns: XDP_PASS, license: "GPL" });
     using p2 = progLoad({ type: BpfProgType.BPF_PROG_TYPE_XDP, insns: RET0, license: "GPL" });
     using link = linkCreate(p1, ifindex, BpfAttachType.BPF_XDP);

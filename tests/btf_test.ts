@@ -472,11 +472,15 @@ test("Btf.kernel() is parsed once and finds task_struct with its size and alignm
   const k = Btf.kernel();
   assert.equal(Btf.kernel(), k);
   const id = k.findByName("task_struct", BtfKind.Struct);
-  assert.ok(id > 0);
+  assert.deepEqual([k.name(id), k.kind(id)], ["task_struct", BtfKind.Struct]);
   assert.equal(k.resolveSize(id), k.size(id));
-  assert.ok(k.alignOf(id) > 0);
+  assert.ok(k.size(id) > 1000, `task_struct is ${k.size(id)} bytes`);
+  // Two pointers: 8-byte aligned on a 64-bit kernel.
+  assert.equal(k.alignOf(k.findByName("list_head", BtfKind.Struct)), 8);
   assert.ok(k.typeCount > 1000);
-  assert.equal(k.findByName("pid_t", BtfKind.Typedef) > 0, true);
+  const pid = k.findByName("pid_t", BtfKind.Typedef);
+  assert.deepEqual([k.name(pid), k.kind(pid)], ["pid_t", BtfKind.Typedef]);
+  assert.equal(k.resolveSize(pid), 4);
 });
 
 test("Btf.kernelModule() splits a module's BTF over vmlinux", (t) => {

@@ -24,6 +24,7 @@ import {
   Libc,
   LIBC_SYMBOLS,
   mapCreate,
+  mapInfo,
   objGet,
   objPin,
   Perf,
