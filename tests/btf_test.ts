@@ -669,14 +669,15 @@ test("BtfExt.parse() decodes a hand-built blob and rejects broken ones", () => {
   using btf = Btf.parse(b.build());
   const good = extBlob({
     func: [8, sec, 1, 0, fn],
-    line: [16, sec, 2, 0, file, file, (7 << 10) | 3, 8, file, file, (9 << 10) | 1],
+    // line_col: the line in the high 22 bits, the column in the low 10 (up to 1023).
+    line: [16, sec, 2, 0, file, file, (7 << 10) | 3, 8, file, file, (0x3fffff << 10) | 1000],
     core: [16, sec, 1, 16, 1, acc, 0],
   });
   const ext = BtfExt.parse(good, btf);
   assert.deepEqual(ext.funcInfo.get("xdp"), [{ insnOff: 0, typeId: fn }]);
   assert.deepEqual(ext.lineInfo.get("xdp"), [
     { insnOff: 0, fileNameOff: file, lineOff: file, line: 7, col: 3 },
-    { insnOff: 8, fileNameOff: file, lineOff: file, line: 9, col: 1 },
+    { insnOff: 8, fileNameOff: file, lineOff: file, line: 0x3fffff, col: 1000 },
   ]);
   assert.deepEqual(ext.coreRelos.get("xdp"), [{
     insnOff: 16,
