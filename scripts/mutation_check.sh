@@ -53,7 +53,9 @@ apply() {
 
 runtests() { # runtests LOG TEST...: exit status of deno test in the scratch copy
   local log="$1"; shift
-  (cd "$SCRATCH" && NO_COLOR=1 timeout -k 10 "$TIMEOUT" "$DENO" test -A --no-check "$@") >"$log" 2>&1
+  # The subshell's own stderr goes to the log too, so a crash (a signal) is recorded there.
+  { (cd "$SCRATCH" && NO_COLOR=1 exec timeout -k 10 "$TIMEOUT" "$DENO" test -A --no-check "$@"); } \
+    >"$log" 2>&1
 }
 
 mapfile -t LINES < <(grep -vE '^\s*(#|$)' "$LIST" | { if [ -n "$ONLY" ]; then grep -F -- "$ONLY"; else cat; fi; })
@@ -88,11 +90,14 @@ for line in "${LINES[@]}"; do
     continue
   fi
   # shellcheck disable=SC2086 # the test files are a space-separated list
-  if runtests "$SCRATCH/run.log" $tests; then
+  runtests "$SCRATCH/run.log" $tests
+  rc=$?
+  if [ "$rc" = 0 ]; then
     printf '[%2d] SURVIVED  %s (%ss)\n' "$i" "$label" "$(($(date +%s) - t0))"
     survived=$((survived + 1)); SURVIVORS+=("$label")
   else
     first="$(grep -m1 -E '^\S.* => |FAILED|error:' "$SCRATCH/run.log" | head -c 160)"
+    [ -n "$first" ] || first="exit status $rc$([ "$rc" -gt 128 ] && echo ", signal $((rc - 128))")"
     printf '[%2d] killed    %s (%ss; %s)\n' "$i" "$label" "$(($(date +%s) - t0))" "$first"
     killed=$((killed + 1))
   fi
