@@ -44,13 +44,36 @@ test("load() pins maps by name under pinRoot, and a second load reuses them", (t
 
 test("load() reuses maps that libbpf pinned, as libbpf reuses ours", (t) => {
   if (!requireKernel(t)) return;
-  using pins = pinDir();
-  const r = oracle(["load", testObject("pinned"), "--pin-root", pins.path]);
-  assert.equal(r.code, 0, r.stderr);
-  using obj = BpfObject.open(testObject("pinned"), { pinRoot: pins.path });
-  obj.load();
-  assert.equal(obj.map("tsbpf_pinned_array").reused, true);
-  assert.equal(obj.map("tsbpf_pinned_hash").reused, true);
+  const PINNED = ["tsbpf_pinned_array", "tsbpf_pinned_hash"];
+  const pinnedId = (dir: string, name: string) => {
+    using fd = objGet(`${dir}/${name}`);
+    return mapInfo(fd).id;
+  };
+  {
+    // libbpf pins, tsbpf reuses: the very maps behind the pins.
+    using pins = pinDir();
+    const r = oracle(["load", testObject("pinned"), "--pin-root", pins.path]);
+    assert.equal(r.code, 0, r.stderr);
+    using obj = BpfObject.open(testObject("pinned"), { pinRoot: pins.path });
+    obj.load();
+    for (const name of PINNED) {
+      const m = obj.map(name);
+      assert.equal(m.reused, true, name);
+      assert.equal(mapInfo(m.fd).id, pinnedId(pins.path, name), name);
+    }
+  }
+  {
+    // tsbpf pins, libbpf reuses: the maps libbpf loads with are tsbpf's.
+    using pins = pinDir();
+    using obj = BpfObject.open(testObject("pinned"), { pinRoot: pins.path });
+    obj.load();
+    const r = oracle(["load", testObject("pinned"), "--pin-root", pins.path]);
+    assert.equal(r.code, 0, r.stderr);
+    for (const name of PINNED) {
+      const theirs = r.json.maps.find((m: { name: string }) => m.name === name);
+      assert.equal(theirs.id, mapInfo(obj.map(name).fd).id, name);
+    }
+  }
 });
 
 test("load() refuses an incompatible pinned map with an error naming the map, path and mismatch", (t) => {
