@@ -219,7 +219,9 @@ export function cannotRead(path: string, cause: unknown): BpfError {
 }
 
 // C0 controls, DEL and C1 controls: what a terminal may act on (ESC sequences, CSI, bell...).
+// deno-lint-ignore no-control-regex
 const CONTROL = /[\x00-\x1f\x7f-\x9f]/g;
+// deno-lint-ignore no-control-regex
 const CONTROL_BUT_LINES = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/g;
 
 /**

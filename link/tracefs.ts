@@ -87,6 +87,7 @@ export function addTracefsProbe(
   // One tracefs line per probe: whitespace or a control character in any part would let a name
   // from an object add or remove other probes (`f\n-:group/other`).
   for (const part of [group, event, definition]) {
+    // deno-lint-ignore no-control-regex
     if (part === "" || /[\s\x00-\x1f\x7f]/.test(part)) {
       throw new BpfError(
         `Refusing the probe ${
