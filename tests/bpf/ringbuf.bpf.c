@@ -29,6 +29,9 @@ struct event {
 
 /* 64-bit fields: a u32 loaded as half of a u64 reaches bpf_loop with the other half in the
  * upper bits of R1, and the kernel's inlined bpf_loop compares all 64 bits with its limit. */
+/* Puts struct event into the object's BTF, for typed records. */
+struct event *event_type_anchor;
+
 struct produce_args {
 	__u64 count;	/* records to try */
 	__u64 sizes;	/* cycle of sizes: 16 + 8 * (seq % sizes) */
