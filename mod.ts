@@ -75,6 +75,7 @@ export {
   type UserRecord,
   UserRingBuffer,
 } from "./live/ringbuf.ts";
+export { PerfBuffer, type PerfBufferOptions } from "./live/perfbuf.ts";
 export { getSys, setSys } from "./ffi/runtime.ts";
 export { type FaultHooks, type Sys, withFaults } from "./ffi/sys.ts";
 export { BpfProgram } from "./live/program.ts";

@@ -31,6 +31,8 @@ export interface PerfEventOptions {
   flagBits?: bigint;
   /** wakeup_events. */
   wakeupEvents?: number;
+  /** sample_type (`Perf.PERF_SAMPLE_RAW`...). Default 0. */
+  sampleType?: bigint;
   /** The process (-1: every process; default -1). */
   pid?: number;
   /** The CPU (-1: every CPU, only with a pid; default 0 when pid is -1, else -1). */
@@ -58,7 +60,8 @@ export function perfEventOpen(o: PerfEventOptions): Fd {
     .set("config", BigInt(o.config))
     .set("config1", o.config1 ?? 0n)
     .set("config2", o.config2 ?? 0n)
-    .set("wakeup_events", o.wakeupEvents ?? 0);
+    .set("wakeup_events", o.wakeupEvents ?? 0)
+    .set("sample_type", o.sampleType ?? 0n);
   let bits = o.flagBits ?? 0n;
   if (o.sampleFreq !== undefined) {
     a.set("sample_freq", o.sampleFreq);

@@ -10,6 +10,7 @@ export * from "./map.ts";
 export * from "./program.ts";
 export * from "./probes.ts";
 export * from "./ringbuf.ts";
+export * from "./perfbuf.ts";
 export {
   KernelBtfs,
   type KernelTypeRef,
