@@ -27,9 +27,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { open } from "./mod.ts";
  * const spec = open("tests/bpf/build/maps.bpf.o");
- * console.assert(spec.maps.some((m) => m.name === "ringbuf_map"));
+ * assert(spec.maps.some((m) => m.name === "ringbuf_map"));
  * spec.btf?.close();
  * ```
  *

@@ -65,11 +65,12 @@ export interface ObjectRunJson {
  * @returns the text.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatObjectRun } from "./object_run.ts";
  * const t = formatObjectRun({
  *   programs: [{ name: "p", section: "tp/a/b", autoAttach: true, attached: true, error: null, runCount: 3 }],
  * });
- * console.assert(t.includes("attached, 3 runs"));
+ * assert(t.includes("attached, 3 runs"));
  * ```
  */
 export function formatObjectRun(doc: ObjectRunJson): string {

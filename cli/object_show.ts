@@ -174,9 +174,10 @@ function table(rows: string[][], indent: string): string {
  * @returns Text with a section per kind of thing.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatObjectShow } from "./object_show.ts";
  * const text = formatObjectShow({ programs: [], maps: [], datasecs: [] });
- * console.assert(text.includes("programs: none"));
+ * assert(text.includes("programs: none"));
  * ```
  */
 export function formatObjectShow(doc: ObjectShowJson): string {

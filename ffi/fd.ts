@@ -50,8 +50,9 @@ export function traceFds(on: boolean): void {
  * @returns one entry per open fd, oldest first.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { openFds } from "./fd.ts";
- * console.assert(Array.isArray(openFds()));
+ * assert(Array.isArray(openFds()));
  * ```
  */
 export function openFds(): TrackedFd[] {

@@ -25,9 +25,10 @@ export function bpfCmdName(cmd: number): string {
  * @returns the error, with `call`, `errno` and `code` set.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { syscallError } from "./sys.ts";
  * const e = syscallError("close", 9);
- * console.assert(e.code === "EBADF" && e.message.startsWith("close failed: EBADF"));
+ * assert(e.code === "EBADF" && e.message.startsWith("close failed: EBADF"));
  * ```
  */
 export function syscallError(call: string, errno: number, hint?: string): SyscallError {

@@ -70,11 +70,12 @@ const enc = new TextEncoder();
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Btf } from "../btf/btf.ts";
  * import { CDumper } from "./c_dump.ts";
  * const d = new CDumper(Btf.kernel());
  * const id = Btf.kernel().findByName("task_struct");
- * console.assert(d.emitTypeDecl(id, "t") === "struct task_struct t");
+ * assert(d.emitTypeDecl(id, "t") === "struct task_struct t");
  * ```
  */
 export class CDumper {
@@ -118,11 +119,12 @@ export class CDumper {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Btf } from "../btf/btf.ts";
    * import { CDumper } from "./c_dump.ts";
    * const btf = Btf.kernel();
    * const text = new CDumper(btf).dumpType(btf.findByName("list_head"));
-   * console.assert(text.includes("struct list_head {"));
+   * assert(text.includes("struct list_head {"));
    * ```
    */
   dumpType(id: number): string {
@@ -145,11 +147,12 @@ export class CDumper {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Btf } from "../btf/btf.ts";
    * import { CDumper } from "./c_dump.ts";
    * const btf = Btf.kernel();
    * const d = new CDumper(btf);
-   * console.assert(d.emitTypeDecl(btf.findByName("u32"), "x") === "u32 x");
+   * assert(d.emitTypeDecl(btf.findByName("u32"), "x") === "u32 x");
    * ```
    */
   emitTypeDecl(id: number, varName: string, opts?: EmitTypeDeclOptions): string {
@@ -257,10 +260,11 @@ export class CDumper {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Btf } from "../btf/btf.ts";
  * import { btfToC } from "./c_dump.ts";
  * const h = btfToC(Btf.kernel());
- * console.assert(h.startsWith("#ifndef __VMLINUX_H__\n"));
+ * assert(h.startsWith("#ifndef __VMLINUX_H__\n"));
  * ```
  */
 export function btfToC(btf: BtfBlobSource): string {
@@ -277,10 +281,11 @@ export function btfToC(btf: BtfBlobSource): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Btf } from "../btf/btf.ts";
  * import { btfToCBytes } from "./c_dump.ts";
  * const h = btfToCBytes(Btf.kernel());
- * console.assert(h[0] === 0x23); // "#"
+ * assert(h[0] === 0x23); // "#"
  * ```
  */
 export function btfToCBytes(btf: BtfBlobSource): Uint8Array {
@@ -300,13 +305,14 @@ export function btfToCBytes(btf: BtfBlobSource): Uint8Array {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Btf } from "../btf/btf.ts";
  * import { writeBtfAsC } from "./c_dump.ts";
  * let size = 0;
  * await writeBtfAsC(Btf.kernel(), (bytes) => {
  *   size = bytes.length;
  * });
- * console.assert(size > 0);
+ * assert(size > 0);
  * ```
  */
 export async function writeBtfAsC(

@@ -31,8 +31,9 @@ export interface CgroupOptions {
  * @throws {BpfError} unknown name.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { attachTypeValue } from "./cgroup.ts";
- * console.assert(attachTypeValue("CGROUP_INET_INGRESS") === 0);
+ * assert(attachTypeValue("CGROUP_INET_INGRESS") === 0);
  * ```
  */
 export function attachTypeValue(name: string): number {

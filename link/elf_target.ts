@@ -166,8 +166,9 @@ export function resolveBinaryPath(name: string): string {
  * @throws {BpfError} the target has no `:`.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseUprobeTarget } from "./elf_target.ts";
- * console.assert(parseUprobeTarget("libc.so.6:malloc+4").offset === 4);
+ * assert(parseUprobeTarget("libc.so.6:malloc+4").offset === 4);
  * ```
  */
 export function parseUprobeTarget(

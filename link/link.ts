@@ -51,8 +51,9 @@ export interface ProgramRef {
  * @returns the name without `BPF_`.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { attachTypeName } from "./link.ts";
- * console.assert(attachTypeName({ fd: 3, expectedAttachType: 46 }) === "TCX_INGRESS");
+ * assert(attachTypeName({ fd: 3, expectedAttachType: 46 }) === "TCX_INGRESS");
  * ```
  */
 export function attachTypeName(p: ProgramRef): string {
@@ -71,8 +72,9 @@ export function attachTypeName(p: ProgramRef): string {
  * @returns the name without `BPF_PROG_TYPE_`.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { progTypeName } from "./link.ts";
- * console.assert(progTypeName({ fd: 3, type: 6 }) === "XDP");
+ * assert(progTypeName({ fd: 3, type: 6 }) === "XDP");
  * ```
  */
 export function progTypeName(p: ProgramRef): string {
@@ -85,8 +87,9 @@ export function progTypeName(p: ProgramRef): string {
  * The program a link was made for: name and section, for messages and reports.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { progLabel } from "./link.ts";
- * console.assert(progLabel({ fd: 3, name: "p", section: "xdp" }) === "'p' (section xdp)");
+ * assert(progLabel({ fd: 3, name: "p", section: "xdp" }) === "'p' (section xdp)");
  * ```
  */
 export function progLabel(p: ProgramRef): string {
@@ -423,8 +426,9 @@ export function closeAll(links: Iterable<BpfLink>): void {
  * Whether an error is a {@linkcode SyscallError} with one of the errno names.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isErrno } from "./link.ts";
- * console.assert(!isErrno(new Error("x"), "EPERM"));
+ * assert(!isErrno(new Error("x"), "EPERM"));
  * ```
  */
 export function isErrno(e: unknown, ...codes: string[]): e is SyscallError {

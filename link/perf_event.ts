@@ -186,8 +186,9 @@ export function attachPerfEvent(
  * @returns the CPU numbers, ascending.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { onlineCpus } from "./perf_event.ts";
- * console.assert(onlineCpus().length >= 1);
+ * assert(onlineCpus().length >= 1);
  * ```
  */
 export function onlineCpus(): number[] {

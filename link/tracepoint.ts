@@ -69,8 +69,9 @@ export function attachTracepoint(
  * @throws {BpfError} the target is not `category/name`.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { splitTracepoint } from "./tracepoint.ts";
- * console.assert(splitTracepoint("syscalls/sys_enter_write")[1] === "sys_enter_write");
+ * assert(splitTracepoint("syscalls/sys_enter_write")[1] === "sys_enter_write");
  * ```
  */
 export function splitTracepoint(target: string): [string, string] {

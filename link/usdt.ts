@@ -164,8 +164,9 @@ export function attachUsdt(prog: ProgramRef, opts: UsdtOptions): BpfLink {
  * @throws {BpfError} the target does not have three parts.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseUsdtTarget } from "./usdt.ts";
- * console.assert(parseUsdtTarget("./app:prov:probe").provider === "prov");
+ * assert(parseUsdtTarget("./app:prov:probe").provider === "prov");
  * ```
  */
 export function parseUsdtTarget(

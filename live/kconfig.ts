@@ -101,8 +101,9 @@ export function readKernelConfig(release: string): Map<string, string> {
  * @throws {BpfError} a `CONFIG_` line with no `=` or no value.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseKconfig } from "./kconfig.ts";
- * console.assert(parseKconfig("CONFIG_HZ=250\n# CONFIG_X is not set\n", "test").get("CONFIG_HZ") === "250");
+ * assert(parseKconfig("CONFIG_HZ=250\n# CONFIG_X is not set\n", "test").get("CONFIG_HZ") === "250");
  * ```
  */
 export function parseKconfig(text: string, what: string): Map<string, string> {

@@ -240,10 +240,11 @@ function mainBlob(lines: boolean): { bytes: Uint8Array; func: number; file: numb
  * @internal
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { _probeBlobs } from "./probes.ts";
  * import { Btf, BtfKind } from "../btf/mod.ts";
  * using btf = Btf.parse(_probeBlobs.btf_enum64());
- * console.assert(btf.kind(1) === BtfKind.Enum64 && btf.name(1) === "e");
+ * assert(btf.kind(1) === BtfKind.Enum64 && btf.name(1) === "e");
  * ```
  */
 export const _probeBlobs: Readonly<Record<Extract<Feature, `btf${string}`>, () => Uint8Array>> = {

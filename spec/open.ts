@@ -69,8 +69,9 @@ const BPF_F_LINK = 0x2000;
  * @returns `"minimal"` for `/x/minimal.bpf.o`.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { objectNameFromPath } from "./open.ts";
- * console.assert(objectNameFromPath("/tmp/minimal.bpf.o") === "minimal");
+ * assert(objectNameFromPath("/tmp/minimal.bpf.o") === "minimal");
  * ```
  */
 export function objectNameFromPath(path: string): string {
@@ -90,9 +91,10 @@ export function objectNameFromPath(path: string): string {
  * @returns For `("my_object_name", ".rodata")`, `"my_objec.rodata"`.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { internalMapName } from "./open.ts";
- * console.assert(internalMapName("my_object_name", ".bss") === "my_objec.bss");
- * console.assert(internalMapName("x", ".rodata.abracadabra") === ".rodata.abracad");
+ * assert(internalMapName("my_object_name", ".bss") === "my_objec.bss");
+ * assert(internalMapName("x", ".rodata.abracadabra") === ".rodata.abracad");
  * ```
  */
 export function internalMapName(objName: string, section: string): string {
