@@ -1,0 +1,71 @@
+// The JSDoc @example blocks run as doc tests (`deno test --doc`, in scripts/test.sh) and must fail
+// when the library is wrong: each asserts with node:assert/strict, never console.assert (which only
+// logs). This test breaks Btf.vlen() in a scratch copy of the library and checks that the doc test
+// of btf/btf.ts then fails on that example, while the intact copy passes.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { ROOT, run, runtimeName, withTmpDir } from "./_util.ts";
+
+const DENO = join(ROOT, "node_modules", ".bin", "deno");
+
+// The library's .ts files as scripts/test.sh lists them for the doc tests, plus deno.json.
+function libraryFiles(): string[] {
+  const r = run("git", ["ls-files", "*.ts", "deno.json"]);
+  assert.equal(r.code, 0, r.stderr);
+  return r.stdout.trim().split("\n").filter((f) =>
+    !/^(tests|bench|examples|scripts)\//.test(f) && !f.startsWith("core-wasm/assembly/")
+  );
+}
+
+function docTest(dir: string): { code: number; out: string } {
+  const r = run(DENO, ["test", "--doc", "-A", "--no-lock", "btf/btf.ts"], {
+    cwd: dir,
+    timeoutMs: 300_000,
+  });
+  return { code: r.code, out: r.stdout + r.stderr };
+}
+
+test("every running @example asserts with node:assert/strict, none with console.assert", () => {
+  for (const f of libraryFiles().filter((f) => f.endsWith(".ts"))) {
+    const text = readFileSync(join(ROOT, f), "utf8");
+    const blocks = text.match(/```ts\n[\s\S]*?```/g) ?? [];
+    for (const b of blocks) {
+      assert.ok(!b.includes("console.assert"), `${f}: an example uses console.assert:\n${b}`);
+    }
+  }
+});
+
+// It runs `deno test --doc` (doc tests are Deno's; bun has none), so once: in the Deno run.
+const docTestRuns = runtimeName() === "deno";
+
+test("the doc test of btf/btf.ts fails when Btf.vlen() is off by one", {
+  skip: docTestRuns ? false : "runs in the Deno run only (it spawns deno test --doc)",
+}, () => {
+  withTmpDir("tsbpf-doc", (dir) => {
+    for (const f of libraryFiles()) {
+      mkdirSync(join(dir, dirname(f)), { recursive: true });
+      copyFileSync(join(ROOT, f), join(dir, f));
+    }
+    copyFileSync(join(ROOT, "package.json"), join(dir, "package.json"));
+    symlinkSync(join(ROOT, "node_modules"), join(dir, "node_modules")); // @types/node
+    const good = docTest(dir);
+    assert.equal(good.code, 0, `the intact copy's doc test failed:\n${good.out}`);
+
+    const btf = join(dir, "btf", "btf.ts");
+    const src = readFileSync(btf, "utf8");
+    const body = "return this.#core.dv().getUint32(this.#rec(id) + 4, true) & 0xffff;";
+    assert.ok(src.includes(body), "Btf.vlen() changed; update this test's mutation");
+    writeFileSync(
+      btf,
+      src.replace(
+        body,
+        body.replace("& 0xffff;", "& 0xffff) + 1;").replace("return this", "return (this"),
+      ),
+    );
+    const bad = docTest(dir);
+    assert.notEqual(bad.code, 0, `the doc test passed with a broken vlen():\n${bad.out}`);
+    assert.match(bad.out, /AssertionError[\s\S]*k\.vlen\(/);
+  });
+});
