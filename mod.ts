@@ -44,21 +44,46 @@ export type {
   MapSpec,
   ObjectSpec,
   ProgramSpec,
+  RelocKind,
+  RelocSpec,
+  SectionDef,
+  StructOpsSpec,
   VarSpec,
 } from "./spec/types.ts";
-export { Btf } from "./btf/btf.ts";
-export { BtfExt } from "./btf/ext.ts";
-export { btfToC, btfToCBytes, CDumper, writeBtfAsC } from "./gen/c_dump.ts";
+export type {
+  ElfFile,
+  ElfRel,
+  ElfRelSection,
+  ElfSection,
+  ElfSegment,
+  ElfSymbol,
+} from "./spec/elf.ts";
+export { Btf, type BtfHeader, type BtfOptions } from "./btf/btf.ts";
+export * from "./btf/types.ts";
+export { type BtfCoreRelo, BtfExt, type BtfFuncInfo, type BtfLineInfo } from "./btf/ext.ts";
+export {
+  type BtfBlobSource,
+  btfToC,
+  btfToCBytes,
+  CDumper,
+  type EmitTypeDeclOptions,
+  writeBtfAsC,
+} from "./gen/c_dump.ts";
 export {
   BpfObject,
   type ObjectLoadOptions,
   type ObjectOpenOptions,
+  type ObjectState,
   type PrintFn,
   type PrintLevel,
   setPrint,
 } from "./live/object.ts";
 export { BpfMap } from "./live/map.ts";
 export { getSys, setSys } from "./ffi/runtime.ts";
-export { type FaultHooks, type Sys, withFaults } from "./ffi/sys.ts";
+export { type FaultHooks, type Sys, type Uname, withFaults } from "./ffi/sys.ts";
+export type { Arch } from "./ffi/symbols.ts";
+export { Fd, type FdLike } from "./ffi/fd.ts";
+export type { LinkInfo, ProgInfo, TestRunOptions, TestRunResult } from "./ffi/bpf.ts";
+export { Attr, type Field, type Layout, LINK_INFO } from "./ffi/bpf_attr.ts";
 export { BpfProgram } from "./live/program.ts";
 export * from "./link/mod.ts";

@@ -241,7 +241,7 @@ export const SYSCALL_NUMBERS = {
     setsockopt: 208,
     getpid: 172,
   },
-} as const;
+} as const satisfies Record<Arch, Record<string, number>>;
 
 /** A CPU architecture tsbpf runs on. */
-export type Arch = keyof typeof SYSCALL_NUMBERS;
+export type Arch = "x86_64" | "aarch64";

@@ -141,7 +141,12 @@ interface ProgSettings {
   attachTarget: string;
 }
 
-type State = "opened" | "loaded" | "failed" | "closed";
+/**
+ * Where a {@linkcode BpfObject} is in its lifecycle: `"opened"` (specs only, global data writable),
+ * `"loaded"` (in the kernel), `"failed"` (a `load()` threw and released what it made) or
+ * `"closed"`.
+ */
+export type ObjectState = "opened" | "loaded" | "failed" | "closed";
 
 const PROT_RW = Libc.PROT_READ | Libc.PROT_WRITE;
 
@@ -176,7 +181,7 @@ export class BpfObject {
   readonly #source: Uint8Array | string;
   readonly #opts: ObjectOpenOptions;
   readonly #sys: Sys;
-  #state: State = "opened";
+  #state: ObjectState = "opened";
   readonly #data = new Map<string, DataView_>();
   readonly #progSettings = new Map<string, ProgSettings>();
   readonly #maxEntries = new Map<string, number>();
@@ -263,7 +268,7 @@ export class BpfObject {
   }
 
   /** "opened", "loaded", "failed" (a load threw) or "closed". */
-  get state(): State {
+  get state(): ObjectState {
     return this.#state;
   }
 

@@ -60,6 +60,10 @@ check "wasm is up to date (node core-wasm/build.mjs --check)" node core-wasm/bui
 check "deno fmt --check" "$DENO" fmt --check
 check "deno lint" "$DENO" lint
 check "deno check mod.ts cli.ts" "$DENO" check mod.ts cli.ts
+check "deno doc --lint mod.ts" "$DENO" doc --lint mod.ts
+# JSR is not reachable from the test machines: a dry run checks the package (license, exports, slow
+# types, publish.include) without it. --allow-dirty: a working tree with edits is tested as it is.
+check "deno publish --dry-run" "$DENO" publish --dry-run --allow-dirty
 
 # --- tests on Deno ------------------------------------------------------------------------------
 printf '== deno test\n'
