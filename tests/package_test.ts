@@ -8,7 +8,7 @@
 // `inConsumer()`; the tarball and the installed project are made once per test file.
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { requireKernel, ROOT, run, type RunResult, testObject } from "./_util.ts";
@@ -171,3 +171,25 @@ test("an installed tsbpf loads a test object into the kernel on Bun", (t) => {
   const script = writeScript("kernel_bun.ts", kernelScript());
   assert.match(ok(inConsumer(BUN, [script]), "bun"), /^loaded loaded$/m);
 });
+
+// The README's "Using tsbpf from another project" snippet, as written.
+function readmeSnippet(): string {
+  const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+  const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]);
+  const mine = blocks.filter((b) => /from "tsbpf"/.test(b));
+  assert.equal(mine.length, 1, 'the README has one snippet importing from "tsbpf"');
+  return mine[0];
+}
+
+for (
+  const [runtime, cmd, args, file] of [
+    ["Deno", DENO, ["run", "-A"], "main.ts"],
+    ["Bun", BUN, [], "main.ts"],
+    ["Node", "node", [], "main.mjs"],
+  ] as const
+) {
+  test(`the README's snippet for another project runs as written on ${runtime}`, () => {
+    const script = writeScript(file, readmeSnippet());
+    assert.match(ok(inConsumer(cmd, [...args, script]), runtime), /^task_struct is \d+ bytes$/m);
+  });
+}
