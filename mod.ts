@@ -17,12 +17,13 @@
  * Live features need root (or CAP_BPF) and Deno (`-A`: FFI, and reads under /sys) or Bun.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { BpfObject } from "./mod.ts";
  * using obj = BpfObject.open("tests/bpf/build/net.bpf.o");
  * obj.load();
  * const tag = obj.program("xdp_pass").info().tag;
- * console.assert(/^[0-9a-f]{16}$/.test(tag));
+ * assert.match(tag, /^[0-9a-f]{16}$/);
  * ```
  *
  * @example

@@ -95,8 +95,11 @@ export function formatObjectRun(doc: ObjectRunJson): string {
  * @returns the exit status: 0 when the object loaded (whatever attached), 1 when it did not, 2
  *   for bad usage.
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { main } from "./object_run.ts";
  * const status = await main(["tests/bpf/build/tracing.bpf.o", "--seconds", "1"]);
+ * assert.equal(status, 0);
  * ```
  */
 export async function main(argv: string[]): Promise<number> {

@@ -64,10 +64,13 @@ export function openFds(): TrackedFd[] {
  * `FinalizationRegistry` closes fds that were dropped without `close()`, as a backstop only.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { mapCreate } from "./bpf.ts";
- * using fd = mapCreate({ type: 2, keySize: 4, valueSize: 4, maxEntries: 1 });
- * console.log(fd.value);
+ * const fd = mapCreate({ type: 2, keySize: 4, valueSize: 4, maxEntries: 1 });
+ * assert(fd.value > 2);
+ * fd.close();
+ * fd.close(); // safe: the second close does nothing
  * ```
  */
 export class Fd {

@@ -21,9 +21,11 @@ export { runtimeName };
  * @throws {BpfError} on Deno without the FFI permission: run with `-A` (`--allow-ffi` alone cannot read /sys).
  * @throws {NotSupportedError} on a runtime other than Deno or Bun.
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import process from "node:process";
  * import { getSys } from "./runtime.ts";
- * console.log(getSys().getpid());
+ * assert.equal(getSys().getpid(), process.pid);
  * ```
  */
 export function getSys(): Sys {

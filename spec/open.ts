@@ -141,10 +141,13 @@ function isExtern(sym: ElfSymbol): boolean {
  *   (message `Map 'name': ...`).
  * @throws {RelocationError} A relocation libbpf would refuse.
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { open } from "./open.ts";
- * const spec = open("tests/bpf/build/minimal.bpf.o");
+ * const spec = open("tests/bpf/build/globals.bpf.o");
+ * assert(spec.programs.length > 0);
  * console.log(spec.programs.map((p) => `${p.name} ${p.section} ${p.type}`));
+ * spec.btf?.close();
  * ```
  */
 export function open(source: Uint8Array | string, opts: OpenOptions = {}): ObjectSpec {
