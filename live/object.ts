@@ -66,9 +66,19 @@ let globalPrint: PrintFn | undefined;
  * @param fn the callback, or undefined for silence (the default).
  * @returns the previous callback.
  * @example
- * ```ts ignore
- * import { setPrint } from "./object.ts";
- * setPrint((level, msg) => { if (level !== "debug") console.error(msg); });
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { BpfObject, setPrint } from "./object.ts";
+ * const seen: string[] = [];
+ * const old = setPrint((level, msg) => {
+ *   if (level !== "debug") seen.push(msg);
+ * });
+ * try {
+ *   BpfObject.open("tests/bpf/build/maps.bpf.o").close();
+ * } finally {
+ *   setPrint(old);
+ * }
+ * assert(seen.every((m) => m.startsWith("libbpf: ")));
  * ```
  */
 export function setPrint(fn: PrintFn | undefined): PrintFn | undefined {
@@ -165,12 +175,14 @@ function roundUp(n: number, to: number): number {
  * views of read-only sections (`.rodata*`, `.kconfig`) are mapped read-only, and writing them faults.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { BpfObject } from "./object.ts";
  * using obj = BpfObject.open("tests/bpf/build/globals.bpf.o");
- * new DataView(obj.data(".rodata")!.buffer).setUint32(0, 42, true); // before load
+ * const rodata = obj.data(".rodata")!;
+ * new DataView(rodata.buffer, rodata.byteOffset).setUint32(0, 42, true); // before load
  * obj.load();
- * console.log(obj.program("use_globals").info().tag);
+ * assert.match(obj.program("use_globals").info().tag, /^[0-9a-f]{16}$/);
  * ```
  */
 export class BpfObject {
@@ -385,12 +397,14 @@ export class BpfObject {
    * @throws {BpfError} unknown map or the object is loaded.
    * @throws {RangeError} `n` is not a 32-bit unsigned integer.
    * @example
-   * ```ts ignore
+   * ```ts
+   * import assert from "node:assert/strict";
    * import { BpfObject } from "./object.ts";
-   * using obj = BpfObject.open("profile.bpf.o");
-   * obj.setValueSize("stackmap", 127 * 8); // 127 frames of 8 bytes
-   * obj.setMaxEntries("stackmap", 10240);
+   * using obj = BpfObject.open("tests/bpf/build/maps.bpf.o");
+   * obj.setValueSize("stack_map", 127 * 8); // 127 frames of 8 bytes
+   * obj.setMaxEntries("stack_map", 1024);
    * obj.load();
+   * assert.equal(obj.map("stack_map").valueSize, 127 * 8);
    * ```
    */
   setValueSize(map: string, n: number): void {
@@ -1071,10 +1085,14 @@ export class BpfObject {
    * @throws {BpfError} {NotSupportedError} {SyscallError} a program failed to attach; the error
    *   names it and its section.
    * @example
-   * ```ts ignore
-   * using obj = BpfObject.open("tests/bpf/build/tracing.bpf.o");
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { BpfObject } from "./object.ts";
+   * using obj = BpfObject.open("tests/bpf/build/maps.bpf.o");
    * obj.load();
-   * const links = obj.attach();
+   * const links = obj.attach(); // tp/syscalls/sys_enter_write
+   * assert(links.has("touch_maps"));
+   * obj.detach();
    * ```
    */
   attach(): ReadonlyMap<string, BpfLink> {
