@@ -36,8 +36,12 @@ const NT_STAPSDT = 3;
  * @returns the call sites, in note order.
  * @throws {BpfError} a note is malformed.
  * @example
- * ```ts ignore
- * const notes = usdtNotes(readElf("/usr/bin/python3", { native: true }));
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { usdtNotes } from "./usdt_notes.ts";
+ * import { readElf } from "../spec/elf.ts";
+ * const notes = usdtNotes(readElf("tests/bin/build/uprobe_target", { native: true }));
+ * assert(notes.some((n) => n.provider === "tsbpf" && n.name === "add"));
  * ```
  */
 export function usdtNotes(elf: ElfFile): UsdtNote[] {
