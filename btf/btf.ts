@@ -899,10 +899,12 @@ export class Btf {
    * Frees the core's tables and the blob. Safe to call twice; using the Btf afterwards throws.
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Btf } from "./btf.ts";
    * const b = Btf.parse(Btf.kernel().rawBytes());
    * b.close();
-   * b.close();
+   * b.close(); // safe
+   * assert.throws(() => b.kind(1)); // closed
    * ```
    */
   close(): void {

@@ -35,9 +35,16 @@ const backstop = new FinalizationRegistry<number>((fd) => {
  * @param on whether to record stacks.
  * @example
  * ```ts
- * import { traceFds } from "./fd.ts";
+ * import assert from "node:assert/strict";
+ * import { openFds, traceFds } from "./fd.ts";
+ * import { mapCreate } from "./bpf.ts";
  * traceFds(true);
- * traceFds(false);
+ * try {
+ *   using fd = mapCreate({ type: 2, keySize: 4, valueSize: 4, maxEntries: 1 });
+ *   assert.match(openFds().find((t) => t.fd === fd.value)!.stack, /mapCreate/);
+ * } finally {
+ *   traceFds(false);
+ * }
  * ```
  */
 export function traceFds(on: boolean): void {
@@ -52,7 +59,11 @@ export function traceFds(on: boolean): void {
  * ```ts
  * import assert from "node:assert/strict";
  * import { openFds } from "./fd.ts";
- * assert(Array.isArray(openFds()));
+ * import { mapCreate } from "./bpf.ts";
+ * const fd = mapCreate({ type: 2, keySize: 4, valueSize: 4, maxEntries: 1 });
+ * assert(openFds().some((t) => t.fd === fd.value));
+ * fd.close();
+ * assert(!openFds().some((t) => t.fd === fd.value));
  * ```
  */
 export function openFds(): TrackedFd[] {

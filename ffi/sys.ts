@@ -364,8 +364,11 @@ const sink: { value: unknown } = { value: undefined };
  * @param values anything.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { keepAlive } from "./sys.ts";
- * keepAlive(new Uint8Array(8));
+ * const buf = new Uint8Array(8);
+ * // ... pass buf's address to a system call, then:
+ * assert.equal(keepAlive(buf), undefined); // buf stayed reachable until here
  * ```
  */
 export function keepAlive(...values: unknown[]): void {

@@ -137,8 +137,11 @@ export function probeAll(): Record<Feature, boolean> {
  *
  * @example
  * ```ts
- * import { resetProbes } from "./probes.ts";
- * resetProbes();
+ * import assert from "node:assert/strict";
+ * import { probe, resetProbes } from "./probes.ts";
+ * const before = probe("btf_func");
+ * resetProbes(); // the next probe() runs the probe again
+ * assert.equal(probe("btf_func"), before);
  * ```
  */
 export function resetProbes(): void {
