@@ -70,7 +70,9 @@ printf '== deno test\n'
 timeout -k 10 "$RUN_TIMEOUT" "$DENO" test -A --junit-path="$OUT/deno.xml" tests/ 2>&1
 junit "$OUT/deno.xml" $? "deno"
 
-# The @example blocks of the library's JSDoc run as tests too (Deno only: bun has no doc tests).
+# The @example blocks of the library's JSDoc run as tests too (Deno only: bun has no doc tests). Each
+# asserts (tests/doc_examples_test.ts checks that); most load tests/bpf/build objects into the
+# kernel, so like the kernel tests they need root, and they run one at a time (-A: FFI and /sys).
 printf '== deno test --doc
 '
 mapfile -t DOC_FILES < <(git ls-files '*.ts' | grep -vE '^(tests|bench|examples)/|^core-wasm/(assembly/|_wasm)')

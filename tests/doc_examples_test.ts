@@ -1,7 +1,8 @@
 // The JSDoc @example blocks run as doc tests (`deno test --doc -A`, in scripts/test.sh; kernel ones
 // need root, as the kernel tests do) and must fail when the library is wrong: each asserts with
-// node:assert/strict or throws, never console.assert (which only logs). This test breaks Btf.vlen() in a scratch copy of the library and checks that the doc test
-// of btf/btf.ts then fails on that example's assertion.
+// node:assert/strict or throws, never console.assert (which only logs). This test breaks Btf.vlen()
+// in a scratch copy of the library and checks that the doc test of btf/btf.ts then fails on that
+// example's assertion.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
