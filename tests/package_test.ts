@@ -8,7 +8,15 @@
 // `inConsumer()`; the tarball and the installed project are made once per test file.
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { requireKernel, ROOT, run, type RunResult, testObject } from "./_util.ts";
@@ -193,3 +201,22 @@ for (
     assert.match(ok(inConsumer(cmd, [...args, script]), runtime), /^task_struct is \d+ bytes$/m);
   });
 }
+
+test("the one-file builds stand alone: with the package's .ts files gone, Deno and Bun still run", () => {
+  // Another project whose node_modules/tsbpf holds only package.json, bundle/ and dist/: the
+  // builds carry the WebAssembly core and import nothing from the package's sources.
+  const installed = join(consumerDir(), "node_modules", "tsbpf");
+  const dir = join(workDir(), "bare");
+  const pkg = join(dir, "node_modules", "tsbpf");
+  mkdirSync(pkg, { recursive: true });
+  for (const f of ["package.json", "bundle", "dist"]) {
+    cpSync(join(installed, f), join(pkg, f), { recursive: true });
+  }
+  writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "bare", type: "module" }));
+  const script = join(dir, "offline.mjs");
+  writeFileSync(script, offlineScript());
+  for (const [cmd, args] of [[DENO, ["run", "-A", script]], [BUN, [script]]] as const) {
+    const r = run(cmd, [...args], { cwd: dir });
+    assert.match(ok(r, cmd), /^opened \d+ maps$/m);
+  }
+});
