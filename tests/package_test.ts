@@ -135,6 +135,20 @@ test("npm pack's tarball holds the one-file builds, the types, the bin and the l
   }
 });
 
+test("the bare specifier resolves to each runtime's one-file build (exports conditions)", () => {
+  const script = writeScript("resolve.mjs", `console.log(import.meta.resolve("tsbpf"));\n`);
+  for (
+    const [cmd, args, want] of [
+      [DENO, ["run", "-A", script], "bundle/tsbpf.js"],
+      [BUN, [script], "bundle/tsbpf.bun.js"],
+      ["node", [script], "dist/mod.js"],
+    ] as const
+  ) {
+    const got = ok(inConsumer(cmd, [...args]), cmd).trim();
+    assert.ok(got.endsWith(`/node_modules/tsbpf/${want}`), `${cmd} resolved tsbpf to ${got}`);
+  }
+});
+
 test("an installed tsbpf opens a test object through the bare specifier on Deno", () => {
   const script = writeScript("offline_deno.ts", offlineScript());
   assert.match(ok(inConsumer(DENO, ["run", "-A", script]), "deno run"), /^opened \d+ maps$/m);
