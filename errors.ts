@@ -196,7 +196,24 @@ export class VerifierError extends SyscallError {
   }
 }
 
-/** The last `max` non-empty lines of a verifier log, without the closing statistics lines. */
+/**
+ * The last `max` non-empty lines of a verifier log, without the closing statistics lines.
+ *
+ * @param log the verifier's log.
+ * @param max how many lines at most.
+ * @returns the lines, oldest first.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { verifierLogTail } from "./errors.ts";
+ * const log = "0: R1=ctx() R10=fp0\n1: (85) call unknown#12345\ninvalid func unknown#12345\n" +
+ *   "processed 2 insns (limit 1000000) max_states_per_insn 0 total_states 0\n";
+ * assert.deepEqual(verifierLogTail(log, 2), [
+ *   "1: (85) call unknown#12345",
+ *   "invalid func unknown#12345",
+ * ]);
+ * ```
+ */
 export function verifierLogTail(log: string, max: number): string[] {
   const lines = log.split("\n").map((l) => l.trimEnd()).filter((l) => l.length > 0);
   while (

@@ -45,6 +45,28 @@ test("every @example runs (none is ts ignore) and asserts (node:assert/strict or
   assert.ok(examples >= 180, `only ${examples} examples found`);
 });
 
+test("every function, class and constant mod.ts exports has an @example", () => {
+  const r = run(DENO, ["doc", "--json", "mod.ts"], { timeoutMs: 300_000 });
+  assert.equal(r.code, 0, r.stderr);
+  type Decl = { kind?: string; def?: { kind?: string }; jsDoc?: { tags?: { kind: string }[] } };
+  const doc = JSON.parse(r.stdout) as {
+    nodes: Record<string, { symbols?: { name: string; declarations?: Decl[] }[] }>;
+  };
+  const mod = Object.entries(doc.nodes).find(([url]) => url.endsWith("/mod.ts"))![1];
+  const missing: string[] = [];
+  let checked = 0;
+  for (const sym of mod.symbols ?? []) {
+    for (const d of sym.declarations ?? []) {
+      const kind = d.def?.kind ?? d.kind ?? "";
+      if (!["function", "class", "variable"].includes(kind)) continue;
+      checked++;
+      if (!(d.jsDoc?.tags ?? []).some((t) => t.kind === "example")) missing.push(sym.name);
+    }
+  }
+  assert.ok(checked > 50, `only ${checked} exported values found`);
+  assert.deepEqual(missing, [], `exported without an @example: ${missing.join(", ")}`);
+});
+
 // It runs `deno test --doc` (doc tests are Deno's; bun has none), so once: in the Deno run.
 const docTestRuns = runtimeName() === "deno";
 
