@@ -234,3 +234,19 @@ test("the one-file builds stand alone: with the package's .ts files gone, Deno a
     assert.match(ok(r, cmd), /^opened \d+ maps$/m);
   }
 });
+
+test("bun build --compile --conditions=tsbpf-es makes one executable that runs anywhere", () => {
+  // Bun's bundler cannot see the names of the CommonJS bytecode build ("bun" condition), so a
+  // program compiled with Bun takes the ES build through the custom condition "tsbpf-es".
+  const script = writeScript("compiled.ts", offlineScript());
+  const exe = join(workDir(), "compiled");
+  ok(
+    inConsumer(BUN, ["build", "--compile", "--conditions=tsbpf-es", script, "--outfile", exe]),
+    "bun build --compile",
+  );
+  const elsewhere = join(workDir(), "elsewhere");
+  mkdirSync(elsewhere);
+  const r = run(exe, [], { cwd: elsewhere });
+  assert.match(ok(r, "the compiled program"), /^opened \d+ maps$/m);
+  rmSync(exe, { force: true });
+});
