@@ -58,12 +58,22 @@ interface CpuRing {
  * slots, unmap the rings and close the fds.
  *
  * @example
- * ```ts ignore
- * using pb = new PerfBuffer(obj.map("events"), {
- *   sample: (cpu, view, offset, size) => console.log(cpu, view.getUint32(offset, true)),
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { BpfObject, getSys, PerfBuffer } from "../mod.ts";
+ * using obj = BpfObject.open("tests/bpf/build/ringbuf.bpf.o");
+ * const ro = obj.data(".rodata")!; // target_tgid: this process
+ * new DataView(ro.buffer, ro.byteOffset).setUint32(0, getSys().getpid(), true);
+ * obj.load();
+ * const seqs: number[] = [];
+ * using pb = new PerfBuffer(obj.map("pb"), {
+ *   sample: (_cpu, view, offset) => void seqs.push(view.getUint32(offset, true)),
  *   lost: (cpu, n) => console.warn(`lost ${n} on cpu ${cpu}`),
  * });
- * while (running) await pb.wait(100);
+ * obj.attach(); // a tracepoint on getpid sends one sample per call
+ * getSys().getpid();
+ * assert.ok((await pb.wait(5000)) >= 1);
+ * assert.equal(seqs[0], 0);
  * ```
  */
 export class PerfBuffer implements Disposable {

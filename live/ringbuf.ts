@@ -481,11 +481,19 @@ export interface UserRecord {
  * record, in the order reserved.
  *
  * @example
- * ```ts ignore
- * using urb = new UserRingBuffer(obj.map("user_rb"));
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { BpfObject, UserRingBuffer } from "../mod.ts";
+ * using obj = BpfObject.open("tests/bpf/build/ringbuf.bpf.o");
+ * obj.load();
+ * using urb = new UserRingBuffer(obj.map("urb"));
  * const rec = urb.reserve(8)!;
  * rec.view.setBigUint64(rec.offset, 42n, true);
  * urb.submit(rec);
+ * obj.program("drain_user").testRun({ ctxIn: new Uint8Array(8) }); // bpf_user_ringbuf_drain()
+ * const bss = obj.data(".bss")!;
+ * const sum = obj.spec.datasecs.find((d) => d.name === ".bss")!.vars.find((v) => v.name === "drained_sum")!;
+ * assert.equal(new DataView(bss.buffer, bss.byteOffset).getBigUint64(sum.offset, true), 42n);
  * ```
  */
 export class UserRingBuffer implements Disposable {
