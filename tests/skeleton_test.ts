@@ -546,3 +546,76 @@ test(
     }
   },
 );
+
+function hex(b: Uint8Array): string {
+  return [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+}
+
+const hasBpftool = spawnSync("bpftool", ["version"]).status === 0;
+
+test(
+  "layout oracle: bpftool's C skeleton and the TypeScript skeleton write the same values at the same offsets",
+  {
+    timeout: 300_000,
+  },
+  async (t) => {
+    if (!hasBpftool) return t.skip("bpftool is not installed");
+    const obj = testObject("skel_globals");
+    const dir = mkdtempSync(join(tmpdir(), "tsbpf-skel-oracle-"));
+    const { mod, remove } = await globalsSkel();
+    try {
+      const sh = (cmd: string, args: string[], out?: string) => {
+        const r = spawnSync(cmd, args, { encoding: "utf8", maxBuffer: 1 << 28 });
+        assert.equal(r.status, 0, `${cmd} ${args.join(" ")}: ${r.stderr}`);
+        if (out !== undefined) writeFileSync(join(dir, out), r.stdout);
+        return r.stdout;
+      };
+      sh("bpftool", ["gen", "skeleton", obj], "skel_globals.skel.h");
+      sh("bpftool", ["btf", "dump", "file", obj, "format", "c"], "skel_globals.types.h");
+      const exe = join(dir, "skel_layout");
+      sh("gcc", [
+        "-O0",
+        `-I${dir}`,
+        "-o",
+        exe,
+        join(ROOT, "tests", "oracle", "skel_layout.c"),
+        "-lbpf",
+        "-lelf",
+        "-lz",
+      ]);
+      const want = new Map(
+        sh(exe, []).trim().split("\n").map((l) => l.split(" ") as [string, string]),
+      );
+      // The same writes as skel_layout.c, through the TypeScript skeleton.
+      using skel = mod.SkelGlobalsSkel.open();
+      writeCfg(skel.rodata.rcfg, mod);
+      skel.rodata.limits[3] = 44n;
+      skel.rodata.rname = "abc";
+      skel.rodata.rflag = true;
+      skel.rodata.rcol = mod.color.GREEN;
+      skel.rodata.rwide = mod.wide.WIDE_BIG;
+      writeCfg(skel.data.dcfg, mod);
+      skel.data.dval = -21n;
+      skel.data.dflt = -0.75;
+      skel.data_extra.cd_a = 30n;
+      skel.data_extra.cd_tail[3] = 12;
+      skel.rodata_extra.cr_a = 123;
+      skel.bss.out_rname_bytes[0] = "z".charCodeAt(0);
+      skel.bss.runs = 0x01020304;
+      const sections: [string, string][] = [
+        ["rodata", ".rodata"],
+        ["data", ".data"],
+        ["data_extra", ".data.extra"],
+        ["rodata_extra", ".rodata.extra"],
+        ["bss", ".bss"],
+      ];
+      assert.deepEqual([...want.keys()], sections.map(([k]) => k));
+      for (const [ident, section] of sections) {
+        assert.equal(hex(skel.obj.data(section)!), want.get(ident), `${section} bytes`);
+      }
+    } finally {
+      remove();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
