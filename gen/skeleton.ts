@@ -84,12 +84,29 @@ class Namer {
   }
 }
 
-/** A string literal for any text: JSON, with every non-ASCII character escaped. */
+/**
+ * A string literal for any text, quoted as deno fmt quotes it (double quotes unless the text has
+ * more double quotes than single ones), with every control and non-ASCII character escaped.
+ */
 function lit(s: string): string {
-  return JSON.stringify(s).replace(
-    /[\u007f-\uffff]/g,
-    (c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0"),
-  );
+  const dq = s.split('"').length - 1;
+  const sq = s.split("'").length - 1;
+  const q = dq > sq ? "'" : '"';
+  let out = q;
+  for (const ch of s) {
+    const c = ch.charCodeAt(0);
+    if (ch === "\\") out += "\\\\";
+    else if (ch === q) out += "\\" + q;
+    else if (ch === "\n") out += "\\n";
+    else if (ch === "\r") out += "\\r";
+    else if (ch === "\t") out += "\\t";
+    else if (c < 0x20 || c >= 0x7f) {
+      for (let i = 0; i < ch.length; i++) {
+        out += "\\u" + ch.charCodeAt(i).toString(16).padStart(4, "0");
+      }
+    } else out += ch;
+  }
+  return out + q;
 }
 
 /** Text safe inside a block comment, on one line. */
@@ -617,7 +634,7 @@ function generate(
   objName: string,
   importFrom: string,
 ): string {
-  const P = pascal(objName);
+  const P = pascal(objName).slice(0, 24);
   const fixed = {
     skel: `${P}Skel`,
     maps: `${P}Maps`,
@@ -848,7 +865,11 @@ function generate(
     `  readonly ${s.ident}: ${s.cls};\n`
   );
   const inits = sections.map((s) =>
-    `    this.${s.ident} = new ${s.cls}(this.section(${lit(s.ident)}));\n`
+    stmt(`    this.${s.ident} = `, {
+      fn: `new ${s.cls}`,
+      args: [`this.section(${lit(s.ident)})`],
+    }) +
+    "\n"
   );
   if (structOps.length > 0) {
     fields.push(

@@ -619,3 +619,98 @@ test(
     }
   },
 );
+
+// Names an object can carry, each patched over a same-length C identifier in the compiled ELF (in
+// the symbol table, the BTF strings and the section names alike).
+const HOSTILE_C = `#define SEC(n) __attribute__((section(n), used))
+typedef unsigned int __u32;
+typedef unsigned long long __u64;
+char LICENSE[] SEC("license") = "GPL";
+struct HOSTILE_STRUCT_NAME_000001 {
+  __u32 HOSTILE_MEMBER_NAME_00002;
+  __u64 HOSTILE_MEMBER_NAME_00003;
+  char HOSTILE_MEMBER_NAME_00004[8];
+};
+enum HOSTILE_ENUM_NAME_0000005 { HOSTILE_ENUMERATOR_00006 = 1, HOSTILE_ENUMERATOR_00007 = 2 };
+struct HOSTILE_STRUCT_NAME_000001 HOSTILE_VAR_NAME_00000008;
+__u32 HOSTILE_VAR_NAME_00000009 SEC(".data.HOSTILE_SECTION_000010") = 1;
+enum HOSTILE_ENUM_NAME_0000005 HOSTILE_VAR_NAME_00000011 = HOSTILE_ENUMERATOR_00007;
+__u32 constructor;
+__u32 __proto__;
+__u32 HOSTILE_VAR_NAME_00000012;
+__u32 class;
+__u32 function;
+__u32 x_y SEC(".data.a.b") = 1;
+__u32 x_z SEC(".data.a_b") = 2;
+SEC("syscall") int HOSTILE_PROG_NAME_000013(void *ctx)
+{
+  HOSTILE_VAR_NAME_00000008.HOSTILE_MEMBER_NAME_00002 = HOSTILE_VAR_NAME_00000009 + constructor +
+    __proto__ + HOSTILE_VAR_NAME_00000011 + HOSTILE_VAR_NAME_00000012 + class + function + x_y + x_z;
+  return 0;
+}
+`;
+
+const PAYLOADS = [
+  '"+(globalThis.__tsbpfPwned=1)+"',
+  "*/globalThis.__tsbpfPwned=2;/*",
+  "${globalThis.__tsbpfPwned=3}`",
+  "\nglobalThis.__tsbpfPwned=4;//",
+  "\u2028globalThis.__tsbpfPwned=5",
+  "\u00e9'\\x`${1}`\r\t",
+];
+
+function hostileObject(dir: string): Uint8Array {
+  const b = new Uint8Array(readFileSync(compileBpfC(dir, "hostile", HOSTILE_C)));
+  const text = new TextDecoder("latin1").decode(b);
+  const holders = [...new Set(text.match(/HOSTILE_[A-Z_]+_\d+/g))].sort();
+  assert.equal(holders.length, 13);
+  holders.forEach((h, i) => {
+    const r = new Uint8Array(h.length).fill(0x78);
+    r.set(new TextEncoder().encode(PAYLOADS[i % PAYLOADS.length]).subarray(0, h.length));
+    for (let j = text.indexOf(h); j >= 0; j = text.indexOf(h, j + 1)) b.set(r, j);
+  });
+  return b;
+}
+
+test(
+  "hostile names (quotes, newlines, */, backticks, ${, U+2028, reserved words, collisions) give valid TypeScript that runs nothing",
+  {
+    timeout: 300_000,
+  },
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tsbpf-skel-hostile-"));
+    try {
+      const bytes = hostileObject(dir);
+      const t = writeTmpSkeleton(bytes, { file: 'ho"s`t*/ile\n.bpf.o', name: "hostile" });
+      try {
+        const text = readFileSync(t.path, "utf8");
+        assert.ok(!text.includes("\u2028"), "no raw line separator");
+        for (const r of [deno(["check", t.path]), deno(["lint", t.path])]) {
+          assert.equal(r.code, 0, r.out);
+        }
+        const fmt = deno(["fmt", "--check", "--line-width", "100", t.path]);
+        assert.equal(fmt.code, 0, fmt.out);
+        const g = globalThis as { __tsbpfPwned?: unknown };
+        delete g.__tsbpfPwned;
+        // deno-lint-ignore no-explicit-any
+        const mod = await importPath<any>(t.path);
+        assert.equal(g.__tsbpfPwned, undefined, "importing ran no code from a name");
+        using skel = mod.HostileSkel.open();
+        assert.equal(g.__tsbpfPwned, undefined, "opening ran no code from a name");
+        // Reserved and special names are suffixed; colliding section idents are numbered.
+        skel.bss.constructor_ = 5;
+        skel.bss.__proto___ = 6;
+        assert.equal(skel.bss.constructor_, 5);
+        assert.equal(skel.bss.__proto___, 6);
+        assert.equal(Object.getPrototypeOf(skel.bss).constructor.name, "HostileBss");
+        assert.equal(skel.data_a_b.x_y, 1);
+        assert.equal(skel.data_a_b_2.x_z, 2);
+        assert.equal(g.__tsbpfPwned, undefined);
+      } finally {
+        t.remove();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
