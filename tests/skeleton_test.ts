@@ -714,3 +714,29 @@ test(
     }
   },
 );
+
+test("after load, skeleton reads and writes of mapped sections make no bpf() call", {
+  timeout: 300_000,
+}, async (t) => {
+  if (!requireKernel(t)) return;
+  const { mod, remove } = await globalsSkel();
+  const real = getSys();
+  let calls = 0;
+  setSys(withFaults(real, { bpf: () => void calls++ }));
+  try {
+    using skel = mod.SkelGlobalsSkel.openAndLoad();
+    const before = calls;
+    assert.ok(before > 0, "the counting entry point sees the load");
+    for (let i = 0; i < 100; i++) {
+      skel.bss.runs = skel.bss.runs + 1;
+      skel.data.dcfg.fl.mid = i;
+      skel.data.dcfg.list[1].u32v = skel.rodata.rcfg.grid[1][2] + i;
+      void skel.rodata.limits.toArray();
+    }
+    assert.equal(skel.bss.runs, 100);
+    assert.equal(calls, before);
+  } finally {
+    setSys(real);
+    remove();
+  }
+});
