@@ -112,7 +112,7 @@ test("a wrong map, program, section or variable name in user code is a compile e
     const use = join(t.dir, "use.ts");
     writeFileSync(
       use,
-      `import { SkelGlobalsSkel } from "./skel.ts";
+      `import { type Cfg, SkelGlobalsSkel } from "./skel.ts";
 export function f(s: SkelGlobalsSkel): void {
   s.rodata.rcfg.id = 1n;
   s.rodata.limits[3] = 0n;
@@ -133,6 +133,10 @@ export function f(s: SkelGlobalsSkel): void {
   void s.bss.hidden_global;
   // @ts-expect-error: a struct member is not assignable as a whole
   s.rodata.rcfg = s.rodata.rcfg;
+  const c: Cfg = s.codecs.Cfg.fromBytes(new Uint8Array(120));
+  void c.fl.wide;
+  // @ts-expect-error: codecs are typed
+  void c.nope;
 }
 `,
     );
@@ -242,7 +246,7 @@ function writeCfg(c: GlobalsSkel["rodata"]["rcfg"], m: GlobalsMod): void {
   c.fl.neg = -9;
   c.fl.wide = 0xabcdef1234n;
   c.fl.flag = true;
-  c.col = m.color.BLUE;
+  c.col = m.Color.BLUE;
   c.on = true;
   c.name = "hello";
   c.ptr = 0xdeadbeefn;
@@ -265,7 +269,7 @@ function checkCfg(c: GlobalsSkel["rodata"]["rcfg"], m: GlobalsMod, what: string)
   assert.equal(c.fl.neg, -9);
   assert.equal(c.fl.wide, 0xabcdef1234n);
   assert.equal(c.fl.flag, true);
-  assert.equal(c.col, m.color.BLUE);
+  assert.equal(c.col, m.Color.BLUE);
   assert.equal(c.col, -3);
   assert.equal(c.on, true);
   assert.equal(c.name, "hello");
@@ -293,15 +297,15 @@ test(
       const r = skel.rodata;
       assert.equal(r.rcfg.id, 1n, "the open-time image");
       assert.equal(r.rcfg.name, "init");
-      assert.equal(r.rcfg.col, mod.color.GREEN);
+      assert.equal(r.rcfg.col, mod.Color.GREEN);
       writeCfg(r.rcfg, mod);
       checkCfg(r.rcfg, mod, "rodata before load");
       r.limits[3] = 44n;
       assert.deepEqual([...r.limits], [1n, 2n, 3n, 44n]);
       r.rname = "abc";
       r.rflag = true;
-      r.rcol = mod.color.GREEN;
-      r.rwide = mod.wide.WIDE_BIG;
+      r.rcol = mod.Color.GREEN;
+      r.rwide = mod.Wide.WIDE_BIG;
       skel.data_extra.cd_a = 30n;
       skel.data_extra.cd_tail[3] = 12;
       skel.rodata_extra.cr_a = 123;
@@ -317,7 +321,7 @@ test(
       assert.deepEqual(b.out_limits.toArray(), [1n, 2n, 3n, 44n]);
       assert.equal(b.out_rname, "abc");
       assert.equal(b.out_rflag, true);
-      assert.equal(b.out_rcol, mod.color.GREEN);
+      assert.equal(b.out_rcol, mod.Color.GREEN);
       assert.equal(b.out_rwide, 0x100000000n);
       assert.equal(b.out_dval, -42n);
       assert.equal(b.out_dflt, 1.5);
@@ -325,6 +329,15 @@ test(
       assert.equal(b.out_cd_a, 42n);
       assert.equal(b.out_hz, skel.kconfig.CONFIG_HZ);
       assert.equal(b.runs, 1);
+      // The codecs decode the same bytes to the same values.
+      const bss = skel.obj.data(".bss")!;
+      const cfg = skel.codecs.Cfg.decode(new DataView(bss.buffer, bss.byteOffset, bss.length), 0);
+      assert.equal(cfg.id, b.out_rcfg.id);
+      assert.equal(cfg.fl.neg, -9);
+      assert.equal(cfg.name, "hello");
+      assert.equal(cfg.col, mod.Color.BLUE);
+      assert.deepEqual(cfg.names, ["", "xy"]);
+      assert.equal(cfg.u.parts.hi32, 9);
       // TypeScript writes .bss after load too, and BPF sees it.
       b.runs = 41;
       skel.progs.skel_copy.testRun();
@@ -592,8 +605,8 @@ test(
       skel.rodata.limits[3] = 44n;
       skel.rodata.rname = "abc";
       skel.rodata.rflag = true;
-      skel.rodata.rcol = mod.color.GREEN;
-      skel.rodata.rwide = mod.wide.WIDE_BIG;
+      skel.rodata.rcol = mod.Color.GREEN;
+      skel.rodata.rwide = mod.Wide.WIDE_BIG;
       writeCfg(skel.data.dcfg, mod);
       skel.data.dval = -21n;
       skel.data.dflt = -0.75;
