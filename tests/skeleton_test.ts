@@ -13,6 +13,7 @@ import { getSys, setSys } from "../ffi/runtime.ts";
 import { withFaults } from "../ffi/sys.ts";
 import { genSkeleton } from "../gen/skeleton.ts";
 import { canAutoAttach } from "../link/auto.ts";
+import { attachTracepoint } from "../link/tracepoint.ts";
 import { resetProbes } from "../live/probes.ts";
 import {
   GOLDEN_DIR,
@@ -525,35 +526,87 @@ SEC("syscall") int prog(void *ctx) { first = ro; second++; return 0; }
 );
 
 test(
-  "attach() follows libbpf's skeleton rules: autoattach off, links set by hand, targetless sections are skipped; detach() closes hand-made links",
-  { timeout: 300_000 },
+  "attach() follows libbpf's skeleton rules: autoload, autoattach, sections with a target, links set by hand; detach() closes every link",
+  {
+    timeout: 300_000,
+  },
   async (t) => {
     if (!requireKernel(t)) return;
-    const f = testObject("attach_mixed");
-    if (oracle(["load", f]).code !== 0) return;
+    const f = testObject("skel_attach");
+    assert.equal(oracle(["load", f]).code, 0, "libbpf loads skel_attach");
     const tmp = writeTmpSkeleton(f);
     try {
       // deno-lint-ignore no-explicit-any
       const mod = await importPath<any>(tmp.path);
-      using skel = mod.AttachMixedSkel.openAndLoad();
-      const progs = skel.obj.spec.programs.filter((p: never) => canAutoAttach(p));
-      const names = progs.map((p: { name: string }) => p.name);
-      const skipped = skel.obj.spec.programs.filter((p: never) => !canAutoAttach(p));
-      if (names.length === 0) return;
-      skel.setAutoattach(names[0], false);
-      try {
-        skel.attach();
-      } catch (e) {
-        // A kind this kernel refuses (kprobes not built in): the rest is still checked below.
-        assert.ok(e instanceof BpfError);
-      }
-      assert.equal(skel.links[names[0]], undefined, "autoattach off");
-      for (const p of skipped) {
-        assert.equal(skel.links[p.name], undefined, `${p.name} has no target`);
-      }
+      using skel = mod.SkelAttachSkel.openAndLoad();
+      assert.ok(thrown(() => skel.progs.not_loaded) instanceof BpfError, "autoload off");
+      skel.attach();
+      assert.deepEqual(Object.keys(skel.links).sort(), ["on_getpgid", "on_getppid"]);
+      const first = skel.links.on_getppid;
+      skel.attach(); // links already set are kept
+      assert.equal(skel.links.on_getppid, first);
       skel.detach();
       assert.deepEqual(Object.keys(skel.links), []);
+      assert.equal(first.closed, true);
+
+      // autoattach off, and a link made by hand: attach() leaves both alone, detach() closes it.
+      skel.setAutoattach("on_getppid", false);
+      const byHand = attachTracepoint(skel.progs.on_getpgid, "syscalls", "sys_enter_getpgid");
+      skel.links.on_getpgid = byHand;
+      skel.attach();
+      assert.equal(skel.links.on_getppid, undefined);
+      assert.equal(skel.links.on_getpgid, byHand);
+      skel.detach();
+      assert.equal(byHand.closed, true);
+      skel.setAutoattach("on_getppid", true);
+      skel.attach();
+      assert.deepEqual(Object.keys(skel.links).sort(), ["on_getpgid", "on_getppid"]);
       assert.ok(thrown(() => skel.setAutoattach("nope", true)) instanceof BpfError);
+      skel.destroy();
+      assert.deepEqual(Object.keys(skel.links), []);
+    } finally {
+      tmp.remove();
+    }
+  },
+);
+
+test(
+  "struct_ops maps: structOps.<map> types data members and names function pointers' programs; attach() registers the map",
+  {
+    timeout: 300_000,
+  },
+  async (t) => {
+    const f = testObject("load_struct_ops");
+    const tmp = writeTmpSkeleton(f);
+    try {
+      // deno-lint-ignore no-explicit-any
+      const mod = await importPath<any>(tmp.path);
+      using skel = mod.LoadStructOpsSkel.open();
+      const cc = skel.structOps.tsbpf_cc;
+      assert.equal(cc.name, "tsbpf_cc");
+      assert.equal(cc.ssthresh, "tsbpf_ssthresh");
+      assert.equal(cc.undo_cwnd, "tsbpf_undo_cwnd");
+      assert.equal(cc.cwnd_event, null);
+      assert.equal(skel.structOps.tsbpf_dummy.test_1, "dummy_test_1");
+      // A unique name, so that parallel runs elsewhere do not collide.
+      const name = `tsk${process.pid % 100000}`;
+      cc.name = name;
+      if (!requireKernel(t)) return;
+      if (oracle(["load", f]).code !== 0) return t.skip("libbpf cannot load load_struct_ops here");
+      skel.load();
+      assert.ok(thrown(() => (cc.name = "x")) instanceof BpfError, "fixed after load");
+      assert.ok(
+        new TextDecoder("latin1").decode(skel.obj.structOpsValue("tsbpf_cc")).includes(name),
+        "the value carries the name set before load",
+      );
+      skel.setAutoattach("tsbpf_dummy", false); // bpf_dummy_ops cannot be registered
+      skel.attach();
+      assert.ok(skel.links.tsbpf_cc !== undefined);
+      const avail = () =>
+        readFileSync("/proc/sys/net/ipv4/tcp_available_congestion_control", "utf8").split(/\s+/);
+      assert.ok(avail().includes(name), "registered");
+      skel.detach();
+      assert.ok(!avail().includes(name), "unregistered");
     } finally {
       tmp.remove();
     }
@@ -591,7 +644,7 @@ test(
         `-I${dir}`,
         "-o",
         exe,
-        join(ROOT, "tests", "oracle", "skel_layout.c"),
+        join(ROOT, "tests", "oracle", "skeleton", "skel_layout.c"),
         "-lbpf",
         "-lelf",
         "-lz",

@@ -1,4 +1,5 @@
-/* The layout oracle of tests/skeleton_test.ts: bpftool's C skeleton of tests/bpf/skel_globals.bpf.o
+/* The layout oracle of tests/skeleton_test.ts (built by the test, not by setup: it needs the
+ * generated headers): bpftool's C skeleton of tests/bpf/skel_globals.bpf.o
  * (skel_globals.skel.h, made by `bpftool gen skeleton` at test time) sets the same values the test
  * sets through the TypeScript skeleton, then prints each data section's bytes (before load) as
  * `<section ident> <hex>` lines. Built with skel_globals.types.h from `bpftool btf dump ... format c`. The test compares them with the TypeScript side's bytes. */
