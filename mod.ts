@@ -65,6 +65,7 @@ export {
   arrayView,
   cstrElem,
   E,
+  type ScalarElems,
   type Elem,
   fromBase64,
   getBits,

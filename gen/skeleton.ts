@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { Btf } from "../btf/btf.ts";
+import type { Btf } from "../btf/btf.ts";
 import { BtfIntEncoding, BtfKind, type BtfMember } from "../btf/types.ts";
 import { BpfError } from "../errors.ts";
 import { open } from "../spec/open.ts";
@@ -33,16 +33,6 @@ export interface GenSkeletonOptions {
   importFrom?: string;
 }
 
-const JS_RESERVED = new Set(
-  ("break case catch class const continue debugger default delete do else enum export extends " +
-    "false finally for function if import in instanceof new null return super switch this throw " +
-    "true try typeof var void while with implements interface let package private protected " +
-    "public static yield await async any as boolean constructor declare get set module number " +
-    "string symbol type from of namespace require undefined NaN Infinity arguments eval object " +
-    "bigint never unknown keyof readonly unique infer is asserts abstract override satisfies " +
-    "accessor global prototype __proto__")
-    .split(" "),
-);
 const PROP_RESERVED = new Set(["constructor", "__proto__", "prototype"]);
 const MAX_IDENT = 32;
 
@@ -53,14 +43,8 @@ function clean(raw: string): string {
   return s;
 }
 
-/** A TypeScript identifier for a top-level declaration. */
-export function topIdent(raw: string): string {
-  const s = clean(raw);
-  return JS_RESERVED.has(s) ? s + "_" : s;
-}
-
 /** A property name (reserved words are fine as properties; the few special names are not). */
-export function propIdent(raw: string): string {
+function propIdent(raw: string): string {
   const s = clean(raw);
   return PROP_RESERVED.has(s) ? s + "_" : s;
 }
@@ -532,7 +516,18 @@ function isMmapable(d: DataSecSpec): boolean {
   return (d.mapFlags & 0x400) !== 0;
 }
 
-/** bpftool's name for a data section's accessor: `.data.foo` → `data_foo`. */
+/**
+ * bpftool's name for a data section's accessor: `.data.foo` → `data_foo`, `.rodata.str1.1` →
+ * `rodata_str1_1`; undefined for sections that are not global data.
+ *
+ * @example
+ * ```ts
+ * import { datasecIdent } from "./skeleton.ts";
+ * if (datasecIdent(".data.foo") !== "data_foo" || datasecIdent(".maps") !== undefined) {
+ *   throw new Error("bad ident");
+ * }
+ * ```
+ */
 export function datasecIdent(section: string): string | undefined {
   for (const p of [".data", ".rodata", ".bss", ".kconfig"]) {
     if (section.startsWith(p)) return propIdent(section.slice(1));

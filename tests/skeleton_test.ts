@@ -15,13 +15,7 @@ import { genSkeleton } from "../gen/skeleton.ts";
 import { canAutoAttach } from "../link/auto.ts";
 import { attachTracepoint } from "../link/tracepoint.ts";
 import { resetProbes } from "../live/probes.ts";
-import {
-  GOLDEN_DIR,
-  goldenText,
-  importPath,
-  normalizeSkeleton,
-  writeTmpSkeleton,
-} from "./_skeleton.ts";
+import { GOLDEN_DIR, goldenText, importPath, writeTmpSkeleton } from "./_skeleton.ts";
 import {
   compileBpfC,
   oracle,
