@@ -349,7 +349,7 @@ class Gen {
         cDecl,
         kind,
         off: base + byte,
-        bit: { bit: bitOffset % 8, bits: bitSize, signed, big: bitSize > 32 || kind.size > 4 },
+        bit: { bit: bitOffset % 8, bits: bitSize, signed, big: bitSize > 32 },
         size: kind.size,
       };
     }
