@@ -717,7 +717,7 @@ export class Skeleton<M, P, L> {
     options: SkeletonOpenOptions,
   ): BpfObject {
     const { path, ...opts } = options;
-    const obj = BpfObject.open(path ?? bytes(), opts);
+    const obj = BpfObject.open(path ?? bytes(), { name: desc.name, ...opts });
     if (path !== undefined) {
       try {
         checkLayout(obj, desc, path);

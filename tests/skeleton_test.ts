@@ -324,6 +324,8 @@ test(
       assert.equal(b.out_cd_a, 42n);
       assert.equal(b.out_hz, skel.kconfig.CONFIG_HZ);
       assert.equal(b.runs, 1);
+    assert.equal(b.out_lit, "literal!");
+    assert.ok(skel.maps.rodata_str1_1.fd > 0, "the literal's map, named as bpftool names it");
       // The codecs decode the same bytes to the same values.
       const bss = skel.obj.data(".bss")!;
       const cfg = skel.codecs.Cfg.decode(new DataView(bss.buffer, bss.byteOffset, bss.length), 0);
