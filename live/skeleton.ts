@@ -94,6 +94,7 @@ const KEY0 = new Uint8Array(4);
  */
 export class SkelData implements SkelMemory {
   readonly #obj: BpfObject;
+  readonly #cell: { readonly n: number };
   readonly #section: string;
   readonly #label: string;
   readonly #readonly: boolean;
@@ -114,6 +115,7 @@ export class SkelData implements SkelMemory {
    */
   constructor(obj: BpfObject, section: string, label: string) {
     this.#obj = obj;
+    this.#cell = obj.dataEpochCell;
     this.#section = section;
     this.#label = label;
     this.#readonly = obj.spec.datasecs.find((d) => d.name === section)?.readonly ?? false;
@@ -122,7 +124,7 @@ export class SkelData implements SkelMemory {
   /** The view to read; see {@linkcode SkelMemory.r}. */
   r(): DataView {
     const dv = this.#dv;
-    if (dv !== undefined && this.#epoch === this.#obj.dataEpoch) return dv;
+    if (dv !== undefined && this.#epoch === this.#cell.n) return dv;
     return this.#refresh();
   }
 
