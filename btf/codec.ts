@@ -22,7 +22,7 @@
  * | array of integers, enums, floats or pointers       | the typed array: `Int32Array`, `BigUint64Array`… |
  * | any other array                                    | a JS array; `int m[2][3]` is `Int32Array[]`      |
  * | struct, union, DATASEC                             | a plain object with every member                 |
- * | bitfield of up to 32 bits / of more               | `number` / `bigint` (`_Bool x : 1` is `boolean`) |
+ * | bitfield of up to 32 bits / of more                | `number` / `bigint` (`_Bool x : 1` is `boolean`) |
  *
  * - A char array is an array whose element is a 1-byte INT with the CHAR encoding, or the INT named
  *   `char`, `signed char` or `unsigned char` itself (modifiers allowed, typedefs not: `__u8 mac[6]`
@@ -58,7 +58,13 @@
  * `encode(decode(b))` gives `b` back except where the representation drops bytes: padding and
  * unnamed bitfields (zeroed), a `_Bool` byte other than 0 or 1 (written as 1), the bytes after the
  * first NUL of a char array (zeroed) or invalid UTF-8 in it, and overlapping union members when a
- * later member is one of those (the last member's bytes are written last).
+ * later member is one of those (the last member's bytes are written last). A char array with
+ * invalid UTF-8 may even decode into a string that no longer fits (each U+FFFD takes three bytes):
+ * encoding it is a {@linkcode CodecError}.
+ *
+ * A DATASEC decodes with the offsets its BTF gives; in an object file's own BTF they are zero until
+ * fixed up (libbpf's `btf_fixup_datasec`), so decode an `ObjectSpec`'s data section variable by
+ * variable, with each `VarSpec`'s codec at its offset.
  *
  * ## Limits
  *
@@ -126,9 +132,50 @@ export interface Codec<T = unknown> {
   toBytes(value: T): Uint8Array;
 }
 
-/** Nesting deeper than this (structs, arrays, unnamed members, modifiers) has no codec. */
+/**
+ * Nesting deeper than this (structs in structs, arrays, unnamed members) has no codec; typedefs
+ * and modifiers do not count.
+ *
+ * @example
+ * ```ts
+ * import { Btf, BtfBuilder, CODEC_MAX_DEPTH, codecFor, CodecError } from "./mod.ts";
+ * const b = new BtfBuilder();
+ * let t = b.int("int", 4, { signed: true });
+ * for (let i = 0; i <= CODEC_MAX_DEPTH; i++) t = b.struct(`s${i}`, 4, [{ name: "v", type: t, bitOffset: 0 }]);
+ * using btf = Btf.parse(b.build());
+ * let refused = false;
+ * try {
+ *   codecFor(btf, t);
+ * } catch (e) {
+ *   refused = e instanceof CodecError;
+ * }
+ * if (!refused) throw new Error("a type nested too deep got a codec");
+ * ```
+ */
 export const CODEC_MAX_DEPTH = 64;
-/** A type whose decoded value would hold more JavaScript values than this has no codec. */
+/**
+ * A type whose decoded value would hold more JavaScript values than this has no codec (a typed
+ * array or a string counts as one value, an array of structs as one per member of each).
+ *
+ * @example
+ * ```ts
+ * import { Btf, BtfBuilder, CODEC_MAX_VALUES, codecFor } from "./mod.ts";
+ * const b = new BtfBuilder();
+ * const int = b.int("int", 4, { signed: true });
+ * const pt = b.struct("pt", 4, [{ name: "v", type: int, bitOffset: 0 }]);
+ * const many = b.array(pt, CODEC_MAX_VALUES, int); // 2^20 objects of 2 values each
+ * const few = b.array(int, CODEC_MAX_VALUES, int); // one Int32Array
+ * using btf = Btf.parse(b.build());
+ * if (codecFor(btf, few).size !== 4 * CODEC_MAX_VALUES) throw new Error("size");
+ * let refused = false;
+ * try {
+ *   codecFor(btf, many);
+ * } catch {
+ *   refused = true;
+ * }
+ * if (!refused) throw new Error("too many values got a codec");
+ * ```
+ */
 export const CODEC_MAX_VALUES = 1 << 20;
 /** Chains of typedefs and modifiers longer than this are refused (the kernel allows 32). */
 const MAX_CHAIN = 256;
@@ -244,11 +291,12 @@ function fail(msg: string, typeId: number): never {
 }
 
 function zero(dv: DataView, off: number, n: number): void {
-  if (n >= 64) {
+  if (n > 256) {
     new Uint8Array(dv.buffer, dv.byteOffset + off, n).fill(0);
     return;
   }
   let i = 0;
+  for (; i + 8 <= n; i += 8) dv.setFloat64(off + i, 0);
   for (; i + 4 <= n; i += 4) dv.setUint32(off + i, 0);
   for (; i < n; i++) dv.setUint8(off + i, 0);
 }
@@ -728,7 +776,10 @@ function stringNode(typeId: number, n: number): Node {
       for (let i = 0; i < end; i++) s += String.fromCharCode(dv.getUint8(o + i));
       return s;
     }
-    return utf8.decode(new Uint8Array(dv.buffer.slice(dv.byteOffset + o, dv.byteOffset + o + end)));
+    // A copy in a plain ArrayBuffer: TextDecoder refuses views of a SharedArrayBuffer.
+    const bytes = new Uint8Array(end);
+    bytes.set(new Uint8Array(dv.buffer, dv.byteOffset + o, end));
+    return utf8.decode(bytes);
   };
   const enc: Enc = (v, dv, o) => {
     if (typeof v !== "string") fail(`Expected a string, got ${describe(v)}`, typeId);
@@ -842,31 +893,43 @@ function given(item: Item, v: Record<string, unknown>): boolean {
   return false;
 }
 
-function runItem(item: Item, v: Record<string, unknown>, dv: DataView, o: number): void {
+type Writer = (v: Record<string, unknown>, dv: DataView, o: number) => void;
+
+/** Composes the writer of an item tree once, so that encoding walks closures, not the tree. */
+function compileItem(item: Item): Writer {
   if (item.t === "leaf") {
-    try {
-      item.enc(v[item.key], dv, o + item.at);
-    } catch (e) {
-      throw at(e, `.${item.key}`);
-    }
-    return;
+    const { key, at: off, enc } = item;
+    return (v, dv, o) => {
+      try {
+        enc(v[key], dv, o + off);
+      } catch (e) {
+        throw at(e, `.${key}`);
+      }
+    };
   }
   const items = item.items;
+  const writers = items.map(compileItem);
+  const n = writers.length;
   if (item.t === "struct") {
-    for (let i = 0; i < items.length; i++) runItem(items[i], v, dv, o);
-    return;
+    return (v, dv, o) => {
+      for (let i = 0; i < n; i++) writers[i](v, dv, o);
+    };
   }
-  let any = items.length === 0;
-  for (let i = 0; i < items.length; i++) {
-    if (given(items[i], v)) {
-      runItem(items[i], v, dv, o);
-      any = true;
+  const what = item.what;
+  const keys = item.keys;
+  return (v, dv, o) => {
+    let any = n === 0;
+    for (let i = 0; i < n; i++) {
+      if (given(items[i], v)) {
+        writers[i](v, dv, o);
+        any = true;
+      }
     }
-  }
-  if (!any) {
-    const shown = item.keys.slice(0, 8).join(", ") + (item.keys.length > 8 ? "..." : "");
-    fail(`${item.what} needs one of its members (${shown}); none is given`, -1);
-  }
+    if (!any) {
+      const shown = keys.slice(0, 8).join(", ") + (keys.length > 8 ? "..." : "");
+      fail(`${what} needs one of its members (${shown}); none is given`, -1);
+    }
+  };
 }
 
 /** Keys in the order given, made unique and safe as plain object keys. */
@@ -1282,6 +1345,13 @@ class Builder {
               : (bt as { signed: boolean }).signed;
             const bool = bt.kind === BtfKind.Int && (bt.encoding & BtfIntEncoding.Bool) !== 0;
             const bf = bitfieldNode(mid, bitSize, bitOff % 8, signed, bool);
+            // An enum bitfield keeps its enum in the shape when the width gives the enum's own
+            // representation (a narrow field of an 8-byte enum is a number, not the enum's bigint).
+            let shape = bf.shape;
+            if (bt.kind === BtfKind.Enum || bt.kind === BtfKind.Enum64) {
+              const repr = bt.size === 8 ? "bigint" : "number";
+              if (repr === bf.shape.kind) shape = { kind: "enum", typeId: mid, repr };
+            }
             const key = keys.take(m.name);
             const atByte = Math.floor(bitOff / 8);
             leaves.push({ key, at: atByte, dec: bf.dec });
@@ -1293,7 +1363,7 @@ class Builder {
               memberTypeId: m.type,
               bitOffset: bitOff,
               bitSize,
-              shape: bf.shape,
+              shape,
               via,
             });
             cost = Math.min(CODEC_MAX_VALUES + 1, cost + 1);
@@ -1337,18 +1407,15 @@ class Builder {
       };
     };
     const root = collect(members, union, 0, size, kflag, 0);
+    const write = compileItem(root);
     if (size % align !== 0) packed = true;
     if (packed) align = 1;
     const n = leaves.length;
     const lkeys = leaves.map((l) => l.key);
     const lats = leaves.map((l) => l.at);
     const ldecs = leaves.map((l) => l.dec);
-    // Copying a template with every key in place gives each object of this type one hidden class
-    // and is faster than adding the keys one by one.
-    const template: Record<string, unknown> = {};
-    for (const k of lkeys) template[k] = undefined;
     const dec: Dec = (dv, o) => {
-      const r: Record<string, unknown> = { ...template };
+      const r: Record<string, unknown> = {};
       for (let i = 0; i < n; i++) r[lkeys[i]] = ldecs[i](dv, o + lats[i]);
       return r;
     };
@@ -1357,7 +1424,7 @@ class Builder {
         fail(`Expected an object, got ${describe(v)}`, id);
       }
       zero(dv, o, size);
-      runItem(root, v as Record<string, unknown>, dv, o);
+      write(v as Record<string, unknown>, dv, o);
     };
     return {
       size,

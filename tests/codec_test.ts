@@ -1,10 +1,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Btf } from "../btf/btf.ts";
 import { BtfBuilder, member } from "../btf/builder.ts";
+import { BtfKind } from "../btf/types.ts";
 import {
   type Codec,
   CODEC_MAX_VALUES,
@@ -630,4 +631,56 @@ test("mod.ts exports codecFor, codecByName and CodecError", () => {
   assert.equal(lib.codecByName, codecByName);
   assert.equal(lib.CodecError, CodecError);
   assert.ok(new lib.CodecError("x", { path: "p" }) instanceof lib.BpfError);
+});
+
+test(
+  "every struct and union of the kernel's BTF has a codec; zeros decode and encode back to zeros",
+  {
+    timeout: 120_000,
+  },
+  (t) => {
+    if (!existsSync("/sys/kernel/btf/vmlinux")) {
+      return t.skip(
+        "This kernel has no /sys/kernel/btf/vmlinux",
+      );
+    }
+    const k = Btf.kernel();
+    let n = 0;
+    for (let id = 1; id < k.typeCount; id++) {
+      const kind = k.kind(id);
+      if (kind !== BtfKind.Struct && kind !== BtfKind.Union) continue;
+      const c = codecFor(k, id);
+      const zeros = new Uint8Array(c.size);
+      const out = c.toBytes(c.fromBytes(zeros));
+      assert.ok(out.every((x) => x === 0), `${k.name(id)} (${id})`);
+      n++;
+    }
+    assert.ok(n > 1000, `only ${n} structs and unions`);
+  },
+);
+
+test("decode works on a DataView over a SharedArrayBuffer, UTF-8 strings included", () => {
+  const { all, c } = layout();
+  const sab = new SharedArrayBuffer(c.size);
+  new Uint8Array(sab).set(c.bytes);
+  assert.deepEqual(all.decode(new DataView(sab)), EXPECTED);
+  all.encode(EXPECTED, new DataView(sab));
+  assert.equal(hex(new Uint8Array(sab).slice()), hex(c.bytes));
+});
+
+test("an unnamed struct in a union counts as given when one of its members is, then needs all", () => {
+  const b = new BtfBuilder();
+  const u8 = b.int("unsigned char", 1);
+  const u32 = b.int("unsigned int", 4);
+  const pair = b.struct("", 2, [member("a", u8, 0), member("b", u8, 8)]);
+  const u = b.union("reg", 4, [member("", pair, 0), member("w", u32, 0)]);
+  using btf = Btf.parse(b.build());
+  const c = codecFor<Record<string, number>>(btf, u);
+  assert.deepEqual(c.fromBytes(new Uint8Array([1, 2, 3, 4])), { a: 1, b: 2, w: 0x04030201 });
+  assert.equal(hex(c.toBytes({ w: 0x04030201 })), "01020304");
+  assert.equal(hex(c.toBytes({ a: 9, b: 8 })), "09080000");
+  // Both given: the struct first, then w over it (declaration order).
+  assert.equal(hex(c.toBytes({ w: 0x04030201, b: 8, a: 9 })), "01020304");
+  codecError(() => c.toBytes({ a: 9 }), "reg.b", /missing/);
+  codecError(() => c.toBytes({}), "reg", /The union needs one of its members \(a, b, w\)/);
 });
