@@ -92,6 +92,11 @@ test(
       assert.equal(lint.code, 0, lint.out);
       const fmt = deno(["fmt", "--check", "--line-width", "100", ...files]);
       assert.equal(fmt.code, 0, fmt.out);
+      // Wrapped for deno's default width when asked.
+      const narrow = testObjects().map((f) => writeTmpSkeleton(f, { lineWidth: 80 }));
+      dirs.push(...narrow);
+      const fmt80 = deno(["fmt", "--check", "--line-width", "80", ...narrow.map((d) => d.path)]);
+      assert.equal(fmt80.code, 0, fmt80.out);
     } finally {
       for (const d of dirs) d.remove();
     }
@@ -765,6 +770,10 @@ test(
         }
         const fmt = deno(["fmt", "--check", "--line-width", "100", t.path]);
         assert.equal(fmt.code, 0, fmt.out);
+        const t80 = writeTmpSkeleton(bytes, { name: "hostile", lineWidth: 80 });
+        const fmt80 = deno(["fmt", "--check", "--line-width", "80", t80.path]);
+        t80.remove();
+        assert.equal(fmt80.code, 0, fmt80.out);
         const g = globalThis as { __tsbpfPwned?: unknown };
         delete g.__tsbpfPwned;
         // deno-lint-ignore no-explicit-any
