@@ -795,6 +795,21 @@ export class Skeleton<M, P, L> {
   }
 
   /**
+   * Whether `load()` loads a program (libbpf's `bpf_program__set_autoload`); before load only.
+   *
+   * @param prog the program's accessor name, as in `progs`.
+   * @param on load it or not.
+   * @throws {BpfError} no such program, or the object is loaded.
+   */
+  setAutoload(prog: keyof P & string, on: boolean): void {
+    const name = this.#desc.progs[prog];
+    if (name === undefined) {
+      throw new BpfError(`Skeleton of '${this.obj.name}' has no program ${prog}`);
+    }
+    this.obj.setAutoload(name, on);
+  }
+
+  /**
    * Whether `attach()` attaches a program or a struct_ops map (libbpf's
    * `bpf_program__set_autoattach` and `bpf_map__set_autoattach`); default on.
    *
