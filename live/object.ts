@@ -209,6 +209,7 @@ export class BpfObject {
   readonly #opts: ObjectOpenOptions;
   readonly #sys: Sys;
   #state: ObjectState = "opened";
+  readonly #dataEpoch = { n: 0 };
   readonly #data = new Map<string, DataView_>();
   readonly #progSettings = new Map<string, ProgSettings>();
   readonly #maxEntries = new Map<string, number>();
@@ -293,6 +294,22 @@ export class BpfObject {
   #print(level: PrintLevel, msg: string): void {
     const fn = this.#opts.print ?? globalPrint;
     if (fn) fn(level, `libbpf: ${msg}`);
+  }
+
+  /**
+   * A number that changes whenever the global-data views may have moved (`resizeData()`,
+   * `load()`, `close()`), so that callers caching a view (skeleton accessors) know to ask again.
+   */
+  get dataEpoch(): number {
+    return this.#dataEpoch.n;
+  }
+
+  /**
+   * The same number as {@linkcode BpfObject.dataEpoch}, in a cell that callers can keep and read
+   * without a call (skeleton accessors check it on every access).
+   */
+  get dataEpochCell(): { readonly n: number } {
+    return this.#dataEpoch;
   }
 
   /** "opened", "loaded", "failed" (a load threw) or "closed". */
@@ -469,6 +486,7 @@ export class BpfObject {
     n.bytes!.set(d.bytes.subarray(0, Math.min(size, d.size)));
     this.#retire(d);
     this.#data.set(section, n);
+    this.#dataEpoch.n++;
     return n.bytes!;
   }
 
@@ -574,6 +592,7 @@ export class BpfObject {
   load(opts: ObjectLoadOptions = {}): void {
     this.#requireOpened("load()");
     const kernel = new KernelBtfs();
+    this.#dataEpoch.n++;
     try {
       this.#load(kernel, opts);
       this.#state = "loaded";
@@ -582,6 +601,7 @@ export class BpfObject {
       this.#state = "failed";
       throw e;
     } finally {
+      this.#dataEpoch.n++;
       kernel.close();
       this.#elf = undefined;
     }
@@ -1133,6 +1153,7 @@ export class BpfObject {
     for (const d of this.#data.values()) this.#retire(d);
     this.spec.btf?.close();
     this.#state = "closed";
+    this.#dataEpoch.n++;
   }
 
   /**
