@@ -7,6 +7,7 @@
  * tsbpf object run FILE [--seconds N] [--json]
  * tsbpf btf dump file FILE [format raw|c]
  * tsbpf gen skeleton FILE [name NAME] [--import-from SPEC]
+ * tsbpf completion bash [--install [DIR]]
  * ```
  *
  * Run it as `deno run -A cli.ts ...`, `bun cli.ts ...`, or `node dist/cli.js ...` (offline verbs).
@@ -33,6 +34,9 @@ const VERBS: Record<string, Record<string, () => Promise<{ main: VerbMain }>>> =
   gen: {
     skeleton: () => import("./cli/gen_skeleton.ts"),
   },
+  completion: {
+    bash: () => import("./cli/completion_bash.ts"),
+  },
 };
 
 const USAGE = `Usage: tsbpf OBJECT VERB [ARGS]
@@ -44,6 +48,7 @@ const USAGE = `Usage: tsbpf OBJECT VERB [ARGS]
   tsbpf btf dump file FILE [format raw|c]      dump BTF as bpftool does
   tsbpf gen skeleton FILE [name NAME] [--import-from SPEC]
                                                print a typed TypeScript skeleton of an object
+  tsbpf completion bash [--install [DIR]]      the bash completion (source <(tsbpf completion bash))
 
 Run a verb with --help for its options.
 `;
