@@ -29,7 +29,7 @@ Prints the bash completion of tsbpf. Load it with: source <(tsbpf completion bas
  * ```ts
  * import assert from "node:assert/strict";
  * import { completionScript } from "./completion_bash.ts";
- * assert.match(completionScript(), /complete -F _tsbpf tsbpf/);
+ * assert.match(completionScript(), /complete -o filenames -F _tsbpf tsbpf/);
  * ```
  */
 export function completionScript(): string {
@@ -105,10 +105,11 @@ complete -o filenames -F _tsbpf tsbpf
  * ```ts
  * import assert from "node:assert/strict";
  * import { main } from "./completion_bash.ts";
- * assert.equal(await main(["--bogus"]).catch(() => 2), 2);
+ * assert.equal(await main(["extra"]), 2); // usage error: nothing to print
+ * assert.equal(await main(["--help"]), 0);
  * ```
  */
-export function main(argv: string[]): Promise<number> {
+export async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     options: { help: { type: "boolean", short: "h" }, install: { type: "boolean" } },
@@ -116,14 +117,14 @@ export function main(argv: string[]): Promise<number> {
   });
   if (values.help) {
     process.stdout.write(HELP);
-    return Promise.resolve(0);
+    return 0;
   }
   if (positionals.length > (values.install ? 1 : 0)) {
-    return Promise.resolve(usageError("unexpected arguments", HELP));
+    return usageError("unexpected arguments", HELP);
   }
   if (!values.install) {
     process.stdout.write(completionScript());
-    return Promise.resolve(0);
+    return 0;
   }
   const home = host().env("HOME") ?? "";
   const dir = positionals[0] ??
@@ -136,5 +137,5 @@ export function main(argv: string[]): Promise<number> {
   if (host().exists(file)) host().unlink(file);
   host().appendText(file, completionScript());
   process.stdout.write(`Installed the bash completion of tsbpf as ${file}\n`);
-  return Promise.resolve(0);
+  return await Promise.resolve(0);
 }
