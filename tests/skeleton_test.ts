@@ -26,6 +26,8 @@ import {
   runCli,
   testObject,
   testObjects,
+  skip,
+  skipMissing,
   thrown,
 } from "./_util.ts";
 
@@ -612,7 +614,7 @@ test(
       const name = `tsk${process.pid % 100000}`;
       cc.name = name;
       if (!requireKernel(t)) return;
-      if (oracle(["load", f]).code !== 0) return t.skip("libbpf cannot load load_struct_ops here");
+      if (!libbpfLoad(f).ok) return skip(t, "libbpf cannot load load_struct_ops here");
       skel.load();
       assert.ok(thrown(() => (cc.name = "x")) instanceof BpfError, "fixed after load");
       assert.ok(
@@ -645,7 +647,7 @@ test(
     timeout: 300_000,
   },
   async (t) => {
-    if (!hasBpftool) return t.skip("bpftool is not installed");
+    if (!hasBpftool) return skipMissing(t, "bpftool is not installed");
     const obj = testObject("skel_globals");
     const dir = mkdtempSync(join(tmpdir(), "tsbpf-skel-oracle-"));
     const { mod, remove } = await globalsSkel();
