@@ -5,6 +5,11 @@
  * and hands each committed record to a callback as a view into the ring (no copy; valid only during
  * the callback). The consumer position is committed once per batch.
  *
+ * The producer page and the data area are read-only, so they are read with plain loads, never
+ * `Atomics` (JavaScriptCore may implement an atomic 64-bit load with a locked read-modify-write,
+ * which faults on a read-only page). On x86-64 and arm64 the kernel's release stores pair with the
+ * data dependency from the header to the record; positions are read as two halves until stable.
+ *
  * The names follow libbpf (`add`, `poll`, `consume`) so that the examples can switch to the
  * library's `RingBuffer` without other changes.
  *
@@ -35,13 +40,22 @@ interface Ring {
   producerLen: number;
   /** `[0]`: consumer position (read-write). */
   consumer: BigUint64Array;
-  /** `[0]`: producer position (read-only). */
-  producer: BigUint64Array;
+  /** `[0]`, `[1]`: the producer position's low and high halves (read-only). */
+  producer: Uint32Array;
   /** The data area, `2 * size` bytes (the kernel maps it twice, back to back). */
   data: ArrayBuffer;
-  /** Record headers, read with `Atomics.load`. */
-  headers: Int32Array;
+  /** Record headers (read-only). */
+  headers: Uint32Array;
   mask: number;
+}
+
+/** Reads a 64-bit position from two 32-bit halves, again if the high half moved meanwhile. */
+function producerPos(p: Uint32Array): number {
+  for (;;) {
+    const hi = p[1];
+    const lo = p[0];
+    if (p[1] === hi) return hi * 2 ** 32 + lo;
+  }
 }
 
 /**
@@ -104,9 +118,9 @@ export class RingReader {
       producerAddr,
       producerLen,
       consumer: new BigUint64Array(sys.view(consumerAddr, 8)),
-      producer: new BigUint64Array(sys.view(producerAddr, 8)),
+      producer: new Uint32Array(sys.view(producerAddr, 8)),
       data,
-      headers: new Int32Array(data),
+      headers: new Uint32Array(data),
       mask: size - 1,
     });
   }
@@ -123,11 +137,11 @@ export class RingReader {
     let n = 0;
     try {
       for (;;) {
-        const prod = Number(Atomics.load(r.producer, 0));
+        const prod = producerPos(r.producer);
         if (cons >= prod) break;
         while (cons < prod) {
           const off = cons & r.mask;
-          const len = Atomics.load(r.headers, off >> 2) >>> 0;
+          const len = r.headers[off >> 2];
           if ((len & BUSY) !== 0) return n; // not committed yet
           const size = len & ~(BUSY | DISCARD);
           cons += (size + HDR_SIZE + 7) & ~7;
