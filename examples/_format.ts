@@ -1,121 +1,69 @@
 /**
- * Pure output helpers for the examples' tools (no FFI, no kernel): escaping untrusted bytes for a
- * terminal or JSON, C strings, and bcc's log2 histogram.
+ * Pure output helpers for the examples' tools (no FFI, no kernel): escaping untrusted text for a
+ * terminal or JSON, and bcc's log2 histogram.
  *
  * @module
  */
 
 /**
- * Escapes untrusted bytes (a command name, a path) for a terminal: printable ASCII stays as it is
- * (a backslash becomes `\\`), `\t`, `\n` and `\r` are written so, other control bytes and bytes that
- * are not well-formed UTF-8 become `\xNN`, and well-formed UTF-8 stays unless it decodes to a C1
- * control, a bidirectional or invisible formatting character (those become `\u{NNNN}`).
+ * Escapes untrusted text (a command name, a path, decoded from a BPF record) for a terminal:
+ * printable characters stay as they are (a backslash becomes `\\`), `\t`, `\n` and `\r` are written
+ * so, other C0 controls and DEL become `\xNN`, and C1 controls, bidirectional and invisible
+ * formatting characters and lone surrogates become `\u{NNNN}`. Bytes that were not UTF-8 arrive as
+ * U+FFFD (the codecs' rule) and print as such.
  *
- * @param bytes the raw bytes (no NUL: cut C strings first with {@linkcode cString}).
+ * @param text the untrusted text.
  * @returns the escaped text, safe to print.
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { escapeBytes } from "./_format.ts";
- * const bytes = new TextEncoder().encode("a\x1b[2Jb\\é\u202e");
- * assert.equal(escapeBytes(bytes), "a\\x1b[2Jb\\\\é\\u{202e}");
- * assert.equal(escapeBytes(new Uint8Array([0x66, 0xff, 0x0a])), "f\\xff\\n");
+ * import { escapeText } from "./_format.ts";
+ * assert.equal(escapeText("a\x1b[2Jb\\é\u202e\n"), "a\\x1b[2Jb\\\\é\\u{202e}\\n");
  * ```
  */
-export function escapeBytes(bytes: Uint8Array): string {
+export function escapeText(text: string): string {
   let out = "";
-  let i = 0;
-  while (i < bytes.length) {
-    const b = bytes[i];
-    if (b < 0x80) {
-      if (b === 0x5c) out += "\\\\";
-      else if (b >= 0x20 && b < 0x7f) out += String.fromCharCode(b);
-      else if (b === 0x09) out += "\\t";
-      else if (b === 0x0a) out += "\\n";
-      else if (b === 0x0d) out += "\\r";
-      else out += hexByte(b);
-      i++;
-      continue;
-    }
-    const [cp, len] = decodeUtf8(bytes, i);
-    if (len === 0) {
-      out += hexByte(b);
-      i++;
-      continue;
-    }
-    out += unsafeCodePoint(cp) ? `\\u{${cp.toString(16)}}` : String.fromCodePoint(cp);
-    i += len;
+  for (const ch of text) {
+    const cp = ch.codePointAt(0)!;
+    if (cp === 0x5c) out += "\\\\";
+    else if (cp === 0x09) out += "\\t";
+    else if (cp === 0x0a) out += "\\n";
+    else if (cp === 0x0d) out += "\\r";
+    else if (cp < 0x20 || cp === 0x7f) out += `\\x${cp.toString(16).padStart(2, "0")}`;
+    else if (unsafeCodePoint(cp)) out += `\\u{${cp.toString(16)}}`;
+    else out += ch;
   }
   return out;
-}
-
-function hexByte(b: number): string {
-  return `\\x${b.toString(16).padStart(2, "0")}`;
 }
 
 /** C1 controls, bidirectional controls, zero-width and other invisible format characters. */
 function unsafeCodePoint(cp: number): boolean {
   return (cp >= 0x80 && cp <= 0x9f) || (cp >= 0x200b && cp <= 0x200f) ||
     (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2060 && cp <= 0x206f) || cp === 0xfeff ||
-    (cp >= 0xfff9 && cp <= 0xfffb);
-}
-
-/** One well-formed UTF-8 sequence at `at`: [code point, length], or [0, 0] when there is none. */
-function decodeUtf8(b: Uint8Array, at: number): [number, number] {
-  const lead = b[at];
-  let len: number, cp: number, min: number;
-  if (lead >= 0xc2 && lead <= 0xdf) [len, cp, min] = [2, lead & 0x1f, 0x80];
-  else if (lead >= 0xe0 && lead <= 0xef) [len, cp, min] = [3, lead & 0x0f, 0x800];
-  else if (lead >= 0xf0 && lead <= 0xf4) [len, cp, min] = [4, lead & 0x07, 0x10000];
-  else return [0, 0];
-  if (at + len > b.length) return [0, 0];
-  for (let k = 1; k < len; k++) {
-    const c = b[at + k];
-    if ((c & 0xc0) !== 0x80) return [0, 0];
-    cp = (cp << 6) | (c & 0x3f);
-  }
-  if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return [0, 0];
-  return [cp, len];
+    (cp >= 0xfff9 && cp <= 0xfffb) || (cp >= 0xd800 && cp <= 0xdfff);
 }
 
 /**
- * A string for JSON output: the bytes decoded as UTF-8 (malformed sequences become U+FFFD), then
- * JSON-quoted with C1 and invisible formatting characters escaped too (`JSON.stringify` leaves
- * them), so that the line is safe to print and still decodes to the same string.
+ * Untrusted text as a JSON string literal: `JSON.stringify`, plus escapes for the C1 and invisible
+ * formatting characters it leaves as they are, so that the line is safe to print and still parses
+ * to the same string.
  *
- * @param bytes the raw bytes.
+ * @param text the untrusted text.
  * @returns a JSON string literal, quotes included.
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { jsonString } from "./_format.ts";
- * const s = jsonString(new TextEncoder().encode("a\x1b\u009b\u202e"));
+ * const s = jsonString("a\x1b\u009b\u202e");
  * assert.equal(s, '"a\\u001b\\u009b\\u202e"');
  * assert.equal(JSON.parse(s), "a\x1b\u009b\u202e");
  * ```
  */
-export function jsonString(bytes: Uint8Array): string {
-  return JSON.stringify(new TextDecoder().decode(bytes)).replace(
+export function jsonString(text: string): string {
+  return JSON.stringify(text).replace(
     /[\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]/g,
     (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
   );
-}
-
-/**
- * The bytes of a C string in a fixed-size field: up to the first NUL, or all of them.
- *
- * @param field the field's bytes.
- * @returns a view of the string's bytes (no copy).
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { cString } from "./_format.ts";
- * assert.deepEqual(cString(new Uint8Array([0x61, 0x62, 0, 0x63])), new Uint8Array([0x61, 0x62]));
- * ```
- */
-export function cString(field: Uint8Array): Uint8Array {
-  const z = field.indexOf(0);
-  return z < 0 ? field : field.subarray(0, z);
 }
 
 /**

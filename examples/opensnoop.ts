@@ -26,10 +26,10 @@
 import { closeSync, openSync } from "node:fs";
 import process from "node:process";
 import { parseArgs } from "node:util";
-import { BpfObject, tracepointId } from "../mod.ts";
+import { BpfObject, type Codec, codecFor, tracepointId } from "../mod.ts";
 import { BtfKind } from "../btf/types.ts";
 import { errnoName } from "../ffi/errno.ts";
-import { cString, escapeBytes, jsonString, log2HistLines } from "./_format.ts";
+import { escapeText, jsonString, log2HistLines } from "./_format.ts";
 import { RingReader } from "./_ringbuf.ts";
 import { OBJECT } from "./build/opensnoop_bpf.gen.ts";
 
@@ -50,56 +50,45 @@ log2 histogram of the open latency.
 /** The files `--demo` opens. */
 const DEMO_PATHS = ["/proc/self/comm", "/proc/self/opensnoop-demo-missing"];
 
-/** One open, decoded from the ring buffer (`struct event` in opensnoop.bpf.c). */
-export interface OpenEvent {
+/** `struct event` of opensnoop.bpf.c, as the BTF codec decodes it (C member names). */
+interface EventRecord {
   /** Nanoseconds from the syscall's entry to its exit. */
-  latencyNs: bigint;
+  latency_ns: bigint;
   /** The result: an fd (>= 0) or -errno. */
-  ret: number;
-  /** The open flags (`O_*`). */
-  flags: number;
+  ret: bigint;
+  /** The open flags (`O_*`; openat2: `open_how.flags`). */
+  flags: bigint;
   /** The process (thread group) id. */
   pid: number;
   /** The thread id. */
   tid: number;
   /** The user id. */
   uid: number;
-  /** `openat` or `openat2`. */
-  syscall: "openat" | "openat2";
-  /** The command name's raw bytes (untrusted). */
-  comm: Uint8Array;
-  /** The path's raw bytes, as the caller passed it (untrusted). */
-  path: Uint8Array;
+  /** 0: openat, 1: openat2. */
+  syscall: number;
+  /** The thread's command name (untrusted). */
+  comm: string;
+  /** The path as the caller passed it (untrusted). */
+  fname: string;
 }
 
-/** `struct event`'s layout; checked against the object's BTF at start. */
-const EVENT = {
-  size: 312,
-  latency_ns: 0,
-  ret: 8,
-  flags: 16,
-  pid: 24,
-  tid: 28,
-  uid: 32,
-  syscall: 36,
-  comm: 40,
-  fname: 56,
-} as const;
+/** `struct counts`: one process's totals, the value of the `counts` hash map. */
+interface CountsRecord {
+  opens: bigint;
+  fails: bigint;
+  comm: string;
+}
 
-/** Decodes one record, copying the strings out of the ring. */
-function decodeEvent(rec: DataView): OpenEvent {
-  const bytes = new Uint8Array(rec.buffer, rec.byteOffset, rec.byteLength);
-  return {
-    latencyNs: rec.getBigUint64(EVENT.latency_ns, true),
-    ret: Number(rec.getBigInt64(EVENT.ret, true)),
-    flags: Number(rec.getBigUint64(EVENT.flags, true)),
-    pid: rec.getUint32(EVENT.pid, true),
-    tid: rec.getUint32(EVENT.tid, true),
-    uid: rec.getUint32(EVENT.uid, true),
-    syscall: rec.getUint32(EVENT.syscall, true) === 1 ? "openat2" : "openat",
-    comm: cString(bytes.subarray(EVENT.comm, EVENT.comm + 16)).slice(),
-    path: cString(bytes.subarray(EVENT.fname, EVENT.size)).slice(),
-  };
+/** The codec of a struct in the object's BTF. */
+function structCodec<T>(obj: BpfObject, name: string): Codec<T> {
+  const btf = obj.spec.btf;
+  const id = btf === undefined ? -1 : btf.findByName(name, BtfKind.Struct);
+  if (id < 0) {
+    throw new Error(
+      `The opensnoop object has no BTF for struct ${name}; rebuild it (scripts/setup.sh)`,
+    );
+  }
+  return codecFor<T>(btf!, id);
 }
 
 interface Options {
@@ -179,41 +168,37 @@ const TABLE_HEADER = `${"PID".padEnd(7)} ${"COMM".padEnd(16)} ${"FD".padStart(3)
   "ERR".padEnd(7)
 } ${"LAT(us)".padStart(9)} ${"FLAGS".padStart(8)} PATH`;
 
-function tableLine(e: OpenEvent): string {
-  const us = (Number(e.latencyNs) / 1000).toFixed(1);
-  return `${String(e.pid).padEnd(7)} ${escapeBytes(e.comm).padEnd(16)} ${
-    String(e.ret >= 0 ? e.ret : -1).padStart(3)
-  } ${errText(e.ret).padEnd(7)} ${us.padStart(9)} ${e.flags.toString(8).padStart(8, "0")} ${
-    escapeBytes(e.path)
+function tableLine(e: EventRecord): string {
+  const ret = Number(e.ret);
+  const us = (Number(e.latency_ns) / 1000).toFixed(1);
+  return `${String(e.pid).padEnd(7)} ${escapeText(e.comm).padEnd(16)} ${
+    String(ret >= 0 ? ret : -1).padStart(3)
+  } ${errText(ret).padEnd(7)} ${us.padStart(9)} ${e.flags.toString(8).padStart(8, "0")} ${
+    escapeText(e.fname)
   }`;
 }
 
-function jsonLine(e: OpenEvent): string {
+function jsonLine(e: EventRecord): string {
+  const ret = Number(e.ret);
   return `{"type":"open","pid":${e.pid},"tid":${e.tid},"uid":${e.uid},"comm":${
     jsonString(e.comm)
-  },"syscall":"${e.syscall}","flags":${e.flags},"fd":${e.ret >= 0 ? e.ret : -1},"errno":${
-    e.ret >= 0 ? 0 : -e.ret
-  },"err":"${errText(e.ret)}","latency_ns":${e.latencyNs},"path":${jsonString(e.path)}}`;
+  },"syscall":"${e.syscall === 1 ? "openat2" : "openat"}","flags":${e.flags},"fd":${
+    ret >= 0 ? ret : -1
+  },"errno":${ret >= 0 ? 0 : -ret},"err":"${errText(ret)}","latency_ns":${e.latency_ns},"path":${
+    jsonString(e.fname)
+  }}`;
 }
 
-interface ProcessCount {
+interface ProcessCount extends CountsRecord {
   pid: number;
-  comm: Uint8Array;
-  opens: bigint;
-  fails: bigint;
 }
 
-/** Every entry of the `counts` map (key: tgid; value: opens, fails, comm[16]). */
+/** Every entry of the `counts` map (key: tgid), most opens first. */
 function readCounts(obj: BpfObject): ProcessCount[] {
+  const codec = structCodec<CountsRecord>(obj, "counts");
   const rows: ProcessCount[] = [];
   for (const [k, v] of obj.map("counts").entries()) {
-    const dv = dataView(v);
-    rows.push({
-      pid: dataView(k).getUint32(0, true),
-      opens: dv.getBigUint64(0, true),
-      fails: dv.getBigUint64(8, true),
-      comm: cString(v.subarray(16, 32)).slice(),
-    });
+    rows.push({ pid: dataView(k).getUint32(0, true), ...codec.fromBytes(v) });
   }
   return rows.sort((a, b) => (b.opens > a.opens ? 1 : b.opens < a.opens ? -1 : a.pid - b.pid));
 }
@@ -235,7 +220,7 @@ async function main(argv: string[]): Promise<number> {
 
   // open: parse the embedded object; nothing is in the kernel yet
   using obj = BpfObject.open(OBJECT, { name: "opensnoop" });
-  checkEventLayout(obj);
+  const events = structCodec<EventRecord>(obj, "event");
 
   // between open and load: the .rodata filters, written through the view
   const rodata = obj.data(".rodata")!;
@@ -259,7 +244,7 @@ async function main(argv: string[]): Promise<number> {
   using ring = new RingReader();
   const out: string[] = [];
   ring.add(obj.map("events"), (rec) => {
-    const e = decodeEvent(rec);
+    const e = events.decode(rec);
     out.push(opts.json ? jsonLine(e) : tableLine(e));
   });
   obj.attach();
@@ -267,7 +252,7 @@ async function main(argv: string[]): Promise<number> {
   if (!opts.json) {
     const filters = [
       opts.pid ? `pid ${opts.pid}` : "",
-      opts.comm ? `comm ${escapeBytes(commBytes)}` : "",
+      opts.comm ? `comm ${escapeText(opts.comm)}` : "",
       opts.failed ? "failed only" : "",
     ].filter((s) => s !== "").join(", ");
     console.log(
@@ -327,22 +312,6 @@ function openDemoFiles(): void {
   }
 }
 
-/** Fails early when the object's `struct event` is not the layout this file decodes. */
-function checkEventLayout(obj: BpfObject): void {
-  const btf = obj.spec.btf;
-  const id = btf === undefined ? -1 : btf.findByName("event", BtfKind.Struct);
-  const t = id < 0 ? undefined : btf!.type(id);
-  const ok = t !== undefined && t.kind === BtfKind.Struct && t.size === EVENT.size &&
-    t.members.every((m) =>
-      !(m.name in EVENT) || EVENT[m.name as keyof typeof EVENT] * 8 === m.bitOffset
-    );
-  if (!ok) {
-    throw new Error(
-      "The object's struct event is not the layout opensnoop.ts decodes; rebuild both (scripts/setup.sh)",
-    );
-  }
-}
-
 function printSummary(obj: BpfObject, opts: Options, self: number, seconds: number): void {
   // .bss is the map's own memory, mmapped: plain loads, no syscall
   const bss = dataView(obj.data(".bss")!);
@@ -385,14 +354,20 @@ function printSummary(obj: BpfObject, opts: Options, self: number, seconds: numb
     console.log(
       `\n${"PID".padEnd(7)} ${"COMM".padEnd(16)} ${"OPENS".padStart(8)} ${"FAILED".padStart(8)}`,
     );
-    for (const p of procs.slice(0, 10)) {
+    // the top 10, and this process wherever it ranks
+    const shown = procs.slice(0, 10);
+    const mine = procs.find((p) => p.pid === self);
+    if (mine !== undefined && !shown.includes(mine)) shown.push(mine);
+    for (const p of shown) {
       console.log(
-        `${String(p.pid).padEnd(7)} ${escapeBytes(p.comm).padEnd(16)} ${
+        `${String(p.pid).padEnd(7)} ${escapeText(p.comm).padEnd(16)} ${
           String(p.opens).padStart(8)
         } ${String(p.fails).padStart(8)}${p.pid === self ? "  <- opensnoop" : ""}`,
       );
     }
-    if (procs.length > 10) console.log(`(${procs.length - 10} more processes)`);
+    if (procs.length > shown.length) {
+      console.log(`(${procs.length - shown.length} more processes)`);
+    }
   }
   const hist = log2HistLines(slots, "usecs");
   if (hist.length > 0) console.log(`\n${hist.join("\n")}`);

@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { requireKernel, ROOT, run, type RunResult, runtimeCommand } from "./_util.ts";
-import { escapeBytes, jsonString, log2HistLines } from "../examples/_format.ts";
+import { escapeText, jsonString, log2HistLines } from "../examples/_format.ts";
 
 const DEMO = join(ROOT, "examples", "trace_write.ts");
 const BUN = join(ROOT, "node_modules", ".bin", "bun");
@@ -234,22 +234,14 @@ test("log2HistLines prints bcc's log2 histogram: header, ranges, counts and 40-s
   assert.deepEqual(log2HistLines(new Array(32).fill(0n), "usecs"), []);
 });
 
-test("escapeBytes makes untrusted names safe for a terminal, and jsonString for JSON", () => {
-  const enc = new TextEncoder();
-  assert.equal(escapeBytes(enc.encode("/tmp/a b/c.txt")), "/tmp/a b/c.txt");
-  assert.equal(
-    escapeBytes(enc.encode("x\x1b]0;owned\x07\r\n\t\\")),
-    "x\\x1b]0;owned\\x07\\r\\n\\t\\\\",
-  );
-  assert.equal(escapeBytes(enc.encode("naïve-日本")), "naïve-日本");
-  assert.equal(escapeBytes(enc.encode("a\u009b31mb\u202egnp.exe")), "a\\u{9b}31mb\\u{202e}gnp.exe");
-  // malformed UTF-8: a lone continuation byte, an overlong '/', a surrogate, a cut sequence
-  assert.equal(
-    escapeBytes(new Uint8Array([0x80, 0xc0, 0xaf, 0xed, 0xa0, 0x80, 0xe6, 0x97])),
-    "\\x80\\xc0\\xaf\\xed\\xa0\\x80\\xe6\\x97",
-  );
-  assert.equal(escapeBytes(new Uint8Array([0x7f, 0x00])), "\\x7f\\x00");
-  const j = jsonString(enc.encode('a\x1b[2J\u0085\u2066"b'));
+test("escapeText makes untrusted names safe for a terminal, and jsonString for JSON", () => {
+  assert.equal(escapeText("/tmp/a b/c.txt"), "/tmp/a b/c.txt");
+  assert.equal(escapeText("x\x1b]0;owned\x07\r\n\t\\"), "x\\x1b]0;owned\\x07\\r\\n\\t\\\\");
+  assert.equal(escapeText("naïve-日本-\u{1f600}"), "naïve-日本-\u{1f600}");
+  assert.equal(escapeText("a\u009b31mb\u202egnp.exe"), "a\\u{9b}31mb\\u{202e}gnp.exe");
+  // what a codec makes of bytes that are not UTF-8, and a lone surrogate
+  assert.equal(escapeText("\ufffd\x7f\x00\ud800"), "\ufffd\\x7f\\x00\\u{d800}");
+  const j = jsonString('a\x1b[2J\u0085\u2066"b');
   // deno-lint-ignore no-control-regex
   assert.doesNotMatch(j, /[\x00-\x1f\x7f-\x9f\u2066]/);
   assert.equal(JSON.parse(j), 'a\x1b[2J\u0085\u2066"b');
