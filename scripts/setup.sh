@@ -137,7 +137,7 @@ for src in tests/bin/*.c; do
   fi
 done
 
-# --- 8. the live demo's object (examples/trace_write.ts) ----------------------------------------
+# --- 8. the demos' objects (examples/opensnoop.ts, examples/trace_write.ts) ----------------------
 # examples/NAME.bpf.c -> examples/build/NAME.bpf.o, and NAME_bpf.gen.ts with the object's bytes
 # (base64), so that `bun build --compile` and `deno bundle` embed the object in the program.
 EX_DIR=examples
