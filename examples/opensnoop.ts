@@ -23,10 +23,9 @@
  *
  * @module
  */
-import { closeSync, openSync } from "node:fs";
 import process from "node:process";
 import { parseArgs } from "node:util";
-import { BpfObject, type Codec, codecFor, tracepointId } from "../mod.ts";
+import { BpfObject, type Codec, codecFor, getSys, SyscallError, tracepointId } from "../mod.ts";
 import { BtfKind } from "../btf/types.ts";
 import { errnoName } from "../ffi/errno.ts";
 import { escapeText, jsonString, log2HistLines } from "./_format.ts";
@@ -49,6 +48,8 @@ log2 histogram of the open latency.
 
 /** The files `--demo` opens. */
 const DEMO_PATHS = ["/proc/self/comm", "/proc/self/opensnoop-demo-missing"];
+const O_RDONLY = 0;
+const O_CLOEXEC = 0o2000000;
 
 /** `struct event` of opensnoop.bpf.c, as the BTF codec decodes it (C member names). */
 interface EventRecord {
@@ -301,13 +302,17 @@ function flush(out: string[]): void {
   out.length = 0;
 }
 
-/** `--demo`: this process opens a file that exists and one that does not. */
+/**
+ * `--demo`: this process opens a file that exists and one that does not, through libc (the same
+ * FFI tsbpf uses), so that it needs no file-system permission on Deno.
+ */
 function openDemoFiles(): void {
+  const sys = getSys();
   for (const p of DEMO_PATHS) {
     try {
-      closeSync(openSync(p, "r"));
-    } catch {
-      // the missing one: an ENOENT event
+      sys.close(sys.open(p, O_RDONLY | O_CLOEXEC));
+    } catch (e) {
+      if (!(e instanceof SyscallError && e.code === "ENOENT")) throw e;
     }
   }
 }
