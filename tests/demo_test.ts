@@ -4,6 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
+import process from "node:process";
 import { existsSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
@@ -398,4 +399,38 @@ test("opensnoop as one script (deno bundle) runs alone and shows its own opens",
     rmSync(build, { recursive: true, force: true });
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("opensnoop runs until SIGINT, then prints its summary and exits 0", async (t) => {
+  if (!requireKernel(t)) return;
+  requireOpensnoop();
+  const [cmd, pre] = runtimeCommand(OPENSNOOP);
+  const child = spawn(cmd, [...pre, "--demo", "--comm", commOf(cmd)], {
+    cwd: ROOT,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  let err = "";
+  let signalled = false;
+  // a tool that never traces its own opens must not hang the test run
+  const guard = setTimeout(() => child.kill("SIGKILL"), 60_000);
+  child.stderr.on("data", (d) => (err += d));
+  const code = await new Promise<number | null>((resolve) => {
+    child.stdout.on("data", (d) => {
+      out += d;
+      // once its own opens show, it is attached and tracing: interrupt it
+      if (!signalled && out.includes(DEMO_MISSING)) {
+        signalled = true;
+        // not child.kill(): Deno's node:child_process then reports the signal as the cause of any
+        // exit that follows, even a clean exit 0
+        process.kill(child.pid!, "SIGINT");
+      }
+    });
+    child.on("close", (c) => resolve(c));
+  });
+  clearTimeout(guard);
+  assert.ok(signalled, `it ended before tracing its own opens (${code}):\n${err}\n${out}`);
+  assert.equal(code, 0, `exit ${code}:\n${err}\n${out}`);
+  assert.match(out, /^\d+ opens traced in [\d.]+ s, \d+ failed, \d+ lost/m);
+  assert.match(out, /^ {5}usecs {15}: count {5}distribution$/m);
 });
