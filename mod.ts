@@ -58,6 +58,32 @@ export {
   type TypedArrayName,
 } from "./btf/codec.ts";
 export { btfToC, btfToCBytes, CDumper, writeBtfAsC } from "./gen/c_dump.ts";
+export { genSkeleton, type GenSkeletonOptions } from "./gen/skeleton.ts";
+export {
+  arrayElem,
+  type ArrayView,
+  arrayView,
+  cstrElem,
+  E,
+  type Elem,
+  fromBase64,
+  getBits,
+  getBitsBig,
+  getCstr,
+  getInt128,
+  type ReadonlyArrayView,
+  setBits,
+  setCstr,
+  setInt128,
+  SkelBytes,
+  SkelData,
+  Skeleton,
+  type SkeletonDescriptor,
+  type SkeletonOpenOptions,
+  type SkeletonVar,
+  type SkelMemory,
+  viewElem,
+} from "./live/skeleton.ts";
 export {
   BpfObject,
   type ObjectLoadOptions,

@@ -177,6 +177,7 @@ export class BpfObject {
   readonly #opts: ObjectOpenOptions;
   readonly #sys: Sys;
   #state: State = "opened";
+  #dataEpoch = 0;
   readonly #data = new Map<string, DataView_>();
   readonly #progSettings = new Map<string, ProgSettings>();
   readonly #maxEntries = new Map<string, number>();
@@ -260,6 +261,14 @@ export class BpfObject {
   #print(level: PrintLevel, msg: string): void {
     const fn = this.#opts.print ?? globalPrint;
     if (fn) fn(level, `libbpf: ${msg}`);
+  }
+
+  /**
+   * A number that changes whenever the global-data views may have moved (`resizeData()`,
+   * `load()`, `close()`), so that callers caching a view (skeleton accessors) know to ask again.
+   */
+  get dataEpoch(): number {
+    return this.#dataEpoch;
   }
 
   /** "opened", "loaded", "failed" (a load threw) or "closed". */
@@ -425,6 +434,7 @@ export class BpfObject {
     n.bytes!.set(d.bytes.subarray(0, Math.min(size, d.size)));
     this.#sys.munmap(d.addr, d.len);
     this.#data.set(section, n);
+    this.#dataEpoch++;
     return n.bytes!;
   }
 
@@ -533,6 +543,7 @@ export class BpfObject {
   load(opts: ObjectLoadOptions = {}): void {
     this.#requireOpened("load()");
     const kernel = new KernelBtfs();
+    this.#dataEpoch++;
     try {
       this.#load(kernel, opts);
       this.#state = "loaded";
@@ -541,6 +552,7 @@ export class BpfObject {
       this.#state = "failed";
       throw e;
     } finally {
+      this.#dataEpoch++;
       kernel.close();
       this.#elf = undefined;
     }
@@ -1052,6 +1064,7 @@ export class BpfObject {
     }
     this.spec.btf?.close();
     this.#state = "closed";
+    this.#dataEpoch++;
   }
 
   /**
