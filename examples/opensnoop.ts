@@ -11,9 +11,12 @@
  *
  * Untrusted text (command names, paths) is escaped before it reaches the terminal.
  *
- * Run as root, after scripts/setup.sh (which builds the object and embeds it in
- * `examples/build/opensnoop_bpf.gen.ts`). Deno needs `-A`: it opens `/sys` (the kernel's BTF,
- * tracefs) only with all permissions.
+ * It uses the object's generated skeleton (`OpensnoopSkel`: typed `.rodata`/`.bss` accessors,
+ * `maps`, `progs`, the object embedded), and decodes records and map values with the BTF codecs.
+ *
+ * Run as root, after scripts/setup.sh (which builds the object and generates its skeleton,
+ * `examples/build/opensnoop.skel.ts`). Deno needs `-A`: it opens `/sys` (the kernel's BTF, tracefs)
+ * only with all permissions.
  *
  * ```sh
  * deno run -A examples/opensnoop.ts --seconds 5
@@ -25,12 +28,19 @@
  */
 import process from "node:process";
 import { parseArgs } from "node:util";
-import { BpfObject, type Codec, codecFor, getSys, SyscallError, tracepointId } from "../mod.ts";
+import {
+  type BpfObject,
+  type Codec,
+  codecFor,
+  getSys,
+  SyscallError,
+  tracepointId,
+} from "../mod.ts";
 import { BtfKind } from "../btf/types.ts";
 import { errnoName } from "../ffi/errno.ts";
 import { escapeText, jsonString, log2HistLines } from "./_format.ts";
 import { RingReader } from "./_ringbuf.ts";
-import { OBJECT } from "./build/opensnoop_bpf.gen.ts";
+import { OpensnoopSkel } from "./build/opensnoop.skel.ts";
 
 const USAGE = `usage: opensnoop [--pid PID] [--comm COMM] [--failed] [--seconds N] [--json] [--demo]
 
@@ -133,13 +143,6 @@ function parseOptions(argv: string[]): Options {
   };
 }
 
-/** The offset and size of a variable in one of the object's data sections. */
-function dataVar(obj: BpfObject, section: string, name: string): { offset: number; size: number } {
-  const v = obj.spec.datasecs.find((d) => d.name === section)?.vars.find((x) => x.name === name);
-  if (v === undefined) throw new Error(`The opensnoop object has no ${section} variable '${name}'`);
-  return { offset: v.offset, size: v.size };
-}
-
 function dataView(bytes: Uint8Array): DataView {
   return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
@@ -195,10 +198,10 @@ interface ProcessCount extends CountsRecord {
 }
 
 /** Every entry of the `counts` map (key: tgid), most opens first. */
-function readCounts(obj: BpfObject): ProcessCount[] {
-  const codec = structCodec<CountsRecord>(obj, "counts");
+function readCounts(skel: OpensnoopSkel): ProcessCount[] {
+  const codec = structCodec<CountsRecord>(skel.obj, "counts");
   const rows: ProcessCount[] = [];
-  for (const [k, v] of obj.map("counts").entries()) {
+  for (const [k, v] of skel.maps.counts.entries()) {
     rows.push({ pid: dataView(k).getUint32(0, true), ...codec.fromBytes(v) });
   }
   return rows.sort((a, b) => (b.opens > a.opens ? 1 : b.opens < a.opens ? -1 : a.pid - b.pid));
@@ -220,15 +223,15 @@ async function main(argv: string[]): Promise<number> {
   const self = process.pid;
 
   // open: parse the embedded object; nothing is in the kernel yet
-  using obj = BpfObject.open(OBJECT, { name: "opensnoop" });
+  // open: the skeleton parses its embedded object; nothing is in the kernel yet
+  using skel = OpensnoopSkel.open();
+  const obj = skel.obj;
   const events = structCodec<EventRecord>(obj, "event");
 
-  // between open and load: the .rodata filters, written through the view
-  const rodata = obj.data(".rodata")!;
-  const ro = dataView(rodata);
-  ro.setUint32(dataVar(obj, ".rodata", "targ_tgid").offset, opts.pid, true);
-  rodata.set(commBytes, dataVar(obj, ".rodata", "targ_comm").offset);
-  ro.setUint8(dataVar(obj, ".rodata", "targ_failed").offset, opts.failed ? 1 : 0);
+  // between open and load: the .rodata filters, through the skeleton's typed accessors
+  skel.rodata.targ_tgid = opts.pid;
+  commBytes.forEach((b, i) => (skel.rodata.targ_comm_bytes[i] = b));
+  skel.rodata.targ_failed = opts.failed;
 
   // openat2 is optional: load its programs only where the kernel has its tracepoints
   const syscalls = ["openat"];
@@ -241,14 +244,14 @@ async function main(argv: string[]): Promise<number> {
     obj.setAutoload("exit_openat2", false);
   }
 
-  obj.load();
+  skel.load();
   using ring = new RingReader();
   const out: string[] = [];
-  ring.add(obj.map("events"), (rec) => {
+  ring.add(skel.maps.events, (rec) => {
     const e = events.decode(rec);
     out.push(opts.json ? jsonLine(e) : tableLine(e));
   });
-  obj.attach();
+  skel.attach();
 
   if (!opts.json) {
     const filters = [
@@ -289,10 +292,10 @@ async function main(argv: string[]): Promise<number> {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   }
-  obj.detach();
+  skel.detach();
   ring.consume(); // what came in before detach
   flush(out);
-  printSummary(obj, opts, self, (Date.now() - started) / 1000);
+  printSummary(skel, opts, self, (Date.now() - started) / 1000);
   return 0;
 }
 
@@ -317,18 +320,12 @@ function openDemoFiles(): void {
   }
 }
 
-function printSummary(obj: BpfObject, opts: Options, self: number, seconds: number): void {
+function printSummary(skel: OpensnoopSkel, opts: Options, self: number, seconds: number): void {
   // .bss is the map's own memory, mmapped: plain loads, no syscall
-  const bss = dataView(obj.data(".bss")!);
-  const u64 = (name: string) => bss.getBigUint64(dataVar(obj, ".bss", name).offset, true);
-  const slotsVar = dataVar(obj, ".bss", "latency_slots");
-  const slots = Array.from(
-    { length: slotsVar.size / 8 },
-    (_, i) => bss.getBigUint64(slotsVar.offset + 8 * i, true),
-  );
-  const total = u64("total_events");
-  const lost = u64("dropped_events");
-  const procs = readCounts(obj);
+  const slots = skel.bss.latency_slots.toArray();
+  const total = skel.bss.total_events;
+  const lost = skel.bss.dropped_events;
+  const procs = readCounts(skel);
   const failed = procs.reduce((s, p) => s + p.fails, 0n);
   if (opts.json) {
     const hist = slots.map((count, s) => ({

@@ -138,8 +138,9 @@ for src in tests/bin/*.c; do
 done
 
 # --- 8. the demos' objects (examples/opensnoop.ts, examples/trace_write.ts) ----------------------
-# examples/NAME.bpf.c -> examples/build/NAME.bpf.o, and NAME_bpf.gen.ts with the object's bytes
-# (base64), so that `bun build --compile` and `deno bundle` embed the object in the program.
+# examples/NAME.bpf.c -> examples/build/NAME.bpf.o, NAME_bpf.gen.ts with the object's bytes (base64)
+# and NAME.skel.ts (its skeleton, the object inside), so that `bun build --compile` and
+# `deno bundle` embed the object in the program.
 EX_DIR=examples
 EX_BUILD=$EX_DIR/build
 mkdir -p "$EX_BUILD"
@@ -174,6 +175,25 @@ for src in "$EX_DIR"/*.bpf.c; do
       ].join("\n"));
     ' "$obj" "$gen.tmp" || { rm -f "$gen.tmp"; die "generating $gen failed"; }
     mv "$gen.tmp" "$gen"
+  fi
+  # The typed skeleton (gen/skeleton.ts), with the object embedded. It imports the library from
+  # ../../mod.ts, as the examples do: one copy of the library in a program, whatever runs it (deno
+  # run, bun, bun build --compile, deno bundle all follow relative imports).
+  skel="$EX_BUILD/$name.skel.ts"
+  if stale "$skel" "$obj" gen/skeleton.ts gen/_sha256.ts; then
+    say "generate $skel"
+    ./node_modules/.bin/deno eval --quiet '
+      import { readFileSync, writeFileSync } from "node:fs";
+      import { genSkeleton } from "./gen/skeleton.ts";
+      const [obj, name, out] = Deno.args;
+      const text = genSkeleton(new Uint8Array(readFileSync(obj)), {
+        file: `${name}.bpf.o`,
+        name,
+        importFrom: "../../mod.ts",
+      });
+      writeFileSync(out, text);
+    ' "$obj" "$name" "$skel.tmp" || { rm -f "$skel.tmp"; die "generating $skel failed"; }
+    mv "$skel.tmp" "$skel"
   fi
 done
 
