@@ -38,6 +38,15 @@ export interface HostFile {
   close(): void;
 }
 
+/** What a path is: a regular file, a directory, or something reading could block on or never end. */
+export type FileType =
+  | "file"
+  | "directory"
+  | "fifo"
+  | "character device"
+  | "block device"
+  | "socket";
+
 /** The file operations the library uses. */
 export interface Host {
   /** Opens a file for reading. */
@@ -52,6 +61,8 @@ export interface Host {
   readable(path: string): boolean;
   /** The size stat reports. */
   size(path: string): number;
+  /** What stat (following symlinks) says the path is. */
+  fileType(path: string): FileType;
   /** Appends text to a file (one write, as tracefs control files need). */
   appendText(path: string, text: string): void;
   /** Removes a file. */
@@ -140,6 +151,15 @@ function denoHost(): Host {
       }
     },
     size: (path) => Deno.statSync(path).size,
+    fileType(path) {
+      const st = Deno.statSync(path);
+      if (st.isFile) return "file";
+      if (st.isDirectory) return "directory";
+      if (st.isFifo) return "fifo";
+      if (st.isCharDevice) return "character device";
+      if (st.isBlockDevice) return "block device";
+      return "socket";
+    },
     appendText: (path, text) => Deno.writeTextFileSync(path, text, { append: true }),
     unlink: (path) => Deno.removeSync(path),
     mkdir: (path, mode) => Deno.mkdirSync(path, { mode }),
@@ -189,6 +209,15 @@ function nodeHost(): Host {
       }
     },
     size: (path) => fs.statSync(path).size,
+    fileType(path) {
+      const st = fs.statSync(path);
+      if (st.isFile()) return "file";
+      if (st.isDirectory()) return "directory";
+      if (st.isFIFO()) return "fifo";
+      if (st.isCharacterDevice()) return "character device";
+      if (st.isBlockDevice()) return "block device";
+      return "socket";
+    },
     appendText: (path, text) => fs.appendFileSync(path, text),
     unlink: (path) => fs.unlinkSync(path),
     mkdir: (path, mode) => fs.mkdirSync(path, { mode }),

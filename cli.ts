@@ -15,7 +15,7 @@
  * @module
  */
 import process from "node:process";
-import { BpfError } from "./errors.ts";
+import { BpfError, escapeControl } from "./errors.ts";
 
 /** A verb's entry point: takes the arguments after the verb, returns the exit status. */
 export type VerbMain = (argv: string[]) => Promise<number>;
@@ -74,7 +74,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (isBrokenPipe(e)) return 0;
     if (e instanceof BpfError) {
-      process.stderr.write(`Error: ${e.message}\n`);
+      process.stderr.write(`Error: ${escapeControl(e.message, { keepLines: true })}\n`);
       return 1;
     }
     // node:util parseArgs reports misuse as a TypeError with an ERR_PARSE_ARGS_* code.

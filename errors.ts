@@ -170,11 +170,14 @@ export class VerifierError extends SyscallError {
       code: string;
       log: string;
       truncated?: boolean;
+      /** What the machine shows about the refusal, appended after the errno. */
+      hint?: string;
     },
   ) {
     const tail = verifierLogTail(options.log, 6);
-    const head =
-      `Loading program '${options.program}' (section ${options.section}) failed: ${options.code}`;
+    const head = `Loading program '${escapeControl(options.program)}' (section ${
+      escapeControl(options.section)
+    }) failed: ${options.code}${options.hint ? `: ${options.hint}` : ""}`;
     super(
       tail.length > 0 ? `${head}; the verifier said:\n${tail.join("\n")}` : head,
       {
@@ -188,6 +191,35 @@ export class VerifierError extends SyscallError {
     this.section = options.section;
     this.log = options.log;
   }
+}
+
+// C0 controls, DEL and C1 controls: what a terminal may act on (ESC sequences, CSI, bell...).
+const CONTROL = /[\x00-\x1f\x7f-\x9f]/g;
+const CONTROL_BUT_LINES = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/g;
+
+/**
+ * Escapes the control characters of text that came from an object or a target (names, sections,
+ * logs) before it reaches a terminal, so that a crafted name cannot set the window title, clear
+ * the screen or forge a line of a table: each becomes `\xNN`. With `keepLines`, newlines and tabs
+ * stay (for multi-line messages and dumps).
+ *
+ * @param text the text.
+ * @param opts whether newlines and tabs stay.
+ * @returns the text with every control character escaped.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { escapeControl } from "./errors.ts";
+ * assert.equal(escapeControl("map\x1b]0;pwned\x07"), "map\\x1b]0;pwned\\x07");
+ * assert.equal(escapeControl("a\nb", { keepLines: true }), "a\nb");
+ * assert.equal(escapeControl("a\nb"), "a\\x0ab");
+ * ```
+ */
+export function escapeControl(text: string, opts: { keepLines?: boolean } = {}): string {
+  return text.replace(
+    opts.keepLines ? CONTROL_BUT_LINES : CONTROL,
+    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
+  );
 }
 
 /** The last `max` non-empty lines of a verifier log, without the closing statistics lines. */

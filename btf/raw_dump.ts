@@ -1,16 +1,24 @@
 /**
- * The raw BTF dump: the same text `bpftool btf dump file FILE` (format raw) prints, byte for byte.
+ * The raw BTF dump: the same text `bpftool btf dump file FILE` (format raw) prints, byte for byte
+ * (but for control characters in names, which are escaped as `\xNN`).
  *
  * @module
  */
+import { escapeControl } from "../errors.ts";
 import type { Btf } from "./btf.ts";
 import { BTF_KIND_NAMES, BtfKind } from "./types.ts";
 
 const INT_ENCODINGS: Record<number, string> = { 0: "(none)", 1: "SIGNED", 2: "CHAR", 4: "BOOL" };
 const LINKAGES = ["static", "global", "extern"];
 
+// Names are the object's: their control characters (newlines included) are escaped, so a crafted
+// name cannot forge a line or drive the terminal. Other names print as bpftool prints them.
 function quoted(btf: Btf, nameOff: number): string {
-  return nameOff === 0 ? "'(anon)'" : btf.hasStr(nameOff) ? `'${btf.str(nameOff)}'` : "'(invalid)'";
+  return nameOff === 0
+    ? "'(anon)'"
+    : btf.hasStr(nameOff)
+    ? `'${escapeControl(btf.str(nameOff))}'`
+    : "'(invalid)'";
 }
 
 /**

@@ -6,6 +6,7 @@
  */
 import process from "node:process";
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
+import { escapeControl } from "../errors.ts";
 
 /** The `-h`/`--help` option every verb has. */
 const HELP_OPTION = { help: { type: "boolean", short: "h" } } as const;
@@ -69,5 +70,21 @@ export function printReport<T>(
   json: boolean | undefined,
   format: (doc: T) => string,
 ): void {
-  process.stdout.write(json ? JSON.stringify(doc, null, 2) + "\n" : format(doc));
+  process.stdout.write(json ? JSON.stringify(doc, null, 2) + "\n" : format(escapeStrings(doc)));
+}
+
+/**
+ * The report with every string in it escaped with {@linkcode escapeControl}: names from an object
+ * can carry terminal escapes and newlines, and a text table prints them as they are. (JSON escapes
+ * them itself.)
+ */
+export function escapeStrings<T>(doc: T): T {
+  if (typeof doc === "string") return escapeControl(doc) as T;
+  if (Array.isArray(doc)) return doc.map(escapeStrings) as T;
+  if (doc !== null && typeof doc === "object") {
+    return Object.fromEntries(
+      Object.entries(doc as Record<string, unknown>).map(([k, v]) => [k, escapeStrings(v)]),
+    ) as T;
+  }
+  return doc;
 }

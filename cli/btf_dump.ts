@@ -7,6 +7,7 @@ import process from "node:process";
 import { parseArgs } from "node:util";
 import { Btf } from "../btf/btf.ts";
 import { dumpRaw } from "../btf/raw_dump.ts";
+import { escapeControl } from "../errors.ts";
 
 const USAGE = `Usage: tsbpf btf dump file FILE [format raw|c] [-B BASE]
 
@@ -92,8 +93,25 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+// Bytes a terminal may act on: C0 controls but newline and tab, DEL, and C1 controls in UTF-8.
+function hasControl(b: Uint8Array): boolean {
+  for (let i = 0; i < b.length; i++) {
+    const c = b[i];
+    if ((c < 0x20 && c !== 0x0a && c !== 0x09) || c === 0x7f) return true;
+    if (c === 0xc2 && i + 1 < b.length && b[i + 1] >= 0x80 && b[i + 1] <= 0x9f) return true;
+  }
+  return false;
+}
+
+// Names in BTF are the object's: their control characters are escaped (the dump is otherwise
+// bpftool's, byte for byte).
 function write(text: string | Uint8Array): Promise<void> {
+  const out = typeof text === "string"
+    ? escapeControl(text, { keepLines: true })
+    : hasControl(text)
+    ? escapeControl(new TextDecoder().decode(text), { keepLines: true })
+    : text;
   return new Promise((resolve, reject) => {
-    process.stdout.write(text, (err) => (err ? reject(err) : resolve()));
+    process.stdout.write(out, (err) => (err ? reject(err) : resolve()));
   });
 }

@@ -67,6 +67,13 @@ export function attachKprobe(prog: ProgramRef, func: string, opts: KprobeOptions
     opts.offset ? `+${opts.offset}` : ""
   }`;
   if (func === "") throw new BpfError(`Kprobe program ${progLabel(prog)} names no function`);
+  if (!/^[A-Za-z0-9_.]+$/.test(func)) {
+    throw new BpfError(
+      `Kprobe program ${progLabel(prog)}: ${
+        JSON.stringify(func)
+      } is not a kernel function name (letters, digits, '_' and '.' only)`,
+    );
+  }
   const pmu = probePmu("kprobe");
   if (pmu === undefined && !kprobesAvailable()) throw noKprobes(prog, what);
   return attachProbe(prog, {

@@ -7,7 +7,7 @@
  * @module
  */
 import { host } from "../_host.ts";
-import { BpfError, NotSupportedError, SyscallError } from "../errors.ts";
+import { BpfError, escapeControl, NotSupportedError, SyscallError } from "../errors.ts";
 import {
   type Fd,
   getFdById,
@@ -90,9 +90,9 @@ export function progTypeName(p: ProgramRef): string {
  * ```
  */
 export function progLabel(p: ProgramRef): string {
-  const name = p.name ?? p.spec?.name ?? `fd ${p.fd}`;
+  const name = escapeControl(p.name ?? p.spec?.name ?? `fd ${p.fd}`);
   const sec = p.section ?? p.spec?.section;
-  return sec ? `'${name}' (section ${sec})` : `'${name}'`;
+  return sec ? `'${name}' (section ${escapeControl(sec)})` : `'${name}'`;
 }
 
 /** How a {@linkcode BpfLink} is built; used by the attach functions of `link/`. */

@@ -84,6 +84,17 @@ export function addTracefsProbe(
   definition: string,
   retprobe: boolean,
 ): { id: number; remove: () => void } {
+  // One tracefs line per probe: whitespace or a control character in any part would let a name
+  // from an object add or remove other probes (`f\n-:group/other`).
+  for (const part of [group, event, definition]) {
+    if (part === "" || /[\s\x00-\x1f\x7f]/.test(part)) {
+      throw new BpfError(
+        `Refusing the probe ${
+          JSON.stringify(part)
+        }: a tracefs probe definition must not be empty or contain white space or control characters`,
+      );
+    }
+  }
   const path = `${tracefsRoot()}/${file}`;
   if (!host().exists(path)) {
     throw new NotSupportedError(

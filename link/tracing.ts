@@ -8,6 +8,7 @@
 import { BpfError, NotSupportedError, type SyscallError } from "../errors.ts";
 import { type Fd, linkCreate, rawTracepointOpen } from "../ffi/bpf.ts";
 import { BpfAttachType } from "../ffi/constants.ts";
+import { explainTrampolineRefusal } from "../live/refusal.ts";
 import { attachTypeName, BpfLink, isErrno, progLabel, type ProgramRef } from "./link.ts";
 
 const TRAMPOLINE_KINDS = new Set(["TRACE_FENTRY", "TRACE_FEXIT", "MODIFY_RETURN", "LSM_MAC"]);
@@ -74,16 +75,14 @@ export function attachTracing(prog: ProgramRef, opts: TracingOptions = {}): BpfL
     }
   } catch (e) {
     if (TRAMPOLINE_KINDS.has(at) && isErrno(e, "EPERM", "ENOTSUPP", "EOPNOTSUPP", "ENODEV")) {
-      const what = at === "LSM_MAC" ? "BPF LSM" : "BPF trampolines (fentry/fexit/fmod_ret)";
       throw new NotSupportedError(
         at === "LSM_MAC" ? "BPF LSM" : "BPF trampoline",
-        `Attaching ${progLabel(prog)} failed: this kernel refuses ${what} (${
-          (e as SyscallError).code
-        })${
-          at === "LSM_MAC"
-            ? "; the kernel needs CONFIG_BPF_LSM and 'bpf' in the lsm= boot parameter"
-            : "; the kernel needs CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS and a JIT with trampolines"
-        }, or use a tracepoint (tp/, raw_tp/, tp_btf/) instead`,
+        `Attaching ${progLabel(prog)} failed: ${
+          explainTrampolineRefusal(
+            at === "LSM_MAC" ? "lsm" : "trampoline",
+            (e as SyscallError).code,
+          )
+        }`,
         { cause: e },
       );
     }
@@ -94,28 +93,27 @@ export function attachTracing(prog: ProgramRef, opts: TracingOptions = {}): BpfL
 
 /**
  * Explains a program the kernel refused to load, for BPF trampoline and LSM programs refused with
- * EPERM or ENOTSUPP (kernels without trampolines or without the BPF LSM): the message names the
- * missing feature and what to do. Other errors keep their message.
+ * EPERM or ENOTSUPP: the causes this machine confirms (kernel config, active LSM list, JIT,
+ * lockdown), or that the kernel or a security policy refused, with what was checked. Other errors
+ * keep their message.
  *
  * @param e the load error.
  * @param attachType the program's expected attach type name (`TRACE_FENTRY`).
  * @returns the message to show.
  * @example
- * ```ts ignore
- * try { obj.load(); } catch (e) { console.error(explainLoadError(e as Error, "TRACE_FENTRY")); }
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { explainLoadError } from "./tracing.ts";
+ * assert.equal(explainLoadError(new Error("Loading failed"), "TRACE_FENTRY"), "Loading failed");
  * ```
  */
 export function explainLoadError(e: Error, attachType: string): string {
   const code = (e as SyscallError).code;
   if (TRAMPOLINE_KINDS.has(attachType) && ["EPERM", "ENOTSUPP", "EOPNOTSUPP"].includes(code)) {
-    const lsm = attachType === "LSM_MAC";
-    return `${e.message.split("\n")[0]}: this kernel refuses ${
-      lsm ? "BPF LSM programs" : "BPF trampolines (fentry/fexit/fmod_ret)"
-    }; it needs ${
-      lsm
-        ? "CONFIG_BPF_LSM and 'bpf' in the lsm= boot parameter"
-        : "CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS and a JIT with trampolines"
-    }, or use a tracepoint (tp/, raw_tp/, tp_btf/) instead`;
+    if (e.message.includes("refused BPF") || e.message.includes("refuses BPF")) return e.message;
+    return `${e.message.split("\n")[0]}: ${
+      explainTrampolineRefusal(attachType === "LSM_MAC" ? "lsm" : "trampoline", code)
+    }`;
   }
   return e.message;
 }

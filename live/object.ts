@@ -51,6 +51,9 @@ import {
 import { attachAll, detachAll } from "../link/auto.ts";
 import type { BpfLink } from "../link/link.ts";
 
+/** The names a map pinned by name may have: they become a file name under the pin root. */
+const PIN_NAME = /^[A-Za-z0-9_]{1,255}$/;
+
 /** Message levels of the print callback, as libbpf's `LIBBPF_WARN/INFO/DEBUG`. */
 export type PrintLevel = "warn" | "info" | "debug";
 
@@ -251,6 +254,7 @@ export class BpfObject {
   }
 
   #mapView(spec: DataSecSpec, size: number): DataView_ {
+    // A fresh anonymous mapping reads as zeros: only the image's bytes (none for .bss) are copied.
     const len = Math.max(roundUp(roundUp(size, 8), pageSize()), pageSize());
     const addr = this.#sys.mmap(len, PROT_RW, Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS, -1, 0);
     const bytes = new Uint8Array(this.#sys.view(addr, len), 0, size);
@@ -562,6 +566,17 @@ export class BpfObject {
     const spec = this.spec;
     const sys = this.#sys;
     const names = probe("prog_name");
+    // A by-name pin path is the pin root joined with the map's name, which comes from the object:
+    // refuse any name that could leave the root (../x, a/b) before any kernel object is made.
+    for (const m of spec.maps) {
+      if (m.pinning === 1 && !PIN_NAME.test(m.name)) {
+        throw new BpfError(
+          `Map ${
+            JSON.stringify(m.name)
+          }: a map pinned by name must be named with letters, digits and '_' only; its name would be a path under the pin root`,
+        );
+      }
+    }
 
     // Externs: kconfig values into the .kconfig image, ksyms and kfuncs against kernel BTF.
     const externs = new Map<string, ResolvedExtern>();
@@ -703,7 +718,9 @@ export class BpfObject {
       const map = new BpfMap(fd, def);
       this.#maps.set(def.name, map);
       dataMapFds.set(name, map.fd);
-      mapUpdate(map.fd, new Uint8Array(4), d.bytes!);
+      // The kernel makes array maps zeroed: an all-zero image (a .bss nobody wrote) needs no copy,
+      // which spares touching every page of a large section.
+      if (!allZero(d.bytes!)) mapUpdate(map.fd, new Uint8Array(4), d.bytes!);
       if (d.spec.readonly) mapFreeze(map.fd);
     }
     // map-in-map slots (prog arrays wait for the programs)
@@ -1149,4 +1166,14 @@ function u32(n: number): Uint8Array {
   const b = new Uint8Array(4);
   new DataView(b.buffer).setUint32(0, n >>> 0, true);
   return b;
+}
+
+/** Whether every byte is zero (eight at a time where the view is aligned). */
+function allZero(b: Uint8Array): boolean {
+  const head = Math.min(b.length, (8 - (b.byteOffset & 7)) & 7);
+  for (let i = 0; i < head; i++) if (b[i] !== 0) return false;
+  const words = new BigUint64Array(b.buffer, b.byteOffset + head, (b.length - head) >>> 3);
+  for (let i = 0; i < words.length; i++) if (words[i] !== 0n) return false;
+  for (let i = head + words.length * 8; i < b.length; i++) if (b[i] !== 0) return false;
+  return true;
 }

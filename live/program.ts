@@ -8,7 +8,13 @@
  */
 import { host } from "../_host.ts";
 import { BtfKind } from "../btf/types.ts";
-import { BpfError, NotSupportedError, type SyscallError, VerifierError } from "../errors.ts";
+import {
+  BpfError,
+  NotSupportedError,
+  type SyscallError,
+  VerifierError,
+  verifierLogTail,
+} from "../errors.ts";
 import {
   type Fd,
   objPin,
@@ -22,6 +28,7 @@ import {
 import { BpfAttachType, BpfProgFlags, BpfProgType } from "../ffi/constants.ts";
 import type { RelocatedProgram } from "../reloc/types.ts";
 import type { KernelBtfs, ModuleBtf } from "./kernel_btf.ts";
+import { explainTrampolineRefusal } from "./refusal.ts";
 
 /** libbpf's BPF_LOG_BUF_SIZE: the first verifier log buffer (16 MiB - 1). */
 export const LOG_BUF_SIZE = 0xffffffff >>> 8;
@@ -170,16 +177,39 @@ export function loadProgram(s: ProgramLoadSpec): { fd: Fd; log: string } {
         continue;
       }
       if (se.code === "ENOSPC" && size <= 0xffffffff / 2) continue;
+      const log = logBuf ? cstr(logBuf) : "";
       throw new VerifierError({
         program: s.name,
         section: s.section,
         errno: se.errno,
         code: se.code,
-        log: logBuf ? cstr(logBuf) : "",
+        log,
+        hint: refusalHint(s.expectedAttachType, se.code, log),
         cause: e,
       });
     }
   }
+}
+
+const TRAMPOLINE_ATTACH_TYPES: ReadonlySet<number> = new Set([
+  BpfAttachType.BPF_TRACE_FENTRY,
+  BpfAttachType.BPF_TRACE_FEXIT,
+  BpfAttachType.BPF_MODIFY_RETURN,
+  BpfAttachType.BPF_LSM_MAC,
+]);
+
+/**
+ * A trampoline or LSM program that the kernel refused outright (EPERM/ENOTSUPP with no verifier
+ * message) gets what this machine shows about why; other refusals speak through their log.
+ */
+function refusalHint(attachType: number, code: string, log: string): string | undefined {
+  if (!TRAMPOLINE_ATTACH_TYPES.has(attachType)) return undefined;
+  if (!["EPERM", "ENOTSUPP", "EOPNOTSUPP"].includes(code)) return undefined;
+  if (verifierLogTail(log, 1).length > 0 && !/processed 0 insns/.test(log)) return undefined;
+  return explainTrampolineRefusal(
+    attachType === BpfAttachType.BPF_LSM_MAC ? "lsm" : "trampoline",
+    code,
+  );
 }
 
 function cstr(b: Uint8Array): string {

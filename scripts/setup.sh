@@ -48,11 +48,16 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq "${PKGS[@]}" >/dev/null
 fi
 
-# --- 3. tracefs and bpffs -----------------------------------------------------------------------
+# --- 3. tracefs, securityfs and bpffs -----------------------------------------------------------
 if [ "$(id -u)" = 0 ]; then
   if [ -d /sys/kernel/tracing ] && ! mountpoint -q /sys/kernel/tracing; then
     say "mount tracefs at /sys/kernel/tracing"
     mount -t tracefs tracefs /sys/kernel/tracing || say "warning: could not mount tracefs"
+  fi
+  # securityfs shows the active LSM list and the lockdown state, which error hints check.
+  if [ -d /sys/kernel/security ] && ! mountpoint -q /sys/kernel/security; then
+    say "mount securityfs at /sys/kernel/security"
+    mount -t securityfs securityfs /sys/kernel/security || say "warning: could not mount securityfs"
   fi
   if [ -d /sys/fs/bpf ] && ! mountpoint -q /sys/fs/bpf; then
     say "mount bpffs at /sys/fs/bpf"
@@ -119,6 +124,16 @@ for src in tests/oracle/*.c; do
   if stale "$out" "$src"; then
     say "build $out"
     gcc -O2 -Wall -o "$out.tmp" "$src" -lbpf -lelf -lz || { rm -f "$out.tmp"; die "gcc failed on $src"; }
+    mv "$out.tmp" "$out"
+  fi
+done
+
+# An LD_PRELOAD shim that makes the oracle's BPF_PROG_LOAD of one program type fail (fault tests).
+for src in tests/oracle/shim/*.c; do
+  out="$ORACLE_BUILD/$(basename "$src" .c).so"
+  if stale "$out" "$src"; then
+    say "build $out"
+    gcc -O2 -Wall -shared -fPIC -o "$out.tmp" "$src" -ldl || { rm -f "$out.tmp"; die "gcc failed on $src"; }
     mv "$out.tmp" "$out"
   fi
 done

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test run (`npm test`): setup, the stale-wasm check, fmt/lint/type checks, then every test
-# on Deno and on Bun. The last line is exactly `N passed, N failed`, summed over everything; the exit
+# on Deno and on Bun. The last line is exactly `N passed, N failed, N skipped`, summed over everything; the exit
 # status is non-zero when anything failed. Needs no tty or stdin. CI=true turns kernel-test skips into
 # failures (see tests/_util.ts).
 set -uo pipefail
@@ -35,16 +35,27 @@ clean_pins() { # test pins live in /sys/fs/bpf/tsbpf-test-*; pinned.bpf.c's defa
   rm -rf /sys/fs/bpf/tsbpf-test-* /sys/fs/bpf/tsbpf_pinned_* 2>/dev/null || true
 }
 
-# junit FILE RC LABEL: adds the counts of a junit report; a non-zero exit with no failure in the
-# report (a crash, a type error, a file that failed to import) counts as one more failure.
+# Every test that skips at run time says why in this log (tests/_util.ts skip()): deno reports such
+# a test as passed, so junit_count.mjs counts it from here.
+export TSBPF_SKIP_LOG="$OUT/skips.log"
+: >"$TSBPF_SKIP_LOG"
+SKIPPED=0
+
+# junit FILE RC LABEL [RUNTIME]: adds the counts of a junit report (with RUNTIME, the skips that
+# runtime logged); a non-zero exit with no failure in the report (a crash, a type error, a file that
+# failed to import) counts as one more failure.
 junit() {
-  local file="$1" rc="$2" label="$3" counts p f s
-  counts="$(node scripts/junit_count.mjs "$file")"
+  local file="$1" rc="$2" label="$3" runtime="${4:-}" counts p f s
+  if [ -n "$runtime" ]; then
+    counts="$(node scripts/junit_count.mjs "$file" "$TSBPF_SKIP_LOG" "$runtime")"
+  else
+    counts="$(node scripts/junit_count.mjs "$file")"
+  fi
   read -r p f s <<<"$counts"
   if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
     f=1; FAILURES+=("$label exited $rc")
   fi
-  PASSED=$((PASSED + p)); FAILED=$((FAILED + f))
+  PASSED=$((PASSED + p)); FAILED=$((FAILED + f)); SKIPPED=$((SKIPPED + s))
   SUMMARIES+=("$label: $p passed, $f failed, $s skipped")
 }
 
@@ -64,7 +75,7 @@ check "deno check mod.ts cli.ts" "$DENO" check mod.ts cli.ts
 # --- tests on Deno ------------------------------------------------------------------------------
 printf '== deno test\n'
 timeout -k 10 "$RUN_TIMEOUT" "$DENO" test -A --junit-path="$OUT/deno.xml" tests/ 2>&1
-junit "$OUT/deno.xml" $? "deno"
+junit "$OUT/deno.xml" $? "deno" deno
 
 # The @example blocks of the library's JSDoc run as tests too (Deno only: bun has no doc tests).
 printf '== deno test --doc
@@ -79,7 +90,7 @@ clean_pins
 printf '== bun test\n'
 timeout -k 10 "$RUN_TIMEOUT" "$BUN" test --timeout 300000 --reporter=junit \
   --reporter-outfile="$OUT/bun.xml" tests/ 2>&1
-junit "$OUT/bun.xml" $? "bun"
+junit "$OUT/bun.xml" $? "bun" bun
 
 # --- no leaked pins -----------------------------------------------------------------------------
 leaked="$(ls -d /sys/fs/bpf/tsbpf-test-* /sys/fs/bpf/tsbpf_pinned_* 2>/dev/null || true)"
@@ -94,5 +105,9 @@ for s in "${SUMMARIES[@]}"; do printf '%s\n' "$s"; done
 if [ ${#FAILURES[@]} -gt 0 ]; then
   printf 'failed: %s\n' "${FAILURES[@]}"
 fi
-printf '%d passed, %d failed\n' "$PASSED" "$FAILED"
+if [ -s "$TSBPF_SKIP_LOG" ]; then
+  printf 'skipped at run time (runtime, test, why):\n'
+  sed 's/^/  /' "$TSBPF_SKIP_LOG"
+fi
+printf '%d passed, %d failed, %d skipped\n' "$PASSED" "$FAILED" "$SKIPPED"
 [ "$FAILED" = 0 ]

@@ -139,6 +139,44 @@ export interface ElfFile {
   machine?: number;
 }
 
+/** The largest file readElf() reads: the core's memory is 32-bit, and no BPF object comes close. */
+export const MAX_ELF_FILE = 1 << 30;
+
+/**
+ * Refuses, before opening it, a path that is not a regular file (a FIFO would block the read for
+ * ever, /dev/zero never ends) or that is larger than {@linkcode MAX_ELF_FILE}.
+ */
+function checkElfPath(path: string): void {
+  let type: string;
+  let size: number;
+  try {
+    type = host().fileType(path);
+    size = host().size(path);
+  } catch (e) {
+    const code = (e as { code?: string }).code ?? "";
+    throw new BpfError(
+      `Cannot read ${JSON.stringify(path)}${
+        code ? `: ${code}` : ""
+      }; check the path and its permissions`,
+      { cause: e },
+    );
+  }
+  if (type !== "file") {
+    throw new BpfError(
+      `Cannot read ${
+        JSON.stringify(path)
+      }: it is a ${type}, not a regular file; give the path of an ELF file`,
+    );
+  }
+  if (size > MAX_ELF_FILE) {
+    throw new BpfError(
+      `Cannot read ${
+        JSON.stringify(path)
+      }: ${size} bytes, more than the ${MAX_ELF_FILE} an ELF file may have here`,
+    );
+  }
+}
+
 function readInto(core: Core, path: string): CoreBuf {
   try {
     return core.readFile(path);
@@ -255,6 +293,7 @@ export function readElf(
   opts: { native?: boolean; debugRelocations?: boolean; debugSections?: boolean } = {},
 ): ElfFile {
   const core = Core.get();
+  if (typeof source === "string") checkElfPath(source);
   const sparse = typeof source === "string" && !opts.native && !opts.debugRelocations &&
       !opts.debugSections
     ? readSkippingDebug(core, source)

@@ -52,6 +52,9 @@ const STV_HIDDEN = 2;
 // KMALLOC_MAX_SIZE (4 MiB on x86-64, 512 MiB at most), so a larger one is corrupt: refusing it
 // here keeps open() from trying to allocate whatever size a broken header claims.
 const MAX_BSS_SIZE = 1 << 30;
+// All data sections together: two sections each under the cap above still made a 4 KiB object ask
+// for 2 GiB of kernel memory.
+const MAX_DATA_TOTAL = 1 << 30;
 const STV_INTERNAL = 1;
 const INSN_SZ = 8;
 const BPF_JMP_CALL = 0x85;
@@ -291,19 +294,30 @@ export function open(source: Uint8Array | string, opts: OpenOptions = {}): Objec
     // ---- data sections --------------------------------------------------------------------
     const datasecs: DataSecSpec[] = [];
     for (const s of dataSecs) {
-      const kind = dataSectionKind(s)!;
-      if (kind === "bss" && s.size > MAX_BSS_SIZE) {
+      if (dataSectionKind(s) === "bss" && s.size > MAX_BSS_SIZE) {
         throw new ElfError(
           `Section '${s.name}' claims ${s.size} bytes, more than any kernel takes as a map value; the object is corrupt`,
           { offset: -1 },
         );
       }
+    }
+    const total = dataSecs.reduce((n, s) => n + s.size, 0);
+    if (total > MAX_DATA_TOTAL) {
+      throw new ElfError(
+        `The data sections (${
+          dataSecs.map((s) => JSON.stringify(s.name)).join(", ")
+        }) claim ${total} bytes together, more than the ${MAX_DATA_TOTAL} tsbpf takes for one object; the object is corrupt`,
+        { offset: -1 },
+      );
+    }
+    for (const s of dataSecs) {
+      const kind = dataSectionKind(s)!;
       const vars = btf ? dataVars(elf, s, btf) : [];
       datasecs.push({
         name: s.name,
         mapName: internalMapName(name, s.name),
         size: s.size,
-        image: kind === "bss" ? new Uint8Array(s.size) : bytes.slice(s.offset, s.offset + s.size),
+        image: kind === "bss" ? new Uint8Array(0) : bytes.slice(s.offset, s.offset + s.size),
         readonly: kind === "rodata",
         mapFlags: (kind === "rodata" ? BPF_F_RDONLY_PROG : 0) |
           (vars.some((v) => v.linkage !== "static") ? BPF_F_MMAPABLE : 0),
@@ -322,7 +336,7 @@ export function open(source: Uint8Array | string, opts: OpenOptions = {}): Objec
         name: ".kconfig",
         mapName: internalMapName(name, ".kconfig"),
         size,
-        image: new Uint8Array(size),
+        image: new Uint8Array(0),
         readonly: true,
         mapFlags: BPF_F_RDONLY_PROG | BPF_F_MMAPABLE,
         btfId: btf ? Math.max(btf.findByName(".kconfig", BtfKind.Datasec), 0) : 0,

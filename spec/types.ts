@@ -175,7 +175,10 @@ export interface DataSecSpec {
   mapName: string;
   /** Size in bytes. */
   size: number;
-  /** The initial image (zeros for `.bss` and `.kconfig`). */
+  /**
+   * The initial image. It may be shorter than `size`: the bytes past it are zeros (`.bss` and
+   * `.kconfig` have an empty image).
+   */
   image: Uint8Array;
   /** True for sections the program cannot write (`.rodata*`, `.kconfig`). */
   readonly: boolean;

@@ -7,7 +7,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { getFdById, getNextId, linkInfo } from "../ffi/bpf.ts";
 import { BpfObject } from "../live/object.ts";
-import { testObject } from "./_util.ts";
+import { expectLikeLibbpf, libbpfLoad, testObject } from "./_util.ts";
 
 /** Opens and loads a test object; `setup` runs between open and load. */
 export function loadObject(name: string, setup?: (obj: BpfObject) => void): BpfObject {
@@ -17,6 +17,35 @@ export function loadObject(name: string, setup?: (obj: BpfObject) => void): BpfO
     obj.load();
   } catch (e) {
     obj.close();
+    throw e;
+  }
+  return obj;
+}
+
+/**
+ * Loads only `progs` of test object `name`, where this kernel lets libbpf load them: asks libbpf
+ * first (once per run). Where libbpf loads them, tsbpf must load them with the same kernel tags, and
+ * the loaded object is returned. Where libbpf is refused, tsbpf must be refused with the same errno,
+ * and this returns undefined: the caller's test then ends, a pass that says "refused by this kernel,
+ * as libbpf is".
+ */
+export function loadLikeLibbpf(name: string, progs: readonly string[]): BpfObject | undefined {
+  const file = testObject(name);
+  const want = libbpfLoad(file, progs);
+  let obj: BpfObject | undefined;
+  let got: { name: string; tag: string }[] | Error;
+  try {
+    obj = loadObject(name, (o) => {
+      for (const n of o.programNames) o.setAutoload(n, progs.includes(n));
+    });
+    got = progs.map((n) => ({ name: n, tag: obj!.program(n).info().tag }));
+  } catch (e) {
+    got = e as Error;
+  }
+  try {
+    if (expectLikeLibbpf(got, want, `${name}.bpf.o ${progs.join(",")}`) === "refused") return;
+  } catch (e) {
+    obj?.close();
     throw e;
   }
   return obj;

@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import {
+  appendFileSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -68,10 +69,39 @@ export function kernelUnavailableReason(): string | undefined {
   return undefined;
 }
 
-/** The part of a node:test context that {@linkcode requireKernel} uses. */
+/** The part of a node:test context that {@linkcode requireKernel} and {@linkcode skip} use. */
 export interface SkippableContext {
   /** Marks the test skipped. */
   skip(message?: string): void;
+  /** The test's name. */
+  readonly name?: string;
+}
+
+/**
+ * Marks a test skipped, for a reason that is a fact about the machine (the kernel lacks a feature),
+ * and records it so the summary counts it as a skip on both runtimes: Deno reports a test that calls
+ * `t.skip()` as passed, so scripts/test.sh reads the log named by `TSBPF_SKIP_LOG` instead.
+ */
+export function skip(t: SkippableContext, reason: string): void {
+  const log = process.env.TSBPF_SKIP_LOG;
+  if (log) {
+    appendFileSync(log, `${runtimeName()}\t${t.name ?? "?"}\t${reason.replace(/\s+/g, " ")}\n`);
+  }
+  console.warn(`skip: ${t.name ?? "test"}: ${reason}`);
+  t.skip(reason);
+}
+
+/**
+ * The guard for a tool or resource that scripts/setup.sh provides (bpftool, gcc, clang-19, a veth
+ * pair, a cgroup2 mount): returns true when it is there. When it is not, the test skips, except
+ * under `CI=true`, where setup ran and its absence is a failure.
+ */
+export function needSetup(t: SkippableContext, ok: boolean, what: string): boolean {
+  if (ok) return true;
+  const msg = `${what} is missing; scripts/setup.sh provides it`;
+  if (isCI()) throw new Error(`${msg}; CI=true, so this fails instead of skipping`);
+  skip(t, msg);
+  return false;
 }
 
 /**
@@ -92,10 +122,21 @@ export function requireKernel(t?: SkippableContext): boolean {
   if (why === undefined) return true;
   const msg = `Kernel test needs bpf(): ${why}`;
   if (isCI()) throw new Error(`${msg}; CI=true, so this fails instead of skipping`);
-  // deno reports a test that calls t.skip() as passed, so say it on stderr as well
-  console.warn(`skip: ${msg}`);
-  t?.skip(msg);
+  if (t) skip(t, msg);
+  else console.warn(`skip: ${msg}`);
   return false;
+}
+
+/**
+ * Whether the running kernel's release is at least `major.minor`: for features a kernel of that
+ * release must have (tcx links 6.6, uprobe.multi 6.6...). On an older kernel a test checks the
+ * error path instead.
+ */
+export function kernelAtLeast(major: number, minor: number): boolean {
+  const [a, b] = readFileSync("/proc/sys/kernel/osrelease", "utf8").split(".").map((x) =>
+    parseInt(x, 10)
+  );
+  return a > major || (a === major && b >= minor);
 }
 
 /** What a spawned command did. */
@@ -186,18 +227,148 @@ export function testObject(name: string): string {
 }
 
 /**
- * Test objects that libbpf 1.1 cannot load on this test kernel, with the reason. Kernel tests that
- * loop over {@linkcode testObjects} expect these to fail (or skip them).
+ * Facts about libbpf 1.1 itself (not about the kernel): test objects with sections it does not know,
+ * so it cannot load them whole on any kernel. What the running kernel refuses is asked of libbpf at
+ * run time ({@linkcode libbpfLoad}), never listed here.
  */
-export const UNLOADABLE_OBJECTS: Readonly<Record<string, string>> = {
-  core_poison: "program 'unguarded' reaches a poisoned CO-RE relocation; 'guarded' alone loads",
-  fentry: "fentry/fexit/fmod_ret/lsm are refused with EPERM by the test kernel",
-  ksym_typed: "typed __ksym variables need CONFIG_KALLSYMS_ALL",
+export const LIBBPF_UNKNOWN_SECTIONS: Readonly<Record<string, string>> = {
   tcx: "libbpf 1.1 does not know the tcx/* sections",
   attach_net: "libbpf 1.1 does not know its tcx/ingress program; the others load one by one",
   attach_umulti: "libbpf 1.1 does not know the uprobe.multi sections",
-  pinned: "pins maps under /sys/fs/bpf; load it only with a pin root from pinDir()",
 };
+
+/** Test objects that pin maps by name: load them only with a pin root from {@linkcode pinDir}. */
+export const NEEDS_PIN_ROOT: ReadonlySet<string> = new Set(["pinned"]);
+
+/** What libbpf did with one load: the programs it loaded, or the errno it was refused with. */
+export type LibbpfVerdict =
+  | {
+    ok: true;
+    /** Every program libbpf loaded: name, section, kernel tag, translated length. */
+    // deno-lint-ignore no-explicit-any
+    programs: any[];
+    /** Every map it created, with the kernel's view of it. */
+    // deno-lint-ignore no-explicit-any
+    maps: any[];
+  }
+  | {
+    ok: false;
+    /** The errno libbpf's load failed with (positive). */
+    errno: number;
+    /** The program libbpf names in its "failed to load" line, or "". */
+    program: string;
+    /** The last lines of libbpf's log. */
+    detail: string;
+  };
+
+const verdicts = new Map<string, LibbpfVerdict>();
+
+/**
+ * Asks libbpf (`libbpf_oracle load`) whether this kernel loads `file` (only `progs`, when given),
+ * once per object and program list for the whole test run. Loads with a pin root are not cached.
+ *
+ * @example
+ * ```ts
+ * const v = libbpfLoad(testObject("net"), ["xdp_pass"]);
+ * if (v.ok) assert.match(v.programs[0].tag, /^[0-9a-f]{16}$/);
+ * ```
+ */
+export function libbpfLoad(
+  file: string,
+  progs: readonly string[] = [],
+  opts: { pinRoot?: string; env?: Record<string, string> } = {},
+): LibbpfVerdict {
+  const key = `${file}\0${progs.join(",")}`;
+  const cacheable = opts.pinRoot === undefined && opts.env === undefined;
+  const hit = cacheable ? verdicts.get(key) : undefined;
+  if (hit !== undefined) return hit;
+  const r = oracle(
+    ["load", file, ...(opts.pinRoot ? ["--pin-root", opts.pinRoot] : []), ...progs],
+    { env: opts.env },
+  );
+  let v: LibbpfVerdict;
+  if (r.code === 0 && r.json?.programs !== undefined) {
+    v = { ok: true, programs: r.json.programs, maps: r.json.maps };
+  } else if (r.json !== undefined && Number(r.json.errno) > 0) {
+    v = {
+      ok: false,
+      errno: Number(r.json.errno),
+      program: /prog '([^']+)': failed to load/.exec(r.stderr)?.[1] ?? "",
+      detail: r.stderr.trim().split("\n").slice(-4).join(" | "),
+    };
+  } else {
+    throw new Error(`libbpf_oracle load ${file} gave no verdict (${r.code}): ${r.stderr.trim()}`);
+  }
+  if (cacheable) verdicts.set(key, v);
+  return v;
+}
+
+/** The errno an error carries, on itself or on a cause down its chain, or undefined. */
+export function errnoOf(e: unknown): number | undefined {
+  for (let c = e, depth = 0; c !== undefined && c !== null && depth < 8; depth++) {
+    const n = (c as { errno?: unknown }).errno;
+    if (typeof n === "number" && n > 0) return n;
+    c = (c as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/** Writes a line of test output that says what a test checked (a pass, not a skip). */
+export function note(msg: string): void {
+  console.log(`note: ${msg}`);
+}
+
+/**
+ * The oracle rule for loads: compares what tsbpf did (`got`: its loaded programs, or the error it
+ * threw) with libbpf's verdict. Where libbpf loaded, tsbpf must have loaded the same programs with
+ * the same kernel tags. Where libbpf was refused, tsbpf must have been refused with the same errno
+ * (and, where both name it, for the same program); the test then says so and passes.
+ *
+ * @returns "loaded" or "refused", what both did.
+ * @example
+ * ```ts
+ * // tsbpf refused where libbpf loads: a regression, whatever the kernel
+ * const libbpf: LibbpfVerdict = { ok: true, programs: [], maps: [] };
+ * assert.throws(() => expectLikeLibbpf(new Error("EPERM"), libbpf, "net.bpf.o"));
+ * ```
+ */
+export function expectLikeLibbpf(
+  got: readonly { name: string; tag: string }[] | Error,
+  want: LibbpfVerdict,
+  what: string,
+): "loaded" | "refused" {
+  if (want.ok) {
+    if (got instanceof Error) {
+      throw new assert.AssertionError({
+        message: `${what}: libbpf loads it on this kernel, tsbpf was refused: ${got.message}`,
+      });
+    }
+    const byName = (a: string[], b: string[]) => a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0;
+    assert.deepEqual(
+      got.map((p) => [p.name, p.tag]).sort(byName),
+      want.programs.map((p: { name: string; tag: string }) => [p.name, p.tag]).sort(byName),
+      `${what}: the kernel's tags differ from libbpf's`,
+    );
+    return "loaded";
+  }
+  if (!(got instanceof Error)) {
+    throw new assert.AssertionError({
+      message: `${what}: libbpf is refused on this kernel (errno ${want.errno}: ${want.detail}), ` +
+        `tsbpf loaded ${got.map((p) => p.name).join(", ")}`,
+    });
+  }
+  assert.equal(
+    errnoOf(got),
+    want.errno,
+    `${what}: refused with another errno than libbpf (libbpf: ${want.detail}; tsbpf: ${got.message})`,
+  );
+  const prog = (got as { program?: unknown }).program;
+  if (want.program !== "" && typeof prog === "string" && prog !== "") {
+    assert.equal(prog, want.program, `${what}: libbpf and tsbpf name different programs`);
+  }
+  note(`${what}: refused by this kernel, as libbpf is (errno ${want.errno})`);
+  return "refused";
+}
 
 /** The libbpf oracle's output for one call. */
 export interface OracleResult extends RunResult {
@@ -306,7 +477,8 @@ export function withTmpDir<T>(prefix: string, fn: (dir: string) => T): T {
 
 /**
  * Writes C `source` to `dir/name.bpf.c` and compiles it with `clang-19 -g -O2 -target bpf`, as
- * setup builds the test objects; fails the test with clang's errors when it does not compile.
+ * setup builds the test objects (so `#include "common.h"` brings vmlinux.h and libbpf's headers);
+ * fails the test with clang's errors when it does not compile.
  *
  * @returns The path of `dir/name.bpf.o`.
  */
@@ -314,9 +486,20 @@ export function compileBpfC(dir: string, name: string, source: string): string {
   const src = join(dir, `${name}.bpf.c`);
   const obj = join(dir, `${name}.bpf.o`);
   writeFileSync(src, source);
-  const cc = spawnSync("clang-19", ["-g", "-O2", "-target", "bpf", "-c", src, "-o", obj], {
-    encoding: "utf8",
-  });
+  const cc = spawnSync("clang-19", [
+    "-g",
+    "-O2",
+    "-target",
+    "bpf",
+    "-I",
+    BPF_BUILD,
+    "-I",
+    join(ROOT, "tests", "bpf"),
+    "-c",
+    src,
+    "-o",
+    obj,
+  ], { encoding: "utf8" });
   assert.equal(cc.status, 0, `clang-19 failed on ${name}.bpf.c: ${cc.stderr}`);
   return obj;
 }

@@ -4,7 +4,7 @@ import process from "node:process";
 import { test } from "node:test";
 import { mapCreate } from "../ffi/bpf.ts";
 import { attachIter, attachProgram, readIter, readIterBytes } from "../link/mod.ts";
-import { loadObject } from "./_attach.ts";
+import { loadLikeLibbpf, loadObject } from "./_attach.ts";
 import { newFds, openFds, requireKernel } from "./_util.ts";
 
 test("iter/task lists this process with its tgid, pid and comm", (t) => {
@@ -42,9 +42,10 @@ test("reading an iterator closes every fd it opened", (t) => {
   assert.deepEqual(newFds(fds), []);
 });
 
-test("iter/bpf_map_elem walks the map given to attachIter(), and iter/task can be limited to one process", (t) => {
+test("iter/bpf_map_elem walks the map given to attachIter(), or is refused as libbpf is", (t) => {
   if (!requireKernel(t)) return;
-  using obj = loadObject("attach_iter");
+  using obj = loadLikeLibbpf("attach_iter", ["dump_elems"]);
+  if (obj === undefined) return;
   const map = obj.map("iter_vals");
   for (const [k, v] of [[0, 5n], [1, 6n], [2, 7n]] as const) {
     const key = new Uint8Array(4);
@@ -57,6 +58,12 @@ test("iter/bpf_map_elem walks the map given to attachIter(), and iter/task can b
     mapFd: map.fd,
   });
   assert.equal(readIter(elems), "0=5\n1=6\n2=7\n");
+});
+
+test("iter/task can be limited to one process, or is refused as libbpf is", (t) => {
+  if (!requireKernel(t)) return;
+  using obj = loadLikeLibbpf("attach_iter", ["dump_tids"]);
+  if (obj === undefined) return;
   using tids = attachIter({ fd: obj.program("dump_tids").fd, name: "dump_tids" }, {
     task: { pid: process.pid },
   });

@@ -22,7 +22,7 @@ import {
   attachXdpNetlink,
 } from "../link/mod.ts";
 import { arrayU64, linksOfPrograms, loadObject } from "./_attach.ts";
-import { newFds, openFds, requireKernel } from "./_util.ts";
+import { kernelAtLeast, newFds, note, openFds, requireKernel } from "./_util.ts";
 
 const C_XDP_A = 0, C_XDP_B = 1, C_TCX = 2, C_SOCKET = 3, C_CGROUP_EGRESS = 4;
 
@@ -105,6 +105,12 @@ test("a tcx ingress link counts the peer's packets and goes with close()", (t) =
   using obj = loadObject("attach_net");
   const remove = makeVeth();
   try {
+    if (!kernelAtLeast(6, 6)) {
+      // tcx links came with Linux 6.6: an older kernel refuses, with a typed error.
+      assert.throws(() => attachTcx(obj.program("tcx_count"), HOST), BpfError);
+      note("tcx links need Linux 6.6; this kernel refuses them with a BpfError");
+      return;
+    }
     // A BpfProgram as it is (no spec): the direction comes from its loaded attach type.
     const link = attachTcx(obj.program("tcx_count"), HOST);
     try {

@@ -28,7 +28,7 @@ import {
   setGlobalU32,
   spawnWaiting,
 } from "./_attach.ts";
-import { newFds, openFds, requireKernel, UPROBE_TARGET } from "./_util.ts";
+import { kernelAtLeast, newFds, note, openFds, requireKernel, UPROBE_TARGET } from "./_util.ts";
 
 const HIT_UPROBE = 3, HIT_URETPROBE = 4;
 
@@ -215,6 +215,13 @@ test("uprobe.multi: one link on every tsbpf_* function, and a section target in 
     "tsbpf_add",
     "tsbpf_run",
   ]);
+  if (!kernelAtLeast(6, 6)) {
+    // uprobe.multi links came with Linux 6.6: an older kernel refuses, with a typed error.
+    const prog = { fd: obj.program("umulti_any").fd, name: "umulti_any" };
+    assert.throws(() => attachUprobeMulti(prog, UPROBE_TARGET, "tsbpf_*"), BpfError);
+    note("uprobe.multi needs Linux 6.6; this kernel refuses it with a BpfError");
+    return;
+  }
   using link = attachUprobeMulti(
     { fd: obj.program("umulti_any").fd, name: "umulti_any" },
     UPROBE_TARGET,

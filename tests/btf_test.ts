@@ -6,7 +6,15 @@ import { join } from "node:path";
 import { BpfError, BtfError } from "../errors.ts";
 import { Btf, BtfExt, BtfKind } from "../btf/mod.ts";
 import { BtfBuilder, member } from "../btf/builder.ts";
-import { elfSection, testObject, testObjects, withTmpDir } from "./_util.ts";
+import {
+  elfSection,
+  ROOT,
+  run,
+  runtimeCommand,
+  testObject,
+  testObjects,
+  withTmpDir,
+} from "./_util.ts";
 
 const VMLINUX = "/sys/kernel/btf/vmlinux";
 const hasVmlinux = existsSync(VMLINUX);
@@ -692,4 +700,34 @@ test("names outside ASCII are decoded as UTF-8 and found by name", () => {
   assert.equal(btf.name(td), "café_t");
   assert.equal(btf.name(plain), "plain");
   assert.equal(btf.findByName("café_t"), td);
+});
+
+test("a name repeated by 300k types is indexed and found in O(N log N): crafted BTF cannot stall lookups", () => {
+  // A child process with a cap: the old probing index needed about a minute for this blob.
+  const script = `
+    import { Btf, BtfBuilder, BtfKind } from "${join(ROOT, "btf", "mod.ts")}";
+    const N = 300000;
+    const b = new BtfBuilder();
+    const int = b.int("int", 4, { signed: true });
+    for (let i = 0; i < N; i++) b.typedef("same", int);
+    const last = b.struct("same", 4, [{ name: "x", type: int, bitOffset: 0 }]);
+    using btf = Btf.parse(b.build());
+    const found = [
+      btf.findByName("same", BtfKind.Struct) === last,
+      btf.findByName("same") === int + 1,
+      btf.findByName("same", BtfKind.Union) === -1,
+      btf.findAllByName("same").length === N + 1,
+      btf.findAllByName("same", BtfKind.Typedef).every((id, i) => id === int + 1 + i),
+    ];
+    for (let i = 0; i < 1000; i++) btf.findByName("same", BtfKind.Struct);
+    console.log(JSON.stringify(found));
+  `;
+  const r = withTmpDir("tsbpf-btf-names", (dir) => {
+    const file = join(dir, "names.ts");
+    writeFileSync(file, script);
+    const [cmd, args] = runtimeCommand(file);
+    return run(cmd, args, { timeoutMs: 60_000 });
+  });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout.trim(), "[true,true,true,true,true]");
 });

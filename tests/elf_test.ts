@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { BpfError, ElfError } from "../errors.ts";
 import { readElf } from "../spec/elf.ts";
 import { open } from "../spec/open.ts";
-import { testObject, testObjects, thrown, withTmpDir } from "./_util.ts";
+import { ROOT, run, runtimeCommand, testObject, testObjects, thrown, withTmpDir } from "./_util.ts";
 
 interface Sec {
   name: string;
@@ -327,8 +327,38 @@ test("readElf() turns a missing file into a BpfError that names the path", () =>
     () => readElf("/nonexistent/tsbpf/none.bpf.o"),
     (e) =>
       e instanceof BpfError &&
-      /Cannot read '\/nonexistent\/tsbpf\/none\.bpf\.o': ENOENT/.test(e.message),
+      /Cannot read "\/nonexistent\/tsbpf\/none\.bpf\.o": ENOENT/.test(e.message),
   );
+});
+
+test("readElf() refuses a FIFO, a character device and a directory before reading, naming what each is", () => {
+  // In a child with a cap: reading a FIFO would block for ever, /dev/zero would never end.
+  const r = withTmpDir("tsbpf-elf-special", (dir) => {
+    execFileSync("mkfifo", [join(dir, "fifo")]);
+    const script = join(dir, "special.ts");
+    writeFileSync(
+      script,
+      `import { readElf } from "${join(ROOT, "spec", "elf.ts")}";
+       for (const p of ["${join(dir, "fifo")}", "/dev/zero", "${dir}"]) {
+         for (const native of [false, true]) {
+           try { readElf(p, { native }); console.log("read " + p); }
+           catch (e) { console.log(e.name + ": " + e.message); }
+         }
+       }`,
+    );
+    const [cmd, args] = runtimeCommand(script);
+    return run(cmd, args, { timeoutMs: 30_000 });
+  });
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.trim().split("\n");
+  assert.equal(lines.length, 6, r.stdout);
+  assert.match(lines[0], /^BpfError: Cannot read ".*fifo": it is a fifo, not a regular file/);
+  assert.equal(lines[1], lines[0]);
+  assert.match(
+    lines[2],
+    /^BpfError: Cannot read "\/dev\/zero": it is a character device, not a regular file/,
+  );
+  assert.match(lines[4], /^BpfError: Cannot read ".*": it is a directory, not a regular file/);
 });
 
 test("readElf() agrees with llvm-readelf-19 on every test object", () => {

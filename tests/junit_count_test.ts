@@ -7,12 +7,17 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ROOT, run } from "./_util.ts";
 
-function count(xml: string | undefined): string {
+function count(xml: string | undefined, skipLog?: string, runtime = "deno"): string {
   const dir = mkdtempSync(join(tmpdir(), "tsbpf-junit-"));
   try {
     const file = join(dir, "report.xml");
     if (xml !== undefined) writeFileSync(file, xml);
-    const r = run("node", [join(ROOT, "scripts", "junit_count.mjs"), file]);
+    const args = [join(ROOT, "scripts", "junit_count.mjs"), file];
+    if (skipLog !== undefined) {
+      writeFileSync(join(dir, "skips.log"), skipLog);
+      args.push(join(dir, "skips.log"), runtime);
+    }
+    const r = run("node", args);
     assert.equal(r.code, 0, r.stderr);
     return r.stdout.trim();
   } finally {
@@ -51,4 +56,20 @@ test("junit_count adds errors to failures", () => {
 
 test("junit_count prints 0 0 0 when the report is missing", () => {
   assert.equal(count(undefined), "0 0 0");
+});
+
+test("junit_count counts the tests a deno run logged as skipped at run time as skips, not passes", () => {
+  const xml = `<testsuites name="deno test" tests="4" failures="1" errors="0">
+  <testsuite name="./a_test.ts" tests="4" failures="1">
+    <testcase name="needs &quot;x&quot;" classname="./a_test.ts" time="0.001"></testcase>
+    <testcase name="plain" classname="./a_test.ts" time="0.001"></testcase>
+    <testcase name="declared" classname="./a_test.ts" time="0.000"><skipped/></testcase>
+    <testcase name="broken" classname="./a_test.ts" time="0.000"><failure message="x"/></testcase>
+  </testsuite>
+</testsuites>`;
+  const log =
+    'deno\tneeds "x"\tno kprobes\nbun\tplain\tother runtime\ndeno\tbroken\tfailed later\n';
+  assert.equal(count(xml, log), "1 1 2");
+  assert.equal(count(xml, log, "bun"), "1 1 2"); // its own line: plain
+  assert.equal(count(xml, log, "node"), "2 1 1"); // no line of its own
 });

@@ -1,13 +1,23 @@
 // Maps with pinning = LIBBPF_PIN_BY_NAME: pinned under the pin root at load, a compatible pinned map
 // is reused (same kernel map, data kept), an incompatible one is refused with a clear error.
 import assert from "node:assert/strict";
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { test } from "node:test";
 import { BpfError } from "../errors.ts";
 import { mapCreate, mapInfo, objPin } from "../ffi/bpf.ts";
 import { BpfMapType } from "../ffi/constants.ts";
 import { BpfObject } from "../live/object.ts";
-import { oracle, pinDir, requireKernel, testObject, u32, withTmpDir } from "./_util.ts";
+import {
+  compileBpfC,
+  newFds,
+  openFds,
+  oracle,
+  pinDir,
+  requireKernel,
+  testObject,
+  u32,
+  withTmpDir,
+} from "./_util.ts";
 
 test("load() pins maps by name under pinRoot, and a second load reuses them", (t) => {
   if (!requireKernel(t)) return;
@@ -85,5 +95,57 @@ test("load() makes a missing pin directory, and refuses one that is not on a BPF
   withTmpDir("tsbpf-pin", (tmp) => {
     using obj = BpfObject.open(testObject("pinned"), { pinRoot: tmp });
     assert.throws(() => obj.load(), /is not on a BPF filesystem/);
+  });
+});
+
+test("load() refuses a map pinned by name whose name would leave the pin root, before making anything", (t) => {
+  if (!requireKernel(t)) return;
+  withTmpDir("tsbpf-pin-escape", (dir) => {
+    const obj = compileBpfC(
+      dir,
+      "escape",
+      `#include "common.h"
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, __u64);
+  __uint(pinning, LIBBPF_PIN_BY_NAME);
+} aaaaaaaaaaaaaa SEC(".maps");
+SEC("tp/syscalls/sys_enter_getpid")
+int touch(void *ctx) {
+  __u32 k = 0;
+  __u64 *v = bpf_map_lookup_elem(&aaaaaaaaaaaaaa, &k);
+  if (v) *v = 1;
+  return 0;
+}
+`,
+    );
+    // Rename the map everywhere (BTF and symbol strings) to a path with the same length.
+    const bytes = readFileSync(obj);
+    const from = new TextEncoder().encode("aaaaaaaaaaaaaa");
+    const to = new TextEncoder().encode("../victim/vmap");
+    let renamed = 0;
+    for (let i = bytes.indexOf(from[0]); i >= 0; i = bytes.indexOf(from[0], i + 1)) {
+      if (from.every((b, k) => bytes[i + k] === b)) {
+        bytes.set(to, i);
+        renamed++;
+      }
+    }
+    assert.ok(renamed >= 2, "the map's name was not found in the object");
+    using pins = pinDir();
+    mkdirSync(`${pins.path}/sub`);
+    const fds = openFds();
+    using o = BpfObject.open(bytes, { pinRoot: `${pins.path}/sub` });
+    assert.equal(o.spec.maps.find((m) => m.pinning === 1)?.name, "../victim/vmap");
+    assert.throws(
+      () => o.load(),
+      (e) =>
+        e instanceof BpfError && e.message.includes('"../victim/vmap"') &&
+        e.message.includes("letters, digits and '_' only"),
+    );
+    assert.deepEqual(readdirSync(pins.path), ["sub"]);
+    assert.deepEqual(readdirSync(`${pins.path}/sub`), []);
+    assert.deepEqual(newFds(fds), []);
   });
 });

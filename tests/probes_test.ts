@@ -1,4 +1,4 @@
-// Feature probes (live/probes.ts) against the real 6.18 kernel, which has every probed feature but kprobes.
+// Feature probes (live/probes.ts) against the real kernel: a kernel new enough for a feature must have it.
 import { existsSync, readFileSync } from "node:fs";
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -13,16 +13,51 @@ import {
   resetProbes,
 } from "../live/probes.ts";
 import { getSys, setSys, withFaults } from "../ffi/mod.ts";
-import { newFds, openFds, requireKernel } from "./_util.ts";
+import { newFds, note, openFds, requireKernel } from "./_util.ts";
 
-// Features this 6.18 kernel has. syscall_wrapper is decided through kprobes, which it lacks.
+// The kernel release that brought each feature (upstream). A kernel at least that new must have it:
+// a probe that answers no there is a broken probe. An older kernel may or may not (backports), so
+// there the test only checks that the probe answers. syscall_wrapper is decided through kprobes.
 const KPROBE_FEATURES: readonly Feature[] = ["syscall_wrapper"];
+const SINCE: Readonly<Record<Exclude<Feature, "syscall_wrapper">, [number, number]>> = {
+  btf: [4, 18],
+  btf_func: [5, 0],
+  btf_func_global: [5, 6],
+  btf_datasec: [5, 2],
+  btf_float: [5, 13],
+  btf_decl_tag: [5, 16],
+  btf_type_tag: [5, 17],
+  btf_enum64: [6, 0],
+  btf_func_info: [5, 0],
+  btf_line_info: [5, 0],
+  core_relos: [5, 17],
+  global_data: [5, 2],
+  array_mmap: [5, 5],
+  prog_name: [4, 15],
+  bpf_cookie: [5, 15],
+  perf_link: [5, 15],
+  memcg_account: [5, 11],
+  prog_bind_map: [5, 10],
+};
 
 for (const feature of Object.keys(FEATURES) as Feature[]) {
   if (KPROBE_FEATURES.includes(feature)) continue;
-  test(`probe("${feature}") is true on this kernel`, (t) => {
+  const since = SINCE[feature as keyof typeof SINCE];
+  test(`probe("${feature}") is true on every kernel since ${since.join(".")}`, (t) => {
     if (!requireKernel(t)) return;
-    assert.equal(probe(feature), true);
+    assert.ok(since !== undefined, `no release recorded for ${feature}`);
+    const [major, minor] = release().split(".").map((x) => parseInt(x, 10));
+    const got = probe(feature);
+    assert.equal(typeof got, "boolean");
+    if (major > since[0] || (major === since[0] && minor >= since[1])) {
+      assert.equal(
+        got,
+        true,
+        `${feature} came with Linux ${since.join(".")}; this is ${release()}`,
+      );
+    } else {
+      note(`${feature}: Linux ${release()} predates ${since.join(".")}; the probe said ${got}`);
+    }
   });
 }
 

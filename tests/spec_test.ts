@@ -17,7 +17,7 @@ import {
 } from "../spec/section_defs.ts";
 import { internalMapName, objectNameFromPath, open } from "../spec/open.ts";
 import type { ObjectSpec, ProgramSpec } from "../spec/types.ts";
-import { BPF_BUILD, oracle } from "./_util.ts";
+import { BPF_BUILD, compileBpfC, oracle, withTmpDir } from "./_util.ts";
 import { BtfError, ElfError } from "../errors.ts";
 import { readElf } from "../spec/elf.ts";
 
@@ -399,7 +399,30 @@ test("open() reads data sections with libbpf's map names, images and variables",
   const g = data.vars.find((v) => v.name === "g_data")!;
   assert.equal(dv.getInt32(g.offset, true), 5);
   assert.equal(data.vars.find((v) => v.name === "s_data")?.linkage, "static");
-  assert.equal(spec.datasecs[2].image.every((b) => b === 0), true);
+  // .bss has no bytes in the file: an empty image, its size all zeros
+  assert.equal(spec.datasecs[2].image.length, 0);
+  assert.ok(spec.datasecs[2].size > 0);
+});
+
+test("open() refuses data sections that claim more than 1 GiB together, naming them", () => {
+  withTmpDir("tsbpf-big-bss", (dir) => {
+    const file = compileBpfC(
+      dir,
+      "bigbss",
+      `#include "common.h"
+char big_a[600 << 20] SEC(".bss.a");
+char big_b[600 << 20] SEC(".bss.b");
+SEC("tp/syscalls/sys_enter_getpid")
+int touch(void *ctx) { big_a[1] = 1; big_b[1] = 1; return 0; }
+`,
+    );
+    assert.throws(
+      () => open(file),
+      (e) =>
+        e instanceof ElfError &&
+        /"\.bss\.a", "\.bss\.b"\) claim 1258291200 bytes together/.test(e.message),
+    );
+  });
 });
 
 test("open() lays out kconfig externs as libbpf does and types kfuncs", () => {

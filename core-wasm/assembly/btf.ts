@@ -79,9 +79,11 @@ export class Btf {
   /** The kind of each own type, one byte per type in id order (scans that filter by kind read
    * this instead of every record). */
   kinds: usize = 0;
-  // Lazy name index: (hash u32, id u32) pairs, open addressing, linear probing.
+  // Lazy name index: (hash u32, id u32) pairs of every named own type, sorted by (hash, name bytes,
+  // kind, id), searched by bisection: O(N log N) to build and O(log N) to search whatever the names
+  // (hash probing degrades to O(N) a search when a crafted blob repeats one name N times).
   index: usize = 0;
-  indexMask: u32 = 0;
+  indexLen: u32 = 0;
 
   /** One past the last valid type id. */
   @inline typeCount(): u32 {
@@ -717,26 +719,108 @@ function hashBytes(s: usize, n: u32): u32 {
   return h | 1;
 }
 
+// Orders two index entries by (hash, name bytes, kind, id); names that share a string offset are
+// equal without reading them.
+function entryCmp(b: Btf, e1: usize, e2: usize): i32 {
+  const h1 = load<u32>(e1);
+  const h2 = load<u32>(e2);
+  if (h1 != h2) return h1 < h2 ? -1 : 1;
+  const id1 = load<u32>(e1 + 4);
+  const id2 = load<u32>(e2 + 4);
+  const p1 = typePtr(b, id1);
+  const p2 = typePtr(b, id2);
+  const o1 = recNameOff(p1);
+  const o2 = recNameOff(p2);
+  if (o1 != o2) {
+    let s1 = strPtr(b, o1);
+    let s2 = strPtr(b, o2);
+    for (;;) {
+      const c1 = load<u8>(s1);
+      const c2 = load<u8>(s2);
+      if (c1 != c2) return c1 < c2 ? -1 : 1;
+      if (c1 == 0) break;
+      s1++;
+      s2++;
+    }
+  }
+  const k1 = recKind(p1);
+  const k2 = recKind(p2);
+  if (k1 != k2) return k1 < k2 ? -1 : 1;
+  return id1 < id2 ? -1 : id1 > id2 ? 1 : 0;
+}
+
 function buildIndex(b: Btf): void {
-  let size: u32 = 16;
-  while (size < b.count * 2) size <<= 1;
-  const tab = heap.alloc(<usize>size << 3);
-  memory.fill(tab, 0, <usize>size << 3);
-  const mask = size - 1;
+  let n: u32 = 0;
+  const tab = heap.alloc(<usize>(b.count == 0 ? 1 : b.count) << 3);
   for (let i: u32 = 0; i < b.count; i++) {
     const p = <usize>load<u32>(b.offs + (<usize>i << 2));
     const off = recNameOff(p);
     if (off == 0) continue;
     const s = strPtr(b, off);
     if (s == 0 || load<u8>(s) == 0) continue;
-    const h = hashStr(s);
-    let slot = h & mask;
-    while (load<u32>(tab + (<usize>slot << 3)) != 0) slot = (slot + 1) & mask;
-    store<u32>(tab + (<usize>slot << 3), h);
-    store<u32>(tab + (<usize>slot << 3) + 4, b.start + i);
+    store<u32>(tab + (<usize>n << 3), hashStr(s));
+    store<u32>(tab + (<usize>n << 3) + 4, b.start + i);
+    n++;
   }
-  b.index = tab;
-  b.indexMask = mask;
+  // Bottom-up merge sort: N log N comparisons, whatever the order and the names.
+  let src = tab;
+  let dst = heap.alloc(<usize>(n == 0 ? 1 : n) << 3);
+  for (let width: u32 = 1; width < n; width <<= 1) {
+    for (let lo: u32 = 0; lo < n; lo += width << 1) {
+      const mid = min(lo + width, n);
+      const hi = min(lo + (width << 1), n);
+      let i = lo;
+      let j = mid;
+      let k = lo;
+      while (i < mid && j < hi) {
+        if (entryCmp(b, src + (<usize>j << 3), src + (<usize>i << 3)) < 0) {
+          store<u64>(dst + (<usize>k << 3), load<u64>(src + (<usize>j << 3)));
+          j++;
+        } else {
+          store<u64>(dst + (<usize>k << 3), load<u64>(src + (<usize>i << 3)));
+          i++;
+        }
+        k++;
+      }
+      for (; i < mid; i++, k++) store<u64>(dst + (<usize>k << 3), load<u64>(src + (<usize>i << 3)));
+      for (; j < hi; j++, k++) store<u64>(dst + (<usize>k << 3), load<u64>(src + (<usize>j << 3)));
+    }
+    const t = src;
+    src = dst;
+    dst = t;
+  }
+  heap.free(dst);
+  b.index = src;
+  b.indexLen = n;
+}
+
+// Orders an index entry against a query (hash, name bytes, kind): negative when the entry sorts
+// first. A query kind below 0 sorts before every kind.
+function queryCmp(b: Btf, e: usize, h: u32, name: usize, n: u32, kind: i32): i32 {
+  const eh = load<u32>(e);
+  if (eh != h) return eh < h ? -1 : 1;
+  const p = typePtr(b, load<u32>(e + 4));
+  const s = strPtr(b, recNameOff(p));
+  for (let i: u32 = 0; i < n; i++) {
+    const c1 = load<u8>(s + i);
+    const c2 = load<u8>(name + i);
+    if (c1 != c2) return c1 < c2 ? -1 : 1; // a shorter entry name ends with 0, below any byte
+  }
+  if (load<u8>(s + n) != 0) return 1;
+  const k = <i32>recKind(p);
+  return k < kind ? -1 : k > kind ? 1 : 0;
+}
+
+// The first index position whose entry does not sort before the query.
+function lowerBound(b: Btf, h: u32, name: usize, n: u32, kind: i32): u32 {
+  let lo: u32 = 0;
+  let hi = b.indexLen;
+  while (lo < hi) {
+    const mid = lo + ((hi - lo) >> 1);
+    if (queryCmp(b, b.index + (<usize>mid << 3), h, name, n, kind) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 @inline function nameEquals(s: usize, name: usize, n: u32): bool {
@@ -746,35 +830,84 @@ function buildIndex(b: Btf): void {
   return load<u8>(s + n) == 0;
 }
 
+@inline function sameName(b: Btf, pos: u32, h: u32, name: usize, n: u32): bool {
+  if (pos >= b.indexLen) return false;
+  const e = b.index + (<usize>pos << 3);
+  if (load<u32>(e) != h) return false;
+  return nameEquals(strPtr(b, recNameOff(typePtr(b, load<u32>(e + 4)))), name, n);
+}
+
 /**
  * Finds types named (name, n) of kind `kind` (or any kind when kind < 0) in this blob only (not the
- * base). Calls `sink` for each id in id order; stops when it returns false.
+ * base). With `first`, returns the lowest such id (0 when none); otherwise appends every such id to
+ * the out buffer in id order and returns their count.
  */
 function findOwn(b: Btf, name: usize, n: u32, kind: i32, h: u32, first: bool): u32 {
   if (b.count == 0) return 0;
   if (b.index == 0) buildIndex(b);
-  const tab = b.index;
-  const mask = b.indexMask;
-  let slot = h & mask;
-  let found: u32 = 0;
-  for (;;) {
-    const e = tab + (<usize>slot << 3);
-    const eh = load<u32>(e);
-    if (eh == 0) break;
-    if (eh == h) {
-      const id = load<u32>(e + 4);
-      const p = typePtr(b, id);
-      if ((kind < 0 || recKind(p) == <u32>kind) && nameEquals(strPtr(b, recNameOff(p)), name, n)) {
-        if (first) return id;
-        out.ensure(4);
-        store<u32>(out.ptr + out.len, id);
-        out.len += 4;
-        found++;
-      }
+  let pos = lowerBound(b, h, name, n, kind);
+  if (kind >= 0) {
+    // One run of (name, kind) entries, in id order.
+    let found: u32 = 0;
+    while (sameName(b, pos, h, name, n)) {
+      const id = load<u32>(b.index + (<usize>pos << 3) + 4);
+      if (recKind(typePtr(b, id)) != <u32>kind) break;
+      if (first) return id;
+      out.ensure(4);
+      store<u32>(out.ptr + out.len, id);
+      out.len += 4;
+      found++;
+      pos++;
     }
-    slot = (slot + 1) & mask;
+    return found;
   }
-  return first ? 0 : found;
+  // Any kind: one run per kind, each in id order. The first id is the least of the runs' heads,
+  // found by jumping from run to run; every id is the runs merged.
+  if (first) {
+    let best: u32 = 0;
+    while (sameName(b, pos, h, name, n)) {
+      const id = load<u32>(b.index + (<usize>pos << 3) + 4);
+      if (best == 0 || id < best) best = id;
+      pos = lowerBound(b, h, name, n, <i32>recKind(typePtr(b, id)) + 1);
+    }
+    return best;
+  }
+  const from = out.len;
+  let found: u32 = 0;
+  while (sameName(b, pos, h, name, n)) {
+    out.ensure(4);
+    store<u32>(out.ptr + out.len, load<u32>(b.index + (<usize>pos << 3) + 4));
+    out.len += 4;
+    found++;
+    pos++;
+  }
+  sortIds(out.ptr + from, found);
+  return found;
+}
+
+// Sorts n u32 ids in place (heap sort: n log n, no extra memory).
+function sortIds(p: usize, n: u32): void {
+  if (n < 2) return;
+  for (let i = <i32>(n >> 1) - 1; i >= 0; i--) siftDown(p, <u32>i, n);
+  for (let end = n - 1; end > 0; end--) {
+    const t = load<u32>(p);
+    store<u32>(p, load<u32>(p + (<usize>end << 2)));
+    store<u32>(p + (<usize>end << 2), t);
+    siftDown(p, 0, end);
+  }
+}
+
+function siftDown(p: usize, i: u32, n: u32): void {
+  for (;;) {
+    let c = (i << 1) + 1;
+    if (c >= n) return;
+    if (c + 1 < n && load<u32>(p + (<usize>(c + 1) << 2)) > load<u32>(p + (<usize>c << 2))) c++;
+    if (load<u32>(p + (<usize>i << 2)) >= load<u32>(p + (<usize>c << 2))) return;
+    const t = load<u32>(p + (<usize>i << 2));
+    store<u32>(p + (<usize>i << 2), load<u32>(p + (<usize>c << 2)));
+    store<u32>(p + (<usize>c << 2), t);
+    i = c;
+  }
 }
 
 /** The first type named (name, n) with kind `kind` (any when < 0), base first; 0 when none. */
