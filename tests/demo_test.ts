@@ -436,3 +436,19 @@ test("opensnoop runs until SIGINT, then prints its summary and exits 0", async (
   assert.match(out, /^\d+ opens traced in [\d.]+ s, \d+ failed, \d+ lost/m);
   assert.match(out, /^ {5}usecs {15}: count {5}distribution$/m);
 });
+
+test("opensnoop without privileges prints the library's error, which says what to do, and exits 1", (t) => {
+  requireOpensnoop();
+  const [cmd, pre] = runtimeCommand(OPENSNOOP);
+  // as root, drop to nobody for the run (setpriv: util-linux); otherwise run as we are
+  const unprivileged = process.getuid?.() === 0
+    ? ["setpriv", ["--reuid", "65534", "--regid", "65534", "--clear-groups", cmd, ...pre]] as const
+    : [cmd, pre] as const;
+  if (process.getuid?.() === 0 && run("setpriv", ["--version"]).code !== 0) {
+    t.skip("setpriv (util-linux) is not installed: cannot drop root for the run");
+    return;
+  }
+  const r = run(unprivileged[0], [...unprivileged[1], "--seconds", "1"]);
+  assert.equal(r.code, 1, `${r.stderr}\n${r.stdout}`);
+  assert.match(r.stderr, /^error: .*EPERM.*; run as root \(or with CAP_BPF and CAP_PERFMON\)$/m);
+});
