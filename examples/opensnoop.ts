@@ -219,10 +219,26 @@ async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
+  // Ctrl-C (or SIGTERM) from here on ends the tracing and prints the summary
+  const stop = { requested: false };
+  const onSignal = () => {
+    stop.requested = true;
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  try {
+    await trace(opts, stop);
+    return 0;
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+}
+
+async function trace(opts: Options, stop: { requested: boolean }): Promise<void> {
   const commBytes = new TextEncoder().encode(opts.comm).subarray(0, 15);
   const self = process.pid;
 
-  // open: parse the embedded object; nothing is in the kernel yet
   // open: the skeleton parses its embedded object; nothing is in the kernel yet
   using skel = OpensnoopSkel.open();
   const obj = skel.obj;
@@ -270,18 +286,12 @@ async function main(argv: string[]): Promise<number> {
     console.log(TABLE_HEADER);
   }
 
-  let stop = false;
-  const onSignal = () => {
-    stop = true;
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
   const demo = opts.demo ? setInterval(openDemoFiles, 100) : undefined;
   if (opts.demo) openDemoFiles();
   const started = Date.now();
   const deadline = opts.seconds ? started + opts.seconds * 1000 : Infinity;
   try {
-    while (!stop) {
+    while (!stop.requested) {
       const left = deadline - Date.now();
       if (left <= 0) break;
       await ring.poll(Math.min(100, left));
@@ -289,14 +299,11 @@ async function main(argv: string[]): Promise<number> {
     }
   } finally {
     clearInterval(demo);
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
   }
   skel.detach();
   ring.consume(); // what came in before detach
   flush(out);
   printSummary(skel, opts, self, (Date.now() - started) / 1000);
-  return 0;
 }
 
 function flush(out: string[]): void {
