@@ -6,6 +6,7 @@
  * tsbpf object load FILE [--prog NAME]... [--json]
  * tsbpf object run FILE [--seconds N] [--json]
  * tsbpf btf dump file FILE [format raw|c]
+ * tsbpf gen skeleton FILE [name NAME] [--import-from SPEC]
  * ```
  *
  * Run it as `deno run -A cli.ts ...`, `bun cli.ts ...`, or `node dist/cli.js ...` (offline verbs).
@@ -29,6 +30,9 @@ const VERBS: Record<string, Record<string, () => Promise<{ main: VerbMain }>>> =
   btf: {
     dump: () => import("./cli/btf_dump.ts"),
   },
+  gen: {
+    skeleton: () => import("./cli/gen_skeleton.ts"),
+  },
 };
 
 const USAGE = `Usage: tsbpf OBJECT VERB [ARGS]
@@ -38,6 +42,8 @@ const USAGE = `Usage: tsbpf OBJECT VERB [ARGS]
                                                load into the kernel, print ids and tags
   tsbpf object run FILE [--seconds N] [--json] load, auto-attach, report run counts
   tsbpf btf dump file FILE [format raw|c]      dump BTF as bpftool does
+  tsbpf gen skeleton FILE [name NAME] [--import-from SPEC]
+                                               print a typed TypeScript skeleton of an object
 
 Run a verb with --help for its options.
 `;

@@ -110,6 +110,19 @@ function doc(lines: string[], indent: string): string {
   }\n${indent} */\n`;
 }
 
+/** An expression: text, or a call that is wrapped one argument a line when it is too long. */
+type Expr = string | { fn: string; args: string[]; tail?: string };
+
+/** A statement `${head}${expr};`, wrapped as deno fmt wraps a call that does not fit in 100. */
+function stmt(head: string, e: Expr): string {
+  if (typeof e === "string") return `${head}${e};`;
+  const one = `${head}${e.fn}(${e.args.join(", ")})${e.tail ?? ""};`;
+  if (one.length <= 100) return one;
+  const ind = head.length - head.trimStart().length;
+  const pad = " ".repeat(ind);
+  return `${head}${e.fn}(\n${e.args.map((a) => `${pad}  ${a},\n`).join("")}${pad})${e.tail ?? ""};`;
+}
+
 /** How one C type is read and written. */
 type Kind =
   | { k: "scalar"; ts: "number" | "bigint" | "boolean"; e: ScalarName; size: number }
@@ -255,7 +268,9 @@ class Gen {
     const t = this.btf.type(id);
     const cls = this.top.take(t.name === "" ? `Anon${id}View` : `${pascal(t.name)}View`);
     this.views.set(id, cls);
-    const props = this.members(id, 0, new Namer(["toJSON"]));
+    const names = new Namer(["toJSON"]);
+    const props = this.members(id, 0, names);
+    props.push(...withBytes(props, names));
     const what = t.kind === BtfKind.Union ? "union" : "struct";
     const title = t.name === "" ? `An anonymous ${what}` : `\`${what} ${t.name}\``;
     this.out.push(
@@ -379,29 +394,28 @@ class Gen {
     const at = o(p.off);
     const lines: string[] = [];
     const k = p.kind;
-    const get = (type: string, body: string) =>
-      lines.push(`  get ${p.name}(): ${type} {`, `    return ${body};`, `  }`);
-    const set = (type: string, body: string) =>
-      lines.push(
-        `  set ${p.name}(v: ${type}) {`,
-        `    ${body};`,
-        `    this.#s.c();`,
-        `  }`,
-      );
+    const get = (type: string, body: Expr) =>
+      lines.push(`  get ${p.name}(): ${type} {`, stmt("    return ", body), `  }`);
+    const set = (type: string, body: Expr) =>
+      lines.push(`  set ${p.name}(v: ${type}) {`, stmt("    ", body), `    this.#s.c();`, `  }`);
     if (p.fnProg !== undefined) {
       get("string | null", p.fnProg === null ? "null" : lit(p.fnProg));
     } else if (p.bit !== undefined) {
       const b = p.bit;
       const ts = b.big ? "bigint" : k.k === "scalar" && k.ts === "boolean" ? "boolean" : "number";
       const fn = b.big ? this.use("getBitsBig") : this.use("getBits");
-      const read = `${fn}(this.#s.r(), ${at}, ${b.bit}, ${b.bits}, ${b.signed})`;
-      get(ts, ts === "boolean" ? `${read} !== 0` : read);
-      set(
-        ts,
-        `${this.use("setBits")}(this.#s.w(${path}), ${at}, ${b.bit}, ${b.bits}, ${
-          ts === "boolean" ? "v ? 1 : 0" : "v"
-        })`,
-      );
+      const args = ["this.#s.r()", at, `${b.bit}`, `${b.bits}`, `${b.signed}`];
+      get(ts, { fn, args, tail: ts === "boolean" ? " !== 0" : "" });
+      set(ts, {
+        fn: this.use("setBits"),
+        args: [
+          `this.#s.w(${path})`,
+          at,
+          `${b.bit}`,
+          `${b.bits}`,
+          ts === "boolean" ? "v ? 1 : 0" : "v",
+        ],
+      });
     } else if (k.k === "scalar") {
       const dv = DV[k.e];
       if (dv !== undefined) {
@@ -412,31 +426,34 @@ class Gen {
         get(k.ts, `this.#s.r().getUint8(${at}) !== 0`);
         set(k.ts, `this.#s.w(${path}).setUint8(${at}, v ? 1 : 0)`);
       } else {
-        get(k.ts, `${this.use("getInt128")}(this.#s.r(), ${at}, ${k.e === "i128"})`);
-        set(k.ts, `${this.use("setInt128")}(this.#s.w(${path}), ${at}, v)`);
+        get(k.ts, { fn: this.use("getInt128"), args: ["this.#s.r()", at, `${k.e === "i128"}`] });
+        set(k.ts, { fn: this.use("setInt128"), args: [`this.#s.w(${path})`, at, "v"] });
       }
     } else if (k.k === "cstr") {
-      get("string", `${this.use("getCstr")}(this.#s.r(), ${at}, ${k.size})`);
-      set("string", `${this.use("setCstr")}(this.#s.w(${path}), ${at}, ${k.size}, v, ${path})`);
+      get("string", { fn: this.use("getCstr"), args: ["this.#s.r()", at, `${k.size}`] });
+      set("string", {
+        fn: this.use("setCstr"),
+        args: [`this.#s.w(${path})`, at, `${k.size}`, "v", path],
+      });
     } else if (k.k === "view") {
-      get(k.cls, `new ${k.cls}(this.#s, ${at}, ${path})`);
+      get(k.cls, { fn: `new ${k.cls}`, args: ["this.#s", at, path] });
     } else if (k.k === "bytes") {
-      get(
-        this.tsType(k),
-        `${this.use("arrayView")}(this.#s, ${at}, ${this.use("E")}.u8, ${k.size}, ${path})`,
-      );
+      get(this.tsType(k), {
+        fn: this.use("arrayView"),
+        args: ["this.#s", at, `${this.use("E")}.u8`, `${k.size}`, path],
+      });
     } else {
       const n = p.grow ? -1 : k.n;
-      get(
-        this.tsType(k),
-        `${this.use("arrayView")}(this.#s, ${at}, ${this.elem(k.elem)}, ${n}, ${path})`,
-      );
+      get(this.tsType(k), {
+        fn: this.use("arrayView"),
+        args: ["this.#s", at, this.elem(k.elem), `${n}`, path],
+      });
     }
     const note = p.bit !== undefined
       ? `bits ${p.bit.bit}..${p.bit.bit + p.bit.bits - 1} of byte ${p.off}`
       : p.grow
       ? `offset ${p.off}, to the end of the section (grows with it)`
-      : `offset ${p.off}, ${p.size} bytes`;
+      : `offset ${p.off}, ${p.size} byte${p.size === 1 ? "" : "s"}`;
     return doc([`\`${p.cDecl}\` (${note})`], "  ") + lines.join("\n") + "\n";
   }
 
@@ -478,6 +495,21 @@ class Gen {
   }
 }
 
+/** For each char array, a `<name>_bytes` accessor of its bytes (named after every real member). */
+function withBytes(props: Prop[], names: Namer): Prop[] {
+  return props.filter((p) => p.kind.k === "cstr" && p.fnProg === undefined && p.bit === undefined)
+    .map((p) => ({
+      ...p,
+      name: names.take(`${p.name}_bytes`),
+      kind: {
+        k: "array",
+        elem: { k: "scalar", ts: "number", e: "u8", size: 1 },
+        n: p.size,
+        size: p.size,
+      },
+    }));
+}
+
 function isMmapable(d: DataSecSpec): boolean {
   return (d.mapFlags & 0x400) !== 0;
 }
@@ -501,7 +533,7 @@ function defaultName(file: string): string {
 }
 
 function exposedVars(d: DataSecSpec): VarSpec[] {
-  return d.vars.filter((v) => v.linkage === "global");
+  return d.vars.filter((v) => v.linkage !== "static");
 }
 
 /**
@@ -630,22 +662,10 @@ function generate(
         off: v.offset,
         size: v.size,
       };
-      if (kind.k === "cstr") {
-        props.push(p, {
-          ...p,
-          name: names.take(propIdent(`${v.name}_bytes`)),
-          kind: {
-            k: "array",
-            elem: { k: "scalar", ts: "number", e: "u8", size: 1 },
-            n: kind.size,
-            size: kind.size,
-          },
-        });
-        return;
-      }
       if (resizable && i === vars.length - 1 && kind.k === "array") p.grow = true;
       props.push(p);
     });
+    props.push(...withBytes(props, names));
     sections.push({ ident, d, cls, props });
   }
 
@@ -669,10 +689,10 @@ function generate(
     const name = g.top.take(topIdent(t.name));
     const keys = new Namer();
     const body = t.values.map((v) => {
-      const val =
-        v.value >= BigInt(Number.MIN_SAFE_INTEGER) && v.value <= BigInt(Number.MAX_SAFE_INTEGER)
-          ? `${v.value}`
-          : `${v.value}n`;
+      const val = t.size <= 4 && v.value >= BigInt(Number.MIN_SAFE_INTEGER) &&
+          v.value <= BigInt(Number.MAX_SAFE_INTEGER)
+        ? `${v.value}`
+        : `${v.value}n`;
       return `  ${keys.take(propIdent(v.name))}: ${val},`;
     });
     enums.push(

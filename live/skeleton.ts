@@ -614,16 +614,19 @@ export class Skeleton<M, P, L> {
   }
 
   /**
-   * Whether `attach()` attaches a program (libbpf's `bpf_program__set_autoattach`); default on.
+   * Whether `attach()` attaches a program or a struct_ops map (libbpf's
+   * `bpf_program__set_autoattach` and `bpf_map__set_autoattach`); default on.
    *
-   * @param prog the program's accessor name.
+   * @param name the program's (or struct_ops map's) accessor name, as in `links`.
    * @param on attach it or not.
+   * @throws {BpfError} no such program or struct_ops map.
    */
-  setAutoattach(prog: keyof P & string, on: boolean): void {
-    const name = this.#desc.progs[prog];
-    if (name === undefined) throw new BpfError(`Skeleton has no program ${prog}`);
-    if (on) this.#noAutoattach.delete(prog);
-    else this.#noAutoattach.add(prog);
+  setAutoattach(name: keyof L & string, on: boolean): void {
+    if (this.#desc.progs[name] === undefined && this.#desc.structOps[name] === undefined) {
+      throw new BpfError(`Skeleton of '${this.obj.name}' has no program or struct_ops map ${name}`);
+    }
+    if (on) this.#noAutoattach.delete(name);
+    else this.#noAutoattach.add(name);
   }
 
   /**
@@ -663,7 +666,7 @@ export class Skeleton<M, P, L> {
       if (l !== undefined) links[key] = l;
     }
     for (const [key, name] of Object.entries(this.#desc.structOps)) {
-      if (links[key] !== undefined || !obj.maps.has(name)) continue;
+      if (this.#noAutoattach.has(key) || links[key] !== undefined || !obj.maps.has(name)) continue;
       links[key] = attachStructOps(obj.map(name), obj.structOpsValue(name));
     }
   }
