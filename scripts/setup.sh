@@ -191,23 +191,15 @@ for src in "$EX_DIR"/*.bpf.c; do
     ' "$obj" "$gen.tmp" || { rm -f "$gen.tmp"; die "generating $gen failed"; }
     mv "$gen.tmp" "$gen"
   fi
-  # The typed skeleton (gen/skeleton.ts), with the object embedded. It imports the library from
-  # ../../mod.ts, as the examples do: one copy of the library in a program, whatever runs it (deno
-  # run, bun, bun build --compile, deno bundle all follow relative imports).
+  # The typed skeleton (`tsbpf gen skeleton`), with the object embedded. It imports the library
+  # from ../../mod.ts, as the examples do: one copy of the library in a program whatever runs it
+  # (deno run, bun, bun build --compile and deno bundle all follow relative imports; a skeleton
+  # importing bundle/ while the program imports mod.ts would load two libraries).
   skel="$EX_BUILD/$name.skel.ts"
-  if stale "$skel" "$obj" gen/skeleton.ts gen/_sha256.ts; then
+  if stale "$skel" "$obj" gen/skeleton.ts cli/gen_skeleton.ts; then
     say "generate $skel"
-    ./node_modules/.bin/deno eval --quiet '
-      import { readFileSync, writeFileSync } from "node:fs";
-      import { genSkeleton } from "./gen/skeleton.ts";
-      const [obj, name, out] = Deno.args;
-      const text = genSkeleton(new Uint8Array(readFileSync(obj)), {
-        file: `${name}.bpf.o`,
-        name,
-        importFrom: "../../mod.ts",
-      });
-      writeFileSync(out, text);
-    ' "$obj" "$name" "$skel.tmp" || { rm -f "$skel.tmp"; die "generating $skel failed"; }
+    ./node_modules/.bin/deno run -A --quiet cli.ts gen skeleton "$obj" name "$name" \
+      --import-from ../../mod.ts >"$skel.tmp" || { rm -f "$skel.tmp"; die "generating $skel failed"; }
     mv "$skel.tmp" "$skel"
   fi
 done
