@@ -29,8 +29,11 @@
  *   is a `Uint8Array`). Decoding reads up to the first NUL as UTF-8 (invalid bytes become U+FFFD);
  *   encoding writes the UTF-8 bytes and zero-fills the rest. A string of exactly N bytes is written
  *   without a NUL (as `strncpy` would); a longer one is a {@linkcode CodecError}.
- * - Typed arrays are copies, never views of the decoded bytes. Encode takes the matching typed
- *   array, or any array-like of the right length whose elements fit (`[1, 2, 3]` for `int a[3]`).
+ * - Typed arrays are copies, never views of the decoded bytes. Those of up to 256 bytes are views
+ *   into a shared 8 KiB pool (V8 makes a backing store for each new typed array, ten times the cost
+ *   of the whole decode): their `byteOffset` may be non-zero and their `buffer` holds other values
+ *   too; `.slice()` gives one a buffer of its own. Encode takes the matching typed array, or any
+ *   array-like of the right length whose elements fit (`[1, 2, 3]` for `int a[3]`).
  * - Zero-length and flexible arrays decode as empty (`""`, an empty typed array, `[]`).
  * - Signed bitfields are sign-extended. The representation of a bitfield follows its width, not
  *   its declared type: `u64 flag : 1` is a `number`, `u64 big : 40` a `bigint`.
@@ -182,7 +185,7 @@ export interface CodecField {
   readonly key: string;
   /** The C member (or variable) name. */
   readonly name: string;
-  /** The member's declared BTF type id (before typedefs). */
+  /** The member's declared BTF type id (before typedefs); for a DATASEC, the variable's type. */
   readonly memberTypeId: number;
   /** Offset from the start of the outermost object, in bits. */
   readonly bitOffset: number;
@@ -491,19 +494,22 @@ function typedArrayNode(
   const Ctor = TYPED[name];
   const es = elem.size;
   const size = es * n;
-  const edec = elem.dec;
   const eenc = elem.enc;
-  const dec: Dec = LE
+  // Element by element through a loop of its own per class (one monomorphic store each), and
+  // with one memcpy for large arrays.
+  const small = typedDecoder(name, n, size);
+  const dec: Dec = LE && size > 1024
     ? (dv, o) =>
       new Ctor(dv.buffer.slice(dv.byteOffset + o, dv.byteOffset + o + size) as ArrayBuffer)
-    : (dv, o) => {
-      const a = new Ctor(n);
-      for (let i = 0; i < n; i++) (a as unknown as unknown[])[i] = edec(dv, o + i * es);
-      return a;
-    };
+    : small;
+  const copy = typedCopier(name, n);
   const enc: Enc = (v, dv, o) => {
-    if (LE && v instanceof Ctor) {
+    if (v instanceof Ctor) {
       if (v.length !== n) fail(`Expected a ${name} of ${n} elements, got ${v.length}`, typeId);
+      if (!LE || size <= 1024) {
+        copy(v, dv, o);
+        return;
+      }
       new Uint8Array(dv.buffer, dv.byteOffset + o, size).set(
         new Uint8Array(v.buffer, v.byteOffset, size),
       );
@@ -534,6 +540,179 @@ function typedArrayNode(
   };
 }
 
+/** Typed arrays of at most this many bytes are views into a shared slab. */
+const POOLED_MAX = 256;
+/** The size of a slab of the typed-array pool. */
+const SLAB = 8192;
+let slab = new ArrayBuffer(SLAB);
+let slabUsed = 0;
+
+/**
+ * The offset in `slab` of `bytes` fresh (zero) bytes, 8-byte aligned; starts a new slab when the
+ * current one is full. V8 (Deno) allocates a backing store for every typed array, which costs
+ * several hundred nanoseconds; a view over a slab costs tens, on JavaScriptCore (Bun) too.
+ */
+function takeSlab(bytes: number): number {
+  const need = (bytes + 7) & ~7;
+  if (slabUsed + need > SLAB) {
+    slab = new ArrayBuffer(SLAB);
+    slabUsed = 0;
+  }
+  const at = slabUsed;
+  slabUsed += need;
+  return at;
+}
+
+/**
+ * A decoder of `n` little-endian elements into a new typed array of class `name`: a view into the
+ * pool for up to {@linkcode POOLED_MAX} bytes, else an array of its own. One loop per class, so
+ * that each store site sees one class.
+ */
+function typedDecoder(name: TypedArrayName, n: number, size: number): Dec {
+  const pooled = size > 0 && size <= POOLED_MAX;
+  switch (name) {
+    case "Int8Array":
+      return (dv, o) => {
+        // takeSlab may start a new slab: call it before reading `slab`.
+        const at = pooled ? takeSlab(size) : -1;
+        const a = at >= 0 ? new Int8Array(slab, at, n) : new Int8Array(n);
+        for (let i = 0; i < n; i++) a[i] = dv.getInt8(o + i);
+        return a;
+      };
+    case "Uint8Array":
+      return (dv, o) => {
+        // takeSlab may start a new slab: call it before reading `slab`.
+        const at = pooled ? takeSlab(size) : -1;
+        const a = at >= 0 ? new Uint8Array(slab, at, n) : new Uint8Array(n);
+        for (let i = 0; i < n; i++) a[i] = dv.getUint8(o + i);
+        return a;
+      };
+    case "Int16Array":
+      return (dv, o) => {
+        // takeSlab may start a new slab: call it before reading `slab`.
+        const at = pooled ? takeSlab(size) : -1;
+        const a = at >= 0 ? new Int16Array(slab, at, n) : new Int16Array(n);
+        for (let i = 0; i < n; i++) a[i] = dv.getInt16(o + 2 * i, true);
+        return a;
+      };
+    case "Uint16Array":
+      return (dv, o) => {
+        // takeSlab may start a new slab: call it before reading `slab`.
+        const at = pooled ? takeSlab(size) : -1;
+        const a = at >= 0 ? new Uint16Array(slab, at, n) : new Uint16Array(n);
+        for (let i = 0; i < n; i++) a[i] = dv.getUint16(o + 2 * i, true);
+        return a;
+      };
+    case "Int32Array":
+      return (dv, o) => {
+        // takeSlab may start a new slab: call it before reading `slab`.
+        const at = pooled ? takeSlab(size) : -1;
+        const a = at >= 0 ? new Int32Array(slab, at, n) : new Int32Array(n);
+        for (let i = 0; i < n; i++) a[i] = dv.getInt32(o + 4 * i, true);
+        return a;
+      };
+    case "Uint32Array":
+      return (dv, o) => {
+        // takeSlab may start a new slab: call it before reading `slab`.
+        const at = pooled ? takeSlab(size) : -1;
+        const a = at >= 0 ? new Uint32Array(slab, at, n) : new Uint32Array(n);
+        for (let i = 0; i < n; i++) a[i] = dv.getUint32(o + 4 * i, true);
+        return a;
+      };
+    case "BigInt64Array":
+      return (dv, o) => {
+        // takeSlab may start a new slab: call it before reading `slab`.
+        const at = pooled ? takeSlab(size) : -1;
+        const a = at >= 0 ? new BigInt64Array(slab, at, n) : new BigInt64Array(n);
+        for (let i = 0; i < n; i++) a[i] = dv.getBigInt64(o + 8 * i, true);
+        return a;
+      };
+    case "BigUint64Array":
+      return (dv, o) => {
+        // takeSlab may start a new slab: call it before reading `slab`.
+        const at = pooled ? takeSlab(size) : -1;
+        const a = at >= 0 ? new BigUint64Array(slab, at, n) : new BigUint64Array(n);
+        for (let i = 0; i < n; i++) a[i] = dv.getBigUint64(o + 8 * i, true);
+        return a;
+      };
+    case "Float32Array":
+      return (dv, o) => {
+        // takeSlab may start a new slab: call it before reading `slab`.
+        const at = pooled ? takeSlab(size) : -1;
+        const a = at >= 0 ? new Float32Array(slab, at, n) : new Float32Array(n);
+        for (let i = 0; i < n; i++) a[i] = dv.getFloat32(o + 4 * i, true);
+        return a;
+      };
+    case "Float64Array":
+      return (dv, o) => {
+        // takeSlab may start a new slab: call it before reading `slab`.
+        const at = pooled ? takeSlab(size) : -1;
+        const a = at >= 0 ? new Float64Array(slab, at, n) : new Float64Array(n);
+        for (let i = 0; i < n; i++) a[i] = dv.getFloat64(o + 8 * i, true);
+        return a;
+      };
+  }
+}
+
+/** Copies the `n` elements of a typed array of class `name` into a view, one loop per class. */
+function typedCopier(
+  name: TypedArrayName,
+  n: number,
+): (v: unknown, dv: DataView, o: number) => void {
+  switch (name) {
+    case "Int8Array":
+      return (v, dv, o) => {
+        const a = v as Int8Array;
+        for (let i = 0; i < n; i++) dv.setInt8(o + i, a[i]);
+      };
+    case "Uint8Array":
+      return (v, dv, o) => {
+        const a = v as Uint8Array;
+        for (let i = 0; i < n; i++) dv.setUint8(o + i, a[i]);
+      };
+    case "Int16Array":
+      return (v, dv, o) => {
+        const a = v as Int16Array;
+        for (let i = 0; i < n; i++) dv.setInt16(o + 2 * i, a[i], true);
+      };
+    case "Uint16Array":
+      return (v, dv, o) => {
+        const a = v as Uint16Array;
+        for (let i = 0; i < n; i++) dv.setUint16(o + 2 * i, a[i], true);
+      };
+    case "Int32Array":
+      return (v, dv, o) => {
+        const a = v as Int32Array;
+        for (let i = 0; i < n; i++) dv.setInt32(o + 4 * i, a[i], true);
+      };
+    case "Uint32Array":
+      return (v, dv, o) => {
+        const a = v as Uint32Array;
+        for (let i = 0; i < n; i++) dv.setUint32(o + 4 * i, a[i], true);
+      };
+    case "BigInt64Array":
+      return (v, dv, o) => {
+        const a = v as BigInt64Array;
+        for (let i = 0; i < n; i++) dv.setBigInt64(o + 8 * i, a[i], true);
+      };
+    case "BigUint64Array":
+      return (v, dv, o) => {
+        const a = v as BigUint64Array;
+        for (let i = 0; i < n; i++) dv.setBigUint64(o + 8 * i, a[i], true);
+      };
+    case "Float32Array":
+      return (v, dv, o) => {
+        const a = v as Float32Array;
+        for (let i = 0; i < n; i++) dv.setFloat32(o + 4 * i, a[i], true);
+      };
+    case "Float64Array":
+      return (v, dv, o) => {
+        const a = v as Float64Array;
+        for (let i = 0; i < n; i++) dv.setFloat64(o + 8 * i, a[i], true);
+      };
+  }
+}
+
 function stringNode(typeId: number, n: number): Node {
   const dec: Dec = (dv, o) => {
     let end = 0;
@@ -553,6 +732,20 @@ function stringNode(typeId: number, n: number): Node {
   };
   const enc: Enc = (v, dv, o) => {
     if (typeof v !== "string") fail(`Expected a string, got ${describe(v)}`, typeId);
+    // ASCII byte by byte; anything else through the encoder.
+    const len = v.length;
+    if (len <= n) {
+      let i = 0;
+      for (; i < len; i++) {
+        const c = v.charCodeAt(i);
+        if (c >= 0x80) break;
+        dv.setUint8(o + i, c);
+      }
+      if (i === len) {
+        for (; i < n; i++) dv.setUint8(o + i, 0);
+        return;
+      }
+    }
     const dst = new Uint8Array(dv.buffer, dv.byteOffset + o, n);
     const r = utf8Enc.encodeInto(v, dst);
     if (r.read < v.length) {
@@ -596,6 +789,32 @@ function jsArrayNode(typeId: number, elem: Node, n: number): Node {
     dec,
     enc,
   };
+}
+
+/**
+ * A name from an object file as error messages show it: as it is when it is printable ASCII with
+ * no spaces, else quoted with everything else escaped (no terminal control sequence gets through).
+ */
+function printable(name: string): string {
+  let plain = true;
+  for (let i = 0; i < name.length && plain; i++) {
+    const c = name.charCodeAt(i);
+    plain = c > 0x20 && c < 0x7f && c !== 0x22 && c !== 0x5c;
+  }
+  if (plain && name !== "") return name;
+  let out = '"';
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c === 0x22 || c === 0x5c) out += "\\" + name[i];
+    else if (c >= 0x20 && c < 0x7f) out += name[i];
+    else out += `\\u${c.toString(16).padStart(4, "0")}`;
+  }
+  return out + '"';
+}
+
+/** The first segment of a CodecError's path: the type's name, or `value` for an anonymous one. */
+function rootName(name: string): string {
+  return name === "" ? "value" : printable(name);
 }
 
 /** Adds a path segment to an encode failure on its way out. */
@@ -889,7 +1108,7 @@ class Builder {
           if (this.kind(v.type) !== BtfKind.Var) continue; // FUNC entries of .ksyms
           const vt = this.type(v.type);
           if (vt.kind !== BtfKind.Var) continue;
-          members.push({ name: vt.name, type: v.type, bitOffset: v.offset * 8, bitSize: 0 });
+          members.push({ name: vt.name, type: vt.type, bitOffset: v.offset * 8, bitSize: 0 });
           end = Math.max(end, v.offset + v.size);
         }
         return this.#object(id, false, end, members, false);
@@ -901,9 +1120,9 @@ class Builder {
         );
       case BtfKind.Fwd:
         throw new BuildFail(
-          `Type ${id} is a forward declaration (${
-            t.union ? "union" : "struct"
-          } ${t.name}) with no size`,
+          `Type ${id} is a forward declaration (${t.union ? "union" : "struct"} ${
+            printable(t.name)
+          }) with no size`,
           id,
         );
       case BtfKind.Func:
@@ -1124,8 +1343,12 @@ class Builder {
     const lkeys = leaves.map((l) => l.key);
     const lats = leaves.map((l) => l.at);
     const ldecs = leaves.map((l) => l.dec);
+    // Copying a template with every key in place gives each object of this type one hidden class
+    // and is faster than adding the keys one by one.
+    const template: Record<string, unknown> = {};
+    for (const k of lkeys) template[k] = undefined;
     const dec: Dec = (dv, o) => {
-      const r: Record<string, unknown> = {};
+      const r: Record<string, unknown> = { ...template };
       for (let i = 0; i < n; i++) r[lkeys[i]] = ldecs[i](dv, o + lats[i]);
       return r;
     };
@@ -1187,7 +1410,7 @@ class BtfCodec<T> implements Codec<T> {
   }
 
   #root(): string {
-    return this.name === "" ? "value" : this.name;
+    return rootName(this.name);
   }
 
   decode(view: DataView, offset = 0): T {
@@ -1251,7 +1474,7 @@ function buildNode(btf: Btf, typeId: number): { node: Node; name: string } {
     return { node: b.node(typeId), name };
   } catch (e) {
     if (!(e instanceof BuildFail)) throw e;
-    const root = name === "" ? "value" : name;
+    const root = rootName(name);
     const path = root + e.segs.reverse().join("");
     e.segs.reverse();
     const at = e.segs.length > 0 ? ` (at ${path})` : "";

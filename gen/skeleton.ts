@@ -18,6 +18,7 @@ import { open } from "../spec/open.ts";
 import type { DataSecSpec, ObjectSpec, VarSpec } from "../spec/types.ts";
 import { sha256Hex } from "./_sha256.ts";
 import { CDumper } from "./c_dump.ts";
+import { type TsTypes, tsTypes } from "./ts_types.ts";
 
 /** The version of the generated module's shape; bumped when generated code changes meaning. */
 export const SKELETON_FORMAT = 1;
@@ -84,12 +85,29 @@ class Namer {
   }
 }
 
-/** A string literal for any text: JSON, with every non-ASCII character escaped. */
+/**
+ * A string literal for any text, quoted as deno fmt quotes it (double quotes unless the text has
+ * more double quotes than single ones), with every control and non-ASCII character escaped.
+ */
 function lit(s: string): string {
-  return JSON.stringify(s).replace(
-    /[\u007f-\uffff]/g,
-    (c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0"),
-  );
+  const dq = s.split('"').length - 1;
+  const sq = s.split("'").length - 1;
+  const q = dq > sq ? "'" : '"';
+  let out = q;
+  for (const ch of s) {
+    const c = ch.charCodeAt(0);
+    if (ch === "\\") out += "\\\\";
+    else if (ch === q) out += "\\" + q;
+    else if (ch === "\n") out += "\\n";
+    else if (ch === "\r") out += "\\r";
+    else if (ch === "\t") out += "\\t";
+    else if (c < 0x20 || c >= 0x7f) {
+      for (let i = 0; i < ch.length; i++) {
+        out += "\\u" + ch.charCodeAt(i).toString(16).padStart(4, "0");
+      }
+    } else out += ch;
+  }
+  return out + q;
 }
 
 /** Text safe inside a block comment, on one line. */
@@ -595,8 +613,10 @@ const RUNTIME = [
   "BpfMap",
   "BpfProgram",
   "BpfLink",
+  "Codec",
 ];
 const TYPE_ONLY = new Set([
+  "Codec",
   "ArrayView",
   "ReadonlyArrayView",
   "SkelMemory",
@@ -617,22 +637,38 @@ function generate(
   objName: string,
   importFrom: string,
 ): string {
-  const P = pascal(objName);
+  const P = pascal(objName).slice(0, 24);
   const fixed = {
     skel: `${P}Skel`,
     maps: `${P}Maps`,
     progs: `${P}Progs`,
     links: `${P}Links`,
     structOps: `${P}StructOps`,
+    codecs: `${P}Codecs`,
+    mapCodecs: `${P}MapCodecs`,
   };
-  const g = new Gen(spec, btf, P, [
+  const reserved = [
     ...RUNTIME,
     ...Object.values(fixed),
     "SKELETON",
     "ELF_BASE64",
     "elfBytes",
     "SKELETON_FORMAT",
-  ]);
+  ];
+  // The object's types as TypeScript (declarations matching the codecs), named around ours.
+  let types: TsTypes | undefined;
+  try {
+    types = tsTypes(btf, { reserved });
+  } catch {
+    types = undefined; // BTF the codecs cannot describe: the accessors still work
+  }
+  const declared = types === undefined ? [] : [
+    ...types.names.values(),
+    ...[...types.text.matchAll(/^export (?:interface|type|const|class) ([A-Za-z0-9_$]+)/gm)].map(
+      (m) => m[1],
+    ),
+  ];
+  const g = new Gen(spec, btf, P, [...reserved, ...declared]);
   g.use("Skeleton");
   g.use("SkeletonDescriptor");
   g.use("SkeletonOpenOptions");
@@ -681,28 +717,6 @@ function generate(
     structOps.push({ ident, map: m.name, cls, props });
   }
 
-  // Enums: every named one in the object's BTF.
-  const enums: string[] = [];
-  for (let id = 1; id < btf.typeCount; id++) {
-    const t = btf.type(id);
-    if ((t.kind !== BtfKind.Enum && t.kind !== BtfKind.Enum64) || t.name === "") continue;
-    const name = g.top.take(topIdent(t.name));
-    const keys = new Namer();
-    const body = t.values.map((v) => {
-      const val = t.size <= 4 && v.value >= BigInt(Number.MIN_SAFE_INTEGER) &&
-          v.value <= BigInt(Number.MAX_SAFE_INTEGER)
-        ? `${v.value}`
-        : `${v.value}n`;
-      return `  ${keys.take(propIdent(v.name))}: ${val},`;
-    });
-    enums.push(
-      doc([`The constants of \`enum ${t.name}\`.`], "") +
-        (body.length === 0
-          ? `export const ${name} = {} as const;\n`
-          : `export const ${name} = {\n${body.join("\n")}\n} as const;\n`),
-    );
-  }
-
   // Maps, programs, links.
   const mapNames = new Namer(["toJSON"]);
   const maps: { ident: string; name: string; what: string }[] = [];
@@ -734,6 +748,30 @@ function generate(
   // already took is stored under its deduplicated name.
   const soLinkIdent = new Map(structOps.map((s, i) => [s.ident, links[progs.length + i].ident]));
 
+  // Codecs: one per declared type (by C name, or by id for anonymous ones), and the key and value
+  // codecs of the BTF-defined maps with typed keys or values.
+  const typeExpr = (id: number): string | undefined => {
+    try {
+      return types?.typeExpr(id);
+    } catch {
+      return undefined;
+    }
+  };
+  const codecs = types === undefined ? [] : [...types.names.entries()]
+    .sort((a, b) => a[0] - b[0])
+    .map(([id, ts]) => ({ id, ts, cName: btf.name(id), what: safeDecl(g, id) }))
+    .filter((c) => typeExpr(c.id) !== undefined);
+  const mapCodecs: { ident: string; name: string; key?: string; value?: string; what: string }[] =
+    [];
+  for (const m of spec.maps) {
+    const key = m.btfKeyTypeId !== 0 ? typeExpr(m.btfKeyTypeId) : undefined;
+    const value = m.btfValueTypeId !== 0 ? typeExpr(m.btfValueTypeId) : undefined;
+    if (key === undefined && value === undefined) continue;
+    const ident = maps.find((x) => x.name === m.name)!.ident;
+    mapCodecs.push({ ident, name: m.name, key, value, what: `${m.type} map ${m.name}` });
+  }
+  if (codecs.length > 0 || mapCodecs.length > 0) g.use("Codec");
+
   const out: string[] = [];
   out.push(
     `// Code generated by tsbpf gen skeleton from ${safeComment(baseName(file))} (sha256 ${
@@ -756,7 +794,7 @@ function generate(
     `/** The version of the generator's output format this module has. */\n` +
       `export const SKELETON_FORMAT = ${SKELETON_FORMAT};\n`,
   );
-  body.push(...enums);
+  if (types !== undefined && types.text !== "") body.push(types.text);
 
   // Descriptor.
   const rec = (entries: [string, string][]) =>
@@ -776,6 +814,12 @@ function generate(
       `  progs: ${rec(progs.map((p) => [p.ident, p.name]))},\n` +
       `  structOps: ${rec(structOps.map((s) => [soLinkIdent.get(s.ident)!, s.map]))},\n` +
       `  sections: ${secEntries.length === 0 ? "{}" : `{\n${secEntries.join("\n")}\n  }`},\n` +
+      `  codecs: ${
+        codecs.length === 0
+          ? "{}"
+          : `{\n${codecs.map((c) => `    ${c.ts}: [${lit(c.cName)}, ${c.id}],`).join("\n")}\n  }`
+      },\n` +
+      `  mapCodecs: ${rec(mapCodecs.map((m) => [m.ident, m.name]))},\n` +
       `};\n`,
   );
 
@@ -824,6 +868,30 @@ function generate(
     );
   }
 
+  if (codecs.length > 0) {
+    body.push(
+      iface(
+        fixed.codecs,
+        `Codecs of the types of ${spec.name} (each built on first use, from the object's BTF).`,
+        codecs.map((c) => doc([`\`${c.what}\``], "  ") + `  readonly ${c.ts}: Codec<${c.ts}>;\n`),
+      ),
+    );
+  }
+  if (mapCodecs.length > 0) {
+    body.push(
+      iface(
+        fixed.mapCodecs,
+        `Key and value codecs of the maps of ${spec.name} (built on first use).`,
+        mapCodecs.map((m) =>
+          doc([m.what], "  ") + `  readonly ${m.ident}: {\n` +
+          (m.key !== undefined ? `    readonly key: Codec<${m.key}>;\n` : "") +
+          (m.value !== undefined ? `    readonly value: Codec<${m.value}>;\n` : "") +
+          `  };\n`
+        ),
+      ),
+    );
+  }
+
   // Section and struct_ops classes (the views they use are collected in g.out as they are met).
   const secClasses = sections.map((s) =>
     g.cls(
@@ -848,8 +916,26 @@ function generate(
     `  readonly ${s.ident}: ${s.cls};\n`
   );
   const inits = sections.map((s) =>
-    `    this.${s.ident} = new ${s.cls}(this.section(${lit(s.ident)}));\n`
+    stmt(`    this.${s.ident} = `, {
+      fn: `new ${s.cls}`,
+      args: [`this.section(${lit(s.ident)})`],
+    }) +
+    "\n"
   );
+  if (codecs.length > 0) {
+    fields.push(
+      doc([`Codecs of the object's types (\`skel.codecs.Event.decode(view)\`).`], "  ") +
+        `  readonly codecs: ${fixed.codecs};\n`,
+    );
+    inits.push(`    this.codecs = this.codecsOf<${fixed.codecs}>();\n`);
+  }
+  if (mapCodecs.length > 0) {
+    fields.push(
+      doc([`Key and value codecs of the maps.`], "  ") +
+        `  readonly mapCodecs: ${fixed.mapCodecs};\n`,
+    );
+    inits.push(`    this.mapCodecs = this.mapCodecsOf<${fixed.mapCodecs}>();\n`);
+  }
   if (structOps.length > 0) {
     fields.push(
       doc([`struct_ops maps: their values, writable until load.`], "  ") +
@@ -915,6 +1001,14 @@ function generate(
     : `import {\n${specs.map((s) => `  ${s},\n`).join("")}} from ${lit(importFrom)};\n`;
   out.push(impText);
   return out.join("") + "\n" + body.join("\n");
+}
+
+function safeDecl(g: Gen, id: number): string {
+  try {
+    return g.dumper.emitTypeDecl(id, "");
+  } catch {
+    return "?";
+  }
 }
 
 /** `one` when its first line fits in 100 columns, else `wrapped` (as deno fmt would wrap it). */

@@ -8,6 +8,8 @@
  *
  * @module
  */
+import type { Btf } from "../btf/btf.ts";
+import { codecByName, codecFor } from "../btf/codec.ts";
 import { BpfError } from "../errors.ts";
 import { attachProgram, canAutoAttach } from "../link/auto.ts";
 import type { BpfLink } from "../link/link.ts";
@@ -43,6 +45,29 @@ export interface SkeletonDescriptor {
   readonly sections: Readonly<
     Record<string, { readonly section: string; readonly vars: readonly SkeletonVar[] }>
   >;
+  /** Codec accessor name to the type's C name ("" when anonymous) and its id in the object. */
+  readonly codecs?: Readonly<Record<string, readonly [cName: string, typeId: number]>>;
+  /** Map accessor name to map name, for maps with key and value codecs. */
+  readonly mapCodecs?: Readonly<Record<string, string>>;
+}
+
+function lazy<T>(entries: [string, () => unknown][]): T {
+  const o = {};
+  for (const [key, make] of entries) {
+    let v: unknown;
+    let made = false;
+    Object.defineProperty(o, key, {
+      get: () => {
+        if (!made) {
+          v = make();
+          made = true;
+        }
+        return v;
+      },
+      enumerable: true,
+    });
+  }
+  return Object.freeze(o) as T;
 }
 
 /** The memory a generated accessor reads and writes (a data section, a struct_ops value). */
@@ -593,6 +618,44 @@ export class Skeleton<M, P, L> {
     const s = this.#desc.sections[ident];
     if (s === undefined) throw new BpfError(`Skeleton has no data section ${ident}`);
     return new SkelData(this.obj, s.section, ident);
+  }
+
+  #btf(): Btf {
+    const btf = this.obj.spec.btf;
+    if (btf === undefined) throw new BpfError(`Object '${this.obj.name}' has no BTF`);
+    return btf;
+  }
+
+  /** The codecs of the object's types, built on first use (for the generated `codecs`). */
+  protected codecsOf<T>(): T {
+    return lazy<T>(
+      Object.entries(this.#desc.codecs ?? {}).map(([key, [cName, id]]) => [key, () => {
+        const btf = this.#btf();
+        if (cName !== "") {
+          try {
+            return codecByName(btf, cName);
+          } catch {
+            // fall back to the id the skeleton was generated with
+          }
+        }
+        return codecFor(btf, id);
+      }]),
+    );
+  }
+
+  /** The key and value codecs of maps, built on first use (for the generated `mapCodecs`). */
+  protected mapCodecsOf<T>(): T {
+    return lazy<T>(
+      Object.entries(this.#desc.mapCodecs ?? {}).map(([key, name]) => [key, () => {
+        const m = this.obj.spec.maps.find((x) => x.name === name);
+        if (m === undefined) throw new BpfError(`Object '${this.obj.name}' has no map ${name}`);
+        const btf = this.#btf();
+        return Object.freeze({
+          key: m.btfKeyTypeId !== 0 ? codecFor(btf, m.btfKeyTypeId) : undefined,
+          value: m.btfValueTypeId !== 0 ? codecFor(btf, m.btfValueTypeId) : undefined,
+        });
+      }]),
+    );
   }
 
   /** The struct_ops value of a map, for the generated accessor classes. */

@@ -121,7 +121,7 @@ function hex(b: Uint8Array): string {
   return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 }
 
-test("a codec has C's size and alignment for struct all", () => {
+test("a codec has C's size and alignment for struct all", { timeout: 60_000 }, () => {
   const { c, all } = layout();
   assert.equal(all.size, c.size);
   assert.equal(all.align, c.align);
@@ -391,6 +391,28 @@ test("hostile BTF gives a CodecError, not a hang: self-containment, depth, size,
     return b.struct("top", 4, [member("", t, 0)]);
   }, /nest more than 64/);
   assert.ok(thrown(() => codecFor(layout().btf, 1 << 30)) instanceof CodecError);
+});
+
+function hasControl(s: string): boolean {
+  return [...s].some((c) =>
+    c.charCodeAt(0) < 0x20 || (c.charCodeAt(0) >= 0x7f && c.charCodeAt(0) <= 0x9f)
+  );
+}
+
+test("names from the object reach error messages escaped", () => {
+  const b = new BtfBuilder();
+  const int = b.int("int", 4, { signed: true });
+  const evil = "ev\u001b[31mil\n\u009b";
+  const s = b.struct(evil, 4, [member("x\u001b", int, 0)]);
+  const f = b.fwd(`fwd\u001b[2J`);
+  const bad = b.struct("bad", 8, [member("f", f, 0)]);
+  using btf = Btf.parse(b.build());
+  const e = codecError(() => codecFor(btf, s).toBytes({}), `"ev\\u001b[31mil\\u000a\\u009b".x_`);
+  assert.ok(!hasControl(e.message), e.message);
+  const e2 = thrown(() => codecFor(btf, bad));
+  assert.ok(e2 instanceof CodecError);
+  assert.match(e2.message, /struct "fwd\\u001b\[2J"/);
+  assert.ok(!hasControl(e2.message), e2.message);
 });
 
 test("a build error names the member path that leads to it", () => {

@@ -42,6 +42,8 @@ const SKELETON: SkeletonDescriptor = {
       ],
     },
   },
+  codecs: {},
+  mapCodecs: {},
 };
 
 /** The maps of attach_mixed (live after load). */

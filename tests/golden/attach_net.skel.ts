@@ -5,6 +5,7 @@ import {
   type BpfMap,
   type BpfObject,
   type BpfProgram,
+  type Codec,
   fromBase64,
   type ObjectLoadOptions,
   Skeleton,
@@ -23,6 +24,94 @@ export function elfBytes(): Uint8Array {
 /** The version of the generator's output format this module has. */
 export const SKELETON_FORMAT = 1;
 
+/** `struct __sk_buff`, 192 bytes. */
+export interface SkBuff {
+  /** `__u32 len` */
+  len: number;
+  /** `__u32 pkt_type` */
+  pkt_type: number;
+  /** `__u32 mark` */
+  mark: number;
+  /** `__u32 queue_mapping` */
+  queue_mapping: number;
+  /** `__u32 protocol` */
+  protocol: number;
+  /** `__u32 vlan_present` */
+  vlan_present: number;
+  /** `__u32 vlan_tci` */
+  vlan_tci: number;
+  /** `__u32 vlan_proto` */
+  vlan_proto: number;
+  /** `__u32 priority` */
+  priority: number;
+  /** `__u32 ingress_ifindex` */
+  ingress_ifindex: number;
+  /** `__u32 ifindex` */
+  ifindex: number;
+  /** `__u32 tc_index` */
+  tc_index: number;
+  /** `__u32 cb[5]` */
+  cb: Uint32Array;
+  /** `__u32 hash` */
+  hash: number;
+  /** `__u32 tc_classid` */
+  tc_classid: number;
+  /** `__u32 data` */
+  data: number;
+  /** `__u32 data_end` */
+  data_end: number;
+  /** `__u32 napi_id` */
+  napi_id: number;
+  /** `__u32 family` */
+  family: number;
+  /** `__u32 remote_ip4` */
+  remote_ip4: number;
+  /** `__u32 local_ip4` */
+  local_ip4: number;
+  /** `__u32 remote_ip6[4]` */
+  remote_ip6: Uint32Array;
+  /** `__u32 local_ip6[4]` */
+  local_ip6: Uint32Array;
+  /** `__u32 remote_port` */
+  remote_port: number;
+  /** `__u32 local_port` */
+  local_port: number;
+  /** `__u32 data_meta` */
+  data_meta: number;
+  /** `struct bpf_flow_keys *flow_keys` (in an unnamed member) */
+  flow_keys: bigint;
+  /** `__u64 tstamp` */
+  tstamp: bigint;
+  /** `__u32 wire_len` */
+  wire_len: number;
+  /** `__u32 gso_segs` */
+  gso_segs: number;
+  /** `struct bpf_sock *sk` (in an unnamed member) */
+  sk: bigint;
+  /** `__u32 gso_size` */
+  gso_size: number;
+  /** `__u8 tstamp_type` */
+  tstamp_type: number;
+  /** `__u64 hwtstamp` */
+  hwtstamp: bigint;
+}
+
+/** `struct xdp_md`, 24 bytes. */
+export interface XdpMd {
+  /** `__u32 data` */
+  data: number;
+  /** `__u32 data_end` */
+  data_end: number;
+  /** `__u32 data_meta` */
+  data_meta: number;
+  /** `__u32 ingress_ifindex` */
+  ingress_ifindex: number;
+  /** `__u32 rx_queue_index` */
+  rx_queue_index: number;
+  /** `__u32 egress_ifindex` */
+  egress_ifindex: number;
+}
+
 const SKELETON: SkeletonDescriptor = {
   name: "attach_net",
   maps: {
@@ -38,6 +127,13 @@ const SKELETON: SkeletonDescriptor = {
   },
   structOps: {},
   sections: {},
+  codecs: {
+    XdpMd: ["xdp_md", 16],
+    SkBuff: ["__sk_buff", 22],
+  },
+  mapCodecs: {
+    counts: "counts",
+  },
 };
 
 /** The maps of attach_net (live after load). */
@@ -78,6 +174,23 @@ export interface AttachNetLinks {
   cgroup_ingress_count?: BpfLink;
 }
 
+/** Codecs of the types of attach_net (each built on first use, from the object's BTF). */
+export interface AttachNetCodecs {
+  /** `struct xdp_md` */
+  readonly XdpMd: Codec<XdpMd>;
+  /** `struct __sk_buff` */
+  readonly SkBuff: Codec<SkBuff>;
+}
+
+/** Key and value codecs of the maps of attach_net (built on first use). */
+export interface AttachNetMapCodecs {
+  /** ARRAY map counts */
+  readonly counts: {
+    readonly key: Codec<number>;
+    readonly value: Codec<bigint>;
+  };
+}
+
 /**
  * The skeleton of attach_net: open(), then set read-only data, load(), attach(), destroy().
  *
@@ -88,8 +201,15 @@ export interface AttachNetLinks {
  * ```
  */
 export class AttachNetSkel extends Skeleton<AttachNetMaps, AttachNetProgs, AttachNetLinks> {
+  /** Codecs of the object's types (`skel.codecs.Event.decode(view)`). */
+  readonly codecs: AttachNetCodecs;
+  /** Key and value codecs of the maps. */
+  readonly mapCodecs: AttachNetMapCodecs;
+
   private constructor(obj: BpfObject) {
     super(obj, SKELETON);
+    this.codecs = this.codecsOf<AttachNetCodecs>();
+    this.mapCodecs = this.mapCodecsOf<AttachNetMapCodecs>();
   }
 
   /**

@@ -5,6 +5,7 @@ import {
   type BpfMap,
   type BpfObject,
   type BpfProgram,
+  type Codec,
   fromBase64,
   type ObjectLoadOptions,
   Skeleton,
@@ -23,6 +24,130 @@ export function elfBytes(): Uint8Array {
 /** The version of the generator's output format this module has. */
 export const SKELETON_FORMAT = 1;
 
+/** `struct bpf_sk_lookup`, 72 bytes. */
+export interface BpfSkLookup {
+  /** `struct bpf_sock *sk` (in an unnamed member) */
+  sk: bigint;
+  /** `__u64 cookie` (in an unnamed member) */
+  cookie: bigint;
+  /** `__u32 family` */
+  family: number;
+  /** `__u32 protocol` */
+  protocol: number;
+  /** `__u32 remote_ip4` */
+  remote_ip4: number;
+  /** `__u32 remote_ip6[4]` */
+  remote_ip6: Uint32Array;
+  /** `__be16 remote_port` */
+  remote_port: number;
+  /** `__u32 local_ip4` */
+  local_ip4: number;
+  /** `__u32 local_ip6[4]` */
+  local_ip6: Uint32Array;
+  /** `__u32 local_port` */
+  local_port: number;
+  /** `__u32 ingress_ifindex` */
+  ingress_ifindex: number;
+}
+
+/** `struct __sk_buff`, 192 bytes. */
+export interface SkBuff {
+  /** `__u32 len` */
+  len: number;
+  /** `__u32 pkt_type` */
+  pkt_type: number;
+  /** `__u32 mark` */
+  mark: number;
+  /** `__u32 queue_mapping` */
+  queue_mapping: number;
+  /** `__u32 protocol` */
+  protocol: number;
+  /** `__u32 vlan_present` */
+  vlan_present: number;
+  /** `__u32 vlan_tci` */
+  vlan_tci: number;
+  /** `__u32 vlan_proto` */
+  vlan_proto: number;
+  /** `__u32 priority` */
+  priority: number;
+  /** `__u32 ingress_ifindex` */
+  ingress_ifindex: number;
+  /** `__u32 ifindex` */
+  ifindex: number;
+  /** `__u32 tc_index` */
+  tc_index: number;
+  /** `__u32 cb[5]` */
+  cb: Uint32Array;
+  /** `__u32 hash` */
+  hash: number;
+  /** `__u32 tc_classid` */
+  tc_classid: number;
+  /** `__u32 data` */
+  data: number;
+  /** `__u32 data_end` */
+  data_end: number;
+  /** `__u32 napi_id` */
+  napi_id: number;
+  /** `__u32 family` */
+  family: number;
+  /** `__u32 remote_ip4` */
+  remote_ip4: number;
+  /** `__u32 local_ip4` */
+  local_ip4: number;
+  /** `__u32 remote_ip6[4]` */
+  remote_ip6: Uint32Array;
+  /** `__u32 local_ip6[4]` */
+  local_ip6: Uint32Array;
+  /** `__u32 remote_port` */
+  remote_port: number;
+  /** `__u32 local_port` */
+  local_port: number;
+  /** `__u32 data_meta` */
+  data_meta: number;
+  /** `struct bpf_flow_keys *flow_keys` (in an unnamed member) */
+  flow_keys: bigint;
+  /** `__u64 tstamp` */
+  tstamp: bigint;
+  /** `__u32 wire_len` */
+  wire_len: number;
+  /** `__u32 gso_segs` */
+  gso_segs: number;
+  /** `struct bpf_sock *sk` (in an unnamed member) */
+  sk: bigint;
+  /** `__u32 gso_size` */
+  gso_size: number;
+  /** `__u8 tstamp_type` */
+  tstamp_type: number;
+  /** `__u64 hwtstamp` */
+  hwtstamp: bigint;
+}
+
+/** `struct sk_msg_md`, 80 bytes. */
+export interface SkMsgMd {
+  /** `void *data` (in an unnamed member) */
+  data: bigint;
+  /** `void *data_end` (in an unnamed member) */
+  data_end: bigint;
+  /** `__u32 family` */
+  family: number;
+  /** `__u32 remote_ip4` */
+  remote_ip4: number;
+  /** `__u32 local_ip4` */
+  local_ip4: number;
+  /** `__u32 remote_ip6[4]` */
+  remote_ip6: Uint32Array;
+  /** `__u32 local_ip6[4]` */
+  local_ip6: Uint32Array;
+  /** `__u32 remote_port` */
+  remote_port: number;
+  /** `__u32 local_port` */
+  local_port: number;
+  /** `__u32 size` */
+  size: number;
+  /** `struct bpf_sock *sk` (in an unnamed member) */
+  sk: bigint;
+}
+
 const SKELETON: SkeletonDescriptor = {
   name: "attach_netns",
   maps: {
@@ -37,6 +162,15 @@ const SKELETON: SkeletonDescriptor = {
   },
   structOps: {},
   sections: {},
+  codecs: {
+    BpfSkLookup: ["bpf_sk_lookup", 20],
+    SkBuff: ["__sk_buff", 31],
+    SkMsgMd: ["sk_msg_md", 41],
+  },
+  mapCodecs: {
+    ns_counts: "ns_counts",
+    ns_sock_hash: "ns_sock_hash",
+  },
 };
 
 /** The maps of attach_netns (live after load). */
@@ -71,6 +205,30 @@ export interface AttachNetnsLinks {
   kmulti?: BpfLink;
 }
 
+/** Codecs of the types of attach_netns (each built on first use, from the object's BTF). */
+export interface AttachNetnsCodecs {
+  /** `struct bpf_sk_lookup` */
+  readonly BpfSkLookup: Codec<BpfSkLookup>;
+  /** `struct __sk_buff` */
+  readonly SkBuff: Codec<SkBuff>;
+  /** `struct sk_msg_md` */
+  readonly SkMsgMd: Codec<SkMsgMd>;
+}
+
+/** Key and value codecs of the maps of attach_netns (built on first use). */
+export interface AttachNetnsMapCodecs {
+  /** ARRAY map ns_counts */
+  readonly ns_counts: {
+    readonly key: Codec<number>;
+    readonly value: Codec<bigint>;
+  };
+  /** SOCKHASH map ns_sock_hash */
+  readonly ns_sock_hash: {
+    readonly key: Codec<number>;
+    readonly value: Codec<bigint>;
+  };
+}
+
 /**
  * The skeleton of attach_netns: open(), then set read-only data, load(), attach(), destroy().
  *
@@ -81,8 +239,15 @@ export interface AttachNetnsLinks {
  * ```
  */
 export class AttachNetnsSkel extends Skeleton<AttachNetnsMaps, AttachNetnsProgs, AttachNetnsLinks> {
+  /** Codecs of the object's types (`skel.codecs.Event.decode(view)`). */
+  readonly codecs: AttachNetnsCodecs;
+  /** Key and value codecs of the maps. */
+  readonly mapCodecs: AttachNetnsMapCodecs;
+
   private constructor(obj: BpfObject) {
     super(obj, SKELETON);
+    this.codecs = this.codecsOf<AttachNetnsCodecs>();
+    this.mapCodecs = this.mapCodecsOf<AttachNetnsMapCodecs>();
   }
 
   /**

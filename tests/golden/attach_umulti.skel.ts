@@ -44,6 +44,8 @@ const SKELETON: SkeletonDescriptor = {
       ],
     },
   },
+  codecs: {},
+  mapCodecs: {},
 };
 
 /** The maps of attach_umulti (live after load). */

@@ -5,6 +5,7 @@ import {
   type BpfMap,
   type BpfObject,
   type BpfProgram,
+  type Codec,
   fromBase64,
   type ObjectLoadOptions,
   Skeleton,
@@ -23,6 +24,94 @@ export function elfBytes(): Uint8Array {
 
 /** The version of the generator's output format this module has. */
 export const SKELETON_FORMAT = 1;
+
+/** `struct fred_cs`, 8 bytes. */
+export interface FredCs {
+  /** `u64 cs : 16` */
+  cs: number;
+  /** `u64 sl : 2` */
+  sl: number;
+  /** `u64 wfe : 1` */
+  wfe: number;
+}
+
+/** `struct fred_ss`, 8 bytes. */
+export interface FredSs {
+  /** `u64 ss : 16` */
+  ss: number;
+  /** `u64 sti : 1` */
+  sti: number;
+  /** `u64 swevent : 1` */
+  swevent: number;
+  /** `u64 nmi : 1` */
+  nmi: number;
+  /** `u64 vector : 8` */
+  vector: number;
+  /** `u64 type : 4` */
+  type: number;
+  /** `u64 enclave : 1` */
+  enclave: number;
+  /** `u64 lm : 1` */
+  lm: number;
+  /** `u64 nested : 1` */
+  nested: number;
+  /** `u64 insnlen : 4` */
+  insnlen: number;
+}
+
+/** `struct pt_regs`, 168 bytes. */
+export interface PtRegs {
+  /** `unsigned long r15` */
+  r15: bigint;
+  /** `unsigned long r14` */
+  r14: bigint;
+  /** `unsigned long r13` */
+  r13: bigint;
+  /** `unsigned long r12` */
+  r12: bigint;
+  /** `unsigned long bp` */
+  bp: bigint;
+  /** `unsigned long bx` */
+  bx: bigint;
+  /** `unsigned long r11` */
+  r11: bigint;
+  /** `unsigned long r10` */
+  r10: bigint;
+  /** `unsigned long r9` */
+  r9: bigint;
+  /** `unsigned long r8` */
+  r8: bigint;
+  /** `unsigned long ax` */
+  ax: bigint;
+  /** `unsigned long cx` */
+  cx: bigint;
+  /** `unsigned long dx` */
+  dx: bigint;
+  /** `unsigned long si` */
+  si: bigint;
+  /** `unsigned long di` */
+  di: bigint;
+  /** `unsigned long orig_ax` */
+  orig_ax: bigint;
+  /** `unsigned long ip` */
+  ip: bigint;
+  /** `u16 cs` (in an unnamed member) */
+  cs: number;
+  /** `u64 csx` (in an unnamed member) */
+  csx: bigint;
+  /** `struct fred_cs fred_cs` (in an unnamed member) */
+  fred_cs: FredCs;
+  /** `unsigned long flags` */
+  flags: bigint;
+  /** `unsigned long sp` */
+  sp: bigint;
+  /** `u16 ss` (in an unnamed member) */
+  ss: number;
+  /** `u64 ssx` (in an unnamed member) */
+  ssx: bigint;
+  /** `struct fred_ss fred_ss` (in an unnamed member) */
+  fred_ss: FredSs;
+}
 
 const SKELETON: SkeletonDescriptor = {
   name: "attach_uprobe",
@@ -45,6 +134,12 @@ const SKELETON: SkeletonDescriptor = {
       ],
     },
   },
+  codecs: {
+    PtRegs: ["pt_regs", 2],
+    FredCs: ["fred_cs", 11],
+    FredSs: ["fred_ss", 13],
+  },
+  mapCodecs: {},
 };
 
 /** The maps of attach_uprobe (live after load). */
@@ -69,6 +164,16 @@ export interface AttachUprobeLinks {
   libc_read_ret?: BpfLink;
 }
 
+/** Codecs of the types of attach_uprobe (each built on first use, from the object's BTF). */
+export interface AttachUprobeCodecs {
+  /** `struct pt_regs` */
+  readonly PtRegs: Codec<PtRegs>;
+  /** `struct fred_cs` */
+  readonly FredCs: Codec<FredCs>;
+  /** `struct fred_ss` */
+  readonly FredSs: Codec<FredSs>;
+}
+
 /**
  * The skeleton of attach_uprobe: open(), then set read-only data, load(), attach(), destroy().
  *
@@ -82,10 +187,13 @@ export class AttachUprobeSkel
   extends Skeleton<AttachUprobeMaps, AttachUprobeProgs, AttachUprobeLinks> {
   /** Section .bss: its exposed variables. */
   readonly bss: AttachUprobeBss;
+  /** Codecs of the object's types (`skel.codecs.Event.decode(view)`). */
+  readonly codecs: AttachUprobeCodecs;
 
   private constructor(obj: BpfObject) {
     super(obj, SKELETON);
     this.bss = new AttachUprobeBss(this.section("bss"));
+    this.codecs = this.codecsOf<AttachUprobeCodecs>();
   }
 
   /**

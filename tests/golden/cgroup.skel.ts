@@ -7,6 +7,7 @@ import {
   type BpfMap,
   type BpfObject,
   type BpfProgram,
+  type Codec,
   E,
   fromBase64,
   type ObjectLoadOptions,
@@ -26,6 +27,188 @@ export function elfBytes(): Uint8Array {
 
 /** The version of the generator's output format this module has. */
 export const SKELETON_FORMAT = 1;
+
+/** `struct bpf_cgroup_dev_ctx`, 12 bytes. */
+export interface BpfCgroupDevCtx {
+  /** `__u32 access_type` */
+  access_type: number;
+  /** `__u32 major` */
+  major: number;
+  /** `__u32 minor` */
+  minor: number;
+}
+
+/** `struct bpf_sock`, 80 bytes. */
+export interface BpfSock {
+  /** `__u32 bound_dev_if` */
+  bound_dev_if: number;
+  /** `__u32 family` */
+  family: number;
+  /** `__u32 type` */
+  type: number;
+  /** `__u32 protocol` */
+  protocol: number;
+  /** `__u32 mark` */
+  mark: number;
+  /** `__u32 priority` */
+  priority: number;
+  /** `__u32 src_ip4` */
+  src_ip4: number;
+  /** `__u32 src_ip6[4]` */
+  src_ip6: Uint32Array;
+  /** `__u32 src_port` */
+  src_port: number;
+  /** `__be16 dst_port` */
+  dst_port: number;
+  /** `__u32 dst_ip4` */
+  dst_ip4: number;
+  /** `__u32 dst_ip6[4]` */
+  dst_ip6: Uint32Array;
+  /** `__u32 state` */
+  state: number;
+  /** `__s32 rx_queue_mapping` */
+  rx_queue_mapping: number;
+}
+
+/** `struct bpf_sock_addr`, 72 bytes. */
+export interface BpfSockAddr {
+  /** `__u32 user_family` */
+  user_family: number;
+  /** `__u32 user_ip4` */
+  user_ip4: number;
+  /** `__u32 user_ip6[4]` */
+  user_ip6: Uint32Array;
+  /** `__u32 user_port` */
+  user_port: number;
+  /** `__u32 family` */
+  family: number;
+  /** `__u32 type` */
+  type: number;
+  /** `__u32 protocol` */
+  protocol: number;
+  /** `__u32 msg_src_ip4` */
+  msg_src_ip4: number;
+  /** `__u32 msg_src_ip6[4]` */
+  msg_src_ip6: Uint32Array;
+  /** `struct bpf_sock *sk` (in an unnamed member) */
+  sk: bigint;
+}
+
+/** `struct bpf_sock_ops`, 224 bytes. */
+export interface BpfSockOps {
+  /** `__u32 op` */
+  op: number;
+  /** `__u32 args[4]` (in an unnamed member) */
+  args: Uint32Array;
+  /** `__u32 reply` (in an unnamed member) */
+  reply: number;
+  /** `__u32 replylong[4]` (in an unnamed member) */
+  replylong: Uint32Array;
+  /** `__u32 family` */
+  family: number;
+  /** `__u32 remote_ip4` */
+  remote_ip4: number;
+  /** `__u32 local_ip4` */
+  local_ip4: number;
+  /** `__u32 remote_ip6[4]` */
+  remote_ip6: Uint32Array;
+  /** `__u32 local_ip6[4]` */
+  local_ip6: Uint32Array;
+  /** `__u32 remote_port` */
+  remote_port: number;
+  /** `__u32 local_port` */
+  local_port: number;
+  /** `__u32 is_fullsock` */
+  is_fullsock: number;
+  /** `__u32 snd_cwnd` */
+  snd_cwnd: number;
+  /** `__u32 srtt_us` */
+  srtt_us: number;
+  /** `__u32 bpf_sock_ops_cb_flags` */
+  bpf_sock_ops_cb_flags: number;
+  /** `__u32 state` */
+  state: number;
+  /** `__u32 rtt_min` */
+  rtt_min: number;
+  /** `__u32 snd_ssthresh` */
+  snd_ssthresh: number;
+  /** `__u32 rcv_nxt` */
+  rcv_nxt: number;
+  /** `__u32 snd_nxt` */
+  snd_nxt: number;
+  /** `__u32 snd_una` */
+  snd_una: number;
+  /** `__u32 mss_cache` */
+  mss_cache: number;
+  /** `__u32 ecn_flags` */
+  ecn_flags: number;
+  /** `__u32 rate_delivered` */
+  rate_delivered: number;
+  /** `__u32 rate_interval_us` */
+  rate_interval_us: number;
+  /** `__u32 packets_out` */
+  packets_out: number;
+  /** `__u32 retrans_out` */
+  retrans_out: number;
+  /** `__u32 total_retrans` */
+  total_retrans: number;
+  /** `__u32 segs_in` */
+  segs_in: number;
+  /** `__u32 data_segs_in` */
+  data_segs_in: number;
+  /** `__u32 segs_out` */
+  segs_out: number;
+  /** `__u32 data_segs_out` */
+  data_segs_out: number;
+  /** `__u32 lost_out` */
+  lost_out: number;
+  /** `__u32 sacked_out` */
+  sacked_out: number;
+  /** `__u32 sk_txhash` */
+  sk_txhash: number;
+  /** `__u64 bytes_received` */
+  bytes_received: bigint;
+  /** `__u64 bytes_acked` */
+  bytes_acked: bigint;
+  /** `struct bpf_sock *sk` (in an unnamed member) */
+  sk: bigint;
+  /** `void *skb_data` (in an unnamed member) */
+  skb_data: bigint;
+  /** `void *skb_data_end` (in an unnamed member) */
+  skb_data_end: bigint;
+  /** `__u32 skb_len` */
+  skb_len: number;
+  /** `__u32 skb_tcp_flags` */
+  skb_tcp_flags: number;
+  /** `__u64 skb_hwtstamp` */
+  skb_hwtstamp: bigint;
+}
+
+/** `struct bpf_sockopt`, 40 bytes. */
+export interface BpfSockopt {
+  /** `struct bpf_sock *sk` (in an unnamed member) */
+  sk: bigint;
+  /** `void *optval` (in an unnamed member) */
+  optval: bigint;
+  /** `void *optval_end` (in an unnamed member) */
+  optval_end: bigint;
+  /** `__s32 level` */
+  level: number;
+  /** `__s32 optname` */
+  optname: number;
+  /** `__s32 optlen` */
+  optlen: number;
+  /** `__s32 retval` */
+  retval: number;
+}
+
+/** `struct bpf_sysctl`, 8 bytes. */
+export interface BpfSysctl {
+  /** `__u32 write` */
+  write: number;
+  /** `__u32 file_pos` */
+  file_pos: number;
+}
 
 const SKELETON: SkeletonDescriptor = {
   name: "cgroup",
@@ -50,6 +233,15 @@ const SKELETON: SkeletonDescriptor = {
       ],
     },
   },
+  codecs: {
+    BpfSock: ["bpf_sock", 2],
+    BpfSockAddr: ["bpf_sock_addr", 15],
+    BpfSockopt: ["bpf_sockopt", 22],
+    BpfSysctl: ["bpf_sysctl", 30],
+    BpfCgroupDevCtx: ["bpf_cgroup_dev_ctx", 34],
+    BpfSockOps: ["bpf_sock_ops", 38],
+  },
+  mapCodecs: {},
 };
 
 /** The maps of cgroup (live after load). */
@@ -94,6 +286,22 @@ export interface CgroupLinks {
   sock_ops?: BpfLink;
 }
 
+/** Codecs of the types of cgroup (each built on first use, from the object's BTF). */
+export interface CgroupCodecs {
+  /** `struct bpf_sock` */
+  readonly BpfSock: Codec<BpfSock>;
+  /** `struct bpf_sock_addr` */
+  readonly BpfSockAddr: Codec<BpfSockAddr>;
+  /** `struct bpf_sockopt` */
+  readonly BpfSockopt: Codec<BpfSockopt>;
+  /** `struct bpf_sysctl` */
+  readonly BpfSysctl: Codec<BpfSysctl>;
+  /** `struct bpf_cgroup_dev_ctx` */
+  readonly BpfCgroupDevCtx: Codec<BpfCgroupDevCtx>;
+  /** `struct bpf_sock_ops` */
+  readonly BpfSockOps: Codec<BpfSockOps>;
+}
+
 /**
  * The skeleton of cgroup: open(), then set read-only data, load(), attach(), destroy().
  *
@@ -106,10 +314,13 @@ export interface CgroupLinks {
 export class CgroupSkel extends Skeleton<CgroupMaps, CgroupProgs, CgroupLinks> {
   /** Section .bss: its exposed variables. */
   readonly bss: CgroupBss;
+  /** Codecs of the object's types (`skel.codecs.Event.decode(view)`). */
+  readonly codecs: CgroupCodecs;
 
   private constructor(obj: BpfObject) {
     super(obj, SKELETON);
     this.bss = new CgroupBss(this.section("bss"));
+    this.codecs = this.codecsOf<CgroupCodecs>();
   }
 
   /**

@@ -7,6 +7,7 @@ import {
   type BpfMap,
   type BpfObject,
   type BpfProgram,
+  type Codec,
   E,
   fromBase64,
   getCstr,
@@ -29,82 +30,2508 @@ export function elfBytes(): Uint8Array {
 /** The version of the generator's output format this module has. */
 export const SKELETON_FORMAT = 1;
 
-/** The constants of `enum hrtimer_restart`. */
-export const hrtimer_restart = {
-  HRTIMER_NORESTART: 0,
-  HRTIMER_RESTART: 1,
-} as const;
+/** `struct arch_hw_breakpoint`, 24 bytes. */
+export interface ArchHwBreakpoint {
+  /** `unsigned long address` */
+  address: bigint;
+  /** `unsigned long mask` */
+  mask: bigint;
+  /** `u8 len` */
+  len: number;
+  /** `u8 type` */
+  type: number;
+}
 
-/** The constants of `enum timespec_type`. */
-export const timespec_type = {
-  TT_NONE: 0,
-  TT_NATIVE: 1,
-  TT_COMPAT: 2,
-} as const;
+/** `typedef struct qspinlock arch_spinlock_t`. */
+export type ArchSpinlockT = Qspinlock;
 
-/** The constants of `enum perf_event_state`. */
-export const perf_event_state = {
-  PERF_EVENT_STATE_DEAD: -5,
-  PERF_EVENT_STATE_REVOKED: -4,
-  PERF_EVENT_STATE_EXIT: -3,
-  PERF_EVENT_STATE_ERROR: -2,
-  PERF_EVENT_STATE_OFF: -1,
-  PERF_EVENT_STATE_INACTIVE: 0,
-  PERF_EVENT_STATE_ACTIVE: 1,
-} as const;
+/** `struct arch_tlbflush_unmap_batch`, 40 bytes. */
+export interface ArchTlbflushUnmapBatch {
+  /** `struct cpumask cpumask` */
+  cpumask: Cpumask;
+  /** `bool unmapped_pages` */
+  unmapped_pages: boolean;
+}
 
-/** The constants of `enum ftrace_ops_cmd`. */
-export const ftrace_ops_cmd = {
-  FTRACE_OPS_CMD_ENABLE_SHARE_IPMO: 0,
-  FTRACE_OPS_CMD_ENABLE_SHARE_IPMO_2: 1,
-  FTRACE_OPS_CMD_DISABLE_SHARE_IPM: 2,
-} as const;
+/** `typedef struct { ... } atomic64_t`, 8 bytes. */
+export interface Atomic64T {
+  /** `s64 counter` */
+  counter: bigint;
+}
 
-/** The constants of `enum bpf_map_type`. */
-export const bpf_map_type = {
+/** `typedef struct { ... } atomic_t`, 4 bytes. */
+export interface AtomicT {
+  /** `int counter` */
+  counter: number;
+}
+
+/** The values of `enum bpf_map_type`. */
+export const BpfMapType = {
+  /** `BPF_MAP_TYPE_UNSPEC = 0` */
   BPF_MAP_TYPE_UNSPEC: 0,
+  /** `BPF_MAP_TYPE_HASH = 1` */
   BPF_MAP_TYPE_HASH: 1,
+  /** `BPF_MAP_TYPE_ARRAY = 2` */
   BPF_MAP_TYPE_ARRAY: 2,
+  /** `BPF_MAP_TYPE_PROG_ARRAY = 3` */
   BPF_MAP_TYPE_PROG_ARRAY: 3,
+  /** `BPF_MAP_TYPE_PERF_EVENT_ARRAY = 4` */
   BPF_MAP_TYPE_PERF_EVENT_ARRAY: 4,
+  /** `BPF_MAP_TYPE_PERCPU_HASH = 5` */
   BPF_MAP_TYPE_PERCPU_HASH: 5,
+  /** `BPF_MAP_TYPE_PERCPU_ARRAY = 6` */
   BPF_MAP_TYPE_PERCPU_ARRAY: 6,
+  /** `BPF_MAP_TYPE_STACK_TRACE = 7` */
   BPF_MAP_TYPE_STACK_TRACE: 7,
+  /** `BPF_MAP_TYPE_CGROUP_ARRAY = 8` */
   BPF_MAP_TYPE_CGROUP_ARRAY: 8,
+  /** `BPF_MAP_TYPE_LRU_HASH = 9` */
   BPF_MAP_TYPE_LRU_HASH: 9,
+  /** `BPF_MAP_TYPE_LRU_PERCPU_HASH = 10` */
   BPF_MAP_TYPE_LRU_PERCPU_HASH: 10,
+  /** `BPF_MAP_TYPE_LPM_TRIE = 11` */
   BPF_MAP_TYPE_LPM_TRIE: 11,
+  /** `BPF_MAP_TYPE_ARRAY_OF_MAPS = 12` */
   BPF_MAP_TYPE_ARRAY_OF_MAPS: 12,
+  /** `BPF_MAP_TYPE_HASH_OF_MAPS = 13` */
   BPF_MAP_TYPE_HASH_OF_MAPS: 13,
+  /** `BPF_MAP_TYPE_DEVMAP = 14` */
   BPF_MAP_TYPE_DEVMAP: 14,
+  /** `BPF_MAP_TYPE_SOCKMAP = 15` */
   BPF_MAP_TYPE_SOCKMAP: 15,
+  /** `BPF_MAP_TYPE_CPUMAP = 16` */
   BPF_MAP_TYPE_CPUMAP: 16,
+  /** `BPF_MAP_TYPE_XSKMAP = 17` */
   BPF_MAP_TYPE_XSKMAP: 17,
+  /** `BPF_MAP_TYPE_SOCKHASH = 18` */
   BPF_MAP_TYPE_SOCKHASH: 18,
-  BPF_MAP_TYPE_CGROUP_STORAGE_DEPR: 19,
+  /** `BPF_MAP_TYPE_CGROUP_STORAGE_DEPRECATED = 19` */
+  BPF_MAP_TYPE_CGROUP_STORAGE_DEPRECATED: 19,
+  /** `BPF_MAP_TYPE_CGROUP_STORAGE = 19` */
   BPF_MAP_TYPE_CGROUP_STORAGE: 19,
+  /** `BPF_MAP_TYPE_REUSEPORT_SOCKARRAY = 20` */
   BPF_MAP_TYPE_REUSEPORT_SOCKARRAY: 20,
-  BPF_MAP_TYPE_PERCPU_CGROUP_STORA: 21,
-  BPF_MAP_TYPE_PERCPU_CGROUP_STORA_2: 21,
+  /** `BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE_DEPRECATED = 21` */
+  BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE_DEPRECATED: 21,
+  /** `BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE = 21` */
+  BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE: 21,
+  /** `BPF_MAP_TYPE_QUEUE = 22` */
   BPF_MAP_TYPE_QUEUE: 22,
+  /** `BPF_MAP_TYPE_STACK = 23` */
   BPF_MAP_TYPE_STACK: 23,
+  /** `BPF_MAP_TYPE_SK_STORAGE = 24` */
   BPF_MAP_TYPE_SK_STORAGE: 24,
+  /** `BPF_MAP_TYPE_DEVMAP_HASH = 25` */
   BPF_MAP_TYPE_DEVMAP_HASH: 25,
+  /** `BPF_MAP_TYPE_STRUCT_OPS = 26` */
   BPF_MAP_TYPE_STRUCT_OPS: 26,
+  /** `BPF_MAP_TYPE_RINGBUF = 27` */
   BPF_MAP_TYPE_RINGBUF: 27,
+  /** `BPF_MAP_TYPE_INODE_STORAGE = 28` */
   BPF_MAP_TYPE_INODE_STORAGE: 28,
+  /** `BPF_MAP_TYPE_TASK_STORAGE = 29` */
   BPF_MAP_TYPE_TASK_STORAGE: 29,
+  /** `BPF_MAP_TYPE_BLOOM_FILTER = 30` */
   BPF_MAP_TYPE_BLOOM_FILTER: 30,
+  /** `BPF_MAP_TYPE_USER_RINGBUF = 31` */
   BPF_MAP_TYPE_USER_RINGBUF: 31,
+  /** `BPF_MAP_TYPE_CGRP_STORAGE = 32` */
   BPF_MAP_TYPE_CGRP_STORAGE: 32,
+  /** `BPF_MAP_TYPE_ARENA = 33` */
   BPF_MAP_TYPE_ARENA: 33,
+  /** `__MAX_BPF_MAP_TYPE = 34` */
   __MAX_BPF_MAP_TYPE: 34,
 } as const;
+/** `enum bpf_map_type`: any number, usually one of {@linkcode BpfMapType}'s values. */
+export type BpfMapType = number;
 
-/** The constants of `enum tsbpf_fake_enum`. */
-export const tsbpf_fake_enum = {
+/** `struct __call_single_node`, 16 bytes. */
+export interface CallSingleNode {
+  /** `struct llist_node llist` */
+  llist: LlistNode;
+  /** `unsigned int u_flags` (in an unnamed member) */
+  u_flags: number;
+  /** `atomic_t a_flags` (in an unnamed member) */
+  a_flags: AtomicT;
+  /** `u16 src` */
+  src: number;
+  /** `u16 dst` */
+  dst: number;
+}
+
+/** `struct callback_head`, 16 bytes. */
+export interface CallbackHead {
+  /** `struct callback_head *next` */
+  next: bigint;
+  /** `void (*func)(struct callback_head *)` */
+  func: bigint;
+}
+
+/** `struct core_result`, 96 bytes. */
+export interface CoreResult {
+  /** `__s32 pid` */
+  pid: number;
+  /** `__s32 ppid` */
+  ppid: number;
+  /** `__s32 pppid` */
+  pppid: number;
+  /** `__u64 mm_start_stack` */
+  mm_start_stack: bigint;
+  /** `__u32 exit_state_bits` */
+  exit_state_bits: number;
+  /** `__u32 flags` */
+  flags: number;
+  /** `__u64 task_size` */
+  task_size: bigint;
+  /** `__s64 enum_val` */
+  enum_val: bigint;
+  /** `__u64 sizes` */
+  sizes: bigint;
+  /** `__u32 sched_class_bit` */
+  sched_class_bit: number;
+  /** `char comm[16]` */
+  comm: string;
+  /** `char parent_comm[16]` */
+  parent_comm: string;
+}
+
+/** `struct cpumask`, 32 bytes. */
+export interface Cpumask {
+  /** `unsigned long bits[4]` */
+  bits: BigUint64Array;
+}
+
+/** `typedef struct cpumask cpumask_t`. */
+export type CpumaskT = Cpumask;
+
+/** `struct cred`, 184 bytes. */
+export interface Cred {
+  /** `atomic_long_t usage` */
+  usage: Atomic64T;
+  /** `kuid_t uid` */
+  uid: KuidT;
+  /** `kgid_t gid` */
+  gid: KgidT;
+  /** `kuid_t suid` */
+  suid: KuidT;
+  /** `kgid_t sgid` */
+  sgid: KgidT;
+  /** `kuid_t euid` */
+  euid: KuidT;
+  /** `kgid_t egid` */
+  egid: KgidT;
+  /** `kuid_t fsuid` */
+  fsuid: KuidT;
+  /** `kgid_t fsgid` */
+  fsgid: KgidT;
+  /** `unsigned int securebits` */
+  securebits: number;
+  /** `kernel_cap_t cap_inheritable` */
+  cap_inheritable: KernelCapT;
+  /** `kernel_cap_t cap_permitted` */
+  cap_permitted: KernelCapT;
+  /** `kernel_cap_t cap_effective` */
+  cap_effective: KernelCapT;
+  /** `kernel_cap_t cap_bset` */
+  cap_bset: KernelCapT;
+  /** `kernel_cap_t cap_ambient` */
+  cap_ambient: KernelCapT;
+  /** `unsigned char jit_keyring` */
+  jit_keyring: number;
+  /** `struct key *session_keyring` */
+  session_keyring: bigint;
+  /** `struct key *process_keyring` */
+  process_keyring: bigint;
+  /** `struct key *thread_keyring` */
+  thread_keyring: bigint;
+  /** `struct key *request_key_auth` */
+  request_key_auth: bigint;
+  /** `void *security` */
+  security: bigint;
+  /** `struct user_struct *user` */
+  user: bigint;
+  /** `struct user_namespace *user_ns` */
+  user_ns: bigint;
+  /** `struct ucounts *ucounts` */
+  ucounts: bigint;
+  /** `struct group_info *group_info` */
+  group_info: bigint;
+  /** `int non_rcu` (in an unnamed member) */
+  non_rcu: number;
+  /** `struct callback_head rcu` (in an unnamed member) */
+  rcu: CallbackHead;
+}
+
+/** `struct desc_struct`, 8 bytes. */
+export interface DescStruct {
+  /** `u16 limit0` */
+  limit0: number;
+  /** `u16 base0` */
+  base0: number;
+  /** `u16 base1 : 8` */
+  base1: number;
+  /** `u16 type : 4` */
+  type: number;
+  /** `u16 s : 1` */
+  s: number;
+  /** `u16 dpl : 2` */
+  dpl: number;
+  /** `u16 p : 1` */
+  p: number;
+  /** `u16 limit1 : 4` */
+  limit1: number;
+  /** `u16 avl : 1` */
+  avl: number;
+  /** `u16 l : 1` */
+  l: number;
+  /** `u16 d : 1` */
+  d: number;
+  /** `u16 g : 1` */
+  g: number;
+  /** `u16 base2 : 8` */
+  base2: number;
+}
+
+/** `struct fred_cs`, 8 bytes. */
+export interface FredCs {
+  /** `u64 cs : 16` */
+  cs: number;
+  /** `u64 sl : 2` */
+  sl: number;
+  /** `u64 wfe : 1` */
+  wfe: number;
+}
+
+/** `struct fred_ss`, 8 bytes. */
+export interface FredSs {
+  /** `u64 ss : 16` */
+  ss: number;
+  /** `u64 sti : 1` */
+  sti: number;
+  /** `u64 swevent : 1` */
+  swevent: number;
+  /** `u64 nmi : 1` */
+  nmi: number;
+  /** `u64 vector : 8` */
+  vector: number;
+  /** `u64 type : 4` */
+  type: number;
+  /** `u64 enclave : 1` */
+  enclave: number;
+  /** `u64 lm : 1` */
+  lm: number;
+  /** `u64 nested : 1` */
+  nested: number;
+  /** `u64 insnlen : 4` */
+  insnlen: number;
+}
+
+/** `struct ftrace_ops`, 216 bytes. */
+export interface FtraceOps {
+  /** `ftrace_func_t func` */
+  func: bigint;
+  /** `struct ftrace_ops *next` */
+  next: bigint;
+  /** `unsigned long flags` */
+  flags: bigint;
+  /** `void *private` */
+  private: bigint;
+  /** `ftrace_func_t saved_func` */
+  saved_func: bigint;
+  /** `struct ftrace_ops_hash local_hash` */
+  local_hash: FtraceOpsHash;
+  /** `struct ftrace_ops_hash *func_hash` */
+  func_hash: bigint;
+  /** `struct ftrace_ops_hash old_hash` */
+  old_hash: FtraceOpsHash;
+  /** `unsigned long trampoline` */
+  trampoline: bigint;
+  /** `unsigned long trampoline_size` */
+  trampoline_size: bigint;
+  /** `struct list_head list` */
+  list: ListHead;
+  /** `struct list_head subop_list` */
+  subop_list: ListHead;
+  /** `ftrace_ops_func_t ops_func` */
+  ops_func: bigint;
+  /** `struct ftrace_ops *managed` */
+  managed: bigint;
+  /** `unsigned long direct_call` */
+  direct_call: bigint;
+}
+
+/** The values of `enum ftrace_ops_cmd`. */
+export const FtraceOpsCmd = {
+  /** `FTRACE_OPS_CMD_ENABLE_SHARE_IPMODIFY_SELF = 0` */
+  FTRACE_OPS_CMD_ENABLE_SHARE_IPMODIFY_SELF: 0,
+  /** `FTRACE_OPS_CMD_ENABLE_SHARE_IPMODIFY_PEER = 1` */
+  FTRACE_OPS_CMD_ENABLE_SHARE_IPMODIFY_PEER: 1,
+  /** `FTRACE_OPS_CMD_DISABLE_SHARE_IPMODIFY_PEER = 2` */
+  FTRACE_OPS_CMD_DISABLE_SHARE_IPMODIFY_PEER: 2,
+} as const;
+/** `enum ftrace_ops_cmd`: any number, usually one of {@linkcode FtraceOpsCmd}'s values. */
+export type FtraceOpsCmd = number;
+
+/** `struct ftrace_ops_hash`, 48 bytes. */
+export interface FtraceOpsHash {
+  /** `struct ftrace_hash *notrace_hash` */
+  notrace_hash: bigint;
+  /** `struct ftrace_hash *filter_hash` */
+  filter_hash: bigint;
+  /** `struct mutex regex_lock` */
+  regex_lock: Mutex;
+}
+
+/** `struct ftrace_regs`, 0 bytes. */
+export type FtraceRegs = Record<string, never>;
+
+/** `struct hlist_head`, 8 bytes. */
+export interface HlistHead {
+  /** `struct hlist_node *first` */
+  first: bigint;
+}
+
+/** `struct hlist_node`, 16 bytes. */
+export interface HlistNode {
+  /** `struct hlist_node *next` */
+  next: bigint;
+  /** `struct hlist_node **pprev` */
+  pprev: bigint;
+}
+
+/** `struct hrtimer`, 64 bytes. */
+export interface Hrtimer {
+  /** `struct timerqueue_node node` */
+  node: TimerqueueNode;
+  /** `ktime_t _softexpires` */
+  _softexpires: bigint;
+  /** `enum hrtimer_restart (*function)(struct hrtimer *)` */
+  function: bigint;
+  /** `struct hrtimer_clock_base *base` */
+  base: bigint;
+  /** `u8 state` */
+  state: number;
+  /** `u8 is_rel` */
+  is_rel: number;
+  /** `u8 is_soft` */
+  is_soft: number;
+  /** `u8 is_hard` */
+  is_hard: number;
+}
+
+/** The values of `enum hrtimer_restart`. */
+export const HrtimerRestart = {
+  /** `HRTIMER_NORESTART = 0` */
+  HRTIMER_NORESTART: 0,
+  /** `HRTIMER_RESTART = 1` */
+  HRTIMER_RESTART: 1,
+} as const;
+/** `enum hrtimer_restart`: any number, usually one of {@linkcode HrtimerRestart}'s values. */
+export type HrtimerRestart = number;
+
+/** `struct hw_perf_event`, 208 bytes. */
+export interface HwPerfEvent {
+  /** `u64 config` (in an unnamed member) */
+  config: bigint;
+  /** `u64 config1` (in an unnamed member) */
+  config1: bigint;
+  /** `u64 last_tag` (in an unnamed member) */
+  last_tag: bigint;
+  /** `u64 dyn_constraint` (in an unnamed member) */
+  dyn_constraint: bigint;
+  /** `unsigned long config_base` (in an unnamed member) */
+  config_base: bigint;
+  /** `unsigned long event_base` (in an unnamed member) */
+  event_base: bigint;
+  /** `int event_base_rdpmc` (in an unnamed member) */
+  event_base_rdpmc: number;
+  /** `int idx` (in an unnamed member) */
+  idx: number;
+  /** `int last_cpu` (in an unnamed member) */
+  last_cpu: number;
+  /** `int flags` (in an unnamed member) */
+  flags: number;
+  /** `struct hw_perf_event_extra extra_reg` (in an unnamed member) */
+  extra_reg: HwPerfEventExtra;
+  /** `struct hw_perf_event_extra branch_reg` (in an unnamed member) */
+  branch_reg: HwPerfEventExtra;
+  /** `u64 aux_config` (in an unnamed member) */
+  aux_config: bigint;
+  /** `unsigned int aux_paused` (in an unnamed member) */
+  aux_paused: number;
+  /** `struct hrtimer hrtimer` (in an unnamed member) */
+  hrtimer: Hrtimer;
+  /** `struct list_head tp_list` (in an unnamed member) */
+  tp_list: ListHead;
+  /** `u64 pwr_acc` (in an unnamed member) */
+  pwr_acc: bigint;
+  /** `u64 ptsc` (in an unnamed member) */
+  ptsc: bigint;
+  /** `struct arch_hw_breakpoint info` (in an unnamed member) */
+  info: ArchHwBreakpoint;
+  /** `struct rhlist_head bp_list` (in an unnamed member) */
+  bp_list: RhlistHead;
+  /** `u8 iommu_bank` (in an unnamed member) */
+  iommu_bank: number;
+  /** `u8 iommu_cntr` (in an unnamed member) */
+  iommu_cntr: number;
+  /** `u16 padding` (in an unnamed member) */
+  padding: number;
+  /** `u64 conf` (in an unnamed member) */
+  conf: bigint;
+  /** `u64 conf1` (in an unnamed member) */
+  conf1: bigint;
+  /** `struct task_struct *target` */
+  target: bigint;
+  /** `void *addr_filters` */
+  addr_filters: bigint;
+  /** `unsigned long addr_filters_gen` */
+  addr_filters_gen: bigint;
+  /** `int state` */
+  state: number;
+  /** `local64_t prev_count` */
+  prev_count: Local64T;
+  /** `u64 sample_period` */
+  sample_period: bigint;
+  /** `u64 last_period` (in an unnamed member) */
+  last_period: bigint;
+  /** `local64_t period_left` (in an unnamed member) */
+  period_left: Local64T;
+  /** `u64 saved_metric` (in an unnamed member) */
+  saved_metric: bigint;
+  /** `u64 saved_slots` (in an unnamed member) */
+  saved_slots: bigint;
+  /** `u64 interrupts_seq` */
+  interrupts_seq: bigint;
+  /** `u64 interrupts` */
+  interrupts: bigint;
+  /** `u64 freq_time_stamp` */
+  freq_time_stamp: bigint;
+  /** `u64 freq_count_stamp` */
+  freq_count_stamp: bigint;
+}
+
+/** `struct hw_perf_event_extra`, 24 bytes. */
+export interface HwPerfEventExtra {
+  /** `u64 config` */
+  config: bigint;
+  /** `unsigned int reg` */
+  reg: number;
+  /** `int alloc` */
+  alloc: number;
+  /** `int idx` */
+  idx: number;
+}
+
+/** `struct irq_work`, 32 bytes. */
+export interface IrqWork {
+  /** `struct __call_single_node node` */
+  node: CallSingleNode;
+  /** `void (*func)(struct irq_work *)` */
+  func: bigint;
+  /** `struct rcuwait irqwait` */
+  irqwait: Rcuwait;
+}
+
+/** `typedef struct { ... } kernel_cap_t`, 8 bytes. */
+export interface KernelCapT {
+  /** `u64 val` */
+  val: bigint;
+}
+
+/** `typedef struct { ... } kgid_t`, 4 bytes. */
+export interface KgidT {
+  /** `gid_t val` */
+  val: number;
+}
+
+/** `struct kmap_ctrl`, 0 bytes. */
+export type KmapCtrl = Record<string, never>;
+
+/** `typedef struct { ... } kuid_t`, 4 bytes. */
+export interface KuidT {
+  /** `uid_t val` */
+  val: number;
+}
+
+/** `struct list_head`, 16 bytes. */
+export interface ListHead {
+  /** `struct list_head *next` */
+  next: bigint;
+  /** `struct list_head *prev` */
+  prev: bigint;
+}
+
+/** `struct list_head___match`, 16 bytes. */
+export interface ListHeadMatch {
+  /** `struct list_head___match *next` */
+  next: bigint;
+  /** `struct list_head___match *prev` */
+  prev: bigint;
+}
+
+/** `struct llist_node`, 8 bytes. */
+export interface LlistNode {
+  /** `struct llist_node *next` */
+  next: bigint;
+}
+
+/** `struct load_weight`, 16 bytes. */
+export interface LoadWeight {
+  /** `unsigned long weight` */
+  weight: bigint;
+  /** `u32 inv_weight` */
+  inv_weight: number;
+}
+
+/** `typedef struct { ... } local64_t`, 8 bytes. */
+export interface Local64T {
+  /** `local_t a` */
+  a: LocalT;
+}
+
+/** `typedef struct { ... } local_t`, 8 bytes. */
+export interface LocalT {
+  /** `atomic_long_t a` */
+  a: Atomic64T;
+}
+
+/** `struct maple_tree`, 16 bytes. */
+export interface MapleTree {
+  /** `spinlock_t ma_lock` (in an unnamed member) */
+  ma_lock: Spinlock;
+  /** `unsigned int ma_flags` */
+  ma_flags: number;
+  /** `void *ma_root` */
+  ma_root: bigint;
+}
+
+/** `typedef struct { ... } mm_context_t`, 144 bytes. */
+export interface MmContextT {
+  /** `u64 ctx_id` */
+  ctx_id: bigint;
+  /** `atomic64_t tlb_gen` */
+  tlb_gen: Atomic64T;
+  /** `unsigned long next_trim_cpumask` */
+  next_trim_cpumask: bigint;
+  /** `struct rw_semaphore ldt_usr_sem` */
+  ldt_usr_sem: RwSemaphore;
+  /** `struct ldt_struct *ldt` */
+  ldt: bigint;
+  /** `unsigned long flags` */
+  flags: bigint;
+  /** `struct mutex lock` */
+  lock: Mutex;
+  /** `void *vdso` */
+  vdso: bigint;
+  /** `const struct vdso_image *vdso_image` */
+  vdso_image: bigint;
+  /** `atomic_t perf_rdpmc_allowed` */
+  perf_rdpmc_allowed: AtomicT;
+  /** `u16 pkey_allocation_map` */
+  pkey_allocation_map: number;
+  /** `s16 execute_only_pkey` */
+  execute_only_pkey: number;
+  /** `u16 global_asid` */
+  global_asid: number;
+  /** `bool asid_transition` */
+  asid_transition: boolean;
+}
+
+/** `typedef struct { ... } mm_flags_t`, 8 bytes. */
+export interface MmFlagsT {
+  /** `unsigned long __mm_flags[1]` */
+  __mm_flags: BigUint64Array;
+}
+
+/** `struct mm_struct`, 1472 bytes. */
+export interface MmStruct {
+  /** `atomic_t mm_count` (in an unnamed member) */
+  mm_count: AtomicT;
+  /** `struct maple_tree mm_mt` (in an unnamed member) */
+  mm_mt: MapleTree;
+  /** `unsigned long mmap_base` (in an unnamed member) */
+  mmap_base: bigint;
+  /** `unsigned long mmap_legacy_base` (in an unnamed member) */
+  mmap_legacy_base: bigint;
+  /** `unsigned long mmap_compat_base` (in an unnamed member) */
+  mmap_compat_base: bigint;
+  /** `unsigned long mmap_compat_legacy_base` (in an unnamed member) */
+  mmap_compat_legacy_base: bigint;
+  /** `unsigned long task_size` (in an unnamed member) */
+  task_size: bigint;
+  /** `pgd_t *pgd` (in an unnamed member) */
+  pgd: bigint;
+  /** `atomic_t membarrier_state` (in an unnamed member) */
+  membarrier_state: AtomicT;
+  /** `atomic_t mm_users` (in an unnamed member) */
+  mm_users: AtomicT;
+  /** `struct mm_cid *pcpu_cid` (in an unnamed member) */
+  pcpu_cid: bigint;
+  /** `unsigned long mm_cid_next_scan` (in an unnamed member) */
+  mm_cid_next_scan: bigint;
+  /** `unsigned int nr_cpus_allowed` (in an unnamed member) */
+  nr_cpus_allowed: number;
+  /** `atomic_t max_nr_cid` (in an unnamed member) */
+  max_nr_cid: AtomicT;
+  /** `raw_spinlock_t cpus_allowed_lock` (in an unnamed member) */
+  cpus_allowed_lock: RawSpinlock;
+  /** `atomic_long_t pgtables_bytes` (in an unnamed member) */
+  pgtables_bytes: Atomic64T;
+  /** `int map_count` (in an unnamed member) */
+  map_count: number;
+  /** `spinlock_t page_table_lock` (in an unnamed member) */
+  page_table_lock: Spinlock;
+  /** `struct rw_semaphore mmap_lock` (in an unnamed member) */
+  mmap_lock: RwSemaphore;
+  /** `struct list_head mmlist` (in an unnamed member) */
+  mmlist: ListHead;
+  /** `struct rcuwait vma_writer_wait` (in an unnamed member) */
+  vma_writer_wait: Rcuwait;
+  /** `seqcount_t mm_lock_seq` (in an unnamed member) */
+  mm_lock_seq: Seqcount;
+  /** `atomic64_t futex_unique_id` (in an unnamed member) */
+  futex_unique_id: Atomic64T;
+  /** `struct mutex futex_hash_lock` (in an unnamed member) */
+  futex_hash_lock: Mutex;
+  /** `struct futex_private_hash *futex_phash` (in an unnamed member) */
+  futex_phash: bigint;
+  /** `struct futex_private_hash *futex_phash_new` (in an unnamed member) */
+  futex_phash_new: bigint;
+  /** `unsigned long futex_batches` (in an unnamed member) */
+  futex_batches: bigint;
+  /** `struct callback_head futex_rcu` (in an unnamed member) */
+  futex_rcu: CallbackHead;
+  /** `atomic_long_t futex_atomic` (in an unnamed member) */
+  futex_atomic: Atomic64T;
+  /** `unsigned int *futex_ref` (in an unnamed member) */
+  futex_ref: bigint;
+  /** `unsigned long hiwater_rss` (in an unnamed member) */
+  hiwater_rss: bigint;
+  /** `unsigned long hiwater_vm` (in an unnamed member) */
+  hiwater_vm: bigint;
+  /** `unsigned long total_vm` (in an unnamed member) */
+  total_vm: bigint;
+  /** `unsigned long locked_vm` (in an unnamed member) */
+  locked_vm: bigint;
+  /** `atomic64_t pinned_vm` (in an unnamed member) */
+  pinned_vm: Atomic64T;
+  /** `unsigned long data_vm` (in an unnamed member) */
+  data_vm: bigint;
+  /** `unsigned long exec_vm` (in an unnamed member) */
+  exec_vm: bigint;
+  /** `unsigned long stack_vm` (in an unnamed member) */
+  stack_vm: bigint;
+  /** `vm_flags_t def_flags` (in an unnamed member) */
+  def_flags: bigint;
+  /** `seqcount_t write_protect_seq` (in an unnamed member) */
+  write_protect_seq: Seqcount;
+  /** `spinlock_t arg_lock` (in an unnamed member) */
+  arg_lock: Spinlock;
+  /** `unsigned long start_code` (in an unnamed member) */
+  start_code: bigint;
+  /** `unsigned long end_code` (in an unnamed member) */
+  end_code: bigint;
+  /** `unsigned long start_data` (in an unnamed member) */
+  start_data: bigint;
+  /** `unsigned long end_data` (in an unnamed member) */
+  end_data: bigint;
+  /** `unsigned long start_brk` (in an unnamed member) */
+  start_brk: bigint;
+  /** `unsigned long brk` (in an unnamed member) */
+  brk: bigint;
+  /** `unsigned long start_stack` (in an unnamed member) */
+  start_stack: bigint;
+  /** `unsigned long arg_start` (in an unnamed member) */
+  arg_start: bigint;
+  /** `unsigned long arg_end` (in an unnamed member) */
+  arg_end: bigint;
+  /** `unsigned long env_start` (in an unnamed member) */
+  env_start: bigint;
+  /** `unsigned long env_end` (in an unnamed member) */
+  env_end: bigint;
+  /** `unsigned long saved_auxv[56]` (in an unnamed member) */
+  saved_auxv: BigUint64Array;
+  /** `struct percpu_counter rss_stat[4]` (in an unnamed member) */
+  rss_stat: PercpuCounter[];
+  /** `struct linux_binfmt *binfmt` (in an unnamed member) */
+  binfmt: bigint;
+  /** `mm_context_t context` (in an unnamed member) */
+  context: MmContextT;
+  /** `mm_flags_t flags` (in an unnamed member) */
+  flags: MmFlagsT;
+  /** `spinlock_t ioctx_lock` (in an unnamed member) */
+  ioctx_lock: Spinlock;
+  /** `struct kioctx_table *ioctx_table` (in an unnamed member) */
+  ioctx_table: bigint;
+  /** `struct task_struct *owner` (in an unnamed member) */
+  owner: bigint;
+  /** `struct user_namespace *user_ns` (in an unnamed member) */
+  user_ns: bigint;
+  /** `struct file *exe_file` (in an unnamed member) */
+  exe_file: bigint;
+  /** `struct mmu_notifier_subscriptions *notifier_subscriptions` (in an unnamed member) */
+  notifier_subscriptions: bigint;
+  /** `unsigned long numa_next_scan` (in an unnamed member) */
+  numa_next_scan: bigint;
+  /** `unsigned long numa_scan_offset` (in an unnamed member) */
+  numa_scan_offset: bigint;
+  /** `int numa_scan_seq` (in an unnamed member) */
+  numa_scan_seq: number;
+  /** `atomic_t tlb_flush_pending` (in an unnamed member) */
+  tlb_flush_pending: AtomicT;
+  /** `atomic_t tlb_flush_batched` (in an unnamed member) */
+  tlb_flush_batched: AtomicT;
+  /** `struct uprobes_state uprobes_state` (in an unnamed member) */
+  uprobes_state: UprobesState;
+  /** `atomic_long_t hugetlb_usage` (in an unnamed member) */
+  hugetlb_usage: Atomic64T;
+  /** `struct work_struct async_put_work` (in an unnamed member) */
+  async_put_work: WorkStruct;
+  /** `unsigned long ksm_merging_pages` (in an unnamed member) */
+  ksm_merging_pages: bigint;
+  /** `unsigned long ksm_rmap_items` (in an unnamed member) */
+  ksm_rmap_items: bigint;
+  /** `atomic_long_t ksm_zero_pages` (in an unnamed member) */
+  ksm_zero_pages: Atomic64T;
+  /** `mm_id_t mm_id` (in an unnamed member) */
+  mm_id: number;
+  /** `unsigned long cpu_bitmap[0]` */
+  cpu_bitmap: BigUint64Array;
+}
+
+/** `struct mutex`, 32 bytes. */
+export interface Mutex {
+  /** `atomic_long_t owner` */
+  owner: Atomic64T;
+  /** `raw_spinlock_t wait_lock` */
+  wait_lock: RawSpinlock;
+  /** `struct optimistic_spin_queue osq` */
+  osq: OptimisticSpinQueue;
+  /** `struct list_head wait_list` */
+  wait_list: ListHead;
+}
+
+/** `typedef struct { ... } nodemask_t`, 128 bytes. */
+export interface NodemaskT {
+  /** `unsigned long bits[16]` */
+  bits: BigUint64Array;
+}
+
+/** `struct optimistic_spin_queue`, 4 bytes. */
+export interface OptimisticSpinQueue {
+  /** `atomic_t tail` */
+  tail: AtomicT;
+}
+
+/** `struct page_frag`, 16 bytes. */
+export interface PageFrag {
+  /** `struct page *page` */
+  page: bigint;
+  /** `__u32 offset` */
+  offset: number;
+  /** `__u32 size` */
+  size: number;
+}
+
+/** `struct percpu_counter`, 40 bytes. */
+export interface PercpuCounter {
+  /** `raw_spinlock_t lock` */
+  lock: RawSpinlock;
+  /** `s64 count` */
+  count: bigint;
+  /** `struct list_head list` */
+  list: ListHead;
+  /** `s32 *counters` */
+  counters: bigint;
+}
+
+/** `struct perf_addr_filters_head`, 24 bytes. */
+export interface PerfAddrFiltersHead {
+  /** `struct list_head list` */
+  list: ListHead;
+  /** `raw_spinlock_t lock` */
+  lock: RawSpinlock;
+  /** `unsigned int nr_file_filters` */
+  nr_file_filters: number;
+}
+
+/** `struct perf_event`, 1352 bytes. */
+export interface PerfEvent {
+  /** `struct list_head event_entry` */
+  event_entry: ListHead;
+  /** `struct list_head sibling_list` */
+  sibling_list: ListHead;
+  /** `struct list_head active_list` */
+  active_list: ListHead;
+  /** `struct rb_node group_node` */
+  group_node: RbNode;
+  /** `u64 group_index` */
+  group_index: bigint;
+  /** `struct list_head migrate_entry` */
+  migrate_entry: ListHead;
+  /** `struct hlist_node hlist_entry` */
+  hlist_entry: HlistNode;
+  /** `struct list_head active_entry` */
+  active_entry: ListHead;
+  /** `int nr_siblings` */
+  nr_siblings: number;
+  /** `int event_caps` */
+  event_caps: number;
+  /** `int group_caps` */
+  group_caps: number;
+  /** `unsigned int group_generation` */
+  group_generation: number;
+  /** `struct perf_event *group_leader` */
+  group_leader: bigint;
+  /** `struct pmu *pmu` */
+  pmu: bigint;
+  /** `void *pmu_private` */
+  pmu_private: bigint;
+  /** `enum perf_event_state state` */
+  state: PerfEventState;
+  /** `unsigned int attach_state` */
+  attach_state: number;
+  /** `local64_t count` */
+  count: Local64T;
+  /** `atomic64_t child_count` */
+  child_count: Atomic64T;
+  /** `u64 total_time_enabled` */
+  total_time_enabled: bigint;
+  /** `u64 total_time_running` */
+  total_time_running: bigint;
+  /** `u64 tstamp` */
+  tstamp: bigint;
+  /** `struct perf_event_attr attr` */
+  attr: PerfEventAttr;
+  /** `u16 header_size` */
+  header_size: number;
+  /** `u16 id_header_size` */
+  id_header_size: number;
+  /** `u16 read_size` */
+  read_size: number;
+  /** `struct hw_perf_event hw` */
+  hw: HwPerfEvent;
+  /** `struct perf_event_context *ctx` */
+  ctx: bigint;
+  /** `struct perf_event_pmu_context *pmu_ctx` */
+  pmu_ctx: bigint;
+  /** `atomic_long_t refcount` */
+  refcount: Atomic64T;
+  /** `atomic64_t child_total_time_enabled` */
+  child_total_time_enabled: Atomic64T;
+  /** `atomic64_t child_total_time_running` */
+  child_total_time_running: Atomic64T;
+  /** `struct mutex child_mutex` */
+  child_mutex: Mutex;
+  /** `struct list_head child_list` */
+  child_list: ListHead;
+  /** `struct perf_event *parent` */
+  parent: bigint;
+  /** `int oncpu` */
+  oncpu: number;
+  /** `int cpu` */
+  cpu: number;
+  /** `struct list_head owner_entry` */
+  owner_entry: ListHead;
+  /** `struct task_struct *owner` */
+  owner: bigint;
+  /** `u8 owner_class` */
+  owner_class: number;
+  /** `struct mutex mmap_mutex` */
+  mmap_mutex: Mutex;
+  /** `refcount_t mmap_count` */
+  mmap_count: RefcountStruct;
+  /** `struct perf_buffer *rb` */
+  rb: bigint;
+  /** `struct list_head rb_entry` */
+  rb_entry: ListHead;
+  /** `unsigned long rcu_batches` */
+  rcu_batches: bigint;
+  /** `int rcu_pending` */
+  rcu_pending: number;
+  /** `wait_queue_head_t waitq` */
+  waitq: WaitQueueHead;
+  /** `struct fasync_struct *fasync` */
+  fasync: bigint;
+  /** `unsigned int pending_wakeup` */
+  pending_wakeup: number;
+  /** `unsigned int pending_kill` */
+  pending_kill: number;
+  /** `unsigned int pending_disable` */
+  pending_disable: number;
+  /** `unsigned long pending_addr` */
+  pending_addr: bigint;
+  /** `struct irq_work pending_irq` */
+  pending_irq: IrqWork;
+  /** `struct irq_work pending_disable_irq` */
+  pending_disable_irq: IrqWork;
+  /** `struct callback_head pending_task` */
+  pending_task: CallbackHead;
+  /** `unsigned int pending_work` */
+  pending_work: number;
+  /** `atomic_t event_limit` */
+  event_limit: AtomicT;
+  /** `struct perf_addr_filters_head addr_filters` */
+  addr_filters: PerfAddrFiltersHead;
+  /** `struct perf_addr_filter_range *addr_filter_ranges` */
+  addr_filter_ranges: bigint;
+  /** `unsigned long addr_filters_gen` */
+  addr_filters_gen: bigint;
+  /** `struct perf_event *aux_event` */
+  aux_event: bigint;
+  /** `void (*destroy)(struct perf_event *)` */
+  destroy: bigint;
+  /** `struct callback_head callback_head` */
+  callback_head: CallbackHead;
+  /** `struct pid_namespace *ns` */
+  ns: bigint;
+  /** `u64 id` */
+  id: bigint;
+  /** `atomic64_t lost_samples` */
+  lost_samples: Atomic64T;
+  /** `u64 (*clock)(void)` */
+  clock: bigint;
+  /** `perf_overflow_handler_t overflow_handler` */
+  overflow_handler: bigint;
+  /** `void *overflow_handler_context` */
+  overflow_handler_context: bigint;
+  /** `struct bpf_prog *prog` */
+  prog: bigint;
+  /** `u64 bpf_cookie` */
+  bpf_cookie: bigint;
+  /** `struct trace_event_call *tp_event` */
+  tp_event: bigint;
+  /** `struct event_filter *filter` */
+  filter: bigint;
+  /** `struct ftrace_ops ftrace_ops` */
+  ftrace_ops: FtraceOps;
+  /** `struct perf_cgroup *cgrp` */
+  cgrp: bigint;
+  /** `void *security` */
+  security: bigint;
+  /** `struct list_head sb_list` */
+  sb_list: ListHead;
+  /** `struct list_head pmu_list` */
+  pmu_list: ListHead;
+  /** `u32 orig_type` */
+  orig_type: number;
+}
+
+/** `struct perf_event_attr`, 136 bytes. */
+export interface PerfEventAttr {
+  /** `__u32 type` */
+  type: number;
+  /** `__u32 size` */
+  size: number;
+  /** `__u64 config` */
+  config: bigint;
+  /** `__u64 sample_period` (in an unnamed member) */
+  sample_period: bigint;
+  /** `__u64 sample_freq` (in an unnamed member) */
+  sample_freq: bigint;
+  /** `__u64 sample_type` */
+  sample_type: bigint;
+  /** `__u64 read_format` */
+  read_format: bigint;
+  /** `__u64 disabled : 1` */
+  disabled: number;
+  /** `__u64 inherit : 1` */
+  inherit: number;
+  /** `__u64 pinned : 1` */
+  pinned: number;
+  /** `__u64 exclusive : 1` */
+  exclusive: number;
+  /** `__u64 exclude_user : 1` */
+  exclude_user: number;
+  /** `__u64 exclude_kernel : 1` */
+  exclude_kernel: number;
+  /** `__u64 exclude_hv : 1` */
+  exclude_hv: number;
+  /** `__u64 exclude_idle : 1` */
+  exclude_idle: number;
+  /** `__u64 mmap : 1` */
+  mmap: number;
+  /** `__u64 comm : 1` */
+  comm: number;
+  /** `__u64 freq : 1` */
+  freq: number;
+  /** `__u64 inherit_stat : 1` */
+  inherit_stat: number;
+  /** `__u64 enable_on_exec : 1` */
+  enable_on_exec: number;
+  /** `__u64 task : 1` */
+  task: number;
+  /** `__u64 watermark : 1` */
+  watermark: number;
+  /** `__u64 precise_ip : 2` */
+  precise_ip: number;
+  /** `__u64 mmap_data : 1` */
+  mmap_data: number;
+  /** `__u64 sample_id_all : 1` */
+  sample_id_all: number;
+  /** `__u64 exclude_host : 1` */
+  exclude_host: number;
+  /** `__u64 exclude_guest : 1` */
+  exclude_guest: number;
+  /** `__u64 exclude_callchain_kernel : 1` */
+  exclude_callchain_kernel: number;
+  /** `__u64 exclude_callchain_user : 1` */
+  exclude_callchain_user: number;
+  /** `__u64 mmap2 : 1` */
+  mmap2: number;
+  /** `__u64 comm_exec : 1` */
+  comm_exec: number;
+  /** `__u64 use_clockid : 1` */
+  use_clockid: number;
+  /** `__u64 context_switch : 1` */
+  context_switch: number;
+  /** `__u64 write_backward : 1` */
+  write_backward: number;
+  /** `__u64 namespaces : 1` */
+  namespaces: number;
+  /** `__u64 ksymbol : 1` */
+  ksymbol: number;
+  /** `__u64 bpf_event : 1` */
+  bpf_event: number;
+  /** `__u64 aux_output : 1` */
+  aux_output: number;
+  /** `__u64 cgroup : 1` */
+  cgroup: number;
+  /** `__u64 text_poke : 1` */
+  text_poke: number;
+  /** `__u64 build_id : 1` */
+  build_id: number;
+  /** `__u64 inherit_thread : 1` */
+  inherit_thread: number;
+  /** `__u64 remove_on_exec : 1` */
+  remove_on_exec: number;
+  /** `__u64 sigtrap : 1` */
+  sigtrap: number;
+  /** `__u64 __reserved_1 : 26` */
+  __reserved_1: number;
+  /** `__u32 wakeup_events` (in an unnamed member) */
+  wakeup_events: number;
+  /** `__u32 wakeup_watermark` (in an unnamed member) */
+  wakeup_watermark: number;
+  /** `__u32 bp_type` */
+  bp_type: number;
+  /** `__u64 bp_addr` (in an unnamed member) */
+  bp_addr: bigint;
+  /** `__u64 kprobe_func` (in an unnamed member) */
+  kprobe_func: bigint;
+  /** `__u64 uprobe_path` (in an unnamed member) */
+  uprobe_path: bigint;
+  /** `__u64 config1` (in an unnamed member) */
+  config1: bigint;
+  /** `__u64 bp_len` (in an unnamed member) */
+  bp_len: bigint;
+  /** `__u64 kprobe_addr` (in an unnamed member) */
+  kprobe_addr: bigint;
+  /** `__u64 probe_offset` (in an unnamed member) */
+  probe_offset: bigint;
+  /** `__u64 config2` (in an unnamed member) */
+  config2: bigint;
+  /** `__u64 branch_sample_type` */
+  branch_sample_type: bigint;
+  /** `__u64 sample_regs_user` */
+  sample_regs_user: bigint;
+  /** `__u32 sample_stack_user` */
+  sample_stack_user: number;
+  /** `__s32 clockid` */
+  clockid: number;
+  /** `__u64 sample_regs_intr` */
+  sample_regs_intr: bigint;
+  /** `__u32 aux_watermark` */
+  aux_watermark: number;
+  /** `__u16 sample_max_stack` */
+  sample_max_stack: number;
+  /** `__u16 __reserved_2` */
+  __reserved_2: number;
+  /** `__u32 aux_sample_size` */
+  aux_sample_size: number;
+  /** `__u32 aux_action` (in an unnamed member) */
+  aux_action: number;
+  /** `__u32 aux_start_paused : 1` (in an unnamed member) */
+  aux_start_paused: number;
+  /** `__u32 aux_pause : 1` (in an unnamed member) */
+  aux_pause: number;
+  /** `__u32 aux_resume : 1` (in an unnamed member) */
+  aux_resume: number;
+  /** `__u32 __reserved_3 : 29` (in an unnamed member) */
+  __reserved_3: number;
+  /** `__u64 sig_data` */
+  sig_data: bigint;
+  /** `__u64 config3` */
+  config3: bigint;
+}
+
+/** The values of `enum perf_event_state`. */
+export const PerfEventState = {
+  /** `PERF_EVENT_STATE_DEAD = -5` */
+  PERF_EVENT_STATE_DEAD: -5,
+  /** `PERF_EVENT_STATE_REVOKED = -4` */
+  PERF_EVENT_STATE_REVOKED: -4,
+  /** `PERF_EVENT_STATE_EXIT = -3` */
+  PERF_EVENT_STATE_EXIT: -3,
+  /** `PERF_EVENT_STATE_ERROR = -2` */
+  PERF_EVENT_STATE_ERROR: -2,
+  /** `PERF_EVENT_STATE_OFF = -1` */
+  PERF_EVENT_STATE_OFF: -1,
+  /** `PERF_EVENT_STATE_INACTIVE = 0` */
+  PERF_EVENT_STATE_INACTIVE: 0,
+  /** `PERF_EVENT_STATE_ACTIVE = 1` */
+  PERF_EVENT_STATE_ACTIVE: 1,
+} as const;
+/** `enum perf_event_state`: any number, usually one of {@linkcode PerfEventState}'s values. */
+export type PerfEventState = number;
+
+/** `union perf_mem_data_src`, 8 bytes; decode gives every member, encode writes those given. */
+export interface PerfMemDataSrc {
+  /** `__u64 val` */
+  val: bigint;
+  /** `__u64 mem_op : 5` (in an unnamed member) */
+  mem_op: number;
+  /** `__u64 mem_lvl : 14` (in an unnamed member) */
+  mem_lvl: number;
+  /** `__u64 mem_snoop : 5` (in an unnamed member) */
+  mem_snoop: number;
+  /** `__u64 mem_lock : 2` (in an unnamed member) */
+  mem_lock: number;
+  /** `__u64 mem_dtlb : 7` (in an unnamed member) */
+  mem_dtlb: number;
+  /** `__u64 mem_lvl_num : 4` (in an unnamed member) */
+  mem_lvl_num: number;
+  /** `__u64 mem_remote : 1` (in an unnamed member) */
+  mem_remote: number;
+  /** `__u64 mem_snoopx : 2` (in an unnamed member) */
+  mem_snoopx: number;
+  /** `__u64 mem_blk : 3` (in an unnamed member) */
+  mem_blk: number;
+  /** `__u64 mem_hops : 3` (in an unnamed member) */
+  mem_hops: number;
+  /** `__u64 mem_rsvd : 18` (in an unnamed member) */
+  mem_rsvd: number;
+}
+
+/** `struct perf_regs`, 16 bytes. */
+export interface PerfRegs {
+  /** `__u64 abi` */
+  abi: bigint;
+  /** `struct pt_regs *regs` */
+  regs: bigint;
+}
+
+/** `struct perf_sample_data`, 256 bytes. */
+export interface PerfSampleData {
+  /** `u64 sample_flags` */
+  sample_flags: bigint;
+  /** `u64 period` */
+  period: bigint;
+  /** `u64 dyn_size` */
+  dyn_size: bigint;
+  /** `u64 type` */
+  type: bigint;
+  /** `struct { ... } tid_entry` */
+  tid_entry: PerfSampleData_tid_entry;
+  /** `u64 time` */
+  time: bigint;
+  /** `u64 id` */
+  id: bigint;
+  /** `struct { ... } cpu_entry` */
+  cpu_entry: PerfSampleData_cpu_entry;
+  /** `u64 ip` */
+  ip: bigint;
+  /** `struct perf_callchain_entry *callchain` */
+  callchain: bigint;
+  /** `struct perf_raw_record *raw` */
+  raw: bigint;
+  /** `struct perf_branch_stack *br_stack` */
+  br_stack: bigint;
+  /** `u64 *br_stack_cntr` */
+  br_stack_cntr: bigint;
+  /** `union perf_sample_weight weight` */
+  weight: PerfSampleWeight;
+  /** `union perf_mem_data_src data_src` */
+  data_src: PerfMemDataSrc;
+  /** `u64 txn` */
+  txn: bigint;
+  /** `struct perf_regs regs_user` */
+  regs_user: PerfRegs;
+  /** `struct perf_regs regs_intr` */
+  regs_intr: PerfRegs;
+  /** `u64 stack_user_size` */
+  stack_user_size: bigint;
+  /** `u64 stream_id` */
+  stream_id: bigint;
+  /** `u64 cgroup` */
+  cgroup: bigint;
+  /** `u64 addr` */
+  addr: bigint;
+  /** `u64 phys_addr` */
+  phys_addr: bigint;
+  /** `u64 data_page_size` */
+  data_page_size: bigint;
+  /** `u64 code_page_size` */
+  code_page_size: bigint;
+  /** `u64 aux_size` */
+  aux_size: bigint;
+}
+
+/** `struct { ... }`, 8 bytes. */
+export interface PerfSampleData_cpu_entry {
+  /** `u32 cpu` */
+  cpu: number;
+  /** `u32 reserved` */
+  reserved: number;
+}
+
+/** `struct { ... }`, 8 bytes. */
+export interface PerfSampleData_tid_entry {
+  /** `u32 pid` */
+  pid: number;
+  /** `u32 tid` */
+  tid: number;
+}
+
+/** `union perf_sample_weight`, 8 bytes; decode gives every member, encode writes those given. */
+export interface PerfSampleWeight {
+  /** `__u64 full` */
+  full: bigint;
+  /** `__u32 var1_dw` (in an unnamed member) */
+  var1_dw: number;
+  /** `__u16 var2_w` (in an unnamed member) */
+  var2_w: number;
+  /** `__u16 var3_w` (in an unnamed member) */
+  var3_w: number;
+}
+
+/** `typedef struct { ... } pgd_t`, 8 bytes. */
+export interface PgdT {
+  /** `pgdval_t pgd` */
+  pgd: bigint;
+}
+
+/** `struct plist_node`, 40 bytes. */
+export interface PlistNode {
+  /** `int prio` */
+  prio: number;
+  /** `struct list_head prio_list` */
+  prio_list: ListHead;
+  /** `struct list_head node_list` */
+  node_list: ListHead;
+}
+
+/** `struct posix_cputimer_base`, 24 bytes. */
+export interface PosixCputimerBase {
+  /** `u64 nextevt` */
+  nextevt: bigint;
+  /** `struct timerqueue_head tqhead` */
+  tqhead: TimerqueueHead;
+}
+
+/** `struct posix_cputimers`, 80 bytes. */
+export interface PosixCputimers {
+  /** `struct posix_cputimer_base bases[3]` */
+  bases: PosixCputimerBase[];
+  /** `unsigned int timers_active` */
+  timers_active: number;
+  /** `unsigned int expiry_active` */
+  expiry_active: number;
+}
+
+/** `struct posix_cputimers_work`, 56 bytes. */
+export interface PosixCputimersWork {
+  /** `struct callback_head work` */
+  work: CallbackHead;
+  /** `struct mutex mutex` */
+  mutex: Mutex;
+  /** `unsigned int scheduled` */
+  scheduled: number;
+}
+
+/** `struct prev_cputime`, 24 bytes. */
+export interface PrevCputime {
+  /** `u64 utime` */
+  utime: bigint;
+  /** `u64 stime` */
+  stime: bigint;
+  /** `raw_spinlock_t lock` */
+  lock: RawSpinlock;
+}
+
+/** `struct pt_regs`, 168 bytes. */
+export interface PtRegs {
+  /** `unsigned long r15` */
+  r15: bigint;
+  /** `unsigned long r14` */
+  r14: bigint;
+  /** `unsigned long r13` */
+  r13: bigint;
+  /** `unsigned long r12` */
+  r12: bigint;
+  /** `unsigned long bp` */
+  bp: bigint;
+  /** `unsigned long bx` */
+  bx: bigint;
+  /** `unsigned long r11` */
+  r11: bigint;
+  /** `unsigned long r10` */
+  r10: bigint;
+  /** `unsigned long r9` */
+  r9: bigint;
+  /** `unsigned long r8` */
+  r8: bigint;
+  /** `unsigned long ax` */
+  ax: bigint;
+  /** `unsigned long cx` */
+  cx: bigint;
+  /** `unsigned long dx` */
+  dx: bigint;
+  /** `unsigned long si` */
+  si: bigint;
+  /** `unsigned long di` */
+  di: bigint;
+  /** `unsigned long orig_ax` */
+  orig_ax: bigint;
+  /** `unsigned long ip` */
+  ip: bigint;
+  /** `u16 cs` (in an unnamed member) */
+  cs: number;
+  /** `u64 csx` (in an unnamed member) */
+  csx: bigint;
+  /** `struct fred_cs fred_cs` (in an unnamed member) */
+  fred_cs: FredCs;
+  /** `unsigned long flags` */
+  flags: bigint;
+  /** `unsigned long sp` */
+  sp: bigint;
+  /** `u16 ss` (in an unnamed member) */
+  ss: number;
+  /** `u64 ssx` (in an unnamed member) */
+  ssx: bigint;
+  /** `struct fred_ss fred_ss` (in an unnamed member) */
+  fred_ss: FredSs;
+}
+
+/** `struct qspinlock`, 4 bytes. */
+export interface Qspinlock {
+  /** `atomic_t val` (in an unnamed member) */
+  val: AtomicT;
+  /** `u8 locked` (in an unnamed member) */
+  locked: number;
+  /** `u8 pending` (in an unnamed member) */
+  pending: number;
+  /** `u16 locked_pending` (in an unnamed member) */
+  locked_pending: number;
+  /** `u16 tail` (in an unnamed member) */
+  tail: number;
+}
+
+/** `struct raw_spinlock`, 4 bytes. */
+export interface RawSpinlock {
+  /** `arch_spinlock_t raw_lock` */
+  raw_lock: Qspinlock;
+}
+
+/** `typedef struct raw_spinlock raw_spinlock_t`. */
+export type RawSpinlockT = RawSpinlock;
+
+/** `struct rb_node`, 24 bytes. */
+export interface RbNode {
+  /** `unsigned long __rb_parent_color` */
+  __rb_parent_color: bigint;
+  /** `struct rb_node *rb_right` */
+  rb_right: bigint;
+  /** `struct rb_node *rb_left` */
+  rb_left: bigint;
+}
+
+/** `struct rb_root`, 8 bytes. */
+export interface RbRoot {
+  /** `struct rb_node *rb_node` */
+  rb_node: bigint;
+}
+
+/** `struct rb_root_cached`, 16 bytes. */
+export interface RbRootCached {
+  /** `struct rb_root rb_root` */
+  rb_root: RbRoot;
+  /** `struct rb_node *rb_leftmost` */
+  rb_leftmost: bigint;
+}
+
+/** `union rcu_special`, 4 bytes; decode gives every member, encode writes those given. */
+export interface RcuSpecial {
+  /** `struct { ... } b` */
+  b: RcuSpecial_b;
+  /** `u32 s` */
+  s: number;
+}
+
+/** `struct { ... }`, 4 bytes. */
+export interface RcuSpecial_b {
+  /** `u8 blocked` */
+  blocked: number;
+  /** `u8 need_qs` */
+  need_qs: number;
+  /** `u8 exp_hint` */
+  exp_hint: number;
+  /** `u8 need_mb` */
+  need_mb: number;
+}
+
+/** `struct rcuwait`, 8 bytes. */
+export interface Rcuwait {
+  /** `struct task_struct *task` */
+  task: bigint;
+}
+
+/** `struct refcount_struct`, 4 bytes. */
+export interface RefcountStruct {
+  /** `atomic_t refs` */
+  refs: AtomicT;
+}
+
+/** `typedef struct refcount_struct refcount_t`. */
+export type RefcountT = RefcountStruct;
+
+/** `struct restart_block`, 56 bytes. */
+export interface RestartBlock {
+  /** `unsigned long arch_data` */
+  arch_data: bigint;
+  /** `long (*fn)(struct restart_block *)` */
+  fn: bigint;
+  /** `struct { ... } futex` (in an unnamed member) */
+  futex: RestartBlock_futex;
+  /** `struct { ... } nanosleep` (in an unnamed member) */
+  nanosleep: RestartBlock_nanosleep;
+  /** `struct { ... } poll` (in an unnamed member) */
+  poll: RestartBlock_poll;
+}
+
+/** `struct { ... }`, 40 bytes. */
+export interface RestartBlock_futex {
+  /** `u32 *uaddr` */
+  uaddr: bigint;
+  /** `u32 val` */
+  val: number;
+  /** `u32 flags` */
+  flags: number;
+  /** `u32 bitset` */
+  bitset: number;
+  /** `u64 time` */
+  time: bigint;
+  /** `u32 *uaddr2` */
+  uaddr2: bigint;
+}
+
+/** `struct { ... }`, 24 bytes. */
+export interface RestartBlock_nanosleep {
+  /** `clockid_t clockid` */
+  clockid: number;
+  /** `enum timespec_type type` */
+  type: TimespecType;
+  /** `struct __kernel_timespec *rmtp` (in an unnamed member) */
+  rmtp: bigint;
+  /** `struct old_timespec32 *compat_rmtp` (in an unnamed member) */
+  compat_rmtp: bigint;
+  /** `u64 expires` */
+  expires: bigint;
+}
+
+/** `struct { ... }`, 32 bytes. */
+export interface RestartBlock_poll {
+  /** `struct pollfd *ufds` */
+  ufds: bigint;
+  /** `int nfds` */
+  nfds: number;
+  /** `int has_timeout` */
+  has_timeout: number;
+  /** `unsigned long tv_sec` */
+  tv_sec: bigint;
+  /** `unsigned long tv_nsec` */
+  tv_nsec: bigint;
+}
+
+/** `struct rhash_head`, 8 bytes. */
+export interface RhashHead {
+  /** `struct rhash_head *next` */
+  next: bigint;
+}
+
+/** `struct rhlist_head`, 16 bytes. */
+export interface RhlistHead {
+  /** `struct rhash_head rhead` */
+  rhead: RhashHead;
+  /** `struct rhlist_head *next` */
+  next: bigint;
+}
+
+/** `struct rw_semaphore`, 40 bytes. */
+export interface RwSemaphore {
+  /** `atomic_long_t count` */
+  count: Atomic64T;
+  /** `atomic_long_t owner` */
+  owner: Atomic64T;
+  /** `struct optimistic_spin_queue osq` */
+  osq: OptimisticSpinQueue;
+  /** `raw_spinlock_t wait_lock` */
+  wait_lock: RawSpinlock;
+  /** `struct list_head wait_list` */
+  wait_list: ListHead;
+}
+
+/** `struct sched_avg`, 64 bytes. */
+export interface SchedAvg {
+  /** `u64 last_update_time` */
+  last_update_time: bigint;
+  /** `u64 load_sum` */
+  load_sum: bigint;
+  /** `u64 runnable_sum` */
+  runnable_sum: bigint;
+  /** `u32 util_sum` */
+  util_sum: number;
+  /** `u32 period_contrib` */
+  period_contrib: number;
+  /** `unsigned long load_avg` */
+  load_avg: bigint;
+  /** `unsigned long runnable_avg` */
+  runnable_avg: bigint;
+  /** `unsigned long util_avg` */
+  util_avg: bigint;
+  /** `unsigned int util_est` */
+  util_est: number;
+}
+
+/** `struct sched_dl_entity`, 240 bytes. */
+export interface SchedDlEntity {
+  /** `struct rb_node rb_node` */
+  rb_node: RbNode;
+  /** `u64 dl_runtime` */
+  dl_runtime: bigint;
+  /** `u64 dl_deadline` */
+  dl_deadline: bigint;
+  /** `u64 dl_period` */
+  dl_period: bigint;
+  /** `u64 dl_bw` */
+  dl_bw: bigint;
+  /** `u64 dl_density` */
+  dl_density: bigint;
+  /** `s64 runtime` */
+  runtime: bigint;
+  /** `u64 deadline` */
+  deadline: bigint;
+  /** `unsigned int flags` */
+  flags: number;
+  /** `unsigned int dl_throttled : 1` */
+  dl_throttled: number;
+  /** `unsigned int dl_yielded : 1` */
+  dl_yielded: number;
+  /** `unsigned int dl_non_contending : 1` */
+  dl_non_contending: number;
+  /** `unsigned int dl_overrun : 1` */
+  dl_overrun: number;
+  /** `unsigned int dl_server : 1` */
+  dl_server: number;
+  /** `unsigned int dl_server_active : 1` */
+  dl_server_active: number;
+  /** `unsigned int dl_defer : 1` */
+  dl_defer: number;
+  /** `unsigned int dl_defer_armed : 1` */
+  dl_defer_armed: number;
+  /** `unsigned int dl_defer_running : 1` */
+  dl_defer_running: number;
+  /** `struct hrtimer dl_timer` */
+  dl_timer: Hrtimer;
+  /** `struct hrtimer inactive_timer` */
+  inactive_timer: Hrtimer;
+  /** `struct rq *rq` */
+  rq: bigint;
+  /** `dl_server_pick_f server_pick_task` */
+  server_pick_task: bigint;
+  /** `struct sched_dl_entity *pi_se` */
+  pi_se: bigint;
+}
+
+/** `struct sched_entity`, 256 bytes. */
+export interface SchedEntity {
+  /** `struct load_weight load` */
+  load: LoadWeight;
+  /** `struct rb_node run_node` */
+  run_node: RbNode;
+  /** `u64 deadline` */
+  deadline: bigint;
+  /** `u64 min_vruntime` */
+  min_vruntime: bigint;
+  /** `u64 min_slice` */
+  min_slice: bigint;
+  /** `u64 max_slice` */
+  max_slice: bigint;
+  /** `struct list_head group_node` */
+  group_node: ListHead;
+  /** `unsigned char on_rq` */
+  on_rq: number;
+  /** `unsigned char sched_delayed` */
+  sched_delayed: number;
+  /** `unsigned char rel_deadline` */
+  rel_deadline: number;
+  /** `unsigned char custom_slice` */
+  custom_slice: number;
+  /** `u64 exec_start` */
+  exec_start: bigint;
+  /** `u64 sum_exec_runtime` */
+  sum_exec_runtime: bigint;
+  /** `u64 prev_sum_exec_runtime` */
+  prev_sum_exec_runtime: bigint;
+  /** `u64 vruntime` */
+  vruntime: bigint;
+  /** `s64 vlag` (in an unnamed member) */
+  vlag: bigint;
+  /** `u64 vprot` (in an unnamed member) */
+  vprot: bigint;
+  /** `u64 slice` */
+  slice: bigint;
+  /** `u64 nr_migrations` */
+  nr_migrations: bigint;
+  /** `int depth` */
+  depth: number;
+  /** `struct sched_entity *parent` */
+  parent: bigint;
+  /** `struct cfs_rq *cfs_rq` */
+  cfs_rq: bigint;
+  /** `struct cfs_rq *my_q` */
+  my_q: bigint;
+  /** `unsigned long runnable_weight` */
+  runnable_weight: bigint;
+  /** `struct sched_avg avg` */
+  avg: SchedAvg;
+}
+
+/** `struct sched_info`, 48 bytes. */
+export interface SchedInfo {
+  /** `unsigned long pcount` */
+  pcount: bigint;
+  /** `unsigned long long run_delay` */
+  run_delay: bigint;
+  /** `unsigned long long max_run_delay` */
+  max_run_delay: bigint;
+  /** `unsigned long long min_run_delay` */
+  min_run_delay: bigint;
+  /** `unsigned long long last_arrival` */
+  last_arrival: bigint;
+  /** `unsigned long long last_queued` */
+  last_queued: bigint;
+}
+
+/** `struct sched_rt_entity`, 72 bytes. */
+export interface SchedRtEntity {
+  /** `struct list_head run_list` */
+  run_list: ListHead;
+  /** `unsigned long timeout` */
+  timeout: bigint;
+  /** `unsigned long watchdog_stamp` */
+  watchdog_stamp: bigint;
+  /** `unsigned int time_slice` */
+  time_slice: number;
+  /** `unsigned short on_rq` */
+  on_rq: number;
+  /** `unsigned short on_list` */
+  on_list: number;
+  /** `struct sched_rt_entity *back` */
+  back: bigint;
+  /** `struct sched_rt_entity *parent` */
+  parent: bigint;
+  /** `struct rt_rq *rt_rq` */
+  rt_rq: bigint;
+  /** `struct rt_rq *my_q` */
+  my_q: bigint;
+}
+
+/** `struct sched_statistics`, 0 bytes. */
+export type SchedStatistics = Record<string, never>;
+
+/** `struct seccomp`, 16 bytes. */
+export interface Seccomp {
+  /** `int mode` */
+  mode: number;
+  /** `atomic_t filter_count` */
+  filter_count: AtomicT;
+  /** `struct seccomp_filter *filter` */
+  filter: bigint;
+}
+
+/** `struct seqcount`, 4 bytes. */
+export interface Seqcount {
+  /** `unsigned int sequence` */
+  sequence: number;
+}
+
+/** `struct seqcount_spinlock`, 4 bytes. */
+export interface SeqcountSpinlock {
+  /** `seqcount_t seqcount` */
+  seqcount: Seqcount;
+}
+
+/** `typedef struct seqcount_spinlock seqcount_spinlock_t`. */
+export type SeqcountSpinlockT = SeqcountSpinlock;
+
+/** `typedef struct seqcount seqcount_t`. */
+export type SeqcountT = Seqcount;
+
+/** `struct sigpending`, 24 bytes. */
+export interface Sigpending {
+  /** `struct list_head list` */
+  list: ListHead;
+  /** `sigset_t signal` */
+  signal: SigsetT;
+}
+
+/** `typedef struct { ... } sigset_t`, 8 bytes. */
+export interface SigsetT {
+  /** `unsigned long sig[1]` */
+  sig: BigUint64Array;
+}
+
+/** `struct spinlock`, 4 bytes. */
+export interface Spinlock {
+  /** `struct raw_spinlock rlock` (in an unnamed member) */
+  rlock: RawSpinlock;
+}
+
+/** `typedef struct spinlock spinlock_t`. */
+export type SpinlockT = Spinlock;
+
+/** `struct syscall_user_dispatch`, 32 bytes. */
+export interface SyscallUserDispatch {
+  /** `char *selector` */
+  selector: bigint;
+  /** `unsigned long offset` */
+  offset: bigint;
+  /** `unsigned long len` */
+  len: bigint;
+  /** `bool on_dispatch` */
+  on_dispatch: boolean;
+}
+
+/** `struct sysv_sem`, 8 bytes. */
+export interface SysvSem {
+  /** `struct sem_undo_list *undo_list` */
+  undo_list: bigint;
+}
+
+/** `struct sysv_shm`, 16 bytes. */
+export interface SysvShm {
+  /** `struct list_head shm_clist` */
+  shm_clist: ListHead;
+}
+
+/** `struct task_io_accounting`, 56 bytes. */
+export interface TaskIoAccounting {
+  /** `u64 rchar` */
+  rchar: bigint;
+  /** `u64 wchar` */
+  wchar: bigint;
+  /** `u64 syscr` */
+  syscr: bigint;
+  /** `u64 syscw` */
+  syscw: bigint;
+  /** `u64 read_bytes` */
+  read_bytes: bigint;
+  /** `u64 write_bytes` */
+  write_bytes: bigint;
+  /** `u64 cancelled_write_bytes` */
+  cancelled_write_bytes: bigint;
+}
+
+/** `struct task_struct`, 3264 bytes. */
+export interface TaskStruct {
+  /** `struct thread_info thread_info` */
+  thread_info: ThreadInfo;
+  /** `unsigned int __state` */
+  __state: number;
+  /** `unsigned int saved_state` */
+  saved_state: number;
+  /** `void *stack` */
+  stack: bigint;
+  /** `refcount_t usage` */
+  usage: RefcountStruct;
+  /** `unsigned int flags` */
+  flags: number;
+  /** `unsigned int ptrace` */
+  ptrace: number;
+  /** `int on_cpu` */
+  on_cpu: number;
+  /** `struct __call_single_node wake_entry` */
+  wake_entry: CallSingleNode;
+  /** `unsigned int wakee_flips` */
+  wakee_flips: number;
+  /** `unsigned long wakee_flip_decay_ts` */
+  wakee_flip_decay_ts: bigint;
+  /** `struct task_struct *last_wakee` */
+  last_wakee: bigint;
+  /** `int recent_used_cpu` */
+  recent_used_cpu: number;
+  /** `int wake_cpu` */
+  wake_cpu: number;
+  /** `int on_rq` */
+  on_rq: number;
+  /** `int prio` */
+  prio: number;
+  /** `int static_prio` */
+  static_prio: number;
+  /** `int normal_prio` */
+  normal_prio: number;
+  /** `unsigned int rt_priority` */
+  rt_priority: number;
+  /** `struct sched_entity se` */
+  se: SchedEntity;
+  /** `struct sched_rt_entity rt` */
+  rt: SchedRtEntity;
+  /** `struct sched_dl_entity dl` */
+  dl: SchedDlEntity;
+  /** `struct sched_dl_entity *dl_server` */
+  dl_server: bigint;
+  /** `const struct sched_class *sched_class` */
+  sched_class: bigint;
+  /** `struct task_group *sched_task_group` */
+  sched_task_group: bigint;
+  /** `struct callback_head sched_throttle_work` */
+  sched_throttle_work: CallbackHead;
+  /** `struct list_head throttle_node` */
+  throttle_node: ListHead;
+  /** `bool throttled` */
+  throttled: boolean;
+  /** `struct sched_statistics stats` */
+  stats: SchedStatistics;
+  /** `struct hlist_head preempt_notifiers` */
+  preempt_notifiers: HlistHead;
+  /** `unsigned int btrace_seq` */
+  btrace_seq: number;
+  /** `unsigned int policy` */
+  policy: number;
+  /** `unsigned long max_allowed_capacity` */
+  max_allowed_capacity: bigint;
+  /** `int nr_cpus_allowed` */
+  nr_cpus_allowed: number;
+  /** `const cpumask_t *cpus_ptr` */
+  cpus_ptr: bigint;
+  /** `cpumask_t *user_cpus_ptr` */
+  user_cpus_ptr: bigint;
+  /** `cpumask_t cpus_mask` */
+  cpus_mask: Cpumask;
+  /** `void *migration_pending` */
+  migration_pending: bigint;
+  /** `unsigned short migration_disabled` */
+  migration_disabled: number;
+  /** `unsigned short migration_flags` */
+  migration_flags: number;
+  /** `int rcu_read_lock_nesting` */
+  rcu_read_lock_nesting: number;
+  /** `union rcu_special rcu_read_unlock_special` */
+  rcu_read_unlock_special: RcuSpecial;
+  /** `struct list_head rcu_node_entry` */
+  rcu_node_entry: ListHead;
+  /** `struct rcu_node *rcu_blocked_node` */
+  rcu_blocked_node: bigint;
+  /** `unsigned long rcu_tasks_nvcsw` */
+  rcu_tasks_nvcsw: bigint;
+  /** `u8 rcu_tasks_holdout` */
+  rcu_tasks_holdout: number;
+  /** `u8 rcu_tasks_idx` */
+  rcu_tasks_idx: number;
+  /** `int rcu_tasks_idle_cpu` */
+  rcu_tasks_idle_cpu: number;
+  /** `struct list_head rcu_tasks_holdout_list` */
+  rcu_tasks_holdout_list: ListHead;
+  /** `int rcu_tasks_exit_cpu` */
+  rcu_tasks_exit_cpu: number;
+  /** `struct list_head rcu_tasks_exit_list` */
+  rcu_tasks_exit_list: ListHead;
+  /** `int trc_reader_nesting` */
+  trc_reader_nesting: number;
+  /** `int trc_ipi_to_cpu` */
+  trc_ipi_to_cpu: number;
+  /** `union rcu_special trc_reader_special` */
+  trc_reader_special: RcuSpecial;
+  /** `struct list_head trc_holdout_list` */
+  trc_holdout_list: ListHead;
+  /** `struct list_head trc_blkd_node` */
+  trc_blkd_node: ListHead;
+  /** `int trc_blkd_cpu` */
+  trc_blkd_cpu: number;
+  /** `struct sched_info sched_info` */
+  sched_info: SchedInfo;
+  /** `struct list_head tasks` */
+  tasks: ListHead;
+  /** `struct plist_node pushable_tasks` */
+  pushable_tasks: PlistNode;
+  /** `struct rb_node pushable_dl_tasks` */
+  pushable_dl_tasks: RbNode;
+  /** `struct mm_struct *mm` */
+  mm: bigint;
+  /** `struct mm_struct *active_mm` */
+  active_mm: bigint;
+  /** `struct address_space *faults_disabled_mapping` */
+  faults_disabled_mapping: bigint;
+  /** `int exit_state` */
+  exit_state: number;
+  /** `int exit_code` */
+  exit_code: number;
+  /** `int exit_signal` */
+  exit_signal: number;
+  /** `int pdeath_signal` */
+  pdeath_signal: number;
+  /** `unsigned long jobctl` */
+  jobctl: bigint;
+  /** `unsigned int personality` */
+  personality: number;
+  /** `unsigned int sched_reset_on_fork : 1` */
+  sched_reset_on_fork: number;
+  /** `unsigned int sched_contributes_to_load : 1` */
+  sched_contributes_to_load: number;
+  /** `unsigned int sched_migrated : 1` */
+  sched_migrated: number;
+  /** `unsigned int sched_task_hot : 1` */
+  sched_task_hot: number;
+  /** `unsigned int sched_remote_wakeup : 1` */
+  sched_remote_wakeup: number;
+  /** `unsigned int sched_rt_mutex : 1` */
+  sched_rt_mutex: number;
+  /** `unsigned int user_dumpable : 1` */
+  user_dumpable: number;
+  /** `unsigned int in_execve : 1` */
+  in_execve: number;
+  /** `unsigned int init_private_fork_class : 4` */
+  init_private_fork_class: number;
+  /** `unsigned int in_iowait : 1` */
+  in_iowait: number;
+  /** `unsigned int restore_sigmask : 1` */
+  restore_sigmask: number;
+  /** `unsigned int in_user_fault : 1` */
+  in_user_fault: number;
+  /** `unsigned int no_cgroup_migration : 1` */
+  no_cgroup_migration: number;
+  /** `unsigned int frozen : 1` */
+  frozen: number;
+  /** `unsigned int use_memdelay : 1` */
+  use_memdelay: number;
+  /** `unsigned int in_memstall : 1` */
+  in_memstall: number;
+  /** `unsigned int in_eventfd : 1` */
+  in_eventfd: number;
+  /** `unsigned int reported_split_lock : 1` */
+  reported_split_lock: number;
+  /** `unsigned int in_thrashing : 1` */
+  in_thrashing: number;
+  /** `unsigned int in_nf_duplicate : 1` */
+  in_nf_duplicate: number;
+  /** `unsigned long atomic_flags` */
+  atomic_flags: bigint;
+  /** `struct restart_block restart_block` */
+  restart_block: RestartBlock;
+  /** `pid_t pid` */
+  pid: number;
+  /** `pid_t tgid` */
+  tgid: number;
+  /** `unsigned long stack_canary` */
+  stack_canary: bigint;
+  /** `struct task_struct *real_parent` */
+  real_parent: bigint;
+  /** `struct task_struct *parent` */
+  parent: bigint;
+  /** `struct list_head children` */
+  children: ListHead;
+  /** `struct list_head sibling` */
+  sibling: ListHead;
+  /** `struct task_struct *group_leader` */
+  group_leader: bigint;
+  /** `struct list_head ptraced` */
+  ptraced: ListHead;
+  /** `struct list_head ptrace_entry` */
+  ptrace_entry: ListHead;
+  /** `struct pid *thread_pid` */
+  thread_pid: bigint;
+  /** `struct hlist_node pid_links[4]` */
+  pid_links: HlistNode[];
+  /** `struct list_head thread_node` */
+  thread_node: ListHead;
+  /** `struct completion *vfork_done` */
+  vfork_done: bigint;
+  /** `int *set_child_tid` */
+  set_child_tid: bigint;
+  /** `int *clear_child_tid` */
+  clear_child_tid: bigint;
+  /** `void *worker_private` */
+  worker_private: bigint;
+  /** `u64 utime` */
+  utime: bigint;
+  /** `u64 stime` */
+  stime: bigint;
+  /** `u64 gtime` */
+  gtime: bigint;
+  /** `struct prev_cputime prev_cputime` */
+  prev_cputime: PrevCputime;
+  /** `unsigned long nvcsw` */
+  nvcsw: bigint;
+  /** `unsigned long nivcsw` */
+  nivcsw: bigint;
+  /** `u64 start_time` */
+  start_time: bigint;
+  /** `u64 start_boottime` */
+  start_boottime: bigint;
+  /** `unsigned long min_flt` */
+  min_flt: bigint;
+  /** `unsigned long maj_flt` */
+  maj_flt: bigint;
+  /** `struct posix_cputimers posix_cputimers` */
+  posix_cputimers: PosixCputimers;
+  /** `struct posix_cputimers_work posix_cputimers_work` */
+  posix_cputimers_work: PosixCputimersWork;
+  /** `const struct cred *ptracer_cred` */
+  ptracer_cred: bigint;
+  /** `const struct cred *real_cred` */
+  real_cred: bigint;
+  /** `const struct cred *cred` */
+  cred: bigint;
+  /** `struct key *cached_requested_key` */
+  cached_requested_key: bigint;
+  /** `char comm[16]` */
+  comm: string;
+  /** `struct nameidata *nameidata` */
+  nameidata: bigint;
+  /** `struct sysv_sem sysvsem` */
+  sysvsem: SysvSem;
+  /** `struct sysv_shm sysvshm` */
+  sysvshm: SysvShm;
+  /** `unsigned long last_switch_count` */
+  last_switch_count: bigint;
+  /** `unsigned long last_switch_time` */
+  last_switch_time: bigint;
+  /** `struct fs_struct *fs` */
+  fs: bigint;
+  /** `struct files_struct *files` */
+  files: bigint;
+  /** `struct io_uring_task *io_uring` */
+  io_uring: bigint;
+  /** `struct nsproxy *nsproxy` */
+  nsproxy: bigint;
+  /** `struct signal_struct *signal` */
+  signal: bigint;
+  /** `struct sighand_struct *sighand` */
+  sighand: bigint;
+  /** `sigset_t blocked` */
+  blocked: SigsetT;
+  /** `sigset_t real_blocked` */
+  real_blocked: SigsetT;
+  /** `sigset_t saved_sigmask` */
+  saved_sigmask: SigsetT;
+  /** `struct sigpending pending` */
+  pending: Sigpending;
+  /** `unsigned long sas_ss_sp` */
+  sas_ss_sp: bigint;
+  /** `size_t sas_ss_size` */
+  sas_ss_size: bigint;
+  /** `unsigned int sas_ss_flags` */
+  sas_ss_flags: number;
+  /** `struct callback_head *task_works` */
+  task_works: bigint;
+  /** `struct audit_context *audit_context` */
+  audit_context: bigint;
+  /** `kuid_t loginuid` */
+  loginuid: KuidT;
+  /** `unsigned int sessionid` */
+  sessionid: number;
+  /** `struct seccomp seccomp` */
+  seccomp: Seccomp;
+  /** `struct syscall_user_dispatch syscall_dispatch` */
+  syscall_dispatch: SyscallUserDispatch;
+  /** `u64 parent_exec_id` */
+  parent_exec_id: bigint;
+  /** `u64 self_exec_id` */
+  self_exec_id: bigint;
+  /** `spinlock_t alloc_lock` */
+  alloc_lock: Spinlock;
+  /** `raw_spinlock_t pi_lock` */
+  pi_lock: RawSpinlock;
+  /** `struct wake_q_node wake_q` */
+  wake_q: WakeQNode;
+  /** `struct rb_root_cached pi_waiters` */
+  pi_waiters: RbRootCached;
+  /** `struct task_struct *pi_top_task` */
+  pi_top_task: bigint;
+  /** `struct rt_mutex_waiter *pi_blocked_on` */
+  pi_blocked_on: bigint;
+  /** `struct mutex *blocked_on` */
+  blocked_on: bigint;
+  /** `unsigned long blocker` */
+  blocker: bigint;
+  /** `void *journal_info` */
+  journal_info: bigint;
+  /** `struct bio_list *bio_list` */
+  bio_list: bigint;
+  /** `struct blk_plug *plug` */
+  plug: bigint;
+  /** `struct reclaim_state *reclaim_state` */
+  reclaim_state: bigint;
+  /** `struct io_context *io_context` */
+  io_context: bigint;
+  /** `struct capture_control *capture_control` */
+  capture_control: bigint;
+  /** `unsigned long ptrace_message` */
+  ptrace_message: bigint;
+  /** `kernel_siginfo_t *last_siginfo` */
+  last_siginfo: bigint;
+  /** `struct task_io_accounting ioac` */
+  ioac: TaskIoAccounting;
+  /** `unsigned int psi_flags` */
+  psi_flags: number;
+  /** `u64 acct_rss_mem1` */
+  acct_rss_mem1: bigint;
+  /** `u64 acct_vm_mem1` */
+  acct_vm_mem1: bigint;
+  /** `u64 acct_timexpd` */
+  acct_timexpd: bigint;
+  /** `nodemask_t mems_allowed` */
+  mems_allowed: NodemaskT;
+  /** `seqcount_spinlock_t mems_allowed_seq` */
+  mems_allowed_seq: SeqcountSpinlock;
+  /** `int cpuset_mem_spread_rotor` */
+  cpuset_mem_spread_rotor: number;
+  /** `struct css_set *cgroups` */
+  cgroups: bigint;
+  /** `struct list_head cg_list` */
+  cg_list: ListHead;
+  /** `struct robust_list_head *robust_list` */
+  robust_list: bigint;
+  /** `struct compat_robust_list_head *compat_robust_list` */
+  compat_robust_list: bigint;
+  /** `struct list_head pi_state_list` */
+  pi_state_list: ListHead;
+  /** `struct futex_pi_state *pi_state_cache` */
+  pi_state_cache: bigint;
+  /** `struct mutex futex_exit_mutex` */
+  futex_exit_mutex: Mutex;
+  /** `unsigned int futex_state` */
+  futex_state: number;
+  /** `u8 perf_recursion[4]` */
+  perf_recursion: Uint8Array;
+  /** `struct perf_event_context *perf_event_ctxp` */
+  perf_event_ctxp: bigint;
+  /** `struct mutex perf_event_mutex` */
+  perf_event_mutex: Mutex;
+  /** `struct list_head perf_event_list` */
+  perf_event_list: ListHead;
+  /** `struct perf_ctx_data *perf_ctx_data` */
+  perf_ctx_data: bigint;
+  /** `struct mempolicy *mempolicy` */
+  mempolicy: bigint;
+  /** `short il_prev` */
+  il_prev: number;
+  /** `u8 il_weight` */
+  il_weight: number;
+  /** `short pref_node_fork` */
+  pref_node_fork: number;
+  /** `int numa_scan_seq` */
+  numa_scan_seq: number;
+  /** `unsigned int numa_scan_period` */
+  numa_scan_period: number;
+  /** `unsigned int numa_scan_period_max` */
+  numa_scan_period_max: number;
+  /** `int numa_preferred_nid` */
+  numa_preferred_nid: number;
+  /** `unsigned long numa_migrate_retry` */
+  numa_migrate_retry: bigint;
+  /** `u64 node_stamp` */
+  node_stamp: bigint;
+  /** `u64 last_task_numa_placement` */
+  last_task_numa_placement: bigint;
+  /** `u64 last_sum_exec_runtime` */
+  last_sum_exec_runtime: bigint;
+  /** `struct callback_head numa_work` */
+  numa_work: CallbackHead;
+  /** `struct numa_group *numa_group` */
+  numa_group: bigint;
+  /** `unsigned long *numa_faults` */
+  numa_faults: bigint;
+  /** `unsigned long total_numa_faults` */
+  total_numa_faults: bigint;
+  /** `unsigned long numa_faults_locality[3]` */
+  numa_faults_locality: BigUint64Array;
+  /** `unsigned long numa_pages_migrated` */
+  numa_pages_migrated: bigint;
+  /** `struct rseq *rseq` */
+  rseq: bigint;
+  /** `u32 rseq_len` */
+  rseq_len: number;
+  /** `u32 rseq_sig` */
+  rseq_sig: number;
+  /** `unsigned long rseq_event_mask` */
+  rseq_event_mask: bigint;
+  /** `int mm_cid` */
+  mm_cid: number;
+  /** `int last_mm_cid` */
+  last_mm_cid: number;
+  /** `int migrate_from_cpu` */
+  migrate_from_cpu: number;
+  /** `int mm_cid_active` */
+  mm_cid_active: number;
+  /** `struct callback_head cid_work` */
+  cid_work: CallbackHead;
+  /** `struct tlbflush_unmap_batch tlb_ubc` */
+  tlb_ubc: TlbflushUnmapBatch;
+  /** `struct pipe_inode_info *splice_pipe` */
+  splice_pipe: bigint;
+  /** `struct page_frag task_frag` */
+  task_frag: PageFrag;
+  /** `struct task_delay_info *delays` */
+  delays: bigint;
+  /** `int nr_dirtied` */
+  nr_dirtied: number;
+  /** `int nr_dirtied_pause` */
+  nr_dirtied_pause: number;
+  /** `unsigned long dirty_paused_when` */
+  dirty_paused_when: bigint;
+  /** `u64 timer_slack_ns` */
+  timer_slack_ns: bigint;
+  /** `u64 default_timer_slack_ns` */
+  default_timer_slack_ns: bigint;
+  /** `unsigned long trace_recursion` */
+  trace_recursion: bigint;
+  /** `struct mem_cgroup *memcg_in_oom` */
+  memcg_in_oom: bigint;
+  /** `unsigned int memcg_nr_pages_over_high` */
+  memcg_nr_pages_over_high: number;
+  /** `struct mem_cgroup *active_memcg` */
+  active_memcg: bigint;
+  /** `struct obj_cgroup *objcg` */
+  objcg: bigint;
+  /** `struct gendisk *throttle_disk` */
+  throttle_disk: bigint;
+  /** `struct uprobe_task *utask` */
+  utask: bigint;
+  /** `struct kmap_ctrl kmap_ctrl` */
+  kmap_ctrl: KmapCtrl;
+  /** `struct callback_head rcu` */
+  rcu: CallbackHead;
+  /** `refcount_t rcu_users` */
+  rcu_users: RefcountStruct;
+  /** `int pagefault_disabled` */
+  pagefault_disabled: number;
+  /** `struct task_struct *oom_reaper_list` */
+  oom_reaper_list: bigint;
+  /** `struct timer_list oom_reaper_timer` */
+  oom_reaper_timer: TimerList;
+  /** `struct vm_struct *stack_vm_area` */
+  stack_vm_area: bigint;
+  /** `refcount_t stack_refcount` */
+  stack_refcount: RefcountStruct;
+  /** `void *security` */
+  security: bigint;
+  /** `struct bpf_local_storage *bpf_storage` */
+  bpf_storage: bigint;
+  /** `struct bpf_run_ctx *bpf_ctx` */
+  bpf_ctx: bigint;
+  /** `struct bpf_net_context *bpf_net_context` */
+  bpf_net_context: bigint;
+  /** `u32 kstack_offset` */
+  kstack_offset: number;
+  /** `struct callback_head l1d_flush_kill` */
+  l1d_flush_kill: CallbackHead;
+  /** `struct unwind_task_info unwind_info` */
+  unwind_info: UnwindTaskInfo;
+  /** `struct thread_struct thread` */
+  thread: ThreadStruct;
+}
+
+/** `struct task_struct___mine`, 24 bytes. */
+export interface TaskStructMine {
+  /** `int pid` */
+  pid: number;
+  /** `int tgid` */
+  tgid: number;
+  /** `struct task_struct___mine *real_parent` */
+  real_parent: bigint;
+  /** `int tsbpf_no_such_field` */
+  tsbpf_no_such_field: number;
+}
+
+/** `struct task_struct___old`, 8 bytes. */
+export interface TaskStructOld {
+  /** `long state` */
+  state: bigint;
+}
+
+/** `struct thread_info`, 24 bytes. */
+export interface ThreadInfo {
+  /** `unsigned long flags` */
+  flags: bigint;
+  /** `unsigned long syscall_work` */
+  syscall_work: bigint;
+  /** `u32 status` */
+  status: number;
+  /** `u32 cpu` */
+  cpu: number;
+}
+
+/** `struct thread_struct`, 152 bytes. */
+export interface ThreadStruct {
+  /** `struct desc_struct tls_array[3]` */
+  tls_array: DescStruct[];
+  /** `unsigned long sp` */
+  sp: bigint;
+  /** `unsigned short es` */
+  es: number;
+  /** `unsigned short ds` */
+  ds: number;
+  /** `unsigned short fsindex` */
+  fsindex: number;
+  /** `unsigned short gsindex` */
+  gsindex: number;
+  /** `unsigned long fsbase` */
+  fsbase: bigint;
+  /** `unsigned long gsbase` */
+  gsbase: bigint;
+  /** `struct perf_event *ptrace_bps[4]` */
+  ptrace_bps: BigUint64Array;
+  /** `unsigned long virtual_dr6` */
+  virtual_dr6: bigint;
+  /** `unsigned long ptrace_dr7` */
+  ptrace_dr7: bigint;
+  /** `unsigned long cr2` */
+  cr2: bigint;
+  /** `unsigned long trap_nr` */
+  trap_nr: bigint;
+  /** `unsigned long error_code` */
+  error_code: bigint;
+  /** `struct io_bitmap *io_bitmap` */
+  io_bitmap: bigint;
+  /** `unsigned long iopl_emul` */
+  iopl_emul: bigint;
+  /** `unsigned int iopl_warn : 1` */
+  iopl_warn: number;
+  /** `u32 pkru` */
+  pkru: number;
+}
+
+/** `struct timer_list`, 40 bytes. */
+export interface TimerList {
+  /** `struct hlist_node entry` */
+  entry: HlistNode;
+  /** `unsigned long expires` */
+  expires: bigint;
+  /** `void (*function)(struct timer_list *)` */
+  function: bigint;
+  /** `u32 flags` */
+  flags: number;
+}
+
+/** `struct timerqueue_head`, 16 bytes. */
+export interface TimerqueueHead {
+  /** `struct rb_root_cached rb_root` */
+  rb_root: RbRootCached;
+}
+
+/** `struct timerqueue_node`, 32 bytes. */
+export interface TimerqueueNode {
+  /** `struct rb_node node` */
+  node: RbNode;
+  /** `ktime_t expires` */
+  expires: bigint;
+}
+
+/** The values of `enum timespec_type`. */
+export const TimespecType = {
+  /** `TT_NONE = 0` */
+  TT_NONE: 0,
+  /** `TT_NATIVE = 1` */
+  TT_NATIVE: 1,
+  /** `TT_COMPAT = 2` */
+  TT_COMPAT: 2,
+} as const;
+/** `enum timespec_type`: any number, usually one of {@linkcode TimespecType}'s values. */
+export type TimespecType = number;
+
+/** `struct tlbflush_unmap_batch`, 48 bytes. */
+export interface TlbflushUnmapBatch {
+  /** `struct arch_tlbflush_unmap_batch arch` */
+  arch: ArchTlbflushUnmapBatch;
+  /** `bool flush_required` */
+  flush_required: boolean;
+  /** `bool writable` */
+  writable: boolean;
+}
+
+/** The values of `enum tsbpf_fake_enum`. */
+export const TsbpfFakeEnum = {
+  /** `TSBPF_FAKE_VALUE = 1` */
   TSBPF_FAKE_VALUE: 1,
 } as const;
+/** `enum tsbpf_fake_enum`: any number, usually one of {@linkcode TsbpfFakeEnum}'s values. */
+export type TsbpfFakeEnum = number;
+
+/** `struct tsbpf_no_such_type`, 4 bytes. */
+export interface TsbpfNoSuchType {
+  /** `int x` */
+  x: number;
+}
+
+/** `union unwind_task_id`, 8 bytes; decode gives every member, encode writes those given. */
+export interface UnwindTaskId {
+  /** `u32 cpu` (in an unnamed member) */
+  cpu: number;
+  /** `u32 cnt` (in an unnamed member) */
+  cnt: number;
+  /** `u64 id` */
+  id: bigint;
+}
+
+/** `struct unwind_task_info`, 40 bytes. */
+export interface UnwindTaskInfo {
+  /** `unsigned long unwind_mask` */
+  unwind_mask: bigint;
+  /** `struct unwind_cache *cache` */
+  cache: bigint;
+  /** `struct callback_head work` */
+  work: CallbackHead;
+  /** `union unwind_task_id id` */
+  id: UnwindTaskId;
+}
+
+/** `struct uprobes_state`, 16 bytes. */
+export interface UprobesState {
+  /** `struct xol_area *xol_area` */
+  xol_area: bigint;
+  /** `struct hlist_head head_tramps` */
+  head_tramps: HlistHead;
+}
+
+/** `struct wait_queue_head`, 24 bytes. */
+export interface WaitQueueHead {
+  /** `spinlock_t lock` */
+  lock: Spinlock;
+  /** `struct list_head head` */
+  head: ListHead;
+}
+
+/** `typedef struct wait_queue_head wait_queue_head_t`. */
+export type WaitQueueHeadT = WaitQueueHead;
+
+/** `struct wake_q_node`, 8 bytes. */
+export interface WakeQNode {
+  /** `struct wake_q_node *next` */
+  next: bigint;
+}
+
+/** `struct work_struct`, 32 bytes. */
+export interface WorkStruct {
+  /** `atomic_long_t data` */
+  data: Atomic64T;
+  /** `struct list_head entry` */
+  entry: ListHead;
+  /** `work_func_t func` */
+  func: bigint;
+}
 
 const SKELETON: SkeletonDescriptor = {
   name: "core",
@@ -123,6 +2550,127 @@ const SKELETON: SkeletonDescriptor = {
       ],
     },
   },
+  codecs: {
+    TaskStruct: ["task_struct", 5],
+    ThreadInfo: ["thread_info", 6],
+    RefcountT: ["refcount_t", 11],
+    RefcountStruct: ["refcount_struct", 12],
+    AtomicT: ["", 14],
+    CallSingleNode: ["__call_single_node", 15],
+    LlistNode: ["llist_node", 16],
+    SchedEntity: ["sched_entity", 23],
+    LoadWeight: ["load_weight", 24],
+    RbNode: ["rb_node", 25],
+    ListHead: ["list_head", 30],
+    SchedAvg: ["sched_avg", 39],
+    SchedRtEntity: ["sched_rt_entity", 40],
+    SchedDlEntity: ["sched_dl_entity", 43],
+    Hrtimer: ["hrtimer", 44],
+    TimerqueueNode: ["timerqueue_node", 45],
+    HrtimerRestart: ["hrtimer_restart", 49],
+    CallbackHead: ["callback_head", 62],
+    SchedStatistics: ["sched_statistics", 68],
+    HlistHead: ["hlist_head", 69],
+    CpumaskT: ["cpumask_t", 73],
+    Cpumask: ["cpumask", 75],
+    RcuSpecial: ["rcu_special", 78],
+    RcuSpecial_b: ["", 79],
+    SchedInfo: ["sched_info", 81],
+    PlistNode: ["plist_node", 82],
+    RestartBlock: ["restart_block", 85],
+    RestartBlock_futex: ["", 91],
+    RestartBlock_nanosleep: ["", 93],
+    TimespecType: ["timespec_type", 96],
+    RestartBlock_poll: ["", 100],
+    HlistNode: ["hlist_node", 105],
+    PrevCputime: ["prev_cputime", 110],
+    RawSpinlockT: ["raw_spinlock_t", 111],
+    RawSpinlock: ["raw_spinlock", 112],
+    ArchSpinlockT: ["arch_spinlock_t", 113],
+    Qspinlock: ["qspinlock", 114],
+    PosixCputimers: ["posix_cputimers", 118],
+    PosixCputimerBase: ["posix_cputimer_base", 119],
+    TimerqueueHead: ["timerqueue_head", 120],
+    RbRootCached: ["rb_root_cached", 121],
+    RbRoot: ["rb_root", 122],
+    PosixCputimersWork: ["posix_cputimers_work", 124],
+    Mutex: ["mutex", 125],
+    Atomic64T: ["", 128],
+    OptimisticSpinQueue: ["optimistic_spin_queue", 129],
+    Cred: ["cred", 132],
+    KuidT: ["", 134],
+    KgidT: ["", 138],
+    KernelCapT: ["", 142],
+    SysvSem: ["sysv_sem", 152],
+    SysvShm: ["sysv_shm", 154],
+    SigsetT: ["", 162],
+    Sigpending: ["sigpending", 164],
+    Seccomp: ["seccomp", 169],
+    SyscallUserDispatch: ["syscall_user_dispatch", 171],
+    SpinlockT: ["spinlock_t", 173],
+    Spinlock: ["spinlock", 174],
+    WakeQNode: ["wake_q_node", 176],
+    TaskIoAccounting: ["task_io_accounting", 187],
+    NodemaskT: ["", 189],
+    SeqcountSpinlockT: ["seqcount_spinlock_t", 191],
+    SeqcountSpinlock: ["seqcount_spinlock", 192],
+    SeqcountT: ["seqcount_t", 193],
+    Seqcount: ["seqcount", 194],
+    TlbflushUnmapBatch: ["tlbflush_unmap_batch", 208],
+    ArchTlbflushUnmapBatch: ["arch_tlbflush_unmap_batch", 209],
+    PageFrag: ["page_frag", 211],
+    KmapCtrl: ["kmap_ctrl", 218],
+    TimerList: ["timer_list", 219],
+    UnwindTaskInfo: ["unwind_task_info", 227],
+    UnwindTaskId: ["unwind_task_id", 229],
+    ThreadStruct: ["thread_struct", 231],
+    DescStruct: ["desc_struct", 232],
+    PerfEvent: ["perf_event", 235],
+    PerfEventState: ["perf_event_state", 237],
+    Local64T: ["", 239],
+    LocalT: ["", 241],
+    PerfEventAttr: ["perf_event_attr", 242],
+    HwPerfEvent: ["hw_perf_event", 250],
+    HwPerfEventExtra: ["hw_perf_event_extra", 253],
+    ArchHwBreakpoint: ["arch_hw_breakpoint", 259],
+    RhlistHead: ["rhlist_head", 260],
+    RhashHead: ["rhash_head", 261],
+    WaitQueueHeadT: ["wait_queue_head_t", 270],
+    WaitQueueHead: ["wait_queue_head", 271],
+    IrqWork: ["irq_work", 273],
+    Rcuwait: ["rcuwait", 277],
+    PerfAddrFiltersHead: ["perf_addr_filters_head", 278],
+    PerfSampleData: ["perf_sample_data", 289],
+    PerfSampleData_tid_entry: ["", 290],
+    PerfSampleData_cpu_entry: ["", 291],
+    PerfSampleWeight: ["perf_sample_weight", 296],
+    PerfMemDataSrc: ["perf_mem_data_src", 298],
+    PerfRegs: ["perf_regs", 300],
+    PtRegs: ["pt_regs", 302],
+    FredCs: ["fred_cs", 304],
+    FredSs: ["fred_ss", 306],
+    FtraceOps: ["ftrace_ops", 310],
+    FtraceRegs: ["ftrace_regs", 316],
+    FtraceOpsHash: ["ftrace_ops_hash", 317],
+    FtraceOpsCmd: ["ftrace_ops_cmd", 323],
+    TaskStructMine: ["task_struct___mine", 327],
+    MmStruct: ["mm_struct", 329],
+    MapleTree: ["maple_tree", 332],
+    PgdT: ["", 336],
+    RwSemaphore: ["rw_semaphore", 339],
+    PercpuCounter: ["percpu_counter", 344],
+    MmContextT: ["", 350],
+    MmFlagsT: ["", 357],
+    UprobesState: ["uprobes_state", 361],
+    WorkStruct: ["work_struct", 363],
+    TaskStructOld: ["task_struct___old", 370],
+    TsbpfNoSuchType: ["tsbpf_no_such_type", 371],
+    BpfMapType: ["bpf_map_type", 372],
+    TsbpfFakeEnum: ["tsbpf_fake_enum", 373],
+    ListHeadMatch: ["list_head___match", 374],
+    CoreResult: ["core_result", 378],
+  },
+  mapCodecs: {},
 };
 
 /** The maps of core (live after load). */
@@ -143,6 +2691,256 @@ export interface CoreLinks {
   core_reads?: BpfLink;
 }
 
+/** Codecs of the types of core (each built on first use, from the object's BTF). */
+export interface CoreCodecs {
+  /** `struct task_struct` */
+  readonly TaskStruct: Codec<TaskStruct>;
+  /** `struct thread_info` */
+  readonly ThreadInfo: Codec<ThreadInfo>;
+  /** `refcount_t` */
+  readonly RefcountT: Codec<RefcountT>;
+  /** `struct refcount_struct` */
+  readonly RefcountStruct: Codec<RefcountStruct>;
+  /** `struct {\u{a}\u{9}int counter;\u{a}}` */
+  readonly AtomicT: Codec<AtomicT>;
+  /** `struct __call_single_node` */
+  readonly CallSingleNode: Codec<CallSingleNode>;
+  /** `struct llist_node` */
+  readonly LlistNode: Codec<LlistNode>;
+  /** `struct sched_entity` */
+  readonly SchedEntity: Codec<SchedEntity>;
+  /** `struct load_weight` */
+  readonly LoadWeight: Codec<LoadWeight>;
+  /** `struct rb_node` */
+  readonly RbNode: Codec<RbNode>;
+  /** `struct list_head` */
+  readonly ListHead: Codec<ListHead>;
+  /** `struct sched_avg` */
+  readonly SchedAvg: Codec<SchedAvg>;
+  /** `struct sched_rt_entity` */
+  readonly SchedRtEntity: Codec<SchedRtEntity>;
+  /** `struct sched_dl_entity` */
+  readonly SchedDlEntity: Codec<SchedDlEntity>;
+  /** `struct hrtimer` */
+  readonly Hrtimer: Codec<Hrtimer>;
+  /** `struct timerqueue_node` */
+  readonly TimerqueueNode: Codec<TimerqueueNode>;
+  /** `enum hrtimer_restart` */
+  readonly HrtimerRestart: Codec<HrtimerRestart>;
+  /** `struct callback_head` */
+  readonly CallbackHead: Codec<CallbackHead>;
+  /** `struct sched_statistics` */
+  readonly SchedStatistics: Codec<SchedStatistics>;
+  /** `struct hlist_head` */
+  readonly HlistHead: Codec<HlistHead>;
+  /** `cpumask_t` */
+  readonly CpumaskT: Codec<CpumaskT>;
+  /** `struct cpumask` */
+  readonly Cpumask: Codec<Cpumask>;
+  /** `union rcu_special` */
+  readonly RcuSpecial: Codec<RcuSpecial>;
+  /**
+   * `struct {\u{a}\u{9}u8 blocked;\u{a}\u{9}u8 need_qs;\u{a}\u{9}u8 exp_hint;\u{a}\u{9}u8 need_mb;\u{a}}`
+   */
+  readonly RcuSpecial_b: Codec<RcuSpecial_b>;
+  /** `struct sched_info` */
+  readonly SchedInfo: Codec<SchedInfo>;
+  /** `struct plist_node` */
+  readonly PlistNode: Codec<PlistNode>;
+  /** `struct restart_block` */
+  readonly RestartBlock: Codec<RestartBlock>;
+  /**
+   * `struct {\u{a}\u{9}u32 *uaddr;\u{a}\u{9}u32 val;\u{a}\u{9}u32 flags;\u{a}\u{9}u32 bitset;\u{a}\u{9}u64 time;\u{a}\u{9}u32 *uaddr2;\u{a}}`
+   */
+  readonly RestartBlock_futex: Codec<RestartBlock_futex>;
+  /**
+   * `struct {\u{a}\u{9}clockid_t clockid;\u{a}\u{9}enum timespec_type type;\u{a}\u{9}union {\u{a}\u{9}\u{9}struct __kernel_timespec *rmtp;\u{a}\u{9}\u{9}struct old_timespec32 *compat_rmtp;\u{a}\u{9}};\u{a}\u{9}u64 expires;\u{a}}`
+   */
+  readonly RestartBlock_nanosleep: Codec<RestartBlock_nanosleep>;
+  /** `enum timespec_type` */
+  readonly TimespecType: Codec<TimespecType>;
+  /**
+   * `struct {\u{a}\u{9}struct pollfd *ufds;\u{a}\u{9}int nfds;\u{a}\u{9}int has_timeout;\u{a}\u{9}unsigned long tv_sec;\u{a}\u{9}unsigned long tv_nsec;\u{a}}`
+   */
+  readonly RestartBlock_poll: Codec<RestartBlock_poll>;
+  /** `struct hlist_node` */
+  readonly HlistNode: Codec<HlistNode>;
+  /** `struct prev_cputime` */
+  readonly PrevCputime: Codec<PrevCputime>;
+  /** `raw_spinlock_t` */
+  readonly RawSpinlockT: Codec<RawSpinlockT>;
+  /** `struct raw_spinlock` */
+  readonly RawSpinlock: Codec<RawSpinlock>;
+  /** `arch_spinlock_t` */
+  readonly ArchSpinlockT: Codec<ArchSpinlockT>;
+  /** `struct qspinlock` */
+  readonly Qspinlock: Codec<Qspinlock>;
+  /** `struct posix_cputimers` */
+  readonly PosixCputimers: Codec<PosixCputimers>;
+  /** `struct posix_cputimer_base` */
+  readonly PosixCputimerBase: Codec<PosixCputimerBase>;
+  /** `struct timerqueue_head` */
+  readonly TimerqueueHead: Codec<TimerqueueHead>;
+  /** `struct rb_root_cached` */
+  readonly RbRootCached: Codec<RbRootCached>;
+  /** `struct rb_root` */
+  readonly RbRoot: Codec<RbRoot>;
+  /** `struct posix_cputimers_work` */
+  readonly PosixCputimersWork: Codec<PosixCputimersWork>;
+  /** `struct mutex` */
+  readonly Mutex: Codec<Mutex>;
+  /** `struct {\u{a}\u{9}s64 counter;\u{a}}` */
+  readonly Atomic64T: Codec<Atomic64T>;
+  /** `struct optimistic_spin_queue` */
+  readonly OptimisticSpinQueue: Codec<OptimisticSpinQueue>;
+  /** `struct cred` */
+  readonly Cred: Codec<Cred>;
+  /** `struct {\u{a}\u{9}uid_t val;\u{a}}` */
+  readonly KuidT: Codec<KuidT>;
+  /** `struct {\u{a}\u{9}gid_t val;\u{a}}` */
+  readonly KgidT: Codec<KgidT>;
+  /** `struct {\u{a}\u{9}u64 val;\u{a}}` */
+  readonly KernelCapT: Codec<KernelCapT>;
+  /** `struct sysv_sem` */
+  readonly SysvSem: Codec<SysvSem>;
+  /** `struct sysv_shm` */
+  readonly SysvShm: Codec<SysvShm>;
+  /** `struct {\u{a}\u{9}unsigned long sig[1];\u{a}}` */
+  readonly SigsetT: Codec<SigsetT>;
+  /** `struct sigpending` */
+  readonly Sigpending: Codec<Sigpending>;
+  /** `struct seccomp` */
+  readonly Seccomp: Codec<Seccomp>;
+  /** `struct syscall_user_dispatch` */
+  readonly SyscallUserDispatch: Codec<SyscallUserDispatch>;
+  /** `spinlock_t` */
+  readonly SpinlockT: Codec<SpinlockT>;
+  /** `struct spinlock` */
+  readonly Spinlock: Codec<Spinlock>;
+  /** `struct wake_q_node` */
+  readonly WakeQNode: Codec<WakeQNode>;
+  /** `struct task_io_accounting` */
+  readonly TaskIoAccounting: Codec<TaskIoAccounting>;
+  /** `struct {\u{a}\u{9}unsigned long bits[16];\u{a}}` */
+  readonly NodemaskT: Codec<NodemaskT>;
+  /** `seqcount_spinlock_t` */
+  readonly SeqcountSpinlockT: Codec<SeqcountSpinlockT>;
+  /** `struct seqcount_spinlock` */
+  readonly SeqcountSpinlock: Codec<SeqcountSpinlock>;
+  /** `seqcount_t` */
+  readonly SeqcountT: Codec<SeqcountT>;
+  /** `struct seqcount` */
+  readonly Seqcount: Codec<Seqcount>;
+  /** `struct tlbflush_unmap_batch` */
+  readonly TlbflushUnmapBatch: Codec<TlbflushUnmapBatch>;
+  /** `struct arch_tlbflush_unmap_batch` */
+  readonly ArchTlbflushUnmapBatch: Codec<ArchTlbflushUnmapBatch>;
+  /** `struct page_frag` */
+  readonly PageFrag: Codec<PageFrag>;
+  /** `struct kmap_ctrl` */
+  readonly KmapCtrl: Codec<KmapCtrl>;
+  /** `struct timer_list` */
+  readonly TimerList: Codec<TimerList>;
+  /** `struct unwind_task_info` */
+  readonly UnwindTaskInfo: Codec<UnwindTaskInfo>;
+  /** `union unwind_task_id` */
+  readonly UnwindTaskId: Codec<UnwindTaskId>;
+  /** `struct thread_struct` */
+  readonly ThreadStruct: Codec<ThreadStruct>;
+  /** `struct desc_struct` */
+  readonly DescStruct: Codec<DescStruct>;
+  /** `struct perf_event` */
+  readonly PerfEvent: Codec<PerfEvent>;
+  /** `enum perf_event_state` */
+  readonly PerfEventState: Codec<PerfEventState>;
+  /** `struct {\u{a}\u{9}local_t a;\u{a}}` */
+  readonly Local64T: Codec<Local64T>;
+  /** `struct {\u{a}\u{9}atomic_long_t a;\u{a}}` */
+  readonly LocalT: Codec<LocalT>;
+  /** `struct perf_event_attr` */
+  readonly PerfEventAttr: Codec<PerfEventAttr>;
+  /** `struct hw_perf_event` */
+  readonly HwPerfEvent: Codec<HwPerfEvent>;
+  /** `struct hw_perf_event_extra` */
+  readonly HwPerfEventExtra: Codec<HwPerfEventExtra>;
+  /** `struct arch_hw_breakpoint` */
+  readonly ArchHwBreakpoint: Codec<ArchHwBreakpoint>;
+  /** `struct rhlist_head` */
+  readonly RhlistHead: Codec<RhlistHead>;
+  /** `struct rhash_head` */
+  readonly RhashHead: Codec<RhashHead>;
+  /** `wait_queue_head_t` */
+  readonly WaitQueueHeadT: Codec<WaitQueueHeadT>;
+  /** `struct wait_queue_head` */
+  readonly WaitQueueHead: Codec<WaitQueueHead>;
+  /** `struct irq_work` */
+  readonly IrqWork: Codec<IrqWork>;
+  /** `struct rcuwait` */
+  readonly Rcuwait: Codec<Rcuwait>;
+  /** `struct perf_addr_filters_head` */
+  readonly PerfAddrFiltersHead: Codec<PerfAddrFiltersHead>;
+  /** `struct perf_sample_data` */
+  readonly PerfSampleData: Codec<PerfSampleData>;
+  /** `struct {\u{a}\u{9}u32 pid;\u{a}\u{9}u32 tid;\u{a}}` */
+  readonly PerfSampleData_tid_entry: Codec<PerfSampleData_tid_entry>;
+  /** `struct {\u{a}\u{9}u32 cpu;\u{a}\u{9}u32 reserved;\u{a}}` */
+  readonly PerfSampleData_cpu_entry: Codec<PerfSampleData_cpu_entry>;
+  /** `union perf_sample_weight` */
+  readonly PerfSampleWeight: Codec<PerfSampleWeight>;
+  /** `union perf_mem_data_src` */
+  readonly PerfMemDataSrc: Codec<PerfMemDataSrc>;
+  /** `struct perf_regs` */
+  readonly PerfRegs: Codec<PerfRegs>;
+  /** `struct pt_regs` */
+  readonly PtRegs: Codec<PtRegs>;
+  /** `struct fred_cs` */
+  readonly FredCs: Codec<FredCs>;
+  /** `struct fred_ss` */
+  readonly FredSs: Codec<FredSs>;
+  /** `struct ftrace_ops` */
+  readonly FtraceOps: Codec<FtraceOps>;
+  /** `struct ftrace_regs` */
+  readonly FtraceRegs: Codec<FtraceRegs>;
+  /** `struct ftrace_ops_hash` */
+  readonly FtraceOpsHash: Codec<FtraceOpsHash>;
+  /** `enum ftrace_ops_cmd` */
+  readonly FtraceOpsCmd: Codec<FtraceOpsCmd>;
+  /** `struct task_struct___mine` */
+  readonly TaskStructMine: Codec<TaskStructMine>;
+  /** `struct mm_struct` */
+  readonly MmStruct: Codec<MmStruct>;
+  /** `struct maple_tree` */
+  readonly MapleTree: Codec<MapleTree>;
+  /** `struct {\u{a}\u{9}pgdval_t pgd;\u{a}}` */
+  readonly PgdT: Codec<PgdT>;
+  /** `struct rw_semaphore` */
+  readonly RwSemaphore: Codec<RwSemaphore>;
+  /** `struct percpu_counter` */
+  readonly PercpuCounter: Codec<PercpuCounter>;
+  /**
+   * `struct {\u{a}\u{9}u64 ctx_id;\u{a}\u{9}atomic64_t tlb_gen;\u{a}\u{9}unsigned long next_trim_cpumask;\u{a}\u{9}struct rw_semaphore ldt_usr_sem;\u{a}\u{9}struct ldt_struct *ldt;\u{a}\u{9}unsigned long flags;\u{a}\u{9}struct mutex lock;\u{a}\u{9}void *vdso;\u{a}\u{9}const struct vdso_image *vdso_image;\u{a}\u{9}atomic_t perf_rdpmc_allowed;\u{a}\u{9}u16 pkey_allocation_map;\u{a}\u{9}s16 execute_only_pkey;\u{a}\u{9}u16 global_asid;\u{a}\u{9}bool asid_transition;\u{a}}`
+   */
+  readonly MmContextT: Codec<MmContextT>;
+  /** `struct {\u{a}\u{9}unsigned long __mm_flags[1];\u{a}}` */
+  readonly MmFlagsT: Codec<MmFlagsT>;
+  /** `struct uprobes_state` */
+  readonly UprobesState: Codec<UprobesState>;
+  /** `struct work_struct` */
+  readonly WorkStruct: Codec<WorkStruct>;
+  /** `struct task_struct___old` */
+  readonly TaskStructOld: Codec<TaskStructOld>;
+  /** `struct tsbpf_no_such_type` */
+  readonly TsbpfNoSuchType: Codec<TsbpfNoSuchType>;
+  /** `enum bpf_map_type` */
+  readonly BpfMapType: Codec<BpfMapType>;
+  /** `enum tsbpf_fake_enum` */
+  readonly TsbpfFakeEnum: Codec<TsbpfFakeEnum>;
+  /** `struct list_head___match` */
+  readonly ListHeadMatch: Codec<ListHeadMatch>;
+  /** `struct core_result` */
+  readonly CoreResult: Codec<CoreResult>;
+}
+
 /**
  * The skeleton of core: open(), then set read-only data, load(), attach(), destroy().
  *
@@ -155,10 +2953,13 @@ export interface CoreLinks {
 export class CoreSkel extends Skeleton<CoreMaps, CoreProgs, CoreLinks> {
   /** Section .bss: its exposed variables. */
   readonly bss: CoreBss;
+  /** Codecs of the object's types (`skel.codecs.Event.decode(view)`). */
+  readonly codecs: CoreCodecs;
 
   private constructor(obj: BpfObject) {
     super(obj, SKELETON);
     this.bss = new CoreBss(this.section("bss"));
+    this.codecs = this.codecsOf<CoreCodecs>();
   }
 
   /**

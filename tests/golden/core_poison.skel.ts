@@ -5,6 +5,7 @@ import {
   type BpfMap,
   type BpfObject,
   type BpfProgram,
+  type Codec,
   fromBase64,
   type ObjectLoadOptions,
   Skeleton,
@@ -24,6 +25,12 @@ export function elfBytes(): Uint8Array {
 /** The version of the generator's output format this module has. */
 export const SKELETON_FORMAT = 1;
 
+/** `struct task_struct___gone`, 4 bytes. */
+export interface TaskStructGone {
+  /** `int tsbpf_field_that_never_existed` */
+  tsbpf_field_that_never_existed: number;
+}
+
 const SKELETON: SkeletonDescriptor = {
   name: "core_poison",
   maps: {
@@ -42,6 +49,10 @@ const SKELETON: SkeletonDescriptor = {
       ],
     },
   },
+  codecs: {
+    TaskStructGone: ["task_struct___gone", 5],
+  },
+  mapCodecs: {},
 };
 
 /** The maps of core_poison (live after load). */
@@ -66,6 +77,12 @@ export interface CorePoisonLinks {
   unguarded?: BpfLink;
 }
 
+/** Codecs of the types of core_poison (each built on first use, from the object's BTF). */
+export interface CorePoisonCodecs {
+  /** `struct task_struct___gone` */
+  readonly TaskStructGone: Codec<TaskStructGone>;
+}
+
 /**
  * The skeleton of core_poison: open(), then set read-only data, load(), attach(), destroy().
  *
@@ -78,10 +95,13 @@ export interface CorePoisonLinks {
 export class CorePoisonSkel extends Skeleton<CorePoisonMaps, CorePoisonProgs, CorePoisonLinks> {
   /** Section .bss: its exposed variables. */
   readonly bss: CorePoisonBss;
+  /** Codecs of the object's types (`skel.codecs.Event.decode(view)`). */
+  readonly codecs: CorePoisonCodecs;
 
   private constructor(obj: BpfObject) {
     super(obj, SKELETON);
     this.bss = new CorePoisonBss(this.section("bss"));
+    this.codecs = this.codecsOf<CorePoisonCodecs>();
   }
 
   /**

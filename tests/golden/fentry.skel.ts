@@ -44,6 +44,8 @@ const SKELETON: SkeletonDescriptor = {
       ],
     },
   },
+  codecs: {},
+  mapCodecs: {},
 };
 
 /** The maps of fentry (live after load). */

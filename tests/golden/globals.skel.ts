@@ -7,6 +7,7 @@ import {
   type BpfMap,
   type BpfObject,
   type BpfProgram,
+  type Codec,
   E,
   fromBase64,
   getCstr,
@@ -28,6 +29,54 @@ export function elfBytes(): Uint8Array {
 
 /** The version of the generator's output format this module has. */
 export const SKELETON_FORMAT = 1;
+
+/** `struct config`, 12 bytes. */
+export interface Config {
+  /** `__u32 target_pid` */
+  target_pid: number;
+  /** `__u16 port` */
+  port: number;
+  /** `__u8 enabled` */
+  enabled: number;
+  /** `char tag[5]` */
+  tag: string;
+}
+
+/** `struct stats`, 56 bytes. */
+export interface Stats {
+  /** `__u64 calls` */
+  calls: bigint;
+  /** `__u64 bytes` */
+  bytes: bigint;
+  /** `__s32 last_fd` */
+  last_fd: number;
+  /** `__u32 hist[8]` */
+  hist: Uint32Array;
+}
+
+/** `struct trace_entry`, 8 bytes. */
+export interface TraceEntry {
+  /** `unsigned short type` */
+  type: number;
+  /** `unsigned char flags` */
+  flags: number;
+  /** `unsigned char preempt_count` */
+  preempt_count: number;
+  /** `int pid` */
+  pid: number;
+}
+
+/** `struct trace_event_raw_sys_enter`, 64 bytes. */
+export interface TraceEventRawSysEnter {
+  /** `struct trace_entry ent` */
+  ent: TraceEntry;
+  /** `long id` */
+  id: bigint;
+  /** `unsigned long args[6]` */
+  args: BigUint64Array;
+  /** `char __data[0]` */
+  __data: string;
+}
 
 const SKELETON: SkeletonDescriptor = {
   name: "globals",
@@ -89,6 +138,13 @@ const SKELETON: SkeletonDescriptor = {
       ],
     },
   },
+  codecs: {
+    TraceEventRawSysEnter: ["trace_event_raw_sys_enter", 2],
+    TraceEntry: ["trace_entry", 3],
+    Config: ["config", 24],
+    Stats: ["stats", 36],
+  },
+  mapCodecs: {},
 };
 
 /** The maps of globals (live after load). */
@@ -119,6 +175,18 @@ export interface GlobalsLinks {
   use_globals?: BpfLink;
 }
 
+/** Codecs of the types of globals (each built on first use, from the object's BTF). */
+export interface GlobalsCodecs {
+  /** `struct trace_event_raw_sys_enter` */
+  readonly TraceEventRawSysEnter: Codec<TraceEventRawSysEnter>;
+  /** `struct trace_entry` */
+  readonly TraceEntry: Codec<TraceEntry>;
+  /** `struct config` */
+  readonly Config: Codec<Config>;
+  /** `struct stats` */
+  readonly Stats: Codec<Stats>;
+}
+
 /**
  * The skeleton of globals: open(), then set read-only data, load(), attach(), destroy().
  *
@@ -141,6 +209,8 @@ export class GlobalsSkel extends Skeleton<GlobalsMaps, GlobalsProgs, GlobalsLink
   readonly rodata_custom: GlobalsRodataCustom;
   /** Section .bss: its exposed variables. */
   readonly bss: GlobalsBss;
+  /** Codecs of the object's types (`skel.codecs.Event.decode(view)`). */
+  readonly codecs: GlobalsCodecs;
 
   private constructor(obj: BpfObject) {
     super(obj, SKELETON);
@@ -150,6 +220,7 @@ export class GlobalsSkel extends Skeleton<GlobalsMaps, GlobalsProgs, GlobalsLink
     this.data_other = new GlobalsDataOther(this.section("data_other"));
     this.rodata_custom = new GlobalsRodataCustom(this.section("rodata_custom"));
     this.bss = new GlobalsBss(this.section("bss"));
+    this.codecs = this.codecsOf<GlobalsCodecs>();
   }
 
   /**

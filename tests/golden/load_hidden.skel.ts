@@ -4,6 +4,7 @@ import {
   type BpfLink,
   type BpfObject,
   type BpfProgram,
+  type Codec,
   fromBase64,
   type ObjectLoadOptions,
   Skeleton,
@@ -22,6 +23,22 @@ export function elfBytes(): Uint8Array {
 /** The version of the generator's output format this module has. */
 export const SKELETON_FORMAT = 1;
 
+/** `struct xdp_md`, 24 bytes. */
+export interface XdpMd {
+  /** `__u32 data` */
+  data: number;
+  /** `__u32 data_end` */
+  data_end: number;
+  /** `__u32 data_meta` */
+  data_meta: number;
+  /** `__u32 ingress_ifindex` */
+  ingress_ifindex: number;
+  /** `__u32 rx_queue_index` */
+  rx_queue_index: number;
+  /** `__u32 egress_ifindex` */
+  egress_ifindex: number;
+}
+
 const SKELETON: SkeletonDescriptor = {
   name: "load_hidden",
   maps: {},
@@ -30,6 +47,10 @@ const SKELETON: SkeletonDescriptor = {
   },
   structOps: {},
   sections: {},
+  codecs: {
+    XdpMd: ["xdp_md", 7],
+  },
+  mapCodecs: {},
 };
 
 /** The maps of load_hidden (live after load). */
@@ -48,6 +69,12 @@ export interface LoadHiddenLinks {
   hidden_caller?: BpfLink;
 }
 
+/** Codecs of the types of load_hidden (each built on first use, from the object's BTF). */
+export interface LoadHiddenCodecs {
+  /** `struct xdp_md` */
+  readonly XdpMd: Codec<XdpMd>;
+}
+
 /**
  * The skeleton of load_hidden: open(), then set read-only data, load(), attach(), destroy().
  *
@@ -58,8 +85,12 @@ export interface LoadHiddenLinks {
  * ```
  */
 export class LoadHiddenSkel extends Skeleton<LoadHiddenMaps, LoadHiddenProgs, LoadHiddenLinks> {
+  /** Codecs of the object's types (`skel.codecs.Event.decode(view)`). */
+  readonly codecs: LoadHiddenCodecs;
+
   private constructor(obj: BpfObject) {
     super(obj, SKELETON);
+    this.codecs = this.codecsOf<LoadHiddenCodecs>();
   }
 
   /**

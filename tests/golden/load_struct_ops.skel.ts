@@ -5,6 +5,7 @@ import {
   type BpfMap,
   type BpfObject,
   type BpfProgram,
+  type Codec,
   fromBase64,
   getCstr,
   type ObjectLoadOptions,
@@ -26,15 +27,1256 @@ export function elfBytes(): Uint8Array {
 /** The version of the generator's output format this module has. */
 export const SKELETON_FORMAT = 1;
 
-/** The constants of `enum tcp_ca_event`. */
-export const tcp_ca_event = {
+/** `struct ack_sample`, 12 bytes. */
+export interface AckSample {
+  /** `u32 pkts_acked` */
+  pkts_acked: number;
+  /** `s32 rtt_us` */
+  rtt_us: number;
+  /** `u32 in_flight` */
+  in_flight: number;
+}
+
+/** `typedef struct qrwlock arch_rwlock_t`. */
+export type ArchRwlockT = Qrwlock;
+
+/** `typedef struct qspinlock arch_spinlock_t`. */
+export type ArchSpinlockT = Qspinlock;
+
+/** `typedef struct { ... } atomic64_t`, 8 bytes. */
+export interface Atomic64T {
+  /** `s64 counter` */
+  counter: bigint;
+}
+
+/** `typedef struct { ... } atomic_t`, 4 bytes. */
+export interface AtomicT {
+  /** `int counter` */
+  counter: number;
+}
+
+/** `struct bpf_dummy_ops`, 24 bytes. */
+export interface BpfDummyOps {
+  /** `int (*test_1)(struct bpf_dummy_ops_state *)` */
+  test_1: bigint;
+  /** `int (*test_2)(struct bpf_dummy_ops_state *, int, unsigned short, char, unsigned long)` */
+  test_2: bigint;
+  /** `int (*test_sleepable)(struct bpf_dummy_ops_state *)` */
+  test_sleepable: bigint;
+}
+
+/** `struct bpf_dummy_ops_state`, 4 bytes. */
+export interface BpfDummyOpsState {
+  /** `int val` */
+  val: number;
+}
+
+/** `struct callback_head`, 16 bytes. */
+export interface CallbackHead {
+  /** `struct callback_head *next` */
+  next: bigint;
+  /** `void (*func)(struct callback_head *)` */
+  func: bigint;
+}
+
+/** `struct hlist_head`, 8 bytes. */
+export interface HlistHead {
+  /** `struct hlist_node *first` */
+  first: bigint;
+}
+
+/** `struct hlist_node`, 16 bytes. */
+export interface HlistNode {
+  /** `struct hlist_node *next` */
+  next: bigint;
+  /** `struct hlist_node **pprev` */
+  pprev: bigint;
+}
+
+/** `struct hlist_nulls_node`, 16 bytes. */
+export interface HlistNullsNode {
+  /** `struct hlist_nulls_node *next` */
+  next: bigint;
+  /** `struct hlist_nulls_node **pprev` */
+  pprev: bigint;
+}
+
+/** `struct in6_addr`, 16 bytes. */
+export interface In6Addr {
+  /** `union { ... } in6_u` */
+  in6_u: In6Addr_in6_u;
+}
+
+/** `union { ... }`, 16 bytes; decode gives every member, encode writes those given. */
+export interface In6Addr_in6_u {
+  /** `__u8 u6_addr8[16]` */
+  u6_addr8: Uint8Array;
+  /** `__be16 u6_addr16[8]` */
+  u6_addr16: Uint16Array;
+  /** `__be32 u6_addr32[4]` */
+  u6_addr32: Uint32Array;
+}
+
+/** `typedef struct { ... } kuid_t`, 4 bytes. */
+export interface KuidT {
+  /** `uid_t val` */
+  val: number;
+}
+
+/** `struct list_head`, 16 bytes. */
+export interface ListHead {
+  /** `struct list_head *next` */
+  next: bigint;
+  /** `struct list_head *prev` */
+  prev: bigint;
+}
+
+/** `struct llist_node`, 8 bytes. */
+export interface LlistNode {
+  /** `struct llist_node *next` */
+  next: bigint;
+}
+
+/** `typedef struct { ... } netdevice_tracker`, 0 bytes. */
+export type NetdeviceTracker = Record<string, never>;
+
+/** `typedef struct { ... } netns_tracker`, 0 bytes. */
+export type NetnsTracker = Record<string, never>;
+
+/** `struct page_frag`, 16 bytes. */
+export interface PageFrag {
+  /** `struct page *page` */
+  page: bigint;
+  /** `__u32 offset` */
+  offset: number;
+  /** `__u32 size` */
+  size: number;
+}
+
+/** `typedef struct { ... } possible_net_t`, 8 bytes. */
+export interface PossibleNetT {
+  /** `struct net *net` */
+  net: bigint;
+}
+
+/** `struct qrwlock`, 8 bytes. */
+export interface Qrwlock {
+  /** `atomic_t cnts` (in an unnamed member) */
+  cnts: AtomicT;
+  /** `u8 wlocked` (in an unnamed member) */
+  wlocked: number;
+  /** `u8 __lstate[3]` (in an unnamed member) */
+  __lstate: Uint8Array;
+  /** `arch_spinlock_t wait_lock` */
+  wait_lock: Qspinlock;
+}
+
+/** `struct qspinlock`, 4 bytes. */
+export interface Qspinlock {
+  /** `atomic_t val` (in an unnamed member) */
+  val: AtomicT;
+  /** `u8 locked` (in an unnamed member) */
+  locked: number;
+  /** `u8 pending` (in an unnamed member) */
+  pending: number;
+  /** `u16 locked_pending` (in an unnamed member) */
+  locked_pending: number;
+  /** `u16 tail` (in an unnamed member) */
+  tail: number;
+}
+
+/** `struct rate_sample`, 72 bytes. */
+export interface RateSample {
+  /** `u64 prior_mstamp` */
+  prior_mstamp: bigint;
+  /** `u32 prior_delivered` */
+  prior_delivered: number;
+  /** `u32 prior_delivered_ce` */
+  prior_delivered_ce: number;
+  /** `s32 delivered` */
+  delivered: number;
+  /** `s32 delivered_ce` */
+  delivered_ce: number;
+  /** `long interval_us` */
+  interval_us: bigint;
+  /** `u32 snd_interval_us` */
+  snd_interval_us: number;
+  /** `u32 rcv_interval_us` */
+  rcv_interval_us: number;
+  /** `long rtt_us` */
+  rtt_us: bigint;
+  /** `int losses` */
+  losses: number;
+  /** `u32 acked_sacked` */
+  acked_sacked: number;
+  /** `u32 prior_in_flight` */
+  prior_in_flight: number;
+  /** `u32 last_end_seq` */
+  last_end_seq: number;
+  /** `bool is_app_limited` */
+  is_app_limited: boolean;
+  /** `bool is_retrans` */
+  is_retrans: boolean;
+  /** `bool is_ack_delayed` */
+  is_ack_delayed: boolean;
+}
+
+/** `struct raw_spinlock`, 4 bytes. */
+export interface RawSpinlock {
+  /** `arch_spinlock_t raw_lock` */
+  raw_lock: Qspinlock;
+}
+
+/** `struct rb_node`, 24 bytes. */
+export interface RbNode {
+  /** `unsigned long __rb_parent_color` */
+  __rb_parent_color: bigint;
+  /** `struct rb_node *rb_right` */
+  rb_right: bigint;
+  /** `struct rb_node *rb_left` */
+  rb_left: bigint;
+}
+
+/** `struct rb_root`, 8 bytes. */
+export interface RbRoot {
+  /** `struct rb_node *rb_node` */
+  rb_node: bigint;
+}
+
+/** `struct refcount_struct`, 4 bytes. */
+export interface RefcountStruct {
+  /** `atomic_t refs` */
+  refs: AtomicT;
+}
+
+/** `typedef struct refcount_struct refcount_t`. */
+export type RefcountT = RefcountStruct;
+
+/** `typedef struct { ... } rwlock_t`, 8 bytes. */
+export interface RwlockT {
+  /** `arch_rwlock_t raw_lock` */
+  raw_lock: Qrwlock;
+}
+
+/** `struct sk_buff`, 224 bytes. */
+export interface SkBuff {
+  /** `struct sk_buff *next` (in an unnamed member) */
+  next: bigint;
+  /** `struct sk_buff *prev` (in an unnamed member) */
+  prev: bigint;
+  /** `struct net_device *dev` (in an unnamed member) */
+  dev: bigint;
+  /** `unsigned long dev_scratch` (in an unnamed member) */
+  dev_scratch: bigint;
+  /** `struct rb_node rbnode` (in an unnamed member) */
+  rbnode: RbNode;
+  /** `struct list_head list` (in an unnamed member) */
+  list: ListHead;
+  /** `struct llist_node ll_node` (in an unnamed member) */
+  ll_node: LlistNode;
+  /** `struct sock *sk` */
+  sk: bigint;
+  /** `ktime_t tstamp` (in an unnamed member) */
+  tstamp: bigint;
+  /** `u64 skb_mstamp_ns` (in an unnamed member) */
+  skb_mstamp_ns: bigint;
+  /** `char cb[48]` */
+  cb: string;
+  /** `unsigned long _skb_refdst` (in an unnamed member) */
+  _skb_refdst: bigint;
+  /** `void (*destructor)(struct sk_buff *)` (in an unnamed member) */
+  destructor: bigint;
+  /** `struct list_head tcp_tsorted_anchor` (in an unnamed member) */
+  tcp_tsorted_anchor: ListHead;
+  /** `unsigned long _sk_redir` (in an unnamed member) */
+  _sk_redir: bigint;
+  /** `unsigned long _nfct` */
+  _nfct: bigint;
+  /** `unsigned int len` */
+  len: number;
+  /** `unsigned int data_len` */
+  data_len: number;
+  /** `__u16 mac_len` */
+  mac_len: number;
+  /** `__u16 hdr_len` */
+  hdr_len: number;
+  /** `__u16 queue_mapping` */
+  queue_mapping: number;
+  /** `__u8 __cloned_offset[0]` */
+  __cloned_offset: Uint8Array;
+  /** `__u8 cloned : 1` */
+  cloned: number;
+  /** `__u8 nohdr : 1` */
+  nohdr: number;
+  /** `__u8 fclone : 2` */
+  fclone: number;
+  /** `__u8 peeked : 1` */
+  peeked: number;
+  /** `__u8 head_frag : 1` */
+  head_frag: number;
+  /** `__u8 pfmemalloc : 1` */
+  pfmemalloc: number;
+  /** `__u8 pp_recycle : 1` */
+  pp_recycle: number;
+  /** `__u8 active_extensions` */
+  active_extensions: number;
+  /** `__u8 __pkt_type_offset[0]` (in an unnamed member) */
+  __pkt_type_offset: Uint8Array;
+  /** `__u8 pkt_type : 3` (in an unnamed member) */
+  pkt_type: number;
+  /** `__u8 ignore_df : 1` (in an unnamed member) */
+  ignore_df: number;
+  /** `__u8 dst_pending_confirm : 1` (in an unnamed member) */
+  dst_pending_confirm: number;
+  /** `__u8 ip_summed : 2` (in an unnamed member) */
+  ip_summed: number;
+  /** `__u8 ooo_okay : 1` (in an unnamed member) */
+  ooo_okay: number;
+  /** `__u8 __mono_tc_offset[0]` (in an unnamed member) */
+  __mono_tc_offset: Uint8Array;
+  /** `__u8 tstamp_type : 2` (in an unnamed member) */
+  tstamp_type: number;
+  /** `__u8 tc_at_ingress : 1` (in an unnamed member) */
+  tc_at_ingress: number;
+  /** `__u8 tc_skip_classify : 1` (in an unnamed member) */
+  tc_skip_classify: number;
+  /** `__u8 remcsum_offload : 1` (in an unnamed member) */
+  remcsum_offload: number;
+  /** `__u8 csum_complete_sw : 1` (in an unnamed member) */
+  csum_complete_sw: number;
+  /** `__u8 csum_level : 2` (in an unnamed member) */
+  csum_level: number;
+  /** `__u8 inner_protocol_type : 1` (in an unnamed member) */
+  inner_protocol_type: number;
+  /** `__u8 l4_hash : 1` (in an unnamed member) */
+  l4_hash: number;
+  /** `__u8 sw_hash : 1` (in an unnamed member) */
+  sw_hash: number;
+  /** `__u8 no_fcs : 1` (in an unnamed member) */
+  no_fcs: number;
+  /** `__u8 encapsulation : 1` (in an unnamed member) */
+  encapsulation: number;
+  /** `__u8 encap_hdr_csum : 1` (in an unnamed member) */
+  encap_hdr_csum: number;
+  /** `__u8 csum_valid : 1` (in an unnamed member) */
+  csum_valid: number;
+  /** `__u8 nf_trace : 1` (in an unnamed member) */
+  nf_trace: number;
+  /** `__u8 redirected : 1` (in an unnamed member) */
+  redirected: number;
+  /** `__u8 from_ingress : 1` (in an unnamed member) */
+  from_ingress: number;
+  /** `__u8 nf_skip_egress : 1` (in an unnamed member) */
+  nf_skip_egress: number;
+  /** `__u8 slow_gro : 1` (in an unnamed member) */
+  slow_gro: number;
+  /** `__u8 unreadable : 1` (in an unnamed member) */
+  unreadable: number;
+  /** `__u16 tc_index` (in an unnamed member) */
+  tc_index: number;
+  /** `u16 alloc_cpu` (in an unnamed member) */
+  alloc_cpu: number;
+  /** `__wsum csum` (in an unnamed member) */
+  csum: number;
+  /** `__u16 csum_start` (in an unnamed member) */
+  csum_start: number;
+  /** `__u16 csum_offset` (in an unnamed member) */
+  csum_offset: number;
+  /** `__u32 priority` (in an unnamed member) */
+  priority: number;
+  /** `int skb_iif` (in an unnamed member) */
+  skb_iif: number;
+  /** `__u32 hash` (in an unnamed member) */
+  hash: number;
+  /** `u32 vlan_all` (in an unnamed member) */
+  vlan_all: number;
+  /** `__be16 vlan_proto` (in an unnamed member) */
+  vlan_proto: number;
+  /** `__u16 vlan_tci` (in an unnamed member) */
+  vlan_tci: number;
+  /** `unsigned int napi_id` (in an unnamed member) */
+  napi_id: number;
+  /** `unsigned int sender_cpu` (in an unnamed member) */
+  sender_cpu: number;
+  /** `__u32 secmark` (in an unnamed member) */
+  secmark: number;
+  /** `__u32 mark` (in an unnamed member) */
+  mark: number;
+  /** `__u32 reserved_tailroom` (in an unnamed member) */
+  reserved_tailroom: number;
+  /** `__be16 inner_protocol` (in an unnamed member) */
+  inner_protocol: number;
+  /** `__u8 inner_ipproto` (in an unnamed member) */
+  inner_ipproto: number;
+  /** `__u16 inner_transport_header` (in an unnamed member) */
+  inner_transport_header: number;
+  /** `__u16 inner_network_header` (in an unnamed member) */
+  inner_network_header: number;
+  /** `__u16 inner_mac_header` (in an unnamed member) */
+  inner_mac_header: number;
+  /** `__be16 protocol` (in an unnamed member) */
+  protocol: number;
+  /** `__u16 transport_header` (in an unnamed member) */
+  transport_header: number;
+  /** `__u16 network_header` (in an unnamed member) */
+  network_header: number;
+  /** `__u16 mac_header` (in an unnamed member) */
+  mac_header: number;
+  /** `struct { ... } headers` (in an unnamed member) */
+  headers: SkBuff_headers;
+  /** `sk_buff_data_t tail` */
+  tail: number;
+  /** `sk_buff_data_t end` */
+  end: number;
+  /** `unsigned char *head` */
+  head: bigint;
+  /** `unsigned char *data` */
+  data: bigint;
+  /** `unsigned int truesize` */
+  truesize: number;
+  /** `refcount_t users` */
+  users: RefcountStruct;
+  /** `struct skb_ext *extensions` */
+  extensions: bigint;
+}
+
+/** `struct sk_buff_head`, 24 bytes. */
+export interface SkBuffHead {
+  /** `struct sk_buff *next` (in an unnamed member) */
+  next: bigint;
+  /** `struct sk_buff *prev` (in an unnamed member) */
+  prev: bigint;
+  /** `struct sk_buff_list list` (in an unnamed member) */
+  list: SkBuffList;
+  /** `__u32 qlen` */
+  qlen: number;
+  /** `spinlock_t lock` */
+  lock: Spinlock;
+}
+
+/** `struct sk_buff_list`, 16 bytes. */
+export interface SkBuffList {
+  /** `struct sk_buff *next` */
+  next: bigint;
+  /** `struct sk_buff *prev` */
+  prev: bigint;
+}
+
+/** `struct { ... }`, 56 bytes. */
+export interface SkBuff_headers {
+  /** `__u8 __pkt_type_offset[0]` */
+  __pkt_type_offset: Uint8Array;
+  /** `__u8 pkt_type : 3` */
+  pkt_type: number;
+  /** `__u8 ignore_df : 1` */
+  ignore_df: number;
+  /** `__u8 dst_pending_confirm : 1` */
+  dst_pending_confirm: number;
+  /** `__u8 ip_summed : 2` */
+  ip_summed: number;
+  /** `__u8 ooo_okay : 1` */
+  ooo_okay: number;
+  /** `__u8 __mono_tc_offset[0]` */
+  __mono_tc_offset: Uint8Array;
+  /** `__u8 tstamp_type : 2` */
+  tstamp_type: number;
+  /** `__u8 tc_at_ingress : 1` */
+  tc_at_ingress: number;
+  /** `__u8 tc_skip_classify : 1` */
+  tc_skip_classify: number;
+  /** `__u8 remcsum_offload : 1` */
+  remcsum_offload: number;
+  /** `__u8 csum_complete_sw : 1` */
+  csum_complete_sw: number;
+  /** `__u8 csum_level : 2` */
+  csum_level: number;
+  /** `__u8 inner_protocol_type : 1` */
+  inner_protocol_type: number;
+  /** `__u8 l4_hash : 1` */
+  l4_hash: number;
+  /** `__u8 sw_hash : 1` */
+  sw_hash: number;
+  /** `__u8 no_fcs : 1` */
+  no_fcs: number;
+  /** `__u8 encapsulation : 1` */
+  encapsulation: number;
+  /** `__u8 encap_hdr_csum : 1` */
+  encap_hdr_csum: number;
+  /** `__u8 csum_valid : 1` */
+  csum_valid: number;
+  /** `__u8 nf_trace : 1` */
+  nf_trace: number;
+  /** `__u8 redirected : 1` */
+  redirected: number;
+  /** `__u8 from_ingress : 1` */
+  from_ingress: number;
+  /** `__u8 nf_skip_egress : 1` */
+  nf_skip_egress: number;
+  /** `__u8 slow_gro : 1` */
+  slow_gro: number;
+  /** `__u8 unreadable : 1` */
+  unreadable: number;
+  /** `__u16 tc_index` */
+  tc_index: number;
+  /** `u16 alloc_cpu` */
+  alloc_cpu: number;
+  /** `__wsum csum` (in an unnamed member) */
+  csum: number;
+  /** `__u16 csum_start` (in an unnamed member) */
+  csum_start: number;
+  /** `__u16 csum_offset` (in an unnamed member) */
+  csum_offset: number;
+  /** `__u32 priority` */
+  priority: number;
+  /** `int skb_iif` */
+  skb_iif: number;
+  /** `__u32 hash` */
+  hash: number;
+  /** `u32 vlan_all` (in an unnamed member) */
+  vlan_all: number;
+  /** `__be16 vlan_proto` (in an unnamed member) */
+  vlan_proto: number;
+  /** `__u16 vlan_tci` (in an unnamed member) */
+  vlan_tci: number;
+  /** `unsigned int napi_id` (in an unnamed member) */
+  napi_id: number;
+  /** `unsigned int sender_cpu` (in an unnamed member) */
+  sender_cpu: number;
+  /** `__u32 secmark` */
+  secmark: number;
+  /** `__u32 mark` (in an unnamed member) */
+  mark: number;
+  /** `__u32 reserved_tailroom` (in an unnamed member) */
+  reserved_tailroom: number;
+  /** `__be16 inner_protocol` (in an unnamed member) */
+  inner_protocol: number;
+  /** `__u8 inner_ipproto` (in an unnamed member) */
+  inner_ipproto: number;
+  /** `__u16 inner_transport_header` */
+  inner_transport_header: number;
+  /** `__u16 inner_network_header` */
+  inner_network_header: number;
+  /** `__u16 inner_mac_header` */
+  inner_mac_header: number;
+  /** `__be16 protocol` */
+  protocol: number;
+  /** `__u16 transport_header` */
+  transport_header: number;
+  /** `__u16 network_header` */
+  network_header: number;
+  /** `__u16 mac_header` */
+  mac_header: number;
+}
+
+/** `struct sock`, 784 bytes. */
+export interface Sock {
+  /** `struct sock_common __sk_common` */
+  __sk_common: SockCommon;
+  /** `__u8 __cacheline_group_begin__sock_write_rx[0]` */
+  __cacheline_group_begin__sock_write_rx: Uint8Array;
+  /** `atomic_t sk_drops` */
+  sk_drops: AtomicT;
+  /** `__s32 sk_peek_off` */
+  sk_peek_off: number;
+  /** `struct sk_buff_head sk_error_queue` */
+  sk_error_queue: SkBuffHead;
+  /** `struct sk_buff_head sk_receive_queue` */
+  sk_receive_queue: SkBuffHead;
+  /** `struct { ... } sk_backlog` */
+  sk_backlog: Sock_sk_backlog;
+  /** `__u8 __cacheline_group_end__sock_write_rx[0]` */
+  __cacheline_group_end__sock_write_rx: Uint8Array;
+  /** `__u8 __cacheline_group_begin__sock_read_rx[0]` */
+  __cacheline_group_begin__sock_read_rx: Uint8Array;
+  /** `struct dst_entry *sk_rx_dst` */
+  sk_rx_dst: bigint;
+  /** `int sk_rx_dst_ifindex` */
+  sk_rx_dst_ifindex: number;
+  /** `u32 sk_rx_dst_cookie` */
+  sk_rx_dst_cookie: number;
+  /** `unsigned int sk_ll_usec` */
+  sk_ll_usec: number;
+  /** `unsigned int sk_napi_id` */
+  sk_napi_id: number;
+  /** `u16 sk_busy_poll_budget` */
+  sk_busy_poll_budget: number;
+  /** `u8 sk_prefer_busy_poll` */
+  sk_prefer_busy_poll: number;
+  /** `u8 sk_userlocks` */
+  sk_userlocks: number;
+  /** `int sk_rcvbuf` */
+  sk_rcvbuf: number;
+  /** `struct sk_filter *sk_filter` */
+  sk_filter: bigint;
+  /** `struct socket_wq *sk_wq` (in an unnamed member) */
+  sk_wq: bigint;
+  /** `struct socket_wq *sk_wq_raw` (in an unnamed member) */
+  sk_wq_raw: bigint;
+  /** `void (*sk_data_ready)(struct sock *)` */
+  sk_data_ready: bigint;
+  /** `long sk_rcvtimeo` */
+  sk_rcvtimeo: bigint;
+  /** `int sk_rcvlowat` */
+  sk_rcvlowat: number;
+  /** `__u8 __cacheline_group_end__sock_read_rx[0]` */
+  __cacheline_group_end__sock_read_rx: Uint8Array;
+  /** `__u8 __cacheline_group_begin__sock_read_rxtx[0]` */
+  __cacheline_group_begin__sock_read_rxtx: Uint8Array;
+  /** `int sk_err` */
+  sk_err: number;
+  /** `struct socket *sk_socket` */
+  sk_socket: bigint;
+  /** `struct mem_cgroup *sk_memcg` */
+  sk_memcg: bigint;
+  /** `struct xfrm_policy *sk_policy[2]` */
+  sk_policy: BigUint64Array;
+  /** `__u8 __cacheline_group_end__sock_read_rxtx[0]` */
+  __cacheline_group_end__sock_read_rxtx: Uint8Array;
+  /** `__u8 __cacheline_group_begin__sock_write_rxtx[0]` */
+  __cacheline_group_begin__sock_write_rxtx: Uint8Array;
+  /** `socket_lock_t sk_lock` */
+  sk_lock: SocketLockT;
+  /** `u32 sk_reserved_mem` */
+  sk_reserved_mem: number;
+  /** `int sk_forward_alloc` */
+  sk_forward_alloc: number;
+  /** `u32 sk_tsflags` */
+  sk_tsflags: number;
+  /** `__u8 __cacheline_group_end__sock_write_rxtx[0]` */
+  __cacheline_group_end__sock_write_rxtx: Uint8Array;
+  /** `__u8 __cacheline_group_begin__sock_write_tx[0]` */
+  __cacheline_group_begin__sock_write_tx: Uint8Array;
+  /** `int sk_write_pending` */
+  sk_write_pending: number;
+  /** `atomic_t sk_omem_alloc` */
+  sk_omem_alloc: AtomicT;
+  /** `int sk_err_soft` */
+  sk_err_soft: number;
+  /** `int sk_wmem_queued` */
+  sk_wmem_queued: number;
+  /** `refcount_t sk_wmem_alloc` */
+  sk_wmem_alloc: RefcountStruct;
+  /** `unsigned long sk_tsq_flags` */
+  sk_tsq_flags: bigint;
+  /** `struct sk_buff *sk_send_head` (in an unnamed member) */
+  sk_send_head: bigint;
+  /** `struct rb_root tcp_rtx_queue` (in an unnamed member) */
+  tcp_rtx_queue: RbRoot;
+  /** `struct sk_buff_head sk_write_queue` */
+  sk_write_queue: SkBuffHead;
+  /** `u32 sk_dst_pending_confirm` */
+  sk_dst_pending_confirm: number;
+  /** `u32 sk_pacing_status` */
+  sk_pacing_status: number;
+  /** `struct page_frag sk_frag` */
+  sk_frag: PageFrag;
+  /** `struct timer_list sk_timer` */
+  sk_timer: TimerList;
+  /** `unsigned long sk_pacing_rate` */
+  sk_pacing_rate: bigint;
+  /** `atomic_t sk_zckey` */
+  sk_zckey: AtomicT;
+  /** `atomic_t sk_tskey` */
+  sk_tskey: AtomicT;
+  /** `__u8 __cacheline_group_end__sock_write_tx[0]` */
+  __cacheline_group_end__sock_write_tx: Uint8Array;
+  /** `__u8 __cacheline_group_begin__sock_read_tx[0]` */
+  __cacheline_group_begin__sock_read_tx: Uint8Array;
+  /** `unsigned long sk_max_pacing_rate` */
+  sk_max_pacing_rate: bigint;
+  /** `long sk_sndtimeo` */
+  sk_sndtimeo: bigint;
+  /** `u32 sk_priority` */
+  sk_priority: number;
+  /** `u32 sk_mark` */
+  sk_mark: number;
+  /** `kuid_t sk_uid` */
+  sk_uid: KuidT;
+  /** `u16 sk_protocol` */
+  sk_protocol: number;
+  /** `u16 sk_type` */
+  sk_type: number;
+  /** `struct dst_entry *sk_dst_cache` */
+  sk_dst_cache: bigint;
+  /** `netdev_features_t sk_route_caps` */
+  sk_route_caps: bigint;
+  /** `u16 sk_gso_type` */
+  sk_gso_type: number;
+  /** `u16 sk_gso_max_segs` */
+  sk_gso_max_segs: number;
+  /** `unsigned int sk_gso_max_size` */
+  sk_gso_max_size: number;
+  /** `gfp_t sk_allocation` */
+  sk_allocation: number;
+  /** `u32 sk_txhash` */
+  sk_txhash: number;
+  /** `int sk_sndbuf` */
+  sk_sndbuf: number;
+  /** `u8 sk_pacing_shift` */
+  sk_pacing_shift: number;
+  /** `bool sk_use_task_frag` */
+  sk_use_task_frag: boolean;
+  /** `__u8 __cacheline_group_end__sock_read_tx[0]` */
+  __cacheline_group_end__sock_read_tx: Uint8Array;
+  /** `u8 sk_gso_disabled : 1` */
+  sk_gso_disabled: number;
+  /** `u8 sk_kern_sock : 1` */
+  sk_kern_sock: number;
+  /** `u8 sk_no_check_tx : 1` */
+  sk_no_check_tx: number;
+  /** `u8 sk_no_check_rx : 1` */
+  sk_no_check_rx: number;
+  /** `u8 sk_shutdown` */
+  sk_shutdown: number;
+  /** `unsigned long sk_lingertime` */
+  sk_lingertime: bigint;
+  /** `struct proto *sk_prot_creator` */
+  sk_prot_creator: bigint;
+  /** `rwlock_t sk_callback_lock` */
+  sk_callback_lock: RwlockT;
+  /** `u32 sk_ack_backlog` */
+  sk_ack_backlog: number;
+  /** `u32 sk_max_ack_backlog` */
+  sk_max_ack_backlog: number;
+  /** `unsigned long sk_ino` */
+  sk_ino: bigint;
+  /** `spinlock_t sk_peer_lock` */
+  sk_peer_lock: Spinlock;
+  /** `int sk_bind_phc` */
+  sk_bind_phc: number;
+  /** `struct pid *sk_peer_pid` */
+  sk_peer_pid: bigint;
+  /** `const struct cred *sk_peer_cred` */
+  sk_peer_cred: bigint;
+  /** `ktime_t sk_stamp` */
+  sk_stamp: bigint;
+  /** `int sk_disconnects` */
+  sk_disconnects: number;
+  /** `u8 sk_txrehash` (in an unnamed member) */
+  sk_txrehash: number;
+  /** `u8 sk_scm_recv_flags` (in an unnamed member) */
+  sk_scm_recv_flags: number;
+  /** `u8 sk_scm_credentials : 1` (in an unnamed member) */
+  sk_scm_credentials: number;
+  /** `u8 sk_scm_security : 1` (in an unnamed member) */
+  sk_scm_security: number;
+  /** `u8 sk_scm_pidfd : 1` (in an unnamed member) */
+  sk_scm_pidfd: number;
+  /** `u8 sk_scm_rights : 1` (in an unnamed member) */
+  sk_scm_rights: number;
+  /** `u8 sk_scm_unused : 4` (in an unnamed member) */
+  sk_scm_unused: number;
+  /** `u8 sk_clockid` */
+  sk_clockid: number;
+  /** `u8 sk_txtime_deadline_mode : 1` */
+  sk_txtime_deadline_mode: number;
+  /** `u8 sk_txtime_report_errors : 1` */
+  sk_txtime_report_errors: number;
+  /** `u8 sk_txtime_unused : 6` */
+  sk_txtime_unused: number;
+  /** `u8 sk_bpf_cb_flags` */
+  sk_bpf_cb_flags: number;
+  /** `void *sk_user_data` */
+  sk_user_data: bigint;
+  /** `void *sk_security` */
+  sk_security: bigint;
+  /** `struct sock_cgroup_data sk_cgrp_data` */
+  sk_cgrp_data: SockCgroupData;
+  /** `void (*sk_state_change)(struct sock *)` */
+  sk_state_change: bigint;
+  /** `void (*sk_write_space)(struct sock *)` */
+  sk_write_space: bigint;
+  /** `void (*sk_error_report)(struct sock *)` */
+  sk_error_report: bigint;
+  /** `int (*sk_backlog_rcv)(struct sock *, struct sk_buff *)` */
+  sk_backlog_rcv: bigint;
+  /** `void (*sk_destruct)(struct sock *)` */
+  sk_destruct: bigint;
+  /** `struct sock_reuseport *sk_reuseport_cb` */
+  sk_reuseport_cb: bigint;
+  /** `struct bpf_local_storage *sk_bpf_storage` */
+  sk_bpf_storage: bigint;
+  /** `struct numa_drop_counters *sk_drop_counters` */
+  sk_drop_counters: bigint;
+  /** `struct callback_head sk_rcu` */
+  sk_rcu: CallbackHead;
+  /** `netns_tracker ns_tracker` */
+  ns_tracker: NetnsTracker;
+  /** `struct xarray sk_user_frags` */
+  sk_user_frags: Xarray;
+}
+
+/** `struct sock_cgroup_data`, 16 bytes. */
+export interface SockCgroupData {
+  /** `struct cgroup *cgroup` */
+  cgroup: bigint;
+  /** `u32 classid` */
+  classid: number;
+  /** `u16 prioidx` */
+  prioidx: number;
+}
+
+/** `struct sock_common`, 136 bytes. */
+export interface SockCommon {
+  /** `__addrpair skc_addrpair` (in an unnamed member) */
+  skc_addrpair: bigint;
+  /** `__be32 skc_daddr` (in an unnamed member) */
+  skc_daddr: number;
+  /** `__be32 skc_rcv_saddr` (in an unnamed member) */
+  skc_rcv_saddr: number;
+  /** `unsigned int skc_hash` (in an unnamed member) */
+  skc_hash: number;
+  /** `__u16 skc_u16hashes[2]` (in an unnamed member) */
+  skc_u16hashes: Uint16Array;
+  /** `__portpair skc_portpair` (in an unnamed member) */
+  skc_portpair: number;
+  /** `__be16 skc_dport` (in an unnamed member) */
+  skc_dport: number;
+  /** `__u16 skc_num` (in an unnamed member) */
+  skc_num: number;
+  /** `unsigned short skc_family` */
+  skc_family: number;
+  /** `volatile unsigned char skc_state` */
+  skc_state: number;
+  /** `unsigned char skc_reuse : 4` */
+  skc_reuse: number;
+  /** `unsigned char skc_reuseport : 1` */
+  skc_reuseport: number;
+  /** `unsigned char skc_ipv6only : 1` */
+  skc_ipv6only: number;
+  /** `unsigned char skc_net_refcnt : 1` */
+  skc_net_refcnt: number;
+  /** `int skc_bound_dev_if` */
+  skc_bound_dev_if: number;
+  /** `struct hlist_node skc_bind_node` (in an unnamed member) */
+  skc_bind_node: HlistNode;
+  /** `struct hlist_node skc_portaddr_node` (in an unnamed member) */
+  skc_portaddr_node: HlistNode;
+  /** `struct proto *skc_prot` */
+  skc_prot: bigint;
+  /** `possible_net_t skc_net` */
+  skc_net: PossibleNetT;
+  /** `struct in6_addr skc_v6_daddr` */
+  skc_v6_daddr: In6Addr;
+  /** `struct in6_addr skc_v6_rcv_saddr` */
+  skc_v6_rcv_saddr: In6Addr;
+  /** `atomic64_t skc_cookie` */
+  skc_cookie: Atomic64T;
+  /** `unsigned long skc_flags` (in an unnamed member) */
+  skc_flags: bigint;
+  /** `struct sock *skc_listener` (in an unnamed member) */
+  skc_listener: bigint;
+  /** `struct inet_timewait_death_row *skc_tw_dr` (in an unnamed member) */
+  skc_tw_dr: bigint;
+  /** `int skc_dontcopy_begin[0]` */
+  skc_dontcopy_begin: Int32Array;
+  /** `struct hlist_node skc_node` (in an unnamed member) */
+  skc_node: HlistNode;
+  /** `struct hlist_nulls_node skc_nulls_node` (in an unnamed member) */
+  skc_nulls_node: HlistNullsNode;
+  /** `unsigned short skc_tx_queue_mapping` */
+  skc_tx_queue_mapping: number;
+  /** `unsigned short skc_rx_queue_mapping` */
+  skc_rx_queue_mapping: number;
+  /** `int skc_incoming_cpu` (in an unnamed member) */
+  skc_incoming_cpu: number;
+  /** `u32 skc_rcv_wnd` (in an unnamed member) */
+  skc_rcv_wnd: number;
+  /** `u32 skc_tw_rcv_nxt` (in an unnamed member) */
+  skc_tw_rcv_nxt: number;
+  /** `refcount_t skc_refcnt` */
+  skc_refcnt: RefcountStruct;
+  /** `int skc_dontcopy_end[0]` */
+  skc_dontcopy_end: Int32Array;
+  /** `u32 skc_rxhash` (in an unnamed member) */
+  skc_rxhash: number;
+  /** `u32 skc_window_clamp` (in an unnamed member) */
+  skc_window_clamp: number;
+  /** `u32 skc_tw_snd_nxt` (in an unnamed member) */
+  skc_tw_snd_nxt: number;
+}
+
+/** `struct { ... }`, 24 bytes. */
+export interface Sock_sk_backlog {
+  /** `atomic_t rmem_alloc` */
+  rmem_alloc: AtomicT;
+  /** `int len` */
+  len: number;
+  /** `struct sk_buff *head` */
+  head: bigint;
+  /** `struct sk_buff *tail` */
+  tail: bigint;
+}
+
+/** `typedef struct { ... } socket_lock_t`, 32 bytes. */
+export interface SocketLockT {
+  /** `spinlock_t slock` */
+  slock: Spinlock;
+  /** `int owned` */
+  owned: number;
+  /** `wait_queue_head_t wq` */
+  wq: WaitQueueHead;
+}
+
+/** `struct spinlock`, 4 bytes. */
+export interface Spinlock {
+  /** `struct raw_spinlock rlock` (in an unnamed member) */
+  rlock: RawSpinlock;
+}
+
+/** `typedef struct spinlock spinlock_t`. */
+export type SpinlockT = Spinlock;
+
+/** `struct tcp_bbr_info`, 20 bytes. */
+export interface TcpBbrInfo {
+  /** `__u32 bbr_bw_lo` */
+  bbr_bw_lo: number;
+  /** `__u32 bbr_bw_hi` */
+  bbr_bw_hi: number;
+  /** `__u32 bbr_min_rtt` */
+  bbr_min_rtt: number;
+  /** `__u32 bbr_pacing_gain` */
+  bbr_pacing_gain: number;
+  /** `__u32 bbr_cwnd_gain` */
+  bbr_cwnd_gain: number;
+}
+
+/** The values of `enum tcp_ca_event`. */
+export const TcpCaEvent = {
+  /** `CA_EVENT_TX_START = 0` */
   CA_EVENT_TX_START: 0,
+  /** `CA_EVENT_CWND_RESTART = 1` */
   CA_EVENT_CWND_RESTART: 1,
+  /** `CA_EVENT_COMPLETE_CWR = 2` */
   CA_EVENT_COMPLETE_CWR: 2,
+  /** `CA_EVENT_LOSS = 3` */
   CA_EVENT_LOSS: 3,
+  /** `CA_EVENT_ECN_NO_CE = 4` */
   CA_EVENT_ECN_NO_CE: 4,
+  /** `CA_EVENT_ECN_IS_CE = 5` */
   CA_EVENT_ECN_IS_CE: 5,
 } as const;
+/** `enum tcp_ca_event`: any number, usually one of {@linkcode TcpCaEvent}'s values. */
+export type TcpCaEvent = number;
+
+/** `union tcp_cc_info`, 20 bytes; decode gives every member, encode writes those given. */
+export interface TcpCcInfo {
+  /** `struct tcpvegas_info vegas` */
+  vegas: TcpvegasInfo;
+  /** `struct tcp_dctcp_info dctcp` */
+  dctcp: TcpDctcpInfo;
+  /** `struct tcp_bbr_info bbr` */
+  bbr: TcpBbrInfo;
+}
+
+/** `struct tcp_congestion_ops`, 192 bytes. */
+export interface TcpCongestionOps {
+  /** `u32 (*ssthresh)(struct sock *)` */
+  ssthresh: bigint;
+  /** `void (*cong_avoid)(struct sock *, u32, u32)` */
+  cong_avoid: bigint;
+  /** `void (*set_state)(struct sock *, u8)` */
+  set_state: bigint;
+  /** `void (*cwnd_event)(struct sock *, enum tcp_ca_event)` */
+  cwnd_event: bigint;
+  /** `void (*in_ack_event)(struct sock *, u32)` */
+  in_ack_event: bigint;
+  /** `void (*pkts_acked)(struct sock *, const struct ack_sample *)` */
+  pkts_acked: bigint;
+  /** `u32 (*min_tso_segs)(struct sock *)` */
+  min_tso_segs: bigint;
+  /** `void (*cong_control)(struct sock *, u32, int, const struct rate_sample *)` */
+  cong_control: bigint;
+  /** `u32 (*undo_cwnd)(struct sock *)` */
+  undo_cwnd: bigint;
+  /** `u32 (*sndbuf_expand)(struct sock *)` */
+  sndbuf_expand: bigint;
+  /** `size_t (*get_info)(struct sock *, u32, int *, union tcp_cc_info *)` */
+  get_info: bigint;
+  /** `char name[16]` */
+  name: string;
+  /** `struct module *owner` */
+  owner: bigint;
+  /** `struct list_head list` */
+  list: ListHead;
+  /** `u32 key` */
+  key: number;
+  /** `u32 flags` */
+  flags: number;
+  /** `void (*init)(struct sock *)` */
+  init: bigint;
+  /** `void (*release)(struct sock *)` */
+  release: bigint;
+}
+
+/** `struct tcp_dctcp_info`, 16 bytes. */
+export interface TcpDctcpInfo {
+  /** `__u16 dctcp_enabled` */
+  dctcp_enabled: number;
+  /** `__u16 dctcp_ce_state` */
+  dctcp_ce_state: number;
+  /** `__u32 dctcp_alpha` */
+  dctcp_alpha: number;
+  /** `__u32 dctcp_ab_ecn` */
+  dctcp_ab_ecn: number;
+  /** `__u32 dctcp_ab_tot` */
+  dctcp_ab_tot: number;
+}
+
+/** `struct tcpvegas_info`, 16 bytes. */
+export interface TcpvegasInfo {
+  /** `__u32 tcpv_enabled` */
+  tcpv_enabled: number;
+  /** `__u32 tcpv_rttcnt` */
+  tcpv_rttcnt: number;
+  /** `__u32 tcpv_rtt` */
+  tcpv_rtt: number;
+  /** `__u32 tcpv_minrtt` */
+  tcpv_minrtt: number;
+}
+
+/** `struct timer_list`, 40 bytes. */
+export interface TimerList {
+  /** `struct hlist_node entry` */
+  entry: HlistNode;
+  /** `unsigned long expires` */
+  expires: bigint;
+  /** `void (*function)(struct timer_list *)` */
+  function: bigint;
+  /** `u32 flags` */
+  flags: number;
+}
+
+/** `struct wait_queue_head`, 24 bytes. */
+export interface WaitQueueHead {
+  /** `spinlock_t lock` */
+  lock: Spinlock;
+  /** `struct list_head head` */
+  head: ListHead;
+}
+
+/** `typedef struct wait_queue_head wait_queue_head_t`. */
+export type WaitQueueHeadT = WaitQueueHead;
+
+/** `struct xarray`, 16 bytes. */
+export interface Xarray {
+  /** `spinlock_t xa_lock` */
+  xa_lock: Spinlock;
+  /** `gfp_t xa_flags` */
+  xa_flags: number;
+  /** `void *xa_head` */
+  xa_head: bigint;
+}
+
+/** `typedef union { ... } xfrm_address_t`, 16 bytes; decode gives every member, encode writes those given. */
+export interface XfrmAddressT {
+  /** `__be32 a4` */
+  a4: number;
+  /** `__be32 a6[4]` */
+  a6: Uint32Array;
+  /** `struct in6_addr in6` */
+  in6: In6Addr;
+}
+
+/** `struct xfrm_dev_offload`, 32 bytes. */
+export interface XfrmDevOffload {
+  /** `struct net_device *dev` */
+  dev: bigint;
+  /** `netdevice_tracker dev_tracker` */
+  dev_tracker: NetdeviceTracker;
+  /** `struct net_device *real_dev` */
+  real_dev: bigint;
+  /** `unsigned long offload_handle` */
+  offload_handle: bigint;
+  /** `u8 dir : 2` */
+  dir: number;
+  /** `u8 type : 2` */
+  type: number;
+  /** `u8 flags : 2` */
+  flags: number;
+}
+
+/** `struct xfrm_id`, 24 bytes. */
+export interface XfrmId {
+  /** `xfrm_address_t daddr` */
+  daddr: XfrmAddressT;
+  /** `__be32 spi` */
+  spi: number;
+  /** `__u8 proto` */
+  proto: number;
+}
+
+/** `struct xfrm_lifetime_cfg`, 64 bytes. */
+export interface XfrmLifetimeCfg {
+  /** `__u64 soft_byte_limit` */
+  soft_byte_limit: bigint;
+  /** `__u64 hard_byte_limit` */
+  hard_byte_limit: bigint;
+  /** `__u64 soft_packet_limit` */
+  soft_packet_limit: bigint;
+  /** `__u64 hard_packet_limit` */
+  hard_packet_limit: bigint;
+  /** `__u64 soft_add_expires_seconds` */
+  soft_add_expires_seconds: bigint;
+  /** `__u64 hard_add_expires_seconds` */
+  hard_add_expires_seconds: bigint;
+  /** `__u64 soft_use_expires_seconds` */
+  soft_use_expires_seconds: bigint;
+  /** `__u64 hard_use_expires_seconds` */
+  hard_use_expires_seconds: bigint;
+}
+
+/** `struct xfrm_lifetime_cur`, 32 bytes. */
+export interface XfrmLifetimeCur {
+  /** `__u64 bytes` */
+  bytes: bigint;
+  /** `__u64 packets` */
+  packets: bigint;
+  /** `__u64 add_time` */
+  add_time: bigint;
+  /** `__u64 use_time` */
+  use_time: bigint;
+}
+
+/** `struct xfrm_mark`, 8 bytes. */
+export interface XfrmMark {
+  /** `__u32 v` */
+  v: number;
+  /** `__u32 m` */
+  m: number;
+}
+
+/** `struct xfrm_policy`, 824 bytes. */
+export interface XfrmPolicy {
+  /** `possible_net_t xp_net` */
+  xp_net: PossibleNetT;
+  /** `struct hlist_node bydst` */
+  bydst: HlistNode;
+  /** `struct hlist_node byidx` */
+  byidx: HlistNode;
+  /** `struct hlist_head state_cache_list` */
+  state_cache_list: HlistHead;
+  /** `rwlock_t lock` */
+  lock: RwlockT;
+  /** `refcount_t refcnt` */
+  refcnt: RefcountStruct;
+  /** `u32 pos` */
+  pos: number;
+  /** `struct timer_list timer` */
+  timer: TimerList;
+  /** `atomic_t genid` */
+  genid: AtomicT;
+  /** `u32 priority` */
+  priority: number;
+  /** `u32 index` */
+  index: number;
+  /** `u32 if_id` */
+  if_id: number;
+  /** `struct xfrm_mark mark` */
+  mark: XfrmMark;
+  /** `struct xfrm_selector selector` */
+  selector: XfrmSelector;
+  /** `struct xfrm_lifetime_cfg lft` */
+  lft: XfrmLifetimeCfg;
+  /** `struct xfrm_lifetime_cur curlft` */
+  curlft: XfrmLifetimeCur;
+  /** `struct xfrm_policy_walk_entry walk` */
+  walk: XfrmPolicyWalkEntry;
+  /** `struct xfrm_policy_queue polq` */
+  polq: XfrmPolicyQueue;
+  /** `bool bydst_reinsert` */
+  bydst_reinsert: boolean;
+  /** `u8 type` */
+  type: number;
+  /** `u8 action` */
+  action: number;
+  /** `u8 flags` */
+  flags: number;
+  /** `u8 xfrm_nr` */
+  xfrm_nr: number;
+  /** `u16 family` */
+  family: number;
+  /** `struct xfrm_sec_ctx *security` */
+  security: bigint;
+  /** `struct xfrm_tmpl xfrm_vec[6]` */
+  xfrm_vec: XfrmTmpl[];
+  /** `struct callback_head rcu` */
+  rcu: CallbackHead;
+  /** `struct xfrm_dev_offload xdo` */
+  xdo: XfrmDevOffload;
+}
+
+/** `struct xfrm_policy_queue`, 72 bytes. */
+export interface XfrmPolicyQueue {
+  /** `struct sk_buff_head hold_queue` */
+  hold_queue: SkBuffHead;
+  /** `struct timer_list hold_timer` */
+  hold_timer: TimerList;
+  /** `unsigned long timeout` */
+  timeout: bigint;
+}
+
+/** `struct xfrm_policy_walk_entry`, 24 bytes. */
+export interface XfrmPolicyWalkEntry {
+  /** `struct list_head all` */
+  all: ListHead;
+  /** `u8 dead` */
+  dead: number;
+}
+
+/** `struct xfrm_selector`, 56 bytes. */
+export interface XfrmSelector {
+  /** `xfrm_address_t daddr` */
+  daddr: XfrmAddressT;
+  /** `xfrm_address_t saddr` */
+  saddr: XfrmAddressT;
+  /** `__be16 dport` */
+  dport: number;
+  /** `__be16 dport_mask` */
+  dport_mask: number;
+  /** `__be16 sport` */
+  sport: number;
+  /** `__be16 sport_mask` */
+  sport_mask: number;
+  /** `__u16 family` */
+  family: number;
+  /** `__u8 prefixlen_d` */
+  prefixlen_d: number;
+  /** `__u8 prefixlen_s` */
+  prefixlen_s: number;
+  /** `__u8 proto` */
+  proto: number;
+  /** `int ifindex` */
+  ifindex: number;
+  /** `__kernel_uid32_t user` */
+  user: number;
+}
+
+/** `struct xfrm_tmpl`, 64 bytes. */
+export interface XfrmTmpl {
+  /** `struct xfrm_id id` */
+  id: XfrmId;
+  /** `xfrm_address_t saddr` */
+  saddr: XfrmAddressT;
+  /** `unsigned short encap_family` */
+  encap_family: number;
+  /** `u32 reqid` */
+  reqid: number;
+  /** `u8 mode` */
+  mode: number;
+  /** `u8 share` */
+  share: number;
+  /** `u8 optional` */
+  optional: number;
+  /** `u8 allalgs` */
+  allalgs: number;
+  /** `u32 aalgos` */
+  aalgos: number;
+  /** `u32 ealgos` */
+  ealgos: number;
+  /** `u32 calgos` */
+  calgos: number;
+}
 
 const SKELETON: SkeletonDescriptor = {
   name: "load_struct_ops",
@@ -53,6 +1295,73 @@ const SKELETON: SkeletonDescriptor = {
     tsbpf_cc: "tsbpf_cc",
   },
   sections: {},
+  codecs: {
+    BpfDummyOps: ["bpf_dummy_ops", 18],
+    BpfDummyOpsState: ["bpf_dummy_ops_state", 22],
+    TcpCongestionOps: ["tcp_congestion_ops", 28],
+    Sock: ["sock", 33],
+    SockCommon: ["sock_common", 34],
+    HlistNode: ["hlist_node", 50],
+    PossibleNetT: ["", 55],
+    In6Addr: ["in6_addr", 57],
+    In6Addr_in6_u: ["", 58],
+    Atomic64T: ["", 64],
+    HlistNullsNode: ["hlist_nulls_node", 72],
+    RefcountT: ["refcount_t", 76],
+    RefcountStruct: ["refcount_struct", 77],
+    AtomicT: ["", 79],
+    SkBuffHead: ["sk_buff_head", 83],
+    SkBuffList: ["sk_buff_list", 87],
+    SpinlockT: ["spinlock_t", 88],
+    Spinlock: ["spinlock", 89],
+    RawSpinlock: ["raw_spinlock", 91],
+    ArchSpinlockT: ["arch_spinlock_t", 92],
+    Qspinlock: ["qspinlock", 93],
+    Sock_sk_backlog: ["", 99],
+    XfrmPolicy: ["xfrm_policy", 110],
+    HlistHead: ["hlist_head", 111],
+    RwlockT: ["", 113],
+    ArchRwlockT: ["arch_rwlock_t", 114],
+    Qrwlock: ["qrwlock", 115],
+    TimerList: ["timer_list", 119],
+    XfrmMark: ["xfrm_mark", 123],
+    XfrmSelector: ["xfrm_selector", 124],
+    XfrmAddressT: ["", 126],
+    XfrmLifetimeCfg: ["xfrm_lifetime_cfg", 128],
+    XfrmLifetimeCur: ["xfrm_lifetime_cur", 129],
+    XfrmPolicyWalkEntry: ["xfrm_policy_walk_entry", 130],
+    ListHead: ["list_head", 131],
+    XfrmPolicyQueue: ["xfrm_policy_queue", 133],
+    XfrmTmpl: ["xfrm_tmpl", 137],
+    XfrmId: ["xfrm_id", 138],
+    CallbackHead: ["callback_head", 140],
+    XfrmDevOffload: ["xfrm_dev_offload", 144],
+    NetdeviceTracker: ["", 147],
+    SocketLockT: ["", 150],
+    WaitQueueHeadT: ["wait_queue_head_t", 151],
+    WaitQueueHead: ["wait_queue_head", 152],
+    RbRoot: ["rb_root", 154],
+    PageFrag: ["page_frag", 156],
+    KuidT: ["", 159],
+    SockCgroupData: ["sock_cgroup_data", 171],
+    SkBuff: ["sk_buff", 175],
+    RbNode: ["rb_node", 179],
+    LlistNode: ["llist_node", 180],
+    SkBuff_headers: ["", 198],
+    NetnsTracker: ["", 213],
+    Xarray: ["xarray", 214],
+    TcpCaEvent: ["tcp_ca_event", 221],
+    AckSample: ["ack_sample", 228],
+    RateSample: ["rate_sample", 234],
+    TcpCcInfo: ["tcp_cc_info", 242],
+    TcpvegasInfo: ["tcpvegas_info", 243],
+    TcpDctcpInfo: ["tcp_dctcp_info", 244],
+    TcpBbrInfo: ["tcp_bbr_info", 245],
+  },
+  mapCodecs: {
+    tsbpf_dummy: "tsbpf_dummy",
+    tsbpf_cc: "tsbpf_cc",
+  },
 };
 
 /** The maps of load_struct_ops (live after load). */
@@ -99,6 +1408,152 @@ export interface LoadStructOpsStructOps {
   readonly tsbpf_cc: TsbpfCcStructOps;
 }
 
+/** Codecs of the types of load_struct_ops (each built on first use, from the object's BTF). */
+export interface LoadStructOpsCodecs {
+  /** `struct bpf_dummy_ops` */
+  readonly BpfDummyOps: Codec<BpfDummyOps>;
+  /** `struct bpf_dummy_ops_state` */
+  readonly BpfDummyOpsState: Codec<BpfDummyOpsState>;
+  /** `struct tcp_congestion_ops` */
+  readonly TcpCongestionOps: Codec<TcpCongestionOps>;
+  /** `struct sock` */
+  readonly Sock: Codec<Sock>;
+  /** `struct sock_common` */
+  readonly SockCommon: Codec<SockCommon>;
+  /** `struct hlist_node` */
+  readonly HlistNode: Codec<HlistNode>;
+  /** `struct {\u{a}\u{9}struct net *net;\u{a}}` */
+  readonly PossibleNetT: Codec<PossibleNetT>;
+  /** `struct in6_addr` */
+  readonly In6Addr: Codec<In6Addr>;
+  /**
+   * `union {\u{a}\u{9}__u8 u6_addr8[16];\u{a}\u{9}__be16 u6_addr16[8];\u{a}\u{9}__be32 u6_addr32[4];\u{a}}`
+   */
+  readonly In6Addr_in6_u: Codec<In6Addr_in6_u>;
+  /** `struct {\u{a}\u{9}s64 counter;\u{a}}` */
+  readonly Atomic64T: Codec<Atomic64T>;
+  /** `struct hlist_nulls_node` */
+  readonly HlistNullsNode: Codec<HlistNullsNode>;
+  /** `refcount_t` */
+  readonly RefcountT: Codec<RefcountT>;
+  /** `struct refcount_struct` */
+  readonly RefcountStruct: Codec<RefcountStruct>;
+  /** `struct {\u{a}\u{9}int counter;\u{a}}` */
+  readonly AtomicT: Codec<AtomicT>;
+  /** `struct sk_buff_head` */
+  readonly SkBuffHead: Codec<SkBuffHead>;
+  /** `struct sk_buff_list` */
+  readonly SkBuffList: Codec<SkBuffList>;
+  /** `spinlock_t` */
+  readonly SpinlockT: Codec<SpinlockT>;
+  /** `struct spinlock` */
+  readonly Spinlock: Codec<Spinlock>;
+  /** `struct raw_spinlock` */
+  readonly RawSpinlock: Codec<RawSpinlock>;
+  /** `arch_spinlock_t` */
+  readonly ArchSpinlockT: Codec<ArchSpinlockT>;
+  /** `struct qspinlock` */
+  readonly Qspinlock: Codec<Qspinlock>;
+  /**
+   * `struct {\u{a}\u{9}atomic_t rmem_alloc;\u{a}\u{9}int len;\u{a}\u{9}struct sk_buff *head;\u{a}\u{9}struct sk_buff *tail;\u{a}}`
+   */
+  readonly Sock_sk_backlog: Codec<Sock_sk_backlog>;
+  /** `struct xfrm_policy` */
+  readonly XfrmPolicy: Codec<XfrmPolicy>;
+  /** `struct hlist_head` */
+  readonly HlistHead: Codec<HlistHead>;
+  /** `struct {\u{a}\u{9}arch_rwlock_t raw_lock;\u{a}}` */
+  readonly RwlockT: Codec<RwlockT>;
+  /** `arch_rwlock_t` */
+  readonly ArchRwlockT: Codec<ArchRwlockT>;
+  /** `struct qrwlock` */
+  readonly Qrwlock: Codec<Qrwlock>;
+  /** `struct timer_list` */
+  readonly TimerList: Codec<TimerList>;
+  /** `struct xfrm_mark` */
+  readonly XfrmMark: Codec<XfrmMark>;
+  /** `struct xfrm_selector` */
+  readonly XfrmSelector: Codec<XfrmSelector>;
+  /** `union {\u{a}\u{9}__be32 a4;\u{a}\u{9}__be32 a6[4];\u{a}\u{9}struct in6_addr in6;\u{a}}` */
+  readonly XfrmAddressT: Codec<XfrmAddressT>;
+  /** `struct xfrm_lifetime_cfg` */
+  readonly XfrmLifetimeCfg: Codec<XfrmLifetimeCfg>;
+  /** `struct xfrm_lifetime_cur` */
+  readonly XfrmLifetimeCur: Codec<XfrmLifetimeCur>;
+  /** `struct xfrm_policy_walk_entry` */
+  readonly XfrmPolicyWalkEntry: Codec<XfrmPolicyWalkEntry>;
+  /** `struct list_head` */
+  readonly ListHead: Codec<ListHead>;
+  /** `struct xfrm_policy_queue` */
+  readonly XfrmPolicyQueue: Codec<XfrmPolicyQueue>;
+  /** `struct xfrm_tmpl` */
+  readonly XfrmTmpl: Codec<XfrmTmpl>;
+  /** `struct xfrm_id` */
+  readonly XfrmId: Codec<XfrmId>;
+  /** `struct callback_head` */
+  readonly CallbackHead: Codec<CallbackHead>;
+  /** `struct xfrm_dev_offload` */
+  readonly XfrmDevOffload: Codec<XfrmDevOffload>;
+  /** `struct {}` */
+  readonly NetdeviceTracker: Codec<NetdeviceTracker>;
+  /**
+   * `struct {\u{a}\u{9}spinlock_t slock;\u{a}\u{9}int owned;\u{a}\u{9}wait_queue_head_t wq;\u{a}}`
+   */
+  readonly SocketLockT: Codec<SocketLockT>;
+  /** `wait_queue_head_t` */
+  readonly WaitQueueHeadT: Codec<WaitQueueHeadT>;
+  /** `struct wait_queue_head` */
+  readonly WaitQueueHead: Codec<WaitQueueHead>;
+  /** `struct rb_root` */
+  readonly RbRoot: Codec<RbRoot>;
+  /** `struct page_frag` */
+  readonly PageFrag: Codec<PageFrag>;
+  /** `struct {\u{a}\u{9}uid_t val;\u{a}}` */
+  readonly KuidT: Codec<KuidT>;
+  /** `struct sock_cgroup_data` */
+  readonly SockCgroupData: Codec<SockCgroupData>;
+  /** `struct sk_buff` */
+  readonly SkBuff: Codec<SkBuff>;
+  /** `struct rb_node` */
+  readonly RbNode: Codec<RbNode>;
+  /** `struct llist_node` */
+  readonly LlistNode: Codec<LlistNode>;
+  /**
+   * `struct {\u{a}\u{9}__u8 __pkt_type_offset[0];\u{a}\u{9}__u8 pkt_type: 3;\u{a}\u{9}__u8 ignore_df: 1;\u{a}\u{9}__u8 dst_pending_confirm: 1;\u{a}\u{9}__u8 ip_summed: 2;\u{a}\u{9}__u8 ooo_okay: 1;\u{a}\u{9}__u8 __mono_tc_offset[0];\u{a}\u{9}__u8 tstamp_type: 2;\u{a}\u{9}__u8 tc_at_ingress: 1;\u{a}\u{9}__u8 tc_skip_classify: 1;\u{a}\u{9}__u8 remcsum_offload: 1;\u{a}\u{9}__u8 csum_complete_sw: 1;\u{a}\u{9}__u8 csum_level: 2;\u{a}\u{9}__u8 inner_protocol_type: 1;\u{a}\u{9}__u8 l4_hash: 1;\u{a}\u{9}__u8 sw_hash: 1;\u{a}\u{9}__u8 no_fcs: 1;\u{a}\u{9}__u8 encapsulation: 1;\u{a}\u{9}__u8 encap_hdr_csum: 1;\u{a}\u{9}__u8 csum_valid: 1;\u{a}\u{9}__u8 nf_trace: 1;\u{a}\u{9}__u8 redirected: 1;\u{a}\u{9}__u8 from_ingress: 1;\u{a}\u{9}__u8 nf_skip_egress: 1;\u{a}\u{9}__u8 slow_gro: 1;\u{a}\u{9}__u8 unreadable: 1;\u{a}\u{9}__u16 tc_index;\u{a}\u{9}u16 alloc_cpu;\u{a}\u{9}union {\u{a}\u{9}\u{9}__wsum csum;\u{a}\u{9}\u{9}struct {\u{a}\u{9}\u{9}\u{9}__u16 csum_start;\u{a}\u{9}\u{9}\u{9}__u16 csum_offset;\u{a}\u{9}\u{9}};\u{a}\u{9}};\u{a}\u{9}__u32 priority;\u{a}\u{9}int skb_iif;\u{a}\u{9}__u32 hash;\u{a}\u{9}union {\u{a}\u{9}\u{9}u32 vlan_all;\u{a}\u{9}\u{9}struct {\u{a}\u{9}\u{9}\u{9}__be16 vlan_proto;\u{a}\u{9}\u{9}\u{9}__u16 vlan_tci;\u{a}\u{9}\u{9}};\u{a}\u{9}};\u{a}\u{9}union {\u{a}\u{9}\u{9}unsigned int napi_id;\u{a}\u{9}\u{9}unsigned int sender_cpu;\u{a}\u{9}};\u{a}\u{9}__u32 secmark;\u{a}\u{9}union {\u{a}\u{9}\u{9}__u32 mark;\u{a}\u{9}\u{9}__u32 reserved_tailroom;\u{a}\u{9}};\u{a}\u{9}union {\u{a}\u{9}\u{9}__be16 inner_protocol;\u{a}\u{9}\u{9}__u8 inner_ipproto;\u{a}\u{9}};\u{a}\u{9}__u16 inner_transport_header;\u{a}\u{9}__u16 inner_network_header;\u{a}\u{9}__u16 inner_mac_header;\u{a}\u{9}__be16 protocol;\u{a}\u{9}__u16 transport_header;\u{a}\u{9}__u16 network_header;\u{a}\u{9}__u16 mac_header;\u{a}}`
+   */
+  readonly SkBuff_headers: Codec<SkBuff_headers>;
+  /** `struct {}` */
+  readonly NetnsTracker: Codec<NetnsTracker>;
+  /** `struct xarray` */
+  readonly Xarray: Codec<Xarray>;
+  /** `enum tcp_ca_event` */
+  readonly TcpCaEvent: Codec<TcpCaEvent>;
+  /** `struct ack_sample` */
+  readonly AckSample: Codec<AckSample>;
+  /** `struct rate_sample` */
+  readonly RateSample: Codec<RateSample>;
+  /** `union tcp_cc_info` */
+  readonly TcpCcInfo: Codec<TcpCcInfo>;
+  /** `struct tcpvegas_info` */
+  readonly TcpvegasInfo: Codec<TcpvegasInfo>;
+  /** `struct tcp_dctcp_info` */
+  readonly TcpDctcpInfo: Codec<TcpDctcpInfo>;
+  /** `struct tcp_bbr_info` */
+  readonly TcpBbrInfo: Codec<TcpBbrInfo>;
+}
+
+/** Key and value codecs of the maps of load_struct_ops (built on first use). */
+export interface LoadStructOpsMapCodecs {
+  /** STRUCT_OPS map tsbpf_dummy */
+  readonly tsbpf_dummy: {
+    readonly value: Codec<BpfDummyOps>;
+  };
+  /** STRUCT_OPS map tsbpf_cc */
+  readonly tsbpf_cc: {
+    readonly value: Codec<TcpCongestionOps>;
+  };
+}
+
 /**
  * The skeleton of load_struct_ops: open(), then set read-only data, load(), attach(), destroy().
  *
@@ -110,11 +1565,17 @@ export interface LoadStructOpsStructOps {
  */
 export class LoadStructOpsSkel
   extends Skeleton<LoadStructOpsMaps, LoadStructOpsProgs, LoadStructOpsLinks> {
+  /** Codecs of the object's types (`skel.codecs.Event.decode(view)`). */
+  readonly codecs: LoadStructOpsCodecs;
+  /** Key and value codecs of the maps. */
+  readonly mapCodecs: LoadStructOpsMapCodecs;
   /** struct_ops maps: their values, writable until load. */
   readonly structOps: LoadStructOpsStructOps;
 
   private constructor(obj: BpfObject) {
     super(obj, SKELETON);
+    this.codecs = this.codecsOf<LoadStructOpsCodecs>();
+    this.mapCodecs = this.mapCodecsOf<LoadStructOpsMapCodecs>();
     this.structOps = {
       tsbpf_dummy: new TsbpfDummyStructOps(
         this.structOpsMemory("tsbpf_dummy"),

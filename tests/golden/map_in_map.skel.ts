@@ -7,6 +7,7 @@ import {
   type BpfMap,
   type BpfObject,
   type BpfProgram,
+  type Codec,
   E,
   fromBase64,
   type ObjectLoadOptions,
@@ -26,6 +27,30 @@ export function elfBytes(): Uint8Array {
 
 /** The version of the generator's output format this module has. */
 export const SKELETON_FORMAT = 1;
+
+/** `struct inner`, 32 bytes. */
+export interface Inner {
+  /** `int (*type)[2]` */
+  type: bigint;
+  /** `int (*max_entries)[4]` */
+  max_entries: bigint;
+  /** `__u32 *key` */
+  key: bigint;
+  /** `__u64 *value` */
+  value: bigint;
+}
+
+/** `struct inner_hash`, 32 bytes. */
+export interface InnerHash {
+  /** `int (*type)[1]` */
+  type: bigint;
+  /** `int (*max_entries)[16]` */
+  max_entries: bigint;
+  /** `__u32 *key` */
+  key: bigint;
+  /** `__u32 *value` */
+  value: bigint;
+}
 
 const SKELETON: SkeletonDescriptor = {
   name: "map_in_map",
@@ -52,6 +77,19 @@ const SKELETON: SkeletonDescriptor = {
         ["tail_hits", 0, 24],
       ],
     },
+  },
+  codecs: {
+    Inner: ["inner", 13],
+    InnerHash: ["inner_hash", 26],
+  },
+  mapCodecs: {
+    inner_a: "inner_a",
+    inner_b: "inner_b",
+    outer_array: "outer_array",
+    inner_h: "inner_h",
+    outer_hash: "outer_hash",
+    jump_table: "jump_table",
+    outer_empty: "outer_empty",
   },
 };
 
@@ -95,6 +133,49 @@ export interface MapInMapLinks {
   use_outer?: BpfLink;
 }
 
+/** Codecs of the types of map_in_map (each built on first use, from the object's BTF). */
+export interface MapInMapCodecs {
+  /** `struct inner` */
+  readonly Inner: Codec<Inner>;
+  /** `struct inner_hash` */
+  readonly InnerHash: Codec<InnerHash>;
+}
+
+/** Key and value codecs of the maps of map_in_map (built on first use). */
+export interface MapInMapMapCodecs {
+  /** ARRAY map inner_a */
+  readonly inner_a: {
+    readonly key: Codec<number>;
+    readonly value: Codec<bigint>;
+  };
+  /** ARRAY map inner_b */
+  readonly inner_b: {
+    readonly key: Codec<number>;
+    readonly value: Codec<bigint>;
+  };
+  /** ARRAY_OF_MAPS map outer_array */
+  readonly outer_array: {
+    readonly key: Codec<number>;
+  };
+  /** HASH map inner_h */
+  readonly inner_h: {
+    readonly key: Codec<number>;
+    readonly value: Codec<number>;
+  };
+  /** HASH_OF_MAPS map outer_hash */
+  readonly outer_hash: {
+    readonly key: Codec<number>;
+  };
+  /** PROG_ARRAY map jump_table */
+  readonly jump_table: {
+    readonly key: Codec<number>;
+  };
+  /** ARRAY_OF_MAPS map outer_empty */
+  readonly outer_empty: {
+    readonly key: Codec<number>;
+  };
+}
+
 /**
  * The skeleton of map_in_map: open(), then set read-only data, load(), attach(), destroy().
  *
@@ -107,10 +188,16 @@ export interface MapInMapLinks {
 export class MapInMapSkel extends Skeleton<MapInMapMaps, MapInMapProgs, MapInMapLinks> {
   /** Section .bss: its exposed variables. */
   readonly bss: MapInMapBss;
+  /** Codecs of the object's types (`skel.codecs.Event.decode(view)`). */
+  readonly codecs: MapInMapCodecs;
+  /** Key and value codecs of the maps. */
+  readonly mapCodecs: MapInMapMapCodecs;
 
   private constructor(obj: BpfObject) {
     super(obj, SKELETON);
     this.bss = new MapInMapBss(this.section("bss"));
+    this.codecs = this.codecsOf<MapInMapCodecs>();
+    this.mapCodecs = this.mapCodecsOf<MapInMapMapCodecs>();
   }
 
   /**

@@ -5,6 +5,7 @@ import {
   type BpfMap,
   type BpfObject,
   type BpfProgram,
+  type Codec,
   fromBase64,
   type ObjectLoadOptions,
   Skeleton,
@@ -22,6 +23,22 @@ export function elfBytes(): Uint8Array {
 
 /** The version of the generator's output format this module has. */
 export const SKELETON_FORMAT = 1;
+
+/** `struct lpm_v4_key`, 8 bytes. */
+export interface LpmV4Key {
+  /** `__u32 prefixlen` */
+  prefixlen: number;
+  /** `__u8 addr[4]` */
+  addr: Uint8Array;
+}
+
+/** `struct pair`, 8 bytes. */
+export interface Pair {
+  /** `__u32 pid` */
+  pid: number;
+  /** `__u32 tid` */
+  tid: number;
+}
 
 const SKELETON: SkeletonDescriptor = {
   name: "maps",
@@ -46,6 +63,23 @@ const SKELETON: SkeletonDescriptor = {
   },
   structOps: {},
   sections: {},
+  codecs: {
+    Pair: ["pair", 20],
+    LpmV4Key: ["lpm_v4_key", 50],
+  },
+  mapCodecs: {
+    array_map: "array_map",
+    hash_map: "hash_map",
+    percpu_array_map: "percpu_array_map",
+    percpu_hash_map: "percpu_hash_map",
+    lru_hash_map: "lru_hash_map",
+    lru_percpu_hash_map: "lru_percpu_hash_map",
+    lpm_map: "lpm_map",
+    bloom_map: "bloom_map",
+    queue_map: "queue_map",
+    stack_kind_map: "stack_kind_map",
+    task_storage_map: "task_storage_map",
+  },
 };
 
 /** The maps of maps (live after load). */
@@ -92,6 +126,70 @@ export interface MapsLinks {
   touch_maps?: BpfLink;
 }
 
+/** Codecs of the types of maps (each built on first use, from the object's BTF). */
+export interface MapsCodecs {
+  /** `struct pair` */
+  readonly Pair: Codec<Pair>;
+  /** `struct lpm_v4_key` */
+  readonly LpmV4Key: Codec<LpmV4Key>;
+}
+
+/** Key and value codecs of the maps of maps (built on first use). */
+export interface MapsMapCodecs {
+  /** ARRAY map array_map */
+  readonly array_map: {
+    readonly key: Codec<number>;
+    readonly value: Codec<bigint>;
+  };
+  /** HASH map hash_map */
+  readonly hash_map: {
+    readonly key: Codec<Pair>;
+    readonly value: Codec<bigint>;
+  };
+  /** PERCPU_ARRAY map percpu_array_map */
+  readonly percpu_array_map: {
+    readonly key: Codec<number>;
+    readonly value: Codec<bigint>;
+  };
+  /** PERCPU_HASH map percpu_hash_map */
+  readonly percpu_hash_map: {
+    readonly key: Codec<number>;
+    readonly value: Codec<number>;
+  };
+  /** LRU_HASH map lru_hash_map */
+  readonly lru_hash_map: {
+    readonly key: Codec<bigint>;
+    readonly value: Codec<bigint>;
+  };
+  /** LRU_PERCPU_HASH map lru_percpu_hash_map */
+  readonly lru_percpu_hash_map: {
+    readonly key: Codec<number>;
+    readonly value: Codec<bigint>;
+  };
+  /** LPM_TRIE map lpm_map */
+  readonly lpm_map: {
+    readonly key: Codec<LpmV4Key>;
+    readonly value: Codec<number>;
+  };
+  /** BLOOM_FILTER map bloom_map */
+  readonly bloom_map: {
+    readonly value: Codec<number>;
+  };
+  /** QUEUE map queue_map */
+  readonly queue_map: {
+    readonly value: Codec<bigint>;
+  };
+  /** STACK map stack_kind_map */
+  readonly stack_kind_map: {
+    readonly value: Codec<bigint>;
+  };
+  /** TASK_STORAGE map task_storage_map */
+  readonly task_storage_map: {
+    readonly key: Codec<number>;
+    readonly value: Codec<bigint>;
+  };
+}
+
 /**
  * The skeleton of maps: open(), then set read-only data, load(), attach(), destroy().
  *
@@ -102,8 +200,15 @@ export interface MapsLinks {
  * ```
  */
 export class MapsSkel extends Skeleton<MapsMaps, MapsProgs, MapsLinks> {
+  /** Codecs of the object's types (`skel.codecs.Event.decode(view)`). */
+  readonly codecs: MapsCodecs;
+  /** Key and value codecs of the maps. */
+  readonly mapCodecs: MapsMapCodecs;
+
   private constructor(obj: BpfObject) {
     super(obj, SKELETON);
+    this.codecs = this.codecsOf<MapsCodecs>();
+    this.mapCodecs = this.mapCodecsOf<MapsMapCodecs>();
   }
 
   /**

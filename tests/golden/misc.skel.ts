@@ -5,6 +5,7 @@ import {
   type BpfMap,
   type BpfObject,
   type BpfProgram,
+  type Codec,
   fromBase64,
   type ObjectLoadOptions,
   Skeleton,
@@ -23,6 +24,140 @@ export function elfBytes(): Uint8Array {
 
 /** The version of the generator's output format this module has. */
 export const SKELETON_FORMAT = 1;
+
+/** `struct args`, 16 bytes. */
+export interface Args {
+  /** `__u64 in` */
+  in: bigint;
+  /** `__u64 out` */
+  out: bigint;
+}
+
+/** `struct bpf_raw_tracepoint_args`, 0 bytes. */
+export interface BpfRawTracepointArgs {
+  /** `__u64 args[0]` */
+  args: BigUint64Array;
+}
+
+/** `struct bpf_sk_lookup`, 72 bytes. */
+export interface BpfSkLookup {
+  /** `struct bpf_sock *sk` (in an unnamed member) */
+  sk: bigint;
+  /** `__u64 cookie` (in an unnamed member) */
+  cookie: bigint;
+  /** `__u32 family` */
+  family: number;
+  /** `__u32 protocol` */
+  protocol: number;
+  /** `__u32 remote_ip4` */
+  remote_ip4: number;
+  /** `__u32 remote_ip6[4]` */
+  remote_ip6: Uint32Array;
+  /** `__be16 remote_port` */
+  remote_port: number;
+  /** `__u32 local_ip4` */
+  local_ip4: number;
+  /** `__u32 local_ip6[4]` */
+  local_ip6: Uint32Array;
+  /** `__u32 local_port` */
+  local_port: number;
+  /** `__u32 ingress_ifindex` */
+  ingress_ifindex: number;
+}
+
+/** `struct __sk_buff`, 192 bytes. */
+export interface SkBuff {
+  /** `__u32 len` */
+  len: number;
+  /** `__u32 pkt_type` */
+  pkt_type: number;
+  /** `__u32 mark` */
+  mark: number;
+  /** `__u32 queue_mapping` */
+  queue_mapping: number;
+  /** `__u32 protocol` */
+  protocol: number;
+  /** `__u32 vlan_present` */
+  vlan_present: number;
+  /** `__u32 vlan_tci` */
+  vlan_tci: number;
+  /** `__u32 vlan_proto` */
+  vlan_proto: number;
+  /** `__u32 priority` */
+  priority: number;
+  /** `__u32 ingress_ifindex` */
+  ingress_ifindex: number;
+  /** `__u32 ifindex` */
+  ifindex: number;
+  /** `__u32 tc_index` */
+  tc_index: number;
+  /** `__u32 cb[5]` */
+  cb: Uint32Array;
+  /** `__u32 hash` */
+  hash: number;
+  /** `__u32 tc_classid` */
+  tc_classid: number;
+  /** `__u32 data` */
+  data: number;
+  /** `__u32 data_end` */
+  data_end: number;
+  /** `__u32 napi_id` */
+  napi_id: number;
+  /** `__u32 family` */
+  family: number;
+  /** `__u32 remote_ip4` */
+  remote_ip4: number;
+  /** `__u32 local_ip4` */
+  local_ip4: number;
+  /** `__u32 remote_ip6[4]` */
+  remote_ip6: Uint32Array;
+  /** `__u32 local_ip6[4]` */
+  local_ip6: Uint32Array;
+  /** `__u32 remote_port` */
+  remote_port: number;
+  /** `__u32 local_port` */
+  local_port: number;
+  /** `__u32 data_meta` */
+  data_meta: number;
+  /** `struct bpf_flow_keys *flow_keys` (in an unnamed member) */
+  flow_keys: bigint;
+  /** `__u64 tstamp` */
+  tstamp: bigint;
+  /** `__u32 wire_len` */
+  wire_len: number;
+  /** `__u32 gso_segs` */
+  gso_segs: number;
+  /** `struct bpf_sock *sk` (in an unnamed member) */
+  sk: bigint;
+  /** `__u32 gso_size` */
+  gso_size: number;
+  /** `__u8 tstamp_type` */
+  tstamp_type: number;
+  /** `__u64 hwtstamp` */
+  hwtstamp: bigint;
+}
+
+/** `struct sk_reuseport_md`, 56 bytes. */
+export interface SkReuseportMd {
+  /** `void *data` (in an unnamed member) */
+  data: bigint;
+  /** `void *data_end` (in an unnamed member) */
+  data_end: bigint;
+  /** `__u32 len` */
+  len: number;
+  /** `__u32 eth_protocol` */
+  eth_protocol: number;
+  /** `__u32 ip_protocol` */
+  ip_protocol: number;
+  /** `__u32 bind_inany` */
+  bind_inany: number;
+  /** `__u32 hash` */
+  hash: number;
+  /** `struct bpf_sock *sk` (in an unnamed member) */
+  sk: bigint;
+  /** `struct bpf_sock *migrating_sk` (in an unnamed member) */
+  migrating_sk: bigint;
+}
 
 const SKELETON: SkeletonDescriptor = {
   name: "misc",
@@ -46,6 +181,14 @@ const SKELETON: SkeletonDescriptor = {
       ],
     },
   },
+  codecs: {
+    Args: ["args", 2],
+    BpfSkLookup: ["bpf_sk_lookup", 11],
+    SkBuff: ["__sk_buff", 25],
+    SkReuseportMd: ["sk_reuseport_md", 35],
+    BpfRawTracepointArgs: ["bpf_raw_tracepoint_args", 44],
+  },
+  mapCodecs: {},
 };
 
 /** The maps of misc (live after load). */
@@ -86,6 +229,20 @@ export interface MiscLinks {
   lwt_in_prog?: BpfLink;
 }
 
+/** Codecs of the types of misc (each built on first use, from the object's BTF). */
+export interface MiscCodecs {
+  /** `struct args` */
+  readonly Args: Codec<Args>;
+  /** `struct bpf_sk_lookup` */
+  readonly BpfSkLookup: Codec<BpfSkLookup>;
+  /** `struct __sk_buff` */
+  readonly SkBuff: Codec<SkBuff>;
+  /** `struct sk_reuseport_md` */
+  readonly SkReuseportMd: Codec<SkReuseportMd>;
+  /** `struct bpf_raw_tracepoint_args` */
+  readonly BpfRawTracepointArgs: Codec<BpfRawTracepointArgs>;
+}
+
 /**
  * The skeleton of misc: open(), then set read-only data, load(), attach(), destroy().
  *
@@ -98,10 +255,13 @@ export interface MiscLinks {
 export class MiscSkel extends Skeleton<MiscMaps, MiscProgs, MiscLinks> {
   /** Section .bss: its exposed variables. */
   readonly bss: MiscBss;
+  /** Codecs of the object's types (`skel.codecs.Event.decode(view)`). */
+  readonly codecs: MiscCodecs;
 
   private constructor(obj: BpfObject) {
     super(obj, SKELETON);
     this.bss = new MiscBss(this.section("bss"));
+    this.codecs = this.codecsOf<MiscCodecs>();
   }
 
   /**

@@ -5,6 +5,7 @@ import {
   type BpfMap,
   type BpfObject,
   type BpfProgram,
+  type Codec,
   fromBase64,
   type ObjectLoadOptions,
   Skeleton,
@@ -22,6 +23,162 @@ export function elfBytes(): Uint8Array {
 
 /** The version of the generator's output format this module has. */
 export const SKELETON_FORMAT = 1;
+
+/** `struct bpf_cpumap_val`, 8 bytes. */
+export interface BpfCpumapVal {
+  /** `__u32 qsize` */
+  qsize: number;
+  /** `union { ... } bpf_prog` */
+  bpf_prog: BpfCpumapVal_bpf_prog;
+}
+
+/** `union { ... }`, 4 bytes; decode gives every member, encode writes those given. */
+export interface BpfCpumapVal_bpf_prog {
+  /** `int fd` */
+  fd: number;
+  /** `__u32 id` */
+  id: number;
+}
+
+/** `struct bpf_devmap_val`, 8 bytes. */
+export interface BpfDevmapVal {
+  /** `__u32 ifindex` */
+  ifindex: number;
+  /** `union { ... } bpf_prog` */
+  bpf_prog: BpfDevmapVal_bpf_prog;
+}
+
+/** `union { ... }`, 4 bytes; decode gives every member, encode writes those given. */
+export interface BpfDevmapVal_bpf_prog {
+  /** `int fd` */
+  fd: number;
+  /** `__u32 id` */
+  id: number;
+}
+
+/** `struct ethhdr`, 14 bytes. */
+export interface Ethhdr {
+  /** `unsigned char h_dest[6]` */
+  h_dest: string;
+  /** `unsigned char h_source[6]` */
+  h_source: string;
+  /** `__be16 h_proto` */
+  h_proto: number;
+}
+
+/** `struct __sk_buff`, 192 bytes. */
+export interface SkBuff {
+  /** `__u32 len` */
+  len: number;
+  /** `__u32 pkt_type` */
+  pkt_type: number;
+  /** `__u32 mark` */
+  mark: number;
+  /** `__u32 queue_mapping` */
+  queue_mapping: number;
+  /** `__u32 protocol` */
+  protocol: number;
+  /** `__u32 vlan_present` */
+  vlan_present: number;
+  /** `__u32 vlan_tci` */
+  vlan_tci: number;
+  /** `__u32 vlan_proto` */
+  vlan_proto: number;
+  /** `__u32 priority` */
+  priority: number;
+  /** `__u32 ingress_ifindex` */
+  ingress_ifindex: number;
+  /** `__u32 ifindex` */
+  ifindex: number;
+  /** `__u32 tc_index` */
+  tc_index: number;
+  /** `__u32 cb[5]` */
+  cb: Uint32Array;
+  /** `__u32 hash` */
+  hash: number;
+  /** `__u32 tc_classid` */
+  tc_classid: number;
+  /** `__u32 data` */
+  data: number;
+  /** `__u32 data_end` */
+  data_end: number;
+  /** `__u32 napi_id` */
+  napi_id: number;
+  /** `__u32 family` */
+  family: number;
+  /** `__u32 remote_ip4` */
+  remote_ip4: number;
+  /** `__u32 local_ip4` */
+  local_ip4: number;
+  /** `__u32 remote_ip6[4]` */
+  remote_ip6: Uint32Array;
+  /** `__u32 local_ip6[4]` */
+  local_ip6: Uint32Array;
+  /** `__u32 remote_port` */
+  remote_port: number;
+  /** `__u32 local_port` */
+  local_port: number;
+  /** `__u32 data_meta` */
+  data_meta: number;
+  /** `struct bpf_flow_keys *flow_keys` (in an unnamed member) */
+  flow_keys: bigint;
+  /** `__u64 tstamp` */
+  tstamp: bigint;
+  /** `__u32 wire_len` */
+  wire_len: number;
+  /** `__u32 gso_segs` */
+  gso_segs: number;
+  /** `struct bpf_sock *sk` (in an unnamed member) */
+  sk: bigint;
+  /** `__u32 gso_size` */
+  gso_size: number;
+  /** `__u8 tstamp_type` */
+  tstamp_type: number;
+  /** `__u64 hwtstamp` */
+  hwtstamp: bigint;
+}
+
+/** `struct sk_msg_md`, 80 bytes. */
+export interface SkMsgMd {
+  /** `void *data` (in an unnamed member) */
+  data: bigint;
+  /** `void *data_end` (in an unnamed member) */
+  data_end: bigint;
+  /** `__u32 family` */
+  family: number;
+  /** `__u32 remote_ip4` */
+  remote_ip4: number;
+  /** `__u32 local_ip4` */
+  local_ip4: number;
+  /** `__u32 remote_ip6[4]` */
+  remote_ip6: Uint32Array;
+  /** `__u32 local_ip6[4]` */
+  local_ip6: Uint32Array;
+  /** `__u32 remote_port` */
+  remote_port: number;
+  /** `__u32 local_port` */
+  local_port: number;
+  /** `__u32 size` */
+  size: number;
+  /** `struct bpf_sock *sk` (in an unnamed member) */
+  sk: bigint;
+}
+
+/** `struct xdp_md`, 24 bytes. */
+export interface XdpMd {
+  /** `__u32 data` */
+  data: number;
+  /** `__u32 data_end` */
+  data_end: number;
+  /** `__u32 data_meta` */
+  data_meta: number;
+  /** `__u32 ingress_ifindex` */
+  ingress_ifindex: number;
+  /** `__u32 rx_queue_index` */
+  rx_queue_index: number;
+  /** `__u32 egress_ifindex` */
+  egress_ifindex: number;
+}
 
 const SKELETON: SkeletonDescriptor = {
   name: "net",
@@ -46,6 +203,25 @@ const SKELETON: SkeletonDescriptor = {
   },
   structOps: {},
   sections: {},
+  codecs: {
+    BpfDevmapVal: ["bpf_devmap_val", 11],
+    BpfDevmapVal_bpf_prog: ["", 12],
+    BpfCpumapVal: ["bpf_cpumap_val", 20],
+    BpfCpumapVal_bpf_prog: ["", 21],
+    XdpMd: ["xdp_md", 53],
+    Ethhdr: ["ethhdr", 56],
+    SkBuff: ["__sk_buff", 65],
+    SkMsgMd: ["sk_msg_md", 84],
+  },
+  mapCodecs: {
+    dev_map: "dev_map",
+    cpu_map: "cpu_map",
+    sk_store: "sk_store",
+    sock_map: "sock_map",
+    sock_hash: "sock_hash",
+    dev_hash: "dev_hash",
+    pkt_count: "pkt_count",
+  },
 };
 
 /** The maps of net (live after load). */
@@ -106,6 +282,65 @@ export interface NetLinks {
   sk_msg_prog?: BpfLink;
 }
 
+/** Codecs of the types of net (each built on first use, from the object's BTF). */
+export interface NetCodecs {
+  /** `struct bpf_devmap_val` */
+  readonly BpfDevmapVal: Codec<BpfDevmapVal>;
+  /** `union {\u{a}\u{9}int fd;\u{a}\u{9}__u32 id;\u{a}}` */
+  readonly BpfDevmapVal_bpf_prog: Codec<BpfDevmapVal_bpf_prog>;
+  /** `struct bpf_cpumap_val` */
+  readonly BpfCpumapVal: Codec<BpfCpumapVal>;
+  /** `union {\u{a}\u{9}int fd;\u{a}\u{9}__u32 id;\u{a}}` */
+  readonly BpfCpumapVal_bpf_prog: Codec<BpfCpumapVal_bpf_prog>;
+  /** `struct xdp_md` */
+  readonly XdpMd: Codec<XdpMd>;
+  /** `struct ethhdr` */
+  readonly Ethhdr: Codec<Ethhdr>;
+  /** `struct __sk_buff` */
+  readonly SkBuff: Codec<SkBuff>;
+  /** `struct sk_msg_md` */
+  readonly SkMsgMd: Codec<SkMsgMd>;
+}
+
+/** Key and value codecs of the maps of net (built on first use). */
+export interface NetMapCodecs {
+  /** DEVMAP map dev_map */
+  readonly dev_map: {
+    readonly key: Codec<number>;
+    readonly value: Codec<BpfDevmapVal>;
+  };
+  /** CPUMAP map cpu_map */
+  readonly cpu_map: {
+    readonly key: Codec<number>;
+    readonly value: Codec<BpfCpumapVal>;
+  };
+  /** SK_STORAGE map sk_store */
+  readonly sk_store: {
+    readonly key: Codec<number>;
+    readonly value: Codec<bigint>;
+  };
+  /** SOCKMAP map sock_map */
+  readonly sock_map: {
+    readonly key: Codec<number>;
+    readonly value: Codec<bigint>;
+  };
+  /** SOCKHASH map sock_hash */
+  readonly sock_hash: {
+    readonly key: Codec<number>;
+    readonly value: Codec<bigint>;
+  };
+  /** DEVMAP_HASH map dev_hash */
+  readonly dev_hash: {
+    readonly key: Codec<number>;
+    readonly value: Codec<number>;
+  };
+  /** PERCPU_ARRAY map pkt_count */
+  readonly pkt_count: {
+    readonly key: Codec<number>;
+    readonly value: Codec<bigint>;
+  };
+}
+
 /**
  * The skeleton of net: open(), then set read-only data, load(), attach(), destroy().
  *
@@ -116,8 +351,15 @@ export interface NetLinks {
  * ```
  */
 export class NetSkel extends Skeleton<NetMaps, NetProgs, NetLinks> {
+  /** Codecs of the object's types (`skel.codecs.Event.decode(view)`). */
+  readonly codecs: NetCodecs;
+  /** Key and value codecs of the maps. */
+  readonly mapCodecs: NetMapCodecs;
+
   private constructor(obj: BpfObject) {
     super(obj, SKELETON);
+    this.codecs = this.codecsOf<NetCodecs>();
+    this.mapCodecs = this.mapCodecsOf<NetMapCodecs>();
   }
 
   /**

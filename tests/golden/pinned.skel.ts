@@ -5,6 +5,7 @@ import {
   type BpfMap,
   type BpfObject,
   type BpfProgram,
+  type Codec,
   fromBase64,
   type ObjectLoadOptions,
   Skeleton,
@@ -35,6 +36,12 @@ const SKELETON: SkeletonDescriptor = {
   },
   structOps: {},
   sections: {},
+  codecs: {},
+  mapCodecs: {
+    tsbpf_pinned_hash: "tsbpf_pinned_hash",
+    not_pinned: "not_pinned",
+    tsbpf_pinned_array: "tsbpf_pinned_array",
+  },
 };
 
 /** The maps of pinned (live after load). */
@@ -59,6 +66,25 @@ export interface PinnedLinks {
   use_pinned?: BpfLink;
 }
 
+/** Key and value codecs of the maps of pinned (built on first use). */
+export interface PinnedMapCodecs {
+  /** HASH map tsbpf_pinned_hash */
+  readonly tsbpf_pinned_hash: {
+    readonly key: Codec<number>;
+    readonly value: Codec<bigint>;
+  };
+  /** ARRAY map not_pinned */
+  readonly not_pinned: {
+    readonly key: Codec<number>;
+    readonly value: Codec<bigint>;
+  };
+  /** ARRAY map tsbpf_pinned_array */
+  readonly tsbpf_pinned_array: {
+    readonly key: Codec<number>;
+    readonly value: Codec<number>;
+  };
+}
+
 /**
  * The skeleton of pinned: open(), then set read-only data, load(), attach(), destroy().
  *
@@ -69,8 +95,12 @@ export interface PinnedLinks {
  * ```
  */
 export class PinnedSkel extends Skeleton<PinnedMaps, PinnedProgs, PinnedLinks> {
+  /** Key and value codecs of the maps. */
+  readonly mapCodecs: PinnedMapCodecs;
+
   private constructor(obj: BpfObject) {
     super(obj, SKELETON);
+    this.mapCodecs = this.mapCodecsOf<PinnedMapCodecs>();
   }
 
   /**

@@ -8,6 +8,7 @@ import {
   type BpfMap,
   type BpfObject,
   type BpfProgram,
+  type Codec,
   cstrElem,
   E,
   fromBase64,
@@ -36,18 +37,99 @@ export function elfBytes(): Uint8Array {
 /** The version of the generator's output format this module has. */
 export const SKELETON_FORMAT = 1;
 
-/** The constants of `enum color`. */
-export const color = {
+/** `struct bits`, 8 bytes. */
+export interface Bits {
+  /** `__u32 lo : 3` */
+  lo: number;
+  /** `__u32 mid : 13` */
+  mid: number;
+  /** `__s32 neg : 5` */
+  neg: number;
+  /** `__u64 wide : 40` */
+  wide: bigint;
+  /** `bool flag : 1` */
+  flag: boolean;
+}
+
+/** `struct cfg`, 120 bytes. */
+export interface Cfg {
+  /** `__u64 id` */
+  id: bigint;
+  /** `struct inner in` */
+  in: Inner;
+  /** `struct bits fl` */
+  fl: Bits;
+  /** `enum color col` */
+  col: Color;
+  /** `bool on` */
+  on: boolean;
+  /** `char name[12]` */
+  name: string;
+  /** `void *ptr` */
+  ptr: bigint;
+  /** `__s16 grid[2][3]` */
+  grid: Int16Array[];
+  /** `struct inner list[2]` */
+  list: Inner[];
+  /** `union word u` */
+  u: Word;
+  /** `double dbl` */
+  dbl: number;
+  /** `char names[2][6]` */
+  names: string[];
+}
+
+/** The values of `enum color`. */
+export const Color = {
+  /** `RED = 1` */
   RED: 1,
+  /** `GREEN = 2` */
   GREEN: 2,
+  /** `BLUE = -3` */
   BLUE: -3,
 } as const;
+/** `enum color`: any number, usually one of {@linkcode Color}'s values. */
+export type Color = number;
 
-/** The constants of `enum wide`. */
-export const wide = {
+/** `struct inner`, 8 bytes. */
+export interface Inner {
+  /** `__u16 a` */
+  a: number;
+  /** `__s8 b` */
+  b: number;
+  /** `__u32 u32v` (in an unnamed member) */
+  u32v: number;
+  /** `float f` (in an unnamed member) */
+  f: number;
+  /** `__u8 bytes[4]` (in an unnamed member) */
+  bytes: Uint8Array;
+}
+
+/** The values of `enum wide`. */
+export const Wide = {
+  /** `WIDE_SMALL = 1` */
   WIDE_SMALL: 1n,
+  /** `WIDE_BIG = 4294967296` */
   WIDE_BIG: 4294967296n,
 } as const;
+/** `enum wide`: any bigint, usually one of {@linkcode Wide}'s values. */
+export type Wide = bigint;
+
+/** `union word`, 8 bytes; decode gives every member, encode writes those given. */
+export interface Word {
+  /** `__u64 whole` */
+  whole: bigint;
+  /** `struct { ... } parts` */
+  parts: Word_parts;
+}
+
+/** `struct { ... }`, 8 bytes. */
+export interface Word_parts {
+  /** `__u32 lo32` */
+  lo32: number;
+  /** `__u32 hi32` */
+  hi32: number;
+}
 
 const SKELETON: SkeletonDescriptor = {
   name: "skel_globals",
@@ -121,6 +203,16 @@ const SKELETON: SkeletonDescriptor = {
       ],
     },
   },
+  codecs: {
+    Cfg: ["cfg", 11],
+    Inner: ["inner", 14],
+    Bits: ["bits", 26],
+    Color: ["color", 30],
+    Word: ["word", 37],
+    Word_parts: ["", 38],
+    Wide: ["wide", 59],
+  },
+  mapCodecs: {},
 };
 
 /** The maps of skel_globals (live after load). */
@@ -151,6 +243,24 @@ export interface SkelGlobalsLinks {
   skel_copy?: BpfLink;
 }
 
+/** Codecs of the types of skel_globals (each built on first use, from the object's BTF). */
+export interface SkelGlobalsCodecs {
+  /** `struct cfg` */
+  readonly Cfg: Codec<Cfg>;
+  /** `struct inner` */
+  readonly Inner: Codec<Inner>;
+  /** `struct bits` */
+  readonly Bits: Codec<Bits>;
+  /** `enum color` */
+  readonly Color: Codec<Color>;
+  /** `union word` */
+  readonly Word: Codec<Word>;
+  /** `struct {\u{a}\u{9}__u32 lo32;\u{a}\u{9}__u32 hi32;\u{a}}` */
+  readonly Word_parts: Codec<Word_parts>;
+  /** `enum wide` */
+  readonly Wide: Codec<Wide>;
+}
+
 /**
  * The skeleton of skel_globals: open(), then set read-only data, load(), attach(), destroy().
  *
@@ -173,6 +283,8 @@ export class SkelGlobalsSkel extends Skeleton<SkelGlobalsMaps, SkelGlobalsProgs,
   readonly bss: SkelGlobalsBss;
   /** Section .kconfig: its exposed variables. */
   readonly kconfig: SkelGlobalsKconfig;
+  /** Codecs of the object's types (`skel.codecs.Event.decode(view)`). */
+  readonly codecs: SkelGlobalsCodecs;
 
   private constructor(obj: BpfObject) {
     super(obj, SKELETON);
@@ -182,6 +294,7 @@ export class SkelGlobalsSkel extends Skeleton<SkelGlobalsMaps, SkelGlobalsProgs,
     this.rodata_extra = new SkelGlobalsRodataExtra(this.section("rodata_extra"));
     this.bss = new SkelGlobalsBss(this.section("bss"));
     this.kconfig = new SkelGlobalsKconfig(this.section("kconfig"));
+    this.codecs = this.codecsOf<SkelGlobalsCodecs>();
   }
 
   /**

@@ -5,6 +5,7 @@ import {
   type BpfMap,
   type BpfObject,
   type BpfProgram,
+  type Codec,
   fromBase64,
   type ObjectLoadOptions,
   Skeleton,
@@ -24,46 +25,254 @@ export function elfBytes(): Uint8Array {
 /** The version of the generator's output format this module has. */
 export const SKELETON_FORMAT = 1;
 
-/** The constants of `enum bpf_map_type`. */
-export const bpf_map_type = {
+/** `typedef struct qspinlock arch_spinlock_t`. */
+export type ArchSpinlockT = Qspinlock;
+
+/** `typedef struct { ... } atomic64_t`, 8 bytes. */
+export interface Atomic64T {
+  /** `s64 counter` */
+  counter: bigint;
+}
+
+/** `typedef struct { ... } atomic_t`, 4 bytes. */
+export interface AtomicT {
+  /** `int counter` */
+  counter: number;
+}
+
+/** The values of `enum bpf_map_type`. */
+export const BpfMapType = {
+  /** `BPF_MAP_TYPE_UNSPEC = 0` */
   BPF_MAP_TYPE_UNSPEC: 0,
+  /** `BPF_MAP_TYPE_HASH = 1` */
   BPF_MAP_TYPE_HASH: 1,
+  /** `BPF_MAP_TYPE_ARRAY = 2` */
   BPF_MAP_TYPE_ARRAY: 2,
+  /** `BPF_MAP_TYPE_PROG_ARRAY = 3` */
   BPF_MAP_TYPE_PROG_ARRAY: 3,
+  /** `BPF_MAP_TYPE_PERF_EVENT_ARRAY = 4` */
   BPF_MAP_TYPE_PERF_EVENT_ARRAY: 4,
+  /** `BPF_MAP_TYPE_PERCPU_HASH = 5` */
   BPF_MAP_TYPE_PERCPU_HASH: 5,
+  /** `BPF_MAP_TYPE_PERCPU_ARRAY = 6` */
   BPF_MAP_TYPE_PERCPU_ARRAY: 6,
+  /** `BPF_MAP_TYPE_STACK_TRACE = 7` */
   BPF_MAP_TYPE_STACK_TRACE: 7,
+  /** `BPF_MAP_TYPE_CGROUP_ARRAY = 8` */
   BPF_MAP_TYPE_CGROUP_ARRAY: 8,
+  /** `BPF_MAP_TYPE_LRU_HASH = 9` */
   BPF_MAP_TYPE_LRU_HASH: 9,
+  /** `BPF_MAP_TYPE_LRU_PERCPU_HASH = 10` */
   BPF_MAP_TYPE_LRU_PERCPU_HASH: 10,
+  /** `BPF_MAP_TYPE_LPM_TRIE = 11` */
   BPF_MAP_TYPE_LPM_TRIE: 11,
+  /** `BPF_MAP_TYPE_ARRAY_OF_MAPS = 12` */
   BPF_MAP_TYPE_ARRAY_OF_MAPS: 12,
+  /** `BPF_MAP_TYPE_HASH_OF_MAPS = 13` */
   BPF_MAP_TYPE_HASH_OF_MAPS: 13,
+  /** `BPF_MAP_TYPE_DEVMAP = 14` */
   BPF_MAP_TYPE_DEVMAP: 14,
+  /** `BPF_MAP_TYPE_SOCKMAP = 15` */
   BPF_MAP_TYPE_SOCKMAP: 15,
+  /** `BPF_MAP_TYPE_CPUMAP = 16` */
   BPF_MAP_TYPE_CPUMAP: 16,
+  /** `BPF_MAP_TYPE_XSKMAP = 17` */
   BPF_MAP_TYPE_XSKMAP: 17,
+  /** `BPF_MAP_TYPE_SOCKHASH = 18` */
   BPF_MAP_TYPE_SOCKHASH: 18,
-  BPF_MAP_TYPE_CGROUP_STORAGE_DEPR: 19,
+  /** `BPF_MAP_TYPE_CGROUP_STORAGE_DEPRECATED = 19` */
+  BPF_MAP_TYPE_CGROUP_STORAGE_DEPRECATED: 19,
+  /** `BPF_MAP_TYPE_CGROUP_STORAGE = 19` */
   BPF_MAP_TYPE_CGROUP_STORAGE: 19,
+  /** `BPF_MAP_TYPE_REUSEPORT_SOCKARRAY = 20` */
   BPF_MAP_TYPE_REUSEPORT_SOCKARRAY: 20,
-  BPF_MAP_TYPE_PERCPU_CGROUP_STORA: 21,
-  BPF_MAP_TYPE_PERCPU_CGROUP_STORA_2: 21,
+  /** `BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE_DEPRECATED = 21` */
+  BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE_DEPRECATED: 21,
+  /** `BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE = 21` */
+  BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE: 21,
+  /** `BPF_MAP_TYPE_QUEUE = 22` */
   BPF_MAP_TYPE_QUEUE: 22,
+  /** `BPF_MAP_TYPE_STACK = 23` */
   BPF_MAP_TYPE_STACK: 23,
+  /** `BPF_MAP_TYPE_SK_STORAGE = 24` */
   BPF_MAP_TYPE_SK_STORAGE: 24,
+  /** `BPF_MAP_TYPE_DEVMAP_HASH = 25` */
   BPF_MAP_TYPE_DEVMAP_HASH: 25,
+  /** `BPF_MAP_TYPE_STRUCT_OPS = 26` */
   BPF_MAP_TYPE_STRUCT_OPS: 26,
+  /** `BPF_MAP_TYPE_RINGBUF = 27` */
   BPF_MAP_TYPE_RINGBUF: 27,
+  /** `BPF_MAP_TYPE_INODE_STORAGE = 28` */
   BPF_MAP_TYPE_INODE_STORAGE: 28,
+  /** `BPF_MAP_TYPE_TASK_STORAGE = 29` */
   BPF_MAP_TYPE_TASK_STORAGE: 29,
+  /** `BPF_MAP_TYPE_BLOOM_FILTER = 30` */
   BPF_MAP_TYPE_BLOOM_FILTER: 30,
+  /** `BPF_MAP_TYPE_USER_RINGBUF = 31` */
   BPF_MAP_TYPE_USER_RINGBUF: 31,
+  /** `BPF_MAP_TYPE_CGRP_STORAGE = 32` */
   BPF_MAP_TYPE_CGRP_STORAGE: 32,
+  /** `BPF_MAP_TYPE_ARENA = 33` */
   BPF_MAP_TYPE_ARENA: 33,
+  /** `__MAX_BPF_MAP_TYPE = 34` */
   __MAX_BPF_MAP_TYPE: 34,
 } as const;
+/** `enum bpf_map_type`: any number, usually one of {@linkcode BpfMapType}'s values. */
+export type BpfMapType = number;
+
+/** `struct bpf_map`, 296 bytes. */
+export interface BpfMap_2 {
+  /** `u8 sha[32]` */
+  sha: Uint8Array;
+  /** `u32 excl` */
+  excl: number;
+  /** `const struct bpf_map_ops *ops` */
+  ops: bigint;
+  /** `struct bpf_map *inner_map_meta` */
+  inner_map_meta: bigint;
+  /** `void *security` */
+  security: bigint;
+  /** `enum bpf_map_type map_type` */
+  map_type: BpfMapType;
+  /** `u32 key_size` */
+  key_size: number;
+  /** `u32 value_size` */
+  value_size: number;
+  /** `u32 max_entries` */
+  max_entries: number;
+  /** `u64 map_extra` */
+  map_extra: bigint;
+  /** `u32 map_flags` */
+  map_flags: number;
+  /** `u32 id` */
+  id: number;
+  /** `struct btf_record *record` */
+  record: bigint;
+  /** `int numa_node` */
+  numa_node: number;
+  /** `u32 btf_key_type_id` */
+  btf_key_type_id: number;
+  /** `u32 btf_value_type_id` */
+  btf_value_type_id: number;
+  /** `u32 btf_vmlinux_value_type_id` */
+  btf_vmlinux_value_type_id: number;
+  /** `struct btf *btf` */
+  btf: bigint;
+  /** `struct obj_cgroup *objcg` */
+  objcg: bigint;
+  /** `char name[16]` */
+  name: string;
+  /** `struct mutex freeze_mutex` */
+  freeze_mutex: Mutex;
+  /** `atomic64_t refcnt` */
+  refcnt: Atomic64T;
+  /** `atomic64_t usercnt` */
+  usercnt: Atomic64T;
+  /** `struct work_struct work` (in an unnamed member) */
+  work: WorkStruct;
+  /** `struct callback_head rcu` (in an unnamed member) */
+  rcu: CallbackHead;
+  /** `atomic64_t writecnt` */
+  writecnt: Atomic64T;
+  /** `spinlock_t owner_lock` */
+  owner_lock: Spinlock;
+  /** `struct bpf_map_owner *owner` */
+  owner: bigint;
+  /** `bool bypass_spec_v1` */
+  bypass_spec_v1: boolean;
+  /** `bool frozen` */
+  frozen: boolean;
+  /** `u8 init_private` */
+  init_private: number;
+  /** `bool free_after_mult_rcu_gp` */
+  free_after_mult_rcu_gp: boolean;
+  /** `bool free_after_rcu_gp` */
+  free_after_rcu_gp: boolean;
+  /** `atomic64_t sleepable_refcnt` */
+  sleepable_refcnt: Atomic64T;
+  /** `s64 *elem_count` */
+  elem_count: bigint;
+  /** `u64 cookie` */
+  cookie: bigint;
+  /** `char *excl_prog_sha` */
+  excl_prog_sha: bigint;
+}
+
+/** `struct callback_head`, 16 bytes. */
+export interface CallbackHead {
+  /** `struct callback_head *next` */
+  next: bigint;
+  /** `void (*func)(struct callback_head *)` */
+  func: bigint;
+}
+
+/** `struct list_head`, 16 bytes. */
+export interface ListHead {
+  /** `struct list_head *next` */
+  next: bigint;
+  /** `struct list_head *prev` */
+  prev: bigint;
+}
+
+/** `struct mutex`, 32 bytes. */
+export interface Mutex {
+  /** `atomic_long_t owner` */
+  owner: Atomic64T;
+  /** `raw_spinlock_t wait_lock` */
+  wait_lock: RawSpinlock;
+  /** `struct optimistic_spin_queue osq` */
+  osq: OptimisticSpinQueue;
+  /** `struct list_head wait_list` */
+  wait_list: ListHead;
+}
+
+/** `struct optimistic_spin_queue`, 4 bytes. */
+export interface OptimisticSpinQueue {
+  /** `atomic_t tail` */
+  tail: AtomicT;
+}
+
+/** `struct qspinlock`, 4 bytes. */
+export interface Qspinlock {
+  /** `atomic_t val` (in an unnamed member) */
+  val: AtomicT;
+  /** `u8 locked` (in an unnamed member) */
+  locked: number;
+  /** `u8 pending` (in an unnamed member) */
+  pending: number;
+  /** `u16 locked_pending` (in an unnamed member) */
+  locked_pending: number;
+  /** `u16 tail` (in an unnamed member) */
+  tail: number;
+}
+
+/** `struct raw_spinlock`, 4 bytes. */
+export interface RawSpinlock {
+  /** `arch_spinlock_t raw_lock` */
+  raw_lock: Qspinlock;
+}
+
+/** `typedef struct raw_spinlock raw_spinlock_t`. */
+export type RawSpinlockT = RawSpinlock;
+
+/** `struct spinlock`, 4 bytes. */
+export interface Spinlock {
+  /** `struct raw_spinlock rlock` (in an unnamed member) */
+  rlock: RawSpinlock;
+}
+
+/** `typedef struct spinlock spinlock_t`. */
+export type SpinlockT = Spinlock;
+
+/** `struct work_struct`, 32 bytes. */
+export interface WorkStruct {
+  /** `atomic_long_t data` */
+  data: Atomic64T;
+  /** `struct list_head entry` */
+  entry: ListHead;
+  /** `work_func_t func` */
+  func: bigint;
+}
 
 const SKELETON: SkeletonDescriptor = {
   name: "subprogs",
@@ -85,6 +294,26 @@ const SKELETON: SkeletonDescriptor = {
         ["global_result", 16, 8],
       ],
     },
+  },
+  codecs: {
+    BpfMap_2: ["bpf_map", 25],
+    BpfMapType: ["bpf_map_type", 33],
+    Mutex: ["mutex", 40],
+    Atomic64T: ["", 43],
+    RawSpinlockT: ["raw_spinlock_t", 47],
+    RawSpinlock: ["raw_spinlock", 48],
+    ArchSpinlockT: ["arch_spinlock_t", 49],
+    Qspinlock: ["qspinlock", 50],
+    AtomicT: ["", 53],
+    OptimisticSpinQueue: ["optimistic_spin_queue", 59],
+    ListHead: ["list_head", 60],
+    WorkStruct: ["work_struct", 63],
+    CallbackHead: ["callback_head", 68],
+    SpinlockT: ["spinlock_t", 72],
+    Spinlock: ["spinlock", 73],
+  },
+  mapCodecs: {
+    values: "values",
   },
 };
 
@@ -112,6 +341,49 @@ export interface SubprogsLinks {
   call_subprogs_too?: BpfLink;
 }
 
+/** Codecs of the types of subprogs (each built on first use, from the object's BTF). */
+export interface SubprogsCodecs {
+  /** `struct bpf_map` */
+  readonly BpfMap_2: Codec<BpfMap_2>;
+  /** `enum bpf_map_type` */
+  readonly BpfMapType: Codec<BpfMapType>;
+  /** `struct mutex` */
+  readonly Mutex: Codec<Mutex>;
+  /** `struct {\u{a}\u{9}s64 counter;\u{a}}` */
+  readonly Atomic64T: Codec<Atomic64T>;
+  /** `raw_spinlock_t` */
+  readonly RawSpinlockT: Codec<RawSpinlockT>;
+  /** `struct raw_spinlock` */
+  readonly RawSpinlock: Codec<RawSpinlock>;
+  /** `arch_spinlock_t` */
+  readonly ArchSpinlockT: Codec<ArchSpinlockT>;
+  /** `struct qspinlock` */
+  readonly Qspinlock: Codec<Qspinlock>;
+  /** `struct {\u{a}\u{9}int counter;\u{a}}` */
+  readonly AtomicT: Codec<AtomicT>;
+  /** `struct optimistic_spin_queue` */
+  readonly OptimisticSpinQueue: Codec<OptimisticSpinQueue>;
+  /** `struct list_head` */
+  readonly ListHead: Codec<ListHead>;
+  /** `struct work_struct` */
+  readonly WorkStruct: Codec<WorkStruct>;
+  /** `struct callback_head` */
+  readonly CallbackHead: Codec<CallbackHead>;
+  /** `spinlock_t` */
+  readonly SpinlockT: Codec<SpinlockT>;
+  /** `struct spinlock` */
+  readonly Spinlock: Codec<Spinlock>;
+}
+
+/** Key and value codecs of the maps of subprogs (built on first use). */
+export interface SubprogsMapCodecs {
+  /** ARRAY map values */
+  readonly values: {
+    readonly key: Codec<number>;
+    readonly value: Codec<bigint>;
+  };
+}
+
 /**
  * The skeleton of subprogs: open(), then set read-only data, load(), attach(), destroy().
  *
@@ -124,10 +396,16 @@ export interface SubprogsLinks {
 export class SubprogsSkel extends Skeleton<SubprogsMaps, SubprogsProgs, SubprogsLinks> {
   /** Section .bss: its exposed variables. */
   readonly bss: SubprogsBss;
+  /** Codecs of the object's types (`skel.codecs.Event.decode(view)`). */
+  readonly codecs: SubprogsCodecs;
+  /** Key and value codecs of the maps. */
+  readonly mapCodecs: SubprogsMapCodecs;
 
   private constructor(obj: BpfObject) {
     super(obj, SKELETON);
     this.bss = new SubprogsBss(this.section("bss"));
+    this.codecs = this.codecsOf<SubprogsCodecs>();
+    this.mapCodecs = this.mapCodecsOf<SubprogsMapCodecs>();
   }
 
   /**

@@ -4,6 +4,7 @@ import {
   type BpfLink,
   type BpfObject,
   type BpfProgram,
+  type Codec,
   fromBase64,
   type ObjectLoadOptions,
   Skeleton,
@@ -22,6 +23,78 @@ export function elfBytes(): Uint8Array {
 /** The version of the generator's output format this module has. */
 export const SKELETON_FORMAT = 1;
 
+/** `struct __sk_buff`, 192 bytes. */
+export interface SkBuff {
+  /** `__u32 len` */
+  len: number;
+  /** `__u32 pkt_type` */
+  pkt_type: number;
+  /** `__u32 mark` */
+  mark: number;
+  /** `__u32 queue_mapping` */
+  queue_mapping: number;
+  /** `__u32 protocol` */
+  protocol: number;
+  /** `__u32 vlan_present` */
+  vlan_present: number;
+  /** `__u32 vlan_tci` */
+  vlan_tci: number;
+  /** `__u32 vlan_proto` */
+  vlan_proto: number;
+  /** `__u32 priority` */
+  priority: number;
+  /** `__u32 ingress_ifindex` */
+  ingress_ifindex: number;
+  /** `__u32 ifindex` */
+  ifindex: number;
+  /** `__u32 tc_index` */
+  tc_index: number;
+  /** `__u32 cb[5]` */
+  cb: Uint32Array;
+  /** `__u32 hash` */
+  hash: number;
+  /** `__u32 tc_classid` */
+  tc_classid: number;
+  /** `__u32 data` */
+  data: number;
+  /** `__u32 data_end` */
+  data_end: number;
+  /** `__u32 napi_id` */
+  napi_id: number;
+  /** `__u32 family` */
+  family: number;
+  /** `__u32 remote_ip4` */
+  remote_ip4: number;
+  /** `__u32 local_ip4` */
+  local_ip4: number;
+  /** `__u32 remote_ip6[4]` */
+  remote_ip6: Uint32Array;
+  /** `__u32 local_ip6[4]` */
+  local_ip6: Uint32Array;
+  /** `__u32 remote_port` */
+  remote_port: number;
+  /** `__u32 local_port` */
+  local_port: number;
+  /** `__u32 data_meta` */
+  data_meta: number;
+  /** `struct bpf_flow_keys *flow_keys` (in an unnamed member) */
+  flow_keys: bigint;
+  /** `__u64 tstamp` */
+  tstamp: bigint;
+  /** `__u32 wire_len` */
+  wire_len: number;
+  /** `__u32 gso_segs` */
+  gso_segs: number;
+  /** `struct bpf_sock *sk` (in an unnamed member) */
+  sk: bigint;
+  /** `__u32 gso_size` */
+  gso_size: number;
+  /** `__u8 tstamp_type` */
+  tstamp_type: number;
+  /** `__u64 hwtstamp` */
+  hwtstamp: bigint;
+}
+
 const SKELETON: SkeletonDescriptor = {
   name: "tcx",
   maps: {},
@@ -31,6 +104,10 @@ const SKELETON: SkeletonDescriptor = {
   },
   structOps: {},
   sections: {},
+  codecs: {
+    SkBuff: ["__sk_buff", 2],
+  },
+  mapCodecs: {},
 };
 
 /** The maps of tcx (live after load). */
@@ -53,6 +130,12 @@ export interface TcxLinks {
   tcx_out?: BpfLink;
 }
 
+/** Codecs of the types of tcx (each built on first use, from the object's BTF). */
+export interface TcxCodecs {
+  /** `struct __sk_buff` */
+  readonly SkBuff: Codec<SkBuff>;
+}
+
 /**
  * The skeleton of tcx: open(), then set read-only data, load(), attach(), destroy().
  *
@@ -63,8 +146,12 @@ export interface TcxLinks {
  * ```
  */
 export class TcxSkel extends Skeleton<TcxMaps, TcxProgs, TcxLinks> {
+  /** Codecs of the object's types (`skel.codecs.Event.decode(view)`). */
+  readonly codecs: TcxCodecs;
+
   private constructor(obj: BpfObject) {
     super(obj, SKELETON);
+    this.codecs = this.codecsOf<TcxCodecs>();
   }
 
   /**

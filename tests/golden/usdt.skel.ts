@@ -5,6 +5,7 @@ import {
   type BpfMap,
   type BpfObject,
   type BpfProgram,
+  type Codec,
   fromBase64,
   type ObjectLoadOptions,
   Skeleton,
@@ -24,12 +25,129 @@ export function elfBytes(): Uint8Array {
 /** The version of the generator's output format this module has. */
 export const SKELETON_FORMAT = 1;
 
-/** The constants of `enum __bpf_usdt_arg_type`. */
-export const __bpf_usdt_arg_type = {
+/** `struct __bpf_usdt_arg_spec`, 16 bytes. */
+export interface BpfUsdtArgSpec {
+  /** `__u64 val_off` */
+  val_off: bigint;
+  /** `enum __bpf_usdt_arg_type arg_type` */
+  arg_type: BpfUsdtArgType;
+  /** `short reg_off` */
+  reg_off: number;
+  /** `bool arg_signed` */
+  arg_signed: boolean;
+  /** `char arg_bitshift` */
+  arg_bitshift: number;
+}
+
+/** The values of `enum __bpf_usdt_arg_type`. */
+export const BpfUsdtArgType = {
+  /** `BPF_USDT_ARG_CONST = 0` */
   BPF_USDT_ARG_CONST: 0,
+  /** `BPF_USDT_ARG_REG = 1` */
   BPF_USDT_ARG_REG: 1,
+  /** `BPF_USDT_ARG_REG_DEREF = 2` */
   BPF_USDT_ARG_REG_DEREF: 2,
 } as const;
+/** `enum __bpf_usdt_arg_type`: any number, usually one of {@linkcode BpfUsdtArgType}'s values. */
+export type BpfUsdtArgType = number;
+
+/** `struct __bpf_usdt_spec`, 208 bytes. */
+export interface BpfUsdtSpec {
+  /** `struct __bpf_usdt_arg_spec args[12]` */
+  args: BpfUsdtArgSpec[];
+  /** `__u64 usdt_cookie` */
+  usdt_cookie: bigint;
+  /** `short arg_cnt` */
+  arg_cnt: number;
+}
+
+/** `struct fred_cs`, 8 bytes. */
+export interface FredCs {
+  /** `u64 cs : 16` */
+  cs: number;
+  /** `u64 sl : 2` */
+  sl: number;
+  /** `u64 wfe : 1` */
+  wfe: number;
+}
+
+/** `struct fred_ss`, 8 bytes. */
+export interface FredSs {
+  /** `u64 ss : 16` */
+  ss: number;
+  /** `u64 sti : 1` */
+  sti: number;
+  /** `u64 swevent : 1` */
+  swevent: number;
+  /** `u64 nmi : 1` */
+  nmi: number;
+  /** `u64 vector : 8` */
+  vector: number;
+  /** `u64 type : 4` */
+  type: number;
+  /** `u64 enclave : 1` */
+  enclave: number;
+  /** `u64 lm : 1` */
+  lm: number;
+  /** `u64 nested : 1` */
+  nested: number;
+  /** `u64 insnlen : 4` */
+  insnlen: number;
+}
+
+/** `struct pt_regs`, 168 bytes. */
+export interface PtRegs {
+  /** `unsigned long r15` */
+  r15: bigint;
+  /** `unsigned long r14` */
+  r14: bigint;
+  /** `unsigned long r13` */
+  r13: bigint;
+  /** `unsigned long r12` */
+  r12: bigint;
+  /** `unsigned long bp` */
+  bp: bigint;
+  /** `unsigned long bx` */
+  bx: bigint;
+  /** `unsigned long r11` */
+  r11: bigint;
+  /** `unsigned long r10` */
+  r10: bigint;
+  /** `unsigned long r9` */
+  r9: bigint;
+  /** `unsigned long r8` */
+  r8: bigint;
+  /** `unsigned long ax` */
+  ax: bigint;
+  /** `unsigned long cx` */
+  cx: bigint;
+  /** `unsigned long dx` */
+  dx: bigint;
+  /** `unsigned long si` */
+  si: bigint;
+  /** `unsigned long di` */
+  di: bigint;
+  /** `unsigned long orig_ax` */
+  orig_ax: bigint;
+  /** `unsigned long ip` */
+  ip: bigint;
+  /** `u16 cs` (in an unnamed member) */
+  cs: number;
+  /** `u64 csx` (in an unnamed member) */
+  csx: bigint;
+  /** `struct fred_cs fred_cs` (in an unnamed member) */
+  fred_cs: FredCs;
+  /** `unsigned long flags` */
+  flags: bigint;
+  /** `unsigned long sp` */
+  sp: bigint;
+  /** `u16 ss` (in an unnamed member) */
+  ss: number;
+  /** `u64 ssx` (in an unnamed member) */
+  ssx: bigint;
+  /** `struct fred_ss fred_ss` (in an unnamed member) */
+  fred_ss: FredSs;
+}
 
 const SKELETON: SkeletonDescriptor = {
   name: "usdt",
@@ -59,6 +177,18 @@ const SKELETON: SkeletonDescriptor = {
       ],
     },
   },
+  codecs: {
+    BpfUsdtSpec: ["__bpf_usdt_spec", 9],
+    BpfUsdtArgSpec: ["__bpf_usdt_arg_spec", 10],
+    BpfUsdtArgType: ["__bpf_usdt_arg_type", 13],
+    PtRegs: ["pt_regs", 33],
+    FredCs: ["fred_cs", 40],
+    FredSs: ["fred_ss", 42],
+  },
+  mapCodecs: {
+    __bpf_usdt_specs: "__bpf_usdt_specs",
+    __bpf_usdt_ip_to_spec_id: "__bpf_usdt_ip_to_spec_id",
+  },
 };
 
 /** The maps of usdt (live after load). */
@@ -85,6 +215,36 @@ export interface UsdtLinks {
   usdt_add?: BpfLink;
 }
 
+/** Codecs of the types of usdt (each built on first use, from the object's BTF). */
+export interface UsdtCodecs {
+  /** `struct __bpf_usdt_spec` */
+  readonly BpfUsdtSpec: Codec<BpfUsdtSpec>;
+  /** `struct __bpf_usdt_arg_spec` */
+  readonly BpfUsdtArgSpec: Codec<BpfUsdtArgSpec>;
+  /** `enum __bpf_usdt_arg_type` */
+  readonly BpfUsdtArgType: Codec<BpfUsdtArgType>;
+  /** `struct pt_regs` */
+  readonly PtRegs: Codec<PtRegs>;
+  /** `struct fred_cs` */
+  readonly FredCs: Codec<FredCs>;
+  /** `struct fred_ss` */
+  readonly FredSs: Codec<FredSs>;
+}
+
+/** Key and value codecs of the maps of usdt (built on first use). */
+export interface UsdtMapCodecs {
+  /** ARRAY map __bpf_usdt_specs */
+  readonly __bpf_usdt_specs: {
+    readonly key: Codec<number>;
+    readonly value: Codec<BpfUsdtSpec>;
+  };
+  /** HASH map __bpf_usdt_ip_to_spec_id */
+  readonly __bpf_usdt_ip_to_spec_id: {
+    readonly key: Codec<bigint>;
+    readonly value: Codec<number>;
+  };
+}
+
 /**
  * The skeleton of usdt: open(), then set read-only data, load(), attach(), destroy().
  *
@@ -99,11 +259,17 @@ export class UsdtSkel extends Skeleton<UsdtMaps, UsdtProgs, UsdtLinks> {
   readonly bss: UsdtBss;
   /** Section .kconfig: its exposed variables. */
   readonly kconfig: UsdtKconfig;
+  /** Codecs of the object's types (`skel.codecs.Event.decode(view)`). */
+  readonly codecs: UsdtCodecs;
+  /** Key and value codecs of the maps. */
+  readonly mapCodecs: UsdtMapCodecs;
 
   private constructor(obj: BpfObject) {
     super(obj, SKELETON);
     this.bss = new UsdtBss(this.section("bss"));
     this.kconfig = new UsdtKconfig(this.section("kconfig"));
+    this.codecs = this.codecsOf<UsdtCodecs>();
+    this.mapCodecs = this.mapCodecsOf<UsdtMapCodecs>();
   }
 
   /**
