@@ -193,6 +193,31 @@ export class VerifierError extends SyscallError {
   }
 }
 
+/**
+ * The error for a file that could not be opened or read: the path, the errno name (the same words
+ * on every runtime), and what to check.
+ *
+ * @param path the file.
+ * @param cause what the runtime threw.
+ * @returns the error.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { cannotRead } from "./errors.ts";
+ * const e = cannotRead("/x", Object.assign(new Error("gone"), { code: "ENOENT" }));
+ * assert.equal(e.message, 'Cannot read "/x": ENOENT; check the path and its permissions');
+ * ```
+ */
+export function cannotRead(path: string, cause: unknown): BpfError {
+  const code = (cause as { code?: unknown })?.code;
+  return new BpfError(
+    `Cannot read ${JSON.stringify(path)}${
+      typeof code === "string" && code !== "" ? `: ${code}` : ""
+    }; check the path and its permissions`,
+    { cause },
+  );
+}
+
 // C0 controls, DEL and C1 controls: what a terminal may act on (ESC sequences, CSI, bell...).
 const CONTROL = /[\x00-\x1f\x7f-\x9f]/g;
 const CONTROL_BUT_LINES = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/g;

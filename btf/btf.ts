@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { BpfError, BtfError } from "../errors.ts";
+import { BpfError, BtfError, cannotRead } from "../errors.ts";
 import { Core, type CoreBuf } from "../core-wasm/mod.ts";
 import {
   type BtfEnumValue,
@@ -287,7 +287,7 @@ export class Btf {
       buf = core.readFile(path);
     } catch (e) {
       if (e instanceof BpfError) throw e;
-      throw new BpfError(`Cannot read ${path}: ${(e as Error)?.message ?? e}`, { cause: e });
+      throw cannotRead(path, e);
     }
     let blob = buf;
     const u8 = core.u8();

@@ -5,8 +5,11 @@
  * count, then releases everything. With `--json` the output is one document:
  *
  * ```
- * {programs: [{name, section, id, tag, xlatedInsns}]}
+ * {programs: [{name, section, id, tag, xlatedInsns}], pinned: [{map, path, reused}]}
  * ```
+ *
+ * Maps the object pins by name (`LIBBPF_PIN_BY_NAME`) are pinned under `--pin-root` (default
+ * /sys/fs/bpf) and stay there after the command: each is listed.
  *
  * where `tag` is the kernel's program tag as 16 lowercase hex digits. A failed load exits with 1
  * and the error on stderr; a verifier rejection ends with the log's last lines.
@@ -15,14 +18,44 @@
  */
 import { parseFileArgs, printReport, usageError } from "./_common.ts";
 
-const HELP = `Usage: tsbpf object load FILE [--prog NAME]... [--json]
+const HELP = `Usage: tsbpf object load FILE [--prog NAME]... [--pin-root DIR] [--json]
 
 Loads FILE into the kernel (like libbpf's bpf_object__load), prints each loaded program's
-name, section, id, tag and translated instruction count, and unloads it again.
+name, section, id, tag and translated instruction count, and unloads it again. Maps that
+the object pins by name (LIBBPF_PIN_BY_NAME) stay pinned under the pin root: each is listed.
 
-  --prog NAME   load only this program (repeatable); the others get autoload off
-  --json        print {programs: [{name, section, id, tag, xlatedInsns}]}
+  --prog NAME       load only this program (repeatable); the others get autoload off
+  --pin-root DIR    where maps pinned by name go (default /sys/fs/bpf; a bpffs directory)
+  --json            print {programs: [{name, section, id, tag, xlatedInsns}],
+                    pinned: [{map, path, reused}]}
 `;
+
+/** A map pinned by name, in the `--json` documents of `object load` and `object run`. */
+export interface PinnedMapJson {
+  /** The map's name. */
+  map: string;
+  /** Where it is pinned. */
+  path: string;
+  /** True when an existing pin was reused, false when this load pinned it. */
+  reused: boolean;
+}
+
+/** The maps of a loaded object that are pinned by name. */
+export function pinnedMaps(
+  maps: ReadonlyMap<string, { pinPath: string; reused: boolean }>,
+): PinnedMapJson[] {
+  return [...maps].filter(([, m]) => m.pinPath !== "").map(([map, m]) => ({
+    map,
+    path: m.pinPath,
+    reused: m.reused,
+  }));
+}
+
+/** The text lines for pinned maps. */
+export function formatPinned(pinned: PinnedMapJson[]): string {
+  return pinned.map((p) => `pinned: map ${p.map} at ${p.path} (${p.reused ? "reused" : "new"})\n`)
+    .join("");
+}
 
 /** One loaded program in the `--json` document. */
 export interface LoadedProgramJson {
@@ -53,11 +86,12 @@ export async function main(argv: string[]): Promise<number> {
   const args = parseFileArgs(argv, {
     json: { type: "boolean" },
     prog: { type: "string", multiple: true },
+    "pin-root": { type: "string" },
   }, HELP);
   if (typeof args === "number") return args;
   const { file, values } = args;
   const { BpfObject } = await import("../live/object.ts");
-  const obj = BpfObject.open(file);
+  const obj = BpfObject.open(file, { pinRoot: values["pin-root"] });
   try {
     const wanted = values.prog ?? [];
     if (wanted.length > 0) {
@@ -85,12 +119,12 @@ export async function main(argv: string[]): Promise<number> {
       });
     }
     printReport(
-      { programs },
+      { programs, pinned: pinnedMaps(obj.maps) },
       values.json,
       (doc) =>
         doc.programs.map((p) =>
           `${p.id}: ${p.name}  section ${p.section}  tag ${p.tag}  xlated ${p.xlatedInsns} insns\n`
-        ).join(""),
+        ).join("") + formatPinned(doc.pinned),
     );
     return 0;
   } finally {

@@ -24,16 +24,23 @@ import { BpfObject } from "../live/object.ts";
 import { attachEach, type AttachResult } from "../link/auto.ts";
 import { explainLoadError } from "../link/tracing.ts";
 import { parseFileArgs, printReport, usageError } from "./_common.ts";
+import { formatPinned, type PinnedMapJson, pinnedMaps } from "./object_load.ts";
 
-const HELP = `Usage: tsbpf object run FILE [--seconds N] [--json]
+const HELP = `Usage: tsbpf object run FILE [--seconds N] [--pin-root DIR] [--json]
 
 Loads FILE, auto-attaches every program whose section names its target (tp/, raw_tp/,
 tp_btf/, fentry/, kprobe/, uprobe/BINARY:FUNC, usdt/BINARY:PROV:NAME, iter/...), waits N
 seconds (default 1) and prints, per program, whether it attached and how often it ran.
 
+Exit status: 0 when at least one program attached; 1 when the object did not load, or
+loaded but no program attached (each program's report says why); 2 for bad usage.
+
 Options:
-  --seconds N   how long to keep the programs attached (default 1)
-  --json        print {programs: [{name, section, autoAttach, attached, error, runCount}]}
+  --seconds N      how long to keep the programs attached (default 1)
+  --pin-root DIR   where maps pinned by name go (default /sys/fs/bpf); they stay pinned,
+                   and each is listed
+  --json           print {programs: [{name, section, autoAttach, attached, error, runCount}],
+                   pinned: [{map, path, reused}]}
 `;
 
 /** One program in the `--json` document of `tsbpf object run`. */
@@ -56,6 +63,8 @@ export interface ObjectRunProgram {
 export interface ObjectRunJson {
   /** The loaded programs, in ELF order. */
   programs: ObjectRunProgram[];
+  /** The maps pinned by name, which stay pinned after the command. */
+  pinned?: PinnedMapJson[];
 }
 
 /**
@@ -84,15 +93,15 @@ export function formatObjectRun(doc: ObjectRunJson): string {
       : `not auto-attachable, ${p.runCount} runs`;
     s += `${head}  ${state}\n`;
   }
-  return s;
+  return s + formatPinned(doc.pinned ?? []);
 }
 
 /**
  * The verb's entry point.
  *
  * @param argv the arguments after `object run`.
- * @returns the exit status: 0 when the object loaded (whatever attached), 1 when it did not, 2
- *   for bad usage.
+ * @returns the exit status: 0 when at least one program attached, 1 when the object did not load
+ *   or no program attached, 2 for bad usage.
  * @example
  * ```ts ignore
  * const status = await main(["tests/bpf/build/tracing.bpf.o", "--seconds", "1"]);
@@ -102,6 +111,7 @@ export async function main(argv: string[]): Promise<number> {
   const args = parseFileArgs(argv, {
     json: { type: "boolean" },
     seconds: { type: "string" },
+    "pin-root": { type: "string" },
   }, HELP);
   if (typeof args === "number") return args;
   const { file, values } = args;
@@ -111,7 +121,8 @@ export async function main(argv: string[]): Promise<number> {
   }
   // A program the kernel refuses is reported and left out; the others still load and run.
   const loadErrors = new Map<string, { section: string; error: string }>();
-  let obj = BpfObject.open(file);
+  const open = () => BpfObject.open(file, { pinRoot: values["pin-root"] });
+  let obj = open();
   for (;;) {
     try {
       obj.load();
@@ -127,7 +138,7 @@ export async function main(argv: string[]): Promise<number> {
           ? explainLoadError(e, spec?.expectedAttachType ?? "")
           : e.message,
       });
-      obj = BpfObject.open(file);
+      obj = open();
       for (const name of loadErrors.keys()) obj.setAutoload(name, false);
     }
   }
@@ -145,6 +156,7 @@ export async function main(argv: string[]): Promise<number> {
     await new Promise((r) => setTimeout(r, seconds * 1000));
     const doc: ObjectRunJson = {
       programs: [],
+      pinned: pinnedMaps(obj.maps),
     };
     const attached = new Map(results.map((r) => [r.name, r]));
     for (const spec of obj.spec.programs) {
@@ -180,6 +192,12 @@ export async function main(argv: string[]): Promise<number> {
       })());
     }
     printReport(doc, values.json, formatObjectRun);
+    if (!doc.programs.some((p) => p.attached)) {
+      process.stderr.write(
+        `Error: no program of ${JSON.stringify(file)} attached (see above why)\n`,
+      );
+      return 1;
+    }
     return 0;
   } catch (e) {
     if (e instanceof BpfError) throw e;

@@ -222,8 +222,12 @@ export class Core {
     if (typeId >= 0) where.push(`type id ${typeId}`);
     if (offset >= 0) where.push(`offset ${offset} (0x${offset.toString(16)})`);
     if (arg >= 0 && code >= 400) where.push(`instruction ${arg}`);
-    const text = (context ? `${context}: ` : "") + (msg || `core error ${code}`) +
-      (where.length ? ` at ${where.join(", ")}` : "");
+    // The place goes after what went wrong and before the hint ("...; pass the .o clang wrote").
+    const body = msg || `core error ${code}`;
+    const cut = body.indexOf("; ");
+    const [what, hint] = cut < 0 ? [body, ""] : [body.slice(0, cut), body.slice(cut)];
+    const text = (context ? `${context}: ` : "") + what +
+      (where.length ? ` at ${where.join(", ")}` : "") + hint;
     if (code >= 100 && code < 200) return new ElfError(text, { offset });
     if (code >= 200 && code < 400) return new BtfError(text, { typeId, offset });
     if (code >= 400 && code < 500) return new RelocationError(text, { insn: arg });

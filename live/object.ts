@@ -137,6 +137,18 @@ interface DataView_ {
   mappedMap: boolean; // the mapping is now the map's memory
 }
 
+/**
+ * Unmaps a retired view's placeholder once the view's buffer is collected (see
+ * {@linkcode BpfObject}'s `#retire`).
+ */
+const retiredViews = new FinalizationRegistry<{ sys: Sys; addr: bigint; len: number }>((h) => {
+  try {
+    h.sys.munmap(h.addr, h.len);
+  } catch {
+    // A finalizer must not throw.
+  }
+});
+
 interface ProgSettings {
   autoload: boolean;
   type: string;
@@ -288,6 +300,15 @@ export class BpfObject {
     }
   }
 
+  #requireLoaded(what: string): void {
+    if (this.#state === "loaded") return;
+    throw new BpfError(
+      this.#state === "opened"
+        ? `${what} on object '${this.name}' needs it loaded: call load() first`
+        : `${what} on object '${this.name}' needs it loaded, and it was closed: open it again`,
+    );
+  }
+
   #settings(name: string): ProgSettings {
     const s = this.#progSettings.get(name);
     if (s === undefined) {
@@ -436,7 +457,7 @@ export class BpfObject {
     const n = this.#mapView(d.spec, size);
     n.bytes!.fill(0);
     n.bytes!.set(d.bytes.subarray(0, Math.min(size, d.size)));
-    this.#sys.munmap(d.addr, d.len);
+    this.#retire(d);
     this.#data.set(section, n);
     this.#dataEpoch++;
     return n.bytes!;
@@ -444,8 +465,11 @@ export class BpfObject {
 
   /**
    * The view of a global-data section: writable before load (the kernel gets these bytes), and
-   * after load the map's own memory (read-only for `.rodata*` and `.kconfig`). Null after load when
-   * the section's map cannot be memory-mapped (no global variables, or an old kernel).
+   * after load the map's own memory for `.data*` and `.bss*`. The frozen sections (`.rodata*` and
+   * `.kconfig`) keep the bytes they gave the kernel, which cannot change: a write to them after load
+   * reaches nothing. Null after load when the section's map cannot be memory-mapped (no global
+   * variables, or an old kernel). A view kept past close() or resizeData() reads zeros: it never
+   * faults the process.
    *
    * @param section `.data`, `.rodata`, `.bss`, `.kconfig`, `.data.<x>`, `.rodata.<x>`.
    * @returns the view, or null.
@@ -476,9 +500,7 @@ export class BpfObject {
    * @throws {BpfError} not loaded, or no such map.
    */
   map(name: string): BpfMap {
-    if (this.#state !== "loaded") {
-      throw new BpfError(`Object '${this.name}' is not loaded (${this.#state})`);
-    }
+    this.#requireLoaded("map()");
     const m = this.#maps.get(name) ??
       this.#maps.get(this.spec.datasecs.find((d) => d.name === name)?.mapName ?? "");
     if (m === undefined) {
@@ -499,9 +521,7 @@ export class BpfObject {
    * @throws {BpfError} not loaded, or not a struct_ops map of this object.
    */
   structOpsValue(map: string): Uint8Array {
-    if (this.#state !== "loaded") {
-      throw new BpfError(`Object '${this.name}' is not loaded (${this.#state})`);
-    }
+    this.#requireLoaded("structOpsValue()");
     const so = this.#structOps?.get(map);
     if (so === undefined) {
       throw new BpfError(`Object '${this.name}' has no struct_ops map '${map}'`);
@@ -520,9 +540,7 @@ export class BpfObject {
    * @throws {BpfError} not loaded, no such program, or it was not loaded (autoload off).
    */
   program(name: string): BpfProgram {
-    if (this.#state !== "loaded") {
-      throw new BpfError(`Object '${this.name}' is not loaded (${this.#state})`);
-    }
+    this.#requireLoaded("program()");
     const p = this.#programs.get(name);
     if (p === undefined) {
       this.#settings(name);
@@ -1010,9 +1028,12 @@ export class BpfObject {
       for (const d of this.#data.values()) {
         const map = this.#maps.get(d.spec.mapName)!;
         if ((map.flags & BpfMapFlags.BPF_F_MMAPABLE) === 0) continue;
-        const prot = d.spec.readonly ? Libc.PROT_READ : PROT_RW;
+        // A frozen section (.rodata*, .kconfig) never changes after load, so its view keeps the
+        // private bytes it gave the kernel: mapping the map read-only would make a write to the
+        // view kill the process with SIGSEGV.
+        if (d.spec.readonly) continue;
         const len = roundUp(roundUp(d.size, 8), pageSize());
-        sys.mmap(len, prot, Libc.MAP_SHARED | Libc.MAP_FIXED, map.fd, 0, d.addr);
+        sys.mmap(len, PROT_RW, Libc.MAP_SHARED | Libc.MAP_FIXED, map.fd, 0, d.addr);
         d.mappedMap = true;
         done.push(d);
       }
@@ -1033,11 +1054,43 @@ export class BpfObject {
       }
       throw e;
     }
-    // Views of maps that cannot be mapped are gone after load: their memory is released.
+    // Views of maps that cannot be mapped are gone after load (frozen ones keep their bytes).
     for (const d of this.#data.values()) {
       if (d.mappedMap || d.bytes === null) continue;
-      sys.munmap(d.addr, d.len);
-      d.bytes = null;
+      const map = this.#maps.get(d.spec.mapName)!;
+      if (d.spec.readonly && (map.flags & BpfMapFlags.BPF_F_MMAPABLE) !== 0) continue;
+      this.#retire(d);
+    }
+  }
+
+  /**
+   * Ends a view: the memory under it becomes private zeros (MAP_FIXED, so the address range is
+   * never free for something else while a stale view can still reach it), and is unmapped when the
+   * view's buffer is collected. A view kept past close(), a resize or a load that dropped it reads
+   * zeros and takes writes harmlessly, instead of faulting the process.
+   */
+  #retire(d: DataView_): void {
+    const bytes = d.bytes;
+    d.bytes = null;
+    d.mappedMap = false;
+    if (bytes === null) return;
+    try {
+      this.#sys.mmap(
+        d.len,
+        PROT_RW,
+        Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS | Libc.MAP_FIXED,
+        -1,
+        0,
+        d.addr,
+      );
+      retiredViews.register(bytes.buffer, { sys: this.#sys, addr: d.addr, len: d.len });
+    } catch {
+      // Without a placeholder the range must still go: unmap it (a stale view then faults).
+      try {
+        this.#sys.munmap(d.addr, d.len);
+      } catch {
+        // nothing more to do
+      }
     }
   }
 
@@ -1070,15 +1123,7 @@ export class BpfObject {
     }
     this.#pinned.length = 0; // a loaded object's pins outlive it
     this.#unload();
-    for (const d of this.#data.values()) {
-      if (d.bytes === null && !d.mappedMap) continue;
-      d.bytes = null;
-      try {
-        this.#sys.munmap(d.addr, d.len);
-      } catch {
-        // nothing more to do
-      }
-    }
+    for (const d of this.#data.values()) this.#retire(d);
     this.spec.btf?.close();
     this.#state = "closed";
     this.#dataEpoch++;
@@ -1103,9 +1148,7 @@ export class BpfObject {
    * ```
    */
   attach(): ReadonlyMap<string, BpfLink> {
-    if (this.#state !== "loaded") {
-      throw new BpfError(`Object '${this.name}' is not loaded (${this.#state})`);
-    }
+    this.#requireLoaded("attach()");
     this.#links ??= attachAll(this);
     return this.#links;
   }

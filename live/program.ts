@@ -184,7 +184,7 @@ export function loadProgram(s: ProgramLoadSpec): { fd: Fd; log: string } {
         errno: se.errno,
         code: se.code,
         log,
-        hint: refusalHint(s.expectedAttachType, se.code, log),
+        hint: refusalHint(s.expectedAttachType, se.code, log) ?? licenseHint(s.license, log),
         cause: e,
       });
     }
@@ -210,6 +210,14 @@ function refusalHint(attachType: number, code: string, log: string): string | un
     attachType === BpfAttachType.BPF_LSM_MAC ? "lsm" : "trampoline",
     code,
   );
+}
+
+/** A GPL-only helper called from an object whose license is not GPL-compatible: say how to fix it. */
+function licenseHint(license: string, log: string): string | undefined {
+  if (!/GPL-restricted|non-GPL compatible/.test(log)) return undefined;
+  return `the program calls a GPL-only helper, and the object's license (${
+    license === "" ? 'none: no "license" section' : JSON.stringify(license)
+  }) is not GPL-compatible; add char LICENSE[] SEC("license") = "GPL"; (or "Dual BSD/GPL") to the C source`;
 }
 
 function cstr(b: Uint8Array): string {

@@ -6,7 +6,7 @@
  * @module
  */
 import { Core, type CoreBuf } from "../core-wasm/mod.ts";
-import { BpfError } from "../errors.ts";
+import { BpfError, cannotRead } from "../errors.ts";
 import { host, type HostFile } from "../_host.ts";
 
 /** ELF section types used by BPF objects. */
@@ -153,13 +153,7 @@ function checkElfPath(path: string): void {
     type = host().fileType(path);
     size = host().size(path);
   } catch (e) {
-    const code = (e as { code?: string }).code ?? "";
-    throw new BpfError(
-      `Cannot read ${JSON.stringify(path)}${
-        code ? `: ${code}` : ""
-      }; check the path and its permissions`,
-      { cause: e },
-    );
+    throw cannotRead(path, e);
   }
   if (type !== "file") {
     throw new BpfError(
@@ -182,11 +176,7 @@ function readInto(core: Core, path: string): CoreBuf {
     return core.readFile(path);
   } catch (e) {
     if (e instanceof BpfError) throw e;
-    const code = (e as { code?: string }).code ?? "";
-    throw new BpfError(
-      `Cannot read '${path}'${code ? `: ${code}` : ""}; check the path and its permissions`,
-      { cause: e },
-    );
+    throw cannotRead(path, e);
   }
 }
 

@@ -165,8 +165,11 @@ test("kprobe, kretprobe and ksyscall attach where the kernel has kprobes, and fa
 test("fentry, fexit, fmod_ret and lsm programs refused by the kernel are reported with the missing feature by object run", (t) => {
   if (!requireKernel(t)) return;
   const r = runCli(["object", "run", testObject("fentry"), "--json", "--seconds", "0"]);
-  assert.equal(r.code, 0, r.stderr);
   const doc = JSON.parse(r.stdout);
+  // Exit status 1 when nothing attached, so that scripts can tell.
+  const any = doc.programs.some((p: { attached: boolean }) => p.attached);
+  assert.equal(r.code, any ? 0 : 1, r.stderr);
+  if (!any) assert.match(r.stderr, /no program of ".*fentry\.bpf\.o" attached/);
   assert.ok(doc.programs.length >= 2);
   for (const p of doc.programs) {
     if (p.attached) continue; // a kernel with trampolines attaches them
@@ -230,7 +233,7 @@ test("tsbpf object run reports attached programs with run counts and the rest as
   assert.equal(up.attached, false);
   assert.equal(up.autoAttach, false);
   const text = runCli(["object", "run", testObject("kprobe"), "--seconds", "0"]);
-  assert.equal(text.code, 0, text.stderr);
+  assert.equal(text.code, /\battached, /.test(text.stdout) ? 0 : 1, text.stderr);
   assert.match(
     text.stdout,
     hasKprobes()

@@ -3,8 +3,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
-import { ROOT, runCli, runtimeCommand } from "./_util.ts";
+import { pinDir, requireKernel, ROOT, runCli, runtimeCommand, testObject } from "./_util.ts";
 
 test("tsbpf with no arguments prints the usage and exits 2", () => {
   const r = runCli([]);
@@ -73,4 +74,29 @@ test("a reader that closes the pipe early (| head) ends the CLI quietly with sta
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /^\[1\] INT /);
   assert.doesNotMatch(r.stderr, /EPIPE|Uncaught/);
+});
+
+test("object load and object run pin by-name maps under --pin-root and list each pin", (t) => {
+  if (!requireKernel(t)) return;
+  using pins = pinDir();
+  const file = testObject("pinned");
+  const first = runCli(["object", "load", file, "--pin-root", pins.path]);
+  assert.equal(first.code, 0, first.stderr);
+  for (const m of ["tsbpf_pinned_hash", "tsbpf_pinned_array"]) {
+    assert.ok(first.stdout.includes(`pinned: map ${m} at ${pins.path}/${m} (new)\n`), first.stdout);
+  }
+  assert.deepEqual(readdirSync(pins.path).sort(), ["tsbpf_pinned_array", "tsbpf_pinned_hash"]);
+  const run = runCli(["object", "run", file, "--pin-root", pins.path, "--seconds", "0", "--json"]);
+  assert.equal(run.code, 0, run.stderr);
+  assert.deepEqual(
+    JSON.parse(run.stdout).pinned.map((p: { map: string; path: string; reused: boolean }) => [
+      p.map,
+      p.path,
+      p.reused,
+    ]).sort(),
+    [
+      ["tsbpf_pinned_array", `${pins.path}/tsbpf_pinned_array`, true],
+      ["tsbpf_pinned_hash", `${pins.path}/tsbpf_pinned_hash`, true],
+    ],
+  );
 });

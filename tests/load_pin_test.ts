@@ -1,12 +1,23 @@
 // Maps with pinning = LIBBPF_PIN_BY_NAME: pinned under the pin root at load, a compatible pinned map
 // is reused (same kernel map, data kept), an incompatible one is refused with a clear error.
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
 import { BpfError } from "../errors.ts";
 import { mapCreate, mapInfo, objPin } from "../ffi/bpf.ts";
 import { BpfMapType } from "../ffi/constants.ts";
 import { BpfObject } from "../live/object.ts";
+import { spawnWaiting } from "./_attach.ts";
 import {
   compileBpfC,
   newFds,
@@ -14,6 +25,8 @@ import {
   oracle,
   pinDir,
   requireKernel,
+  ROOT,
+  runtimeCommand,
   testObject,
   u32,
   withTmpDir,
@@ -149,3 +162,47 @@ int touch(void *ctx) {
     assert.deepEqual(newFds(fds), []);
   });
 });
+
+test("two processes loading one object with maps pinned by name at the same moment both succeed and share the maps", async (t) => {
+  if (!requireKernel(t)) return;
+  using pins = pinDir();
+  await withTmpDirAsync("tsbpf-pin-race", async (dir) => {
+    const script = join(dir, "race.ts");
+    writeFileSync(
+      script,
+      `import { BpfObject } from "${join(ROOT, "live", "object.ts")}";
+       import { mapInfo } from "${join(ROOT, "ffi", "bpf.ts")}";
+       const obj = BpfObject.open("${testObject("pinned")}", { pinRoot: "${pins.path}" });
+       console.log("ready");
+       const buf = new Uint8Array(1);
+       const fs = await import("node:fs");
+       fs.readSync(0, buf); // wait for go
+       obj.load();
+       console.log(JSON.stringify([...obj.maps.values()].filter((m) => m.pinPath).map((m) => [m.name, mapInfo(m.fd).id, m.reused]).sort()));
+       obj.close();`,
+    );
+    for (let round = 0; round < 5; round++) {
+      for (const f of readdirSync(pins.path)) rmSync(join(pins.path, f));
+      const [cmd, args] = runtimeCommand(script);
+      const a = await spawnWaiting(cmd, args);
+      const b = await spawnWaiting(cmd, args);
+      const [ra, rb] = await Promise.all([a.go(), b.go()]);
+      assert.equal(ra.code, 0, `round ${round}: first process failed`);
+      assert.equal(rb.code, 0, `round ${round}: second process failed`);
+      const ma = JSON.parse(ra.stdout.split("\n")[1]) as [string, number, boolean][];
+      const mb = JSON.parse(rb.stdout.split("\n")[1]) as [string, number, boolean][];
+      // The same kernel maps, each pinned once: one process made it, the other reused it.
+      assert.deepEqual(ma.map(([n, id]) => [n, id]), mb.map(([n, id]) => [n, id]));
+      for (let i = 0; i < ma.length; i++) assert.notEqual(ma[i][2], mb[i][2], ma[i][0]);
+    }
+  });
+});
+
+async function withTmpDirAsync(prefix: string, fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), `${prefix}-`));
+  try {
+    await fn(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
