@@ -22,7 +22,7 @@
  * | array of integers, enums, floats or pointers       | the typed array: `Int32Array`, `BigUint64Array`… |
  * | any other array                                    | a JS array; `int m[2][3]` is `Int32Array[]`      |
  * | struct, union, DATASEC                             | a plain object with every member                 |
- * | bitfield of up to 32 bits / of more               | `number` / `bigint` (`_Bool x : 1` is `boolean`) |
+ * | bitfield of up to 32 bits / of more                | `number` / `bigint` (`_Bool x : 1` is `boolean`) |
  *
  * - A char array is an array whose element is a 1-byte INT with the CHAR encoding, or the INT named
  *   `char`, `signed char` or `unsigned char` itself (modifiers allowed, typedefs not: `__u8 mac[6]`
@@ -58,7 +58,13 @@
  * `encode(decode(b))` gives `b` back except where the representation drops bytes: padding and
  * unnamed bitfields (zeroed), a `_Bool` byte other than 0 or 1 (written as 1), the bytes after the
  * first NUL of a char array (zeroed) or invalid UTF-8 in it, and overlapping union members when a
- * later member is one of those (the last member's bytes are written last).
+ * later member is one of those (the last member's bytes are written last). A char array with
+ * invalid UTF-8 may even decode into a string that no longer fits (each U+FFFD takes three bytes):
+ * encoding it is a {@linkcode CodecError}.
+ *
+ * A DATASEC decodes with the offsets its BTF gives; in an object file's own BTF they are zero until
+ * fixed up (libbpf's `btf_fixup_datasec`), so decode an `ObjectSpec`'s data section variable by
+ * variable, with each `VarSpec`'s codec at its offset.
  *
  * ## Limits
  *
@@ -244,11 +250,12 @@ function fail(msg: string, typeId: number): never {
 }
 
 function zero(dv: DataView, off: number, n: number): void {
-  if (n >= 64) {
+  if (n > 256) {
     new Uint8Array(dv.buffer, dv.byteOffset + off, n).fill(0);
     return;
   }
   let i = 0;
+  for (; i + 8 <= n; i += 8) dv.setFloat64(off + i, 0);
   for (; i + 4 <= n; i += 4) dv.setUint32(off + i, 0);
   for (; i < n; i++) dv.setUint8(off + i, 0);
 }
@@ -728,7 +735,10 @@ function stringNode(typeId: number, n: number): Node {
       for (let i = 0; i < end; i++) s += String.fromCharCode(dv.getUint8(o + i));
       return s;
     }
-    return utf8.decode(new Uint8Array(dv.buffer.slice(dv.byteOffset + o, dv.byteOffset + o + end)));
+    // A copy in a plain ArrayBuffer: TextDecoder refuses views of a SharedArrayBuffer.
+    const bytes = new Uint8Array(end);
+    bytes.set(new Uint8Array(dv.buffer, dv.byteOffset + o, end));
+    return utf8.decode(bytes);
   };
   const enc: Enc = (v, dv, o) => {
     if (typeof v !== "string") fail(`Expected a string, got ${describe(v)}`, typeId);
@@ -1282,6 +1292,13 @@ class Builder {
               : (bt as { signed: boolean }).signed;
             const bool = bt.kind === BtfKind.Int && (bt.encoding & BtfIntEncoding.Bool) !== 0;
             const bf = bitfieldNode(mid, bitSize, bitOff % 8, signed, bool);
+            // An enum bitfield keeps its enum in the shape when the width gives the enum's own
+            // representation (a narrow field of an 8-byte enum is a number, not the enum's bigint).
+            let shape = bf.shape;
+            if (bt.kind === BtfKind.Enum || bt.kind === BtfKind.Enum64) {
+              const repr = bt.size === 8 ? "bigint" : "number";
+              if (repr === bf.shape.kind) shape = { kind: "enum", typeId: mid, repr };
+            }
             const key = keys.take(m.name);
             const atByte = Math.floor(bitOff / 8);
             leaves.push({ key, at: atByte, dec: bf.dec });
@@ -1293,7 +1310,7 @@ class Builder {
               memberTypeId: m.type,
               bitOffset: bitOff,
               bitSize,
-              shape: bf.shape,
+              shape,
               via,
             });
             cost = Math.min(CODEC_MAX_VALUES + 1, cost + 1);
@@ -1343,12 +1360,8 @@ class Builder {
     const lkeys = leaves.map((l) => l.key);
     const lats = leaves.map((l) => l.at);
     const ldecs = leaves.map((l) => l.dec);
-    // Copying a template with every key in place gives each object of this type one hidden class
-    // and is faster than adding the keys one by one.
-    const template: Record<string, unknown> = {};
-    for (const k of lkeys) template[k] = undefined;
     const dec: Dec = (dv, o) => {
-      const r: Record<string, unknown> = { ...template };
+      const r: Record<string, unknown> = {};
       for (let i = 0; i < n; i++) r[lkeys[i]] = ldecs[i](dv, o + lats[i]);
       return r;
     };

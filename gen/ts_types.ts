@@ -43,6 +43,11 @@ export interface TsTypesOptions {
   roots?: readonly { name: string; typeId: number }[];
   /** Names the generated text must not declare (the caller's own). Default none. */
   reserved?: Iterable<string>;
+  /**
+   * The line width `deno fmt` will check the text with: lines that would be longer are broken where
+   * `deno fmt` breaks them. Default 80 (deno's default; this repository's deno.json says 100).
+   */
+  lineWidth?: number;
 }
 
 /** What {@linkcode tsTypes} gives. */
@@ -149,6 +154,42 @@ export function commentSafe(text: string): string {
   return out;
 }
 
+/** Lines as `deno fmt` (dprint) lays them out at a given width, for the few shapes printed here. */
+class Lines {
+  constructor(readonly width: number) {}
+
+  /** `key: value` plus `end`, at `indent`; broken after the colon when too long. */
+  prop(indent: string, key: string, value: string, end: string): string {
+    const one = `${indent}${key}: ${value}${end}`;
+    return one.length <= this.width ? one : `${indent}${key}:\n${indent}  ${value}${end}`;
+  }
+
+  /** `export type name = expr;`, broken as deno fmt breaks it. */
+  alias(name: string, expr: string): string {
+    const one = `export type ${name} = ${expr};`;
+    if (one.length <= this.width) return one;
+    return `export type ${name} =\n  ${expr};`;
+  }
+
+  /** `export const name = { ... } as const;` from entries (a doc line and a `key`, `value`). */
+  constObject(name: string, entries: { doc: string; key: string; value: string }[]): string[] {
+    const head = `export const ${name} = {`;
+    if (entries.length === 0) {
+      const one = `export const ${name} = {} as const;`;
+      return [one.length <= this.width ? one : `export const ${name} =\n  {} as const;`];
+    }
+    const moved = head.length > this.width;
+    const ind = moved ? "    " : "  ";
+    const out = moved ? [`export const ${name} =`, "  {"] : [head];
+    for (const e of entries) {
+      out.push(`${ind}${e.doc}`);
+      out.push(this.prop(ind, e.key, e.value, ","));
+    }
+    out.push(moved ? "  } as const;" : "} as const;");
+    return out;
+  }
+}
+
 interface Decl {
   /** The type id declared (struct, union, enum, datasec, or the typedef of an alias). */
   readonly id: number;
@@ -194,6 +235,7 @@ const KIND_RANK: Record<number, number> = {
  * ```
  */
 export function tsTypes(btf: Btf, opts: TsTypesOptions = {}): TsTypes {
+  const fmt = new Lines(Math.max(20, Math.min(opts.lineWidth ?? 80, 1000)));
   const taken = new Set<string>([...RESERVED, ...(opts.reserved ?? [])]);
   const names = new Map<number, string>();
   const decls = new Map<number, Decl>();
@@ -387,7 +429,7 @@ export function tsTypes(btf: Btf, opts: TsTypesOptions = {}): TsTypes {
     const name = names.get(id)!;
     if (d.kind === "alias") {
       out.push(
-        `/** \`${commentSafe(d.what)}\`. */\nexport type ${name} = ${names.get(d.target!)};\n`,
+        `/** \`${commentSafe(d.what)}\`. */\n${fmt.alias(name, names.get(d.target!)!)}\n`,
       );
       continue;
     }
@@ -395,12 +437,12 @@ export function tsTypes(btf: Btf, opts: TsTypesOptions = {}): TsTypes {
     if (sh instanceof CodecError) {
       out.push(
         `/** \`${commentSafe(d.what)}\`: no codec (${commentSafe(sh.message)}). */\n` +
-          `export type ${name} = never;\n`,
+          `${fmt.alias(name, "never")}\n`,
       );
       continue;
     }
     if (d.kind === "enum") {
-      const text = enumText(btf, id, name, d.what, sh.kind === "enum" ? sh.repr : "number");
+      const text = enumText(btf, id, name, d.what, sh.kind === "enum" ? sh.repr : "number", fmt);
       if (text !== "") out.push(text);
       continue;
     }
@@ -410,14 +452,16 @@ export function tsTypes(btf: Btf, opts: TsTypesOptions = {}): TsTypes {
       sh.union ? "; decode gives every member, encode writes those given" : ""
     }. */\n`;
     if (sh.fields.length === 0) {
-      out.push(`${head}export type ${name} = Record<string, never>;\n`);
+      // An interface with only an index signature: \`Record<string, never>\` as an alias would be
+      // broken by deno fmt in more ways than one when the name is long.
+      out.push(`${head}export interface ${name} {\n  [key: string]: never;\n}\n`);
       continue;
     }
     const lines = [`${head}export interface ${name} {`];
     for (const f of sh.fields) {
       const via = f.via > 0 ? " (in an unnamed member)" : "";
       lines.push(`  /** \`${cDecl(f.memberTypeId, f.name, f.bitSize)}\`${via} */`);
-      lines.push(`  ${f.key}: ${exprOf(f.shape)};`);
+      lines.push(fmt.prop("  ", f.key, exprOf(f.shape), ";"));
     }
     lines.push("}\n");
     out.push(lines.join("\n"));
@@ -446,29 +490,24 @@ function enumText(
   name: string,
   what: string,
   repr: "number" | "bigint",
+  fmt: Lines,
 ): string {
   const t = btf.type(id);
   if (t.kind !== BtfKind.Enum && t.kind !== BtfKind.Enum64) return "";
   const lines = [`/** The values of \`${commentSafe(what)}\`. */`];
-  if (t.values.length === 0) {
-    lines.push(`export const ${name} = {} as const;`);
-  } else {
-    lines.push(`export const ${name} = {`);
-    const used = new Set<string>();
-    for (const v of t.values) {
-      const base = codecKey(v.name);
-      let k = base;
-      for (let i = 2; used.has(k); i++) k = `${base}_${i}`;
-      used.add(k);
-      const val = repr === "bigint" ? `${v.value}n` : `${v.value}`;
-      lines.push(`  /** \`${commentSafe(`${v.name} = ${v.value}`)}\` */`);
-      lines.push(`  ${k}: ${val},`);
-    }
-    lines.push("} as const;");
-  }
+  const used = new Set<string>();
+  const entries = t.values.map((v) => {
+    const base = codecKey(v.name);
+    let key = base;
+    for (let i = 2; used.has(key); i++) key = `${base}_${i}`;
+    used.add(key);
+    const value = repr === "bigint" ? `${v.value}n` : `${v.value}`;
+    return { doc: `/** \`${commentSafe(`${v.name} = ${v.value}`)}\` */`, key, value };
+  });
+  lines.push(...fmt.constObject(name, entries));
   lines.push(
     `/** \`${commentSafe(what)}\`: any ${repr}, usually one of {@linkcode ${name}}'s values. */`,
   );
-  lines.push(`export type ${name} = ${repr};\n`);
+  lines.push(`${fmt.alias(name, repr)}\n`);
   return lines.join("\n");
 }

@@ -1,10 +1,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Btf } from "../btf/btf.ts";
 import { BtfBuilder, member } from "../btf/builder.ts";
+import { BtfKind } from "../btf/types.ts";
 import {
   type Codec,
   CODEC_MAX_VALUES,
@@ -630,4 +631,39 @@ test("mod.ts exports codecFor, codecByName and CodecError", () => {
   assert.equal(lib.codecByName, codecByName);
   assert.equal(lib.CodecError, CodecError);
   assert.ok(new lib.CodecError("x", { path: "p" }) instanceof lib.BpfError);
+});
+
+test(
+  "every struct and union of the kernel's BTF has a codec; zeros decode and encode back to zeros",
+  {
+    timeout: 120_000,
+  },
+  (t) => {
+    if (!existsSync("/sys/kernel/btf/vmlinux")) {
+      return t.skip(
+        "This kernel has no /sys/kernel/btf/vmlinux",
+      );
+    }
+    const k = Btf.kernel();
+    let n = 0;
+    for (let id = 1; id < k.typeCount; id++) {
+      const kind = k.kind(id);
+      if (kind !== BtfKind.Struct && kind !== BtfKind.Union) continue;
+      const c = codecFor(k, id);
+      const zeros = new Uint8Array(c.size);
+      const out = c.toBytes(c.fromBytes(zeros));
+      assert.ok(out.every((x) => x === 0), `${k.name(id)} (${id})`);
+      n++;
+    }
+    assert.ok(n > 1000, `only ${n} structs and unions`);
+  },
+);
+
+test("decode works on a DataView over a SharedArrayBuffer, UTF-8 strings included", () => {
+  const { all, c } = layout();
+  const sab = new SharedArrayBuffer(c.size);
+  new Uint8Array(sab).set(c.bytes);
+  assert.deepEqual(all.decode(new DataView(sab)), EXPECTED);
+  all.encode(EXPECTED, new DataView(sab));
+  assert.equal(hex(new Uint8Array(sab).slice()), hex(c.bytes));
 });
