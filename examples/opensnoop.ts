@@ -12,7 +12,8 @@
  * Untrusted text (command names, paths) is escaped before it reaches the terminal.
  *
  * It uses the object's generated skeleton (`OpensnoopSkel`: typed `.rodata`/`.bss` accessors,
- * `maps`, `progs`, the object embedded), and decodes records and map values with the BTF codecs.
+ * `maps`, `progs`, the object embedded) and its typed codecs (`skel.codecs.Event` decodes each ring
+ * record, `skel.mapCodecs.counts` the hash map's keys and values, from the object's BTF).
  *
  * Run as root, after scripts/setup.sh (which builds the object and generates its skeleton,
  * `examples/build/opensnoop.skel.ts`). Deno needs `-A`: it opens `/sys` (the kernel's BTF, tracefs)
@@ -28,19 +29,11 @@
  */
 import process from "node:process";
 import { parseArgs } from "node:util";
-import {
-  type BpfObject,
-  type Codec,
-  codecFor,
-  getSys,
-  SyscallError,
-  tracepointId,
-} from "../mod.ts";
-import { BtfKind } from "../btf/types.ts";
+import { getSys, SyscallError, tracepointId } from "../mod.ts";
 import { errnoName } from "../ffi/errno.ts";
 import { escapeText, jsonString, log2HistLines } from "./_format.ts";
 import { RingReader } from "./_ringbuf.ts";
-import { OpensnoopSkel } from "./build/opensnoop.skel.ts";
+import { type Counts, type Event, OpensnoopSkel } from "./build/opensnoop.skel.ts";
 
 const USAGE = `usage: opensnoop [--pid PID] [--comm COMM] [--failed] [--seconds N] [--json] [--demo]
 
@@ -60,47 +53,6 @@ log2 histogram of the open latency.
 const DEMO_PATHS = ["/proc/self/comm", "/proc/self/opensnoop-demo-missing"];
 const O_RDONLY = 0;
 const O_CLOEXEC = 0o2000000;
-
-/** `struct event` of opensnoop.bpf.c, as the BTF codec decodes it (C member names). */
-interface EventRecord {
-  /** Nanoseconds from the syscall's entry to its exit. */
-  latency_ns: bigint;
-  /** The result: an fd (>= 0) or -errno. */
-  ret: bigint;
-  /** The open flags (`O_*`; openat2: `open_how.flags`). */
-  flags: bigint;
-  /** The process (thread group) id. */
-  pid: number;
-  /** The thread id. */
-  tid: number;
-  /** The user id. */
-  uid: number;
-  /** 0: openat, 1: openat2. */
-  syscall: number;
-  /** The thread's command name (untrusted). */
-  comm: string;
-  /** The path as the caller passed it (untrusted). */
-  fname: string;
-}
-
-/** `struct counts`: one process's totals, the value of the `counts` hash map. */
-interface CountsRecord {
-  opens: bigint;
-  fails: bigint;
-  comm: string;
-}
-
-/** The codec of a struct in the object's BTF. */
-function structCodec<T>(obj: BpfObject, name: string): Codec<T> {
-  const btf = obj.spec.btf;
-  const id = btf === undefined ? -1 : btf.findByName(name, BtfKind.Struct);
-  if (id < 0) {
-    throw new Error(
-      `The opensnoop object has no BTF for struct ${name}; rebuild it (scripts/setup.sh)`,
-    );
-  }
-  return codecFor<T>(btf!, id);
-}
 
 interface Options {
   pid: number;
@@ -143,10 +95,6 @@ function parseOptions(argv: string[]): Options {
   };
 }
 
-function dataView(bytes: Uint8Array): DataView {
-  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-
 /** Whether this kernel has a tracepoint (tracefs lists it). */
 function hasTracepoint(category: string, name: string): boolean {
   try {
@@ -172,7 +120,7 @@ const TABLE_HEADER = `${"PID".padEnd(7)} ${"COMM".padEnd(16)} ${"FD".padStart(3)
   "ERR".padEnd(7)
 } ${"LAT(us)".padStart(9)} ${"FLAGS".padStart(8)} PATH`;
 
-function tableLine(e: EventRecord): string {
+function tableLine(e: Event): string {
   const ret = Number(e.ret);
   const us = (Number(e.latency_ns) / 1000).toFixed(1);
   return `${String(e.pid).padEnd(7)} ${escapeText(e.comm).padEnd(16)} ${
@@ -182,7 +130,7 @@ function tableLine(e: EventRecord): string {
   }`;
 }
 
-function jsonLine(e: EventRecord): string {
+function jsonLine(e: Event): string {
   const ret = Number(e.ret);
   return `{"type":"open","pid":${e.pid},"tid":${e.tid},"uid":${e.uid},"comm":${
     jsonString(e.comm)
@@ -193,16 +141,16 @@ function jsonLine(e: EventRecord): string {
   }}`;
 }
 
-interface ProcessCount extends CountsRecord {
+interface ProcessCount extends Counts {
   pid: number;
 }
 
 /** Every entry of the `counts` map (key: tgid), most opens first. */
 function readCounts(skel: OpensnoopSkel): ProcessCount[] {
-  const codec = structCodec<CountsRecord>(skel.obj, "counts");
+  const { key, value } = skel.mapCodecs.counts;
   const rows: ProcessCount[] = [];
   for (const [k, v] of skel.maps.counts.entries()) {
-    rows.push({ pid: dataView(k).getUint32(0, true), ...codec.fromBytes(v) });
+    rows.push({ pid: key.fromBytes(k), ...value.fromBytes(v) });
   }
   return rows.sort((a, b) => (b.opens > a.opens ? 1 : b.opens < a.opens ? -1 : a.pid - b.pid));
 }
@@ -242,7 +190,7 @@ async function trace(opts: Options, stop: { requested: boolean }): Promise<void>
   // open: the skeleton parses its embedded object; nothing is in the kernel yet
   using skel = OpensnoopSkel.open();
   const obj = skel.obj;
-  const events = structCodec<EventRecord>(obj, "event");
+  const events = skel.codecs.Event; // struct event, from the object's BTF
 
   // between open and load: the .rodata filters, through the skeleton's typed accessors
   skel.rodata.targ_tgid = opts.pid;

@@ -12,6 +12,8 @@ import { requireKernel, ROOT, run, type RunResult, runtimeCommand } from "./_uti
 import { escapeText, jsonString, log2HistLines } from "../examples/_format.ts";
 
 const DEMO = join(ROOT, "examples", "trace_write.ts");
+/** Kernel tests build and run whole programs: more than bun's default 5 s on a busy machine. */
+const SLOW = { timeout: 120_000 };
 const BUN = join(ROOT, "node_modules", ".bin", "bun");
 const DENO = join(ROOT, "node_modules", ".bin", "deno");
 const GENERATED = join(ROOT, "examples", "build", "trace_write_bpf.gen.ts");
@@ -51,14 +53,18 @@ test("trace_write rejects a bad option with its usage and exit status 2", () => 
   assert.match(r.stderr, /^usage: trace_write /m);
 });
 
-test("trace_write counts this process's own writes and reads a non-zero total from .bss", (t) => {
-  if (!requireKernel(t)) return;
-  requireGenerated();
-  const [cmd, pre] = runtimeCommand(DEMO);
-  checkDemoOutput(run(cmd, [...pre, "--seconds", "1"]), "the demo");
-});
+test(
+  "trace_write counts this process's own writes and reads a non-zero total from .bss",
+  SLOW,
+  (t) => {
+    if (!requireKernel(t)) return;
+    requireGenerated();
+    const [cmd, pre] = runtimeCommand(DEMO);
+    checkDemoOutput(run(cmd, [...pre, "--seconds", "1"]), "the demo");
+  },
+);
 
-test("trace_write's .rodata min_bytes filter, set before load, drops smaller writes", (t) => {
+test("trace_write's .rodata min_bytes filter, set before load, drops smaller writes", SLOW, (t) => {
   if (!requireKernel(t)) return;
   requireGenerated();
   const [cmd, pre] = runtimeCommand(DEMO);
@@ -79,22 +85,26 @@ test("trace_write's .rodata min_bytes filter, set before load, drops smaller wri
   );
 });
 
-test("bun build --compile makes one binary that carries the object and runs the demo", (t) => {
-  if (!requireKernel(t)) return;
-  requireGenerated();
-  const dir = mkdtempSync(join(tmpdir(), "tsbpf-demo-"));
-  try {
-    const bin = join(dir, "trace_write");
-    const b = run(BUN, ["build", "--compile", DEMO, "--outfile", bin]);
-    assert.equal(b.code, 0, `bun build --compile failed:\n${b.stderr}\n${b.stdout}`);
-    // run it from elsewhere: nothing of the repository is read at run time
-    checkDemoOutput(run(bin, ["--seconds", "1"], { cwd: dir }), "the compiled binary");
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+test(
+  "bun build --compile makes one binary that carries the object and runs the demo",
+  SLOW,
+  (t) => {
+    if (!requireKernel(t)) return;
+    requireGenerated();
+    const dir = mkdtempSync(join(tmpdir(), "tsbpf-demo-"));
+    try {
+      const bin = join(dir, "trace_write");
+      const b = run(BUN, ["build", "--compile", DEMO, "--outfile", bin]);
+      assert.equal(b.code, 0, `bun build --compile failed:\n${b.stderr}\n${b.stdout}`);
+      // run it from elsewhere: nothing of the repository is read at run time
+      checkDemoOutput(run(bin, ["--seconds", "1"], { cwd: dir }), "the compiled binary");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
 
-test("deno bundle makes one script that carries the object and runs the demo", (t) => {
+test("deno bundle makes one script that carries the object and runs the demo", SLOW, (t) => {
   if (!requireKernel(t)) return;
   requireGenerated();
   const dir = mkdtempSync(join(tmpdir(), "tsbpf-demo-"));
@@ -257,35 +267,39 @@ test("opensnoop rejects a bad option with its usage and exit status 2", () => {
   assert.match(r.stderr, /^usage: opensnoop /m);
 });
 
-test("opensnoop --json shows this runtime's own opens with the right pid, comm, path and result", (t) => {
-  if (!requireKernel(t)) return;
-  requireOpensnoop();
-  const [cmd, pre] = runtimeCommand(OPENSNOOP);
-  const { events, summary } = parseJsonRun(
-    run(cmd, [...pre, "--seconds", "1", "--demo", "--json"]),
-    "opensnoop --json",
-  );
-  const own = events.filter((e) => e.path === DEMO_EXISTING && e.comm === commOf(cmd));
-  assert.ok(own.length > 0, `no event for its own open of ${DEMO_EXISTING}`);
-  const pid = own[0].pid;
-  for (const e of own) assert.ok(e.fd >= 0 && e.errno === 0 && e.err === "0", JSON.stringify(e));
-  const missing = events.filter((e) => e.pid === pid && e.path === DEMO_MISSING);
-  assert.ok(missing.length > 0, `no event for its own open of ${DEMO_MISSING}`);
-  for (const e of missing) {
-    assert.ok(e.fd === -1 && e.errno === 2 && e.err === "ENOENT", JSON.stringify(e));
-    assert.equal(e.comm, commOf(cmd));
-    assert.ok(["openat", "openat2"].includes(e.syscall) && e.latency_ns > 0, JSON.stringify(e));
-  }
-  // the summary's per-process counts (a hash map) and histogram (.bss) saw them too
-  const row = summary.processes.find((p) => p.pid === pid);
-  assert.ok(row, `no summary row for pid ${pid}`);
-  assert.ok(row.opens >= own.length + missing.length && row.fails >= missing.length);
-  const histTotal = summary.latency_usecs_log2.reduce((s, b) => s + b.count, 0);
-  assert.equal(histTotal, summary.events, "the histogram counts every traced open once");
-  assert.ok(summary.events >= events.length, "fewer events counted than delivered");
-});
+test(
+  "opensnoop --json shows this runtime's own opens with the right pid, comm, path and result",
+  SLOW,
+  (t) => {
+    if (!requireKernel(t)) return;
+    requireOpensnoop();
+    const [cmd, pre] = runtimeCommand(OPENSNOOP);
+    const { events, summary } = parseJsonRun(
+      run(cmd, [...pre, "--seconds", "1", "--demo", "--json"]),
+      "opensnoop --json",
+    );
+    const own = events.filter((e) => e.path === DEMO_EXISTING && e.comm === commOf(cmd));
+    assert.ok(own.length > 0, `no event for its own open of ${DEMO_EXISTING}`);
+    const pid = own[0].pid;
+    for (const e of own) assert.ok(e.fd >= 0 && e.errno === 0 && e.err === "0", JSON.stringify(e));
+    const missing = events.filter((e) => e.pid === pid && e.path === DEMO_MISSING);
+    assert.ok(missing.length > 0, `no event for its own open of ${DEMO_MISSING}`);
+    for (const e of missing) {
+      assert.ok(e.fd === -1 && e.errno === 2 && e.err === "ENOENT", JSON.stringify(e));
+      assert.equal(e.comm, commOf(cmd));
+      assert.ok(["openat", "openat2"].includes(e.syscall) && e.latency_ns > 0, JSON.stringify(e));
+    }
+    // the summary's per-process counts (a hash map) and histogram (.bss) saw them too
+    const row = summary.processes.find((p) => p.pid === pid);
+    assert.ok(row, `no summary row for pid ${pid}`);
+    assert.ok(row.opens >= own.length + missing.length && row.fails >= missing.length);
+    const histTotal = summary.latency_usecs_log2.reduce((s, b) => s + b.count, 0);
+    assert.equal(histTotal, summary.events, "the histogram counts every traced open once");
+    assert.ok(summary.events >= events.length, "fewer events counted than delivered");
+  },
+);
 
-test("opensnoop --pid traces only that process: a child's opens of a known path", (t) => {
+test("opensnoop --pid traces only that process: a child's opens of a known path", SLOW, (t) => {
   if (!requireKernel(t)) return;
   requireOpensnoop();
   const dir = mkdtempSync(join(tmpdir(), "tsbpf-opensnoop-"));
@@ -307,80 +321,92 @@ test("opensnoop --pid traces only that process: a child's opens of a known path"
   }
 });
 
-test("opensnoop --failed shows only failed opens: ENOENT for a path that does not exist", (t) => {
-  if (!requireKernel(t)) return;
-  requireOpensnoop();
-  const dir = mkdtempSync(join(tmpdir(), "tsbpf-opensnoop-"));
-  const known = join(dir, "known");
-  const missing = join(dir, "missing");
-  writeFileSync(known, "x\n");
-  const child = spawnOpener([known, missing]);
-  try {
-    const [cmd, pre] = runtimeCommand(OPENSNOOP);
-    const args = ["--seconds", "1", "--json", "--pid", String(child.pid), "--failed"];
-    const { events, summary } = parseJsonRun(run(cmd, [...pre, ...args]), "opensnoop --failed");
-    assert.ok(events.some((e) => e.path === missing), `no event for ${missing}`);
-    for (const e of events) {
-      assert.equal(e.pid, child.pid, JSON.stringify(e));
-      assert.ok(e.fd === -1 && e.errno === 2 && e.err === "ENOENT", JSON.stringify(e));
-      assert.equal(e.path, missing);
+test(
+  "opensnoop --failed shows only failed opens: ENOENT for a path that does not exist",
+  SLOW,
+  (t) => {
+    if (!requireKernel(t)) return;
+    requireOpensnoop();
+    const dir = mkdtempSync(join(tmpdir(), "tsbpf-opensnoop-"));
+    const known = join(dir, "known");
+    const missing = join(dir, "missing");
+    writeFileSync(known, "x\n");
+    const child = spawnOpener([known, missing]);
+    try {
+      const [cmd, pre] = runtimeCommand(OPENSNOOP);
+      const args = ["--seconds", "1", "--json", "--pid", String(child.pid), "--failed"];
+      const { events, summary } = parseJsonRun(run(cmd, [...pre, ...args]), "opensnoop --failed");
+      assert.ok(events.some((e) => e.path === missing), `no event for ${missing}`);
+      for (const e of events) {
+        assert.equal(e.pid, child.pid, JSON.stringify(e));
+        assert.ok(e.fd === -1 && e.errno === 2 && e.err === "ENOENT", JSON.stringify(e));
+        assert.equal(e.path, missing);
+      }
+      assert.equal(summary.failed, summary.events, "a traced open that did not fail");
+    } finally {
+      child.kill("SIGKILL");
+      rmSync(dir, { recursive: true, force: true });
     }
-    assert.equal(summary.failed, summary.events, "a traced open that did not fail");
-  } finally {
-    child.kill("SIGKILL");
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  },
+);
 
-test("opensnoop --comm traces only that command; names with control bytes are escaped", (t) => {
-  if (!requireKernel(t)) return;
-  requireOpensnoop();
-  const dir = mkdtempSync(join(tmpdir(), "tsbpf-opensnoop-"));
-  const evil = join(dir, "evil\x1b[31mred\x07\n");
-  const child = spawnOpener([evil]);
-  try {
-    const [cmd, pre] = runtimeCommand(OPENSNOOP);
-    const r = run(cmd, [...pre, "--seconds", "1", "--comm", "sh", "--failed"]);
-    assert.equal(r.code, 0, `${r.stderr}\n${r.stdout.slice(-4000)}`);
-    const rows = [
-      ...r.stdout.matchAll(/^(\d+) +(\S+) +(-?\d+) (\S+) +(\d+\.\d) +([0-7]{8}) (.*)$/gm),
-    ];
-    assert.ok(rows.length > 0, r.stdout);
-    for (const m of rows) assert.equal(m[2], "sh", m[0]);
-    const escaped = `${dir}/evil\\x1b[31mred\\x07\\n`;
-    assert.ok(
-      rows.some((m) => m[1] === String(child.pid) && m[7] === escaped && m[4] === "ENOENT"),
-      `no escaped row for ${JSON.stringify(evil)}\n${r.stdout}`,
-    );
-    // deno-lint-ignore no-control-regex
-    assert.doesNotMatch(r.stdout, /[\x00-\x08\x0b-\x1f\x7f]/, "a raw control byte in the output");
-  } finally {
-    child.kill("SIGKILL");
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+test(
+  "opensnoop --comm traces only that command; names with control bytes are escaped",
+  SLOW,
+  (t) => {
+    if (!requireKernel(t)) return;
+    requireOpensnoop();
+    const dir = mkdtempSync(join(tmpdir(), "tsbpf-opensnoop-"));
+    const evil = join(dir, "evil\x1b[31mred\x07\n");
+    const child = spawnOpener([evil]);
+    try {
+      const [cmd, pre] = runtimeCommand(OPENSNOOP);
+      const r = run(cmd, [...pre, "--seconds", "1", "--comm", "sh", "--failed"]);
+      assert.equal(r.code, 0, `${r.stderr}\n${r.stdout.slice(-4000)}`);
+      const rows = [
+        ...r.stdout.matchAll(/^(\d+) +(\S+) +(-?\d+) (\S+) +(\d+\.\d) +([0-7]{8}) (.*)$/gm),
+      ];
+      assert.ok(rows.length > 0, r.stdout);
+      for (const m of rows) assert.equal(m[2], "sh", m[0]);
+      const escaped = `${dir}/evil\\x1b[31mred\\x07\\n`;
+      assert.ok(
+        rows.some((m) => m[1] === String(child.pid) && m[7] === escaped && m[4] === "ENOENT"),
+        `no escaped row for ${JSON.stringify(evil)}\n${r.stdout}`,
+      );
+      // deno-lint-ignore no-control-regex
+      assert.doesNotMatch(r.stdout, /[\x00-\x08\x0b-\x1f\x7f]/, "a raw control byte in the output");
+    } finally {
+      child.kill("SIGKILL");
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
 
-test("opensnoop as one binary (bun build --compile) runs alone and shows its own opens", (t) => {
-  if (!requireKernel(t)) return;
-  requireOpensnoop();
-  const build = mkdtempSync(join(tmpdir(), "tsbpf-opensnoop-build-"));
-  const dir = mkdtempSync(join(tmpdir(), "tsbpf-opensnoop-"));
-  try {
-    const bin = join(build, "opensnoop");
-    const b = run(BUN, ["build", "--compile", OPENSNOOP, "--outfile", bin]);
-    assert.equal(b.code, 0, `bun build --compile failed:\n${b.stderr}\n${b.stdout}`);
-    // run from a directory that holds nothing but the binary
-    renameSync(bin, join(dir, "opensnoop"));
-    assert.deepEqual(readdirSync(dir), ["opensnoop"]);
-    const r = run("./opensnoop", ["--seconds", "1", "--demo"], { cwd: dir });
-    checkOpensnoopTable(r, "opensnoop", "the compiled binary");
-  } finally {
-    rmSync(build, { recursive: true, force: true });
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+test(
+  "opensnoop as one binary (bun build --compile) runs alone and shows its own opens",
+  SLOW,
+  (t) => {
+    if (!requireKernel(t)) return;
+    requireOpensnoop();
+    const build = mkdtempSync(join(tmpdir(), "tsbpf-opensnoop-build-"));
+    const dir = mkdtempSync(join(tmpdir(), "tsbpf-opensnoop-"));
+    try {
+      const bin = join(build, "opensnoop");
+      const b = run(BUN, ["build", "--compile", OPENSNOOP, "--outfile", bin]);
+      assert.equal(b.code, 0, `bun build --compile failed:\n${b.stderr}\n${b.stdout}`);
+      // run from a directory that holds nothing but the binary
+      renameSync(bin, join(dir, "opensnoop"));
+      assert.deepEqual(readdirSync(dir), ["opensnoop"]);
+      const r = run("./opensnoop", ["--seconds", "1", "--demo"], { cwd: dir });
+      checkOpensnoopTable(r, "opensnoop", "the compiled binary");
+    } finally {
+      rmSync(build, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
 
-test("opensnoop as one script (deno bundle) runs alone and shows its own opens", (t) => {
+test("opensnoop as one script (deno bundle) runs alone and shows its own opens", SLOW, (t) => {
   if (!requireKernel(t)) return;
   requireOpensnoop();
   const build = mkdtempSync(join(tmpdir(), "tsbpf-opensnoop-build-"));
@@ -401,7 +427,7 @@ test("opensnoop as one script (deno bundle) runs alone and shows its own opens",
   }
 });
 
-test("opensnoop runs until SIGINT, then prints its summary and exits 0", async (t) => {
+test("opensnoop runs until SIGINT, then prints its summary and exits 0", SLOW, async (t) => {
   if (!requireKernel(t)) return;
   requireOpensnoop();
   const [cmd, pre] = runtimeCommand(OPENSNOOP);
@@ -437,18 +463,30 @@ test("opensnoop runs until SIGINT, then prints its summary and exits 0", async (
   assert.match(out, /^ {5}usecs {15}: count {5}distribution$/m);
 });
 
-test("opensnoop without privileges prints the library's error, which says what to do, and exits 1", (t) => {
-  requireOpensnoop();
-  const [cmd, pre] = runtimeCommand(OPENSNOOP);
-  // as root, drop to nobody for the run (setpriv: util-linux); otherwise run as we are
-  const unprivileged = process.getuid?.() === 0
-    ? ["setpriv", ["--reuid", "65534", "--regid", "65534", "--clear-groups", cmd, ...pre]] as const
-    : [cmd, pre] as const;
-  if (process.getuid?.() === 0 && run("setpriv", ["--version"]).code !== 0) {
-    t.skip("setpriv (util-linux) is not installed: cannot drop root for the run");
-    return;
-  }
-  const r = run(unprivileged[0], [...unprivileged[1], "--seconds", "1"]);
-  assert.equal(r.code, 1, `${r.stderr}\n${r.stdout}`);
-  assert.match(r.stderr, /^error: .*EPERM.*; run as root \(or with CAP_BPF and CAP_PERFMON\)$/m);
-});
+test(
+  "opensnoop without privileges prints the library's error, which says what to do, and exits 1",
+  SLOW,
+  (t) => {
+    requireOpensnoop();
+    const [cmd, pre] = runtimeCommand(OPENSNOOP);
+    // as root, drop to nobody for the run (setpriv: util-linux); otherwise run as we are
+    const unprivileged = process.getuid?.() === 0
+      ? ["setpriv", [
+        "--reuid",
+        "65534",
+        "--regid",
+        "65534",
+        "--clear-groups",
+        cmd,
+        ...pre,
+      ]] as const
+      : [cmd, pre] as const;
+    if (process.getuid?.() === 0 && run("setpriv", ["--version"]).code !== 0) {
+      t.skip("setpriv (util-linux) is not installed: cannot drop root for the run");
+      return;
+    }
+    const r = run(unprivileged[0], [...unprivileged[1], "--seconds", "1"]);
+    assert.equal(r.code, 1, `${r.stderr}\n${r.stdout}`);
+    assert.match(r.stderr, /^error: .*EPERM.*; run as root \(or with CAP_BPF and CAP_PERFMON\)$/m);
+  },
+);
