@@ -132,9 +132,50 @@ export interface Codec<T = unknown> {
   toBytes(value: T): Uint8Array;
 }
 
-/** Nesting deeper than this (structs, arrays, unnamed members, modifiers) has no codec. */
+/**
+ * Nesting deeper than this (structs in structs, arrays, unnamed members) has no codec; typedefs
+ * and modifiers do not count.
+ *
+ * @example
+ * ```ts
+ * import { Btf, BtfBuilder, CODEC_MAX_DEPTH, codecFor, CodecError } from "./mod.ts";
+ * const b = new BtfBuilder();
+ * let t = b.int("int", 4, { signed: true });
+ * for (let i = 0; i <= CODEC_MAX_DEPTH; i++) t = b.struct(`s${i}`, 4, [{ name: "v", type: t, bitOffset: 0 }]);
+ * using btf = Btf.parse(b.build());
+ * let refused = false;
+ * try {
+ *   codecFor(btf, t);
+ * } catch (e) {
+ *   refused = e instanceof CodecError;
+ * }
+ * if (!refused) throw new Error("a type nested too deep got a codec");
+ * ```
+ */
 export const CODEC_MAX_DEPTH = 64;
-/** A type whose decoded value would hold more JavaScript values than this has no codec. */
+/**
+ * A type whose decoded value would hold more JavaScript values than this has no codec (a typed
+ * array or a string counts as one value, an array of structs as one per member of each).
+ *
+ * @example
+ * ```ts
+ * import { Btf, BtfBuilder, CODEC_MAX_VALUES, codecFor } from "./mod.ts";
+ * const b = new BtfBuilder();
+ * const int = b.int("int", 4, { signed: true });
+ * const pt = b.struct("pt", 4, [{ name: "v", type: int, bitOffset: 0 }]);
+ * const many = b.array(pt, CODEC_MAX_VALUES, int); // 2^20 objects of 2 values each
+ * const few = b.array(int, CODEC_MAX_VALUES, int); // one Int32Array
+ * using btf = Btf.parse(b.build());
+ * if (codecFor(btf, few).size !== 4 * CODEC_MAX_VALUES) throw new Error("size");
+ * let refused = false;
+ * try {
+ *   codecFor(btf, many);
+ * } catch {
+ *   refused = true;
+ * }
+ * if (!refused) throw new Error("too many values got a codec");
+ * ```
+ */
 export const CODEC_MAX_VALUES = 1 << 20;
 /** Chains of typedefs and modifiers longer than this are refused (the kernel allows 32). */
 const MAX_CHAIN = 256;
@@ -852,31 +893,43 @@ function given(item: Item, v: Record<string, unknown>): boolean {
   return false;
 }
 
-function runItem(item: Item, v: Record<string, unknown>, dv: DataView, o: number): void {
+type Writer = (v: Record<string, unknown>, dv: DataView, o: number) => void;
+
+/** Composes the writer of an item tree once, so that encoding walks closures, not the tree. */
+function compileItem(item: Item): Writer {
   if (item.t === "leaf") {
-    try {
-      item.enc(v[item.key], dv, o + item.at);
-    } catch (e) {
-      throw at(e, `.${item.key}`);
-    }
-    return;
+    const { key, at: off, enc } = item;
+    return (v, dv, o) => {
+      try {
+        enc(v[key], dv, o + off);
+      } catch (e) {
+        throw at(e, `.${key}`);
+      }
+    };
   }
   const items = item.items;
+  const writers = items.map(compileItem);
+  const n = writers.length;
   if (item.t === "struct") {
-    for (let i = 0; i < items.length; i++) runItem(items[i], v, dv, o);
-    return;
+    return (v, dv, o) => {
+      for (let i = 0; i < n; i++) writers[i](v, dv, o);
+    };
   }
-  let any = items.length === 0;
-  for (let i = 0; i < items.length; i++) {
-    if (given(items[i], v)) {
-      runItem(items[i], v, dv, o);
-      any = true;
+  const what = item.what;
+  const keys = item.keys;
+  return (v, dv, o) => {
+    let any = n === 0;
+    for (let i = 0; i < n; i++) {
+      if (given(items[i], v)) {
+        writers[i](v, dv, o);
+        any = true;
+      }
     }
-  }
-  if (!any) {
-    const shown = item.keys.slice(0, 8).join(", ") + (item.keys.length > 8 ? "..." : "");
-    fail(`${item.what} needs one of its members (${shown}); none is given`, -1);
-  }
+    if (!any) {
+      const shown = keys.slice(0, 8).join(", ") + (keys.length > 8 ? "..." : "");
+      fail(`${what} needs one of its members (${shown}); none is given`, -1);
+    }
+  };
 }
 
 /** Keys in the order given, made unique and safe as plain object keys. */
@@ -1354,6 +1407,7 @@ class Builder {
       };
     };
     const root = collect(members, union, 0, size, kflag, 0);
+    const write = compileItem(root);
     if (size % align !== 0) packed = true;
     if (packed) align = 1;
     const n = leaves.length;
@@ -1370,7 +1424,7 @@ class Builder {
         fail(`Expected an object, got ${describe(v)}`, id);
       }
       zero(dv, o, size);
-      runItem(root, v as Record<string, unknown>, dv, o);
+      write(v as Record<string, unknown>, dv, o);
     };
     return {
       size,

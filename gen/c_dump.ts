@@ -77,6 +77,12 @@ const enc = new TextEncoder();
  * console.assert(d.emitTypeDecl(id, "t") === "struct task_struct t");
  * ```
  */
+/** Options of {@linkcode CDumper} and {@linkcode btfToC}. */
+export interface CDumpOptions {
+  /** The most C text one call may make, in bytes (default and most 256 MiB, least 64 KiB). */
+  maxBytes?: number;
+}
+
 export class CDumper {
   readonly #core: Core;
   readonly #owned: Btf[] = [];
@@ -90,9 +96,11 @@ export class CDumper {
    * the dumper is used; other sources are parsed into a copy the dumper owns.
    *
    * @param btf The BTF to print: a `Btf`, or anything that gives its raw blob.
+   * @param opts `maxBytes`: the most C text one call may make (default and most 256 MiB, least
+   *   64 KiB); past it the call fails with a BtfError.
    * @throws {BtfError} When the blob is malformed or refers to missing types.
    */
-  constructor(btf: BtfBlobSource) {
+  constructor(btf: BtfBlobSource, opts: CDumpOptions = {}) {
     const b = parseSource(btf, this.#owned);
     const core = this.#core = Core.get();
     try {
@@ -100,6 +108,12 @@ export class CDumper {
         core.call(() => core.exports.btf_dump_new(b.handle) as number),
         "Preparing to print BTF as C",
       );
+      if (opts.maxBytes !== undefined) {
+        core.check(
+          core.call(() => core.exports.btf_dump_set_max(this.#h, opts.maxBytes!) as number),
+          "Preparing to print BTF as C",
+        );
+      }
     } catch (e) {
       for (const o of this.#owned) o.close();
       throw e;
@@ -252,8 +266,10 @@ export class CDumper {
  * (bpftool 7.1, libbpf 1.1) does.
  *
  * @param btf The BTF to print: a `Btf` (split BTF includes its base's types).
+ * @param opts `maxBytes`: the most text to make (default 256 MiB).
  * @returns The header, ending in a newline.
- * @throws {BtfError} When the blob is malformed, or has a cycle of types C cannot express.
+ * @throws {BtfError} When the blob is malformed, has a cycle of types C cannot express, or its
+ *   text would pass `maxBytes`.
  *
  * @example
  * ```ts
@@ -263,8 +279,8 @@ export class CDumper {
  * console.assert(h.startsWith("#ifndef __VMLINUX_H__\n"));
  * ```
  */
-export function btfToC(btf: BtfBlobSource): string {
-  using d = new CDumper(btf);
+export function btfToC(btf: BtfBlobSource, opts: CDumpOptions = {}): string {
+  using d = new CDumper(btf, opts);
   return d.dumpAll();
 }
 

@@ -21,9 +21,11 @@
  *   appear in comments only, with `*\/`, control and line-separator characters escaped.
  *
  * Member keys are the codec's keys ({@linkcode codecShape}); a union's interface has every member
- * (what decode gives), an enum is a `const` object of its values plus a `number` (or `bigint`, for
- * 8-byte enums) type of the same name. A type that has no codec is declared as `never` with the
- * reason in its comment.
+ * (what decode gives; to encode one member, give a value with that member only), an enum is a
+ * `const` object of its values plus a `number` (or `bigint`, for 8-byte enums) type of the same
+ * name, a struct with no members an interface with a `never` index signature. A type that has no
+ * codec is declared as `never` with the reason in its comment. Lines are broken where `deno fmt`
+ * breaks them at `lineWidth` (80 unless told).
  *
  * @module
  */

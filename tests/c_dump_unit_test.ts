@@ -624,7 +624,7 @@ test("CDumper fails fast with a BtfError on BTF whose C text would be absurdly l
   big.int("long", 8, { signed: true });
   big.struct("big", 0x0fffffff, []);
   using huge = Btf.parse(big.build());
-  assert.throws(() => btfToC(huge), (e) => e instanceof BtfError && /256 MiB/.test(e.message));
+  assert.throws(() => btfToC(huge), (e) => e instanceof BtfError && /size limit/.test(e.message));
   // Anonymous structs holding two of the next one, 40 deep: 2^40 inlined copies.
   const b = new BtfBuilder();
   const int = b.int("int", 4, { signed: true });
@@ -652,4 +652,20 @@ test("CDumper takes a chain of thousands of modifiers for a cycle (the kernel al
   using btf = Btf.parse(b.build());
   assert.throws(() => btfToC(btf), (e) => e instanceof BtfError && /chain/.test(e.message));
   assert.throws(() => new CDumper(btf).emitTypeDecl(c, "x"), BtfError);
+});
+
+test("btfToC() with maxBytes stops at that much text with a BtfError, and prints what fits", () => {
+  // 1 MiB of padding is 131072 'long: 64;' lines, about 1.5 MiB of C.
+  const b = new BtfBuilder();
+  b.int("long", 8, { signed: true });
+  b.struct("padded", 1 << 20, []);
+  using btf = Btf.parse(b.build());
+  assert.ok(btfToC(btf).length > 1 << 20);
+  assert.ok(btfToC(btf, { maxBytes: 4 << 20 }).includes("struct padded {"));
+  assert.throws(
+    () => btfToC(btf, { maxBytes: 256 << 10 }),
+    (e) => e instanceof BtfError && /size limit/.test(e.message),
+  );
+  // The limit belongs to one dumper: the next one has the default again.
+  assert.ok(btfToC(btf).length > 1 << 20);
 });

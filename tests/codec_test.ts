@@ -667,3 +667,20 @@ test("decode works on a DataView over a SharedArrayBuffer, UTF-8 strings include
   all.encode(EXPECTED, new DataView(sab));
   assert.equal(hex(new Uint8Array(sab).slice()), hex(c.bytes));
 });
+
+test("an unnamed struct in a union counts as given when one of its members is, then needs all", () => {
+  const b = new BtfBuilder();
+  const u8 = b.int("unsigned char", 1);
+  const u32 = b.int("unsigned int", 4);
+  const pair = b.struct("", 2, [member("a", u8, 0), member("b", u8, 8)]);
+  const u = b.union("reg", 4, [member("", pair, 0), member("w", u32, 0)]);
+  using btf = Btf.parse(b.build());
+  const c = codecFor<Record<string, number>>(btf, u);
+  assert.deepEqual(c.fromBytes(new Uint8Array([1, 2, 3, 4])), { a: 1, b: 2, w: 0x04030201 });
+  assert.equal(hex(c.toBytes({ w: 0x04030201 })), "01020304");
+  assert.equal(hex(c.toBytes({ a: 9, b: 8 })), "09080000");
+  // Both given: the struct first, then w over it (declaration order).
+  assert.equal(hex(c.toBytes({ w: 0x04030201, b: 8, a: 9 })), "01020304");
+  codecError(() => c.toBytes({ a: 9 }), "reg.b", /missing/);
+  codecError(() => c.toBytes({}), "reg", /The union needs one of its members \(a, b, w\)/);
+});

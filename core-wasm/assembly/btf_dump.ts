@@ -61,7 +61,9 @@ const MAX_RESOLVE_DEPTH: i32 = 32;
  */
 const MAX_CHAIN: u32 = 1024;
 /** The C text of one call may not grow past this (malformed sizes or nesting could ask for GBs). */
-const OUT_MAX: usize = 256 << 20;
+const OUT_MAX_DEFAULT: usize = 256 << 20;
+// The limit of the active dumper (btf_dump_set_max; OUT_MAX_DEFAULT unless set).
+let OUT_MAX: usize = OUT_MAX_DEFAULT;
 /** Declaration texts longer than this are printed each time instead of being kept. */
 const DECL_KEEP_MAX: u32 = 4096;
 
@@ -80,6 +82,7 @@ const HAS_DUP: u8 = 128;
 /** The state of one dumper, saved here between calls (the globals below hold it during a call). */
 class DumpState {
   btf: Btf | null = null;
+  outMax: usize = OUT_MAX_DEFAULT;
   n: u32 = 0;
   recs: usize = 0;
   st: usize = 0;
@@ -306,7 +309,7 @@ const S59: usize = changetype<usize>("struct ");
 function tooBig(): void {
   if (BAD) return;
   BAD = true;
-  fail(E_DUMP_TOO_BIG, "The C text would pass 256 MiB; the BTF sizes or nesting are not sane");
+  fail(E_DUMP_TOO_BIG, "The C text would pass its size limit; the BTF sizes or nesting are not sane");
 }
 
 function grow(extra: usize): void {
@@ -1589,10 +1592,24 @@ function use(h: i32): DumpState | null {
     return null;
   }
   activate(s);
+  OUT_MAX = s.outMax;
   return s;
 }
 
 // ---- exports -----------------------------------------------------------------------------------
+
+/**
+ * Sets the most C text one call of dumper `h` may make (default 256 MiB; at least 64 KiB). Returns
+ * 0, or -1 after an error.
+ */
+export function btf_dump_set_max(h: i32, bytes: f64): i32 {
+  if (h < 0 || h >= dumpers.length || unchecked(dumpers[h]) === null) {
+    return fail(E_DUMP_HANDLE, "Bad C dumper handle");
+  }
+  const max = bytes < 65536 ? <f64>65536 : bytes > <f64>OUT_MAX_DEFAULT ? <f64>OUT_MAX_DEFAULT : bytes;
+  unchecked(dumpers[h])!.outMax = <usize>max;
+  return 0;
+}
 
 /** Makes a C dumper over the Btf of `btfHandle`. Returns a handle, or -1 after an error. */
 export function btf_dump_new(btfHandle: i32): i32 {

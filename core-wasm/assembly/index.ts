@@ -29,6 +29,14 @@ export {
   btf_resolve_size,
   btf_skip_mods,
 } from "./btf";
-export { btf_dump_all, btf_dump_decl, btf_dump_free, btf_dump_name_buf, btf_dump_new, btf_dump_type } from "./btf_dump";
+export {
+  btf_dump_all,
+  btf_dump_decl,
+  btf_dump_free,
+  btf_dump_name_buf,
+  btf_dump_new,
+  btf_dump_set_max,
+  btf_dump_type,
+} from "./btf_dump";
 export { btf_ext_free, btf_ext_info, btf_ext_parse } from "./btf_ext";
 export { core_ctx_add_module, core_ctx_free, core_ctx_new, core_relo_apply } from "./core_relo";
