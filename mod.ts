@@ -72,6 +72,7 @@ export {
   getCstr,
   getInt128,
   type ReadonlyArrayView,
+  type ScalarElems,
   setBits,
   setCstr,
   setInt128,

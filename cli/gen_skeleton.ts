@@ -10,12 +10,13 @@ import { host } from "../_host.ts";
 import { BpfError } from "../errors.ts";
 import { genSkeleton } from "../gen/skeleton.ts";
 
-const USAGE = `Usage: tsbpf gen skeleton FILE [name NAME] [--import-from SPEC]
+const USAGE = `Usage: tsbpf gen skeleton FILE [name NAME] [--import-from SPEC] [--line-width N]
 
   FILE               a clang-built BPF object with BTF (clang -g -O2 -target bpf)
   name NAME          the skeleton's name (the object name and the class prefix: NAME -> NameSkel);
                      default the file name without .bpf.o / .o
   --import-from SPEC the module the skeleton imports tsbpf from; default "tsbpf"
+  --line-width N     the deno fmt line width to wrap for (deno.json's fmt.lineWidth); default 100
 
 Prints one TypeScript module: the object embedded, a class with typed maps, progs, links and
 one accessor per global variable (rodata, data, bss, kconfig, data_<x>, rodata_<x>).
@@ -40,6 +41,7 @@ export async function main(argv: string[]): Promise<number> {
     options: {
       help: { type: "boolean", short: "h" },
       "import-from": { type: "string" },
+      "line-width": { type: "string" },
     },
   });
   if (values.help) {
@@ -67,7 +69,15 @@ export async function main(argv: string[]): Promise<number> {
       cause: e,
     });
   }
-  const text = genSkeleton(bytes, { file, name, importFrom: values["import-from"] });
+  let lineWidth: number | undefined;
+  if (values["line-width"] !== undefined) {
+    lineWidth = Number(values["line-width"]);
+    if (!Number.isInteger(lineWidth) || lineWidth < 60 || lineWidth > 1000) {
+      process.stderr.write(`Error: --line-width takes a whole number from 60 to 1000\n`);
+      return 2;
+    }
+  }
+  const text = genSkeleton(bytes, { file, name, importFrom: values["import-from"], lineWidth });
   await new Promise<void>((resolve, reject) => {
     process.stdout.write(text, (err) => (err ? reject(err) : resolve()));
   });

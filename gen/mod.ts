@@ -9,3 +9,4 @@
  */
 export * from "./c_dump.ts";
 export * from "./ts_types.ts";
+export * from "./skeleton.ts";

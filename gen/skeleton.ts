@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { Btf } from "../btf/btf.ts";
+import type { Btf } from "../btf/btf.ts";
 import { BtfIntEncoding, BtfKind, type BtfMember } from "../btf/types.ts";
 import { BpfError } from "../errors.ts";
 import { open } from "../spec/open.ts";
@@ -31,18 +31,13 @@ export interface GenSkeletonOptions {
   name?: string;
   /** The module specifier the skeleton imports the library from. Default `"tsbpf"`. */
   importFrom?: string;
+  /** The `deno fmt` line width the output is wrapped for. Default 100 (this repository's). */
+  lineWidth?: number;
 }
 
-const JS_RESERVED = new Set(
-  ("break case catch class const continue debugger default delete do else enum export extends " +
-    "false finally for function if import in instanceof new null return super switch this throw " +
-    "true try typeof var void while with implements interface let package private protected " +
-    "public static yield await async any as boolean constructor declare get set module number " +
-    "string symbol type from of namespace require undefined NaN Infinity arguments eval object " +
-    "bigint never unknown keyof readonly unique infer is asserts abstract override satisfies " +
-    "accessor global prototype __proto__")
-    .split(" "),
-);
+// The line width of the module being generated (genSkeleton is synchronous: set per call).
+let width = 100;
+
 const PROP_RESERVED = new Set(["constructor", "__proto__", "prototype"]);
 const MAX_IDENT = 32;
 
@@ -53,14 +48,8 @@ function clean(raw: string): string {
   return s;
 }
 
-/** A TypeScript identifier for a top-level declaration. */
-export function topIdent(raw: string): string {
-  const s = clean(raw);
-  return JS_RESERVED.has(s) ? s + "_" : s;
-}
-
 /** A property name (reserved words are fine as properties; the few special names are not). */
-export function propIdent(raw: string): string {
+function propIdent(raw: string): string {
   const s = clean(raw);
   return PROP_RESERVED.has(s) ? s + "_" : s;
 }
@@ -120,7 +109,7 @@ function safeComment(s: string): string {
 
 function doc(lines: string[], indent: string): string {
   const safe = lines.map(safeComment);
-  if (safe.length === 1 && indent.length + safe[0].length + 7 <= 100) {
+  if (safe.length === 1 && indent.length + safe[0].length + 7 <= width) {
     return `${indent}/** ${safe[0]} */\n`;
   }
   return `${indent}/**\n${
@@ -131,11 +120,11 @@ function doc(lines: string[], indent: string): string {
 /** An expression: text, or a call that is wrapped one argument a line when it is too long. */
 type Expr = string | { fn: string; args: string[]; tail?: string };
 
-/** A statement `${head}${expr};`, wrapped as deno fmt wraps a call that does not fit in 100. */
+/** A statement `${head}${expr};`, wrapped as deno fmt wraps a call that does not fit. */
 function stmt(head: string, e: Expr): string {
   if (typeof e === "string") return `${head}${e};`;
   const one = `${head}${e.fn}(${e.args.join(", ")})${e.tail ?? ""};`;
-  if (one.length <= 100) return one;
+  if (one.length <= width) return one;
   const ind = head.length - head.trimStart().length;
   const pad = " ".repeat(ind);
   return `${head}${e.fn}(\n${e.args.map((a) => `${pad}  ${a},\n`).join("")}${pad})${e.tail ?? ""};`;
@@ -365,7 +354,7 @@ class Gen {
         cDecl,
         kind,
         off: base + byte,
-        bit: { bit: bitOffset % 8, bits: bitSize, signed, big: bitSize > 32 || kind.size > 4 },
+        bit: { bit: bitOffset % 8, bits: bitSize, signed, big: bitSize > 32 },
         size: kind.size,
       };
     }
@@ -532,7 +521,18 @@ function isMmapable(d: DataSecSpec): boolean {
   return (d.mapFlags & 0x400) !== 0;
 }
 
-/** bpftool's name for a data section's accessor: `.data.foo` → `data_foo`. */
+/**
+ * bpftool's name for a data section's accessor: `.data.foo` → `data_foo`, `.rodata.str1.1` →
+ * `rodata_str1_1`; undefined for sections that are not global data.
+ *
+ * @example
+ * ```ts
+ * import { datasecIdent } from "./skeleton.ts";
+ * if (datasecIdent(".data.foo") !== "data_foo" || datasecIdent(".maps") !== undefined) {
+ *   throw new Error("bad ident");
+ * }
+ * ```
+ */
 export function datasecIdent(section: string): string | undefined {
   for (const p of [".data", ".rodata", ".bss", ".kconfig"]) {
     if (section.startsWith(p)) return propIdent(section.slice(1));
@@ -574,6 +574,7 @@ function exposedVars(d: DataSecSpec): VarSpec[] {
  */
 export function genSkeleton(bytes: Uint8Array, options: GenSkeletonOptions = {}): string {
   const file = options.file ?? "bpf_object.bpf.o";
+  width = Math.max(60, Math.min(options.lineWidth ?? 100, 1000));
   const objName = options.name ?? defaultName(file);
   const spec = open(bytes, { name: objName });
   try {
@@ -658,7 +659,7 @@ function generate(
   // The object's types as TypeScript (declarations matching the codecs), named around ours.
   let types: TsTypes | undefined;
   try {
-    types = tsTypes(btf, { reserved });
+    types = tsTypes(btf, { reserved, lineWidth: width });
   } catch {
     types = undefined; // BTF the codecs cannot describe: the accessors still work
   }
@@ -978,7 +979,10 @@ function generate(
         `\`options.path\` (checked against this skeleton's layout).`,
       ], "  ") +
       `  static open(options: SkeletonOpenOptions = {}): ${S} {\n` +
-      `    return new ${S}(Skeleton.openObject(elfBytes, SKELETON, options));\n  }\n\n` +
+      stmt("    return ", {
+        fn: `new ${S}`,
+        args: ["Skeleton.openObject(elfBytes, SKELETON, options)"],
+      }) + `\n  }\n\n` +
       doc([`Opens and loads; destroys what it made when the load fails.`], "  ") +
       wrapIf(
         `  static openAndLoad(options: SkeletonOpenOptions & ObjectLoadOptions = {}): ${S} {\n`,
@@ -1011,9 +1015,9 @@ function safeDecl(g: Gen, id: number): string {
   }
 }
 
-/** `one` when its first line fits in 100 columns, else `wrapped` (as deno fmt would wrap it). */
+/** `one` when its first line fits the width, else `wrapped` (as deno fmt would wrap it). */
 function wrapIf(one: string, wrapped: string): string {
-  return one.split("\n")[0].length <= 100 ? one : wrapped;
+  return one.split("\n")[0].length <= width ? one : wrapped;
 }
 
 function base64(b: Uint8Array): string {

@@ -192,7 +192,7 @@ export class BpfObject {
   readonly #opts: ObjectOpenOptions;
   readonly #sys: Sys;
   #state: State = "opened";
-  #dataEpoch = 0;
+  readonly #dataEpoch = { n: 0 };
   readonly #data = new Map<string, DataView_>();
   readonly #progSettings = new Map<string, ProgSettings>();
   readonly #maxEntries = new Map<string, number>();
@@ -284,6 +284,14 @@ export class BpfObject {
    * `load()`, `close()`), so that callers caching a view (skeleton accessors) know to ask again.
    */
   get dataEpoch(): number {
+    return this.#dataEpoch.n;
+  }
+
+  /**
+   * The same number as {@linkcode BpfObject.dataEpoch}, in a cell that callers can keep and read
+   * without a call (skeleton accessors check it on every access).
+   */
+  get dataEpochCell(): { readonly n: number } {
     return this.#dataEpoch;
   }
 
@@ -459,7 +467,7 @@ export class BpfObject {
     n.bytes!.set(d.bytes.subarray(0, Math.min(size, d.size)));
     this.#retire(d);
     this.#data.set(section, n);
-    this.#dataEpoch++;
+    this.#dataEpoch.n++;
     return n.bytes!;
   }
 
@@ -565,7 +573,7 @@ export class BpfObject {
   load(opts: ObjectLoadOptions = {}): void {
     this.#requireOpened("load()");
     const kernel = new KernelBtfs();
-    this.#dataEpoch++;
+    this.#dataEpoch.n++;
     try {
       this.#load(kernel, opts);
       this.#state = "loaded";
@@ -574,7 +582,7 @@ export class BpfObject {
       this.#state = "failed";
       throw e;
     } finally {
-      this.#dataEpoch++;
+      this.#dataEpoch.n++;
       kernel.close();
       this.#elf = undefined;
     }
@@ -1126,7 +1134,7 @@ export class BpfObject {
     for (const d of this.#data.values()) this.#retire(d);
     this.spec.btf?.close();
     this.#state = "closed";
-    this.#dataEpoch++;
+    this.#dataEpoch.n++;
   }
 
   /**

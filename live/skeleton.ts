@@ -94,6 +94,7 @@ const KEY0 = new Uint8Array(4);
  */
 export class SkelData implements SkelMemory {
   readonly #obj: BpfObject;
+  readonly #cell: { readonly n: number };
   readonly #section: string;
   readonly #label: string;
   readonly #readonly: boolean;
@@ -114,6 +115,7 @@ export class SkelData implements SkelMemory {
    */
   constructor(obj: BpfObject, section: string, label: string) {
     this.#obj = obj;
+    this.#cell = obj.dataEpochCell;
     this.#section = section;
     this.#label = label;
     this.#readonly = obj.spec.datasecs.find((d) => d.name === section)?.readonly ?? false;
@@ -122,7 +124,7 @@ export class SkelData implements SkelMemory {
   /** The view to read; see {@linkcode SkelMemory.r}. */
   r(): DataView {
     const dv = this.#dv;
-    if (dv !== undefined && this.#epoch === this.#obj.dataEpoch) return dv;
+    if (dv !== undefined && this.#epoch === this.#cell.n) return dv;
     return this.#refresh();
   }
 
@@ -259,8 +261,49 @@ function scalar<T>(
   };
 }
 
-/** Element types of scalar arrays. */
-export const E = {
+/** The element types of scalar arrays, by C type. */
+export interface ScalarElems {
+  /** `__u8`. */
+  readonly u8: Elem<number>;
+  /** `__s8`. */
+  readonly i8: Elem<number>;
+  /** `__u16`. */
+  readonly u16: Elem<number>;
+  /** `__s16`. */
+  readonly i16: Elem<number>;
+  /** `__u32`. */
+  readonly u32: Elem<number>;
+  /** `__s32`. */
+  readonly i32: Elem<number>;
+  /** `__u64` and pointers. */
+  readonly u64: Elem<bigint>;
+  /** `__s64`. */
+  readonly i64: Elem<bigint>;
+  /** `float`. */
+  readonly f32: Elem<number>;
+  /** `double`. */
+  readonly f64: Elem<number>;
+  /** `bool`. */
+  readonly bool: Elem<boolean>;
+  /** `__int128`. */
+  readonly i128: Elem<bigint>;
+  /** `unsigned __int128`. */
+  readonly u128: Elem<bigint>;
+}
+
+/**
+ * Element types of scalar arrays (for {@linkcode arrayView}).
+ *
+ * @example
+ * ```ts
+ * import { arrayView, E, SkelBytes } from "./skeleton.ts";
+ * const m = new SkelBytes({ state: "opened" } as never, new Uint8Array(16), "x");
+ * const a = arrayView(m, 0, E.i64, 2, "a");
+ * a[1] = -1n;
+ * if (a[1] !== -1n || E.i64.size !== 8) throw new Error("no");
+ * ```
+ */
+export const E: ScalarElems = {
   /** `__u8`. */
   u8: scalar<number>(1, (d, o) => d.getUint8(o), (d, o, v) => d.setUint8(o, v)),
   /** `__s8`. */
@@ -291,9 +334,20 @@ export const E = {
   i128: scalar<bigint>(16, (d, o) => getInt128(d, o, true), (d, o, v) => setInt128(d, o, v)),
   /** `unsigned __int128`. */
   u128: scalar<bigint>(16, (d, o) => getInt128(d, o, false), (d, o, v) => setInt128(d, o, v)),
-} as const;
+};
 
-/** A char array element (`char names[4][16]`): read as a string, written from one. */
+/**
+ * A char array element (`char names[4][16]`): read as a string, written from one.
+ *
+ * @example
+ * ```ts
+ * import { arrayView, cstrElem, SkelBytes } from "./skeleton.ts";
+ * const m = new SkelBytes({ state: "opened" } as never, new Uint8Array(32), "x");
+ * const names = arrayView(m, 0, cstrElem(16), 2, "names");
+ * names[1] = "bob";
+ * if (names[1] !== "bob" || names[0] !== "") throw new Error("no");
+ * ```
+ */
 export function cstrElem(size: number): Elem<string> {
   return {
     size,
@@ -305,7 +359,17 @@ export function cstrElem(size: number): Elem<string> {
   };
 }
 
-/** An element that is an accessor object (a struct or union). */
+/**
+ * An element that is an accessor object (a struct or union), made by `make` at each offset.
+ *
+ * @example
+ * ```ts
+ * import { arrayView, SkelBytes, viewElem } from "./skeleton.ts";
+ * const m = new SkelBytes({ state: "opened" } as never, new Uint8Array(16), "x");
+ * const a = arrayView(m, 0, viewElem(8, (_m, o) => ({ at: o })), 2, "a");
+ * if (a[1].at !== 8) throw new Error("no");
+ * ```
+ */
 export function viewElem<T>(
   size: number,
   make: (m: SkelMemory, o: number, p: string) => T,
@@ -313,7 +377,18 @@ export function viewElem<T>(
   return { size, get: make };
 }
 
-/** An element that is itself an array (`int m[2][3]`). */
+/**
+ * An element that is itself an array (`int m[2][3]`).
+ *
+ * @example
+ * ```ts
+ * import { arrayElem, arrayView, E, SkelBytes } from "./skeleton.ts";
+ * const m = new SkelBytes({ state: "opened" } as never, new Uint8Array(24), "x");
+ * const grid = arrayView(m, 0, arrayElem(E.i32, 3), 2, "grid");
+ * grid[1][2] = -5;
+ * if (m.r().getInt32(20, true) !== -5) throw new Error("no");
+ * ```
+ */
 export function arrayElem<T>(inner: Elem<T>, n: number): Elem<ArrayView<T>> {
   return { size: inner.size * n, get: (m, o, p) => arrayView(m, o, inner, n, p) };
 }
@@ -447,13 +522,35 @@ function writeLe(d: DataView, off: number, n: number, v: bigint): void {
   }
 }
 
-/** Reads a 128-bit integer (little-endian). */
+/**
+ * Reads a 128-bit integer (little-endian).
+ *
+ * @example
+ * ```ts
+ * import { getInt128, setInt128 } from "./skeleton.ts";
+ * const d = new DataView(new ArrayBuffer(16));
+ * setInt128(d, 0, -2n);
+ * if (getInt128(d, 0, true) !== -2n || getInt128(d, 0, false) !== (1n << 128n) - 2n) {
+ *   throw new Error("no");
+ * }
+ * ```
+ */
 export function getInt128(d: DataView, off: number, signed: boolean): bigint {
   const v = readLe(d, off, 16);
   return signed ? BigInt.asIntN(128, v) : v;
 }
 
-/** Writes a 128-bit integer (little-endian, two's complement). */
+/**
+ * Writes a 128-bit integer (little-endian, two's complement).
+ *
+ * @example
+ * ```ts
+ * import { setInt128 } from "./skeleton.ts";
+ * const d = new DataView(new ArrayBuffer(16));
+ * setInt128(d, 0, 1n << 64n);
+ * if (d.getBigUint64(8, true) !== 1n) throw new Error("no");
+ * ```
+ */
 export function setInt128(d: DataView, off: number, v: bigint): void {
   writeLe(d, off, 16, BigInt.asUintN(128, v));
 }
@@ -485,7 +582,16 @@ export function getBitsBig(
   return signed ? BigInt.asIntN(bits, v) : v;
 }
 
-/** Reads a bitfield of at most 53 bits as a number (see {@linkcode getBitsBig}). */
+/**
+ * Reads a bitfield of at most 53 bits as a number (see {@linkcode getBitsBig}).
+ *
+ * @example
+ * ```ts
+ * import { getBits } from "./skeleton.ts";
+ * const d = new DataView(new Uint8Array([0xf0, 0x01]).buffer);
+ * if (getBits(d, 0, 4, 5, true) !== -1) throw new Error("no");
+ * ```
+ */
 export function getBits(
   d: DataView,
   off: number,
@@ -550,7 +656,19 @@ function namedGetters<T>(
 
 /**
  * The base class of generated skeletons: one object, its typed maps, programs and links, and
- * libbpf's skeleton lifecycle (`open`, `load`, `attach`, `detach`, `destroy`).
+ * libbpf's skeleton lifecycle (`open`, `load`, `attach`, `detach`, `destroy`). Generated classes
+ * (`tsbpf gen skeleton`) extend it; user code does not.
+ *
+ * @example
+ * ```ts ignore
+ * // minimal.skel.ts was written by `tsbpf gen skeleton minimal.bpf.o > minimal.skel.ts`
+ * import { MinimalSkel } from "./minimal.skel.ts";
+ * using skel = MinimalSkel.open();
+ * skel.rodata.target_pid = 42;
+ * skel.load();
+ * skel.attach();
+ * if (!(skel.links.handle_tp)) throw new Error("not attached");
+ * ```
  *
  * @typeParam M the generated maps interface.
  * @typeParam P the generated programs interface.
@@ -601,7 +719,7 @@ export class Skeleton<M, P, L> {
     options: SkeletonOpenOptions,
   ): BpfObject {
     const { path, ...opts } = options;
-    const obj = BpfObject.open(path ?? bytes(), opts);
+    const obj = BpfObject.open(path ?? bytes(), { name: desc.name, ...opts });
     if (path !== undefined) {
       try {
         checkLayout(obj, desc, path);
@@ -773,7 +891,14 @@ export class Skeleton<M, P, L> {
 /**
  * Checks that an object has the layout a skeleton was generated for (bpftool's `__assert`s, at
  * run time): each exposed variable at the same offset with the same size, and every map and
- * program present.
+ * program present. Generated skeletons call it when opened from a `path`.
+ *
+ * @example
+ * ```ts ignore
+ * import { BpfObject, checkLayout } from "./mod.ts";
+ * using obj = BpfObject.open("other.bpf.o");
+ * checkLayout(obj, { name: "x", maps: {}, progs: {}, structOps: {}, sections: {} }, "other.bpf.o");
+ * ```
  *
  * @param obj the opened object.
  * @param desc the skeleton's descriptor.

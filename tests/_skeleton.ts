@@ -40,13 +40,14 @@ export interface TmpSkeleton {
 /** Generates the skeleton of `file` into a fresh temporary directory, importing the repo's mod.ts. */
 export function writeTmpSkeleton(
   file: string | Uint8Array,
-  opts: { name?: string; file?: string } = {},
+  opts: { name?: string; file?: string; lineWidth?: number } = {},
 ): TmpSkeleton {
   const dir = mkdtempSync(join(tmpdir(), "tsbpf-skel-"));
   const bytes = typeof file === "string" ? readFileSync(file) : file;
   const text = genSkeleton(bytes, {
     file: opts.file ?? (typeof file === "string" ? basename(file) : "object.bpf.o"),
     name: opts.name,
+    lineWidth: opts.lineWidth,
     importFrom: pathToFileURL(join(ROOT, "mod.ts")).href,
   });
   const path = join(dir, "skel.ts");

@@ -1,8 +1,9 @@
 /* Every kind of global variable a skeleton exposes, for tests/skeleton_test.ts: nested structs,
  * bitfields, unions (named and anonymous), arrays (of scalars, structs, arrays), enums (signed,
  * 64-bit), bool, char arrays, pointers, doubles, custom .data.* and .rodata.* sections, a kconfig
- * extern, and static and hidden variables the skeleton must leave out. skel_copy (run with
- * BPF_PROG_TEST_RUN) copies what user space wrote into .bss, where user space reads it back. */
+ * extern, a string literal (.rodata.str1.1), and static and hidden variables the skeleton must
+ * leave out. skel_copy (run with BPF_PROG_TEST_RUN) copies what user space wrote into .bss, where
+ * user space reads it back. */
 #include "common.h"
 
 enum color { RED = 1, GREEN = 2, BLUE = -3 };
@@ -76,6 +77,7 @@ __u32 out_cr_a;
 __u64 out_cd_a;
 __u32 out_hz;
 __u32 runs;
+char out_lit[16];
 
 /* custom sections; the last array of .data.extra can grow when the section is resized */
 __u64 cd_a SEC(".data.extra") = 3;
@@ -108,6 +110,8 @@ int skel_copy(void *ctx)
 	out_hz = CONFIG_HZ;
 	hidden_static++;
 	hidden_global++;
+	/* a string literal: .rodata.str1.1, a data map with no variable (no accessor, as bpftool) */
+	bpf_probe_read_kernel_str(out_lit, sizeof(out_lit), "literal!");
 	runs++;
 	return 0;
 }

@@ -453,7 +453,9 @@ export interface FtraceOpsHash {
 }
 
 /** `struct ftrace_regs`, 0 bytes. */
-export type FtraceRegs = Record<string, never>;
+export interface FtraceRegs {
+  [key: string]: never;
+}
 
 /** `struct hlist_head`, 8 bytes. */
 export interface HlistHead {
@@ -616,7 +618,9 @@ export interface KgidT {
 }
 
 /** `struct kmap_ctrl`, 0 bytes. */
-export type KmapCtrl = Record<string, never>;
+export interface KmapCtrl {
+  [key: string]: never;
+}
 
 /** `typedef struct { ... } kuid_t`, 4 bytes. */
 export interface KuidT {
@@ -1575,7 +1579,9 @@ export interface SchedRtEntity {
 }
 
 /** `struct sched_statistics`, 0 bytes. */
-export type SchedStatistics = Record<string, never>;
+export interface SchedStatistics {
+  [key: string]: never;
+}
 
 /** `struct seccomp`, 16 bytes. */
 export interface Seccomp {

@@ -138,10 +138,14 @@ export interface LlistNode {
 }
 
 /** `typedef struct { ... } netdevice_tracker`, 0 bytes. */
-export type NetdeviceTracker = Record<string, never>;
+export interface NetdeviceTracker {
+  [key: string]: never;
+}
 
 /** `typedef struct { ... } netns_tracker`, 0 bytes. */
-export type NetnsTracker = Record<string, never>;
+export interface NetnsTracker {
+  [key: string]: never;
+}
 
 /** `struct page_frag`, 16 bytes. */
 export interface PageFrag {

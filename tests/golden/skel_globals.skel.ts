@@ -139,6 +139,7 @@ const SKELETON: SkeletonDescriptor = {
     data_extra: ".data.extra",
     rodata_extra: ".rodata.extra",
     bss: ".bss",
+    rodata_str1_1: ".rodata.str1.1",
     kconfig: ".kconfig",
   },
   progs: {
@@ -193,7 +194,8 @@ const SKELETON: SkeletonDescriptor = {
         ["out_cr_a", 308, 4],
         ["out_cd_a", 312, 8],
         ["out_hz", 320, 4],
-        ["runs", 324, 4],
+        ["out_lit", 324, 16],
+        ["runs", 340, 4],
       ],
     },
     kconfig: {
@@ -227,6 +229,8 @@ export interface SkelGlobalsMaps {
   readonly rodata_extra: BpfMap;
   /** ARRAY map of section .bss */
   readonly bss: BpfMap;
+  /** ARRAY map of section .rodata.str1.1 */
+  readonly rodata_str1_1: BpfMap;
   /** ARRAY map of section .kconfig */
   readonly kconfig: BpfMap;
 }
@@ -564,18 +568,32 @@ export class SkelGlobalsBss {
     this.#s.c();
   }
 
-  /** `__u32 runs;` (offset 324, 4 bytes) */
+  /** `char out_lit[16];` (offset 324, 16 bytes) */
+  get out_lit(): string {
+    return getCstr(this.#s.r(), 324, 16);
+  }
+  set out_lit(v: string) {
+    setCstr(this.#s.w("out_lit"), 324, 16, v, "out_lit");
+    this.#s.c();
+  }
+
+  /** `__u32 runs;` (offset 340, 4 bytes) */
   get runs(): number {
-    return this.#s.r().getUint32(324, true);
+    return this.#s.r().getUint32(340, true);
   }
   set runs(v: number) {
-    this.#s.w("runs").setUint32(324, v, true);
+    this.#s.w("runs").setUint32(340, v, true);
     this.#s.c();
   }
 
   /** `char out_rname[8];` (offset 272, 8 bytes) */
   get out_rname_bytes(): ArrayView<number> {
     return arrayView(this.#s, 272, E.u8, 8, "out_rname_bytes");
+  }
+
+  /** `char out_lit[16];` (offset 324, 16 bytes) */
+  get out_lit_bytes(): ArrayView<number> {
+    return arrayView(this.#s, 324, E.u8, 16, "out_lit_bytes");
   }
 }
 
