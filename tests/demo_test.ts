@@ -490,3 +490,36 @@ test(
     assert.match(r.stderr, /^error: .*EPERM.*; run as root \(or with CAP_BPF and CAP_PERFMON\)$/m);
   },
 );
+
+test(
+  "opensnoop hands over every traced open once, intact, while the ring buffer wraps",
+  SLOW,
+  (t) => {
+    if (!requireKernel(t)) return;
+    requireOpensnoop();
+    const dir = mkdtempSync(join(tmpdir(), "tsbpf-opensnoop-"));
+    const missing = join(dir, "missing");
+    // as fast as a shell opens: far more records than the 1 MiB ring holds (about 3,300)
+    const script = 'while :; do read x < "$1"; done 2>/dev/null';
+    const child = spawn("sh", ["-c", script, "sh", missing], { stdio: "ignore" });
+    try {
+      const [cmd, pre] = runtimeCommand(OPENSNOOP);
+      const { events, summary } = parseJsonRun(
+        run(cmd, [...pre, "--seconds", "2", "--json", "--pid", String(child.pid)]),
+        "opensnoop under load",
+      );
+      assert.ok(events.length > 5000, `only ${events.length} events: the ring did not wrap`);
+      for (const e of events) {
+        assert.ok(
+          e.pid === child.pid && e.path === missing && e.err === "ENOENT" && e.comm === "sh",
+          `a record read wrong: ${JSON.stringify(e)}`,
+        );
+      }
+      // each counted open reached user space once, or was counted lost when the ring was full
+      assert.equal(events.length + summary.lost, summary.events);
+    } finally {
+      child.kill("SIGKILL");
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
