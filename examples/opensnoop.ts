@@ -43,9 +43,9 @@ log2 histogram of the open latency.
   --pid PID      trace only this process (thread group id)
   --comm COMM    trace only commands named COMM (the kernel keeps 15 bytes of a name)
   --failed       only failed opens
-  --seconds N    stop after N seconds (default: run until Ctrl-C)
+  --seconds N    stop after N seconds (default 0: run until Ctrl-C)
   --json         one JSON object per line: each event, then the summary
-  --demo         also open ${"/proc/self/comm"} and a missing file every 100 ms, so that this
+  --demo         also open /proc/self/comm and a missing file every 100 ms, so that this
                  process's own opens show up
   -h, --help     this text`;
 
