@@ -7,8 +7,10 @@
  *
  * The producer page and the data area are read-only, so they are read with plain loads, never
  * `Atomics` (JavaScriptCore may implement an atomic 64-bit load with a locked read-modify-write,
- * which faults on a read-only page). On x86-64 and arm64 the kernel's release stores pair with the
- * data dependency from the header to the record; positions are read as two halves until stable.
+ * which faults on a read-only page: Bun crashed so). That is sound on x86-64, which keeps loads in
+ * order (the producer position, then the header, then the record, each published by the kernel with a
+ * release store); a weakly ordered CPU (arm64) needs acquire loads, which the library's own ring
+ * buffer should provide. Positions are read as two 32-bit halves until stable.
  *
  * The names follow libbpf (`add`, `poll`, `consume`) so that the examples can switch to the
  * library's `RingBuffer` without other changes.
