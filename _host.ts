@@ -237,8 +237,9 @@ let current: Host | undefined;
  * @throws {Error} on a runtime with neither Deno's API nor `process.getBuiltinModule`.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { host } from "./_host.ts";
- * console.assert(host().exists("/proc/self"));
+ * assert(host().exists("/proc/self"));
  * ```
  */
 export function host(): Host {

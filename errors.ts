@@ -16,9 +16,10 @@ export interface BpfErrorOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { BpfError } from "./errors.ts";
  * const e = new BpfError("Something failed");
- * console.assert(e instanceof Error && e.name === "BpfError");
+ * assert(e instanceof Error && e.name === "BpfError");
  * ```
  */
 export class BpfError extends Error {
@@ -35,9 +36,10 @@ export class BpfError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ElfError } from "./errors.ts";
  * const e = new ElfError("Section header table out of range", { offset: 64 });
- * console.assert(e.offset === 64);
+ * assert(e.offset === 64);
  * ```
  */
 export class ElfError extends BpfError {
@@ -58,9 +60,10 @@ export class ElfError extends BpfError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { BtfError } from "./errors.ts";
  * const e = new BtfError("Type 7 refers to missing type 900", { typeId: 7 });
- * console.assert(e.typeId === 7);
+ * assert(e.typeId === 7);
  * ```
  */
 export class BtfError extends BpfError {
@@ -84,9 +87,10 @@ export class BtfError extends BpfError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { RelocationError } from "./errors.ts";
  * const e = new RelocationError("Unknown map", { program: "p", section: "xdp", insn: 3 });
- * console.assert(e.insn === 3);
+ * assert(e.insn === 3);
  * ```
  */
 export class RelocationError extends BpfError {
@@ -115,9 +119,10 @@ export class RelocationError extends BpfError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SyscallError } from "./errors.ts";
  * const e = new SyscallError("BPF_MAP_CREATE failed", { call: "bpf(BPF_MAP_CREATE)", errno: 1, code: "EPERM" });
- * console.assert(e.code === "EPERM");
+ * assert(e.code === "EPERM");
  * ```
  */
 export class SyscallError extends BpfError {
@@ -147,9 +152,10 @@ export class SyscallError extends BpfError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { VerifierError } from "./errors.ts";
  * const e = new VerifierError({ program: "p", section: "xdp", errno: 13, code: "EACCES", log: "R0 !read_ok\n" });
- * console.assert(e.message.includes("R0 !read_ok"));
+ * assert(e.message.includes("R0 !read_ok"));
  * ```
  */
 export class VerifierError extends SyscallError {
@@ -219,7 +225,9 @@ export function cannotRead(path: string, cause: unknown): BpfError {
 }
 
 // C0 controls, DEL and C1 controls: what a terminal may act on (ESC sequences, CSI, bell...).
+// deno-lint-ignore no-control-regex
 const CONTROL = /[\x00-\x1f\x7f-\x9f]/g;
+// deno-lint-ignore no-control-regex
 const CONTROL_BUT_LINES = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/g;
 
 /**
@@ -247,7 +255,24 @@ export function escapeControl(text: string, opts: { keepLines?: boolean } = {}):
   );
 }
 
-/** The last `max` non-empty lines of a verifier log, without the closing statistics lines. */
+/**
+ * The last `max` non-empty lines of a verifier log, without the closing statistics lines.
+ *
+ * @param log the verifier's log.
+ * @param max how many lines at most.
+ * @returns the lines, oldest first.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { verifierLogTail } from "./errors.ts";
+ * const log = "0: R1=ctx() R10=fp0\n1: (85) call unknown#12345\ninvalid func unknown#12345\n" +
+ *   "processed 2 insns (limit 1000000) max_states_per_insn 0 total_states 0\n";
+ * assert.deepEqual(verifierLogTail(log, 2), [
+ *   "1: (85) call unknown#12345",
+ *   "invalid func unknown#12345",
+ * ]);
+ * ```
+ */
 export function verifierLogTail(log: string, max: number): string[] {
   const lines = log.split("\n").map((l) => l.trimEnd()).filter((l) => l.length > 0);
   while (
@@ -266,9 +291,10 @@ export function verifierLogTail(log: string, max: number): string[] {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NotSupportedError } from "./errors.ts";
  * const e = new NotSupportedError("kprobe PMU", "Kprobes are not built into this kernel");
- * console.assert(e.feature === "kprobe PMU");
+ * assert(e.feature === "kprobe PMU");
  * ```
  */
 export class NotSupportedError extends BpfError {

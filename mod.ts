@@ -17,19 +17,21 @@
  * Live features need root (or CAP_BPF) and Deno (`-A`: FFI, and reads under /sys) or Bun.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { BpfObject } from "./mod.ts";
  * using obj = BpfObject.open("tests/bpf/build/net.bpf.o");
  * obj.load();
  * const tag = obj.program("xdp_pass").info().tag;
- * console.assert(/^[0-9a-f]{16}$/.test(tag));
+ * assert.match(tag, /^[0-9a-f]{16}$/);
  * ```
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { open } from "./mod.ts";
  * const spec = open("tests/bpf/build/maps.bpf.o");
- * console.assert(spec.maps.some((m) => m.name === "ringbuf_map"));
+ * assert(spec.maps.some((m) => m.name === "ringbuf_map"));
  * spec.btf?.close();
  * ```
  *
@@ -43,10 +45,22 @@ export type {
   MapSpec,
   ObjectSpec,
   ProgramSpec,
+  RelocKind,
+  RelocSpec,
+  SectionDef,
+  StructOpsSpec,
   VarSpec,
 } from "./spec/types.ts";
-export { Btf } from "./btf/btf.ts";
-export { BtfExt } from "./btf/ext.ts";
+export type {
+  ElfFile,
+  ElfRel,
+  ElfRelSection,
+  ElfSection,
+  ElfSegment,
+  ElfSymbol,
+} from "./spec/elf.ts";
+export { Btf, type BtfHeader, type BtfOptions } from "./btf/btf.ts";
+export * from "./btf/types.ts";
 export {
   type Codec,
   codecByName,
@@ -57,7 +71,16 @@ export {
   codecShape,
   type TypedArrayName,
 } from "./btf/codec.ts";
-export { btfToC, btfToCBytes, CDumper, writeBtfAsC } from "./gen/c_dump.ts";
+export { type BtfCoreRelo, BtfExt, type BtfFuncInfo, type BtfLineInfo } from "./btf/ext.ts";
+export {
+  type BtfBlobSource,
+  btfToC,
+  btfToCBytes,
+  CDumper,
+  type CDumpOptions,
+  type EmitTypeDeclOptions,
+  writeBtfAsC,
+} from "./gen/c_dump.ts";
 export { genSkeleton, type GenSkeletonOptions } from "./gen/skeleton.ts";
 export {
   arrayElem,
@@ -89,12 +112,26 @@ export {
   BpfObject,
   type ObjectLoadOptions,
   type ObjectOpenOptions,
+  type ObjectState,
   type PrintFn,
   type PrintLevel,
   setPrint,
 } from "./live/object.ts";
 export { BpfMap } from "./live/map.ts";
+export {
+  type RecordDecoder,
+  RingBuffer,
+  type RingCallback,
+  type RingMapRef,
+  type UserRecord,
+  UserRingBuffer,
+} from "./live/ringbuf.ts";
+export { PerfBuffer, type PerfBufferOptions } from "./live/perfbuf.ts";
 export { getSys, setSys } from "./ffi/runtime.ts";
-export { type FaultHooks, type Sys, withFaults } from "./ffi/sys.ts";
+export { type FaultHooks, type Sys, type Uname, withFaults } from "./ffi/sys.ts";
+export type { Arch } from "./ffi/symbols.ts";
+export { Fd, type FdLike } from "./ffi/fd.ts";
+export type { LinkInfo, ProgInfo, TestRunOptions, TestRunResult } from "./ffi/bpf.ts";
+export { Attr, type Field, type Layout, LINK_INFO } from "./ffi/bpf_attr.ts";
 export { BpfProgram } from "./live/program.ts";
 export * from "./link/mod.ts";

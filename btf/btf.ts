@@ -158,11 +158,12 @@ function elfBtfSection(u8: Uint8Array, base: number, len: number): CoreBuf | und
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Btf } from "./btf.ts";
  * import { BtfKind } from "./types.ts";
  * const vmlinux = Btf.kernel();
  * const id = vmlinux.findByName("task_struct", BtfKind.Struct);
- * console.assert(id > 0 && vmlinux.size(id) > 0);
+ * assert(id > 0 && vmlinux.size(id) > 0);
  * ```
  */
 export class Btf {
@@ -252,10 +253,11 @@ export class Btf {
    * @throws {BtfError} When the blob is malformed; the error names the type id or offset.
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Btf } from "./btf.ts";
    * const k = Btf.kernel();
    * using copy = Btf.parse(k.rawBytes());
-   * console.assert(copy.typeCount === k.typeCount);
+   * assert(copy.typeCount === k.typeCount);
    * ```
    */
   static parse(bytes: Uint8Array, opts: BtfOptions = {}): Btf {
@@ -275,9 +277,10 @@ export class Btf {
    * @throws {BtfError} When it holds no BTF or malformed BTF.
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Btf } from "./btf.ts";
    * using btf = Btf.load("/sys/kernel/btf/vmlinux");
-   * console.assert(btf.typeCount > 1);
+   * assert(btf.typeCount > 1);
    * ```
    */
   static load(path: string, opts: BtfOptions = {}): Btf {
@@ -322,8 +325,9 @@ export class Btf {
    * @throws {BpfError} When the kernel has no BTF (CONFIG_DEBUG_INFO_BTF).
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Btf } from "./btf.ts";
-   * console.assert(Btf.kernel() === Btf.kernel());
+   * assert(Btf.kernel() === Btf.kernel());
    * ```
    */
   static kernel(source?: KernelBtfSource): Btf {
@@ -367,12 +371,13 @@ export class Btf {
    * @throws {BpfError} When the module has no BTF or is not loaded.
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Btf } from "./btf.ts";
    * import { readdirSync } from "node:fs";
    * const mod = readdirSync("/sys/kernel/btf").find((n) => n !== "vmlinux");
    * if (mod !== undefined) {
    *   using m = Btf.kernelModule(mod);
-   *   console.assert(m.startId === Btf.kernel().typeCount);
+   *   assert(m.startId === Btf.kernel().typeCount);
    * }
    * ```
    */
@@ -420,9 +425,10 @@ export class Btf {
    * @throws {BtfError} When `id` is out of range.
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Btf } from "./btf.ts";
    * const k = Btf.kernel();
-   * console.assert(k.str(k.nameOff(1)) === k.name(1));
+   * assert(k.str(k.nameOff(1)) === k.name(1));
    * ```
    */
   nameOff(id: number): number {
@@ -435,9 +441,10 @@ export class Btf {
    * @returns A copy of the header.
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Btf } from "./btf.ts";
    * const k = Btf.kernel();
-   * console.assert(k.header().version === 1);
+   * assert(k.header().version === 1);
    * ```
    */
   header(): BtfHeader {
@@ -451,10 +458,11 @@ export class Btf {
    * @throws {BtfError} When `id` is out of range.
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Btf } from "./btf.ts";
    * import { BtfKind } from "./types.ts";
    * const k = Btf.kernel();
-   * console.assert(k.kind(k.findByName("task_struct")) === BtfKind.Struct);
+   * assert(k.kind(k.findByName("task_struct")) === BtfKind.Struct);
    * ```
    */
   kind(id: number): BtfKind {
@@ -470,10 +478,11 @@ export class Btf {
    * @throws {BtfError} When `id` is out of range.
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Btf } from "./btf.ts";
    * import { BtfKind } from "./types.ts";
    * const k = Btf.kernel();
-   * console.assert(k.name(k.findByName("pid_t", BtfKind.Typedef)) === "pid_t");
+   * assert(k.name(k.findByName("pid_t", BtfKind.Typedef)) === "pid_t");
    * ```
    */
   name(id: number): string {
@@ -488,10 +497,11 @@ export class Btf {
    * @throws {BtfError} When `id` is out of range.
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Btf } from "./btf.ts";
    * import { BtfKind } from "./types.ts";
    * const k = Btf.kernel();
-   * console.assert(k.vlen(k.findByName("list_head", BtfKind.Struct)) === 2);
+   * assert(k.vlen(k.findByName("list_head", BtfKind.Struct)) === 2);
    * ```
    */
   vlen(id: number): number {
@@ -505,9 +515,10 @@ export class Btf {
    * @throws {BtfError} When `id` is out of range.
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Btf } from "./btf.ts";
    * const k = Btf.kernel();
-   * console.assert(typeof k.kflag(1) === "boolean");
+   * assert(typeof k.kflag(1) === "boolean");
    * ```
    */
   kflag(id: number): boolean {
@@ -521,10 +532,11 @@ export class Btf {
    * @throws {BtfError} When `id` is out of range.
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Btf } from "./btf.ts";
    * import { BtfKind } from "./types.ts";
    * const k = Btf.kernel();
-   * console.assert(k.size(k.findByName("list_head", BtfKind.Struct)) === 16);
+   * assert(k.size(k.findByName("list_head", BtfKind.Struct)) === 16);
    * ```
    */
   size(id: number): number {
@@ -538,10 +550,11 @@ export class Btf {
    * @throws {BtfError} When `id` is out of range.
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Btf } from "./btf.ts";
    * import { BtfKind } from "./types.ts";
    * const k = Btf.kernel();
-   * console.assert(k.kind(k.refType(k.findByName("pid_t", BtfKind.Typedef))) !== BtfKind.Unknown);
+   * assert(k.kind(k.refType(k.findByName("pid_t", BtfKind.Typedef))) !== BtfKind.Unknown);
    * ```
    */
   refType(id: number): number {
@@ -595,9 +608,10 @@ export class Btf {
    * @returns True when {@linkcode Btf.str} can decode it.
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Btf } from "./btf.ts";
    * const k = Btf.kernel();
-   * console.assert(k.hasStr(0) && !k.hasStr(-1));
+   * assert(k.hasStr(0) && !k.hasStr(-1));
    * ```
    */
   hasStr(offset: number): boolean {
@@ -611,11 +625,12 @@ export class Btf {
    * @throws {BtfError} When `id` is out of range.
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Btf } from "./btf.ts";
    * import { BtfKind } from "./types.ts";
    * const k = Btf.kernel();
    * const t = k.type(k.findByName("list_head", BtfKind.Struct));
-   * console.assert(t.kind === BtfKind.Struct && t.members[0].name === "next");
+   * assert(t.kind === BtfKind.Struct && t.members[0].name === "next");
    * ```
    */
   type(id: number): BtfType {
@@ -738,9 +753,10 @@ export class Btf {
    * @returns The id, or -1 when there is none.
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Btf } from "./btf.ts";
    * import { BtfKind } from "./types.ts";
-   * console.assert(Btf.kernel().findByName("no such type", BtfKind.Struct) === -1);
+   * assert(Btf.kernel().findByName("no such type", BtfKind.Struct) === -1);
    * ```
    */
   findByName(name: string, kind?: BtfKind): number {
@@ -763,9 +779,10 @@ export class Btf {
    * @returns The ids, possibly none.
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Btf } from "./btf.ts";
    * const k = Btf.kernel();
-   * console.assert(k.findAllByName("task_struct").includes(k.findByName("task_struct")));
+   * assert(k.findAllByName("task_struct").includes(k.findByName("task_struct")));
    * ```
    */
   findAllByName(name: string, kind?: BtfKind): number[] {
@@ -792,10 +809,11 @@ export class Btf {
    * @throws {BtfError} For a type without a size (void, FUNC, FWD), an overflow, or a loop.
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Btf } from "./btf.ts";
    * import { BtfKind } from "./types.ts";
    * const k = Btf.kernel();
-   * console.assert(k.resolveSize(k.findByName("pid_t", BtfKind.Typedef)) === 4);
+   * assert(k.resolveSize(k.findByName("pid_t", BtfKind.Typedef)) === 4);
    * ```
    */
   resolveSize(id: number): number {
@@ -814,10 +832,11 @@ export class Btf {
    * @throws {BtfError} For a type without an alignment, or a loop.
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Btf } from "./btf.ts";
    * import { BtfKind } from "./types.ts";
    * const k = Btf.kernel();
-   * console.assert(k.alignOf(k.findByName("list_head", BtfKind.Struct)) === 8);
+   * assert(k.alignOf(k.findByName("list_head", BtfKind.Struct)) === 8);
    * ```
    */
   alignOf(id: number): number {
@@ -836,11 +855,12 @@ export class Btf {
    * @throws {BtfError} On a loop or an id out of range.
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Btf } from "./btf.ts";
    * import { BtfKind } from "./types.ts";
    * const k = Btf.kernel();
    * const pid = k.findByName("pid_t", BtfKind.Typedef);
-   * console.assert(k.kind(k.skipModsAndTypedefs(pid)) === BtfKind.Int);
+   * assert(k.kind(k.skipModsAndTypedefs(pid)) === BtfKind.Int);
    * ```
    */
   skipModsAndTypedefs(id: number): number {
@@ -865,8 +885,9 @@ export class Btf {
    * @returns The bytes.
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Btf } from "./btf.ts";
-   * console.assert(Btf.kernel().rawBytes()[0] === 0x9f);
+   * assert(Btf.kernel().rawBytes()[0] === 0x9f);
    * ```
    */
   rawBytes(): Uint8Array {
@@ -878,10 +899,12 @@ export class Btf {
    * Frees the core's tables and the blob. Safe to call twice; using the Btf afterwards throws.
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Btf } from "./btf.ts";
    * const b = Btf.parse(Btf.kernel().rawBytes());
    * b.close();
-   * b.close();
+   * b.close(); // safe
+   * assert.throws(() => b.kind(1)); // closed
    * ```
    */
   close(): void {

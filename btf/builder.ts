@@ -45,6 +45,7 @@ const HEADER_LEN = 24;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Btf, BtfBuilder, BtfKind } from "./mod.ts";
  * const b = new BtfBuilder();
  * const int = b.int("int", 4, { signed: true });
@@ -53,7 +54,7 @@ const HEADER_LEN = 24;
  *   { name: "b", type: int, bitOffset: 32 },
  * ]);
  * using btf = Btf.parse(b.build());
- * console.assert(btf.kind(pair) === BtfKind.Struct && btf.resolveSize(pair) === 8);
+ * assert(btf.kind(pair) === BtfKind.Struct && btf.resolveSize(pair) === 8);
  * ```
  */
 export class BtfBuilder {
@@ -85,8 +86,9 @@ export class BtfBuilder {
    * @returns The u32 word.
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { BtfBuilder } from "./builder.ts";
-   * console.assert(BtfBuilder.info(4, 2, true) === 0x84000002);
+   * assert(BtfBuilder.info(4, 2, true) === 0x84000002);
    * ```
    */
   static info(kind: number, vlen: number, kflag = false): number {
@@ -380,11 +382,12 @@ export class BtfBuilder {
  * @returns The member.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { BtfBuilder, member } from "./builder.ts";
  * const b = new BtfBuilder();
  * const int = b.int("int", 4, { signed: true });
  * const flags = b.struct("flags", 4, [member("a", int, 0, 3), member("b", int, 3, 5)]);
- * console.assert(flags === 2);
+ * assert(flags === 2);
  * ```
  */
 export function member(name: string, type: number, bitOffset: number, bitSize = 0): MemberSpec {

@@ -50,6 +50,7 @@ export interface BtfCoreRelo {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { BtfExt } from "./ext.ts";
  * import { Btf } from "./btf.ts";
  * // Normally both come from an object's .BTF and .BTF.ext sections; this is an empty .BTF.ext.
@@ -59,7 +60,7 @@ export interface BtfCoreRelo {
  * dv.setUint8(2, 1);
  * dv.setUint32(4, 32, true);
  * const ext = BtfExt.parse(bytes, Btf.kernel());
- * console.assert(ext.funcInfo.size === 0 && ext.coreRelos.size === 0);
+ * assert(ext.funcInfo.size === 0 && ext.coreRelos.size === 0);
  * ```
  */
 export class BtfExt {
@@ -87,14 +88,15 @@ export class BtfExt {
    * @throws {BtfError} When the blob is malformed (names the offset at fault).
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { BtfExt } from "./ext.ts";
    * import { Btf } from "./btf.ts";
    * import { BtfError } from "../errors.ts";
    * try {
    *   BtfExt.parse(new Uint8Array(4), Btf.kernel());
-   *   console.assert(false);
+   *   assert(false);
    * } catch (e) {
-   *   console.assert(e instanceof BtfError);
+   *   assert(e instanceof BtfError);
    * }
    * ```
    */

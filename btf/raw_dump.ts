@@ -30,10 +30,11 @@ function quoted(btf: Btf, nameOff: number): string {
  * @returns The text, ending with a newline (empty for a BTF with no types).
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Btf } from "./btf.ts";
  * import { dumpRaw } from "./raw_dump.ts";
  * const text = dumpRaw(Btf.kernel());
- * console.assert(text.startsWith("[1] "));
+ * assert(text.startsWith("[1] "));
  * ```
  */
 export function dumpRaw(btf: Btf): string {

@@ -100,7 +100,7 @@ export interface BtfVarSecinfo {
 }
 
 /** Fields common to every decoded type. */
-interface BtfTypeBase {
+export interface BtfTypeBase {
   /** The type id. */
   id: number;
   /** The name, "" when anonymous. */

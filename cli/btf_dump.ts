@@ -27,8 +27,9 @@ const SYSFS = "/sys/kernel/btf/";
  * @throws {BpfError} When the file cannot be read or holds no valid BTF (the CLI prints it).
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { main } from "./btf_dump.ts";
- * console.assert((await main(["--help"])) === 0);
+ * assert((await main(["--help"])) === 0);
  * ```
  */
 export async function main(argv: string[]): Promise<number> {

@@ -77,9 +77,11 @@ export interface LoadedProgramJson {
  * @param argv the arguments after `object load`.
  * @returns the exit status: 0 loaded, 1 the load failed, 2 bad usage.
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { main } from "./object_load.ts";
- * const code = await main(["tests/bpf/build/net.bpf.o", "--json"]);
+ * const code = await main(["tests/bpf/build/net.bpf.o", "--json"]); // prints each program's id and tag
+ * assert.equal(code, 0);
  * ```
  */
 export async function main(argv: string[]): Promise<number> {

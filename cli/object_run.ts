@@ -74,11 +74,12 @@ export interface ObjectRunJson {
  * @returns the text.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatObjectRun } from "./object_run.ts";
  * const t = formatObjectRun({
  *   programs: [{ name: "p", section: "tp/a/b", autoAttach: true, attached: true, error: null, runCount: 3 }],
  * });
- * console.assert(t.includes("attached, 3 runs"));
+ * assert(t.includes("attached, 3 runs"));
  * ```
  */
 export function formatObjectRun(doc: ObjectRunJson): string {
@@ -103,8 +104,11 @@ export function formatObjectRun(doc: ObjectRunJson): string {
  * @returns the exit status: 0 when at least one program attached, 1 when the object did not load
  *   or no program attached, 2 for bad usage.
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { main } from "./object_run.ts";
  * const status = await main(["tests/bpf/build/tracing.bpf.o", "--seconds", "1"]);
+ * assert.equal(status, 0);
  * ```
  */
 export async function main(argv: string[]): Promise<number> {

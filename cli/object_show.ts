@@ -65,8 +65,16 @@ export interface ObjectShowJson {
  * @param id A type id (0 is `void`).
  * @returns A readable C type name.
  * @example
- * ```ts ignore
- * cTypeName(spec.btf!, spec.datasecs[0].vars[0].btfTypeId); // "int"
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { cTypeName } from "./object_show.ts";
+ * import { open } from "../spec/open.ts";
+ * import { BtfKind } from "../btf/types.ts";
+ * const spec = open("tests/bpf/build/maps.bpf.o");
+ * const btf = spec.btf!;
+ * assert.equal(cTypeName(btf, btf.findByName("int", BtfKind.Int)), "int");
+ * assert.equal(cTypeName(btf, 0), "void");
+ * btf.close();
  * ```
  */
 export function cTypeName(btf: Btf, id: number, depth = 0): string {
@@ -120,10 +128,14 @@ export function cTypeName(btf: Btf, id: number, depth = 0): string {
  * @param spec An opened object.
  * @returns The document (see the module doc).
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { objectShowJson } from "./object_show.ts";
  * import { open } from "../spec/open.ts";
- * const doc = objectShowJson(open("prog.bpf.o"));
- * console.log(doc.programs[0].type);
+ * const spec = open("tests/bpf/build/net.bpf.o");
+ * const doc = objectShowJson(spec);
+ * assert.equal(doc.programs.find((p) => p.name === "xdp_pass")?.type, "xdp");
+ * spec.btf?.close();
  * ```
  */
 export function objectShowJson(spec: ObjectSpec): ObjectShowJson {
@@ -174,9 +186,10 @@ function table(rows: string[][], indent: string): string {
  * @returns Text with a section per kind of thing.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatObjectShow } from "./object_show.ts";
  * const text = formatObjectShow({ programs: [], maps: [], datasecs: [] });
- * console.assert(text.includes("programs: none"));
+ * assert(text.includes("programs: none"));
  * ```
  */
 export function formatObjectShow(doc: ObjectShowJson): string {
@@ -240,9 +253,10 @@ Shows the programs, maps and data sections of a BPF object file, as libbpf would
  * @returns The exit status: 0, or 2 for a usage error.
  * @throws {BpfError} When the file cannot be read as a BPF object (cli.ts prints it).
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { main } from "./object_show.ts";
- * await main(["tests/bpf/build/maps.bpf.o", "--json"]);
+ * assert.equal(await main(["tests/bpf/build/maps.bpf.o", "--json"]), 0);
  * ```
  */
 export async function main(argv: string[]): Promise<number> {

@@ -23,6 +23,68 @@ interface BunFfi {
   read: { i32(ptr: number, offset: number): number };
 }
 
+// The code of a waiter thread: it blocks in epoll_wait (its own binding of libc), retries when a
+// signal interrupts it, and posts back the count (or -errno) and the events it got.
+const WAITER_SOURCE = `
+const { dlopen, ptr, read } = process.getBuiltinModule("bun:ffi");
+const libc = dlopen("libc.so.6", {
+  epoll_wait: { args: ["i32", "ptr", "i32", "i32"], returns: "i32" },
+  __errno_location: { args: [], returns: "ptr" },
+});
+self.onmessage = (m) => {
+  const { epfd, max, timeout, size } = m.data;
+  const buf = new Uint8Array(Math.max(1, max * size));
+  let n;
+  for (;;) {
+    n = libc.symbols.epoll_wait(epfd, ptr(buf), max, timeout);
+    if (n >= 0) break;
+    const errno = read.i32(libc.symbols.__errno_location(), 0);
+    if (errno !== 4) { n = -errno; break; } // EINTR: wait again
+  }
+  postMessage({ n, buf });
+};
+`;
+
+interface Waiter {
+  worker: Worker & { ref?(): void; unref?(): void };
+  done?: (r: { n: number; buf: Uint8Array }) => void;
+}
+
+/**
+ * epoll_wait off the JavaScript thread on Bun: each pending wait blocks in a worker thread of its
+ * own (taken from a pool), so timers and I/O go on and the wait ends when the epoll fd has events,
+ * not on a timer. Idle workers stay for the next wait (a worker takes ~3 ms to start; its event
+ * loop holds an epoll fd and an eventfd) and do not hold the process open.
+ */
+function epollWaiters(
+  eventSize: number,
+): (epfd: number, ev: Uint8Array, max: number, timeout: number) => Promise<number> {
+  const idle: Waiter[] = [];
+  let url: string | undefined;
+  const make = (): Waiter => {
+    url ??= URL.createObjectURL(new Blob([WAITER_SOURCE], { type: "text/javascript" }));
+    const w: Waiter = { worker: new Worker(url) };
+    w.worker.onmessage = (m: MessageEvent) => {
+      const done = w.done;
+      w.done = undefined;
+      w.worker.unref?.();
+      idle.push(w);
+      done?.(m.data);
+    };
+    return w;
+  };
+  return (epfd, ev, max, timeout) =>
+    new Promise<number>((resolve) => {
+      const w = idle.pop() ?? make();
+      w.worker.ref?.();
+      w.done = ({ n, buf }) => {
+        if (n > 0) ev.set(buf.subarray(0, Math.min(ev.length, n * eventSize)));
+        resolve(n < 0 ? -1 : n);
+      };
+      w.worker.postMessage({ epfd, max, timeout, size: eventSize });
+    });
+}
+
 /**
  * Opens libc and returns the Bun implementation of {@linkcode Sys}. Binds the `open` group of the
  * symbol table now and the rest on first use.
@@ -47,6 +109,7 @@ export function bunSys(): Sys {
   };
   return makeSys("bun", arch, {
     ...libcCalls(s),
+    epoll_wait_async: epollWaiters(arch === "x86_64" ? 12 : 16),
     errno: () => ffi.read.i32(Number(s.__errno_location()), 0),
     view: (addr, len) => ffi.toArrayBuffer(Number(addr), 0, len),
     ptrOf,

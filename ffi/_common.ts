@@ -31,7 +31,7 @@ export interface RawLibc {
     a6: bigint,
   ): number;
   epoll_wait(epfd: number, ev: Uint8Array, max: number, timeout: number): number;
-  /** epoll_wait off the JavaScript thread (Deno's nonblocking FFI), or undefined (Bun). */
+  /** epoll_wait off the JavaScript thread (Deno's nonblocking FFI, a worker thread on Bun). */
   epoll_wait_async?(epfd: number, ev: Uint8Array, max: number, timeout: number): Promise<number>;
   if_nametoindex(name: Uint8Array): number;
   sysconf(name: number): number;
@@ -201,6 +201,9 @@ export function makeSys(runtime: string, arch: Arch, c: RawLibc): Sys {
         scb([p], nr.openat, u64(Libc.AT_FDCWD), addr(p), u64(flags), u64(mode)),
       );
     },
+    eventfd(initval, flags) {
+      return check("eventfd2", sc(nr.eventfd2, u64(initval), u64(flags)));
+    },
     epollCreate(flags) {
       return check("epoll_create1", sc(nr.epoll_create1, u64(flags)));
     },
@@ -219,7 +222,7 @@ export function makeSys(runtime: string, arch: Arch, c: RawLibc): Sys {
         // errno belongs to the helper thread: ask again without waiting to learn the error.
         return n >= 0 ? n : check("epoll_wait", c.epoll_wait(epfd, events, max, 0));
       }
-      // No way to block off-thread: poll without waiting, sleeping a little longer each round.
+      // No way to block off-thread (another runtime): poll, sleeping a little longer each round.
       const deadline = timeoutMs < 0 ? Infinity : Date.now() + timeoutMs;
       for (let nap = 1;; nap = Math.min(nap * 2, 32)) {
         const n = check("epoll_wait", c.epoll_wait(epfd, events, max, 0));

@@ -112,9 +112,13 @@ export interface MapCreateOptions {
  * @returns the new map's fd.
  * @throws {SyscallError} `bpf(BPF_MAP_CREATE)` failed.
  * @example
- * ```ts ignore
- * import { mapCreate } from "./bpf.ts";
- * using fd = mapCreate({ type: 2, keySize: 4, valueSize: 8, maxEntries: 16, name: "counts" });
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { mapCreate, mapLookup, mapUpdate } from "./bpf.ts";
+ * using fd = mapCreate({ type: 2, keySize: 4, valueSize: 8, maxEntries: 16, name: "counts" }); // ARRAY
+ * mapUpdate(fd, new Uint8Array(4), new Uint8Array([7, 0, 0, 0, 0, 0, 0, 0]));
+ * const value = new Uint8Array(8);
+ * assert(mapLookup(fd, new Uint8Array(4), value) && value[0] === 7);
  * ```
  */
 export function mapCreate(o: MapCreateOptions): Fd {

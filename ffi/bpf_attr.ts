@@ -564,9 +564,10 @@ export const PERF_EVENT_ATTR = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Attr, MAP_CREATE } from "./bpf_attr.ts";
  * const a = new Attr(MAP_CREATE).set("map_type", 2).set("key_size", 4);
- * console.assert(a.bytes.length === MAP_CREATE.size && a.get("key_size") === 4);
+ * assert(a.bytes.length === MAP_CREATE.size && a.get("key_size") === 4);
  * ```
  */
 export class Attr<F extends Record<string, Field>> {

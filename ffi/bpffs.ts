@@ -20,9 +20,11 @@ function unescapeMount(s: string): string {
  * @param path an absolute directory path, without a trailing slash.
  * @returns true when a bpffs is mounted exactly there.
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { isBpffs } from "./bpffs.ts";
- * console.log(isBpffs("/sys/fs/bpf"));
+ * assert(!isBpffs("/proc"));
+ * // /sys/fs/bpf is bpffs once something mounted it (ensureBpffs() does).
  * ```
  */
 export function isBpffs(path: string = BPFFS_DEFAULT): boolean {
@@ -43,9 +45,11 @@ export function isBpffs(path: string = BPFFS_DEFAULT): boolean {
  * @throws {SyscallError} `mount` failed (EPERM without CAP_SYS_ADMIN, ENOENT for a missing
  *   directory).
  * @example
- * ```ts ignore
- * import { ensureBpffs } from "./bpffs.ts";
- * ensureBpffs();
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ensureBpffs, isBpffs } from "./bpffs.ts";
+ * ensureBpffs(); // a no-op when it is mounted already
+ * assert(isBpffs("/sys/fs/bpf"));
  * ```
  */
 export function ensureBpffs(path: string = BPFFS_DEFAULT): boolean {

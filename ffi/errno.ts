@@ -172,8 +172,9 @@ BY_NAME.set("ENOTSUP", 95);
  * @returns the name, such as `EPERM`, or `E<number>` when the number is unknown.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { errnoName } from "./errno.ts";
- * console.assert(errnoName(22) === "EINVAL");
+ * assert(errnoName(22) === "EINVAL");
  * ```
  */
 export function errnoName(errno: number): string {
@@ -187,8 +188,9 @@ export function errnoName(errno: number): string {
  * @returns the description, or `Unknown error <number>`.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { errnoDescription } from "./errno.ts";
- * console.assert(errnoDescription(1) === "Operation not permitted");
+ * assert(errnoDescription(1) === "Operation not permitted");
  * ```
  */
 export function errnoDescription(errno: number): string {
@@ -202,8 +204,9 @@ export function errnoDescription(errno: number): string {
  * @returns the number, or -1 when the name is unknown.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { errnoNumber } from "./errno.ts";
- * console.assert(errnoNumber("ENOENT") === 2);
+ * assert(errnoNumber("ENOENT") === 2);
  * ```
  */
 export function errnoNumber(name: string): number {

@@ -35,9 +35,16 @@ const backstop = new FinalizationRegistry<number>((fd) => {
  * @param on whether to record stacks.
  * @example
  * ```ts
- * import { traceFds } from "./fd.ts";
+ * import assert from "node:assert/strict";
+ * import { openFds, traceFds } from "./fd.ts";
+ * import { mapCreate } from "./bpf.ts";
  * traceFds(true);
- * traceFds(false);
+ * try {
+ *   using fd = mapCreate({ type: 2, keySize: 4, valueSize: 4, maxEntries: 1 });
+ *   assert.match(openFds().find((t) => t.fd === fd.value)!.stack, /mapCreate/);
+ * } finally {
+ *   traceFds(false);
+ * }
  * ```
  */
 export function traceFds(on: boolean): void {
@@ -50,8 +57,13 @@ export function traceFds(on: boolean): void {
  * @returns one entry per open fd, oldest first.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { openFds } from "./fd.ts";
- * console.assert(Array.isArray(openFds()));
+ * import { mapCreate } from "./bpf.ts";
+ * const fd = mapCreate({ type: 2, keySize: 4, valueSize: 4, maxEntries: 1 });
+ * assert(openFds().some((t) => t.fd === fd.value));
+ * fd.close();
+ * assert(!openFds().some((t) => t.fd === fd.value));
  * ```
  */
 export function openFds(): TrackedFd[] {
@@ -63,10 +75,13 @@ export function openFds(): TrackedFd[] {
  * `FinalizationRegistry` closes fds that were dropped without `close()`, as a backstop only.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { mapCreate } from "./bpf.ts";
- * using fd = mapCreate({ type: 2, keySize: 4, valueSize: 4, maxEntries: 1 });
- * console.log(fd.value);
+ * const fd = mapCreate({ type: 2, keySize: 4, valueSize: 4, maxEntries: 1 });
+ * assert(fd.value > 2);
+ * fd.close();
+ * fd.close(); // safe: the second close does nothing
  * ```
  */
 export class Fd {

@@ -6,10 +6,13 @@
  * Lifecycle: every function that makes an fd returns an {@linkcode Fd}; the caller closes it.
  *
  * @example
- * ```ts ignore
- * import { BpfMapType, mapCreate, mapUpdate } from "./mod.ts";
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { BpfMapType, mapCreate, mapLookup, mapUpdate } from "./mod.ts";
  * using map = mapCreate({ type: BpfMapType.BPF_MAP_TYPE_ARRAY, keySize: 4, valueSize: 4, maxEntries: 1 });
  * mapUpdate(map, new Uint8Array(4), new Uint8Array([1, 0, 0, 0]));
+ * const value = new Uint8Array(4);
+ * assert(mapLookup(map, new Uint8Array(4), value) && value[0] === 1);
  * ```
  *
  * @module

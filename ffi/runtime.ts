@@ -21,9 +21,11 @@ export { runtimeName };
  * @throws {BpfError} on Deno without the FFI permission: run with `-A` (`--allow-ffi` alone cannot read /sys).
  * @throws {NotSupportedError} on a runtime other than Deno or Bun.
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import process from "node:process";
  * import { getSys } from "./runtime.ts";
- * console.log(getSys().getpid());
+ * assert.equal(getSys().getpid(), process.pid);
  * ```
  */
 export function getSys(): Sys {
@@ -64,6 +66,20 @@ export function getSys(): Sys {
  *
  * @param sys the entry point to use from now on.
  * @returns the one it replaced.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { getSys, setSys } from "./runtime.ts";
+ * import { withFaults } from "./sys.ts";
+ * const real = getSys();
+ * const old = setSys(withFaults(real, {}));
+ * try {
+ *   assert.match(getSys().runtime, /^faulty\(/);
+ * } finally {
+ *   setSys(old);
+ * }
+ * assert.equal(getSys(), real);
+ * ```
  */
 export function setSys(sys: Sys | undefined): Sys | undefined {
   const old = current;

@@ -44,8 +44,9 @@ export interface FfiSymbol {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LIBC_SYMBOLS } from "./symbols.ts";
- * console.assert(LIBC_SYMBOLS.if_nametoindex.parameters.length === 1);
+ * assert(LIBC_SYMBOLS.if_nametoindex.parameters.length === 1);
  * ```
  */
 export const LIBC_SYMBOLS = {
@@ -121,8 +122,9 @@ const BUN_KIND = {
  * @returns one entry per libc function, with Deno's type names.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { denoSymbols } from "./symbols.ts";
- * console.assert(denoSymbols().epoll_wait.parameters[1] === "buffer");
+ * assert(denoSymbols().epoll_wait.parameters[1] === "buffer");
  * ```
  */
 export function denoSymbols(group?: FfiGroup): Record<
@@ -156,8 +158,9 @@ export type BlockingName = typeof BLOCKING[number];
  * @returns one entry per libc function, with Bun's type names.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { bunSymbols } from "./symbols.ts";
- * console.assert(bunSymbols().epoll_wait.args[1] === "ptr");
+ * assert(bunSymbols().epoll_wait.args[1] === "ptr");
  * ```
  */
 export function bunSymbols(
@@ -188,8 +191,9 @@ function mapTable(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SYSCALL_NUMBERS } from "./symbols.ts";
- * console.assert(SYSCALL_NUMBERS.x86_64.bpf === 321);
+ * assert(SYSCALL_NUMBERS.x86_64.bpf === 321);
  * ```
  */
 export const SYSCALL_NUMBERS = {
@@ -214,6 +218,7 @@ export const SYSCALL_NUMBERS = {
     bind: 49,
     setsockopt: 54,
     getpid: 39,
+    eventfd2: 290,
   },
   aarch64: {
     bpf: 280,
@@ -236,8 +241,9 @@ export const SYSCALL_NUMBERS = {
     bind: 200,
     setsockopt: 208,
     getpid: 172,
+    eventfd2: 19,
   },
-} as const;
+} as const satisfies Record<Arch, Record<string, number>>;
 
 /** A CPU architecture tsbpf runs on. */
-export type Arch = keyof typeof SYSCALL_NUMBERS;
+export type Arch = "x86_64" | "aarch64";

@@ -25,9 +25,10 @@ export function bpfCmdName(cmd: number): string {
  * @returns the error, with `call`, `errno` and `code` set.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { syscallError } from "./sys.ts";
  * const e = syscallError("close", 9);
- * console.assert(e.code === "EBADF" && e.message.startsWith("close failed: EBADF"));
+ * assert(e.code === "EBADF" && e.message.startsWith("close failed: EBADF"));
  * ```
  */
 export function syscallError(call: string, errno: number, hint?: string): SyscallError {
@@ -106,6 +107,8 @@ export interface Sys {
   write(fd: number, buf: Uint8Array): number;
   /** `openat(AT_FDCWD, path, flags, mode)`; returns the fd. */
   open(path: string, flags: number, mode?: number): number;
+  /** `eventfd2(initval, flags)`; returns the fd (EFD_CLOEXEC and EFD_NONBLOCK are 0x80000, 0x800). */
+  eventfd(initval: number, flags: number): number;
   /** `epoll_create1(flags)`; returns the fd. */
   epollCreate(flags: number): number;
   /** `epoll_ctl(epfd, op, fd, {events, data})`. */
@@ -117,8 +120,10 @@ export interface Sys {
   epollWait(epfd: number, events: Uint8Array, timeoutMs: number): number;
   /**
    * `epoll_wait` without blocking the JavaScript thread: on Deno the call runs on a helper thread
-   * (nonblocking FFI); on Bun it polls without waiting, sleeping up to 32 ms between rounds.
-   * Resolves with the number of events written (0 on timeout). Leave `events` alone until then.
+   * (nonblocking FFI); on Bun in a worker thread. Either way it returns when the epoll fd has
+   * events (or at the timeout), and timers and I/O go on meanwhile. Resolves with the number of
+   * events written (0 on timeout). Leave `events` alone until then. To end a wait early, make one
+   * of the fds in the set ready (an eventfd): closing the epoll fd does not end a wait.
    */
   epollWaitAsync(epfd: number, events: Uint8Array, timeoutMs: number): Promise<number>;
   /** `mount(source, target, fstype, flags, data)`. */
@@ -200,11 +205,17 @@ export function decodeEpollEvents(
  * it and is safe to call twice; after it, `bytes` must not be used (the view would fault).
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { mapCreate, mapLookup } from "./bpf.ts";
  * import { getSys } from "./runtime.ts";
  * import { Mapping } from "./sys.ts";
- * using m = Mapping.map(getSys(), fd, 4096, { write: true });
- * m.bytes[0] = 1;
+ * // An ARRAY map made with BPF_F_MMAPABLE: its values are the mapped bytes.
+ * using fd = mapCreate({ type: 2, keySize: 4, valueSize: 8, maxEntries: 1, flags: 1024 });
+ * using m = Mapping.map(getSys(), fd.value, 4096, { write: true });
+ * m.bytes[0] = 42;
+ * const value = new Uint8Array(8);
+ * assert(mapLookup(fd, new Uint8Array(4), value) && value[0] === 42);
  * ```
  */
 export class Mapping {
@@ -292,11 +303,23 @@ export interface FaultHooks {
  * @param hooks which calls to fail.
  * @returns the wrapped entry point; `runtime` is `faulty(<inner>)`.
  * @example
- * ```ts ignore
- * import { getSys } from "./runtime.ts";
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { SyscallError } from "../errors.ts";
+ * import { mapCreate } from "./bpf.ts";
+ * import { getSys, setSys } from "./runtime.ts";
  * import { withFaults } from "./sys.ts";
- * // The second BPF_MAP_CREATE fails with ENOMEM.
- * const sys = withFaults(getSys(), { bpf: (cmd, n) => (cmd === 0 && n === 2 ? 12 : undefined) });
+ * // The second BPF_MAP_CREATE (command 0) fails with ENOMEM (12).
+ * const old = setSys(withFaults(getSys(), { bpf: (cmd, n) => (cmd === 0 && n === 2 ? 12 : undefined) }));
+ * try {
+ *   using first = mapCreate({ type: 2, keySize: 4, valueSize: 4, maxEntries: 1 });
+ *   assert.throws(
+ *     () => mapCreate({ type: 2, keySize: 4, valueSize: 4, maxEntries: 1 }),
+ *     (e) => e instanceof SyscallError && e.code === "ENOMEM",
+ *   );
+ * } finally {
+ *   setSys(old);
+ * }
  * ```
  */
 export function withFaults(sys: Sys, hooks: FaultHooks): Sys {
@@ -345,8 +368,11 @@ const sink: { value: unknown } = { value: undefined };
  * @param values anything.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { keepAlive } from "./sys.ts";
- * keepAlive(new Uint8Array(8));
+ * const buf = new Uint8Array(8);
+ * // ... pass buf's address to a system call, then:
+ * assert.equal(keepAlive(buf), undefined); // buf stayed reachable until here
  * ```
  */
 export function keepAlive(...values: unknown[]): void {

@@ -62,6 +62,12 @@ function parseSource(src: BtfBlobSource, owned: Btf[]): Btf {
 
 const enc = new TextEncoder();
 
+/** Options of {@linkcode CDumper} and {@linkcode btfToC}. */
+export interface CDumpOptions {
+  /** The most C text one call may make, in bytes (default and most 256 MiB, least 64 KiB). */
+  maxBytes?: number;
+}
+
 /**
  * Prints BTF types as C, keeping libbpf's per-dumper state: which types were already emitted or
  * forward-declared, and which unique name (`foo___2`) each type got. Names are given in the order
@@ -70,19 +76,14 @@ const enc = new TextEncoder();
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Btf } from "../btf/btf.ts";
  * import { CDumper } from "./c_dump.ts";
  * const d = new CDumper(Btf.kernel());
  * const id = Btf.kernel().findByName("task_struct");
- * console.assert(d.emitTypeDecl(id, "t") === "struct task_struct t");
+ * assert(d.emitTypeDecl(id, "t") === "struct task_struct t");
  * ```
  */
-/** Options of {@linkcode CDumper} and {@linkcode btfToC}. */
-export interface CDumpOptions {
-  /** The most C text one call may make, in bytes (default and most 256 MiB, least 64 KiB). */
-  maxBytes?: number;
-}
-
 export class CDumper {
   readonly #core: Core;
   readonly #owned: Btf[] = [];
@@ -132,11 +133,12 @@ export class CDumper {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Btf } from "../btf/btf.ts";
    * import { CDumper } from "./c_dump.ts";
    * const btf = Btf.kernel();
    * const text = new CDumper(btf).dumpType(btf.findByName("list_head"));
-   * console.assert(text.includes("struct list_head {"));
+   * assert(text.includes("struct list_head {"));
    * ```
    */
   dumpType(id: number): string {
@@ -159,11 +161,12 @@ export class CDumper {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Btf } from "../btf/btf.ts";
    * import { CDumper } from "./c_dump.ts";
    * const btf = Btf.kernel();
    * const d = new CDumper(btf);
-   * console.assert(d.emitTypeDecl(btf.findByName("u32"), "x") === "u32 x");
+   * assert(d.emitTypeDecl(btf.findByName("u32"), "x") === "u32 x");
    * ```
    */
   emitTypeDecl(id: number, varName: string, opts?: EmitTypeDeclOptions): string {
@@ -273,10 +276,11 @@ export class CDumper {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Btf } from "../btf/btf.ts";
  * import { btfToC } from "./c_dump.ts";
  * const h = btfToC(Btf.kernel());
- * console.assert(h.startsWith("#ifndef __VMLINUX_H__\n"));
+ * assert(h.startsWith("#ifndef __VMLINUX_H__\n"));
  * ```
  */
 export function btfToC(btf: BtfBlobSource, opts: CDumpOptions = {}): string {
@@ -293,10 +297,11 @@ export function btfToC(btf: BtfBlobSource, opts: CDumpOptions = {}): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Btf } from "../btf/btf.ts";
  * import { btfToCBytes } from "./c_dump.ts";
  * const h = btfToCBytes(Btf.kernel());
- * console.assert(h[0] === 0x23); // "#"
+ * assert(h[0] === 0x23); // "#"
  * ```
  */
 export function btfToCBytes(btf: BtfBlobSource): Uint8Array {
@@ -316,13 +321,14 @@ export function btfToCBytes(btf: BtfBlobSource): Uint8Array {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Btf } from "../btf/btf.ts";
  * import { writeBtfAsC } from "./c_dump.ts";
  * let size = 0;
  * await writeBtfAsC(Btf.kernel(), (bytes) => {
  *   size = bytes.length;
  * });
- * console.assert(size > 0);
+ * assert(size > 0);
  * ```
  */
 export async function writeBtfAsC(

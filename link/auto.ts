@@ -26,8 +26,15 @@ import { attachUsdt, parseUsdtTarget } from "./usdt.ts";
  * @param spec the program's spec.
  * @returns true when {@linkcode attachProgram} would try to attach it.
  * @example
- * ```ts ignore
- * console.log(canAutoAttach(obj.spec.programs[0]));
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { canAutoAttach } from "./auto.ts";
+ * import { open } from "../spec/open.ts";
+ * const spec = open("tests/bpf/build/tracing.bpf.o");
+ * const p = (name: string) => spec.programs.find((x) => x.name === name)!;
+ * assert(canAutoAttach(p("tp_write"))); // tp/syscalls/sys_enter_write names its target
+ * assert(!canAutoAttach(p("uprobe_add"))); // a bare "uprobe" section does not
+ * spec.btf?.close();
  * ```
  */
 export function canAutoAttach(spec: ProgramSpec): boolean {
@@ -60,8 +67,15 @@ export function canAutoAttach(spec: ProgramSpec): boolean {
  *   not auto-attach this kind yet.
  * @throws {BpfError} {SyscallError} the attach failed.
  * @example
- * ```ts ignore
- * using link = attachProgram({ fd, name, section, spec });
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { attachProgram } from "./auto.ts";
+ * import { BpfObject } from "../live/object.ts";
+ * using obj = BpfObject.open("tests/bpf/build/maps.bpf.o");
+ * obj.load();
+ * const spec = obj.spec.programs.find((p) => p.name === "touch_maps")!;
+ * using link = attachProgram({ fd: obj.program("touch_maps").fd, name: spec.name, section: spec.section, spec });
+ * assert.equal(link?.kind, "tracepoint");
  * ```
  */
 export function attachProgram(prog: ProgramRef & { spec: ProgramSpec }): BpfLink | undefined {
@@ -172,8 +186,16 @@ function named(prog: ProgramRef, e: unknown): Error {
  * @param obj a loaded object.
  * @returns one result per loaded program, in spec order.
  * @example
- * ```ts ignore
- * for (const r of attachEach(obj)) console.log(r.name, r.link !== undefined, r.error?.message);
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { attachEach, detachAll } from "./auto.ts";
+ * import { BpfObject } from "../live/object.ts";
+ * using obj = BpfObject.open("tests/bpf/build/maps.bpf.o");
+ * obj.load();
+ * const results = attachEach(obj);
+ * for (const r of results) console.log(r.name, r.link !== undefined, r.error?.message);
+ * assert(results.some((r) => r.name === "touch_maps" && r.link !== undefined));
+ * detachAll(results.flatMap((r) => (r.link ? [r.link] : [])));
  * ```
  */
 export function attachEach(obj: AttachableObject): AttachResult[] {
@@ -208,9 +230,18 @@ export function attachEach(obj: AttachableObject): AttachResult[] {
  * @returns the links by program name (programs with nothing to auto-attach are absent).
  * @throws {BpfError} {NotSupportedError} {SyscallError} the first failure, naming the program.
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { attachAll, detachAll } from "./auto.ts";
+ * import { BpfObject } from "../live/object.ts";
+ * using obj = BpfObject.open("tests/bpf/build/maps.bpf.o");
+ * obj.load();
  * const links = attachAll(obj);
- * try { ... } finally { detachAll(links); }
+ * try {
+ *   assert.deepEqual([...links.keys()], ["touch_maps"]);
+ * } finally {
+ *   detachAll(links);
+ * }
  * ```
  */
 export function attachAll(obj: AttachableObject): Map<string, BpfLink> {
@@ -241,8 +272,15 @@ export function attachAll(obj: AttachableObject): Map<string, BpfLink> {
  * @param links the links, as returned by {@linkcode attachAll} or in any iterable.
  * @throws the first error, after every link was closed.
  * @example
- * ```ts ignore
- * detachAll(attachAll(obj));
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { attachAll, detachAll } from "./auto.ts";
+ * import { BpfObject } from "../live/object.ts";
+ * using obj = BpfObject.open("tests/bpf/build/maps.bpf.o");
+ * obj.load();
+ * const links = attachAll(obj);
+ * detachAll(links);
+ * assert([...links.values()].every((l) => l.closed));
  * ```
  */
 export function detachAll(links: Iterable<BpfLink> | ReadonlyMap<string, BpfLink>): void {

@@ -31,8 +31,9 @@ export interface CgroupOptions {
  * @throws {BpfError} unknown name.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { attachTypeValue } from "./cgroup.ts";
- * console.assert(attachTypeValue("CGROUP_INET_INGRESS") === 0);
+ * assert(attachTypeValue("CGROUP_INET_INGRESS") === 0);
  * ```
  */
 export function attachTypeValue(name: string): number {
@@ -54,8 +55,23 @@ export function attachTypeValue(name: string): number {
  * @throws {BpfError} the program has no attach type, or the path cannot be opened.
  * @throws {SyscallError} the kernel refused.
  * @example
- * ```ts ignore
- * using link = attachCgroup(prog, "/sys/fs/cgroup/unified/test");
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { mkdtempSync, readFileSync, rmdirSync } from "node:fs";
+ * import { attachCgroup } from "./cgroup.ts";
+ * import { BpfObject } from "../live/object.ts";
+ * // A new cgroup under the cgroup2 hierarchy, removed at the end.
+ * const root = readFileSync("/proc/self/mounts", "utf8").split("\n").map((l) => l.split(" "))
+ *   .find((f) => f[2] === "cgroup2")![1];
+ * const cgroup = mkdtempSync(`${root}/tsbpf-doc-`);
+ * try {
+ *   using obj = BpfObject.open("tests/bpf/build/net.bpf.o");
+ *   obj.load();
+ *   using link = attachCgroup(obj.program("cgroup_egress"), cgroup);
+ *   assert.equal(link.kind, "cgroup");
+ * } finally {
+ *   rmdirSync(cgroup);
+ * }
  * ```
  */
 export function attachCgroup(

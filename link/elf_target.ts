@@ -25,8 +25,13 @@ const PT_LOAD = 1;
  * @returns the file offset.
  * @throws {BpfError} no loadable segment contains the address.
  * @example
- * ```ts ignore
- * const off = addrToFileOffset(readElf("/bin/true", { native: true }), 0x1234);
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { addrToFileOffset, findFunctionSymbol } from "./elf_target.ts";
+ * import { readElf } from "../spec/elf.ts";
+ * const elf = readElf("tests/bin/build/uprobe_target", { native: true });
+ * const off = addrToFileOffset(elf, findFunctionSymbol(elf, "tsbpf_add").value);
+ * assert(off > 0);
  * ```
  */
 export function addrToFileOffset(elf: ElfFile, addr: number): number {
@@ -53,8 +58,12 @@ function baseName(sym: string): string {
  * @returns the symbol.
  * @throws {BpfError} no such function, or two different global definitions.
  * @example
- * ```ts ignore
- * const sym = findFunctionSymbol(readElf("/bin/bash", { native: true }), "main");
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { findFunctionSymbol } from "./elf_target.ts";
+ * import { readElf } from "../spec/elf.ts";
+ * const sym = findFunctionSymbol(readElf("tests/bin/build/uprobe_target", { native: true }), "tsbpf_add");
+ * assert(sym.name === "tsbpf_add" && sym.value > 0);
  * ```
  */
 export function findFunctionSymbol(elf: ElfFile, name: string): ElfSymbol {
@@ -94,8 +103,10 @@ export function findFunctionSymbol(elf: ElfFile, name: string): ElfSymbol {
  * @throws {BpfError} the function is missing.
  * @throws {ElfError} the file is not a readable x86-64/aarch64 ELF.
  * @example
- * ```ts ignore
- * console.log(functionFileOffset(resolveBinaryPath("libc.so.6"), "malloc"));
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { functionFileOffset, resolveBinaryPath } from "./elf_target.ts";
+ * assert(functionFileOffset(resolveBinaryPath("libc.so.6"), "malloc") > 0);
  * ```
  */
 export function functionFileOffset(path: string, func: string, offset = 0): number {
@@ -133,8 +144,10 @@ function readable(p: string): boolean {
  * @returns an absolute (or as given) path that exists.
  * @throws {BpfError} nothing found.
  * @example
- * ```ts ignore
- * console.log(resolveBinaryPath("libc.so.6")); // /lib/x86_64-linux-gnu/libc.so.6
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { resolveBinaryPath } from "./elf_target.ts";
+ * assert.match(resolveBinaryPath("libc.so.6"), /^\/.*\/libc\.so\.6$/); // /lib/x86_64-linux-gnu/libc.so.6
  * ```
  */
 export function resolveBinaryPath(name: string): string {
@@ -166,8 +179,9 @@ export function resolveBinaryPath(name: string): string {
  * @throws {BpfError} the target has no `:`.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseUprobeTarget } from "./elf_target.ts";
- * console.assert(parseUprobeTarget("libc.so.6:malloc+4").offset === 4);
+ * assert(parseUprobeTarget("libc.so.6:malloc+4").offset === 4);
  * ```
  */
 export function parseUprobeTarget(

@@ -28,9 +28,14 @@ export interface IterOptions {
  * @returns the link; read it with {@linkcode readIter} or {@linkcode readIterBytes}.
  * @throws {SyscallError} the kernel refused.
  * @example
- * ```ts ignore
- * using link = attachIter(prog);
- * console.log(readIter(link));
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { attachIter, readIter } from "./iter.ts";
+ * import { BpfObject } from "../live/object.ts";
+ * using obj = BpfObject.open("tests/bpf/build/iter.bpf.o");
+ * obj.load();
+ * using link = attachIter(obj.program("dump_task")); // iter/task: one line per task
+ * assert.match(readIter(link), /^tgid pid comm\n/);
  * ```
  */
 export function attachIter(prog: ProgramRef, opts: IterOptions = {}): BpfLink {
@@ -102,8 +107,15 @@ function readAll(fd: Fd): Uint8Array {
  * @returns everything the program wrote.
  * @throws {SyscallError} the kernel refused.
  * @example
- * ```ts ignore
- * const bytes = readIterBytes(attachIter(prog));
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { attachIter, readIterBytes } from "./iter.ts";
+ * import { BpfObject } from "../live/object.ts";
+ * using obj = BpfObject.open("tests/bpf/build/iter.bpf.o");
+ * obj.load();
+ * using link = attachIter(obj.program("dump_task"));
+ * const bytes = readIterBytes(link);
+ * assert(bytes.length > 0);
  * ```
  */
 export function readIterBytes(link: BpfLink): Uint8Array {
@@ -122,8 +134,15 @@ export function readIterBytes(link: BpfLink): Uint8Array {
  * @returns the text.
  * @throws {SyscallError} the kernel refused.
  * @example
- * ```ts ignore
- * console.log(readIter(attachIter(prog)));
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import process from "node:process";
+ * import { attachIter, readIter } from "./iter.ts";
+ * import { BpfObject } from "../live/object.ts";
+ * using obj = BpfObject.open("tests/bpf/build/iter.bpf.o");
+ * obj.load();
+ * using link = attachIter(obj.program("dump_task"));
+ * assert.match(readIter(link), new RegExp(`^${process.pid} ${process.pid} `, "m"));
  * ```
  */
 export function readIter(link: BpfLink): string {

@@ -57,8 +57,20 @@ function kprobesAvailable(): boolean {
  * @throws {NotSupportedError} the kernel has no kprobes.
  * @throws {SyscallError} the kernel refused the probe (ENOENT: no such function).
  * @example
- * ```ts ignore
- * using link = attachKprobe(prog, "do_unlinkat");
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { attachKprobe } from "./kprobe.ts";
+ * import { NotSupportedError } from "../errors.ts";
+ * import { BpfObject } from "../live/object.ts";
+ * using obj = BpfObject.open("tests/bpf/build/kprobe.bpf.o");
+ * obj.load();
+ * try {
+ *   using link = attachKprobe(obj.program("kprobe_openat"), "do_sys_openat2");
+ *   assert.equal(link.kind, "kprobe");
+ * } catch (e) {
+ *   // A kernel built without kprobes says so.
+ *   assert(e instanceof NotSupportedError && e.feature === "kprobes", String(e));
+ * }
  * ```
  */
 export function attachKprobe(prog: ProgramRef, func: string, opts: KprobeOptions = {}): BpfLink {
@@ -103,8 +115,10 @@ let syscallPrefix: string | undefined;
  * @param name the system call (`openat`).
  * @returns the function name.
  * @example
- * ```ts ignore
- * console.log(syscallFunction("openat")); // __x64_sys_openat
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { syscallFunction } from "./kprobe.ts";
+ * assert.match(syscallFunction("openat"), /^(__x64_sys_|__arm64_sys_|sys_)openat$/); // __x64_sys_openat
  * ```
  */
 export function syscallFunction(name: string): string {
@@ -130,8 +144,20 @@ export function syscallFunction(name: string): string {
  * @returns the link.
  * @throws {NotSupportedError} the kernel has no kprobes.
  * @example
- * ```ts ignore
- * using link = attachKsyscall(prog, "getpid");
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { attachKsyscall } from "./kprobe.ts";
+ * import { NotSupportedError } from "../errors.ts";
+ * import { BpfObject } from "../live/object.ts";
+ * using obj = BpfObject.open("tests/bpf/build/kprobe.bpf.o");
+ * obj.load();
+ * try {
+ *   using link = attachKsyscall(obj.program("ksyscall_getpid"), "getpid");
+ *   assert.equal(link.kind, "kprobe");
+ * } catch (e) {
+ *   // A kernel built without kprobes says so.
+ *   assert(e instanceof NotSupportedError && e.feature === "kprobes", String(e));
+ * }
  * ```
  */
 export function attachKsyscall(
@@ -151,8 +177,17 @@ export function attachKsyscall(
  * @param pattern a glob with `*` and `?`.
  * @returns the names, without duplicates, in file order.
  * @example
- * ```ts ignore
- * console.log(matchKernelFunctions("tcp_v4_*"));
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { matchKernelFunctions } from "./kprobe.ts";
+ * import { NotSupportedError } from "../errors.ts";
+ * try {
+ *   const names = matchKernelFunctions("do_sys_open*");
+ *   assert(names.length > 0 && names.every((n) => n.startsWith("do_sys_open")));
+ * } catch (e) {
+ *   // A kernel without the function tracer has no list of traceable functions.
+ *   assert(e instanceof NotSupportedError, String(e));
+ * }
  * ```
  */
 export function matchKernelFunctions(pattern: string): string[] {
@@ -198,8 +233,20 @@ export interface KprobeMultiOptions {
  * @throws {NotSupportedError} the kernel has no fprobe-based kprobe.multi (EOPNOTSUPP).
  * @throws {BpfError} the glob matched nothing.
  * @example
- * ```ts ignore
- * using link = attachKprobeMulti(prog, "tcp_v4_*");
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { attachKprobeMulti } from "./kprobe.ts";
+ * import { NotSupportedError, SyscallError } from "../errors.ts";
+ * import { BpfObject } from "../live/object.ts";
+ * using obj = BpfObject.open("tests/bpf/build/attach_netns.bpf.o");
+ * obj.load();
+ * try {
+ *   using link = attachKprobeMulti(obj.program("kmulti"), "do_nanosleep*");
+ *   assert(link.fd > 0);
+ * } catch (e) {
+ *   // A kernel without fprobe (CONFIG_FPROBE) refuses kprobe.multi links.
+ *   assert(e instanceof NotSupportedError || e instanceof SyscallError, String(e));
+ * }
  * ```
  */
 export function attachKprobeMulti(

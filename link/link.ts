@@ -51,8 +51,9 @@ export interface ProgramRef {
  * @returns the name without `BPF_`.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { attachTypeName } from "./link.ts";
- * console.assert(attachTypeName({ fd: 3, expectedAttachType: 46 }) === "TCX_INGRESS");
+ * assert(attachTypeName({ fd: 3, expectedAttachType: 46 }) === "TCX_INGRESS");
  * ```
  */
 export function attachTypeName(p: ProgramRef): string {
@@ -71,8 +72,9 @@ export function attachTypeName(p: ProgramRef): string {
  * @returns the name without `BPF_PROG_TYPE_`.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { progTypeName } from "./link.ts";
- * console.assert(progTypeName({ fd: 3, type: 6 }) === "XDP");
+ * assert(progTypeName({ fd: 3, type: 6 }) === "XDP");
  * ```
  */
 export function progTypeName(p: ProgramRef): string {
@@ -85,8 +87,9 @@ export function progTypeName(p: ProgramRef): string {
  * The program a link was made for: name and section, for messages and reports.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { progLabel } from "./link.ts";
- * console.assert(progLabel({ fd: 3, name: "p", section: "xdp" }) === "'p' (section xdp)");
+ * assert(progLabel({ fd: 3, name: "p", section: "xdp" }) === "'p' (section xdp)");
  * ```
  */
 export function progLabel(p: ProgramRef): string {
@@ -141,10 +144,23 @@ const LINK_TYPE_KIND: Record<number, string> = {
  * `attach()` made).
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import process from "node:process";
+ * import { BpfLink } from "./link.ts";
  * import { attachTracepoint } from "./tracepoint.ts";
- * using link = attachTracepoint(prog, "syscalls", "sys_enter_write");
- * link.pin("/sys/fs/bpf/my_link");
+ * import { BpfObject } from "../live/object.ts";
+ * using obj = BpfObject.open("tests/bpf/build/maps.bpf.o");
+ * obj.load();
+ * using link = attachTracepoint(obj.program("touch_maps"), "syscalls", "sys_enter_write");
+ * const path = `/sys/fs/bpf/tsbpf-test-doc-link-${process.pid}`;
+ * link.pin(path);
+ * try {
+ *   using again = BpfLink.open(path); // the same link, from bpffs
+ *   assert.equal(again.info().id, link.info().id);
+ * } finally {
+ *   link.unpin();
+ * }
  * ```
  */
 export class BpfLink {
@@ -187,9 +203,23 @@ export class BpfLink {
    * @returns the link.
    * @throws {SyscallError} nothing is pinned there (ENOENT) or it is not a link.
    * @example
-   * ```ts ignore
-   * using link = BpfLink.open("/sys/fs/bpf/my_link");
-   * console.log(link.info().progId);
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import process from "node:process";
+   * import { BpfLink } from "./link.ts";
+   * import { attachTracepoint } from "./tracepoint.ts";
+   * import { BpfObject } from "../live/object.ts";
+   * using obj = BpfObject.open("tests/bpf/build/maps.bpf.o");
+   * obj.load();
+   * using made = attachTracepoint(obj.program("touch_maps"), "syscalls", "sys_enter_write");
+   * const path = `/sys/fs/bpf/tsbpf-test-doc-open-${process.pid}`;
+   * made.pin(path);
+   * try {
+   *   using link = BpfLink.open(path);
+   *   assert.equal(link.info().progId, obj.program("touch_maps").info().id);
+   * } finally {
+   *   made.unpin();
+   * }
    * ```
    */
   static open(path: string): BpfLink {
@@ -403,8 +433,19 @@ export class BpfLink {
  *
  * @param links the links.
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { closeAll } from "./link.ts";
+ * import { attachTracepoint } from "./tracepoint.ts";
+ * import { BpfObject } from "../live/object.ts";
+ * using a = BpfObject.open("tests/bpf/build/maps.bpf.o");
+ * using b = BpfObject.open("tests/bpf/build/globals.bpf.o");
+ * a.load();
+ * b.load();
+ * const linkA = attachTracepoint(a.program("touch_maps"), "syscalls", "sys_enter_write");
+ * const linkB = attachTracepoint(b.program("use_globals"), "syscalls", "sys_enter_write");
  * closeAll([linkA, linkB]);
+ * assert(linkA.closed && linkB.closed);
  * ```
  */
 export function closeAll(links: Iterable<BpfLink>): void {
@@ -423,8 +464,9 @@ export function closeAll(links: Iterable<BpfLink>): void {
  * Whether an error is a {@linkcode SyscallError} with one of the errno names.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isErrno } from "./link.ts";
- * console.assert(!isErrno(new Error("x"), "EPERM"));
+ * assert(!isErrno(new Error("x"), "EPERM"));
  * ```
  */
 export function isErrno(e: unknown, ...codes: string[]): e is SyscallError {
@@ -439,8 +481,14 @@ export function isErrno(e: unknown, ...codes: string[]): e is SyscallError {
  * @returns an fd the caller owns.
  * @throws {SyscallError} the kernel refused.
  * @example
- * ```ts ignore
- * using fd = holdProgram(prog);
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { holdProgram } from "./link.ts";
+ * import { BpfObject } from "../live/object.ts";
+ * using obj = BpfObject.open("tests/bpf/build/net.bpf.o");
+ * obj.load();
+ * using fd = holdProgram(obj.program("xdp_pass"));
+ * assert(fd.value !== obj.program("xdp_pass").fd);
  * ```
  */
 export function holdProgram(prog: ProgramRef): Fd {

@@ -31,6 +31,8 @@ export interface PerfEventOptions {
   flagBits?: bigint;
   /** wakeup_events. */
   wakeupEvents?: number;
+  /** sample_type (`Perf.PERF_SAMPLE_RAW`...). Default 0. */
+  sampleType?: bigint;
   /** The process (-1: every process; default -1). */
   pid?: number;
   /** The CPU (-1: every CPU, only with a pid; default 0 when pid is -1, else -1). */
@@ -46,9 +48,17 @@ export interface PerfEventOptions {
  * @returns the event's fd; the caller owns it.
  * @throws {SyscallError} `perf_event_open` failed.
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { perfEventOpen } from "./perf_event.ts";
  * import { Perf } from "../ffi/constants.ts";
- * using fd = perfEventOpen({ type: Perf.PERF_TYPE_SOFTWARE, config: Perf.PERF_COUNT_SW_CPU_CLOCK, sampleFreq: 99, cpu: 0 });
+ * using fd = perfEventOpen({
+ *   type: Perf.PERF_TYPE_SOFTWARE,
+ *   config: Perf.PERF_COUNT_SW_CPU_CLOCK,
+ *   sampleFreq: 99,
+ *   cpu: 0,
+ * });
+ * assert(fd.value > 0);
  * ```
  */
 export function perfEventOpen(o: PerfEventOptions): Fd {
@@ -58,7 +68,8 @@ export function perfEventOpen(o: PerfEventOptions): Fd {
     .set("config", BigInt(o.config))
     .set("config1", o.config1 ?? 0n)
     .set("config2", o.config2 ?? 0n)
-    .set("wakeup_events", o.wakeupEvents ?? 0);
+    .set("wakeup_events", o.wakeupEvents ?? 0)
+    .set("sample_type", o.sampleType ?? 0n);
   let bits = o.flagBits ?? 0n;
   if (o.sampleFreq !== undefined) {
     a.set("sample_freq", o.sampleFreq);
@@ -99,8 +110,15 @@ export interface AttachPerfEventOptions {
  * @returns the link.
  * @throws {SyscallError} both mechanisms failed.
  * @example
- * ```ts ignore
- * using link = attachPerfEvent(prog, perfEventOpen({ type: 1, config: 0, sampleFreq: 99 }));
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { attachPerfEvent, perfEventOpen } from "./perf_event.ts";
+ * import { BpfObject } from "../live/object.ts";
+ * using obj = BpfObject.open("tests/bpf/build/tracing.bpf.o");
+ * obj.load();
+ * // software cpu-clock on CPU 0; the link owns the perf event fd
+ * using link = attachPerfEvent(obj.program("perf_sample"), perfEventOpen({ type: 1, config: 0, sampleFreq: 99 }));
+ * assert.equal(link.kind, "perf_event");
  * ```
  */
 export function attachPerfEvent(
@@ -186,8 +204,9 @@ export function attachPerfEvent(
  * @returns the CPU numbers, ascending.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { onlineCpus } from "./perf_event.ts";
- * console.assert(onlineCpus().length >= 1);
+ * assert(onlineCpus().length >= 1);
  * ```
  */
 export function onlineCpus(): number[] {
@@ -242,8 +261,14 @@ export interface AllCpusOptions {
  * @throws {NotSupportedError} the event does not exist here (hardware events in a VM).
  * @throws {SyscallError} opening or attaching failed; nothing stays open.
  * @example
- * ```ts ignore
- * using link = attachPerfEventAllCpus(prog, "cpu-clock", { sampleFreq: 99 });
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { attachPerfEventAllCpus, onlineCpus } from "./perf_event.ts";
+ * import { BpfObject } from "../live/object.ts";
+ * using obj = BpfObject.open("tests/bpf/build/tracing.bpf.o");
+ * obj.load();
+ * using link = attachPerfEventAllCpus(obj.program("perf_sample"), "cpu-clock", { sampleFreq: 99 });
+ * assert.equal(link.children.length, onlineCpus().length);
  * ```
  */
 export function attachPerfEventAllCpus(

@@ -20,8 +20,11 @@ export interface ProbePmu {
  * @param name `kprobe` or `uprobe`.
  * @returns the PMU, or undefined.
  * @example
- * ```ts ignore
- * console.log(probePmu("uprobe")?.type);
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { probePmu } from "./pmu.ts";
+ * const uprobe = probePmu("uprobe"); // undefined on a kernel without the uprobe PMU
+ * assert(uprobe === undefined || uprobe.type > 0);
  * ```
  */
 export function probePmu(name: "kprobe" | "uprobe"): ProbePmu | undefined {

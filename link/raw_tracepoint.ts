@@ -18,8 +18,14 @@ import { BpfLink, isErrno, progLabel, type ProgramRef } from "./link.ts";
  * @throws {BpfError} no such tracepoint (ENOENT).
  * @throws {SyscallError} the kernel refused.
  * @example
- * ```ts ignore
- * using link = attachRawTracepoint(prog, "sched_switch");
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { attachRawTracepoint } from "./raw_tracepoint.ts";
+ * import { BpfObject } from "../live/object.ts";
+ * using obj = BpfObject.open("tests/bpf/build/tracing.bpf.o");
+ * obj.load();
+ * using link = attachRawTracepoint(obj.program("raw_tp_switch"), "sched_switch");
+ * assert.equal(link.info().name, "sched_switch");
  * ```
  */
 export function attachRawTracepoint(

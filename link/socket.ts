@@ -38,8 +38,21 @@ function int32(v: number): Uint8Array {
  * @returns the link.
  * @throws {SyscallError} setsockopt failed.
  * @example
- * ```ts ignore
- * using link = attachSocketFilter(prog, sock);
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { attachSocketFilter } from "./socket.ts";
+ * import { getSys } from "../ffi/runtime.ts";
+ * import { BpfObject } from "../live/object.ts";
+ * using obj = BpfObject.open("tests/bpf/build/net.bpf.o");
+ * obj.load();
+ * const sys = getSys();
+ * const sock = sys.socket(2, 2, 0); // AF_INET, SOCK_DGRAM
+ * try {
+ *   using link = attachSocketFilter(obj.program("socket_filter"), sock);
+ *   assert.equal(link.isBpfLink, false); // SO_ATTACH_BPF; close() detaches it
+ * } finally {
+ *   sys.close(sock);
+ * }
  * ```
  */
 export function attachSocketFilter(prog: ProgramRef, socketFd: number): BpfLink {
@@ -71,8 +84,14 @@ export function attachSocketFilter(prog: ProgramRef, socketFd: number): BpfLink 
  * @returns the link.
  * @throws {SyscallError} the kernel refused.
  * @example
- * ```ts ignore
- * using link = attachSockmap(prog, sockMap.fd);
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { attachSockmap } from "./socket.ts";
+ * import { BpfObject } from "../live/object.ts";
+ * using obj = BpfObject.open("tests/bpf/build/net.bpf.o");
+ * obj.load();
+ * using link = attachSockmap(obj.program("sk_verdict"), obj.map("sock_map").fd);
+ * assert(!link.closed);
  * ```
  */
 export function attachSockmap(prog: ProgramRef, mapFd: number, attachType?: string): BpfLink {
@@ -102,8 +121,15 @@ export function attachSockmap(prog: ProgramRef, mapFd: number, attachType?: stri
  * @throws {BpfError} the namespace path cannot be opened.
  * @throws {SyscallError} the kernel refused.
  * @example
- * ```ts ignore
- * using link = attachNetns(prog, "/run/netns/test");
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { attachNetns } from "./socket.ts";
+ * import { BpfObject } from "../live/object.ts";
+ * using obj = BpfObject.open("tests/bpf/build/attach_netns.bpf.o");
+ * obj.load();
+ * // sk_lookup in this process's network namespace (the default); lookup_count passes every lookup.
+ * using link = attachNetns(obj.program("lookup_count"));
+ * assert(link.isBpfLink);
  * ```
  */
 export function attachNetns(

@@ -17,8 +17,21 @@ import { BpfLink } from "./link.ts";
  * @returns the link: closing it unregisters (link close, or delete of key 0).
  * @throws {SyscallError} the kernel refused.
  * @example
- * ```ts ignore
- * using link = attachStructOps({ fd: map.fd, name: "my_ops" });
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readFileSync } from "node:fs";
+ * import { attachStructOps } from "./struct_ops.ts";
+ * import { BpfObject } from "../live/object.ts";
+ * using obj = BpfObject.open("tests/bpf/build/load_struct_ops.bpf.o");
+ * obj.load();
+ * const map = obj.map("tsbpf_cc"); // a tcp_congestion_ops named "tsbpf_cc"
+ * {
+ *   using link = attachStructOps(map, obj.structOpsValue("tsbpf_cc"));
+ *   const avail = () => readFileSync("/proc/sys/net/ipv4/tcp_available_congestion_control", "utf8");
+ *   assert.match(avail(), /\btsbpf_cc\b/);
+ *   link.close();
+ *   assert.doesNotMatch(avail(), /\btsbpf_cc\b/);
+ * }
  * ```
  */
 export function attachStructOps(

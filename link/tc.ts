@@ -33,8 +33,14 @@ export interface TcxOptions {
  * @throws {NotSupportedError} the kernel has no tcx (before Linux 6.6).
  * @throws {SyscallError} the kernel refused.
  * @example
- * ```ts ignore
- * using link = attachTcx(prog, "lo", "ingress");
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { attachTcx } from "./tc.ts";
+ * import { BpfObject } from "../live/object.ts";
+ * using obj = BpfObject.open("tests/bpf/build/attach_net.bpf.o");
+ * obj.load();
+ * using link = attachTcx(obj.program("tcx_count"), "lo", "ingress");
+ * assert(link.isBpfLink);
  * ```
  */
 export function attachTcx(

@@ -71,8 +71,15 @@ export interface TcFilterOptions {
  * @returns the link (not a kernel bpf_link: closing it deletes the filter).
  * @throws {SyscallError} rtnetlink refused (EEXIST: a filter with this handle and priority).
  * @example
- * ```ts ignore
- * using link = attachTcFilter(prog, "eth0", "ingress");
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { attachTcFilter } from "./tc_netlink.ts";
+ * import { BpfObject } from "../live/object.ts";
+ * using obj = BpfObject.open("tests/bpf/build/net.bpf.o");
+ * obj.load();
+ * // a direct-action cls_bpf filter on lo's clsact ingress; close() deletes the filter
+ * using link = attachTcFilter(obj.program("tc_ingress"), "lo", "ingress");
+ * assert.equal(link.isBpfLink, false);
  * ```
  */
 export function attachTcFilter(

@@ -15,8 +15,10 @@ let root: string | undefined;
  * @returns the directory.
  * @throws {NotSupportedError} tracefs is not mounted.
  * @example
- * ```ts ignore
- * console.log(tracefsRoot());
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { tracefsRoot } from "./tracefs.ts";
+ * assert.match(tracefsRoot(), /^\/sys\/kernel(\/debug)?\/tracing$/);
  * ```
  */
 export function tracefsRoot(): string {
@@ -38,8 +40,10 @@ export function tracefsRoot(): string {
  * @returns the id perf_event_open takes as `config`.
  * @throws {BpfError} no such tracepoint.
  * @example
- * ```ts ignore
- * console.log(tracepointId("syscalls", "sys_enter_write"));
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { tracepointId } from "./tracefs.ts";
+ * assert(tracepointId("syscalls", "sys_enter_write") > 0);
  * ```
  */
 export function tracepointId(category: string, name: string): number {
@@ -72,9 +76,19 @@ export function tracepointId(category: string, name: string): number {
  * @throws {NotSupportedError} the tracefs file does not exist.
  * @throws {BpfError} the kernel refused the definition.
  * @example
- * ```ts ignore
- * const p = addTracefsProbe("uprobe_events", "my", "ev1", "/bin/bash:0x1234", false);
- * p.remove();
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import process from "node:process";
+ * import { addTracefsProbe } from "./tracefs.ts";
+ * import { functionFileOffset } from "./elf_target.ts";
+ * const bin = `${process.cwd()}/tests/bin/build/uprobe_target`;
+ * const off = functionFileOffset(bin, "tsbpf_add");
+ * const p = addTracefsProbe("uprobe_events", "tsbpf_doc", `add_${process.pid}`, `${bin}:0x${off.toString(16)}`, false);
+ * try {
+ *   assert(p.id > 0);
+ * } finally {
+ *   p.remove();
+ * }
  * ```
  */
 export function addTracefsProbe(
@@ -87,6 +101,7 @@ export function addTracefsProbe(
   // One tracefs line per probe: whitespace or a control character in any part would let a name
   // from an object add or remove other probes (`f\n-:group/other`).
   for (const part of [group, event, definition]) {
+    // deno-lint-ignore no-control-regex
     if (part === "" || /[\s\x00-\x1f\x7f]/.test(part)) {
       throw new BpfError(
         `Refusing the probe ${

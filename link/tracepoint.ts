@@ -27,8 +27,14 @@ export interface TracepointOptions {
  * @throws {BpfError} no such tracepoint.
  * @throws {SyscallError} perf_event_open or the attach failed.
  * @example
- * ```ts ignore
- * using link = attachTracepoint(prog, "syscalls", "sys_enter_write");
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { attachTracepoint } from "./tracepoint.ts";
+ * import { BpfObject } from "../live/object.ts";
+ * using obj = BpfObject.open("tests/bpf/build/maps.bpf.o");
+ * obj.load();
+ * using link = attachTracepoint(obj.program("touch_maps"), "syscalls", "sys_enter_write");
+ * assert.equal(link.kind, "tracepoint");
  * ```
  */
 export function attachTracepoint(
@@ -69,8 +75,9 @@ export function attachTracepoint(
  * @throws {BpfError} the target is not `category/name`.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { splitTracepoint } from "./tracepoint.ts";
- * console.assert(splitTracepoint("syscalls/sys_enter_write")[1] === "sys_enter_write");
+ * assert(splitTracepoint("syscalls/sys_enter_write")[1] === "sys_enter_write");
  * ```
  */
 export function splitTracepoint(target: string): [string, string] {

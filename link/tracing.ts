@@ -40,8 +40,14 @@ export interface TracingOptions {
  *   fexit, fmod_ret, lsm): the message says which feature and what to do.
  * @throws {SyscallError} the kernel refused for another reason.
  * @example
- * ```ts ignore
- * using link = attachTracing(prog); // tp_btf/sched_switch
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { attachTracing } from "./tracing.ts";
+ * import { BpfObject } from "../live/object.ts";
+ * using obj = BpfObject.open("tests/bpf/build/tracing.bpf.o");
+ * obj.load();
+ * using link = attachTracing(obj.program("tp_btf_switch")); // tp_btf/sched_switch
+ * assert(link.isBpfLink);
  * ```
  */
 export function attachTracing(prog: ProgramRef, opts: TracingOptions = {}): BpfLink {
@@ -104,7 +110,15 @@ export function attachTracing(prog: ProgramRef, opts: TracingOptions = {}): BpfL
  * ```ts
  * import assert from "node:assert/strict";
  * import { explainLoadError } from "./tracing.ts";
- * assert.equal(explainLoadError(new Error("Loading failed"), "TRACE_FENTRY"), "Loading failed");
+ * import { BpfObject } from "../live/object.ts";
+ * using obj = BpfObject.open("tests/bpf/build/fentry.bpf.o");
+ * try {
+ *   obj.load(); // some kernels refuse BPF trampolines
+ * } catch (e) {
+ *   const why = explainLoadError(e as Error, "TRACE_FENTRY");
+ *   assert(why.length > 0);
+ *   console.error(why);
+ * }
  * ```
  */
 export function explainLoadError(e: Error, attachType: string): string {

@@ -47,8 +47,14 @@ let legacySeq = 0;
  * @throws {BpfError} the binary or function cannot be found.
  * @throws {SyscallError} the kernel refused the probe.
  * @example
- * ```ts ignore
- * using link = attachUprobe(prog, { binary: "libc.so.6", func: "malloc" });
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { attachUprobe } from "./uprobe.ts";
+ * import { BpfObject } from "../live/object.ts";
+ * using obj = BpfObject.open("tests/bpf/build/tracing.bpf.o");
+ * obj.load();
+ * using link = attachUprobe(obj.program("uprobe_add"), { binary: "libc.so.6", func: "malloc" });
+ * assert.equal(link.kind, "uprobe");
  * ```
  */
 export function attachUprobe(prog: ProgramRef, opts: UprobeOptions): BpfLink {
@@ -73,8 +79,16 @@ export function attachUprobe(prog: ProgramRef, opts: UprobeOptions): BpfLink {
  * @returns the link.
  * @throws {SyscallError} the kernel refused the probe.
  * @example
- * ```ts ignore
- * using link = attachUprobeAt(prog, "/usr/bin/bash", 0x1234);
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { attachUprobeAt } from "./uprobe.ts";
+ * import { functionFileOffset } from "./elf_target.ts";
+ * import { BpfObject } from "../live/object.ts";
+ * using obj = BpfObject.open("tests/bpf/build/tracing.bpf.o");
+ * obj.load();
+ * const bin = "tests/bin/build/uprobe_target";
+ * using link = attachUprobeAt(obj.program("uprobe_add"), bin, functionFileOffset(bin, "tsbpf_add"));
+ * assert.equal(link.kind, "uprobe");
  * ```
  */
 export function attachUprobeAt(
@@ -134,8 +148,11 @@ export interface UprobeMultiOptions {
  * @returns name and offset per function (one entry per distinct name).
  * @throws {ElfError} the file is not a readable x86-64/aarch64 ELF.
  * @example
- * ```ts ignore
- * console.log(matchFunctions("/usr/bin/bash", "main*"));
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { matchFunctions } from "./uprobe.ts";
+ * const found = matchFunctions("tests/bin/build/uprobe_target", "tsbpf_*");
+ * assert.deepEqual(found.map((f) => f.name), ["tsbpf_add", "tsbpf_run"]);
  * ```
  */
 export function matchFunctions(path: string, pattern: string): { name: string; offset: number }[] {
@@ -169,8 +186,14 @@ export function matchFunctions(path: string, pattern: string): { name: string; o
  * @throws {BpfError} nothing matches.
  * @throws {NotSupportedError} the kernel has no uprobe_multi links.
  * @example
- * ```ts ignore
- * using link = attachUprobeMulti(prog, "libc.so.6", "mem*");
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { attachUprobeMulti } from "./uprobe.ts";
+ * import { BpfObject } from "../live/object.ts";
+ * using obj = BpfObject.open("tests/bpf/build/attach_umulti.bpf.o");
+ * obj.load();
+ * using link = attachUprobeMulti(obj.program("umulti_any"), "tests/bin/build/uprobe_target", "tsbpf_*");
+ * assert(link.isBpfLink);
  * ```
  */
 export function attachUprobeMulti(

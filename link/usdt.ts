@@ -64,8 +64,18 @@ function findSpecsMap(prog: ProgramRef): { fd: Fd; owned: boolean } {
  *   object has no USDT spec map.
  * @throws {SyscallError} the kernel refused a uprobe (nothing stays attached).
  * @example
- * ```ts ignore
- * using link = attachUsdt(prog, { binary: "./app", provider: "tsbpf", name: "add" });
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { attachUsdt } from "./usdt.ts";
+ * import { BpfObject } from "../live/object.ts";
+ * using obj = BpfObject.open("tests/bpf/build/usdt.bpf.o");
+ * obj.load();
+ * using link = attachUsdt(obj.program("usdt_add"), {
+ *   binary: "tests/bin/build/uprobe_target",
+ *   provider: "tsbpf",
+ *   name: "add",
+ * });
+ * assert.equal(link.kind, "usdt");
  * ```
  */
 export function attachUsdt(prog: ProgramRef, opts: UsdtOptions): BpfLink {
@@ -164,8 +174,9 @@ export function attachUsdt(prog: ProgramRef, opts: UsdtOptions): BpfLink {
  * @throws {BpfError} the target does not have three parts.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseUsdtTarget } from "./usdt.ts";
- * console.assert(parseUsdtTarget("./app:prov:probe").provider === "prov");
+ * assert(parseUsdtTarget("./app:prov:probe").provider === "prov");
  * ```
  */
 export function parseUsdtTarget(

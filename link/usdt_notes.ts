@@ -36,8 +36,12 @@ const NT_STAPSDT = 3;
  * @returns the call sites, in note order.
  * @throws {BpfError} a note is malformed.
  * @example
- * ```ts ignore
- * const notes = usdtNotes(readElf("/usr/bin/python3", { native: true }));
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { usdtNotes } from "./usdt_notes.ts";
+ * import { readElf } from "../spec/elf.ts";
+ * const notes = usdtNotes(readElf("tests/bin/build/uprobe_target", { native: true }));
+ * assert(notes.some((n) => n.provider === "tsbpf" && n.name === "add"));
  * ```
  */
 export function usdtNotes(elf: ElfFile): UsdtNote[] {
@@ -165,8 +169,9 @@ function aarch64Reg(name: string): number {
  * @throws {BpfError} the form or register is not supported.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseUsdtArg } from "./usdt_notes.ts";
- * console.assert(parseUsdtArg("-4@%eax", "x86_64").regOff === 80);
+ * assert(parseUsdtArg("-4@%eax", "x86_64").regOff === 80);
  * ```
  */
 export function parseUsdtArg(arg: string, arch: "x86_64" | "aarch64"): UsdtArgSpec {
@@ -232,8 +237,9 @@ export const USDT_SPEC_SIZE = 208;
  * @throws {BpfError} an argument cannot be parsed, or there are more than 12.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeUsdtSpec } from "./usdt_notes.ts";
- * console.assert(encodeUsdtSpec("-4@%eax 8@-8(%rbp)", "x86_64").length === 208);
+ * assert(encodeUsdtSpec("-4@%eax 8@-8(%rbp)", "x86_64").length === 208);
  * ```
  */
 export function encodeUsdtSpec(

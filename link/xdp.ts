@@ -33,8 +33,11 @@ export const XdpFlags = {
  * @returns the index.
  * @throws {BpfError} no such interface.
  * @example
- * ```ts ignore
- * console.log(ifindexOf("lo")); // 1
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ifindexOf } from "./xdp.ts";
+ * assert(ifindexOf("lo") > 0); // 1 in most network namespaces
+ * assert.equal(ifindexOf(7), 7);
  * ```
  */
 export function ifindexOf(iface: string | number): number {
@@ -56,8 +59,14 @@ export function ifindexOf(iface: string | number): number {
  * @throws {BpfError} no such interface, or another program is attached already (EBUSY/EEXIST).
  * @throws {SyscallError} the kernel refused.
  * @example
- * ```ts ignore
- * using link = attachXdp(prog, "lo");
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { attachXdp } from "./xdp.ts";
+ * import { BpfObject } from "../live/object.ts";
+ * using obj = BpfObject.open("tests/bpf/build/net.bpf.o");
+ * obj.load();
+ * using link = attachXdp(obj.program("xdp_pass"), "lo");
+ * assert.equal(link.kind, "xdp");
  * ```
  */
 export function attachXdp(
@@ -124,8 +133,15 @@ function setXdp(ifindex: number, fd: number, flags: number, expectedFd?: number)
  * @throws {BpfError} no such interface, or the kernel refused (EBUSY: an XDP link holds the
  *   interface; EEXIST: another program is attached).
  * @example
- * ```ts ignore
- * using link = attachXdpNetlink(prog, "eth0", { flags: XdpFlags.SKB_MODE });
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { attachXdpNetlink, XdpFlags } from "./xdp.ts";
+ * import { BpfObject } from "../live/object.ts";
+ * using obj = BpfObject.open("tests/bpf/build/net.bpf.o");
+ * obj.load();
+ * // The pre-link way (netlink), generic mode; close() takes the program off the interface.
+ * using link = attachXdpNetlink(obj.program("xdp_pass"), "lo", { flags: XdpFlags.SKB_MODE });
+ * assert.equal(link.isBpfLink, false);
  * ```
  */
 export function attachXdpNetlink(

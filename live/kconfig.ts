@@ -24,9 +24,12 @@ export const Tristate = { No: 0, Yes: 1, Module: 2 } as const;
  * @returns the version code, 0 when it cannot be parsed.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { kernelVersionCode } from "./kconfig.ts";
- * console.log(kernelVersionCode("6.1.0").toString(16)); // 60100 (unless /proc/version_signature says otherwise)
+ * // 6.1.0 is 0x060100, unless /proc/version_signature (Ubuntu) names another version
+ * const code = kernelVersionCode("6.1.0");
+ * assert(code > 0 && code < 2 ** 24);
  * ```
  */
 export function kernelVersionCode(release: string): number {
@@ -64,9 +67,12 @@ let configCache: Map<string, string> | undefined;
  * @throws {NotSupportedError} neither file exists.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { readKernelConfig } from "./kconfig.ts";
- * console.log(readKernelConfig("6.18.0").get("CONFIG_HZ"));
+ * import { getSys } from "../ffi/runtime.ts";
+ * const config = readKernelConfig(getSys().uname().release);
+ * assert.equal(config.get("CONFIG_BPF_SYSCALL"), "y");
  * ```
  */
 export function readKernelConfig(release: string): Map<string, string> {
@@ -101,8 +107,9 @@ export function readKernelConfig(release: string): Map<string, string> {
  * @throws {BpfError} a `CONFIG_` line with no `=` or no value.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseKconfig } from "./kconfig.ts";
- * console.assert(parseKconfig("CONFIG_HZ=250\n# CONFIG_X is not set\n", "test").get("CONFIG_HZ") === "250");
+ * assert(parseKconfig("CONFIG_HZ=250\n# CONFIG_X is not set\n", "test").get("CONFIG_HZ") === "250");
  * ```
  */
 export function parseKconfig(text: string, what: string): Map<string, string> {
@@ -231,14 +238,20 @@ function parseU64(s: string): bigint | undefined {
  *   strong `CONFIG_` extern the kernel config lacks.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { resolveKconfig } from "./kconfig.ts";
  * import { open } from "../spec/open.ts";
  * const spec = open("tests/bpf/build/externs.bpf.o");
  * const img = new Uint8Array(spec.datasecs.find((d) => d.name === ".kconfig")!.size);
- * resolveKconfig(spec.btf!, spec.externs, img, {
- *   release: "6.18.0", hasBpfCookie: () => true, hasSyscallWrapper: () => true,
+ * const set = resolveKconfig(spec.btf!, spec.externs, img, {
+ *   release: "6.18.0",
+ *   hasBpfCookie: () => true,
+ *   hasSyscallWrapper: () => true,
+ *   extra: "CONFIG_HZ=250\nCONFIG_BPF_SYSCALL=y\n",
  * });
+ * assert(set.has("LINUX_KERNEL_VERSION") && set.has("CONFIG_HZ"));
+ * spec.btf?.close();
  * ```
  */
 export function resolveKconfig(

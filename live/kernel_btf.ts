@@ -22,9 +22,10 @@ const custom = new Map<string, Btf>();
  * @throws {BpfError} the kernel has no BTF.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { vmlinuxBtf } from "./kernel_btf.ts";
- * console.assert(vmlinuxBtf().findByName("task_struct") > 0);
+ * assert(vmlinuxBtf().findByName("task_struct") > 0);
  * ```
  */
 export function vmlinuxBtf(): Btf {
@@ -99,9 +100,10 @@ function mapVmlinux(): KernelBtfPlacement | undefined {
  * @throws {BtfError} the file is not BTF.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { targetBtf, vmlinuxBtf } from "./kernel_btf.ts";
- * console.assert(targetBtf() === vmlinuxBtf());
+ * assert(targetBtf() === vmlinuxBtf());
  * ```
  */
 export function targetBtf(path?: string): Btf {
@@ -141,12 +143,16 @@ export interface KernelTypeRef {
  * (as libbpf's `load_module_btfs`). `close()` releases the module fds and parsed module BTFs.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { KernelBtfs } from "./kernel_btf.ts";
  * import { BtfKind } from "../btf/types.ts";
  * const k = new KernelBtfs();
- * console.log(k.find("bpf_task_acquire", BtfKind.Func)?.id);
- * k.close();
+ * try {
+ *   assert((k.find("bpf_task_acquire", BtfKind.Func)?.id ?? 0) > 0);
+ * } finally {
+ *   k.close();
+ * }
  * ```
  */
 export class KernelBtfs {

@@ -57,9 +57,13 @@ function kallsymsLookup(name: string): string | null | undefined {
  * @throws {BpfError} the file cannot be read.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { kallsymAddress } from "./ksyms.ts";
- * console.log(kallsymAddress("_stext")?.toString(16));
+ * assert.equal(kallsymAddress("tsbpf_no_such_symbol"), undefined);
+ * // As root, with kptr_restrict 0 or 1, kallsyms shows real addresses: _stext's is not zero.
+ * const a = kallsymAddress("_stext");
+ * assert(typeof a === "bigint");
  * ```
  */
 export function kallsymAddress(name: string): bigint | undefined | null {
@@ -71,9 +75,10 @@ export function kallsymAddress(name: string): bigint | undefined | null {
  * Whether `/proc/kallsyms` lists a symbol.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { hasKallsym } from "./ksyms.ts";
- * console.log(hasKallsym("__x64_sys_bpf"));
+ * assert(hasKallsym("_stext") && !hasKallsym("tsbpf_no_such_symbol"));
  * ```
  */
 export function hasKallsym(name: string): boolean {
@@ -92,12 +97,13 @@ export function hasKallsym(name: string): boolean {
  * @returns true when compatible.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { typesAreCompat } from "./ksyms.ts";
  * import { Btf } from "../btf/btf.ts";
  * const k = Btf.kernel();
  * const p = k.refType(k.findByName("bpf_task_acquire", 12));
- * console.assert(typesAreCompat(k, p, k, p));
+ * assert(typesAreCompat(k, p, k, p));
  * ```
  */
 export function typesAreCompat(local: Btf, localId: number, targ: Btf, targId: number): boolean {
@@ -164,10 +170,11 @@ function compat(l: Btf, lid: number, t: Btf, tid: number, depth: number): boolea
  * The loader's object-wide fd_array for kfuncs of modules (slot 0 stays unused, as libbpf).
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { FdArray } from "./ksyms.ts";
  * const a = new FdArray();
- * console.assert(a.fds.length === 0); // slot 0 is added with the first module
+ * assert(a.fds.length === 0); // slot 0 is added with the first module
  * ```
  */
 export class FdArray {
@@ -205,14 +212,20 @@ export class FdArray {
  *   does not match the kernel's.
  *
  * @example
- * ```ts ignore
- * import { resolveKsyms, FdArray } from "./ksyms.ts";
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { FdArray, resolveKsyms } from "./ksyms.ts";
  * import { KernelBtfs } from "./kernel_btf.ts";
  * import { open } from "../spec/open.ts";
  * const spec = open("tests/bpf/build/externs.bpf.o");
  * const k = new KernelBtfs();
- * console.log(resolveKsyms(spec.btf, spec.externs, k, new FdArray()));
- * k.close();
+ * try {
+ *   const r = resolveKsyms(spec.btf, spec.externs, k, new FdArray());
+ *   assert(r.has("_stext") && r.has("bpf_task_acquire"));
+ * } finally {
+ *   k.close();
+ *   spec.btf?.close();
+ * }
  * ```
  */
 export function resolveKsyms(

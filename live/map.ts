@@ -53,9 +53,10 @@ const PERCPU: ReadonlySet<number> = new Set([
  * Whether a map type holds other maps.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { isMapInMap } from "./map.ts";
- * console.assert(isMapInMap(12) && !isMapInMap(1));
+ * assert(isMapInMap(12) && !isMapInMap(1));
  * ```
  */
 export function isMapInMap(type: number): boolean {
@@ -70,9 +71,10 @@ let possibleCpus: number | undefined;
  * @returns the count, at least 1.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { numPossibleCpus } from "./map.ts";
- * console.assert(numPossibleCpus() >= 1);
+ * assert(numPossibleCpus() >= 1);
  * ```
  */
 export function numPossibleCpus(): number {
@@ -95,9 +97,11 @@ export function numPossibleCpus(): number {
  * The page size.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { pageSize } from "./map.ts";
- * console.log(pageSize()); // 4096 on x86_64
+ * const size = pageSize(); // 4096 on x86_64
+ * assert(size >= 4096 && (size & (size - 1)) === 0);
  * ```
  */
 export function pageSize(): number {
@@ -113,9 +117,11 @@ export function pageSize(): number {
  * libbpf's `adjust_ringbuf_sz`: the smallest power-of-2 multiple of the page size ≥ `sz`.
  *
  * @example
- * ```ts ignore
- * import { adjustRingbufSize } from "./map.ts";
- * console.assert(adjustRingbufSize(5000) === 8192); // with 4 KiB pages
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { adjustRingbufSize, pageSize } from "./map.ts";
+ * if (pageSize() === 4096) assert(adjustRingbufSize(5000) === 8192);
+ * assert(adjustRingbufSize(1) === pageSize());
  * ```
  */
 export function adjustRingbufSize(sz: number): number {
@@ -159,12 +165,16 @@ export interface MapCreateContext {
  * `close()` releases the fd and is safe to call twice; a map owned by a `BpfObject` is closed by it.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { BpfObject } from "../mod.ts";
  * using obj = BpfObject.open("tests/bpf/build/maps.bpf.o");
  * obj.load();
  * const m = obj.map("hash_map");
- * m.update(new Uint8Array(4), new Uint8Array(m.valueSize));
+ * const key = new Uint8Array(m.keySize);
+ * m.update(key, new Uint8Array(m.valueSize).fill(1));
+ * assert.equal(m.lookup(key)?.[0], 1);
+ * assert(m.delete(key) && m.lookup(key) === undefined);
  * ```
  */
 export class BpfMap {
@@ -454,6 +464,9 @@ function mapCreateError(def: MapDef, e: unknown): unknown {
   ].filter((x) => x !== "");
   const hint = e.code === "EPERM"
     ? "; run as root (or with CAP_BPF and CAP_PERFMON)"
+    : e.code === "EINVAL" &&
+        (def.type === T.BPF_MAP_TYPE_RINGBUF || def.type === T.BPF_MAP_TYPE_USER_RINGBUF)
+    ? `; a ring buffer's max_entries (${def.maxEntries}) must be a power of 2 multiple of the page size (${pageSize()} bytes), and its key and value sizes 0: set it with setMaxEntries()`
     : e.code === "EINVAL" && unset.length > 0
     ? `; ${unset.join(" and ")}: set ${unset.length > 1 ? "them" : "it"} before load`
     : e.code === "EINVAL"
@@ -471,11 +484,14 @@ function mapCreateError(def: MapDef, e: unknown): unknown {
  * The definition libbpf gives an inner map template.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { innerDef } from "./map.ts";
  * import { open } from "../spec/open.ts";
- * const outer = open("tests/bpf/build/map_in_map.bpf.o").maps.find((m) => m.inner)!;
- * console.log(innerDef(outer, outer.inner!).name); // "outer_array.inner"
+ * const spec = open("tests/bpf/build/map_in_map.bpf.o");
+ * const outer = spec.maps.find((m) => m.inner)!;
+ * assert.equal(innerDef(outer, outer.inner!).name, outer.inner!.name || `${outer.name}.inner`);
+ * spec.btf?.close();
  * ```
  */
 export function innerDef(outer: MapSpec, inner: MapSpec): MapDef {

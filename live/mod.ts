@@ -9,6 +9,8 @@ export * from "./object.ts";
 export * from "./map.ts";
 export * from "./program.ts";
 export * from "./probes.ts";
+export * from "./ringbuf.ts";
+export * from "./perfbuf.ts";
 export {
   KernelBtfs,
   type KernelTypeRef,

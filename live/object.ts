@@ -69,9 +69,19 @@ let globalPrint: PrintFn | undefined;
  * @param fn the callback, or undefined for silence (the default).
  * @returns the previous callback.
  * @example
- * ```ts ignore
- * import { setPrint } from "./object.ts";
- * setPrint((level, msg) => { if (level !== "debug") console.error(msg); });
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { BpfObject, setPrint } from "./object.ts";
+ * const seen: string[] = [];
+ * const old = setPrint((level, msg) => {
+ *   if (level !== "debug") seen.push(msg);
+ * });
+ * try {
+ *   BpfObject.open("tests/bpf/build/maps.bpf.o").close();
+ * } finally {
+ *   setPrint(old);
+ * }
+ * assert(seen.every((m) => m.startsWith("libbpf: ")));
  * ```
  */
 export function setPrint(fn: PrintFn | undefined): PrintFn | undefined {
@@ -156,7 +166,12 @@ interface ProgSettings {
   attachTarget: string;
 }
 
-type State = "opened" | "loaded" | "failed" | "closed";
+/**
+ * Where a {@linkcode BpfObject} is in its lifecycle: `"opened"` (specs only, global data writable),
+ * `"loaded"` (in the kernel), `"failed"` (a `load()` threw and released what it made) or
+ * `"closed"`.
+ */
+export type ObjectState = "opened" | "loaded" | "failed" | "closed";
 
 const PROT_RW = Libc.PROT_READ | Libc.PROT_WRITE;
 
@@ -175,12 +190,14 @@ function roundUp(n: number, to: number): number {
  * views of read-only sections (`.rodata*`, `.kconfig`) are mapped read-only, and writing them faults.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { BpfObject } from "./object.ts";
  * using obj = BpfObject.open("tests/bpf/build/globals.bpf.o");
- * new DataView(obj.data(".rodata")!.buffer).setUint32(0, 42, true); // before load
+ * const rodata = obj.data(".rodata")!;
+ * new DataView(rodata.buffer, rodata.byteOffset).setUint32(0, 42, true); // before load
  * obj.load();
- * console.log(obj.program("use_globals").info().tag);
+ * assert.match(obj.program("use_globals").info().tag, /^[0-9a-f]{16}$/);
  * ```
  */
 export class BpfObject {
@@ -191,7 +208,7 @@ export class BpfObject {
   readonly #source: Uint8Array | string;
   readonly #opts: ObjectOpenOptions;
   readonly #sys: Sys;
-  #state: State = "opened";
+  #state: ObjectState = "opened";
   readonly #dataEpoch = { n: 0 };
   readonly #data = new Map<string, DataView_>();
   readonly #progSettings = new Map<string, ProgSettings>();
@@ -296,7 +313,7 @@ export class BpfObject {
   }
 
   /** "opened", "loaded", "failed" (a load threw) or "closed". */
-  get state(): State {
+  get state(): ObjectState {
     return this.#state;
   }
 
@@ -422,12 +439,14 @@ export class BpfObject {
    * @throws {BpfError} unknown map or the object is loaded.
    * @throws {RangeError} `n` is not a 32-bit unsigned integer.
    * @example
-   * ```ts ignore
+   * ```ts
+   * import assert from "node:assert/strict";
    * import { BpfObject } from "./object.ts";
-   * using obj = BpfObject.open("profile.bpf.o");
-   * obj.setValueSize("stackmap", 127 * 8); // 127 frames of 8 bytes
-   * obj.setMaxEntries("stackmap", 10240);
+   * using obj = BpfObject.open("tests/bpf/build/maps.bpf.o");
+   * obj.setValueSize("stack_map", 127 * 8); // 127 frames of 8 bytes
+   * obj.setMaxEntries("stack_map", 1024);
    * obj.load();
+   * assert.equal(obj.map("stack_map").valueSize, 127 * 8);
    * ```
    */
   setValueSize(map: string, n: number): void {
@@ -1149,10 +1168,14 @@ export class BpfObject {
    * @throws {BpfError} {NotSupportedError} {SyscallError} a program failed to attach; the error
    *   names it and its section.
    * @example
-   * ```ts ignore
-   * using obj = BpfObject.open("tests/bpf/build/tracing.bpf.o");
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { BpfObject } from "./object.ts";
+   * using obj = BpfObject.open("tests/bpf/build/maps.bpf.o");
    * obj.load();
-   * const links = obj.attach();
+   * const links = obj.attach(); // tp/syscalls/sys_enter_write
+   * assert(links.has("touch_maps"));
+   * obj.detach();
    * ```
    */
   attach(): ReadonlyMap<string, BpfLink> {

@@ -4,9 +4,11 @@
  * whether the kernel took it, closes everything, and is cached for the rest of the process.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { probe } from "./probes.ts";
  * if (!probe("btf_datasec")) console.log("global data sections need BTF rewriting here");
+ * assert.equal(typeof probe("btf_datasec"), "boolean");
  * ```
  *
  * @module
@@ -90,9 +92,11 @@ const cache = new Map<Feature, boolean>();
  * @returns true when the kernel took the probe.
  * @throws {RangeError} for a name that is not a feature.
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { probe } from "./probes.ts";
- * console.log(probe("btf_enum64"));
+ * assert.equal(typeof probe("btf_enum64"), "boolean");
+ * assert.throws(() => probe("no_such_feature" as "btf_enum64"), RangeError);
  * ```
  */
 export function probe(feature: Feature): boolean {
@@ -115,9 +119,11 @@ export function probe(feature: Feature): boolean {
  *
  * @returns each feature's answer.
  * @example
- * ```ts ignore
- * import { probeAll } from "./probes.ts";
- * console.log(probeAll());
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { probe, probeAll } from "./probes.ts";
+ * const all = probeAll();
+ * assert.equal(all.btf_datasec, probe("btf_datasec"));
  * ```
  */
 export function probeAll(): Record<Feature, boolean> {
@@ -131,8 +137,11 @@ export function probeAll(): Record<Feature, boolean> {
  *
  * @example
  * ```ts
- * import { resetProbes } from "./probes.ts";
- * resetProbes();
+ * import assert from "node:assert/strict";
+ * import { probe, resetProbes } from "./probes.ts";
+ * const before = probe("btf_func");
+ * resetProbes(); // the next probe() runs the probe again
+ * assert.equal(probe("btf_func"), before);
  * ```
  */
 export function resetProbes(): void {
@@ -162,9 +171,11 @@ let kver: KernelVersion | undefined;
  * @returns the version.
  * @throws {SyscallError} uname() failed.
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { kernelVersion } from "./probes.ts";
- * console.log(kernelVersion().code.toString(16));
+ * const v = kernelVersion();
+ * assert.equal(v.code, (v.major << 16) + (v.minor << 8) + v.patch);
  * ```
  */
 export function kernelVersion(): KernelVersion {
@@ -240,10 +251,11 @@ function mainBlob(lines: boolean): { bytes: Uint8Array; func: number; file: numb
  * @internal
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { _probeBlobs } from "./probes.ts";
  * import { Btf, BtfKind } from "../btf/mod.ts";
  * using btf = Btf.parse(_probeBlobs.btf_enum64());
- * console.assert(btf.kind(1) === BtfKind.Enum64 && btf.name(1) === "e");
+ * assert(btf.kind(1) === BtfKind.Enum64 && btf.name(1) === "e");
  * ```
  */
 export const _probeBlobs: Readonly<Record<Extract<Feature, `btf${string}`>, () => Uint8Array>> = {

@@ -45,12 +45,18 @@ export const LOG_BUF_SIZE = 0xffffffff >>> 8;
  * @throws {NotSupportedError} no such target in the running kernel.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { findAttachBtfId } from "./program.ts";
  * import { KernelBtfs } from "./kernel_btf.ts";
  * const k = new KernelBtfs();
- * console.log(findAttachBtfId(k, 23, "sched_switch").id); // btf_trace_sched_switch
- * k.close();
+ * try {
+ *   // BPF_TRACE_RAW_TP (23): the typedef btf_trace_sched_switch
+ *   const { id } = findAttachBtfId(k, 23, "sched_switch");
+ *   assert.equal(k.vmlinux.name(id), "btf_trace_sched_switch");
+ * } finally {
+ *   k.close();
+ * }
  * ```
  */
 export function findAttachBtfId(
@@ -121,14 +127,35 @@ export interface ProgramLoadSpec {
  * @throws {VerifierError} the kernel refused it; carries the full log.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { loadProgram } from "./program.ts";
+ * // r0 = 0; exit
  * const insns = new Uint8Array([0xb7, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]);
  * const { fd } = loadProgram({
- *   name: "ret0", section: "socket", type: 1, expectedAttachType: 0, license: "GPL", kernVersion: 0,
- *   relocated: { insns, funcInfo: new Uint8Array(0), funcInfoRecSize: 8, lineInfo: new Uint8Array(0), lineInfoRecSize: 16, fdArray: [] },
- *   flags: 0, btfFd: -1, attachBtfId: 0, attachBtfObjFd: 0, fdArray: [], names: true, logLevel: 0,
+ *   name: "ret0",
+ *   section: "socket",
+ *   type: 1, // SOCKET_FILTER
+ *   expectedAttachType: 0,
+ *   license: "GPL",
+ *   kernVersion: 0,
+ *   relocated: {
+ *     insns,
+ *     funcInfo: new Uint8Array(0),
+ *     funcInfoRecSize: 8,
+ *     lineInfo: new Uint8Array(0),
+ *     lineInfoRecSize: 16,
+ *     fdArray: [],
+ *   },
+ *   flags: 0,
+ *   btfFd: -1,
+ *   attachBtfId: 0,
+ *   attachBtfObjFd: 0,
+ *   fdArray: [],
+ *   names: true,
+ *   logLevel: 0,
  * });
+ * assert(fd.value > 0);
  * fd.close();
  * ```
  */
@@ -229,9 +256,10 @@ function cstr(b: Uint8Array): string {
  * A program type name (`"XDP"`) as its number, or -1.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { progTypeNumber } from "./program.ts";
- * console.assert(progTypeNumber("XDP") === 6);
+ * assert(progTypeNumber("XDP") === 6);
  * ```
  */
 export function progTypeNumber(name: string): number {
@@ -243,9 +271,10 @@ export function progTypeNumber(name: string): number {
  * An attach type name (`"TRACE_ITER"`) as its number; "" is 0.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { attachTypeNumber } from "./program.ts";
- * console.assert(attachTypeNumber("TRACE_ITER") === 28);
+ * assert(attachTypeNumber("TRACE_ITER") === 28);
  * ```
  */
 export function attachTypeNumber(name: string): number {
@@ -259,9 +288,10 @@ export function attachTypeNumber(name: string): number {
  * prog_flags for a section definition's flags, as libbpf's `libbpf_prepare_prog_load`.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { progFlagsFor } from "./program.ts";
- * console.assert(progFlagsFor(["sleepable"], 26) === 16); // BPF_F_SLEEPABLE
+ * assert(progFlagsFor(["sleepable"], 26) === 16); // BPF_F_SLEEPABLE
  * ```
  */
 export function progFlagsFor(defFlags: readonly string[], progType: number): number {
@@ -278,11 +308,12 @@ export function progFlagsFor(defFlags: readonly string[], progType: number): num
  * `close()` is safe to call twice.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { BpfObject } from "../mod.ts";
  * using obj = BpfObject.open("tests/bpf/build/net.bpf.o");
  * obj.load();
- * console.log(obj.program("xdp_pass").info().tag);
+ * assert.match(obj.program("xdp_pass").info().tag, /^[0-9a-f]{16}$/);
  * ```
  */
 export class BpfProgram {
@@ -360,9 +391,13 @@ export class BpfProgram {
    * @throws {SyscallError} the kernel refused (ENOTSUPP or EINVAL for types it cannot test-run).
    *
    * @example
-   * ```ts ignore
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { BpfObject } from "../mod.ts";
+   * using obj = BpfObject.open("tests/bpf/build/net.bpf.o");
+   * obj.load();
    * const r = obj.program("xdp_pass").testRun({ dataIn: new Uint8Array(64) });
-   * console.assert(r.retval === 2); // XDP_PASS
+   * assert.equal(r.retval, 2); // XDP_PASS
    * ```
    */
   testRun(opts: TestRunOptions = {}): TestRunResult {

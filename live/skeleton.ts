@@ -91,6 +91,20 @@ const KEY0 = new Uint8Array(4);
  * section (the open-time image before load, the map's mapped memory after), followed across
  * `resizeData()` and `load()`; through map lookup and update of element 0 when the kernel cannot
  * map the section. Writes to `.rodata*` and `.kconfig` after load throw instead of faulting.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { BpfError, BpfObject } from "../mod.ts";
+ * import { SkelData } from "./skeleton.ts";
+ * using obj = BpfObject.open("tests/bpf/build/load_globals.bpf.o");
+ * const ro = new SkelData(obj, ".rodata", "rodata");
+ * ro.w("ro_value").setBigUint64(0, 7n, true); // before load: the image the kernel gets
+ * ro.c();
+ * obj.load();
+ * assert.equal(ro.r().getBigUint64(0, true), 7n);
+ * assert.throws(() => ro.w("ro_value"), BpfError); // read-only after load
+ * ```
  */
 export class SkelData implements SkelMemory {
   readonly #obj: BpfObject;
@@ -104,13 +118,19 @@ export class SkelData implements SkelMemory {
   #buf: Uint8Array | undefined;
 
   /**
+   * Follows one data section of `obj` through resize, load and close.
+   *
    * @param obj the object.
    * @param section the section (`.rodata`, `.data.foo`).
    * @param label the accessor's name in the skeleton (`rodata`, `data_foo`), for messages.
    * @example
-   * ```ts ignore
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { BpfObject } from "../mod.ts";
+   * import { SkelData } from "./skeleton.ts";
+   * using obj = BpfObject.open("tests/bpf/build/load_globals.bpf.o");
    * const m = new SkelData(obj, ".bss", "bss");
-   * console.log(m.r().getUint32(0, true));
+   * assert.equal(m.r().getUint32(0, true), 0); // .bss starts zeroed
    * ```
    */
   constructor(obj: BpfObject, section: string, label: string) {
@@ -176,6 +196,15 @@ export class SkelData implements SkelMemory {
 /**
  * A fixed buffer as skeleton memory: the struct_ops value an object declares, writable until
  * the object is loaded (the loader takes it from there).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { SkelBytes } from "./skeleton.ts";
+ * const m = new SkelBytes({ state: "opened" } as never, new Uint8Array(8), "structOps.x");
+ * m.w("x").setUint32(0, 5, true);
+ * assert.equal(m.r().getUint32(0, true), 5);
+ * ```
  */
 export class SkelBytes implements SkelMemory {
   readonly #obj: BpfObject;
@@ -183,6 +212,8 @@ export class SkelBytes implements SkelMemory {
   readonly #label: string;
 
   /**
+   * Wraps a struct_ops value's bytes, writable until `obj` is loaded.
+   *
    * @param obj the object.
    * @param bytes the memory.
    * @param label the accessor's name, for messages.
@@ -660,14 +691,15 @@ function namedGetters<T>(
  * (`tsbpf gen skeleton`) extend it; user code does not.
  *
  * @example
- * ```ts ignore
- * // minimal.skel.ts was written by `tsbpf gen skeleton minimal.bpf.o > minimal.skel.ts`
- * import { MinimalSkel } from "./minimal.skel.ts";
- * using skel = MinimalSkel.open();
- * skel.rodata.target_pid = 42;
+ * ```ts
+ * import assert from "node:assert/strict";
+ * // written by `tsbpf gen skeleton load_globals.bpf.o` (the golden copy reads the object from a path)
+ * import { LoadGlobalsSkel } from "../tests/golden/load_globals.skel.ts";
+ * using skel = LoadGlobalsSkel.open({ path: "tests/bpf/build/load_globals.bpf.o" });
+ * skel.rodata.ro_value = 42n; // const volatile: set before load
  * skel.load();
- * skel.attach();
- * if (!(skel.links.handle_tp)) throw new Error("not attached");
+ * skel.progs.copy_globals.testRun({ ctxIn: new Uint8Array(8) });
+ * assert.equal(skel.bss.bss_out_ro, 42n); // what the program copied, read from mmapped .bss
  * ```
  *
  * @typeParam M the generated maps interface.
@@ -691,6 +723,8 @@ export class Skeleton<M, P, L> {
   readonly #noAutoattach = new Set<string>();
 
   /**
+   * Wraps an opened object with the typed fields a generated class describes.
+   *
    * @param obj the opened object.
    * @param desc the generated descriptor.
    */
@@ -795,6 +829,21 @@ export class Skeleton<M, P, L> {
   }
 
   /**
+   * Whether `load()` loads a program (libbpf's `bpf_program__set_autoload`); before load only.
+   *
+   * @param prog the program's accessor name, as in `progs`.
+   * @param on load it or not.
+   * @throws {BpfError} no such program, or the object is loaded.
+   */
+  setAutoload(prog: keyof P & string, on: boolean): void {
+    const name = this.#desc.progs[prog];
+    if (name === undefined) {
+      throw new BpfError(`Skeleton of '${this.obj.name}' has no program ${prog}`);
+    }
+    this.obj.setAutoload(name, on);
+  }
+
+  /**
    * Whether `attach()` attaches a program or a struct_ops map (libbpf's
    * `bpf_program__set_autoattach` and `bpf_map__set_autoattach`); default on.
    *
@@ -894,10 +943,13 @@ export class Skeleton<M, P, L> {
  * program present. Generated skeletons call it when opened from a `path`.
  *
  * @example
- * ```ts ignore
- * import { BpfObject, checkLayout } from "./mod.ts";
- * using obj = BpfObject.open("other.bpf.o");
- * checkLayout(obj, { name: "x", maps: {}, progs: {}, structOps: {}, sections: {} }, "other.bpf.o");
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { BpfError, BpfObject } from "../mod.ts";
+ * import { checkLayout } from "./skeleton.ts";
+ * using obj = BpfObject.open("tests/bpf/build/load_globals.bpf.o");
+ * const desc = { name: "x", maps: {}, progs: { p: "no_such_prog" }, structOps: {}, sections: {} };
+ * assert.throws(() => checkLayout(obj, desc, "load_globals.bpf.o"), BpfError);
  * ```
  *
  * @param obj the opened object.

@@ -4,8 +4,9 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { relocateProgram } from "./mod.ts";
- * console.assert(typeof relocateProgram === "function");
+ * assert(typeof relocateProgram === "function");
  * ```
  *
  * @module

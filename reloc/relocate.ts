@@ -224,11 +224,12 @@ export interface CoreRelo {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { applyCoreRelocations } from "./relocate.ts";
  * import { Btf } from "../btf/btf.ts";
  * const k = Btf.kernel();
  * const out = applyCoreRelocations(k, k, new Uint8Array(8), []);
- * console.assert(out.insns.length === 8 && out.poisoned.length === 0);
+ * assert(out.insns.length === 8 && out.poisoned.length === 0);
  * ```
  */
 export function applyCoreRelocations(
@@ -449,6 +450,7 @@ function infoFor<T>(m: Map<string, T[]> | undefined, fn: ProgramSpec): T[] | und
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { relocateProgram } from "./relocate.ts";
  * import { open } from "../spec/open.ts";
  * import { Btf } from "../btf/btf.ts";
@@ -460,7 +462,7 @@ function infoFor<T>(m: Map<string, T[]> | undefined, fn: ProgramSpec): T[] | und
  *   targetBtf: Btf.kernel(),
  *   externs: new Map(),
  * });
- * console.assert(prog.insns.length % 8 === 0);
+ * assert(prog.insns.length % 8 === 0);
  * ```
  */
 export function relocateProgram(

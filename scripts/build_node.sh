@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the Node 20 bundle of tsbpf's offline parts with `bun build --target=node` (no network):
-#   OUT/cli.js  the command line (offline verbs: object show, btf dump)
+#   OUT/cli.js  the command line (offline verbs: object show, btf dump); the npm package's bin
 #   OUT/mod.js  the library entry, when mod.ts exists
 # Usage: scripts/build_node.sh [OUT]   (default OUT: dist). Live verbs stay in split chunks that load
 # only when used (and then say they need Deno or Bun).
@@ -28,4 +28,9 @@ mkdir -p "$OUT"
   ${externals[@]+"${externals[@]}"} >/dev/null
 # ESM regardless of where OUT lives
 printf '{ "type": "module" }\n' > "$OUT/package.json"
+# cli.js is also the `tsbpf` command of the npm package (package.json `bin`): node runs it through
+# the node_modules/.bin symlink, so it starts with a shebang.
+{ printf '#!/usr/bin/env node\n'; cat "$OUT/cli.js"; } > "$OUT/cli.js.tmp"
+mv "$OUT/cli.js.tmp" "$OUT/cli.js"
+chmod +x "$OUT/cli.js"
 echo "build_node: wrote $(cd "$OUT" && ls *.js | tr '\n' ' ')to $OUT/"

@@ -71,13 +71,19 @@ check "wasm is up to date (node core-wasm/build.mjs --check)" node core-wasm/bui
 check "deno fmt --check" "$DENO" fmt --check
 check "deno lint" "$DENO" lint
 check "deno check mod.ts cli.ts" "$DENO" check mod.ts cli.ts
+check "deno doc --lint mod.ts" "$DENO" doc --lint mod.ts
+# JSR is not reachable from the test machines: a dry run checks the package (license, exports, slow
+# types, publish.include) without it. --allow-dirty: a working tree with edits is tested as it is.
+check "deno publish --dry-run" "$DENO" publish --dry-run --allow-dirty
 
 # --- tests on Deno ------------------------------------------------------------------------------
 printf '== deno test\n'
 timeout -k 10 "$RUN_TIMEOUT" "$DENO" test -A --junit-path="$OUT/deno.xml" tests/ 2>&1
 junit "$OUT/deno.xml" $? "deno" deno
 
-# The @example blocks of the library's JSDoc run as tests too (Deno only: bun has no doc tests).
+# The @example blocks of the library's JSDoc run as tests too (Deno only: bun has no doc tests). Each
+# asserts (tests/doc_examples_test.ts checks that); most load tests/bpf/build objects into the
+# kernel, so like the kernel tests they need root, and they run one at a time (-A: FFI and /sys).
 printf '== deno test --doc
 '
 mapfile -t DOC_FILES < <(git ls-files '*.ts' | grep -vE '^(tests|bench|examples)/|^core-wasm/(assembly/|_wasm)')

@@ -18,12 +18,14 @@ export type KcfgType = "unknown" | "bool" | "tristate" | "char" | "int" | "char_
  * @returns the class and whether an int is signed.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { kcfgType } from "./_kcfg.ts";
  * import { open } from "./open.ts";
  * const spec = open("tests/bpf/build/externs.bpf.o");
  * const hz = spec.externs.find((e) => e.name === "CONFIG_HZ")!;
- * console.assert(kcfgType(spec.btf!, hz.btfTypeId).type === "int");
+ * assert.equal(kcfgType(spec.btf!, hz.btfTypeId).type, "int");
+ * spec.btf?.close();
  * ```
  */
 export function kcfgType(btf: Btf, id: number): { type: KcfgType; signed: boolean } {

@@ -272,10 +272,11 @@ function readSkippingDebug(
  * @throws {ElfError} When the file is not a well-formed little-endian ELF64 BPF object (or, with
  *   `native`, executable or shared library).
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { readElf } from "./elf.ts";
- * const elf = readElf("prog.bpf.o");
- * console.log(elf.sections.map((s) => s.name));
+ * const elf = readElf("tests/bpf/build/globals.bpf.o");
+ * assert(elf.sections.some((s) => s.name === ".BTF"));
  * ```
  */
 export function readElf(

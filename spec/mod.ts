@@ -4,10 +4,12 @@
  * section-definition table maps section names to program and attach types as libbpf does.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { open } from "./mod.ts";
- * const spec = open("prog.bpf.o");
+ * const spec = open("tests/bpf/build/net.bpf.o");
  * for (const p of spec.programs) console.log(p.name, p.section, p.type);
+ * assert(spec.programs.some((p) => p.name === "xdp_pass" && p.type === "XDP"));
  * spec.btf?.close();
  * ```
  *

@@ -72,8 +72,9 @@ const BPF_F_LINK = 0x2000;
  * @returns `"minimal"` for `/x/minimal.bpf.o`.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { objectNameFromPath } from "./open.ts";
- * console.assert(objectNameFromPath("/tmp/minimal.bpf.o") === "minimal");
+ * assert(objectNameFromPath("/tmp/minimal.bpf.o") === "minimal");
  * ```
  */
 export function objectNameFromPath(path: string): string {
@@ -93,9 +94,10 @@ export function objectNameFromPath(path: string): string {
  * @returns For `("my_object_name", ".rodata")`, `"my_objec.rodata"`.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { internalMapName } from "./open.ts";
- * console.assert(internalMapName("my_object_name", ".bss") === "my_objec.bss");
- * console.assert(internalMapName("x", ".rodata.abracadabra") === ".rodata.abracad");
+ * assert(internalMapName("my_object_name", ".bss") === "my_objec.bss");
+ * assert(internalMapName("x", ".rodata.abracadabra") === ".rodata.abracad");
  * ```
  */
 export function internalMapName(objName: string, section: string): string {
@@ -142,10 +144,13 @@ function isExtern(sym: ElfSymbol): boolean {
  *   (message `Map 'name': ...`).
  * @throws {RelocationError} A relocation libbpf would refuse.
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { open } from "./open.ts";
- * const spec = open("tests/bpf/build/minimal.bpf.o");
+ * const spec = open("tests/bpf/build/globals.bpf.o");
+ * assert(spec.programs.length > 0);
  * console.log(spec.programs.map((p) => `${p.name} ${p.section} ${p.type}`));
+ * spec.btf?.close();
  * ```
  */
 export function open(source: Uint8Array | string, opts: OpenOptions = {}): ObjectSpec {

@@ -173,8 +173,9 @@ function def(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SECTION_DEFS } from "./section_defs.ts";
- * console.assert(SECTION_DEFS[0].pattern === "socket");
+ * assert(SECTION_DEFS[0].pattern === "socket");
  * ```
  */
 export const SECTION_DEFS: readonly SectionDef[] = Object.freeze([
@@ -390,9 +391,10 @@ export const SECTION_DEFS: readonly SectionDef[] = Object.freeze([
  * @returns True when the section matches.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { sectionMatches } from "./section_defs.ts";
- * console.assert(sectionMatches("kprobe+", "kprobe/do_sys_open"));
- * console.assert(!sectionMatches("kprobe+", "kprobex"));
+ * assert(sectionMatches("kprobe+", "kprobe/do_sys_open"));
+ * assert(!sectionMatches("kprobe+", "kprobex"));
  * ```
  */
 export function sectionMatches(pattern: string, section: string): boolean {
@@ -414,9 +416,10 @@ export function sectionMatches(pattern: string, section: string): boolean {
  * @returns The row, or undefined when libbpf would not recognize the name.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { findSectionDef } from "./section_defs.ts";
- * console.assert(findSectionDef("xdp.frags")?.progType === "XDP");
- * console.assert(findSectionDef("nonsense") === undefined);
+ * assert(findSectionDef("xdp.frags")?.progType === "XDP");
+ * assert(findSectionDef("nonsense") === undefined);
  * ```
  */
 export function findSectionDef(section: string): SectionDef | undefined {
@@ -432,9 +435,10 @@ export function findSectionDef(section: string): SectionDef | undefined {
  * @returns For `tp/syscalls/sys_enter_write`, `"syscalls/sys_enter_write"`; `""` when none.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { attachTarget, findSectionDef } from "./section_defs.ts";
  * const s = "kprobe/do_unlinkat";
- * console.assert(attachTarget(findSectionDef(s)!, s) === "do_unlinkat");
+ * assert(attachTarget(findSectionDef(s)!, s) === "do_unlinkat");
  * ```
  */
 export function attachTarget(def: SectionDef, section: string): string {
@@ -454,8 +458,9 @@ export function attachTarget(def: SectionDef, section: string): string {
  * @returns `"cgroup_skb"`; for unknown numbers, the number as a string.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { progTypeStr } from "./section_defs.ts";
- * console.assert(progTypeStr(6) === "xdp");
+ * assert(progTypeStr(6) === "xdp");
  * ```
  */
 export function progTypeStr(type: string | number): string {
@@ -470,8 +475,9 @@ export function progTypeStr(type: string | number): string {
  * @returns `"cgroup_inet_ingress"`.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { attachTypeStr } from "./section_defs.ts";
- * console.assert(attachTypeStr(0) === "cgroup_inet_ingress");
+ * assert(attachTypeStr(0) === "cgroup_inet_ingress");
  * ```
  */
 export function attachTypeStr(type: string | number): string {
@@ -486,8 +492,9 @@ export function attachTypeStr(type: string | number): string {
  * @returns `"ringbuf"`.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { mapTypeStr } from "./section_defs.ts";
- * console.assert(mapTypeStr(1) === "hash");
+ * assert(mapTypeStr(1) === "hash");
  * ```
  */
 export function mapTypeStr(type: string | number): string {

@@ -92,19 +92,6 @@ export function skip(t: SkippableContext, reason: string): void {
 }
 
 /**
- * The guard for a tool or resource that scripts/setup.sh provides (bpftool, gcc, clang-19, a veth
- * pair, a cgroup2 mount): returns true when it is there. When it is not, the test skips, except
- * under `CI=true`, where setup ran and its absence is a failure.
- */
-export function needSetup(t: SkippableContext, ok: boolean, what: string): boolean {
-  if (ok) return true;
-  const msg = `${what} is missing; scripts/setup.sh provides it`;
-  if (isCI()) throw new Error(`${msg}; CI=true, so this fails instead of skipping`);
-  skip(t, msg);
-  return false;
-}
-
-/**
  * The guard at the start of every kernel test. Returns true when the process can use bpf(). When it
  * cannot, it skips the test (and returns false), except under `CI=true`, where it throws so the test
  * fails.
@@ -137,6 +124,23 @@ export function kernelAtLeast(major: number, minor: number): boolean {
     parseInt(x, 10)
   );
   return a > major || (a === major && b >= minor);
+}
+
+/**
+ * Skips a test because something scripts/setup.sh provides is missing (bpftool, gcc, clang, a test
+ * binary, a veth pair, tracefs). Under `CI=true`, where setup has run, it throws instead, so the
+ * test fails rather than skipping silently.
+ *
+ * @example
+ * ```ts
+ * if (!hasBpftool) return skipMissing(t, "bpftool is not installed");
+ * ```
+ */
+export function skipMissing(t: SkippableContext, msg: string): void {
+  if (isCI()) {
+    throw new Error(`${msg}; CI=true (setup provides it), so this fails instead of skipping`);
+  }
+  skip(t, msg);
 }
 
 /** What a spawned command did. */

@@ -22,9 +22,16 @@ import {
   attachXdpNetlink,
 } from "../link/mod.ts";
 import { arrayU64, linksOfPrograms, loadObject } from "./_attach.ts";
-import { kernelAtLeast, newFds, note, openFds, requireKernel } from "./_util.ts";
+import { kernelAtLeast, newFds, note, openFds, requireKernel, skip } from "./_util.ts";
 
 const C_XDP_A = 0, C_XDP_B = 1, C_TCX = 2, C_SOCKET = 3, C_CGROUP_EGRESS = 4;
+
+/** `bpftool cgroup show CG`'s output; fails the test when bpftool fails (an empty output is no proof). */
+function cgroupShow(cg: string): string {
+  const r = spawnSync("bpftool", ["cgroup", "show", cg], { encoding: "utf8" });
+  assert.equal(r.status, 0, `bpftool cgroup show ${cg} failed: ${r.stderr}`);
+  return r.stdout;
+}
 
 function sh(cmd: string): string {
   const r = spawnSync("bash", ["-c", cmd], { encoding: "utf8" });
@@ -181,7 +188,7 @@ for (const legacy of [false, true]) {
       if (!requireKernel(t)) return;
       const root = cgroup2Root();
       if (root === undefined) {
-        t.skip("no cgroup2 mount on this machine");
+        skip(t, "no cgroup2 mount on this machine");
         return;
       }
       using obj = loadObject("attach_net");
@@ -204,8 +211,7 @@ for (const legacy of [false, true]) {
         // Only kernel objects tsbpf makes: Bun's child-process plumbing for sh() may leave a
         // socket of its own open for a while, which says nothing about tsbpf.
         assert.deepEqual(newFds(fds).filter((f) => !/ -> socket:/.test(f)), []);
-        const shown = spawnSync("bpftool", ["cgroup", "show", cg], { encoding: "utf8" });
-        assert.doesNotMatch(shown.stdout, /cgroup_egress/);
+        assert.doesNotMatch(cgroupShow(cg), /cgroup_egress/);
       } finally {
         if (existsSync(cg)) rmdirSync(cg);
       }
@@ -270,7 +276,7 @@ test("a PROG_ATTACH cgroup link still detaches after the object that loaded the 
   if (!requireKernel(t)) return;
   const root = cgroup2Root();
   if (root === undefined) {
-    t.skip("no cgroup2 mount on this machine");
+    skip(t, "no cgroup2 mount on this machine");
     return;
   }
   const cg = `${root}/tsbpf-att-${process.pid}-order`;
@@ -279,15 +285,9 @@ test("a PROG_ATTACH cgroup link still detaches after the object that loaded the 
     const obj = loadObject("attach_net");
     const link = attachCgroup(prog(obj, "cgroup_egress_count"), cg, { legacy: true });
     obj.close();
-    assert.match(
-      spawnSync("bpftool", ["cgroup", "show", cg], { encoding: "utf8" }).stdout,
-      /egress/,
-    );
+    assert.match(cgroupShow(cg), /egress/);
     link.close();
-    assert.doesNotMatch(
-      spawnSync("bpftool", ["cgroup", "show", cg], { encoding: "utf8" }).stdout,
-      /egress/,
-    );
+    assert.doesNotMatch(cgroupShow(cg), /egress/);
   } finally {
     if (existsSync(cg)) rmdirSync(cg);
   }

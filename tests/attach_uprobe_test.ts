@@ -28,7 +28,16 @@ import {
   setGlobalU32,
   spawnWaiting,
 } from "./_attach.ts";
-import { kernelAtLeast, newFds, note, openFds, requireKernel, UPROBE_TARGET } from "./_util.ts";
+import {
+  kernelAtLeast,
+  newFds,
+  note,
+  openFds,
+  requireKernel,
+  skip,
+  skipMissing,
+  UPROBE_TARGET,
+} from "./_util.ts";
 
 const HIT_UPROBE = 3, HIT_URETPROBE = 4;
 
@@ -49,7 +58,7 @@ function nmAddress(path: string, name: string, dynamic: boolean): number {
 
 test("functionFileOffset() agrees with nm and readelf on the test binary and on libc", (t) => {
   if (!existsSync(UPROBE_TARGET)) {
-    t.skip("no test binary; run scripts/setup.sh");
+    skipMissing(t, "no test binary; run scripts/setup.sh");
     return;
   }
   const libc = resolveBinaryPath("libc.so.6");
@@ -68,13 +77,13 @@ test("functionFileOffset() agrees with nm and readelf on the test binary and on 
 
 test("addrToFileOffset() maps a data address through a segment whose vaddr differs from its offset", (t) => {
   if (!existsSync(UPROBE_TARGET)) {
-    t.skip("no test binary; run scripts/setup.sh");
+    skipMissing(t, "no test binary; run scripts/setup.sh");
     return;
   }
   const elf = readElf(UPROBE_TARGET, { native: true });
   const seg = loadSegments(UPROBE_TARGET).find((s) => s.vaddr !== s.offset);
   if (seg === undefined) {
-    t.skip("the linker placed every segment at vaddr == offset");
+    skip(t, "the linker placed every segment at vaddr == offset");
     return;
   }
   assert.equal(addrToFileOffset(elf, seg.vaddr + 8), seg.offset + 8);
@@ -181,7 +190,7 @@ test("the legacy tracefs uprobe_events path counts calls and removes its probe a
   if (!requireKernel(t)) return;
   const events = "/sys/kernel/tracing/uprobe_events";
   if (!existsSync(events)) {
-    t.skip("no tracefs uprobe_events on this kernel");
+    skipMissing(t, "no tracefs uprobe_events (setup mounts tracefs)");
     return;
   }
   const child = await spawnWaiting(UPROBE_TARGET, ["3", "--wait"]);

@@ -18,7 +18,7 @@ import {
 import type { BpfObject } from "../live/object.ts";
 import { readElf } from "../spec/elf.ts";
 import { globalU64, linksOfPrograms, loadObject, spawnWaiting } from "./_attach.ts";
-import { newFds, openFds, requireKernel, UPROBE_TARGET } from "./_util.ts";
+import { newFds, openFds, requireKernel, skipMissing, UPROBE_TARGET } from "./_util.ts";
 
 /** The `usdt_add` program of the usdt object. */
 function usdtAdd(obj: BpfObject): { fd: number; name: string } {
@@ -36,7 +36,7 @@ function usdtCounts(obj: BpfObject): { hits: bigint; a: bigint; b: bigint } {
 
 test("usdtNotes() reads the same probes, addresses and arguments as readelf -n", (t) => {
   if (!existsSync(UPROBE_TARGET)) {
-    t.skip("no test binary; run scripts/setup.sh");
+    skipMissing(t, "no test binary; run scripts/setup.sh");
     return;
   }
   const notes = usdtNotes(readElf(UPROBE_TARGET, { native: true }));
@@ -199,7 +199,7 @@ test("a USDT probe guarded by a semaphore is enabled while attached (the kernel 
     const bin = join(dir, "sema");
     const cc = spawnSync("gcc", ["-O1", "-o", bin, join(dir, "sema.c")], { encoding: "utf8" });
     if (cc.status !== 0) {
-      t.skip(`cannot build the semaphore target: ${cc.stderr}`);
+      skipMissing(t, `cannot build the semaphore target: ${cc.stderr}`);
       return;
     }
     const note = usdtNotes(readElf(bin, { native: true })).find((n) => n.name === "sema")!;
@@ -267,7 +267,7 @@ test("a USDT probe in a shared library fires in the process that loaded it", asy
       { encoding: "utf8" },
     );
     if (cc1.status !== 0 || cc2.status !== 0) {
-      t.skip(`cannot build the shared-library target: ${cc1.stderr}${cc2.stderr}`);
+      skipMissing(t, `cannot build the shared-library target: ${cc1.stderr}${cc2.stderr}`);
       return;
     }
     const child = await spawnWaiting(bin, []);

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import * as L from "../ffi/bpf_attr.ts";
 import * as C from "../ffi/constants.ts";
-import { run } from "./_util.ts";
+import { run, skip } from "./_util.ts";
 
 interface BtfMember {
   name: string;
@@ -41,7 +41,7 @@ function needBtf(t: { skip(m: string): void }): Map<number, BtfJsonType> | undef
   const btf = kernelBtf();
   if (!btf) {
     if (process.env.CI === "true") throw new Error("No /sys/kernel/btf/vmlinux under CI");
-    t.skip("This kernel exposes no BTF (/sys/kernel/btf/vmlinux)");
+    skip(t, "This kernel exposes no BTF (/sys/kernel/btf/vmlinux)");
   }
   return btf;
 }

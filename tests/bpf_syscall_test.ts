@@ -64,6 +64,8 @@ import {
   readU64,
   requireKernel,
   run,
+  skip,
+  skipMissing,
   testObject,
   thrown,
   u32,
@@ -92,6 +94,13 @@ const EXIT = 0x95;
 const RET0 = insns([MOV64_IMM, 0, 0, 0, 0], [EXIT, 0, 0, 0, 0]);
 const XDP_PASS = insns([MOV64_IMM, 0, 0, 0, 2], [EXIT, 0, 0, 0, 0]);
 
+/** A number the kernel shows for an fd in /proc/self/fdinfo (`map_id`, `btf_id`...). */
+function fdinfoNumber(fd: number, field: string): number {
+  const text = readFileSync(`/proc/self/fdinfo/${fd}`, "utf8");
+  const m = new RegExp(`^${field}:\\s*(\\d+)$`, "m").exec(text);
+  assert.ok(m, `no ${field} in fdinfo: ${text}`);
+  return Number(m[1]);
+}
 test("mapCreate() makes an array whose elements update, look up and iterate", (t) => {
   if (!requireKernel(t)) return;
   using map = mapCreate({
@@ -120,7 +129,7 @@ test("mapCreate() makes an array whose elements update, look up and iterate", (t
   assert.equal(info.valueSize, 8);
   assert.equal(info.maxEntries, 4);
   assert.equal(info.name, "ts_array");
-  assert.ok(info.id > 0);
+  assert.equal(info.id, fdinfoNumber(map.value, "map_id"));
 });
 
 test("mapCreate() makes a hash whose elements update, delete and refuse NOEXIST twice", (t) => {
@@ -373,6 +382,7 @@ test("getNextId() walks to a new map's id and getFdById() opens it", (t) => {
   }
   assert.ok(found);
   using byId = getFdById("map", id);
+  assert.equal(mapInfo(byId).id, id);
   assert.equal(mapInfo(byId).name, "ts_byid");
   assert.throws(
     () => getFdById("map", 0x7fffffff),
@@ -389,7 +399,7 @@ test("btfLoad() loads a one-type BTF blob and btfInfo() reads it back", (t) => {
   assert.equal(blob.length, 24 + 16 + 5);
   using btf = btfLoad(blob);
   const info = btfInfo(btf, { data: true });
-  assert.ok(info.id > 0);
+  assert.equal(info.id, fdinfoNumber(btf.value, "btf_id"));
   assert.equal(info.btfSize, blob.length);
   assert.equal(info.kernelBtf, false);
   assert.deepEqual(info.data, blob);
@@ -477,12 +487,12 @@ test("an XDP link attaches to a veth, swaps programs with linkUpdate() and detac
   const name = `tsv${process.pid % 100000}`;
   const add = run("ip", ["link", "add", `${name}a`, "type", "veth", "peer", "name", `${name}b`]);
   if (add.code !== 0) {
-    t.skip(`This kernel cannot make veth devices: ${add.stderr.trim()}`);
+    skipMissing(t, `Cannot make a veth pair: ${add.stderr.trim()}`);
     return;
   }
   try {
     const ifindex = getSys().ifNameToIndex(`${name}a`);
-    assert.ok(ifindex > 0);
+    assert.equal(ifindex, Number(readFileSync(`/sys/class/net/${name}a/ifindex`, "utf8")));
     using p1 = progLoad({ type: BpfProgType.BPF_PROG_TYPE_XDP, insns: XDP_PASS, license: "GPL" });
     using p2 = progLoad({ type: BpfProgType.BPF_PROG_TYPE_XDP, insns: RET0, license: "GPL" });
     using link = linkCreate(p1, ifindex, BpfAttachType.BPF_XDP);
@@ -490,7 +500,9 @@ test("an XDP link attaches to a veth, swaps programs with linkUpdate() and detac
     assert.equal(info.type, BpfLinkType.BPF_LINK_TYPE_XDP);
     assert.equal(info.raw.get("xdp.ifindex"), ifindex);
     assert.equal(info.progId, progInfo(p1).id);
-    const shown = JSON.parse(run("bpftool", ["-j", "net", "show", "dev", `${name}a`]).stdout);
+    const net = run("bpftool", ["-j", "net", "show", "dev", `${name}a`]);
+    assert.equal(net.code, 0, net.stderr);
+    const shown = JSON.parse(net.stdout);
     assert.equal(shown[0].xdp[0].id, progInfo(p1).id);
     linkUpdate(link, p2);
     assert.equal(linkInfo(link).progId, progInfo(p2).id);
@@ -510,7 +522,7 @@ test("progAttach() and progDetach() put a cgroup skb program on a cgroup and tak
   if (!requireKernel(t)) return;
   const root = "/sys/fs/cgroup/unified";
   if (!existsSync(`${root}/cgroup.procs`)) {
-    t.skip("No cgroup v2 hierarchy mounted at /sys/fs/cgroup/unified");
+    skip(t, "No cgroup v2 hierarchy mounted at /sys/fs/cgroup/unified");
     return;
   }
   const cg = `${root}/tsbpf-test-${process.pid}`;
@@ -530,14 +542,18 @@ test("progAttach() and progDetach() put a cgroup skb program on a cgroup and tak
       flags: BpfAttachFlags.BPF_F_ALLOW_MULTI,
     };
     progAttach(opts);
-    const shown = JSON.parse(run("bpftool", ["-j", "cgroup", "show", cg]).stdout);
+    const before = run("bpftool", ["-j", "cgroup", "show", cg]);
+    assert.equal(before.code, 0, before.stderr);
+    const shown = JSON.parse(before.stdout);
     assert.deepEqual(shown.map((p: { id: number }) => p.id), [progInfo(prog).id]);
     const q = progQuery(dir.value, BpfAttachType.BPF_CGROUP_INET_INGRESS);
     assert.deepEqual(q.progIds, [progInfo(prog).id]);
     assert.equal(q.attachFlags, BpfAttachFlags.BPF_F_ALLOW_MULTI);
     progDetach({ target: dir.value, prog, attachType: BpfAttachType.BPF_CGROUP_INET_INGRESS });
     // bpftool prints nothing at all for a cgroup without programs.
-    assert.equal(run("bpftool", ["-j", "cgroup", "show", cg]).stdout.trim(), "");
+    const after = run("bpftool", ["-j", "cgroup", "show", cg]);
+    assert.equal(after.code, 0, after.stderr);
+    assert.equal(after.stdout.trim(), "");
   } finally {
     rmdirSync(cg);
   }

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { Btf } from "../btf/btf.ts";
 import { dumpRaw } from "../btf/raw_dump.ts";
 import { BtfBuilder, member } from "../btf/builder.ts";
-import { assertSameText, compileBpfC, runCli, testObjects, withTmpDir } from "./_util.ts";
+import { assertSameText, compileBpfC, runCli, skip, testObjects, withTmpDir } from "./_util.ts";
 
 const VMLINUX = "/sys/kernel/btf/vmlinux";
 const hasVmlinux = existsSync(VMLINUX);
@@ -46,7 +46,7 @@ char _license[] __attribute__((section("license"), used)) = "GPL";
 `;
 
 test("dumpRaw() of vmlinux is byte-identical to bpftool btf dump file", (t) => {
-  if (!hasVmlinux) return t.skip("This kernel has no /sys/kernel/btf/vmlinux");
+  if (!hasVmlinux) return skip(t, "This kernel has no /sys/kernel/btf/vmlinux");
   const want = bpftool(["btf", "dump", "file", VMLINUX]);
   using btf = Btf.load(VMLINUX);
   assertSameText(dumpRaw(btf), want, "vmlinux");

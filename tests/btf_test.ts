@@ -11,6 +11,7 @@ import {
   ROOT,
   run,
   runtimeCommand,
+  skip,
   testObject,
   testObjects,
   withTmpDir,
@@ -476,22 +477,26 @@ test("load() of a BPF object reads its .BTF section", () => {
 });
 
 test("Btf.kernel() is parsed once and finds task_struct with its size and alignment", (t) => {
-  if (!hasVmlinux) return t.skip("This kernel has no /sys/kernel/btf/vmlinux");
+  if (!hasVmlinux) return skip(t, "This kernel has no /sys/kernel/btf/vmlinux");
   const k = Btf.kernel();
   assert.equal(Btf.kernel(), k);
   const id = k.findByName("task_struct", BtfKind.Struct);
-  assert.ok(id > 0);
+  assert.deepEqual([k.name(id), k.kind(id)], ["task_struct", BtfKind.Struct]);
   assert.equal(k.resolveSize(id), k.size(id));
-  assert.ok(k.alignOf(id) > 0);
+  assert.ok(k.size(id) > 1000, `task_struct is ${k.size(id)} bytes`);
+  // Two pointers: 8-byte aligned on a 64-bit kernel.
+  assert.equal(k.alignOf(k.findByName("list_head", BtfKind.Struct)), 8);
   assert.ok(k.typeCount > 1000);
-  assert.equal(k.findByName("pid_t", BtfKind.Typedef) > 0, true);
+  const pid = k.findByName("pid_t", BtfKind.Typedef);
+  assert.deepEqual([k.name(pid), k.kind(pid)], ["pid_t", BtfKind.Typedef]);
+  assert.equal(k.resolveSize(pid), 4);
 });
 
 test("Btf.kernelModule() splits a module's BTF over vmlinux", (t) => {
   const mods = existsSync("/sys/kernel/btf")
     ? readdirSync("/sys/kernel/btf").filter((n) => n !== "vmlinux")
     : [];
-  if (mods.length === 0) return t.skip("This kernel has no module BTF (no modules loaded)");
+  if (mods.length === 0) return skip(t, "This kernel has no module BTF (no modules loaded)");
   using m = Btf.kernelModule(mods[0]);
   assert.equal(m.startId, Btf.kernel().typeCount);
   assert.equal(m.name(1), Btf.kernel().name(1));
@@ -522,7 +527,7 @@ int main(int argc, char **argv) {
 `;
 
 test("resolveSize(), alignOf() and findByName() agree with libbpf on every vmlinux type", (t) => {
-  if (!hasVmlinux) return t.skip("This kernel has no /sys/kernel/btf/vmlinux");
+  if (!hasVmlinux) return skip(t, "This kernel has no /sys/kernel/btf/vmlinux");
   withTmpDir("tsbpf-btf", (dir) => {
     writeFileSync(join(dir, "layout.c"), LAYOUT_C);
     execFileSync("gcc", ["-O1", "-o", join(dir, "layout"), join(dir, "layout.c"), "-lbpf"]);
@@ -593,7 +598,7 @@ test("BtfExt.parse() decodes func_info, line_info and CO-RE relocations of each 
   assert.ok(sawCore, "no test object has CO-RE relocations");
 });
 
-test("BtfExt.parse() decodes the records of a core.bpf.o relocation as written", () => {
+test("BtfExt.parse() decodes every func_info, line_info and CO-RE record of core.bpf.o as written", () => {
   const bytes = readFileSync(testObject("core"));
   using btf = Btf.parse(elfSection(bytes, ".BTF")!);
   const ext = BtfExt.parse(elfSection(bytes, ".BTF.ext")!, btf);
@@ -602,6 +607,43 @@ test("BtfExt.parse() decodes the records of a core.bpf.o relocation as written",
   assert.ok(relos.length > 0);
   // Every relocation's root type is a struct, union, typedef, enum or int in the object's BTF.
   for (const r of relos) assert.ok(btf.kind(r.typeId) !== BtfKind.Unknown);
+  // Every record equals the words of the section, read here straight from the bytes as
+  // include/uapi/linux/btf.h and libbpf's btf.h lay them out.
+  const raw = elfSection(bytes, ".BTF.ext")!;
+  const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  const hdrLen = dv.getUint32(4, true);
+  const area = (k: number) => {
+    const off = hdrLen + dv.getUint32(8 + 8 * k, true);
+    const end = off + dv.getUint32(12 + 8 * k, true);
+    const recSize = dv.getUint32(off, true);
+    const out = new Map<string, number[][]>();
+    for (let p = off + 4; p < end;) {
+      const name = btf.str(dv.getUint32(p, true));
+      const n = dv.getUint32(p + 4, true);
+      p += 8;
+      const recs: number[][] = [];
+      for (let i = 0; i < n; i++, p += recSize) {
+        recs.push(Array.from({ length: recSize / 4 }, (_, w) => dv.getUint32(p + 4 * w, true)));
+      }
+      out.set(name, recs);
+    }
+    return out;
+  };
+  const asMap = <T>(m: Map<string, T[]>, f: (r: T) => unknown[]) =>
+    new Map([...m].map(([k, v]) => [k, v.map(f)]));
+  assert.deepEqual(asMap(ext.funcInfo, (r) => [r.insnOff, r.typeId]), area(0));
+  assert.deepEqual(
+    asMap(ext.lineInfo, (r) => [r.insnOff, r.fileNameOff, r.lineOff, (r.line << 10) | r.col]),
+    area(1),
+  );
+  assert.deepEqual(
+    asMap(ext.coreRelos, (r) => [r.insnOff, r.typeId, r.accessStrOff, r.kind]),
+    area(2),
+  );
+  for (const r of relos) assert.equal(r.accessStr, btf.str(r.accessStrOff));
+  // Line numbers start at 1, and clang gives statements a column.
+  const lines = [...ext.lineInfo.values()].flat();
+  assert.ok(lines.some((l) => l.col > 0) && lines.every((l) => l.line > 0));
 });
 
 function extBlob(parts: { func?: number[]; line?: number[]; core?: number[] }): Uint8Array {
@@ -636,14 +678,15 @@ test("BtfExt.parse() decodes a hand-built blob and rejects broken ones", () => {
   using btf = Btf.parse(b.build());
   const good = extBlob({
     func: [8, sec, 1, 0, fn],
-    line: [16, sec, 2, 0, file, file, (7 << 10) | 3, 8, file, file, (9 << 10) | 1],
+    // line_col: the line in the high 22 bits, the column in the low 10 (up to 1023).
+    line: [16, sec, 2, 0, file, file, (7 << 10) | 3, 8, file, file, (0x3fffff << 10) | 1000],
     core: [16, sec, 1, 16, 1, acc, 0],
   });
   const ext = BtfExt.parse(good, btf);
   assert.deepEqual(ext.funcInfo.get("xdp"), [{ insnOff: 0, typeId: fn }]);
   assert.deepEqual(ext.lineInfo.get("xdp"), [
     { insnOff: 0, fileNameOff: file, lineOff: file, line: 7, col: 3 },
-    { insnOff: 8, fileNameOff: file, lineOff: file, line: 9, col: 1 },
+    { insnOff: 8, fileNameOff: file, lineOff: file, line: 0x3fffff, col: 1000 },
   ]);
   assert.deepEqual(ext.coreRelos.get("xdp"), [{
     insnOff: 16,

@@ -7,7 +7,16 @@ import { join } from "node:path";
 import { Btf } from "../btf/btf.ts";
 import { btfToC } from "../gen/c_dump.ts";
 import { BtfBuilder, member } from "../btf/builder.ts";
-import { assertSameText, compileBpfC, ROOT, runCli, testObjects, withTmpDir } from "./_util.ts";
+import {
+  assertSameText,
+  compileBpfC,
+  ROOT,
+  runCli,
+  skip,
+  skipMissing,
+  testObjects,
+  withTmpDir,
+} from "./_util.ts";
 
 const VMLINUX = "/sys/kernel/btf/vmlinux";
 const hasVmlinux = existsSync(VMLINUX);
@@ -68,8 +77,10 @@ char _license[] __attribute__((section("license"), used)) = "GPL";
 `;
 
 test("btfToC() of an object with unusual layouts and declarators matches bpftool", (t) => {
-  if (!hasBpftool) return t.skip("bpftool is not installed");
-  if (spawnSync("clang-19", ["--version"]).status !== 0) return t.skip("clang-19 is not installed");
+  if (!hasBpftool) return skipMissing(t, "bpftool is not installed");
+  if (spawnSync("clang-19", ["--version"]).status !== 0) {
+    return skipMissing(t, "clang-19 is not installed");
+  }
   withTmpDir("tsbpf-cdump-kinds", (dir) => {
     const obj = compileBpfC(dir, "kinds", KINDS_C);
     using btf = Btf.load(obj);
@@ -96,15 +107,15 @@ test("btfToC() of an object with unusual layouts and declarators matches bpftool
 test("btfToC() of vmlinux is byte-identical to bpftool btf dump format c", {
   timeout: 120_000,
 }, (t) => {
-  if (!hasVmlinux) return t.skip("This kernel has no /sys/kernel/btf/vmlinux");
-  if (!hasBpftool) return t.skip("bpftool is not installed");
+  if (!hasVmlinux) return skip(t, "This kernel has no /sys/kernel/btf/vmlinux");
+  if (!hasBpftool) return skipMissing(t, "bpftool is not installed");
   const want = bpftoolC(VMLINUX);
   using btf = Btf.load(VMLINUX);
   assertSameText(btfToC(btf), want, VMLINUX);
 });
 
 test("btfToC() of every test object is byte-identical to bpftool btf dump format c", (t) => {
-  if (!hasBpftool) return t.skip("bpftool is not installed");
+  if (!hasBpftool) return skipMissing(t, "bpftool is not installed");
   const objects = testObjects();
   assert.ok(objects.length > 0);
   for (const file of objects) {
@@ -114,7 +125,7 @@ test("btfToC() of every test object is byte-identical to bpftool btf dump format
 });
 
 test("btfToC() wraps bit offsets of 2^31 and more as bpftool does instead of padding to them", (t) => {
-  if (!hasBpftool) return t.skip("bpftool is not installed");
+  if (!hasBpftool) return skipMissing(t, "bpftool is not installed");
   const b = new BtfBuilder();
   const int = b.int("int", 4, { signed: true });
   // A union member at bit 2^31 and a struct of 2^28 + 8 bytes (2^31 + 64 bits) whose one member
@@ -130,7 +141,7 @@ test("btfToC() wraps bit offsets of 2^31 and more as bpftool does instead of pad
 });
 
 test("tsbpf btf dump file OBJECT format c prints what bpftool prints", (t) => {
-  if (!hasBpftool) return t.skip("bpftool is not installed");
+  if (!hasBpftool) return skipMissing(t, "bpftool is not installed");
   const file = testObjects()[0];
   const r = runCli(["btf", "dump", "file", file, "format", "c"]);
   assert.equal(r.code, 0, r.stderr);
@@ -140,8 +151,10 @@ test("tsbpf btf dump file OBJECT format c prints what bpftool prints", (t) => {
 test("every test program compiles with clang-19 against tsbpf's own vmlinux.h", {
   timeout: 300_000,
 }, (t) => {
-  if (!hasVmlinux) return t.skip("This kernel has no /sys/kernel/btf/vmlinux");
-  if (spawnSync("clang-19", ["--version"]).status !== 0) return t.skip("clang-19 is not installed");
+  if (!hasVmlinux) return skip(t, "This kernel has no /sys/kernel/btf/vmlinux");
+  if (spawnSync("clang-19", ["--version"]).status !== 0) {
+    return skipMissing(t, "clang-19 is not installed");
+  }
   const bpfDir = join(ROOT, "tests", "bpf");
   const sources = readdirSync(bpfDir).filter((f) => f.endsWith(".bpf.c")).map((f) =>
     join(bpfDir, f)

@@ -8,6 +8,7 @@ import { Btf } from "../btf/btf.ts";
 import { BpfError, BtfError } from "../errors.ts";
 import { btfToC, btfToCBytes, CDumper, writeBtfAsC } from "../gen/c_dump.ts";
 import { BtfBuilder } from "../btf/builder.ts";
+import { skipMissing } from "./_util.ts";
 
 const HEAD = "#ifndef __VMLINUX_H__\n#define __VMLINUX_H__\n\n" +
   "#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n" +
@@ -332,7 +333,9 @@ for (const [name, { build, c }] of Object.entries(CASES)) {
 }
 
 test("btfToC() of every hand-built blob matches bpftool btf dump format c", (t) => {
-  if (spawnSync("bpftool", ["version"]).status !== 0) return t.skip("bpftool is not installed");
+  if (spawnSync("bpftool", ["version"]).status !== 0) {
+    return skipMissing(t, "bpftool is not installed");
+  }
   const dir = mkdtempSync(join(tmpdir(), "tsbpf-cdump-"));
   try {
     for (const [name, { build }] of Object.entries(CASES)) {
@@ -472,7 +475,9 @@ test("CDumper turns cycles in malformed BTF into BtfErrors instead of hanging", 
 });
 
 test("btfToC() of split BTF prints the base's types and its own, as bpftool -B does", (t) => {
-  if (spawnSync("bpftool", ["version"]).status !== 0) return t.skip("bpftool is not installed");
+  if (spawnSync("bpftool", ["version"]).status !== 0) {
+    return skipMissing(t, "bpftool is not installed");
+  }
   const base = new BtfBuilder();
   const int = base.int("int", 4, { signed: true });
   const pair = base.struct("pair", 8, [

@@ -17,7 +17,7 @@ import {
 import { CodecError } from "../errors.ts";
 import * as lib from "../mod.ts";
 import { open } from "../spec/open.ts";
-import { compileBpfC, elfSection, ROOT, testObjects, thrown, withTmpDir } from "./_util.ts";
+import { compileBpfC, elfSection, ROOT, skip, testObjects, thrown, withTmpDir } from "./_util.ts";
 
 const ORACLE_DIR = join(ROOT, "tests", "oracle");
 
@@ -640,9 +640,7 @@ test(
   },
   (t) => {
     if (!existsSync("/sys/kernel/btf/vmlinux")) {
-      return t.skip(
-        "This kernel has no /sys/kernel/btf/vmlinux",
-      );
+      return skip(t, "This kernel has no /sys/kernel/btf/vmlinux");
     }
     const k = Btf.kernel();
     let n = 0;

@@ -4,10 +4,26 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Btf } from "../btf/btf.ts";
 import { BtfKind } from "../btf/types.ts";
-import { mapInfo, progInfo } from "../ffi/bpf.ts";
+import { mapCreate, mapInfo, mapLookup, progInfo } from "../ffi/bpf.ts";
 import { BpfObject } from "../live/object.ts";
 import { numPossibleCpus } from "../live/map.ts";
-import { oracle, readU32, requireKernel, runCli, testObject, u32 } from "./_util.ts";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import {
+  compileBpfC,
+  oracle,
+  readU32,
+  requireKernel,
+  ROOT,
+  run,
+  runCli,
+  testObject,
+  u32,
+  withTmpDir,
+} from "./_util.ts";
+
+/** libbpf_insns (built by setup): what libbpf loads, with an optional btf_custom_path. */
+const INSNS_ORACLE = join(ROOT, "tests", "oracle", "build", "libbpf_insns");
 
 test("load() fills map-in-map slots with their inner maps and prog arrays with their programs", (t) => {
   if (!requireKernel(t)) return;
@@ -83,15 +99,97 @@ test("tsbpf object load --prog loads one program, and a rejected one exits 1 wit
   assert.match(unknown.stderr, /no program named 'nope'/);
 });
 
-test("BpfObject resolves CO-RE against btfCustomPath, and names a bad path in its error", (t) => {
+const CUSTOM_LOCAL_C = `#define SEC(n) __attribute__((section(n), used))
+struct tsbpf_custom { int a; int b; };
+SEC("socket") int custom_core(void *ctx)
+{
+	if (__builtin_preserve_type_info(*(struct tsbpf_custom *)0, 0 /* TYPE_EXISTS */))
+		return __builtin_preserve_field_info(((struct tsbpf_custom *)0)->b, 0 /* BYTE_OFFSET */);
+	return 77;
+}
+char LICENSE[] SEC("license") = "GPL";
+`;
+
+// The target: tsbpf_custom exists here (vmlinux has no such type) with b at byte 12.
+const CUSTOM_TARGET_C = `#define SEC(n) __attribute__((section(n), used))
+struct tsbpf_custom { long long x; int a; int b; };
+struct tsbpf_custom tsbpf_custom_var SEC(".data");
+char LICENSE[] SEC("license") = "GPL";
+`;
+
+test("BpfObject resolves CO-RE against btfCustomPath, not vmlinux, as libbpf does with the same path", (t) => {
   if (!requireKernel(t)) return;
-  {
-    using obj = BpfObject.open(testObject("core"), { btfCustomPath: "/sys/kernel/btf/vmlinux" });
-    obj.load();
-    assert.ok(obj.program("core_reads").fd > 0);
-  }
+  withTmpDir("tsbpf-btfcustom", (dir) => {
+    const file = compileBpfC(dir, "custom_local", CUSTOM_LOCAL_C);
+    const target = compileBpfC(dir, "custom_target", CUSTOM_TARGET_C);
+    const loadAndRun = (btfCustomPath?: string) => {
+      using obj = BpfObject.open(file, { btfCustomPath });
+      obj.load();
+      const p = obj.program("custom_core");
+      return { ret: p.testRun({ dataIn: new Uint8Array(64) }).retval, tag: p.info().tag };
+    };
+    const custom = loadAndRun(target);
+    const kernel = loadAndRun();
+    // The field's offset in the custom BTF, where vmlinux lacks the type.
+    assert.equal(custom.ret, 12);
+    assert.equal(kernel.ret, 77);
+    // libbpf given the same custom path loads the same instructions.
+    const r = run(INSNS_ORACLE, [file, target]);
+    assert.equal(r.code, 0, r.stderr);
+    const theirs = JSON.parse(r.stdout).programs.find((p: { name: string }) =>
+      p.name === "custom_core"
+    );
+    assert.equal(theirs.loaded, true);
+    assert.equal(custom.tag, theirs.tag);
+    assert.notEqual(kernel.tag, theirs.tag);
+  });
   using bad = BpfObject.open(testObject("core"), { btfCustomPath: "/nonexistent/vmlinux.btf" });
   assert.throws(() => bad.load(), /nonexistent/);
+});
+
+test("load() passes map_extra: maps.bpf.o's bloom filter gets libbpf's hash count", (t) => {
+  if (!requireKernel(t)) return;
+  const want = oracle(["load", testObject("maps")]).json.maps.find((m: { name: string }) =>
+    m.name === "bloom_map"
+  );
+  assert.equal(want.kernelMapExtra, 3); // __uint(map_extra, 3) in maps.bpf.c
+  using obj = BpfObject.open(testObject("maps"));
+  obj.load();
+  const bloom = obj.map("bloom_map");
+  const info = mapInfo(bloom.fd);
+  assert.equal(info.mapExtra, 3n);
+  // Behaviour: the kernel sizes the filter's bit array by the hash count (0 means its default,
+  // 5), so the memory it charges equals that of a filter made with 3 hashes, not with 5.
+  const memlock = (fd: number) =>
+    Number(/^memlock:\s*(\d+)$/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, "utf8"))![1]);
+  const like = (mapExtra: bigint) => {
+    using fd = mapCreate({
+      type: info.type,
+      keySize: 0,
+      valueSize: info.valueSize,
+      maxEntries: info.maxEntries,
+      mapExtra,
+    });
+    return memlock(fd.value);
+  };
+  assert.notEqual(like(3n), like(0n), "the hash count does not change the filter's size");
+  assert.equal(memlock(bloom.fd), like(3n));
+  // And it works as a bloom filter: a pushed value is found by the kernel's peek (a lookup whose
+  // value buffer holds the value to test).
+  bloom.update(new Uint8Array(0), u32(0xdecaf));
+  assert.equal(mapLookup(bloom.fd, new Uint8Array(0), u32(0xdecaf)), true);
+});
+
+test("load() rounds a ring buffer's size up to a power-of-two number of pages (libbpf's rule)", (t) => {
+  if (!requireKernel(t)) return;
+  const page = Number(run("getconf", ["PAGESIZE"]).stdout.trim());
+  assert.ok(page >= 4096, "getconf PAGESIZE");
+  for (const [asked, want] of [[5000, 2 * page], [3 * page, 4 * page], [8 * page, 8 * page]]) {
+    using obj = BpfObject.open(testObject("maps"));
+    obj.setMaxEntries("ringbuf_map", asked);
+    obj.load();
+    assert.equal(mapInfo(obj.map("ringbuf_map").fd).maxEntries, want, `asked for ${asked}`);
+  }
 });
 
 test("load() names the map the kernel refused, and releases what it made", (t) => {

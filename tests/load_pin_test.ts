@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { BpfError } from "../errors.ts";
-import { mapCreate, mapInfo, objPin } from "../ffi/bpf.ts";
+import { mapCreate, mapInfo, objGet, objPin } from "../ffi/bpf.ts";
 import { BpfMapType } from "../ffi/constants.ts";
 import { BpfObject } from "../live/object.ts";
 import { spawnWaiting } from "./_attach.ts";
@@ -59,13 +59,36 @@ test("load() pins maps by name under pinRoot, and a second load reuses them", (t
 
 test("load() reuses maps that libbpf pinned, as libbpf reuses ours", (t) => {
   if (!requireKernel(t)) return;
-  using pins = pinDir();
-  const r = oracle(["load", testObject("pinned"), "--pin-root", pins.path]);
-  assert.equal(r.code, 0, r.stderr);
-  using obj = BpfObject.open(testObject("pinned"), { pinRoot: pins.path });
-  obj.load();
-  assert.equal(obj.map("tsbpf_pinned_array").reused, true);
-  assert.equal(obj.map("tsbpf_pinned_hash").reused, true);
+  const PINNED = ["tsbpf_pinned_array", "tsbpf_pinned_hash"];
+  const pinnedId = (dir: string, name: string) => {
+    using fd = objGet(`${dir}/${name}`);
+    return mapInfo(fd).id;
+  };
+  {
+    // libbpf pins, tsbpf reuses: the very maps behind the pins.
+    using pins = pinDir();
+    const r = oracle(["load", testObject("pinned"), "--pin-root", pins.path]);
+    assert.equal(r.code, 0, r.stderr);
+    using obj = BpfObject.open(testObject("pinned"), { pinRoot: pins.path });
+    obj.load();
+    for (const name of PINNED) {
+      const m = obj.map(name);
+      assert.equal(m.reused, true, name);
+      assert.equal(mapInfo(m.fd).id, pinnedId(pins.path, name), name);
+    }
+  }
+  {
+    // tsbpf pins, libbpf reuses: the maps libbpf loads with are tsbpf's.
+    using pins = pinDir();
+    using obj = BpfObject.open(testObject("pinned"), { pinRoot: pins.path });
+    obj.load();
+    const r = oracle(["load", testObject("pinned"), "--pin-root", pins.path]);
+    assert.equal(r.code, 0, r.stderr);
+    for (const name of PINNED) {
+      const theirs = r.json.maps.find((m: { name: string }) => m.name === name);
+      assert.equal(theirs.id, mapInfo(obj.map(name).fd).id, name);
+    }
+  }
 });
 
 test("load() refuses an incompatible pinned map with an error naming the map, path and mismatch", (t) => {
@@ -205,4 +228,134 @@ async function withTmpDirAsync(prefix: string, fn: (dir: string) => Promise<void
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** The fields of the one pinned map of a test object built by {@linkcode pinObject}. */
+interface PinDef {
+  type: number;
+  key?: string;
+  value: string;
+  maxEntries: number;
+  flags: number;
+  mapExtra?: number;
+}
+
+/** Compiles an object whose only map, `tsbpf_pin_compat`, is pinned by name with `d`'s fields. */
+function pinObject(dir: string, name: string, d: PinDef): string {
+  return compileBpfC(
+    dir,
+    name,
+    `#define SEC(n) __attribute__((section(n), used))
+#define __uint(name, val) int (*name)[val]
+#define __type(name, val) typeof(val) *name
+struct {
+	__uint(type, ${d.type});
+	${d.key ? `__type(key, ${d.key});` : ""}
+	__type(value, ${d.value});
+	__uint(max_entries, ${d.maxEntries});
+	__uint(map_flags, ${d.flags});
+	${d.mapExtra !== undefined ? `__uint(map_extra, ${d.mapExtra});` : ""}
+	__uint(pinning, 1);
+} tsbpf_pin_compat SEC(".maps");
+char LICENSE[] SEC("license") = "GPL";
+`,
+  );
+}
+
+const HASH: PinDef = {
+  type: BpfMapType.BPF_MAP_TYPE_HASH,
+  key: "unsigned int",
+  value: "unsigned long long",
+  maxEntries: 8,
+  flags: 0,
+};
+const BLOOM: PinDef = {
+  type: BpfMapType.BPF_MAP_TYPE_BLOOM_FILTER,
+  value: "unsigned int",
+  maxEntries: 8,
+  flags: 0,
+  mapExtra: 3,
+};
+/** A pinned map, then a map of the same name that differs in one field, and the mismatch named. */
+const MISMATCHES: { what: string; pinned: PinDef; wanted: PinDef; message: RegExp }[] = [
+  {
+    what: "type",
+    pinned: HASH,
+    wanted: { ...HASH, type: BpfMapType.BPF_MAP_TYPE_ARRAY },
+    message: /type 1 != 2/,
+  },
+  {
+    what: "key size",
+    pinned: HASH,
+    wanted: { ...HASH, key: "unsigned long long" },
+    message: /key size 4 != 8/,
+  },
+  {
+    what: "value size",
+    pinned: HASH,
+    wanted: { ...HASH, value: "unsigned int" },
+    message: /value size 8 != 4/,
+  },
+  {
+    what: "max entries",
+    pinned: HASH,
+    wanted: { ...HASH, maxEntries: 16 },
+    message: /max entries 8 != 16/,
+  },
+  {
+    what: "map_flags",
+    pinned: HASH,
+    wanted: { ...HASH, flags: 1 }, // BPF_F_NO_PREALLOC
+    message: /flags 0x0 != 0x1/,
+  },
+  {
+    what: "map_extra",
+    pinned: BLOOM,
+    wanted: { ...BLOOM, mapExtra: 5 },
+    message: /map_extra 3 != 5/,
+  },
+];
+
+for (const { what, pinned, wanted, message } of MISMATCHES) {
+  test(`load() refuses a pinned map whose ${what} differs, as libbpf refuses it, and reuses an equal one`, (t) => {
+    if (!requireKernel(t)) return;
+    withTmpDir("tsbpf-pincompat", (dir) => {
+      using pins = pinDir();
+      const path = `${pins.path}/tsbpf_pin_compat`;
+      const base = pinObject(dir, "base", pinned);
+      const other = pinObject(dir, "other", wanted);
+      // libbpf pins the base map; its pin outlives the oracle.
+      const made = oracle(["load", base, "--pin-root", pins.path]);
+      assert.equal(made.code, 0, made.stderr);
+      using pin = objGet(path);
+      const pinnedId = mapInfo(pin).id;
+      // The same definition: libbpf and tsbpf both reuse the pinned map.
+      assert.equal(oracle(["load", base, "--pin-root", pins.path]).code, 0);
+      {
+        using same = BpfObject.open(base, { pinRoot: pins.path });
+        same.load();
+        const m = same.map("tsbpf_pin_compat");
+        assert.equal(m.reused, true);
+        assert.equal(mapInfo(m.fd).id, pinnedId);
+      }
+      // A different one: libbpf refuses to load, and so must tsbpf.
+      const theirs = oracle(["load", other, "--pin-root", pins.path]);
+      assert.notEqual(theirs.code, 0, `libbpf reused the pinned map despite its ${what}`);
+      assert.match(theirs.stderr, /couldn't reuse pinned map/);
+      const obj = BpfObject.open(other, { pinRoot: pins.path });
+      try {
+        assert.throws(() => obj.load(), (e: unknown) => {
+          assert.ok(e instanceof BpfError, String(e));
+          assert.match(e.message, /Map 'tsbpf_pin_compat'/);
+          assert.match(e.message, message);
+          return true;
+        });
+      } finally {
+        obj.close();
+      }
+      // The pinned map is still the one libbpf made.
+      using again = objGet(path);
+      assert.equal(mapInfo(again).id, pinnedId);
+    });
+  });
 }

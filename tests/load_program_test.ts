@@ -60,7 +60,10 @@ test("BpfProgram.pin() keeps the program alive after close(), and unpin() remove
   const prog = obj.program("xdp_pass");
   const second = `${pins.path}/second`;
   prog.pin(second);
-  assert.ok(existsSync(second));
+  {
+    using pinned = objGet(second);
+    assert.equal(progInfo(pinned).id, prog.info().id, "the pin holds this program");
+  }
   prog.unpin(second);
   assert.ok(!existsSync(second));
   assert.throws(

@@ -173,10 +173,19 @@ test("BpfObject releases its fds and mappings after close(), and after a failed 
   obj.close();
   assert.deepEqual(newFds(fdsBefore), []);
   assert.equal(mappings(), mapsBefore);
-  // mmap calls at open (one per data section) then at load (the remaps): fail each in turn.
+  // mmap calls at open (one per data section) then at load (the remaps): fail each in turn, until
+  // the Nth call is past the last one and the load succeeds.
+  let faults = 0;
+  let succeeded = false;
   for (let n = 1; n < 20; n++) {
     let calls = 0;
-    setSys(withFaults(real, { mmap: () => (++calls === n ? ENOMEM : undefined) }));
+    setSys(withFaults(real, {
+      mmap: () => {
+        if (++calls !== n) return undefined;
+        faults++;
+        return ENOMEM;
+      },
+    }));
     let failed: unknown;
     try {
       const o2 = BpfObject.open(testObject("load_globals"));
@@ -195,7 +204,14 @@ test("BpfObject releases its fds and mappings after close(), and after a failed 
     }
     assert.deepEqual(newFds(fdsBefore), [], `fds left after mmap ${n} failed`);
     assert.equal(mappings(), mapsBefore, `mappings left after mmap ${n} failed`);
-    if (failed === undefined) break;
+    if (failed === undefined) {
+      assert.equal(calls, n - 1, `mmap ${n} failed and the load still succeeded`);
+      succeeded = true;
+      break;
+    }
     assert.ok(failed instanceof BpfError, String(failed));
   }
+  // Every mmap of a load was failed once (open's and load's), then a load without a fault passed.
+  assert.ok(faults >= 2, `only ${faults} mmap faults fired`);
+  assert.ok(succeeded, "no load succeeded once the faults ran out");
 });

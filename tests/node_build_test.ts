@@ -69,6 +69,7 @@ test("node cli.js btf dump file FILE format c prints what bpftool prints", () =>
   const viaNode = node(["btf", "dump", "file", obj, "format", "c"]);
   assert.equal(viaNode.code, 0, viaNode.stderr);
   const bpftool = run("bpftool", ["btf", "dump", "file", obj, "format", "c"]);
+  assert.equal(bpftool.code, 0, bpftool.stderr);
   assert.equal(viaNode.stdout, bpftool.stdout);
 });
 

@@ -13,7 +13,7 @@ import { relocateProgram } from "../reloc/mod.ts";
 import type { ResolvedExtern } from "../reloc/types.ts";
 import { open } from "../spec/open.ts";
 import type { ObjectSpec } from "../spec/types.ts";
-import { requireKernel, ROOT, run, testObjects } from "./_util.ts";
+import { requireKernel, ROOT, run, skip, testObject, testObjects } from "./_util.ts";
 
 const ORACLE_SRC = join(ROOT, "tests", "oracle", "libbpf_insns.c");
 const ORACLE_BIN = join(ROOT, "tests", "oracle", "build", "libbpf_insns");
@@ -238,8 +238,7 @@ test("CO-RE against a custom target BTF (another object's) matches libbpf's btf_
 });
 
 test("relocateProgram names the program it does not know", () => {
-  const file = testObjects().find((f) => f.endsWith("/net.bpf.o"));
-  if (!file) return;
+  const file = testObject("net");
   const spec = open(file);
   try {
     assert.throws(
@@ -258,8 +257,7 @@ test("relocateProgram names the program it does not know", () => {
 });
 
 test("relocateProgram refuses a program with CO-RE relocations when no target BTF is given", () => {
-  const file = testObjects().find((f) => f.endsWith("/core.bpf.o"));
-  if (!file) return;
+  const file = testObject("core");
   const spec = open(file);
   try {
     const prog = spec.programs[0];
@@ -280,8 +278,7 @@ test("relocateProgram refuses a program with CO-RE relocations when no target BT
 });
 
 test("relocateProgram is deterministic: the same input gives the same bytes", () => {
-  const file = testObjects().find((f) => f.endsWith("/subprogs.bpf.o"));
-  if (!file) return;
+  const file = testObject("subprogs");
   const a = open(file);
   const b = open(file);
   try {
@@ -306,8 +303,7 @@ test("relocateProgram is deterministic: the same input gives the same bytes", ()
 });
 
 test("every bpf-to-bpf call and callback address lands on the start of an appended function", () => {
-  const file = testObjects().find((f) => f.endsWith("/subprogs.bpf.o"));
-  if (!file) return;
+  const file = testObject("subprogs");
   const spec = open(file);
   try {
     for (const p of spec.programs) {
@@ -350,9 +346,11 @@ function insnAt(insns: Uint8Array, i: number) {
   };
 }
 
-test("externs become kconfig map values, ksym addresses, zeros for missing weak ones, and kfunc calls", () => {
-  const file = testObjects().find((f) => f.endsWith("/externs.bpf.o"));
-  if (!file || !existsSync("/sys/kernel/btf/vmlinux")) return;
+test("externs become kconfig map values, ksym addresses, zeros for missing weak ones, and kfunc calls", (t) => {
+  if (!existsSync("/sys/kernel/btf/vmlinux")) {
+    return skip(t, "This kernel has no /sys/kernel/btf/vmlinux");
+  }
+  const file = testObject("externs");
   const spec = open(file);
   try {
     const externs = new Map<string, ResolvedExtern>();
@@ -404,8 +402,7 @@ test("externs become kconfig map values, ksym addresses, zeros for missing weak 
 });
 
 test("a map without an fd is poisoned the way libbpf poisons maps it does not create", () => {
-  const file = testObjects().find((f) => f.endsWith("/maps.bpf.o"));
-  if (!file) return;
+  const file = testObject("maps");
   const spec = open(file);
   try {
     const skip = spec.maps[1].name;

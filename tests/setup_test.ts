@@ -1,7 +1,7 @@
 // Tests of the test infrastructure itself: setup's outputs, the libbpf oracle and tests/_util.ts.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import {
   LIBBPF_UNKNOWN_SECTIONS,
@@ -181,4 +181,16 @@ test("libbpf_oracle load --insns names the maps its ld_imm64 instructions point 
   assert.equal(prog.insnList.length, prog.insnCount);
   const named = prog.insnList.filter((i: unknown[]) => i.length === 6).map((i: unknown[]) => i[5]);
   assert.deepEqual([...new Set(named)].sort(), ["subprogs.bss", "values"]);
+});
+
+test("no test calls t.skip() itself: every skip goes through skip() so the summary counts it", () => {
+  const offenders: string[] = [];
+  for (const f of readdirSync(join(ROOT, "tests")).filter((f) => f.endsWith(".ts"))) {
+    if (f === "_util.ts" || f === "setup_test.ts") continue;
+    const text = readFileSync(join(ROOT, "tests", f), "utf8");
+    text.split("\n").forEach((line, i) => {
+      if (/\bt\.skip\(|\btest\.skip\(|\{ skip: true/.test(line)) offenders.push(`${f}:${i + 1}`);
+    });
+  }
+  assert.deepEqual(offenders, []);
 });

@@ -17,6 +17,9 @@ import { resetProbes } from "../live/probes.ts";
 import { GOLDEN_DIR, goldenText, importPath, writeTmpSkeleton } from "./_skeleton.ts";
 import {
   compileBpfC,
+  errnoOf,
+  LIBBPF_UNKNOWN_SECTIONS,
+  libbpfLoad,
   oracle,
   requireKernel,
   ROOT,
@@ -24,7 +27,6 @@ import {
   testObject,
   testObjects,
   thrown,
-  UNLOADABLE_OBJECTS,
 } from "./_util.ts";
 
 type GlobalsMod = typeof import("./golden/skel_globals.skel.ts");
@@ -189,7 +191,8 @@ test(
     for (const f of testObjects()) {
       const name = basename(f, ".bpf.o");
       if (name === "pinned") continue; // pins under /sys/fs/bpf (load_pin_test covers it)
-      const libbpf = oracle(["load", f]).code === 0;
+      const verdict = libbpfLoad(f);
+      const libbpf = verdict.ok;
       const tmp = writeTmpSkeleton(f);
       try {
         // deno-lint-ignore no-explicit-any
@@ -200,12 +203,15 @@ test(
           skel = cls.openAndLoad();
         } catch (e) {
           assert.ok(!libbpf, `${name}: libbpf loads it, the skeleton does not: ${e}`);
+          if (!verdict.ok) {
+            assert.equal(errnoOf(e), verdict.errno, `${name}: refused otherwise: ${e}`);
+          }
           continue;
         }
         try {
           // Only where libbpf 1.1 lacks the section definition may the skeleton load more.
           assert.ok(
-            libbpf || /libbpf 1\.1 does not know/.test(UNLOADABLE_OBJECTS[name] ?? ""),
+            libbpf || name in LIBBPF_UNKNOWN_SECTIONS,
             `${name}: the skeleton loads what libbpf refuses`,
           );
           assert.deepEqual(Object.keys(skel.links), [], `${name}: no link before attach()`);

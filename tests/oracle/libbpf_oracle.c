@@ -5,8 +5,9 @@
  *   libbpf_oracle info FILE [--pin-root DIR] [--insns]
  *       open the object (bpf_object__open_file) and print its programs and maps, internal maps
  *       (.data, .rodata, .bss, .kconfig, custom sections) included with "internal": true.
- *   libbpf_oracle load FILE [--pin-root DIR] [--insns] [PROG...]
- *       open and load it (only the named programs when any are given), print each loaded program's
+ *   libbpf_oracle load FILE [--pin-root DIR] [--insns] [--no-progs | PROG...]
+ *       open and load it (only the named programs when any are given, none with --no-progs: maps
+ *       only), print each loaded program's
  *       id, tag, translated length and final instruction count, and each created map's id and
  *       final sizes. On failure prints {"error": ..., "errno": ...} on stdout, libbpf's log on
  *       stderr, and exits 1.
@@ -218,13 +219,16 @@ static int cmd_info(struct bpf_object *obj)
 	return 0;
 }
 
-static int cmd_load(struct bpf_object *obj, char **names, int nnames)
+static int cmd_load(struct bpf_object *obj, char **names, int nnames, int no_progs)
 {
 	struct bpf_program *prog;
 	struct bpf_map *map;
 	int err, first = 1;
 
-	if (nnames > 0) {
+	if (no_progs) {
+		bpf_object__for_each_program(prog, obj)
+			bpf_program__set_autoload(prog, 0);
+	} else if (nnames > 0) {
 		bpf_object__for_each_program(prog, obj) {
 			int want = 0;
 			for (int i = 0; i < nnames; i++)
@@ -284,8 +288,8 @@ static int cmd_load(struct bpf_object *obj, char **names, int nnames)
 		print_map_common(map);
 		printf(", \"id\": %u, \"kernelName\": ", info.id);
 		json_str(info.name);
-		printf(", \"kernelMaxEntries\": %u, \"kernelFlags\": %u}", info.max_entries,
-		       info.map_flags);
+		printf(", \"kernelMaxEntries\": %u, \"kernelFlags\": %u, \"kernelMapExtra\": %llu}",
+		       info.max_entries, info.map_flags, (unsigned long long)info.map_extra);
 	}
 	printf("\n]}\n");
 	return 0;
@@ -294,7 +298,7 @@ static int cmd_load(struct bpf_object *obj, char **names, int nnames)
 static int usage(void)
 {
 	fprintf(stderr, "usage: libbpf_oracle info FILE [--pin-root DIR] [--insns]\n"
-			"       libbpf_oracle load FILE [--pin-root DIR] [--insns] [PROG...]\n");
+			"       libbpf_oracle load FILE [--pin-root DIR] [--insns] [--no-progs | PROG...]\n");
 	return 2;
 }
 
@@ -303,7 +307,7 @@ int main(int argc, char **argv)
 	LIBBPF_OPTS(bpf_object_open_opts, opts);
 	struct bpf_object *obj;
 	char *names[64];
-	int nnames = 0, rc;
+	int nnames = 0, no_progs = 0, rc;
 	long err;
 
 	debug = getenv("LIBBPF_ORACLE_DEBUG") != NULL && *getenv("LIBBPF_ORACLE_DEBUG") != 0;
@@ -315,6 +319,8 @@ int main(int argc, char **argv)
 			opts.pin_root_path = argv[++i];
 		} else if (strcmp(argv[i], "--insns") == 0) {
 			want_insns = 1;
+		} else if (strcmp(argv[i], "--no-progs") == 0) {
+			no_progs = 1;
 		} else if (nnames < 64) {
 			names[nnames++] = argv[i];
 		} else {
@@ -323,14 +329,14 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "info") != 0 && strcmp(argv[1], "load") != 0)
 		return usage();
-	if (strcmp(argv[1], "info") == 0 && nnames > 0)
+	if ((strcmp(argv[1], "info") == 0 && (nnames > 0 || no_progs)) || (no_progs && nnames > 0))
 		return usage();
 
 	obj = bpf_object__open_file(argv[2], &opts);
 	err = libbpf_get_error(obj);
 	if (err)
 		return fail("bpf_object__open_file failed", (int)err);
-	rc = strcmp(argv[1], "info") == 0 ? cmd_info(obj) : cmd_load(obj, names, nnames);
+	rc = strcmp(argv[1], "info") == 0 ? cmd_info(obj) : cmd_load(obj, names, nnames, no_progs);
 	fflush(stdout);
 	bpf_object__close(obj);
 	free(logbuf);

@@ -1,0 +1,374 @@
+/**
+ * Perf buffers: what BPF programs send with `bpf_perf_event_output` into a
+ * `BPF_MAP_TYPE_PERF_EVENT_ARRAY`, read as libbpf's `perf_buffer` reads it. One perf event
+ * (PERF_COUNT_SW_BPF_OUTPUT) and one mmapped ring per online CPU, stored in the map at that CPU's
+ * slot, one epoll set over them.
+ *
+ * Records are read in place through the ring's DataView; a record that wraps around the end of a
+ * ring is copied into a scratch view first (perf rings are not mapped twice). The sample callback
+ * has the ring buffer's shape plus the CPU: `(cpu, view, offset, size)`, valid during the call.
+ * Lost records (the ring was full) are reported per CPU to `lost(cpu, count)`.
+ *
+ * @module
+ */
+import { BpfError, type SyscallError } from "../errors.ts";
+import { mapDelete, mapUpdate } from "../ffi/bpf.ts";
+import { Libc, Perf } from "../ffi/constants.ts";
+import type { Fd } from "../ffi/fd.ts";
+import { getSys } from "../ffi/runtime.ts";
+import { decodeEpollEvents, epollEventSize, type Sys } from "../ffi/sys.ts";
+import { onlineCpus, perfEventOpen } from "../link/perf_event.ts";
+import { pageSize } from "./map.ts";
+import type { RingMapRef } from "./ringbuf.ts";
+
+const PERF_EVENT_ARRAY = 4;
+const PERF_RECORD_LOST = 2;
+const PERF_RECORD_SAMPLE = 9;
+const DATA_HEAD = 1024; // offsetof(struct perf_event_mmap_page, data_head)
+const EPOLL_CTL_ADD = 1;
+const EPOLLIN = 1;
+const EPOLL_CLOEXEC = 0x80000;
+const EFD_CLOEXEC = 0x80000;
+const EFD_NONBLOCK = 0x800;
+const WAKE = 0xffffffffn;
+
+/** Options of {@linkcode PerfBuffer}. */
+export interface PerfBufferOptions {
+  /** Each sample: the CPU, a view, the sample's offset in it and its size; valid during the call. */
+  sample(cpu: number, view: DataView, offset: number, size: number): number | void;
+  /** Samples the kernel dropped on a CPU because its ring was full. */
+  lost?(cpu: number, count: bigint): void;
+  /** Data pages per CPU, a power of 2 (default 64: 256 KiB with 4 KiB pages). */
+  pageCount?: number;
+}
+
+interface CpuRing {
+  cpu: number;
+  fd: Fd;
+  addr: bigint;
+  len: number;
+  head: BigUint64Array; // data_head, data_tail
+  data: DataView;
+  drain: () => number;
+}
+
+/**
+ * Reads a PERF_EVENT_ARRAY map's per-CPU rings: libbpf's `perf_buffer` (`perf_buffer__new`,
+ * `__poll`, `__consume`, `__free`). `close()` it (or `using`) to disable the events, clear the map's
+ * slots, unmap the rings and close the fds.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { BpfObject, getSys, PerfBuffer } from "../mod.ts";
+ * using obj = BpfObject.open("tests/bpf/build/ringbuf.bpf.o");
+ * const ro = obj.data(".rodata")!; // target_tgid: this process
+ * new DataView(ro.buffer, ro.byteOffset).setUint32(0, getSys().getpid(), true);
+ * obj.load();
+ * const seqs: number[] = [];
+ * using pb = new PerfBuffer(obj.map("pb"), {
+ *   sample: (_cpu, view, offset) => void seqs.push(view.getUint32(offset, true)),
+ *   lost: (cpu, n) => console.warn(`lost ${n} on cpu ${cpu}`),
+ * });
+ * obj.attach(); // a tracepoint on getpid sends one sample per call
+ * getSys().getpid();
+ * assert.ok((await pb.wait(5000)) >= 1);
+ * assert.equal(seqs[0], 0);
+ * ```
+ */
+export class PerfBuffer implements Disposable {
+  readonly #sys: Sys;
+  readonly #map: RingMapRef;
+  readonly #rings: CpuRing[] = [];
+  #epfd = -1;
+  #wake = -1;
+  #closed = false;
+  #waiting: Promise<number> | undefined;
+
+  /**
+   * Opens one BPF-output perf event and ring per online CPU and stores them in `map`.
+   *
+   * @param map a PERF_EVENT_ARRAY map (a `BpfMap`).
+   * @param opts the callbacks and the ring size.
+   * @throws {BpfError} the map is not a perf event array, or `pageCount` is not a power of 2.
+   * @throws {SyscallError} perf_event_open, mmap, epoll or the map update failed (everything made
+   *   so far is released).
+   */
+  constructor(map: RingMapRef, opts: PerfBufferOptions) {
+    if (map.type !== PERF_EVENT_ARRAY) {
+      throw new BpfError(
+        `Map ${
+          JSON.stringify(map.name)
+        } is not a perf event array (its type is ${map.type}); a RINGBUF map is read with RingBuffer`,
+      );
+    }
+    const pages = opts.pageCount ?? 64;
+    if (!Number.isInteger(pages) || pages <= 0 || (pages & (pages - 1)) !== 0) {
+      throw new BpfError(`A perf buffer's pageCount must be a power of 2, not ${pages}`);
+    }
+    this.#sys = getSys();
+    this.#map = map;
+    const sys = this.#sys;
+    const page = pageSize();
+    try {
+      this.#epfd = sys.epollCreate(EPOLL_CLOEXEC);
+      this.#wake = sys.eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+      sys.epollCtl(this.#epfd, EPOLL_CTL_ADD, this.#wake, EPOLLIN, WAKE);
+      for (const cpu of onlineCpus()) {
+        if (cpu >= map.maxEntries) continue;
+        this.#open(cpu, page, pages, opts);
+      }
+    } catch (e) {
+      this.#release();
+      throw e;
+    }
+  }
+
+  #open(cpu: number, page: number, pages: number, opts: PerfBufferOptions): void {
+    const sys = this.#sys;
+    const fd = perfEventOpen({
+      type: Perf.PERF_TYPE_SOFTWARE,
+      config: Perf.PERF_COUNT_SW_BPF_OUTPUT,
+      sampleType: BigInt(Perf.PERF_SAMPLE_RAW),
+      samplePeriod: 1,
+      wakeupEvents: 1,
+      pid: -1,
+      cpu,
+    });
+    const len = page * (pages + 1);
+    let addr = 0n;
+    try {
+      addr = sys.mmap(len, Libc.PROT_READ | Libc.PROT_WRITE, Libc.MAP_SHARED, fd.value, 0);
+      sys.ioctl(fd.value, Perf.PERF_EVENT_IOC_ENABLE, 0);
+      const key = new Uint8Array(new Uint32Array([cpu]).buffer);
+      mapUpdate(this.#map.fd, key, new Uint8Array(new Uint32Array([fd.value]).buffer));
+      sys.epollCtl(this.#epfd, EPOLL_CTL_ADD, fd.value, EPOLLIN, BigInt(this.#rings.length));
+    } catch (e) {
+      if (addr !== 0n) sys.munmap(addr, len);
+      fd.close();
+      throw e;
+    }
+    const buf = sys.view(addr, len);
+    const head = new BigUint64Array(buf, DATA_HEAD, 2);
+    const data = new DataView(buf, page, page * pages);
+    this.#rings.push({
+      cpu,
+      fd,
+      addr,
+      len,
+      head,
+      data,
+      drain: makeDrain(cpu, head, data, page * pages, opts),
+    });
+  }
+
+  /** The epoll fd (`perf_buffer__epoll_fd`). */
+  get epollFd(): number {
+    this.#check();
+    return this.#epfd;
+  }
+
+  /** The CPUs it reads, in ring order. */
+  get cpus(): number[] {
+    return this.#rings.map((r) => r.cpu);
+  }
+
+  /** Whether `close()` has run. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Reads every ring without waiting (`perf_buffer__consume`).
+   *
+   * @returns how many samples went to `sample`, or its negative return.
+   */
+  consume(): number {
+    this.#check();
+    let total = 0;
+    for (const r of this.#rings) {
+      const n = r.drain();
+      if (n < 0) return n;
+      total += n;
+    }
+    return total;
+  }
+
+  /**
+   * Waits up to `timeoutMs` (-1: without end) and reads the rings that have records
+   * (`perf_buffer__poll`). Blocks the thread while it waits: in an event-driven program use
+   * {@linkcode PerfBuffer.wait}.
+   *
+   * @param timeoutMs how long to wait.
+   * @returns how many samples went to `sample`.
+   */
+  poll(timeoutMs: number): number {
+    this.#check();
+    const ev = new Uint8Array(epollEventSize(this.#sys.arch) * (this.#rings.length + 1));
+    let n: number;
+    for (;;) {
+      try {
+        n = this.#sys.epollWait(this.#epfd, ev, timeoutMs);
+        break;
+      } catch (e) {
+        if ((e as SyscallError).code !== "EINTR") throw e;
+      }
+    }
+    return this.#drainReady(ev, n);
+  }
+
+  /**
+   * Like {@linkcode PerfBuffer.poll}, without blocking the event loop; `close()` ends a pending
+   * wait at once (it resolves with 0). One wait at a time.
+   *
+   * @param timeoutMs how long to wait (-1: until records come or `close()`).
+   * @returns how many samples went to `sample`.
+   */
+  async wait(timeoutMs = -1): Promise<number> {
+    this.#check();
+    if (this.#waiting !== undefined) {
+      throw new BpfError("A wait() on this PerfBuffer is pending already; await it first");
+    }
+    const ev = new Uint8Array(epollEventSize(this.#sys.arch) * (this.#rings.length + 1));
+    const pending = this.#sys.epollWaitAsync(this.#epfd, ev, timeoutMs);
+    this.#waiting = pending;
+    let n: number;
+    try {
+      n = await pending;
+    } finally {
+      this.#waiting = undefined;
+      if (this.#closed) this.#release();
+    }
+    if (this.#closed) return 0;
+    return this.#drainReady(ev, n);
+  }
+
+  #drainReady(ev: Uint8Array, n: number): number {
+    let total = 0;
+    for (const { data } of decodeEpollEvents(this.#sys.arch, ev, n)) {
+      if (data === WAKE) {
+        try {
+          this.#sys.read(this.#wake, new Uint8Array(8));
+        } catch {
+          // Already read.
+        }
+        continue;
+      }
+      const r = this.#rings[Number(data)];
+      if (r === undefined) continue;
+      const got = r.drain();
+      if (got < 0) return got;
+      total += got;
+    }
+    return total;
+  }
+
+  #check(): void {
+    if (this.#closed) throw new BpfError("This PerfBuffer is closed");
+  }
+
+  /**
+   * Disables the events, clears their map slots, unmaps the rings and closes the fds
+   * (`perf_buffer__free`). A pending `wait()` ends at once. Safe to call twice.
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#waiting !== undefined) {
+      try {
+        this.#sys.write(this.#wake, new Uint8Array(new BigUint64Array([1n]).buffer));
+        return;
+      } catch {
+        // Release now.
+      }
+    }
+    this.#release();
+  }
+
+  #release(): void {
+    const sys = this.#sys;
+    for (const r of this.#rings.splice(0)) {
+      try {
+        mapDelete(this.#map.fd, new Uint8Array(new Uint32Array([r.cpu]).buffer));
+      } catch {
+        // The map may be gone already.
+      }
+      try {
+        sys.munmap(r.addr, r.len);
+      } catch {
+        // Keep releasing the rest.
+      }
+      r.fd.close();
+    }
+    for (const fd of [this.#epfd, this.#wake]) {
+      if (fd < 0) continue;
+      try {
+        sys.close(fd);
+      } catch {
+        // Keep releasing the rest.
+      }
+    }
+    this.#epfd = -1;
+    this.#wake = -1;
+  }
+
+  /** Same as {@linkcode PerfBuffer.close}. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/**
+ * The drain loop of one CPU's ring: records from data_tail to data_head, each a perf_event_header
+ * (type u32, misc u16, size u16); a record that wraps is copied to a scratch view first. The tail
+ * is published once per batch.
+ */
+function makeDrain(
+  cpu: number,
+  head: BigUint64Array,
+  data: DataView,
+  size: number,
+  opts: PerfBufferOptions,
+): () => number {
+  const sample = opts.sample;
+  const lost = opts.lost;
+  let scratch = new DataView(new ArrayBuffer(256));
+  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  return () => {
+    const end = Number(head[0]); // data_head
+    let tail = Number(head[1]); // data_tail
+    let n = 0;
+    while (tail < end) {
+      const off = tail % size;
+      let view = data;
+      let at = off;
+      // The header itself may wrap: read its size byte by byte through the ring.
+      const recSize = bytes[(off + 6) % size] | (bytes[(off + 7) % size] << 8);
+      if (recSize < 8) break; // corrupt: stop rather than loop
+      if (off + recSize > size) {
+        if (scratch.byteLength < recSize) scratch = new DataView(new ArrayBuffer(recSize * 2));
+        const s = new Uint8Array(scratch.buffer, 0, recSize);
+        const first = size - off;
+        s.set(bytes.subarray(off, size));
+        s.set(bytes.subarray(0, recSize - first), first);
+        view = scratch;
+        at = 0;
+      }
+      const type = view.getUint32(at, true);
+      if (type === PERF_RECORD_SAMPLE) {
+        const rawSize = view.getUint32(at + 8, true);
+        n++;
+        const rc = sample(cpu, view, at + 12, rawSize);
+        if (typeof rc === "number" && rc < 0) {
+          head[1] = BigInt(tail + recSize);
+          return rc;
+        }
+      } else if (type === PERF_RECORD_LOST) {
+        lost?.(cpu, view.getBigUint64(at + 16, true));
+      }
+      tail += recSize;
+    }
+    head[1] = BigInt(tail);
+    return n;
+  };
+}

@@ -1,0 +1,608 @@
+/**
+ * BPF ring buffers (`BPF_MAP_TYPE_RINGBUF`), consumed as libbpf's `ring_buffer` consumes them, and
+ * user ring buffers (`BPF_MAP_TYPE_USER_RINGBUF`), produced as libbpf's `user_ring_buffer` does.
+ *
+ * A {@linkcode RingBuffer} maps each ring's consumer page (read-write) and its producer page and data
+ * pages (read-only; the kernel maps the data pages twice, back to back, so a record never wraps
+ * inside the view) and reads records in place: no system call and no allocation per record. The
+ * callback gets one long-lived `DataView` over the data pages, the record's offset in it and its
+ * size, valid only during the call. The consumer position is published once per batch.
+ *
+ * Waiting: `poll()` blocks the thread in epoll_wait, as libbpf's does; `wait()` and the async
+ * iterator do not block the event loop (the wait runs on another thread: Deno's nonblocking FFI,
+ * a worker on Bun) and `close()` ends a pending wait at once (an eventfd in the same epoll set).
+ *
+ * Memory order: the kernel publishes a record by clearing the BUSY bit of its header with a store
+ * release after writing the record. On x86-64 loads are not reordered with other loads, so reading
+ * the header and then the record in program order sees the record. On aarch64 the header is read
+ * with `Atomics.load` (a sequentially consistent load), which orders the record's loads after it.
+ *
+ * Fast callbacks: keep the callback monomorphic (one closure per ring: each ring has its own drain
+ * loop, so callbacks of different rings do not share a call site), read fields with the DataView
+ * it is given (`view.getUint32(offset + 4, true)`), and accumulate into typed arrays
+ * (`sums[0] += ...` on a Float64Array) rather than into a captured `let`, which costs V8 a heap
+ * number per update. Copying the record (`new Uint8Array(view.buffer, ...)`) is the slow path.
+ *
+ * @module
+ */
+import { BpfError, type SyscallError } from "../errors.ts";
+import { Libc } from "../ffi/constants.ts";
+import { getSys } from "../ffi/runtime.ts";
+import { decodeEpollEvents, epollEventSize, type Sys } from "../ffi/sys.ts";
+import { pageSize } from "./map.ts";
+
+const BUSY = 0x80000000;
+const DISCARD = 0x40000000;
+const HDR = 8;
+const RINGBUF = 27; // BPF_MAP_TYPE_RINGBUF
+const USER_RINGBUF = 31; // BPF_MAP_TYPE_USER_RINGBUF
+const EPOLL_CTL_ADD = 1;
+const EPOLLIN = 1;
+const EFD_CLOEXEC = 0x80000;
+const EFD_NONBLOCK = 0x800;
+const EPOLL_CLOEXEC = 0x80000;
+/** The most a batch consumes before it publishes the consumer position (kept an int32). */
+const BATCH = 0x40000000;
+
+/** What a ring buffer needs of a map: its fd, name, type and size (a `BpfMap` has them). */
+export interface RingMapRef {
+  /** The map's fd. */
+  readonly fd: number;
+  /** The map's name, for errors. */
+  readonly name: string;
+  /** `BPF_MAP_TYPE_RINGBUF` (27) or `BPF_MAP_TYPE_USER_RINGBUF` (31). */
+  readonly type: number;
+  /** The ring's size in bytes: a power of 2 multiple of the page size. */
+  readonly maxEntries: number;
+}
+
+/**
+ * A ring buffer record callback: `view` spans the ring's data pages, the record is `size` bytes at
+ * `offset`, valid only during the call. A negative return stops consumption; `consume()` and
+ * `poll()` then return it.
+ */
+export type RingCallback = (view: DataView, offset: number, size: number) => number | void;
+
+/** A decoder for typed records: a `Codec` from `btf/codec.ts` is one. */
+export interface RecordDecoder<T> {
+  /** Reads a value at `offset` of `view`. */
+  decode(view: DataView, offset?: number): T;
+}
+
+/** Options of {@linkcode RingBuffer.add}. */
+export interface RingAddOptions<T> {
+  /** Decodes each record; the callback then gets the value (see {@linkcode RingBuffer.addTyped}). */
+  decoder?: RecordDecoder<T>;
+}
+
+interface Ring {
+  map: RingMapRef;
+  cons: { addr: bigint; len: number };
+  data: { addr: bigint; len: number };
+  consPos: BigUint64Array;
+  prodPos: BigUint64Array;
+  drain: () => number;
+}
+
+const aarch64 = () => getSys().arch === "aarch64";
+
+function checkRing(map: RingMapRef, want: number, what: string): void {
+  if (map.type !== want) {
+    throw new BpfError(
+      `Map ${JSON.stringify(map.name)} is not a ${what} (its type is ${map.type}); ${
+        want === RINGBUF
+          ? "a PERF_EVENT_ARRAY map is read with PerfBuffer"
+          : "a RINGBUF map is read with RingBuffer"
+      }`,
+    );
+  }
+  const page = pageSize();
+  const n = map.maxEntries;
+  if (n < page || n % page !== 0 || (n & (n - 1)) !== 0) {
+    throw new BpfError(
+      `Map ${
+        JSON.stringify(map.name)
+      }: a ring buffer's max_entries (${n}) must be a power of 2 multiple of the page size (${page} bytes)`,
+    );
+  }
+}
+
+/**
+ * Builds the drain loop of one ring: its own closure, so that each ring's callback has a call site
+ * of its own. Positions are numbers (exact up to 2^53 bytes consumed); inside a batch the offset
+ * and the bytes consumed are int32.
+ */
+function makeDrain(
+  cb: RingCallback,
+  data: DataView,
+  headers: Int32Array | undefined,
+  consPos: BigUint64Array,
+  prodPos: BigUint64Array,
+  size: number,
+): () => number {
+  const mask = (size - 1) | 0;
+  return () => {
+    let cons = Number(consPos[0]);
+    let n = 0;
+    for (;;) {
+      const prod = Number(prodPos[0]);
+      let avail = prod - cons;
+      if (avail <= 0) break;
+      if (avail > BATCH) avail = BATCH;
+      let off = cons % size | 0;
+      let done = 0;
+      let busy = false;
+      while (done < avail) {
+        const hdr = headers === undefined
+          ? data.getInt32(off, true) | 0
+          : Atomics.load(headers, off >>> 2) | 0;
+        if (hdr < 0) {
+          busy = true; // BUSY: the producer has not committed it yet
+          break;
+        }
+        const len = hdr & 0x3fffffff;
+        const total = (len + 15) & ~7;
+        done = (done + total) | 0;
+        if ((hdr & DISCARD) === 0) {
+          n = (n + 1) | 0;
+          const rc = cb(data, (off + HDR) | 0, len);
+          if (typeof rc === "number" && rc < 0) {
+            consPos[0] = BigInt(cons + done);
+            return rc;
+          }
+        }
+        off = (off + total) & mask;
+      }
+      if (done === 0) break;
+      cons += done;
+      consPos[0] = BigInt(cons); // one publication per batch
+      if (busy) break;
+    }
+    return n;
+  };
+}
+
+/**
+ * Consumes BPF ring buffers: libbpf's `ring_buffer` (`ring_buffer__new`, `__add`, `__poll`,
+ * `__consume`, `__free`). One manager owns any number of rings and one epoll set. `close()` it (or
+ * `using`) to unmap the rings and close its fds; the maps stay the object's.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { BpfObject, RingBuffer } from "../mod.ts";
+ * using obj = BpfObject.open("tests/bpf/build/load_globals.bpf.o");
+ * obj.load();
+ * const seen = new Float64Array(1);
+ * using rb = new RingBuffer(obj.map("events"), (view, offset, size) => {
+ *   seen[0] += size;
+ * });
+ * assert.equal(rb.consume(), 0); // nothing sent yet
+ * ```
+ */
+export class RingBuffer implements Disposable, AsyncIterable<Uint8Array> {
+  readonly #sys: Sys;
+  readonly #rings: Ring[] = [];
+  #epfd = -1;
+  #wake = -1;
+  #closed = false;
+  #waiting: Promise<number> | undefined;
+  readonly #events: Uint8Array;
+  #eventCap = 8;
+  readonly #queue: Uint8Array[] = [];
+
+  /**
+   * Makes a manager, with a first ring when `map` is given (`ring_buffer__new`).
+   *
+   * @param map a RINGBUF map (a `BpfMap`), or none: add rings with {@linkcode RingBuffer.add}.
+   * @param callback its record callback; without one, records go to the async iterator.
+   * @throws {BpfError} the map is not a ring buffer, or has a size no kernel takes.
+   * @throws {SyscallError} epoll, eventfd or mmap failed.
+   */
+  constructor(map?: RingMapRef, callback?: RingCallback) {
+    this.#sys = getSys();
+    const sys = this.#sys;
+    this.#events = new Uint8Array(epollEventSize(sys.arch) * 64);
+    this.#epfd = sys.epollCreate(EPOLL_CLOEXEC);
+    try {
+      this.#wake = sys.eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+      sys.epollCtl(this.#epfd, EPOLL_CTL_ADD, this.#wake, EPOLLIN, 0xffffffffn);
+      if (map !== undefined) this.add(map, callback);
+    } catch (e) {
+      this.#release();
+      throw e;
+    }
+  }
+
+  /** The epoll fd (`ring_buffer__epoll_fd`): readable when a ring has records. */
+  get epollFd(): number {
+    this.#check();
+    return this.#epfd;
+  }
+
+  /** How many rings the manager has. */
+  get size(): number {
+    return this.#rings.length;
+  }
+
+  /** Whether `close()` has run. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Adds a ring (`ring_buffer__add`). Its records go to `callback`; without one, to the async
+   * iterator (as copies: the slow path). With `opts.decoder`, see {@linkcode RingBuffer.addTyped}.
+   *
+   * @param map a RINGBUF map.
+   * @param callback the record callback.
+   * @returns this manager.
+   * @throws {BpfError} the map is not a ring buffer, or the manager is closed.
+   * @throws {SyscallError} mmap or epoll_ctl failed (nothing of the ring is left).
+   */
+  add(map: RingMapRef, callback?: RingCallback): this {
+    this.#check();
+    checkRing(map, RINGBUF, "ring buffer");
+    const sys = this.#sys;
+    const page = pageSize();
+    const size = map.maxEntries;
+    const cb: RingCallback = callback ??
+      ((view, offset, len) => {
+        this.#queue.push(new Uint8Array(view.buffer, view.byteOffset + offset, len).slice());
+      });
+    const consAddr = sys.mmap(page, Libc.PROT_READ | Libc.PROT_WRITE, Libc.MAP_SHARED, map.fd, 0);
+    let dataAddr = 0n;
+    const dataLen = page + 2 * size;
+    try {
+      dataAddr = sys.mmap(dataLen, Libc.PROT_READ, Libc.MAP_SHARED, map.fd, page);
+      const consPos = new BigUint64Array(sys.view(consAddr, page), 0, 1);
+      const prodBuf = sys.view(dataAddr, dataLen);
+      const prodPos = new BigUint64Array(prodBuf, 0, 1);
+      const data = new DataView(prodBuf, page, 2 * size);
+      const headers = aarch64() ? new Int32Array(prodBuf, page, (2 * size) >>> 2) : undefined;
+      const index = this.#rings.length;
+      sys.epollCtl(this.#epfd, EPOLL_CTL_ADD, map.fd, EPOLLIN, BigInt(index));
+      this.#rings.push({
+        map,
+        cons: { addr: consAddr, len: page },
+        data: { addr: dataAddr, len: dataLen },
+        consPos,
+        prodPos,
+        drain: makeDrain(cb, data, headers, consPos, prodPos, size),
+      });
+    } catch (e) {
+      sys.munmap(consAddr, page);
+      if (dataAddr !== 0n) sys.munmap(dataAddr, dataLen);
+      throw e;
+    }
+    if (this.#rings.length + 1 > this.#eventCap) this.#eventCap *= 2;
+    return this;
+  }
+
+  /**
+   * Adds a ring whose records are decoded with `decoder` (a `Codec` built from the object's BTF:
+   * `codecByName(obj.spec.btf!, "event")`); the callback gets each value and the record's size.
+   * Decoding makes a fresh object per record: for the fastest loop use {@linkcode RingBuffer.add}.
+   *
+   * @param map a RINGBUF map.
+   * @param decoder the record type's decoder.
+   * @param callback the callback; a negative return stops consumption.
+   * @returns this manager.
+   */
+  addTyped<T>(
+    map: RingMapRef,
+    decoder: RecordDecoder<T>,
+    callback: (value: T, size: number) => number | void,
+  ): this {
+    return this.add(map, (view, offset, size) => callback(decoder.decode(view, offset), size));
+  }
+
+  /**
+   * Consumes every record available in every ring (`ring_buffer__consume`), without waiting.
+   *
+   * @returns how many records went to callbacks, or a callback's negative return.
+   * @throws {BpfError} the manager is closed.
+   */
+  consume(): number {
+    this.#check();
+    let total = 0;
+    for (const r of this.#rings) {
+      const n = r.drain();
+      if (n < 0) return n;
+      total += n;
+    }
+    return total;
+  }
+
+  /**
+   * Consumes the records of ring `index` only (`ring__consume`).
+   *
+   * @param index the ring, in the order it was added.
+   * @returns how many records went to its callback, or the callback's negative return.
+   */
+  consumeRing(index: number): number {
+    this.#check();
+    const r = this.#rings[index];
+    if (r === undefined) throw new RangeError(`No ring ${index}; the manager has ${this.size}`);
+    return r.drain();
+  }
+
+  /**
+   * Waits up to `timeoutMs` (-1: without end) for records and consumes the rings that have some
+   * (`ring_buffer__poll`). Blocks the thread while it waits, as libbpf's does: in an event-driven
+   * program use {@linkcode RingBuffer.wait}.
+   *
+   * @param timeoutMs how long to wait.
+   * @returns how many records went to callbacks (0 after a timeout), or a callback's negative return.
+   * @throws {BpfError} the manager is closed.
+   * @throws {SyscallError} epoll_wait failed.
+   */
+  poll(timeoutMs: number): number {
+    this.#check();
+    const ev = this.#events.subarray(0, epollEventSize(this.#sys.arch) * this.#eventCap);
+    let n: number;
+    for (;;) {
+      try {
+        n = this.#sys.epollWait(this.#epfd, ev, timeoutMs);
+        break;
+      } catch (e) {
+        if ((e as SyscallError).code !== "EINTR") throw e; // a signal: wait again, as libbpf
+      }
+    }
+    return this.#drainReady(ev, n);
+  }
+
+  /**
+   * Like {@linkcode RingBuffer.poll}, without blocking the event loop: timers and I/O go on while it
+   * waits. `close()` ends a pending wait at once (it then resolves with 0). One wait at a time.
+   *
+   * @param timeoutMs how long to wait (-1: until records come or `close()`).
+   * @returns how many records went to callbacks, or a callback's negative return.
+   * @throws {BpfError} the manager is closed, or another wait is pending.
+   */
+  async wait(timeoutMs = -1): Promise<number> {
+    this.#check();
+    if (this.#waiting !== undefined) {
+      throw new BpfError("A wait() on this RingBuffer is pending already; await it first");
+    }
+    const ev = new Uint8Array(epollEventSize(this.#sys.arch) * this.#eventCap);
+    const pending = this.#sys.epollWaitAsync(this.#epfd, ev, timeoutMs);
+    this.#waiting = pending;
+    let n: number;
+    try {
+      n = await pending;
+    } finally {
+      this.#waiting = undefined;
+      if (this.#closed) this.#release();
+    }
+    if (this.#closed) return 0;
+    return this.#drainReady(ev, n);
+  }
+
+  /**
+   * The records of the rings added without a callback, as copies, until `close()`: the slow,
+   * convenient path (`for await (const rec of rb)`). Leaving the loop keeps the manager open.
+   */
+  async *[Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    for (;;) {
+      while (this.#queue.length > 0) yield this.#queue.shift()!;
+      if (this.#closed) return;
+      await this.wait(-1);
+    }
+  }
+
+  #drainReady(ev: Uint8Array, n: number): number {
+    let total = 0;
+    for (const { data } of decodeEpollEvents(this.#sys.arch, ev, n)) {
+      if (data === 0xffffffffn) {
+        const b = new Uint8Array(8);
+        try {
+          this.#sys.read(this.#wake, b); // reset the wake-up eventfd
+        } catch {
+          // Already read.
+        }
+        continue;
+      }
+      const r = this.#rings[Number(data)];
+      if (r === undefined) continue;
+      const got = r.drain();
+      if (got < 0) return got;
+      total += got;
+    }
+    return total;
+  }
+
+  #check(): void {
+    if (this.#closed) throw new BpfError("This RingBuffer is closed");
+  }
+
+  /**
+   * Unmaps the rings and closes the epoll fd (`ring_buffer__free`). A pending `wait()` ends at once
+   * and resolves with 0. Safe to call twice.
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#waiting !== undefined) {
+      // The waiting thread holds the epoll set: wake it, and release when its wait returns.
+      try {
+        this.#sys.write(this.#wake, new Uint8Array(new BigUint64Array([1n]).buffer));
+      } catch {
+        this.#release();
+      }
+      return;
+    }
+    this.#release();
+  }
+
+  #release(): void {
+    const sys = this.#sys;
+    for (const r of this.#rings.splice(0)) {
+      for (const m of [r.cons, r.data]) {
+        try {
+          sys.munmap(m.addr, m.len);
+        } catch {
+          // Keep releasing the rest.
+        }
+      }
+    }
+    for (const fd of [this.#epfd, this.#wake]) {
+      if (fd < 0) continue;
+      try {
+        sys.close(fd);
+      } catch {
+        // Keep releasing the rest.
+      }
+    }
+    this.#epfd = -1;
+    this.#wake = -1;
+  }
+
+  /** Same as {@linkcode RingBuffer.close}. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/** A record reserved in a {@linkcode UserRingBuffer}: write it through `view` at `offset`. */
+export interface UserRecord {
+  /** A view over the ring's data pages (mapped twice: the record never wraps inside it). */
+  readonly view: DataView;
+  /** Where the record's bytes start in `view`. */
+  readonly offset: number;
+  /** Its size in bytes. */
+  readonly size: number;
+}
+
+/**
+ * Produces records into a user ring buffer (`BPF_MAP_TYPE_USER_RINGBUF`, Linux 6.1) for a BPF
+ * program to drain with `bpf_user_ringbuf_drain()`: libbpf's `user_ring_buffer` (`__new`,
+ * `__reserve`, `__submit`, `__discard`, `__free`). Reserve, write, then submit (or discard) each
+ * record, in the order reserved.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { BpfObject, UserRingBuffer } from "../mod.ts";
+ * using obj = BpfObject.open("tests/bpf/build/ringbuf.bpf.o");
+ * obj.load();
+ * using urb = new UserRingBuffer(obj.map("urb"));
+ * const rec = urb.reserve(8)!;
+ * rec.view.setBigUint64(rec.offset, 42n, true);
+ * urb.submit(rec);
+ * obj.program("drain_user").testRun({ ctxIn: new Uint8Array(8) }); // bpf_user_ringbuf_drain()
+ * const bss = obj.data(".bss")!;
+ * const sum = obj.spec.datasecs.find((d) => d.name === ".bss")!.vars.find((v) => v.name === "drained_sum")!;
+ * assert.equal(new DataView(bss.buffer, bss.byteOffset).getBigUint64(sum.offset, true), 42n);
+ * ```
+ */
+export class UserRingBuffer implements Disposable {
+  readonly #sys: Sys;
+  readonly #map: RingMapRef;
+  readonly #size: number;
+  #cons: { addr: bigint; len: number } | undefined;
+  #data: { addr: bigint; len: number } | undefined;
+  readonly #consPos: BigUint64Array;
+  readonly #prodPos: BigUint64Array;
+  readonly #view: DataView;
+  readonly #headers: Int32Array;
+
+  /**
+   * Maps a user ring buffer for producing.
+   *
+   * @param map a USER_RINGBUF map.
+   * @throws {BpfError} the map is not a user ring buffer.
+   * @throws {SyscallError} mmap failed.
+   */
+  constructor(map: RingMapRef) {
+    checkRing(map, USER_RINGBUF, "user ring buffer");
+    this.#sys = getSys();
+    this.#map = map;
+    const sys = this.#sys;
+    const page = pageSize();
+    this.#size = map.maxEntries;
+    const consAddr = sys.mmap(page, Libc.PROT_READ, Libc.MAP_SHARED, map.fd, 0);
+    const dataLen = page + 2 * this.#size;
+    let dataAddr: bigint;
+    try {
+      dataAddr = sys.mmap(dataLen, Libc.PROT_READ | Libc.PROT_WRITE, Libc.MAP_SHARED, map.fd, page);
+    } catch (e) {
+      sys.munmap(consAddr, page);
+      throw e;
+    }
+    this.#cons = { addr: consAddr, len: page };
+    this.#data = { addr: dataAddr, len: dataLen };
+    this.#consPos = new BigUint64Array(sys.view(consAddr, page), 0, 1);
+    const buf = sys.view(dataAddr, dataLen);
+    this.#prodPos = new BigUint64Array(buf, 0, 1);
+    this.#view = new DataView(buf, page, 2 * this.#size);
+    this.#headers = new Int32Array(buf, page, (2 * this.#size) >>> 2);
+  }
+
+  /**
+   * Reserves `size` bytes (`user_ring_buffer__reserve`).
+   *
+   * @param size the record's size.
+   * @returns the record to write, or undefined when the ring has no room now (ENOSPC).
+   * @throws {BpfError} the record can never fit (E2BIG), or the buffer is closed.
+   */
+  reserve(size: number): UserRecord | undefined {
+    if (this.#data === undefined) throw new BpfError("This UserRingBuffer is closed");
+    if (!Number.isInteger(size) || size <= 0) throw new RangeError(`Bad record size ${size}`);
+    const total = (size + HDR + 7) & ~7;
+    if (total > this.#size || size >= DISCARD) {
+      throw new BpfError(
+        `A ${size}-byte record can never fit in user ring buffer ${
+          JSON.stringify(this.#map.name)
+        } of ${this.#size} bytes`,
+      );
+    }
+    const cons = Number(this.#consPos[0]);
+    const prod = Number(this.#prodPos[0]);
+    if (this.#size - (prod - cons) < total) return undefined;
+    const off = prod % this.#size;
+    Atomics.store(this.#headers, off >>> 2, (size | BUSY) | 0);
+    this.#view.setUint32(off + 4, 0, true);
+    this.#prodPos[0] = BigInt(prod + total); // the kernel skips a BUSY record until it is committed
+    return { view: this.#view, offset: off + HDR, size };
+  }
+
+  /** Commits a reserved record: the BPF program's drain sees it (`user_ring_buffer__submit`). */
+  submit(rec: UserRecord): void {
+    this.#commit(rec, 0);
+  }
+
+  /** Gives back a reserved record: the drain skips it (`user_ring_buffer__discard`). */
+  discard(rec: UserRecord): void {
+    this.#commit(rec, DISCARD);
+  }
+
+  #commit(rec: UserRecord, flag: number): void {
+    if (this.#data === undefined) throw new BpfError("This UserRingBuffer is closed");
+    const at = (rec.offset - HDR) >>> 2;
+    const hdr = Atomics.load(this.#headers, at);
+    if ((hdr & BUSY) === 0 || (hdr & 0x3fffffff) !== rec.size) {
+      throw new BpfError("This record was not reserved, or was submitted or discarded already");
+    }
+    Atomics.store(this.#headers, at, (rec.size | flag) | 0);
+  }
+
+  /** Unmaps the ring (`user_ring_buffer__free`). Safe to call twice. */
+  close(): void {
+    for (const m of [this.#cons, this.#data]) {
+      if (m === undefined) continue;
+      try {
+        this.#sys.munmap(m.addr, m.len);
+      } catch {
+        // Keep releasing the rest.
+      }
+    }
+    this.#cons = undefined;
+    this.#data = undefined;
+  }
+
+  /** Same as {@linkcode UserRingBuffer.close}. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
