@@ -12,8 +12,9 @@
  * Untrusted text (command names, paths) is escaped before it reaches the terminal.
  *
  * It uses the object's generated skeleton (`OpensnoopSkel`: typed `.rodata`/`.bss` accessors,
- * `maps`, `progs`, the object embedded) and its typed codecs (`skel.codecs.Event` decodes each ring
- * record, `skel.mapCodecs.counts` the hash map's keys and values, from the object's BTF).
+ * `maps`, `progs`, the object embedded) and its typed codecs (`skel.codecs.Event` decodes each
+ * record the library's `RingBuffer` hands over in place, `skel.mapCodecs.counts` the hash map's keys
+ * and values, from the object's BTF).
  *
  * Run as root, after scripts/setup.sh (which builds the object and generates its skeleton,
  * `examples/build/opensnoop.skel.ts`). Deno needs `-A`: it opens `/sys` (the kernel's BTF, tracefs)
@@ -29,10 +30,9 @@
  */
 import process from "node:process";
 import { parseArgs } from "node:util";
-import { getSys, SyscallError, tracepointId } from "../mod.ts";
+import { getSys, RingBuffer, SyscallError, tracepointId } from "../mod.ts";
 import { errnoName } from "../ffi/errno.ts";
 import { escapeText, jsonString, log2HistLines } from "./_format.ts";
-import { RingReader } from "./_ringbuf.ts";
 import { type Counts, type Event, OpensnoopSkel } from "./build/opensnoop.skel.ts";
 
 const USAGE = `usage: opensnoop [--pid PID] [--comm COMM] [--failed] [--seconds N] [--json] [--demo]
@@ -209,10 +209,11 @@ async function trace(opts: Options, stop: { requested: boolean }): Promise<void>
   }
 
   skel.load();
-  using ring = new RingReader();
+  // the library's RingBuffer: records read in place, each decoded by the skeleton's codec
+  using ring = new RingBuffer();
   const out: string[] = [];
-  ring.add(skel.maps.events, (rec) => {
-    const e = events.decode(rec);
+  ring.add(skel.maps.events, (view, offset) => {
+    const e = events.decode(view, offset);
     out.push(opts.json ? jsonLine(e) : tableLine(e));
   });
   skel.attach();
@@ -242,7 +243,8 @@ async function trace(opts: Options, stop: { requested: boolean }): Promise<void>
     while (!stop.requested) {
       const left = deadline - Date.now();
       if (left <= 0) break;
-      await ring.poll(Math.min(100, left));
+      // records that are there already, else wait for some off-thread (the demo timer goes on)
+      if (ring.consume() === 0) await ring.wait(Math.min(100, left));
       flush(out);
     }
   } finally {
