@@ -189,7 +189,6 @@ async function trace(opts: Options, stop: { requested: boolean }): Promise<void>
 
   // open: the skeleton parses its embedded object; nothing is in the kernel yet
   using skel = OpensnoopSkel.open();
-  const obj = skel.obj;
   const events = skel.codecs.Event; // struct event, from the object's BTF
 
   // between open and load: the .rodata filters, through the skeleton's typed accessors
@@ -204,8 +203,8 @@ async function trace(opts: Options, stop: { requested: boolean }): Promise<void>
   ) {
     syscalls.push("openat2");
   } else {
-    obj.setAutoload("enter_openat2", false);
-    obj.setAutoload("exit_openat2", false);
+    skel.setAutoload("enter_openat2", false);
+    skel.setAutoload("exit_openat2", false);
   }
 
   skel.load();
