@@ -152,9 +152,10 @@ for src in tests/bin/*.c; do
   fi
 done
 
-# --- 8. the live demo's object (examples/trace_write.ts) ----------------------------------------
-# examples/NAME.bpf.c -> examples/build/NAME.bpf.o, and NAME_bpf.gen.ts with the object's bytes
-# (base64), so that `bun build --compile` and `deno bundle` embed the object in the program.
+# --- 8. the demos' objects (examples/opensnoop.ts, examples/trace_write.ts) ----------------------
+# examples/NAME.bpf.c -> examples/build/NAME.bpf.o, NAME_bpf.gen.ts with the object's bytes (base64)
+# and NAME.skel.ts (its skeleton, the object inside), so that `bun build --compile` and
+# `deno bundle` embed the object in the program.
 EX_DIR=examples
 EX_BUILD=$EX_DIR/build
 mkdir -p "$EX_BUILD"
@@ -189,6 +190,17 @@ for src in "$EX_DIR"/*.bpf.c; do
       ].join("\n"));
     ' "$obj" "$gen.tmp" || { rm -f "$gen.tmp"; die "generating $gen failed"; }
     mv "$gen.tmp" "$gen"
+  fi
+  # The typed skeleton (`tsbpf gen skeleton`), with the object embedded. It imports the library
+  # from ../../mod.ts, as the examples do: one copy of the library in a program whatever runs it
+  # (deno run, bun, bun build --compile and deno bundle all follow relative imports; a skeleton
+  # importing bundle/ while the program imports mod.ts would load two libraries).
+  skel="$EX_BUILD/$name.skel.ts"
+  if stale "$skel" "$obj" gen/skeleton.ts cli/gen_skeleton.ts; then
+    say "generate $skel"
+    ./node_modules/.bin/deno run -A --quiet cli.ts gen skeleton "$obj" name "$name" \
+      --import-from ../../mod.ts >"$skel.tmp" || { rm -f "$skel.tmp"; die "generating $skel failed"; }
+    mv "$skel.tmp" "$skel"
   fi
 done
 
