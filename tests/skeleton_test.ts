@@ -24,10 +24,10 @@ import {
   requireKernel,
   ROOT,
   runCli,
-  testObject,
-  testObjects,
   skip,
   skipMissing,
+  testObject,
+  testObjects,
   thrown,
 } from "./_util.ts";
 
