@@ -1,19 +1,21 @@
 /**
- * The lifecycle soak: cycles of open, load, attach, use (a tracepoint fires; its counter is read
- * through the map) and destroy. Afterwards the process holds as many fds and mappings as before
+ * The lifecycle soak: cycles of open, load, attach, event consumption (a tracepoint fires into a
+ * ring buffer and a perf buffer, each consumed) and destroy. Afterwards the process holds as many fds and mappings as before
  * (after a GC), none of the programs, maps, links and BTF objects the cycles made is left in the
  * kernel (each is recorded by id as it is made), and RSS is reported. tests/soak_test.ts runs a
  * short soak; `scripts/soak.sh [CYCLES]` runs the full one on both runtimes.
  *
  * @module
  */
-import { readdirSync, writeFileSync } from "node:fs";
+import { readdirSync } from "node:fs";
 import process from "node:process";
 import { btfInfo, getNextId, linkInfo, mapInfo, progInfo } from "../ffi/bpf.ts";
 import { BpfCmd } from "../ffi/constants.ts";
 import { getSys, setSys } from "../ffi/runtime.ts";
 import type { Sys } from "../ffi/sys.ts";
 import { BpfObject } from "../live/object.ts";
+import { PerfBuffer } from "../live/perfbuf.ts";
+import { RingBuffer } from "../live/ringbuf.ts";
 import { testObject } from "./_util.ts";
 
 /** What the soak measured: before and after, and what stayed. */
@@ -26,7 +28,7 @@ export interface SoakReport {
   leftInKernel: string[];
   /** Kernel objects the cycles made. */
   made: number;
-  /** Cycles in which the attached tracepoint counted a write. */
+  /** Cycles in which both the ring buffer and the perf buffer got the tracepoint's event. */
   cyclesWithHits: number;
 }
 
@@ -84,18 +86,27 @@ function alive(made: Map<Kind, Set<number>>): string[] {
   return out;
 }
 
-/** Runs `cycles` lifecycles of tracing.bpf.o and reports what stayed. */
+/**
+ * Runs `cycles` lifecycles of ringbuf.bpf.o (its tracepoint sends a ring buffer record and a perf
+ * sample per getpid of this process) with a RingBuffer and a PerfBuffer, and reports what stayed.
+ */
 export async function soak(cycles: number): Promise<SoakReport> {
-  const file = testObject("tracing");
+  const file = testObject("ringbuf");
+  const pid = getSys().getpid();
   const one = (): boolean => {
     using obj = BpfObject.open(file);
+    const ro = obj.data(".rodata")!;
+    new DataView(ro.buffer, ro.byteOffset).setUint32(0, pid, true); // target_tgid
     obj.load();
     obj.attach();
-    const before = obj.map("hits").lookup(new Uint8Array(4))!;
-    writeFileSync("/dev/null", "x"); // sys_enter_write: tp_write counts it
-    const after = obj.map("hits").lookup(new Uint8Array(4))!;
-    return new DataView(after.buffer).getBigUint64(0, true) >
-      new DataView(before.buffer).getBigUint64(0, true);
+    let records = 0;
+    let samples = 0;
+    using rb = new RingBuffer(obj.map("rb"), () => void records++);
+    using pb = new PerfBuffer(obj.map("pb"), { sample: () => void samples++ });
+    getSys().getpid();
+    rb.consume();
+    pb.consume();
+    return records >= 1 && samples >= 1;
   };
   for (let i = 0; i < 5; i++) one(); // warm: probes, kernel BTF, the runtime's first mappings
   await collect();
