@@ -8,7 +8,7 @@ import process from "node:process";
 import { existsSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
-import { requireKernel, ROOT, run, type RunResult, runtimeCommand } from "./_util.ts";
+import { requireKernel, ROOT, run, type RunResult, runtimeCommand, skipMissing } from "./_util.ts";
 import { escapeText, jsonString, log2HistLines } from "../examples/_format.ts";
 
 const DEMO = join(ROOT, "examples", "trace_write.ts");
@@ -482,7 +482,7 @@ test(
       ]] as const
       : [cmd, pre] as const;
     if (process.getuid?.() === 0 && run("setpriv", ["--version"]).code !== 0) {
-      t.skip("setpriv (util-linux) is not installed: cannot drop root for the run");
+      skipMissing(t, "setpriv (util-linux) is not installed: cannot drop root for the run");
       return;
     }
     const r = run(unprivileged[0], [...unprivileged[1], "--seconds", "1"]);
