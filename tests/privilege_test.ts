@@ -12,6 +12,7 @@ import {
   run,
   runtimeCommand,
   runtimeName,
+  skip,
   skipMissing,
   testObject,
   withTmpDir,
