@@ -235,3 +235,28 @@ export class NotSupportedError extends BpfError {
     this.section = options?.section ?? "";
   }
 }
+
+/**
+ * An operation on a map, program, link or buffer after its `close()`. `resource` says what was
+ * closed (`map 'counts'`).
+ *
+ * @example
+ * ```ts
+ * import { BpfError, ClosedError } from "./errors.ts";
+ * const e = new ClosedError("map 'counts'");
+ * if (!(e instanceof BpfError) || e.message !== "The map 'counts' is closed; open it again") {
+ *   throw new Error("unexpected message");
+ * }
+ * ```
+ */
+export class ClosedError extends BpfError {
+  /** The class name, set explicitly so that bundlers renaming classes do not change it. */
+  override name = "ClosedError";
+  /** What was closed, such as `map 'counts'`. */
+  readonly resource: string;
+  /** Makes the error for a closed resource. */
+  constructor(resource: string, options?: BpfErrorOptions) {
+    super(`The ${resource} is closed; open it again`, options);
+    this.resource = resource;
+  }
+}

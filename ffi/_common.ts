@@ -23,12 +23,12 @@ import {
 export interface RawLibc {
   syscall(
     nr: number,
-    a1: bigint,
-    a2: bigint,
-    a3: bigint,
-    a4: bigint,
-    a5: bigint,
-    a6: bigint,
+    a1: bigint | number,
+    a2: bigint | number,
+    a3: bigint | number,
+    a4: bigint | number,
+    a5: bigint | number,
+    a6: bigint | number,
   ): number;
   epoll_wait(epfd: number, ev: Uint8Array, max: number, timeout: number): number;
   /** epoll_wait off the JavaScript thread (Deno's nonblocking FFI), or undefined (Bun). */
@@ -130,6 +130,7 @@ function field(buf: Uint8Array, off: number, len: number): string {
  */
 export function makeSys(runtime: string, arch: Arch, c: RawLibc): Sys {
   const nr = SYSCALL_NUMBERS[arch];
+  const bpfNr = Number(nr.bpf);
   const u64 = (v: number | bigint) => BigInt.asUintN(64, BigInt(v));
   const addr = (b: Uint8Array | null) => (b === null || b.length === 0 ? 0n : c.ptrOf(b));
   // Every plain system call goes through libc's syscall(), bound for bpf() anyway: on Deno each
@@ -155,6 +156,12 @@ export function makeSys(runtime: string, arch: Arch, c: RawLibc): Sys {
       const ret = scb([attr], nr.bpf, BigInt(cmd), c.ptrOf(attr), BigInt(attr.length));
       if (ret < 0) throw syscallError(`bpf(${bpfCmdName(cmd)})`, c.errno());
       return ret;
+    },
+    bpfRaw(cmd, attr, size) {
+      // Small integers go as numbers: both runtimes take them for 64-bit parameters, and making
+      // a bigint per call would cost more than the rest of the call's JavaScript side.
+      const ret = c.syscall(bpfNr, cmd, attr, size, 0, 0, 0);
+      return ret < 0 ? -c.errno() : ret;
     },
     perfEventOpen(attr, pid, cpu, groupFd, flags) {
       const ret = scb(
