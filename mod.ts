@@ -56,7 +56,9 @@ export {
   type PrintLevel,
   setPrint,
 } from "./live/object.ts";
-export { BpfMap } from "./live/map.ts";
+export { BpfMap, lpmKey, MapBatchCursor, type MapBatchOpts, numPossibleCpus } from "./live/map.ts";
+export type { MapInfo } from "./ffi/bpf.ts";
+export * from "./constants.ts";
 export { getSys, setSys } from "./ffi/runtime.ts";
 export { type FaultHooks, type Sys, withFaults } from "./ffi/sys.ts";
 export { BpfProgram } from "./live/program.ts";
