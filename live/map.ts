@@ -869,15 +869,14 @@ export class BpfMap {
         : { count: mapDeleteBatch(this.fd, o), done: false };
     } catch (e) {
       const errno = (e as SyscallError).errno;
-      // ENOTSUPP / EOPNOTSUPP: the map type has no such batch. EINVAL on plain arguments (no
-      // flags) before any element was done: a kernel without batch commands (before 5.6).
-      if (
-        errno === E.ENOTSUPP || errno === E.EOPNOTSUPP ||
-        (errno === E.EINVAL && plain)
-      ) {
+      // ENOTSUPP / EOPNOTSUPP: the map type has no such batch; remembered. EINVAL on plain
+      // arguments (no flags): a kernel without batch commands (before 5.6), or an element the
+      // kernel refused; not remembered, and the key-by-key fallback names the element at fault.
+      if (errno === E.ENOTSUPP || errno === E.EOPNOTSUPP) {
         noBatch.add(`${this.type}:${cmd}`);
         return undefined;
       }
+      if (errno === E.EINVAL && plain) return undefined;
       const f = this.#fail(cmd, errno, o.elemFlags ?? 0);
       throw errno === E.ENOSPC
         ? new SyscallError(
@@ -1001,7 +1000,10 @@ export class BpfMap {
     return got;
   }
 
-  /** The fallback of lookupAndDeleteBatch: take the first key, read it, delete it. */
+  /**
+   * The fallback of lookupAndDeleteBatch: the walk of lookupBatch, deleting each element read (an
+   * array slot that reads empty is passed over, so the walk ends on arrays too).
+   */
   #drainKeys(
     cursor: MapBatchCursor,
     keys: Uint8Array,
@@ -1013,10 +1015,12 @@ export class BpfMap {
     const next = this.#scratchKey ??= new Uint8Array(ks);
     let got = 0;
     while (got < n) {
-      if (!this.nextKeyInto(null, next)) {
+      if (!this.nextKeyInto(cursor.lastKey, next)) {
         cursor.done = true;
         break;
       }
+      cursor.lastKey ??= new Uint8Array(ks);
+      cursor.lastKey.set(next);
       const v = values.subarray(got * vs, (got + 1) * vs);
       if (!this.lookupInto(next, v, flags)) continue;
       if (!this.delete(next)) continue;
