@@ -258,5 +258,29 @@ export class ClosedError extends BpfError {
   constructor(resource: string, options?: BpfErrorOptions) {
     super(`The ${resource} is closed; open it again`, options);
     this.resource = resource;
+
+ * A value that does not fit a BTF type, or a BTF type that has no codec (a function prototype,
+ * void, a type nested too deeply). `path` names the field at fault, from the type's name:
+ * `event.args[2].flags`; `typeId` is the BTF type at fault, or -1.
+ *
+ * @example
+ * ```ts
+ * import { CodecError } from "./errors.ts";
+ * const e = new CodecError("Expected a number", { path: "event.pid", typeId: 3 });
+ * if (e.path !== "event.pid" || e.typeId !== 3 || e.name !== "CodecError") throw new Error("bad");
+ * ```
+ */
+export class CodecError extends BpfError {
+  /** The class name, set explicitly so that bundlers renaming classes do not change it. */
+  override name = "CodecError";
+  /** The field at fault, such as `event.args[2].flags`; the type's name (or `value`) for the whole. */
+  readonly path: string;
+  /** The BTF type id at fault, or -1. */
+  readonly typeId: number;
+  /** Makes an error about the field at `path`. */
+  constructor(message: string, options: BpfErrorOptions & { path: string; typeId?: number }) {
+    super(message, options);
+    this.path = options.path;
+    this.typeId = options.typeId ?? -1;
   }
 }

@@ -47,6 +47,16 @@ export type {
 } from "./spec/types.ts";
 export { Btf } from "./btf/btf.ts";
 export { BtfExt } from "./btf/ext.ts";
+export {
+  type Codec,
+  codecByName,
+  type CodecField,
+  codecFor,
+  codecKey,
+  type CodecShape,
+  codecShape,
+  type TypedArrayName,
+} from "./btf/codec.ts";
 export { btfToC, btfToCBytes, CDumper, writeBtfAsC } from "./gen/c_dump.ts";
 export {
   BpfObject,

@@ -9,3 +9,4 @@ export * from "./btf.ts";
 export * from "./ext.ts";
 export * from "./raw_dump.ts";
 export * from "./builder.ts";
+export * from "./codec.ts";

@@ -7,8 +7,9 @@
 import type { Measure } from "../_measure.ts";
 import { MEASURES as BTF } from "./btf.ts";
 import { MEASURES as C_DUMP } from "./c_dump.ts";
+import { MEASURES as CODEC } from "./codec.ts";
 import { MEASURES as LOAD } from "./load.ts";
 import { MEASURES as MAPS } from "./maps.ts";
 
 /** Every measure, in the order of the table. */
-export const ALL_MEASURES: Measure[] = [...BTF, ...C_DUMP, ...LOAD, ...MAPS];
+export const ALL_MEASURES: Measure[] = [...BTF, ...C_DUMP, ...LOAD, ...CODEC, ...MAPS];
