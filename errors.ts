@@ -258,7 +258,10 @@ export class ClosedError extends BpfError {
   constructor(resource: string, options?: BpfErrorOptions) {
     super(`The ${resource} is closed; open it again`, options);
     this.resource = resource;
+  }
+}
 
+/**
  * A value that does not fit a BTF type, or a BTF type that has no codec (a function prototype,
  * void, a type nested too deeply). `path` names the field at fault, from the type's name:
  * `event.args[2].flags`; `typeId` is the BTF type at fault, or -1.

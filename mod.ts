@@ -67,6 +67,7 @@ export {
   setPrint,
 } from "./live/object.ts";
 export { BpfMap, lpmKey, MapBatchCursor, type MapBatchOpts, numPossibleCpus } from "./live/map.ts";
+export { TypedMap } from "./live/typed_map.ts";
 export type { MapInfo } from "./ffi/bpf.ts";
 export * from "./constants.ts";
 export { getSys, setSys } from "./ffi/runtime.ts";

@@ -29,6 +29,9 @@ import { errnoName } from "../ffi/errno.ts";
 import { getSys } from "../ffi/runtime.ts";
 import { syscallError } from "../ffi/sys.ts";
 import type { MapSpec } from "../spec/types.ts";
+import { Btf } from "../btf/btf.ts";
+import { btfInfo } from "../ffi/bpf.ts";
+import { TypedMap } from "./typed_map.ts";
 
 const T = BpfMapType;
 
@@ -308,6 +311,7 @@ export class BpfMap {
   /** BTF type id of the value in the object's BTF (0 when none). */
   readonly btfValueTypeId: number;
   #fd: Fd | undefined;
+  #btf: Btf | undefined;
   #elem: MapElemAttr | undefined;
   #scratchKey: Uint8Array | undefined;
   #nullKey = new Uint8Array(0);
@@ -322,9 +326,15 @@ export class BpfMap {
   constructor(
     fd: Fd,
     def: MapDef,
-    opts: { pinPath?: string; reused?: boolean; btfKeyTypeId?: number; btfValueTypeId?: number } =
-      {},
+    opts: {
+      pinPath?: string;
+      reused?: boolean;
+      btfKeyTypeId?: number;
+      btfValueTypeId?: number;
+      btf?: Btf;
+    } = {},
   ) {
+    this.#btf = opts.btf;
     this.#fd = fd;
     this.name = def.name;
     this.type = def.type;
@@ -568,6 +578,45 @@ export class BpfMap {
   /** Throws {@linkcode ClosedError} once closed. */
   #open(): void {
     if (this.#fd === undefined) throw new ClosedError(`map '${this.name}'`);
+  }
+
+  /**
+   * A typed view of the map: keys and values as TypeScript values, through codecs built from the
+   * map's BTF key and value types (the object's BTF; for a map opened by `fromPin()` or `fromId()`,
+   * the BTF the kernel holds for it). The skeleton types `skel.maps.NAME` this way.
+   *
+   * @param btf the BTF the map's type ids belong to (default: the object's, else the kernel's).
+   * @returns the view; it shares this map's fd (closing the map ends it too).
+   * @throws {BpfError} the map has no BTF value type (maps made without BTF).
+   * @throws {CodecError} a type has no codec.
+   * @example
+   * ```ts ignore
+   * const counts = obj.map("counts").typed<number, bigint>();
+   * counts.update(1, 5n);
+   * if (counts.lookup(1) !== 5n) throw new Error("lookup failed");
+   * ```
+   */
+  typed<K = unknown, V = unknown>(btf?: Btf): TypedMap<K, V> {
+    this.#open();
+    if (this.btfValueTypeId === 0) {
+      throw new BpfError(
+        `Map '${this.name}' has no BTF value type; build a TypedMap with codecs of your own`,
+      );
+    }
+    if (btf ?? this.#btf) {
+      return TypedMap.fromBtf<K, V>(
+        this,
+        (btf ?? this.#btf)!,
+        this.btfKeyTypeId,
+        this.btfValueTypeId,
+      );
+    }
+    const id = this.info().btfId;
+    if (id === 0) throw new BpfError(`Map '${this.name}' has no BTF in the kernel; pass one`);
+    using fd = getFdById("btf", id);
+    const data = btfInfo(fd, { data: true }).data!;
+    using kbtf = Btf.parse(data);
+    return TypedMap.fromBtf<K, V>(this, kbtf, this.btfKeyTypeId, this.btfValueTypeId);
   }
 
   #attr(): MapElemAttr {

@@ -850,7 +850,11 @@ export class BpfObject {
       maxEntries,
       flags: m.flags,
     };
-    const ids = { btfKeyTypeId: m.btfKeyTypeId, btfValueTypeId: m.btfValueTypeId };
+    const ids = {
+      btfKeyTypeId: m.btfKeyTypeId,
+      btfValueTypeId: m.btfValueTypeId,
+      btf: this.spec.btf,
+    };
     if (m.pinning !== 1) return new BpfMap(BpfMap.createFd(m, def, ctx), def, ids);
     const root = (this.#opts.pinRoot ?? "/sys/fs/bpf").replace(/\/+$/, "");
     const path = `${root}/${m.name}`;
