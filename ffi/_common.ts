@@ -22,7 +22,7 @@ import {
  */
 export interface RawLibc {
   syscall(
-    nr: number,
+    nr: number | bigint,
     a1: bigint | number,
     a2: bigint | number,
     a3: bigint | number,
@@ -103,6 +103,9 @@ export function libcCalls(s: Record<string, (...a: any[]) => any>): Omit<RawLibc
   };
 }
 
+/** Bigints of the small numbers `bpfRaw` passes (commands and attr sizes), made once. */
+const SMALL: readonly bigint[] = Array.from({ length: 257 }, (_, i) => BigInt(i));
+
 const enc = new TextEncoder();
 
 /** A NUL-terminated copy of a string. */
@@ -130,7 +133,7 @@ function field(buf: Uint8Array, off: number, len: number): string {
  */
 export function makeSys(runtime: string, arch: Arch, c: RawLibc): Sys {
   const nr = SYSCALL_NUMBERS[arch];
-  const bpfNr = Number(nr.bpf);
+  const bpfNrBig = BigInt(nr.bpf);
   const u64 = (v: number | bigint) => BigInt.asUintN(64, BigInt(v));
   const addr = (b: Uint8Array | null) => (b === null || b.length === 0 ? 0n : c.ptrOf(b));
   // Every plain system call goes through libc's syscall(), bound for bpf() anyway: on Deno each
@@ -158,9 +161,17 @@ export function makeSys(runtime: string, arch: Arch, c: RawLibc): Sys {
       return ret;
     },
     bpfRaw(cmd, attr, size) {
-      // Small integers go as numbers: both runtimes take them for 64-bit parameters, and making
-      // a bigint per call would cost more than the rest of the call's JavaScript side.
-      const ret = c.syscall(bpfNr, cmd, attr, size, 0, 0, 0);
+      // Arguments go as bigints made once (Deno's fast FFI path takes bigints for 64-bit
+      // parameters; a number there is slower, and making a bigint per call costs an allocation).
+      const ret = c.syscall(
+        bpfNrBig,
+        SMALL[cmd] ?? BigInt(cmd),
+        attr,
+        SMALL[size] ?? BigInt(size),
+        0n,
+        0n,
+        0n,
+      );
       return ret < 0 ? -c.errno() : ret;
     },
     perfEventOpen(attr, pid, cpu, groupFd, flags) {

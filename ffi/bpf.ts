@@ -241,9 +241,31 @@ export function mapGetNextKey(map: FdLike, key: Uint8Array | null, next: Uint8Ar
 }
 
 /**
+ * Addresses of buffers already passed to the element commands. An address stays valid while its
+ * buffer lives (`ptrOf` moves a small array's bytes off the engine's heap for good first), and the
+ * entry goes with the buffer. A detached buffer has length 0, which the callers refuse.
+ */
+let addrs = new WeakMap<Uint8Array, bigint>();
+let addrsSys: Sys | undefined;
+
+function addrOf(sys: Sys, buf: Uint8Array): bigint {
+  if (sys !== addrsSys) {
+    addrs = new WeakMap();
+    addrsSys = sys;
+  }
+  let a = addrs.get(buf);
+  if (a === undefined) {
+    a = sys.ptrOf(buf);
+    addrs.set(buf, a);
+  }
+  return a;
+}
+
+/**
  * One map's reusable `bpf_attr` for the element commands, for loops that must not allocate: the
- * attr buffer and its address are made once, and the addresses of the key and value buffers are
- * remembered by identity, so a call with the same buffers as the last one takes no new address.
+ * attr buffer and its address are made once, and the addresses of key and value buffers are
+ * remembered by identity (the last ones in the attr, others in a weak table), so a call with
+ * buffers seen before takes no new address.
  * A failure comes back as `-errno` (see {@linkcode Sys.bpfRaw}), never as a thrown error.
  *
  * The buffers last passed stay referenced (so their addresses stay valid) until other buffers take
@@ -299,11 +321,11 @@ export class MapElemAttr {
       dv.setBigUint64(MAP_ELEM.fields.value.off, 0n, true);
     }
     if (key !== this.#key) {
-      dv.setBigUint64(MAP_ELEM.fields.key.off, key === null ? 0n : sys.ptrOf(key), true);
+      dv.setBigUint64(MAP_ELEM.fields.key.off, key === null ? 0n : addrOf(sys, key), true);
       this.#key = key;
     }
     if (value !== this.#value) {
-      dv.setBigUint64(MAP_ELEM.fields.value.off, value === null ? 0n : sys.ptrOf(value), true);
+      dv.setBigUint64(MAP_ELEM.fields.value.off, value === null ? 0n : addrOf(sys, value), true);
       this.#value = value;
     }
     if (flags !== this.#flags) {

@@ -471,3 +471,39 @@ test("lookupInto() with the same buffers takes no new address and makes one bpf(
     setSys(real);
   }
 });
+
+test("typed() reads and writes keys and values through codecs of the map's BTF types", (t) => {
+  if (!requireKernel(t)) return;
+  using dir = pinDir();
+  using obj = loaded("map_ops");
+  const counts = obj.map("counts").typed<number, bigint>();
+  counts.update(3, 30n);
+  counts.update(4, 40n, UpdateFlags.NOEXIST);
+  assert.equal(counts.lookup(3), 30n);
+  assert.equal(counts.lookup(5), undefined);
+  assert.equal(readU64(obj.map("counts").lookup(u32(4))!), 40n);
+  assert.deepEqual([...counts.entries()].sort((a, b) => a[0] - b[0]), [[3, 30n], [4, 40n]]);
+  assert.equal(counts.delete(3), true);
+  assert.deepEqual([...counts.keys()], [4]);
+  // Struct values, as a BPF program wrote them, one per CPU.
+  obj.program("write_maps").testRun({ flags: 1, cpu: 0 });
+  type Triple = { cpu: number; runs: number; magic: number };
+  const percpu = obj.map("percpu").typed<number, Triple>();
+  const slots = percpu.lookupPerCpu(0)!;
+  assert.equal(slots.length, numPossibleCpus());
+  assert.deepEqual(slots[0], { cpu: 0, runs: 1, magic: 0xabcd });
+  assert.throws(() => percpu.lookup(0), /per-CPU; use lookupPerCpu/);
+  percpu.updatePerCpu(1, [{ cpu: 9, runs: 9, magic: 9 }]);
+  assert.deepEqual(percpu.lookupPerCpu(1)!.at(-1), { cpu: 9, runs: 9, magic: 9 });
+  // LPM keys as structs, and a wrong shape named.
+  const lpm = obj.map("lpm").typed<{ prefixlen: number; addr: number[] | Uint8Array }, number>();
+  lpm.update({ prefixlen: 16, addr: [10, 2, 0, 0] }, 7);
+  assert.equal(lpm.lookup({ prefixlen: 32, addr: [10, 2, 3, 4] }), 7);
+  assert.throws(() => counts.update(1, "x" as unknown as bigint), /./);
+  // A map opened from its pin gets its types from the BTF the kernel holds.
+  obj.map("counts").pin(`${dir.path}/counts`);
+  using pinned = BpfMap.fromPin(`${dir.path}/counts`);
+  assert.equal(pinned.typed<number, bigint>().lookup(4), 40n);
+  // Maps made without BTF types have no typed view.
+  assert.throws(() => obj.map("stacks").typed(), /no BTF value type/);
+});
