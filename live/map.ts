@@ -312,6 +312,7 @@ export class BpfMap {
   readonly btfValueTypeId: number;
   #fd: Fd | undefined;
   #btf: Btf | undefined;
+  #valueBytes: number | undefined;
   #elem: MapElemAttr | undefined;
   #scratchKey: Uint8Array | undefined;
   #nullKey = new Uint8Array(0);
@@ -561,7 +562,9 @@ export class BpfMap {
 
   /** Bytes of one value as user space reads and writes it (per-CPU maps: all CPUs). */
   get valueBytes(): number {
-    return PERCPU.has(this.type) ? this.perCpuSlot * numPossibleCpus() : this.valueSize;
+    return this.#valueBytes ??= PERCPU.has(this.type)
+      ? this.perCpuSlot * numPossibleCpus()
+      : this.valueSize;
   }
 
   /**
@@ -638,7 +641,7 @@ export class BpfMap {
   }
 
   #value(value: Uint8Array, what = "value"): Uint8Array {
-    if (value.length !== this.valueBytes) {
+    if (value.length !== (this.#valueBytes ?? this.valueBytes)) {
       throw new RangeError(
         `Map '${this.name}': ${what} has ${value.length} bytes, expected ${this.valueBytes}${
           this.perCpu ? ` (${numPossibleCpus()} CPUs x ${this.perCpuSlot} bytes)` : ""
