@@ -320,6 +320,31 @@ export class NotSupportedError extends BpfError {
 }
 
 /**
+ * An operation on a map, program, link or buffer after its `close()`. `resource` says what was
+ * closed (`map 'counts'`).
+ *
+ * @example
+ * ```ts
+ * import { BpfError, ClosedError } from "./errors.ts";
+ * const e = new ClosedError("map 'counts'");
+ * if (!(e instanceof BpfError) || e.message !== "The map 'counts' is closed; open it again") {
+ *   throw new Error("unexpected message");
+ * }
+ * ```
+ */
+export class ClosedError extends BpfError {
+  /** The class name, set explicitly so that bundlers renaming classes do not change it. */
+  override name = "ClosedError";
+  /** What was closed, such as `map 'counts'`. */
+  readonly resource: string;
+  /** Makes the error for a closed resource. */
+  constructor(resource: string, options?: BpfErrorOptions) {
+    super(`The ${resource} is closed; open it again`, options);
+    this.resource = resource;
+  }
+}
+
+/**
  * A value that does not fit a BTF type, or a BTF type that has no codec (a function prototype,
  * void, a type nested too deeply). `path` names the field at fault, from the type's name:
  * `event.args[2].flags`; `typeId` is the BTF type at fault, or -1.

@@ -117,7 +117,8 @@ export {
   type PrintLevel,
   setPrint,
 } from "./live/object.ts";
-export { BpfMap } from "./live/map.ts";
+export { BpfMap, lpmKey, MapBatchCursor, type MapBatchOpts, numPossibleCpus } from "./live/map.ts";
+export { TypedMap } from "./live/typed_map.ts";
 export {
   type RecordDecoder,
   RingBuffer,
@@ -127,6 +128,15 @@ export {
   UserRingBuffer,
 } from "./live/ringbuf.ts";
 export { PerfBuffer, type PerfBufferOptions } from "./live/perfbuf.ts";
+export type { MapInfo } from "./ffi/bpf.ts";
+export * from "./constants.ts";
+export {
+  BpfAttachType,
+  BpfLinkType,
+  BpfMapFlags,
+  BpfMapType,
+  BpfProgType,
+} from "./ffi/constants.ts";
 export { getSys, setSys } from "./ffi/runtime.ts";
 export { type FaultHooks, type Sys, type Uname, withFaults } from "./ffi/sys.ts";
 export type { Arch } from "./ffi/symbols.ts";

@@ -1,8 +1,13 @@
 /**
  * The benchmark run (`deno task bench`, `npm run bench`): takes every measure of `measure.ts` under
- * Deno and under Bun, takes the C reference of each in the same run, prints one table and writes
- * `bench/results.json`: `{measure, unit, deno, bun, reference, ratioDeno, ratioBun}` per measure,
- * where a ratio is tsbpf's cost over the reference's (below 1: tsbpf is faster).
+ * Deno and under Bun next to its C reference, prints one table and writes `bench/results.json`:
+ * `{measure, unit, deno, bun, reference, ratioDeno, ratioBun, rounds}` per measure, where a ratio is
+ * tsbpf's cost over the reference's (below 1: tsbpf is faster).
+ *
+ * The sides are interleaved so that a disturbance of the machine (another process, a frequency
+ * change) hits all of them alike: for each measure, each round runs Deno (a fresh process taking
+ * that one measure), then Bun, then the C reference, and the table reports the median of the
+ * rounds of each side (`BENCH_ROUNDS`, default 3). Arguments filter the measures by substring.
  *
  * @module
  */
@@ -10,21 +15,24 @@ import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import process from "node:process";
 import { ROOT } from "./_measure.ts";
+import { median } from "./_stats.ts";
 import { ALL_MEASURES } from "./measures/mod.ts";
 
 const DENO = `${ROOT}node_modules/.bin/deno`;
 const BUN = `${ROOT}node_modules/.bin/bun`;
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3) || 3);
 
-function measureIn(runtime: string, cmd: string, args: string[]): Record<string, number> {
-  process.stderr.write(`running the measures on ${runtime}...\n`);
-  const r = spawnSync(cmd, args, { encoding: "utf8", maxBuffer: 1 << 26, cwd: ROOT });
+/** One measure in a fresh process of one runtime. */
+function measureIn(runtime: string, cmd: string, args: string[], measure: string): number {
+  const r = spawnSync(cmd, [...args, "--exact", measure], {
+    encoding: "utf8",
+    maxBuffer: 1 << 26,
+    cwd: ROOT,
+  });
   if (r.status !== 0) throw new Error(`bench/measure.ts failed on ${runtime}:\n${r.stderr}`);
-  return JSON.parse(r.stdout.trim().split("\n").pop()!);
+  const out = JSON.parse(r.stdout.trim().split("\n").pop()!);
+  return out[measure];
 }
-
-const filter = process.argv.slice(2);
-const deno = measureIn("deno", DENO, ["run", "-A", "bench/measure.ts", ...filter]);
-const bun = measureIn("bun", BUN, ["bench/measure.ts", ...filter]);
 
 interface Row {
   measure: string;
@@ -34,21 +42,35 @@ interface Row {
   reference: number | null;
   ratioDeno: number | null;
   ratioBun: number | null;
+  rounds: number;
 }
 
+const filter = process.argv.slice(2);
+const chosen = ALL_MEASURES.filter((m) =>
+  filter.length === 0 || filter.some((f) => m.measure.includes(f))
+);
+const r3 = (x: number) => Math.round(x * 1000) / 1000;
 const rows: Row[] = [];
-for (const measure of Object.keys(deno)) {
-  process.stderr.write(`running the reference for ${measure}...\n`);
-  const reference = ALL_MEASURES.find((m) => m.measure === measure)?.reference() ?? null;
-  const r3 = (x: number) => Math.round(x * 1000) / 1000;
+for (const m of chosen) {
+  const deno: number[] = [], bun: number[] = [], ref: number[] = [];
+  for (let round = 1; round <= ROUNDS; round++) {
+    process.stderr.write(`${m.measure}: round ${round}/${ROUNDS}...\n`);
+    deno.push(measureIn("deno", DENO, ["run", "-A", "bench/measure.ts"], m.measure));
+    bun.push(measureIn("bun", BUN, ["bench/measure.ts"], m.measure));
+    const c = m.reference();
+    if (c !== null) ref.push(c);
+  }
+  const d = median(deno), b = median(bun);
+  const reference = ref.length > 0 ? median(ref) : null;
   rows.push({
-    measure,
-    unit: ALL_MEASURES.find((m) => m.measure === measure)?.unit ?? "ms",
-    deno: r3(deno[measure]),
-    bun: r3(bun[measure]),
+    measure: m.measure,
+    unit: m.unit,
+    deno: r3(d),
+    bun: r3(b),
     reference: reference === null ? null : r3(reference),
-    ratioDeno: reference ? r3(deno[measure] / reference) : null,
-    ratioBun: reference ? r3(bun[measure] / reference) : null,
+    ratioDeno: reference ? r3(d / reference) : null,
+    ratioBun: reference ? r3(b / reference) : null,
+    rounds: ROUNDS,
   });
 }
 
@@ -76,8 +98,9 @@ const line = (row: string[]) =>
 console.log(line(cols));
 console.log(widths.map((w) => "-".repeat(w)).join("  "));
 for (const row of cells) console.log(line(row));
+console.log(`\nmedians of ${ROUNDS} interleaved rounds (Deno, Bun, C) per measure`);
 
 if (filter.length === 0) {
   writeFileSync(`${ROOT}bench/results.json`, JSON.stringify(rows, null, 2) + "\n");
-  console.log("\nwrote bench/results.json");
+  console.log("wrote bench/results.json");
 }

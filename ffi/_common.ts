@@ -22,13 +22,13 @@ import {
  */
 export interface RawLibc {
   syscall(
-    nr: number,
-    a1: bigint,
-    a2: bigint,
-    a3: bigint,
-    a4: bigint,
-    a5: bigint,
-    a6: bigint,
+    nr: number | bigint,
+    a1: bigint | number,
+    a2: bigint | number,
+    a3: bigint | number,
+    a4: bigint | number,
+    a5: bigint | number,
+    a6: bigint | number,
   ): number;
   epoll_wait(epfd: number, ev: Uint8Array, max: number, timeout: number): number;
   /** epoll_wait off the JavaScript thread (Deno's nonblocking FFI, a worker thread on Bun). */
@@ -103,6 +103,9 @@ export function libcCalls(s: Record<string, (...a: any[]) => any>): Omit<RawLibc
   };
 }
 
+/** Bigints of the small numbers `bpfRaw` passes (commands and attr sizes), made once. */
+const SMALL: readonly bigint[] = Array.from({ length: 257 }, (_, i) => BigInt(i));
+
 const enc = new TextEncoder();
 
 /** A NUL-terminated copy of a string. */
@@ -130,6 +133,7 @@ function field(buf: Uint8Array, off: number, len: number): string {
  */
 export function makeSys(runtime: string, arch: Arch, c: RawLibc): Sys {
   const nr = SYSCALL_NUMBERS[arch];
+  const bpfNrBig = BigInt(nr.bpf);
   const u64 = (v: number | bigint) => BigInt.asUintN(64, BigInt(v));
   const addr = (b: Uint8Array | null) => (b === null || b.length === 0 ? 0n : c.ptrOf(b));
   // Every plain system call goes through libc's syscall(), bound for bpf() anyway: on Deno each
@@ -155,6 +159,20 @@ export function makeSys(runtime: string, arch: Arch, c: RawLibc): Sys {
       const ret = scb([attr], nr.bpf, BigInt(cmd), c.ptrOf(attr), BigInt(attr.length));
       if (ret < 0) throw syscallError(`bpf(${bpfCmdName(cmd)})`, c.errno());
       return ret;
+    },
+    bpfRaw(cmd, attr, size) {
+      // Arguments go as bigints made once (Deno's fast FFI path takes bigints for 64-bit
+      // parameters; a number there is slower, and making a bigint per call costs an allocation).
+      const ret = c.syscall(
+        bpfNrBig,
+        SMALL[cmd] ?? BigInt(cmd),
+        attr,
+        SMALL[size] ?? BigInt(size),
+        0n,
+        0n,
+        0n,
+      );
+      return ret < 0 ? -c.errno() : ret;
     },
     perfEventOpen(attr, pid, cpu, groupFd, flags) {
       const ret = scb(

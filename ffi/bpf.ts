@@ -38,7 +38,7 @@ import {
 import { BpfCmd, BpfLinkType } from "./constants.ts";
 import { Fd, type FdLike, fdOf } from "./fd.ts";
 import { getSys } from "./runtime.ts";
-import { keepAlive } from "./sys.ts";
+import { keepAlive, type Sys } from "./sys.ts";
 
 export { Fd, type FdLike, fdOf, openFds, traceFds } from "./fd.ts";
 
@@ -241,6 +241,108 @@ export function mapGetNextKey(map: FdLike, key: Uint8Array | null, next: Uint8Ar
   } catch (e) {
     if (isErrno(e, ENOENT)) return false;
     throw e;
+  }
+}
+
+/**
+ * Addresses of buffers already passed to the element commands. An address stays valid while its
+ * buffer lives (`ptrOf` moves a small array's bytes off the engine's heap for good first), and the
+ * entry goes with the buffer. A detached buffer has length 0, which the callers refuse.
+ */
+let addrs = new WeakMap<Uint8Array, bigint>();
+let addrsSys: Sys | undefined;
+
+function addrOf(sys: Sys, buf: Uint8Array): bigint {
+  if (sys !== addrsSys) {
+    addrs = new WeakMap();
+    addrsSys = sys;
+  }
+  let a = addrs.get(buf);
+  if (a === undefined) {
+    a = sys.ptrOf(buf);
+    addrs.set(buf, a);
+  }
+  return a;
+}
+
+/**
+ * One map's reusable `bpf_attr` for the element commands, for loops that must not allocate: the
+ * attr buffer and its address are made once, and the addresses of key and value buffers are
+ * remembered by identity (the last ones in the attr, others in a weak table), so a call with
+ * buffers seen before takes no new address.
+ * A failure comes back as `-errno` (see {@linkcode Sys.bpfRaw}), never as a thrown error.
+ *
+ * The buffers last passed stay referenced (so their addresses stay valid) until other buffers take
+ * their place or the object is dropped.
+ *
+ * @example
+ * ```ts
+ * import { MapElemAttr, mapCreate } from "./bpf.ts";
+ * import { BpfCmd } from "./constants.ts";
+ * using fd = mapCreate({ type: 2, keySize: 4, valueSize: 8, maxEntries: 4 });
+ * const a = new MapElemAttr(fd.value);
+ * const key = new Uint8Array(4), value = new Uint8Array(8);
+ * if (a.run(BpfCmd.BPF_MAP_LOOKUP_ELEM, key, value, 0) !== 0) throw new Error("lookup failed"); // an array has every key
+ * ```
+ */
+export class MapElemAttr {
+  readonly #attr = new Uint8Array(MAP_ELEM.size);
+  readonly #dv = new DataView(this.#attr.buffer);
+  #addr = 0n;
+  #sys: Sys | undefined;
+  #key: Uint8Array | null = null;
+  #value: Uint8Array | null = null;
+  #flags = 0;
+
+  /**
+   * Makes the attr of one map.
+   *
+   * @param fd the map's fd number.
+   */
+  constructor(fd: number) {
+    this.#dv.setUint32(MAP_ELEM.fields.map_fd.off, fd, true);
+  }
+
+  /**
+   * Makes one element command.
+   *
+   * @param cmd `BPF_MAP_LOOKUP_ELEM`, `..._UPDATE_ELEM`, `..._DELETE_ELEM`, `..._GET_NEXT_KEY` or
+   *   `..._LOOKUP_AND_DELETE_ELEM`.
+   * @param key the key's buffer, or null (queues, stacks, bloom filters; the first key).
+   * @param value the value's (or next key's) buffer, or null.
+   * @param flags the command's flags.
+   * @returns 0 (or the command's result), or the negated errno.
+   */
+  run(cmd: number, key: Uint8Array | null, value: Uint8Array | null, flags: number): number {
+    const sys = getSys();
+    const dv = this.#dv;
+    if (sys !== this.#sys) {
+      // A new entry point (setSys): addresses are taken again through it.
+      this.#sys = sys;
+      this.#addr = sys.ptrOf(this.#attr);
+      this.#key = this.#value = null;
+      dv.setBigUint64(MAP_ELEM.fields.key.off, 0n, true);
+      dv.setBigUint64(MAP_ELEM.fields.value.off, 0n, true);
+    }
+    if (key !== this.#key) {
+      dv.setBigUint64(MAP_ELEM.fields.key.off, key === null ? 0n : addrOf(sys, key), true);
+      this.#key = key;
+    }
+    if (value !== this.#value) {
+      dv.setBigUint64(MAP_ELEM.fields.value.off, value === null ? 0n : addrOf(sys, value), true);
+      this.#value = value;
+    }
+    if (flags !== this.#flags) {
+      dv.setUint32(MAP_ELEM.fields.flags.off, flags >>> 0, true);
+      this.#flags = flags;
+    }
+    return sys.bpfRaw(cmd, this.#addr, MAP_ELEM.size);
+  }
+
+  /** Forgets the buffers last passed (so they can be collected). */
+  release(): void {
+    this.#key = this.#value = null;
+    this.#sys = undefined;
   }
 }
 

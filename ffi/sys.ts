@@ -74,6 +74,14 @@ export interface Sys {
    * @throws {SyscallError} with `call` = `bpf(BPF_...)`.
    */
   bpf(cmd: number, attr: Uint8Array): number;
+  /**
+   * `bpf(cmd, attr, size)` for hot loops: the attr is given by address (from {@linkcode Sys.ptrOf},
+   * its buffer kept reachable by the caller), and a failure comes back as `-errno` instead of a
+   * thrown error, so that an expected answer (ENOENT at the end of a map) costs no exception.
+   *
+   * @returns the result (non-negative), or the negated errno.
+   */
+  bpfRaw(cmd: number, attr: bigint, size: number): number;
   /** `perf_event_open(attr, pid, cpu, group_fd, flags)`; returns the fd. */
   perfEventOpen(attr: Uint8Array, pid: number, cpu: number, groupFd: number, flags: number): number;
   /** `ioctl(fd, request, arg)`; `arg` is an integer or an address. */
@@ -335,6 +343,11 @@ export function withFaults(sys: Sys, hooks: FaultHooks): Sys {
     const errno = hooks.bpf?.(cmd, next(`bpf:${cmd}`), attr);
     if (errno !== undefined) throw syscallError(`bpf(${bpfCmdName(cmd)})`, errno);
     return sys.bpf(cmd, attr);
+  };
+  wrapped.bpfRaw = (cmd, attr, size) => {
+    const errno = hooks.bpf?.(cmd, next(`bpf:${cmd}`), new Uint8Array(sys.view(attr, size)));
+    if (errno !== undefined) return -errno;
+    return sys.bpfRaw(cmd, attr, size);
   };
   wrapped.perfEventOpen = (attr, pid, cpu, groupFd, flags) => {
     const errno = hooks.perfEventOpen?.(next("perf"));

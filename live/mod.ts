@@ -7,6 +7,7 @@
  */
 export * from "./object.ts";
 export * from "./map.ts";
+export * from "./typed_map.ts";
 export * from "./program.ts";
 export * from "./probes.ts";
 export * from "./ringbuf.ts";

@@ -924,7 +924,12 @@ export class BpfObject {
       maxEntries,
       flags: m.flags,
     };
-    if (m.pinning !== 1) return new BpfMap(BpfMap.createFd(m, def, ctx), def);
+    const ids = {
+      btfKeyTypeId: m.btfKeyTypeId,
+      btfValueTypeId: m.btfValueTypeId,
+      btf: this.spec.btf,
+    };
+    if (m.pinning !== 1) return new BpfMap(BpfMap.createFd(m, def, ctx), def, ids);
     const root = (this.#opts.pinRoot ?? "/sys/fs/bpf").replace(/\/+$/, "");
     const path = `${root}/${m.name}`;
     preparePinDir(root, m.name);
@@ -932,10 +937,10 @@ export class BpfObject {
       const reused = BpfMap.reusePinned(path, def, m.mapExtra);
       if (reused !== undefined) {
         this.#print("debug", `map '${m.name}': reusing pinned map at '${path}'`);
-        return new BpfMap(reused, def, { pinPath: path, reused: true });
+        return new BpfMap(reused, def, { pinPath: path, reused: true, ...ids });
       }
       const fd = BpfMap.createFd(m, def, ctx);
-      const map = new BpfMap(fd, def, { pinPath: path });
+      const map = new BpfMap(fd, def, { pinPath: path, ...ids });
       try {
         map.pin(path);
         this.#pinned.push(path);

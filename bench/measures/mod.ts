@@ -10,6 +10,7 @@ import { MEASURES as C_DUMP } from "./c_dump.ts";
 import { MEASURES as CODEC } from "./codec.ts";
 import { MEASURES as LOAD } from "./load.ts";
 import { MEASURES as SKELETON } from "./skeleton.ts";
+import { MEASURES as MAPS } from "./maps.ts";
 
 /** Every measure, in the order of the table. */
-export const ALL_MEASURES: Measure[] = [...BTF, ...C_DUMP, ...LOAD, ...CODEC, ...SKELETON];
+export const ALL_MEASURES: Measure[] = [...BTF, ...C_DUMP, ...LOAD, ...CODEC, ...MAPS, ...SKELETON];
