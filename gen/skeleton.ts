@@ -615,9 +615,11 @@ const RUNTIME = [
   "BpfProgram",
   "BpfLink",
   "Codec",
+  "TypedMap",
 ];
 const TYPE_ONLY = new Set([
   "Codec",
+  "TypedMap",
   "ArrayView",
   "ReadonlyArrayView",
   "SkelMemory",
@@ -647,6 +649,7 @@ function generate(
     structOps: `${P}StructOps`,
     codecs: `${P}Codecs`,
     mapCodecs: `${P}MapCodecs`,
+    typedMaps: `${P}TypedMaps`,
   };
   const reserved = [
     ...RUNTIME,
@@ -772,6 +775,14 @@ function generate(
     mapCodecs.push({ ident, name: m.name, key, value, what: `${m.type} map ${m.name}` });
   }
   if (codecs.length > 0 || mapCodecs.length > 0) g.use("Codec");
+  // Maps read element by element with a key and a value: typed views (not rings, perf arrays or
+  // struct_ops maps, which have no lookup).
+  const NO_LOOKUP = new Set(["RINGBUF", "USER_RINGBUF", "PERF_EVENT_ARRAY", "STRUCT_OPS"]);
+  const typedMaps = mapCodecs.filter((m) =>
+    m.key !== undefined && m.value !== undefined &&
+    !NO_LOOKUP.has(spec.maps.find((x) => x.name === m.name)!.type)
+  );
+  if (typedMaps.length > 0) g.use("TypedMap");
 
   const out: string[] = [];
   out.push(
@@ -878,6 +889,17 @@ function generate(
       ),
     );
   }
+  if (typedMaps.length > 0) {
+    body.push(
+      iface(
+        fixed.typedMaps,
+        `The maps of ${spec.name} with typed keys and values (the map API over the codecs).`,
+        typedMaps.map((m) =>
+          doc([m.what], "  ") + `  readonly ${m.ident}: TypedMap<${m.key}, ${m.value}>;\n`
+        ),
+      ),
+    );
+  }
   if (mapCodecs.length > 0) {
     body.push(
       iface(
@@ -936,6 +958,15 @@ function generate(
         `  readonly mapCodecs: ${fixed.mapCodecs};\n`,
     );
     inits.push(`    this.mapCodecs = this.mapCodecsOf<${fixed.mapCodecs}>();\n`);
+  }
+  if (typedMaps.length > 0) {
+    fields.push(
+      doc([
+        `The maps with typed keys and values (\`skel.typedMaps.counts.lookup(pid)\`); each throws before load.`,
+      ], "  ") +
+        `  readonly typedMaps: ${fixed.typedMaps};\n`,
+    );
+    inits.push(`    this.typedMaps = this.typedMapsOf<${fixed.typedMaps}>();\n`);
   }
   if (structOps.length > 0) {
     fields.push(

@@ -810,6 +810,23 @@ export class Skeleton<M, P, L> {
     );
   }
 
+  /**
+   * Typed views of the maps that have key and value codecs (for the generated `typedMaps`): each
+   * getter gives `obj.map(name).typed()` with the object's BTF, and throws before load.
+   */
+  protected typedMapsOf<T>(): T {
+    const cache = new Map<string, unknown>();
+    return namedGetters<T>(this.#desc.mapCodecs ?? {}, (name) => {
+      const map = this.obj.map(name);
+      let t = cache.get(name) as { map: BpfMap } | undefined;
+      if (t === undefined || t.map !== map) {
+        t = map.typed(this.#btf());
+        cache.set(name, t);
+      }
+      return t;
+    });
+  }
+
   /** The struct_ops value of a map, for the generated accessor classes. */
   protected structOpsMemory(ident: string): SkelBytes {
     const name = this.#desc.structOps[ident];

@@ -832,3 +832,23 @@ test("after load, skeleton reads and writes of mapped sections make no bpf() cal
     remove();
   }
 });
+
+test("typedMaps: a skeleton's hash map reads and writes TypeScript values through its BTF types", async (t) => {
+  if (!requireKernel(t)) return;
+  const tmp = writeTmpSkeleton(testObject("map_ops"));
+  try {
+    // deno-lint-ignore no-explicit-any
+    const mod = await importPath<Record<string, any>>(tmp.path);
+    using skel = mod.MapOpsSkel.openAndLoad();
+    const counts = skel.typedMaps.counts;
+    counts.update(7, 123n);
+    assert.equal(counts.lookup(7), 123n);
+    assert.equal(counts.lookup(8), undefined);
+    // The same kernel map as the byte API sees.
+    const raw = skel.maps.counts.lookup(new Uint8Array(new Uint32Array([7]).buffer));
+    assert.equal(new DataView(raw.buffer, raw.byteOffset).getBigUint64(0, true), 123n);
+    assert.equal(skel.typedMaps.counts, counts, "one view per map");
+  } finally {
+    tmp.remove();
+  }
+});

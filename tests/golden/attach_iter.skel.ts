@@ -11,6 +11,7 @@ import {
   Skeleton,
   type SkeletonDescriptor,
   type SkeletonOpenOptions,
+  type TypedMap,
 } from "../../mod.ts";
 
 /** The object file this skeleton was generated from (attach_iter.bpf.o), base64. */
@@ -2531,6 +2532,12 @@ export interface AttachIterCodecs {
   readonly FtraceOpsCmd: Codec<FtraceOpsCmd>;
 }
 
+/** The maps of attach_iter with typed keys and values (the map API over the codecs). */
+export interface AttachIterTypedMaps {
+  /** ARRAY map iter_vals */
+  readonly iter_vals: TypedMap<number, bigint>;
+}
+
 /** Key and value codecs of the maps of attach_iter (built on first use). */
 export interface AttachIterMapCodecs {
   /** ARRAY map iter_vals */
@@ -2554,11 +2561,16 @@ export class AttachIterSkel extends Skeleton<AttachIterMaps, AttachIterProgs, At
   readonly codecs: AttachIterCodecs;
   /** Key and value codecs of the maps. */
   readonly mapCodecs: AttachIterMapCodecs;
+  /**
+   * The maps with typed keys and values (`skel.typedMaps.counts.lookup(pid)`); each throws before load.
+   */
+  readonly typedMaps: AttachIterTypedMaps;
 
   private constructor(obj: BpfObject) {
     super(obj, SKELETON);
     this.codecs = this.codecsOf<AttachIterCodecs>();
     this.mapCodecs = this.mapCodecsOf<AttachIterMapCodecs>();
+    this.typedMaps = this.typedMapsOf<AttachIterTypedMaps>();
   }
 
   /**

@@ -11,6 +11,7 @@ import {
   Skeleton,
   type SkeletonDescriptor,
   type SkeletonOpenOptions,
+  type TypedMap,
 } from "../../mod.ts";
 
 /** The object file this skeleton was generated from (attach_net.bpf.o), base64. */
@@ -182,6 +183,12 @@ export interface AttachNetCodecs {
   readonly SkBuff: Codec<SkBuff>;
 }
 
+/** The maps of attach_net with typed keys and values (the map API over the codecs). */
+export interface AttachNetTypedMaps {
+  /** ARRAY map counts */
+  readonly counts: TypedMap<number, bigint>;
+}
+
 /** Key and value codecs of the maps of attach_net (built on first use). */
 export interface AttachNetMapCodecs {
   /** ARRAY map counts */
@@ -205,11 +212,16 @@ export class AttachNetSkel extends Skeleton<AttachNetMaps, AttachNetProgs, Attac
   readonly codecs: AttachNetCodecs;
   /** Key and value codecs of the maps. */
   readonly mapCodecs: AttachNetMapCodecs;
+  /**
+   * The maps with typed keys and values (`skel.typedMaps.counts.lookup(pid)`); each throws before load.
+   */
+  readonly typedMaps: AttachNetTypedMaps;
 
   private constructor(obj: BpfObject) {
     super(obj, SKELETON);
     this.codecs = this.codecsOf<AttachNetCodecs>();
     this.mapCodecs = this.mapCodecsOf<AttachNetMapCodecs>();
+    this.typedMaps = this.typedMapsOf<AttachNetTypedMaps>();
   }
 
   /**

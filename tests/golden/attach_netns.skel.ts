@@ -11,6 +11,7 @@ import {
   Skeleton,
   type SkeletonDescriptor,
   type SkeletonOpenOptions,
+  type TypedMap,
 } from "../../mod.ts";
 
 /** The object file this skeleton was generated from (attach_netns.bpf.o), base64. */
@@ -215,6 +216,14 @@ export interface AttachNetnsCodecs {
   readonly SkMsgMd: Codec<SkMsgMd>;
 }
 
+/** The maps of attach_netns with typed keys and values (the map API over the codecs). */
+export interface AttachNetnsTypedMaps {
+  /** ARRAY map ns_counts */
+  readonly ns_counts: TypedMap<number, bigint>;
+  /** SOCKHASH map ns_sock_hash */
+  readonly ns_sock_hash: TypedMap<number, bigint>;
+}
+
 /** Key and value codecs of the maps of attach_netns (built on first use). */
 export interface AttachNetnsMapCodecs {
   /** ARRAY map ns_counts */
@@ -243,11 +252,16 @@ export class AttachNetnsSkel extends Skeleton<AttachNetnsMaps, AttachNetnsProgs,
   readonly codecs: AttachNetnsCodecs;
   /** Key and value codecs of the maps. */
   readonly mapCodecs: AttachNetnsMapCodecs;
+  /**
+   * The maps with typed keys and values (`skel.typedMaps.counts.lookup(pid)`); each throws before load.
+   */
+  readonly typedMaps: AttachNetnsTypedMaps;
 
   private constructor(obj: BpfObject) {
     super(obj, SKELETON);
     this.codecs = this.codecsOf<AttachNetnsCodecs>();
     this.mapCodecs = this.mapCodecsOf<AttachNetnsMapCodecs>();
+    this.typedMaps = this.typedMapsOf<AttachNetnsTypedMaps>();
   }
 
   /**

@@ -15,6 +15,7 @@ import {
   type SkeletonDescriptor,
   type SkeletonOpenOptions,
   type SkelMemory,
+  type TypedMap,
 } from "../../mod.ts";
 
 /** The object file this skeleton was generated from (map_in_map.bpf.o), base64. */
@@ -141,6 +142,16 @@ export interface MapInMapCodecs {
   readonly InnerHash: Codec<InnerHash>;
 }
 
+/** The maps of map_in_map with typed keys and values (the map API over the codecs). */
+export interface MapInMapTypedMaps {
+  /** ARRAY map inner_a */
+  readonly inner_a: TypedMap<number, bigint>;
+  /** ARRAY map inner_b */
+  readonly inner_b: TypedMap<number, bigint>;
+  /** HASH map inner_h */
+  readonly inner_h: TypedMap<number, number>;
+}
+
 /** Key and value codecs of the maps of map_in_map (built on first use). */
 export interface MapInMapMapCodecs {
   /** ARRAY map inner_a */
@@ -192,12 +203,17 @@ export class MapInMapSkel extends Skeleton<MapInMapMaps, MapInMapProgs, MapInMap
   readonly codecs: MapInMapCodecs;
   /** Key and value codecs of the maps. */
   readonly mapCodecs: MapInMapMapCodecs;
+  /**
+   * The maps with typed keys and values (`skel.typedMaps.counts.lookup(pid)`); each throws before load.
+   */
+  readonly typedMaps: MapInMapTypedMaps;
 
   private constructor(obj: BpfObject) {
     super(obj, SKELETON);
     this.bss = new MapInMapBss(this.section("bss"));
     this.codecs = this.codecsOf<MapInMapCodecs>();
     this.mapCodecs = this.mapCodecsOf<MapInMapMapCodecs>();
+    this.typedMaps = this.typedMapsOf<MapInMapTypedMaps>();
   }
 
   /**

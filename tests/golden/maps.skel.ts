@@ -11,6 +11,7 @@ import {
   Skeleton,
   type SkeletonDescriptor,
   type SkeletonOpenOptions,
+  type TypedMap,
 } from "../../mod.ts";
 
 /** The object file this skeleton was generated from (maps.bpf.o), base64. */
@@ -134,6 +135,26 @@ export interface MapsCodecs {
   readonly LpmV4Key: Codec<LpmV4Key>;
 }
 
+/** The maps of maps with typed keys and values (the map API over the codecs). */
+export interface MapsTypedMaps {
+  /** ARRAY map array_map */
+  readonly array_map: TypedMap<number, bigint>;
+  /** HASH map hash_map */
+  readonly hash_map: TypedMap<Pair, bigint>;
+  /** PERCPU_ARRAY map percpu_array_map */
+  readonly percpu_array_map: TypedMap<number, bigint>;
+  /** PERCPU_HASH map percpu_hash_map */
+  readonly percpu_hash_map: TypedMap<number, number>;
+  /** LRU_HASH map lru_hash_map */
+  readonly lru_hash_map: TypedMap<bigint, bigint>;
+  /** LRU_PERCPU_HASH map lru_percpu_hash_map */
+  readonly lru_percpu_hash_map: TypedMap<number, bigint>;
+  /** LPM_TRIE map lpm_map */
+  readonly lpm_map: TypedMap<LpmV4Key, number>;
+  /** TASK_STORAGE map task_storage_map */
+  readonly task_storage_map: TypedMap<number, bigint>;
+}
+
 /** Key and value codecs of the maps of maps (built on first use). */
 export interface MapsMapCodecs {
   /** ARRAY map array_map */
@@ -204,11 +225,16 @@ export class MapsSkel extends Skeleton<MapsMaps, MapsProgs, MapsLinks> {
   readonly codecs: MapsCodecs;
   /** Key and value codecs of the maps. */
   readonly mapCodecs: MapsMapCodecs;
+  /**
+   * The maps with typed keys and values (`skel.typedMaps.counts.lookup(pid)`); each throws before load.
+   */
+  readonly typedMaps: MapsTypedMaps;
 
   private constructor(obj: BpfObject) {
     super(obj, SKELETON);
     this.codecs = this.codecsOf<MapsCodecs>();
     this.mapCodecs = this.mapCodecsOf<MapsMapCodecs>();
+    this.typedMaps = this.typedMapsOf<MapsTypedMaps>();
   }
 
   /**

@@ -11,6 +11,7 @@ import {
   Skeleton,
   type SkeletonDescriptor,
   type SkeletonOpenOptions,
+  type TypedMap,
 } from "../../mod.ts";
 
 /** The object file this skeleton was generated from (net.bpf.o), base64. */
@@ -302,6 +303,24 @@ export interface NetCodecs {
   readonly SkMsgMd: Codec<SkMsgMd>;
 }
 
+/** The maps of net with typed keys and values (the map API over the codecs). */
+export interface NetTypedMaps {
+  /** DEVMAP map dev_map */
+  readonly dev_map: TypedMap<number, BpfDevmapVal>;
+  /** CPUMAP map cpu_map */
+  readonly cpu_map: TypedMap<number, BpfCpumapVal>;
+  /** SK_STORAGE map sk_store */
+  readonly sk_store: TypedMap<number, bigint>;
+  /** SOCKMAP map sock_map */
+  readonly sock_map: TypedMap<number, bigint>;
+  /** SOCKHASH map sock_hash */
+  readonly sock_hash: TypedMap<number, bigint>;
+  /** DEVMAP_HASH map dev_hash */
+  readonly dev_hash: TypedMap<number, number>;
+  /** PERCPU_ARRAY map pkt_count */
+  readonly pkt_count: TypedMap<number, bigint>;
+}
+
 /** Key and value codecs of the maps of net (built on first use). */
 export interface NetMapCodecs {
   /** DEVMAP map dev_map */
@@ -355,11 +374,16 @@ export class NetSkel extends Skeleton<NetMaps, NetProgs, NetLinks> {
   readonly codecs: NetCodecs;
   /** Key and value codecs of the maps. */
   readonly mapCodecs: NetMapCodecs;
+  /**
+   * The maps with typed keys and values (`skel.typedMaps.counts.lookup(pid)`); each throws before load.
+   */
+  readonly typedMaps: NetTypedMaps;
 
   private constructor(obj: BpfObject) {
     super(obj, SKELETON);
     this.codecs = this.codecsOf<NetCodecs>();
     this.mapCodecs = this.mapCodecsOf<NetMapCodecs>();
+    this.typedMaps = this.typedMapsOf<NetTypedMaps>();
   }
 
   /**

@@ -11,6 +11,7 @@ import {
   Skeleton,
   type SkeletonDescriptor,
   type SkeletonOpenOptions,
+  type TypedMap,
 } from "../../mod.ts";
 
 /** The object file this skeleton was generated from (pinned.bpf.o), base64. */
@@ -66,6 +67,16 @@ export interface PinnedLinks {
   use_pinned?: BpfLink;
 }
 
+/** The maps of pinned with typed keys and values (the map API over the codecs). */
+export interface PinnedTypedMaps {
+  /** HASH map tsbpf_pinned_hash */
+  readonly tsbpf_pinned_hash: TypedMap<number, bigint>;
+  /** ARRAY map not_pinned */
+  readonly not_pinned: TypedMap<number, bigint>;
+  /** ARRAY map tsbpf_pinned_array */
+  readonly tsbpf_pinned_array: TypedMap<number, number>;
+}
+
 /** Key and value codecs of the maps of pinned (built on first use). */
 export interface PinnedMapCodecs {
   /** HASH map tsbpf_pinned_hash */
@@ -97,10 +108,15 @@ export interface PinnedMapCodecs {
 export class PinnedSkel extends Skeleton<PinnedMaps, PinnedProgs, PinnedLinks> {
   /** Key and value codecs of the maps. */
   readonly mapCodecs: PinnedMapCodecs;
+  /**
+   * The maps with typed keys and values (`skel.typedMaps.counts.lookup(pid)`); each throws before load.
+   */
+  readonly typedMaps: PinnedTypedMaps;
 
   private constructor(obj: BpfObject) {
     super(obj, SKELETON);
     this.mapCodecs = this.mapCodecsOf<PinnedMapCodecs>();
+    this.typedMaps = this.typedMapsOf<PinnedTypedMaps>();
   }
 
   /**

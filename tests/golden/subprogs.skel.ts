@@ -12,6 +12,7 @@ import {
   type SkeletonDescriptor,
   type SkeletonOpenOptions,
   type SkelMemory,
+  type TypedMap,
 } from "../../mod.ts";
 
 /** The object file this skeleton was generated from (subprogs.bpf.o), base64. */
@@ -375,6 +376,12 @@ export interface SubprogsCodecs {
   readonly Spinlock: Codec<Spinlock>;
 }
 
+/** The maps of subprogs with typed keys and values (the map API over the codecs). */
+export interface SubprogsTypedMaps {
+  /** ARRAY map values */
+  readonly values: TypedMap<number, bigint>;
+}
+
 /** Key and value codecs of the maps of subprogs (built on first use). */
 export interface SubprogsMapCodecs {
   /** ARRAY map values */
@@ -400,12 +407,17 @@ export class SubprogsSkel extends Skeleton<SubprogsMaps, SubprogsProgs, Subprogs
   readonly codecs: SubprogsCodecs;
   /** Key and value codecs of the maps. */
   readonly mapCodecs: SubprogsMapCodecs;
+  /**
+   * The maps with typed keys and values (`skel.typedMaps.counts.lookup(pid)`); each throws before load.
+   */
+  readonly typedMaps: SubprogsTypedMaps;
 
   private constructor(obj: BpfObject) {
     super(obj, SKELETON);
     this.bss = new SubprogsBss(this.section("bss"));
     this.codecs = this.codecsOf<SubprogsCodecs>();
     this.mapCodecs = this.mapCodecsOf<SubprogsMapCodecs>();
+    this.typedMaps = this.typedMapsOf<SubprogsTypedMaps>();
   }
 
   /**

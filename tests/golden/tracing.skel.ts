@@ -12,6 +12,7 @@ import {
   type SkeletonDescriptor,
   type SkeletonOpenOptions,
   type SkelMemory,
+  type TypedMap,
 } from "../../mod.ts";
 
 /** The object file this skeleton was generated from (tracing.bpf.o), base64. */
@@ -2588,6 +2589,12 @@ export interface TracingCodecs {
   readonly BpfUserPtRegsT: Codec<BpfUserPtRegsT>;
 }
 
+/** The maps of tracing with typed keys and values (the map API over the codecs). */
+export interface TracingTypedMaps {
+  /** ARRAY map hits */
+  readonly hits: TypedMap<number, bigint>;
+}
+
 /** Key and value codecs of the maps of tracing (built on first use). */
 export interface TracingMapCodecs {
   /** ARRAY map hits */
@@ -2615,6 +2622,10 @@ export class TracingSkel extends Skeleton<TracingMaps, TracingProgs, TracingLink
   readonly codecs: TracingCodecs;
   /** Key and value codecs of the maps. */
   readonly mapCodecs: TracingMapCodecs;
+  /**
+   * The maps with typed keys and values (`skel.typedMaps.counts.lookup(pid)`); each throws before load.
+   */
+  readonly typedMaps: TracingTypedMaps;
 
   private constructor(obj: BpfObject) {
     super(obj, SKELETON);
@@ -2622,6 +2633,7 @@ export class TracingSkel extends Skeleton<TracingMaps, TracingProgs, TracingLink
     this.bss = new TracingBss(this.section("bss"));
     this.codecs = this.codecsOf<TracingCodecs>();
     this.mapCodecs = this.mapCodecsOf<TracingMapCodecs>();
+    this.typedMaps = this.typedMapsOf<TracingTypedMaps>();
   }
 
   /**

@@ -12,6 +12,7 @@ import {
   type SkeletonDescriptor,
   type SkeletonOpenOptions,
   type SkelMemory,
+  type TypedMap,
 } from "../../mod.ts";
 
 /** The object file this skeleton was generated from (usdt.bpf.o), base64. */
@@ -231,6 +232,14 @@ export interface UsdtCodecs {
   readonly FredSs: Codec<FredSs>;
 }
 
+/** The maps of usdt with typed keys and values (the map API over the codecs). */
+export interface UsdtTypedMaps {
+  /** ARRAY map __bpf_usdt_specs */
+  readonly __bpf_usdt_specs: TypedMap<number, BpfUsdtSpec>;
+  /** HASH map __bpf_usdt_ip_to_spec_id */
+  readonly __bpf_usdt_ip_to_spec_id: TypedMap<bigint, number>;
+}
+
 /** Key and value codecs of the maps of usdt (built on first use). */
 export interface UsdtMapCodecs {
   /** ARRAY map __bpf_usdt_specs */
@@ -263,6 +272,10 @@ export class UsdtSkel extends Skeleton<UsdtMaps, UsdtProgs, UsdtLinks> {
   readonly codecs: UsdtCodecs;
   /** Key and value codecs of the maps. */
   readonly mapCodecs: UsdtMapCodecs;
+  /**
+   * The maps with typed keys and values (`skel.typedMaps.counts.lookup(pid)`); each throws before load.
+   */
+  readonly typedMaps: UsdtTypedMaps;
 
   private constructor(obj: BpfObject) {
     super(obj, SKELETON);
@@ -270,6 +283,7 @@ export class UsdtSkel extends Skeleton<UsdtMaps, UsdtProgs, UsdtLinks> {
     this.kconfig = new UsdtKconfig(this.section("kconfig"));
     this.codecs = this.codecsOf<UsdtCodecs>();
     this.mapCodecs = this.mapCodecsOf<UsdtMapCodecs>();
+    this.typedMaps = this.typedMapsOf<UsdtTypedMaps>();
   }
 
   /**
