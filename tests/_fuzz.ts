@@ -1,7 +1,7 @@
 /**
  * The offline fuzzer: mutated and truncated versions of every test object and of the kernel's BTF,
- * run in-process through open(), Btf.parse, BtfExt.parse, `object show`'s report and the BTF-to-C
- * dump. Every input must end in success or a typed error (a `BpfError`): no wasm trap, no
+ * run in-process through open(), Btf.parse, BtfExt.parse, `object show`'s report, the BTF-to-C
+ * dump, the codecs of every map's key and value, and (one input in 50) `gen skeleton`. Every input must end in success or a typed error (a `BpfError`): no wasm trap, no
  * TypeError or RangeError, no input past a time cap. Deterministic for a seed.
  *
  * tests/fuzz_test.ts runs a fixed seed in the test command; `scripts/fuzz.sh [N] [SEED]` runs a
@@ -15,7 +15,9 @@ import { Btf } from "../btf/btf.ts";
 import { BtfExt } from "../btf/ext.ts";
 import { formatObjectShow, objectShowJson } from "../cli/object_show.ts";
 import { BpfError } from "../errors.ts";
+import { codecFor } from "../btf/codec.ts";
 import { btfToC } from "../gen/c_dump.ts";
+import { genSkeleton } from "../gen/skeleton.ts";
 import { open } from "../spec/open.ts";
 import { elfSection, testObjects } from "./_util.ts";
 
@@ -164,7 +166,11 @@ export interface Finding {
  * Runs one input through every offline stage that takes it. Returns undefined when it ended in
  * success or a BpfError, else what escaped.
  */
-export function runOne(kind: Seed["kind"], input: Uint8Array): string | undefined {
+export function runOne(
+  kind: Seed["kind"],
+  input: Uint8Array,
+  withSkeleton = true,
+): string | undefined {
   try {
     if (kind === "object") {
       const spec = open(input);
@@ -172,12 +178,17 @@ export function runOne(kind: Seed["kind"], input: Uint8Array): string | undefine
         formatObjectShow(objectShowJson(spec));
         if (spec.btf !== undefined) {
           btfToC(spec.btf, { maxBytes: C_LIMIT });
+          // The codecs of every map key and value, as the map API and the skeleton build them.
+          for (const m of spec.maps) {
+            for (const id of [m.btfKeyTypeId, m.btfValueTypeId]) if (id > 0) codecFor(spec.btf, id);
+          }
           const ext = elfSection(input, ".BTF.ext");
           if (ext !== undefined) BtfExt.parse(ext, spec.btf);
         }
       } finally {
         spec.btf?.close();
       }
+      if (withSkeleton) genSkeleton(input, { file: "fuzz.bpf.o", importFrom: "tsbpf" });
     } else {
       using btf = Btf.parse(input);
       btfToC(btf, { maxBytes: C_LIMIT });
@@ -212,7 +223,8 @@ export function fuzz(opts: FuzzOptions): { findings: Finding[]; ran: number; slo
     const s = all[i % all.length];
     const input = mutate(s.bytes, rng);
     const t0 = performance.now();
-    let what = runOne(s.kind, input);
+    // One input in 50 also goes through gen skeleton (by far the slowest stage).
+    let what = runOne(s.kind, input, i % 50 === 0);
     const ms = performance.now() - t0;
     slowest = Math.max(slowest, ms);
     if (what === undefined && ms > cap) what = `took ${Math.round(ms)} ms, over the ${cap} ms cap`;
