@@ -1,8 +1,9 @@
 /**
  * The offline fuzzer: mutated and truncated versions of every test object and of the kernel's BTF,
  * run in-process through open(), Btf.parse, BtfExt.parse, `object show`'s report, the BTF-to-C
- * dump, the codecs of every map's key and value, and (one input in 50) `gen skeleton`. Every input must end in success or a typed error (a `BpfError`): no wasm trap, no
- * TypeError or RangeError, no input past a time cap. Deterministic for a seed.
+ * dump, the codecs of every map's key and value, and (one input in 50) `gen skeleton`. Every input
+ * must end in success or a typed error (a `BpfError`): no wasm trap, no TypeError or RangeError, no
+ * input past a time cap. Deterministic for a seed.
  *
  * tests/fuzz_test.ts runs a fixed seed in the test command; `scripts/fuzz.sh [N] [SEED]` runs a
  * long one and saves each crasher under tests/fuzz/crashers/, which the test replays.
