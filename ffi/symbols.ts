@@ -214,6 +214,12 @@ export const SYSCALL_NUMBERS = {
     bind: 49,
     setsockopt: 54,
     getpid: 39,
+    pread64: 17,
+    fstat: 5,
+    readlinkat: 267,
+    mkdirat: 258,
+    unlinkat: 263,
+    statfs: 137,
   },
   aarch64: {
     bpf: 280,
@@ -236,6 +242,12 @@ export const SYSCALL_NUMBERS = {
     bind: 200,
     setsockopt: 208,
     getpid: 172,
+    pread64: 67,
+    fstat: 80,
+    readlinkat: 78,
+    mkdirat: 34,
+    unlinkat: 35,
+    statfs: 43,
   },
 } as const;
 
