@@ -213,7 +213,7 @@ let sysHost: ((gunzip: (b: Uint8Array) => Uint8Array) => Host) | undefined;
  * every path tsbpf reads (/sys, /proc, the user's files) needs a permission of its own, the first
  * {@linkcode host} call then picks it when the FFI permission is granted, so that `--allow-ffi`
  * is all tsbpf needs. Without FFI (offline verbs), and on Bun and Node, `host()` stays the
- * runtime's own file API. Has no effect once `host()` has been called.
+ * runtime's own file API.
  *
  * @param make makes the host; gets the runtime's gunzip (libc has none).
  * @example
@@ -225,6 +225,9 @@ let sysHost: ((gunzip: (b: Uint8Array) => Uint8Array) => Host) | undefined;
  */
 export function provideSysHost(make: (gunzip: (b: Uint8Array) => Uint8Array) => Host): void {
   sysHost = make;
+  // A Deno host picked before ffi/ was imported (the CLI imports live code lazily) holds no state:
+  // pick again on the next call.
+  if (runtimeName() === "deno") current = undefined;
 }
 
 function ffiGranted(): boolean {
