@@ -4,7 +4,21 @@
 // scripts run as a smoke test, and the permission-specific checks skip with the reason.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import {
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statfsSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import process from "node:process";
+import { libcHost } from "../ffi/_libc_host.ts";
+import { getSys } from "../ffi/runtime.ts";
 import { requireKernel, ROOT, run, type RunResult, runtimeName } from "./_util.ts";
 
 const DEMO = join(ROOT, "examples", "trace_write.ts");
@@ -98,4 +112,47 @@ test("on Deno without --allow-ffi, a live verb says to grant --allow-ffi", (t) =
   const demo = runWith([], DEMO, ["--seconds", "1"]);
   assert.notEqual(demo.code, 0);
   assert.match(demo.stderr + demo.stdout, /run with --allow-ffi/);
+});
+
+test("the libc host reads, stats and writes as node:fs does, with errno codes", (t) => {
+  if (!requireKernel(t)) return;
+  const h = libcHost(getSys(), (b) => b);
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-libc-host-"));
+  try {
+    assert.deepEqual(h.readFile(OBJ), new Uint8Array(readFileSync(OBJ)));
+    assert.equal(h.size(OBJ), statSync(OBJ).size);
+    const f = h.open(OBJ);
+    try {
+      const at = new Uint8Array(16);
+      assert.equal(f.readAt(at, 100), 16);
+      assert.deepEqual(at, new Uint8Array(readFileSync(OBJ)).subarray(100, 116));
+      assert.equal(f.readAt(new Uint8Array(64), f.size - 10), 10);
+    } finally {
+      f.close();
+    }
+    // procfs reports size 0: read to the end all the same.
+    assert.match(h.readText("/proc/self/status"), /^Pid:\s+\d+$/m);
+    assert.equal(h.readText("/proc/self/mounts"), readFileSync("/proc/self/mounts", "utf8"));
+    assert.equal(h.env("PATH"), process.env.PATH);
+    assert.equal(h.env("TSBPF_SURELY_UNSET_VARIABLE"), undefined);
+    const sub = join(dir, "d");
+    h.mkdir(sub, 0o700);
+    assert.equal(statSync(sub).mode & 0o777, 0o700);
+    assert.throws(() => h.mkdir(sub, 0o700), (e: { code?: string }) => e.code === "EEXIST");
+    assert.throws(() => h.open(join(dir, "none")), (e: { code?: string }) => e.code === "ENOENT");
+    assert.equal(h.exists(sub), true);
+    assert.equal(h.exists(join(dir, "none")), false);
+    const file = join(dir, "f");
+    writeFileSync(file, "a");
+    h.appendText(file, "bc\n");
+    assert.equal(readFileSync(file, "utf8"), "abc\n");
+    symlinkSync(file, join(dir, "l"));
+    assert.equal(h.readlink(join(dir, "l")), file);
+    h.unlink(file);
+    assert.equal(existsSync(file), false);
+    assert.equal(h.fsType("/proc/self"), 0x9fa0); // PROC_SUPER_MAGIC
+    assert.equal(h.fsType(dir), Number(statfsSync(dir).type));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
