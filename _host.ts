@@ -219,7 +219,9 @@ let sysHost: ((gunzip: (b: Uint8Array) => Uint8Array) => Host) | undefined;
  * @example
  * ```ts
  * import { host, provideSysHost } from "./_host.ts";
- * provideSysHost(() => host()); // a stand-in; ffi/runtime.ts offers the libc-backed host
+ * import { libcHost } from "./ffi/_libc_host.ts";
+ * import { getSys } from "./ffi/runtime.ts";
+ * provideSysHost((gunzip) => libcHost(getSys(), gunzip)); // what importing ffi/runtime.ts does
  * if (!host().exists("/proc/self")) throw new Error("no /proc/self");
  * ```
  */
@@ -260,7 +262,7 @@ function pickHost(): Host {
  * @example
  * ```ts
  * import { host } from "./_host.ts";
- * console.assert(host().exists("/proc/self"));
+ * if (!host().exists("/proc/self")) throw new Error("no /proc/self");
  * ```
  */
 export function host(): Host {
