@@ -165,7 +165,13 @@ function denoHost(): Host {
     mkdir: (path, mode) => Deno.mkdirSync(path, { mode }),
     readlink: (path) => Deno.readLinkSync(path),
     fsType: (path) => Number(fsOf().statfsSync(path).type),
-    env: (name) => Deno.env.get(name),
+    env(name) {
+      try {
+        return Deno.env.get(name);
+      } catch {
+        return undefined; // no --allow-env: as if unset
+      }
+    },
     gunzip: gunzipNode,
   };
 }
@@ -229,9 +235,56 @@ function nodeHost(): Host {
 }
 
 let current: Host | undefined;
+let sysHost: ((gunzip: (b: Uint8Array) => Uint8Array) => Host) | undefined;
 
 /**
- * The process's file access: Deno's on Deno, `node:fs` elsewhere. Made on first use.
+ * Offers a host over libc system calls (`ffi/` calls this when it is imported). On Deno, where
+ * every path tsbpf reads (/sys, /proc, the user's files) needs a permission of its own, the first
+ * {@linkcode host} call then picks it when the FFI permission is granted, so that `--allow-ffi`
+ * is all tsbpf needs. Without FFI (offline verbs), and on Bun and Node, `host()` stays the
+ * runtime's own file API.
+ *
+ * @param make makes the host; gets the runtime's gunzip (libc has none).
+ * @example
+ * ```ts
+ * import { host, provideSysHost } from "./_host.ts";
+ * import { libcHost } from "./ffi/_libc_host.ts";
+ * import { getSys } from "./ffi/runtime.ts";
+ * provideSysHost((gunzip) => libcHost(getSys(), gunzip)); // what importing ffi/runtime.ts does
+ * if (!host().exists("/proc/self")) throw new Error("no /proc/self");
+ * ```
+ */
+export function provideSysHost(make: (gunzip: (b: Uint8Array) => Uint8Array) => Host): void {
+  sysHost = make;
+  // A Deno host picked before ffi/ was imported (the CLI imports live code lazily) holds no state:
+  // pick again on the next call.
+  if (runtimeName() === "deno") current = undefined;
+}
+
+function ffiGranted(): boolean {
+  try {
+    return Deno.permissions.querySync({ name: "ffi" }).state === "granted";
+  } catch {
+    return false;
+  }
+}
+
+function pickHost(): Host {
+  if (runtimeName() !== "deno") return nodeHost();
+  if (sysHost !== undefined && ffiGranted()) {
+    try {
+      return sysHost(gunzipNode);
+    } catch {
+      // libc could not be opened: the runtime's own API names the problem on the first call.
+    }
+  }
+  return denoHost();
+}
+
+/**
+ * The process's file access, made on first use: on Deno with the FFI permission and `ffi/`
+ * imported, system calls through libc (see {@linkcode provideSysHost}); else Deno's own API on
+ * Deno, `node:fs` on Bun and Node.
  *
  * @returns the host.
  * @throws {Error} on a runtime with neither Deno's API nor `process.getBuiltinModule`.
@@ -243,7 +296,7 @@ let current: Host | undefined;
  * ```
  */
 export function host(): Host {
-  return (current ??= runtimeName() === "deno" ? denoHost() : nodeHost());
+  return (current ??= pickHost());
 }
 
 /**

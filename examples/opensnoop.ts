@@ -21,7 +21,7 @@
  * only with all permissions.
  *
  * ```sh
- * deno run -A examples/opensnoop.ts --seconds 5
+ * deno run --allow-ffi examples/opensnoop.ts --seconds 5
  * bun examples/opensnoop.ts --failed --comm cat
  * bun build --compile examples/opensnoop.ts --outfile dist/opensnoop && dist/opensnoop --pid 1
  * ```

@@ -8,11 +8,11 @@
  * loads from the map's own memory, mmapped: no syscall), then detach and close with `using`.
  *
  * Run as root, after scripts/setup.sh (which builds the object and embeds it in
- * `examples/build/trace_write_bpf.gen.ts`). Deno needs `-A`: it opens `/sys` (the kernel's BTF,
- * tracefs) only with all permissions.
+ * `examples/build/trace_write_bpf.gen.ts`). Deno needs only `--allow-ffi`: tsbpf reads the kernel's
+ * files through libc.
  *
  * ```sh
- * deno run -A examples/trace_write.ts
+ * deno run --allow-ffi examples/trace_write.ts
  * bun examples/trace_write.ts --seconds 5
  * bun build --compile examples/trace_write.ts --outfile dist/trace_write && dist/trace_write
  * ```
@@ -34,6 +34,33 @@ const USAGE = "usage: trace_write [--seconds N] [--top N] [--min-bytes N] [--pid
 /** The demo's own writes, to /dev/null, each second: the table is never empty. */
 const OWN_WRITES_PER_TICK = 100;
 const OWN_WRITE_SIZE = 64;
+
+/**
+ * /dev/null for writing. Deno asks --allow-write for it, which `deno run --allow-ffi` does not
+ * grant: there the writes go through libc (FFI is granted, or tsbpf could not have loaded).
+ */
+function devNullSink(): { write(b: Uint8Array): void; close(): void } {
+  try {
+    const fd = openSync("/dev/null", "w");
+    return { write: (b) => void writeSync(fd, b), close: () => closeSync(fd) };
+  } catch (e) {
+    if (typeof Deno === "undefined") throw e;
+    const libc = Deno.dlopen("libc.so.6", {
+      open: { parameters: ["buffer", "i32"], result: "i32" },
+      write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+      close: { parameters: ["i32"], result: "i32" },
+    });
+    const fd = libc.symbols.open(new TextEncoder().encode("/dev/null\0"), 1 /* O_WRONLY */);
+    if (fd < 0) throw e;
+    return {
+      write: (b) => void libc.symbols.write(fd, b, BigInt(b.length)),
+      close: () => {
+        libc.symbols.close(fd);
+        libc.close();
+      },
+    };
+  }
+}
 
 interface Row {
   pid: number;
@@ -175,12 +202,12 @@ async function main(argv: string[]): Promise<number> {
   console.log(
     `this process: pid ${self}; each second it writes ${OWN_WRITES_PER_TICK}×${OWN_WRITE_SIZE} bytes to /dev/null`,
   );
-  const devNull = openSync("/dev/null", "w");
+  const sink = devNullSink();
   try {
     const chunk = new Uint8Array(OWN_WRITE_SIZE).fill(0x2e);
     for (let s = 1; s <= opts.seconds; s++) {
       const before = totalWrites();
-      for (let i = 0; i < OWN_WRITES_PER_TICK; i++) writeSync(devNull, chunk);
+      for (let i = 0; i < OWN_WRITES_PER_TICK; i++) sink.write(chunk);
       const moved = totalWrites() - before;
       await sleep(1000);
       console.log(`\n[${s}/${opts.seconds}s] top writers since attach:`);
@@ -192,7 +219,7 @@ async function main(argv: string[]): Promise<number> {
       );
     }
   } finally {
-    closeSync(devNull);
+    sink.close();
   }
 
   obj.detach();

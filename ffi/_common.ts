@@ -212,6 +212,48 @@ export function makeSys(runtime: string, arch: Arch, c: RawLibc): Sys {
     write(fd, buf) {
       return check("write", scb([buf], nr.write, u64(fd), addr(buf), u64(buf.length)));
     },
+    pread(fd, buf, offset) {
+      return check(
+        "pread",
+        scb([buf], nr.pread64, u64(fd), addr(buf), u64(buf.length), u64(offset)),
+      );
+    },
+    fstatMode(fd) {
+      // st_mode: byte 24 of struct stat on x86_64 (after st_nlink), byte 16 on arm64.
+      const st = new Uint8Array(144);
+      check("fstat", scb([st], nr.fstat, u64(fd), addr(st)));
+      return new DataView(st.buffer).getUint32(arch === "x86_64" ? 24 : 16, true);
+    },
+    fstatSize(fd) {
+      // st_size is at byte 48 of struct stat on x86_64 and on arm64 (144 and 128 bytes long).
+      const st = new Uint8Array(144);
+      check("fstat", scb([st], nr.fstat, u64(fd), addr(st)));
+      return Number(new DataView(st.buffer).getBigInt64(48, true));
+    },
+    readlink(path) {
+      const p = cstr(path);
+      const out = new Uint8Array(4096);
+      const n = check(
+        `readlink(${path})`,
+        scb([p, out], nr.readlinkat, u64(Libc.AT_FDCWD), addr(p), addr(out), u64(out.length)),
+      );
+      return new TextDecoder().decode(out.subarray(0, n));
+    },
+    mkdir(path, mode) {
+      const p = cstr(path);
+      check(`mkdir(${path})`, scb([p], nr.mkdirat, u64(Libc.AT_FDCWD), addr(p), u64(mode)));
+    },
+    unlink(path) {
+      const p = cstr(path);
+      check(`unlink(${path})`, scb([p], nr.unlinkat, u64(Libc.AT_FDCWD), addr(p), 0n));
+    },
+    statfsType(path) {
+      // struct statfs starts with f_type (a long); the whole struct is 120 bytes on 64-bit.
+      const p = cstr(path);
+      const st = new Uint8Array(128);
+      check(`statfs(${path})`, scb([p, st], nr.statfs, addr(p), addr(st)));
+      return Number(new DataView(st.buffer).getBigInt64(0, true));
+    },
     open(path, flags, mode = 0) {
       const p = cstr(path);
       return check(

@@ -8,9 +8,13 @@ import { BpfError, NotSupportedError } from "../errors.ts";
 import { bunSys } from "./_bun.ts";
 import { denoSys } from "./_deno.ts";
 import type { Sys } from "./sys.ts";
-import { runtimeName } from "../_host.ts";
+import { provideSysHost, runtimeName } from "../_host.ts";
+import { libcHost } from "./_libc_host.ts";
 
 let current: Sys | undefined;
+
+// File access on Deno goes through libc once FFI is granted: then --allow-ffi is all tsbpf needs.
+provideSysHost((gunzip) => libcHost(getSys(), gunzip));
 
 export { runtimeName };
 
@@ -18,7 +22,7 @@ export { runtimeName };
  * The process's syscall entry point, made on first use and then cached.
  *
  * @returns the {@linkcode Sys} of this runtime.
- * @throws {BpfError} on Deno without the FFI permission: run with `-A` (`--allow-ffi` alone cannot read /sys).
+ * @throws {BpfError} on Deno without the FFI permission: run with `--allow-ffi`.
  * @throws {NotSupportedError} on a runtime other than Deno or Bun.
  * @example
  * ```ts
@@ -37,7 +41,7 @@ export function getSys(): Sys {
     const state = Deno.permissions.querySync({ name: "ffi" }).state;
     if (state !== "granted") {
       throw new BpfError(
-        "Deno denied FFI access, which tsbpf needs to call bpf(); run with -A: tsbpf needs --allow-ffi, and Deno grants reads under /sys (kernel BTF, tracefs) only with -A",
+        "Deno denied FFI access, which tsbpf needs to call bpf() and to read /sys and /proc: run with --allow-ffi (tsbpf needs no other permission)",
       );
     }
     try {
@@ -45,7 +49,7 @@ export function getSys(): Sys {
     } catch (e) {
       if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) {
         throw new BpfError(
-          "Deno denied FFI access, which tsbpf needs to call bpf(); run with -A: tsbpf needs --allow-ffi, and Deno grants reads under /sys (kernel BTF, tracefs) only with -A",
+          "Deno denied FFI access, which tsbpf needs to call bpf() and to read /sys and /proc: run with --allow-ffi (tsbpf needs no other permission)",
           { cause: e },
         );
       }

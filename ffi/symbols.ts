@@ -219,6 +219,12 @@ export const SYSCALL_NUMBERS = {
     setsockopt: 54,
     getpid: 39,
     eventfd2: 290,
+    pread64: 17,
+    fstat: 5,
+    readlinkat: 267,
+    mkdirat: 258,
+    unlinkat: 263,
+    statfs: 137,
   },
   aarch64: {
     bpf: 280,
@@ -242,6 +248,12 @@ export const SYSCALL_NUMBERS = {
     setsockopt: 208,
     getpid: 172,
     eventfd2: 19,
+    pread64: 67,
+    fstat: 80,
+    readlinkat: 78,
+    mkdirat: 34,
+    unlinkat: 35,
+    statfs: 43,
   },
 } as const satisfies Record<Arch, Record<string, number>>;
 

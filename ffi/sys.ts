@@ -117,6 +117,20 @@ export interface Sys {
   open(path: string, flags: number, mode?: number): number;
   /** `eventfd2(initval, flags)`; returns the fd (EFD_CLOEXEC and EFD_NONBLOCK are 0x80000, 0x800). */
   eventfd(initval: number, flags: number): number;
+  /** `pread64(fd, buf, buf.length, offset)`; returns the number of bytes read. */
+  pread(fd: number, buf: Uint8Array, offset: number): number;
+  /** `fstat(fd)`: the file's `st_mode` (type and permission bits). */
+  fstatMode(fd: number): number;
+  /** `fstat(fd)`: the file's `st_size`. */
+  fstatSize(fd: number): number;
+  /** `readlinkat(AT_FDCWD, path, ...)`: the target of a symbolic link. */
+  readlink(path: string): string;
+  /** `mkdirat(AT_FDCWD, path, mode)`. */
+  mkdir(path: string, mode: number): void;
+  /** `unlinkat(AT_FDCWD, path, 0)`: removes a file (not a directory). */
+  unlink(path: string): void;
+  /** `statfs(path)`: the filesystem type (`f_type`). */
+  statfsType(path: string): number;
   /** `epoll_create1(flags)`; returns the fd. */
   epollCreate(flags: number): number;
   /** `epoll_ctl(epfd, op, fd, {events, data})`. */

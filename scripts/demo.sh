@@ -26,10 +26,10 @@ if [ "$status" = 0 ]; then
     "$(( $(stat -c %s dist/opensnoop) / 1000000 ))" "$(( $(stat -c %s dist/opensnoop.js) / 1000 ))"
 fi
 
-# Deno needs -A: it lets a program read /sys (the kernel's BTF, tracefs) only with all permissions.
-printf '\n$ deno run -A dist/opensnoop.js --seconds 3 --demo\n'
+# --allow-ffi is all tsbpf needs on Deno: it reaches the kernel's files through libc.
+printf '\n$ deno run --allow-ffi dist/opensnoop.js --seconds 3 --demo\n'
 if [ -s dist/opensnoop.js ]; then
-  "$DENO" run -A --quiet dist/opensnoop.js --seconds 3 --demo || status=$?
+  "$DENO" run --allow-ffi --quiet dist/opensnoop.js --seconds 3 --demo || status=$?
 else
   status=1
 fi
@@ -37,8 +37,8 @@ fi
 printf '\nThe same as one binary: dist/opensnoop --seconds 3 --demo (also --pid PID, --comm COMM, --failed, --json)\n'
 
 OBJ=examples/build/opensnoop.bpf.o
-printf '\n$ deno run -A cli.ts object show %s\n' "$OBJ"
-"$DENO" run -A --quiet cli.ts object show "$OBJ"
+printf '\n$ deno run --allow-read=%s cli.ts object show %s\n' "$OBJ" "$OBJ"
+"$DENO" run --allow-read="$OBJ" --quiet cli.ts object show "$OBJ"
 
 printf '\n$ deno run -A examples/btf_summary.ts\n'
 "$DENO" run -A --quiet examples/btf_summary.ts

@@ -148,10 +148,8 @@ export const MAX_ELF_FILE = 1 << 30;
  */
 function checkElfPath(path: string): void {
   let type: string;
-  let size: number;
   try {
     type = host().fileType(path);
-    size = host().size(path);
   } catch (e) {
     throw cannotRead(path, e);
   }
@@ -161,6 +159,12 @@ function checkElfPath(path: string): void {
         JSON.stringify(path)
       }: it is a ${type}, not a regular file; give the path of an ELF file`,
     );
+  }
+  let size: number;
+  try {
+    size = host().size(path); // a regular file: opening it cannot block
+  } catch (e) {
+    throw cannotRead(path, e);
   }
   if (size > MAX_ELF_FILE) {
     throw new BpfError(

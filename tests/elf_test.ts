@@ -8,7 +8,17 @@ import { join } from "node:path";
 import { BpfError, ElfError } from "../errors.ts";
 import { readElf } from "../spec/elf.ts";
 import { open } from "../spec/open.ts";
-import { ROOT, run, runtimeCommand, testObject, testObjects, thrown, withTmpDir } from "./_util.ts";
+import {
+  ROOT,
+  run,
+  runtimeCommand,
+  runtimeName,
+  skip,
+  testObject,
+  testObjects,
+  thrown,
+  withTmpDir,
+} from "./_util.ts";
 
 interface Sec {
   name: string;
@@ -513,4 +523,32 @@ test("readElf(path) reports a broken file as the whole-file reader does", () => 
       assert.equal((fromPath as Error).message, (fromBytes as Error).message, what);
     }
   });
+});
+
+test("through the libc file layer (Deno with only --allow-ffi), readElf() refuses a FIFO without blocking", (t) => {
+  if (runtimeName() !== "deno") {
+    return skip(t, "the libc file layer is Deno's (Bun reads through node:fs)");
+  }
+  const r = withTmpDir("tsbpf-elf-fifo-ffi", (dir) => {
+    execFileSync("mkfifo", [join(dir, "fifo")]);
+    const script = join(dir, "fifo_ffi.ts");
+    writeFileSync(
+      script,
+      `import { getSys } from "${join(ROOT, "mod.ts")}";
+       import { readElf } from "${join(ROOT, "spec", "elf.ts")}";
+       getSys();
+       try { readElf("${join(dir, "fifo")}", { native: true }); console.log("read"); }
+       catch (e) { console.log(e.message); }`,
+    );
+    return run(join(ROOT, "node_modules", ".bin", "deno"), [
+      "run",
+      "--allow-ffi",
+      "--quiet",
+      script,
+    ], {
+      timeoutMs: 30_000,
+    });
+  });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^Cannot read ".*fifo": it is a fifo, not a regular file/);
 });

@@ -281,7 +281,7 @@ test("withFaults() fails exactly the chosen call with the chosen errno, and leak
   assert.deepEqual(newFds(before), []);
 });
 
-test("on Deno without --allow-ffi, getSys() says to run with -A", () => {
+test("on Deno without --allow-ffi, getSys() says to run with --allow-ffi", () => {
   withTmpDir("tsbpf-perm", (dir) => {
     const script = join(dir, "probe.ts");
     writeFileSync(
@@ -299,7 +299,7 @@ test("on Deno without --allow-ffi, getSys() says to run with -A", () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(
       r.stdout,
-      /^BpfError: Deno denied FFI access.*run with -A: tsbpf needs --allow-ffi/m,
+      /^BpfError: Deno denied FFI access.*run with --allow-ffi \(tsbpf needs no other permission\)/m,
     );
     assert.ok(new BpfError("x") instanceof Error);
   });

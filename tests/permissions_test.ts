@@ -1,0 +1,158 @@
+// What Deno must grant tsbpf: `--allow-ffi` alone for everything live (the library reads /sys,
+// /proc and the user's files through libc), only a read of the input file for the offline verbs,
+// and without --allow-ffi a live verb says to grant it. Bun has no permission model: there the same
+// scripts run as a smoke test, and the permission-specific checks skip with the reason.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import {
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statfsSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import process from "node:process";
+import { libcHost } from "../ffi/_libc_host.ts";
+import { getSys } from "../ffi/runtime.ts";
+import { requireKernel, ROOT, run, type RunResult, runtimeName } from "./_util.ts";
+
+const DEMO = join(ROOT, "examples", "trace_write.ts");
+const CLI = join(ROOT, "cli.ts");
+const SCRIPT = join(ROOT, "tests", "perm", "load_attach_read.ts");
+const OBJ = join(ROOT, "tests", "bpf", "build", "maps.bpf.o");
+// Not process.execPath: Deno's node:child_process gives a child spawned through its own path the
+// parent's permissions (all of them under `deno test -A`), which would make these tests pass blindly.
+const DENO = join(ROOT, "node_modules", ".bin", "deno");
+const NO_PERMISSIONS_ON_BUN = "Bun has no permission model: only the smoke runs apply";
+
+/**
+ * Runs a script with exactly the given Deno permissions (`--no-prompt`: a missing one fails
+ * instead of asking), or plainly on Bun.
+ */
+function runWith(perms: string[], script: string, args: string[]): RunResult {
+  if (runtimeName() === "bun") return run(process.execPath, [script, ...args]);
+  return run(DENO, ["run", "--quiet", "--no-prompt", ...perms, script, ...args]);
+}
+
+function ok(r: RunResult, what: string): string {
+  assert.equal(r.code, 0, `${what} failed (${r.code}):\n${r.stderr}\n${r.stdout}`);
+  return r.stdout;
+}
+
+test("the demo runs with --allow-ffi only and counts its own writes", (t) => {
+  if (!requireKernel(t)) return;
+  const out = ok(runWith(["--allow-ffi"], DEMO, ["--seconds", "1"]), "demo");
+  const pid = /^this process: pid (\d+);/m.exec(out);
+  assert.ok(pid, out);
+  const row = new RegExp(`^ +${pid[1]} +\\S+ +(\\d+) +(\\d+)  <- this demo$`, "m").exec(out);
+  assert.ok(row && Number(row[1]) >= 100, `no row with its 100 writes:\n${out}`);
+  assert.match(out, /^detached; closing the object/m);
+});
+
+test("cli object load runs with --allow-ffi only", (t) => {
+  if (!requireKernel(t)) return;
+  const out = ok(runWith(["--allow-ffi"], CLI, ["object", "load", OBJ]), "object load");
+  assert.match(out, /^\d+: touch_maps +section tp\/syscalls\/sys_enter_write +tag [0-9a-f]{16}/m);
+});
+
+test("load, attach (tracepoint, libc uprobes) and map reads run with --allow-ffi only", (t) => {
+  if (!requireKernel(t)) return;
+  const out = ok(runWith(["--allow-ffi"], SCRIPT, []), "load_attach_read");
+  const last = out.trim().split("\n").at(-1)!;
+  const r = JSON.parse(last) as {
+    links: string[];
+    rows: number;
+    ownWrites: string;
+    uprobes: string[];
+  };
+  assert.deepEqual(r.links, ["tracepoint syscalls/sys_enter_write"]);
+  assert.ok(BigInt(r.ownWrites) >= 20n, `its 20 writes not counted: ${last}`);
+  assert.equal(r.uprobes.length, 2, last);
+  assert.ok(r.uprobes.every((u) => /libc\.so\.6:(printf|read)$/.test(u)), last);
+});
+
+for (
+  const [verb, args, expect] of [
+    ["object show", ["object", "show", OBJ], /touch_maps/],
+    ["object show --json", ["object", "show", OBJ, "--json"], /"touch_maps"/],
+    ["btf dump file", ["btf", "dump", "file", OBJ], /DATASEC 'license'/],
+    [
+      "btf dump file format c",
+      ["btf", "dump", "file", OBJ, "format", "c"],
+      /#ifndef __VMLINUX_H__/,
+    ],
+  ] as const
+) {
+  test(`offline ${verb} needs only a read of its input file`, () => {
+    const out = ok(runWith([`--allow-read=${OBJ}`], CLI, [...args]), verb);
+    assert.match(out, expect);
+  });
+}
+
+test("on Deno without --allow-ffi, a live verb says to grant --allow-ffi", (t) => {
+  if (runtimeName() !== "deno") {
+    console.warn(`skip: ${NO_PERMISSIONS_ON_BUN}`);
+    t.skip(NO_PERMISSIONS_ON_BUN);
+    return;
+  }
+  for (const perms of [[], [`--allow-read=${OBJ}`], ["--allow-read", "--allow-env"]]) {
+    const r = runWith(perms, CLI, ["object", "load", OBJ]);
+    assert.notEqual(r.code, 0, `${perms}: loaded without FFI?\n${r.stdout}`);
+    assert.match(
+      r.stderr + r.stdout,
+      /Deno denied FFI access.*run with --allow-ffi \(tsbpf needs no other permission\)/,
+      `${perms}`,
+    );
+  }
+  const demo = runWith([], DEMO, ["--seconds", "1"]);
+  assert.notEqual(demo.code, 0);
+  assert.match(demo.stderr + demo.stdout, /run with --allow-ffi/);
+});
+
+test("the libc host reads, stats and writes as node:fs does, with errno codes", (t) => {
+  if (!requireKernel(t)) return;
+  const h = libcHost(getSys(), (b) => b);
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-libc-host-"));
+  try {
+    assert.deepEqual(h.readFile(OBJ), new Uint8Array(readFileSync(OBJ)));
+    assert.equal(h.size(OBJ), statSync(OBJ).size);
+    const f = h.open(OBJ);
+    try {
+      const at = new Uint8Array(16);
+      assert.equal(f.readAt(at, 100), 16);
+      assert.deepEqual(at, new Uint8Array(readFileSync(OBJ)).subarray(100, 116));
+      assert.equal(f.readAt(new Uint8Array(64), f.size - 10), 10);
+    } finally {
+      f.close();
+    }
+    // procfs reports size 0: read to the end all the same.
+    assert.match(h.readText("/proc/self/status"), /^Pid:\s+\d+$/m);
+    assert.equal(h.readText("/proc/self/mounts"), readFileSync("/proc/self/mounts", "utf8"));
+    assert.equal(h.env("PATH"), process.env.PATH);
+    assert.equal(h.env("TSBPF_SURELY_UNSET_VARIABLE"), undefined);
+    const sub = join(dir, "d");
+    h.mkdir(sub, 0o700);
+    assert.equal(statSync(sub).mode & 0o777, 0o700);
+    assert.throws(() => h.mkdir(sub, 0o700), (e: { code?: string }) => e.code === "EEXIST");
+    assert.throws(() => h.open(join(dir, "none")), (e: { code?: string }) => e.code === "ENOENT");
+    assert.equal(h.exists(sub), true);
+    assert.equal(h.exists(join(dir, "none")), false);
+    const file = join(dir, "f");
+    writeFileSync(file, "a");
+    h.appendText(file, "bc\n");
+    assert.equal(readFileSync(file, "utf8"), "abc\n");
+    symlinkSync(file, join(dir, "l"));
+    assert.equal(h.readlink(join(dir, "l")), file);
+    h.unlink(file);
+    assert.equal(existsSync(file), false);
+    assert.equal(h.fsType("/proc/self"), 0x9fa0); // PROC_SUPER_MAGIC
+    assert.equal(h.fsType(dir), Number(statfsSync(dir).type));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
