@@ -11,13 +11,14 @@
  *
  * @module
  */
-import { BpfError, type SyscallError } from "../errors.ts";
+import { BpfError } from "../errors.ts";
 import { mapDelete, mapUpdate } from "../ffi/bpf.ts";
 import { Libc, Perf } from "../ffi/constants.ts";
 import type { Fd } from "../ffi/fd.ts";
 import { getSys } from "../ffi/runtime.ts";
-import { decodeEpollEvents, epollEventSize, type Sys } from "../ffi/sys.ts";
+import type { Sys } from "../ffi/sys.ts";
 import { onlineCpus, perfEventOpen } from "../link/perf_event.ts";
+import { EpollSet } from "./_epoll.ts";
 import { pageSize } from "./map.ts";
 import type { RingMapRef } from "./ringbuf.ts";
 
@@ -25,12 +26,6 @@ const PERF_EVENT_ARRAY = 4;
 const PERF_RECORD_LOST = 2;
 const PERF_RECORD_SAMPLE = 9;
 const DATA_HEAD = 1024; // offsetof(struct perf_event_mmap_page, data_head)
-const EPOLL_CTL_ADD = 1;
-const EPOLLIN = 1;
-const EPOLL_CLOEXEC = 0x80000;
-const EFD_CLOEXEC = 0x80000;
-const EFD_NONBLOCK = 0x800;
-const WAKE = 0xffffffffn;
 
 /** Options of {@linkcode PerfBuffer}. */
 export interface PerfBufferOptions {
@@ -80,10 +75,8 @@ export class PerfBuffer implements Disposable {
   readonly #sys: Sys;
   readonly #map: RingMapRef;
   readonly #rings: CpuRing[] = [];
-  #epfd = -1;
-  #wake = -1;
-  #closed = false;
-  #waiting: Promise<number> | undefined;
+  readonly #set: EpollSet;
+  readonly #drainAt = (index: number): number => this.#rings[index]?.drain() ?? 0;
 
   /**
    * Opens one BPF-output perf event and ring per online CPU and stores them in `map`.
@@ -108,18 +101,15 @@ export class PerfBuffer implements Disposable {
     }
     this.#sys = getSys();
     this.#map = map;
-    const sys = this.#sys;
+    this.#set = new EpollSet(this.#sys, "PerfBuffer");
     const page = pageSize();
     try {
-      this.#epfd = sys.epollCreate(EPOLL_CLOEXEC);
-      this.#wake = sys.eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-      sys.epollCtl(this.#epfd, EPOLL_CTL_ADD, this.#wake, EPOLLIN, WAKE);
       for (const cpu of onlineCpus()) {
         if (cpu >= map.maxEntries) continue;
         this.#open(cpu, page, pages, opts);
       }
     } catch (e) {
-      this.#release();
+      this.close();
       throw e;
     }
   }
@@ -142,7 +132,7 @@ export class PerfBuffer implements Disposable {
       sys.ioctl(fd.value, Perf.PERF_EVENT_IOC_ENABLE, 0);
       const key = new Uint8Array(new Uint32Array([cpu]).buffer);
       mapUpdate(this.#map.fd, key, new Uint8Array(new Uint32Array([fd.value]).buffer));
-      sys.epollCtl(this.#epfd, EPOLL_CTL_ADD, fd.value, EPOLLIN, BigInt(this.#rings.length));
+      this.#set.add(fd.value, this.#rings.length);
     } catch (e) {
       if (addr !== 0n) sys.munmap(addr, len);
       fd.close();
@@ -164,8 +154,7 @@ export class PerfBuffer implements Disposable {
 
   /** The epoll fd (`perf_buffer__epoll_fd`). */
   get epollFd(): number {
-    this.#check();
-    return this.#epfd;
+    return this.#set.fd;
   }
 
   /** The CPUs it reads, in ring order. */
@@ -175,7 +164,7 @@ export class PerfBuffer implements Disposable {
 
   /** Whether `close()` has run. */
   get closed(): boolean {
-    return this.#closed;
+    return this.#set.closed;
   }
 
   /**
@@ -184,7 +173,7 @@ export class PerfBuffer implements Disposable {
    * @returns how many samples went to `sample`, or its negative return.
    */
   consume(): number {
-    this.#check();
+    this.#set.check();
     let total = 0;
     for (const r of this.#rings) {
       const n = r.drain();
@@ -203,18 +192,7 @@ export class PerfBuffer implements Disposable {
    * @returns how many samples went to `sample`.
    */
   poll(timeoutMs: number): number {
-    this.#check();
-    const ev = new Uint8Array(epollEventSize(this.#sys.arch) * (this.#rings.length + 1));
-    let n: number;
-    for (;;) {
-      try {
-        n = this.#sys.epollWait(this.#epfd, ev, timeoutMs);
-        break;
-      } catch (e) {
-        if ((e as SyscallError).code !== "EINTR") throw e;
-      }
-    }
-    return this.#drainReady(ev, n);
+    return this.#set.poll(timeoutMs, this.#drainAt);
   }
 
   /**
@@ -224,47 +202,8 @@ export class PerfBuffer implements Disposable {
    * @param timeoutMs how long to wait (-1: until records come or `close()`).
    * @returns how many samples went to `sample`.
    */
-  async wait(timeoutMs = -1): Promise<number> {
-    this.#check();
-    if (this.#waiting !== undefined) {
-      throw new BpfError("A wait() on this PerfBuffer is pending already; await it first");
-    }
-    const ev = new Uint8Array(epollEventSize(this.#sys.arch) * (this.#rings.length + 1));
-    const pending = this.#sys.epollWaitAsync(this.#epfd, ev, timeoutMs);
-    this.#waiting = pending;
-    let n: number;
-    try {
-      n = await pending;
-    } finally {
-      this.#waiting = undefined;
-      if (this.#closed) this.#release();
-    }
-    if (this.#closed) return 0;
-    return this.#drainReady(ev, n);
-  }
-
-  #drainReady(ev: Uint8Array, n: number): number {
-    let total = 0;
-    for (const { data } of decodeEpollEvents(this.#sys.arch, ev, n)) {
-      if (data === WAKE) {
-        try {
-          this.#sys.read(this.#wake, new Uint8Array(8));
-        } catch {
-          // Already read.
-        }
-        continue;
-      }
-      const r = this.#rings[Number(data)];
-      if (r === undefined) continue;
-      const got = r.drain();
-      if (got < 0) return got;
-      total += got;
-    }
-    return total;
-  }
-
-  #check(): void {
-    if (this.#closed) throw new BpfError("This PerfBuffer is closed");
+  wait(timeoutMs = -1): Promise<number> {
+    return this.#set.wait(timeoutMs, this.#drainAt);
   }
 
   /**
@@ -272,44 +211,21 @@ export class PerfBuffer implements Disposable {
    * (`perf_buffer__free`). A pending `wait()` ends at once. Safe to call twice.
    */
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    if (this.#waiting !== undefined) {
-      try {
-        this.#sys.write(this.#wake, new Uint8Array(new BigUint64Array([1n]).buffer));
-        return;
-      } catch {
-        // Release now.
+    this.#set.close(() => {
+      for (const r of this.#rings.splice(0)) {
+        try {
+          mapDelete(this.#map.fd, new Uint8Array(new Uint32Array([r.cpu]).buffer));
+        } catch {
+          // The map may be gone already.
+        }
+        try {
+          this.#sys.munmap(r.addr, r.len);
+        } catch {
+          // Keep releasing the rest.
+        }
+        r.fd.close();
       }
-    }
-    this.#release();
-  }
-
-  #release(): void {
-    const sys = this.#sys;
-    for (const r of this.#rings.splice(0)) {
-      try {
-        mapDelete(this.#map.fd, new Uint8Array(new Uint32Array([r.cpu]).buffer));
-      } catch {
-        // The map may be gone already.
-      }
-      try {
-        sys.munmap(r.addr, r.len);
-      } catch {
-        // Keep releasing the rest.
-      }
-      r.fd.close();
-    }
-    for (const fd of [this.#epfd, this.#wake]) {
-      if (fd < 0) continue;
-      try {
-        sys.close(fd);
-      } catch {
-        // Keep releasing the rest.
-      }
-    }
-    this.#epfd = -1;
-    this.#wake = -1;
+    });
   }
 
   /** Same as {@linkcode PerfBuffer.close}. */

@@ -25,10 +25,11 @@
  *
  * @module
  */
-import { BpfError, type SyscallError } from "../errors.ts";
+import { BpfError } from "../errors.ts";
 import { Libc } from "../ffi/constants.ts";
 import { getSys } from "../ffi/runtime.ts";
-import { decodeEpollEvents, epollEventSize, type Sys } from "../ffi/sys.ts";
+import type { Sys } from "../ffi/sys.ts";
+import { EpollSet } from "./_epoll.ts";
 import { pageSize } from "./map.ts";
 
 const BUSY = 0x80000000;
@@ -36,11 +37,6 @@ const DISCARD = 0x40000000;
 const HDR = 8;
 const RINGBUF = 27; // BPF_MAP_TYPE_RINGBUF
 const USER_RINGBUF = 31; // BPF_MAP_TYPE_USER_RINGBUF
-const EPOLL_CTL_ADD = 1;
-const EPOLLIN = 1;
-const EFD_CLOEXEC = 0x80000;
-const EFD_NONBLOCK = 0x800;
-const EPOLL_CLOEXEC = 0x80000;
 /** The most a batch consumes before it publishes the consumer position (kept an int32). */
 const BATCH = 0x40000000;
 
@@ -183,13 +179,9 @@ function makeDrain(
 export class RingBuffer implements Disposable, AsyncIterable<Uint8Array> {
   readonly #sys: Sys;
   readonly #rings: Ring[] = [];
-  #epfd = -1;
-  #wake = -1;
-  #closed = false;
-  #waiting: Promise<number> | undefined;
-  readonly #events: Uint8Array;
-  #eventCap = 8;
+  readonly #set: EpollSet;
   readonly #queue: Uint8Array[] = [];
+  readonly #drainAt = (index: number): number => this.#rings[index]?.drain() ?? 0;
 
   /**
    * Makes a manager, with a first ring when `map` is given (`ring_buffer__new`).
@@ -201,23 +193,18 @@ export class RingBuffer implements Disposable, AsyncIterable<Uint8Array> {
    */
   constructor(map?: RingMapRef, callback?: RingCallback) {
     this.#sys = getSys();
-    const sys = this.#sys;
-    this.#events = new Uint8Array(epollEventSize(sys.arch) * 64);
-    this.#epfd = sys.epollCreate(EPOLL_CLOEXEC);
+    this.#set = new EpollSet(this.#sys, "RingBuffer");
     try {
-      this.#wake = sys.eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-      sys.epollCtl(this.#epfd, EPOLL_CTL_ADD, this.#wake, EPOLLIN, 0xffffffffn);
       if (map !== undefined) this.add(map, callback);
     } catch (e) {
-      this.#release();
+      this.close();
       throw e;
     }
   }
 
   /** The epoll fd (`ring_buffer__epoll_fd`): readable when a ring has records. */
   get epollFd(): number {
-    this.#check();
-    return this.#epfd;
+    return this.#set.fd;
   }
 
   /** How many rings the manager has. */
@@ -227,12 +214,12 @@ export class RingBuffer implements Disposable, AsyncIterable<Uint8Array> {
 
   /** Whether `close()` has run. */
   get closed(): boolean {
-    return this.#closed;
+    return this.#set.closed;
   }
 
   /**
    * Adds a ring (`ring_buffer__add`). Its records go to `callback`; without one, to the async
-   * iterator (as copies: the slow path). With `opts.decoder`, see {@linkcode RingBuffer.addTyped}.
+   * iterator (as copies: the slow path). For decoded records see {@linkcode RingBuffer.addTyped}.
    *
    * @param map a RINGBUF map.
    * @param callback the record callback.
@@ -241,7 +228,7 @@ export class RingBuffer implements Disposable, AsyncIterable<Uint8Array> {
    * @throws {SyscallError} mmap or epoll_ctl failed (nothing of the ring is left).
    */
   add(map: RingMapRef, callback?: RingCallback): this {
-    this.#check();
+    this.#set.check();
     checkRing(map, RINGBUF, "ring buffer");
     const sys = this.#sys;
     const page = pageSize();
@@ -260,8 +247,7 @@ export class RingBuffer implements Disposable, AsyncIterable<Uint8Array> {
       const prodPos = new BigUint64Array(prodBuf, 0, 1);
       const data = new DataView(prodBuf, page, 2 * size);
       const headers = aarch64() ? new Int32Array(prodBuf, page, (2 * size) >>> 2) : undefined;
-      const index = this.#rings.length;
-      sys.epollCtl(this.#epfd, EPOLL_CTL_ADD, map.fd, EPOLLIN, BigInt(index));
+      this.#set.add(map.fd, this.#rings.length);
       this.#rings.push({
         map,
         cons: { addr: consAddr, len: page },
@@ -275,7 +261,6 @@ export class RingBuffer implements Disposable, AsyncIterable<Uint8Array> {
       if (dataAddr !== 0n) sys.munmap(dataAddr, dataLen);
       throw e;
     }
-    if (this.#rings.length + 1 > this.#eventCap) this.#eventCap *= 2;
     return this;
   }
 
@@ -304,7 +289,7 @@ export class RingBuffer implements Disposable, AsyncIterable<Uint8Array> {
    * @throws {BpfError} the manager is closed.
    */
   consume(): number {
-    this.#check();
+    this.#set.check();
     let total = 0;
     for (const r of this.#rings) {
       const n = r.drain();
@@ -321,7 +306,7 @@ export class RingBuffer implements Disposable, AsyncIterable<Uint8Array> {
    * @returns how many records went to its callback, or the callback's negative return.
    */
   consumeRing(index: number): number {
-    this.#check();
+    this.#set.check();
     const r = this.#rings[index];
     if (r === undefined) throw new RangeError(`No ring ${index}; the manager has ${this.size}`);
     return r.drain();
@@ -338,18 +323,7 @@ export class RingBuffer implements Disposable, AsyncIterable<Uint8Array> {
    * @throws {SyscallError} epoll_wait failed.
    */
   poll(timeoutMs: number): number {
-    this.#check();
-    const ev = this.#events.subarray(0, epollEventSize(this.#sys.arch) * this.#eventCap);
-    let n: number;
-    for (;;) {
-      try {
-        n = this.#sys.epollWait(this.#epfd, ev, timeoutMs);
-        break;
-      } catch (e) {
-        if ((e as SyscallError).code !== "EINTR") throw e; // a signal: wait again, as libbpf
-      }
-    }
-    return this.#drainReady(ev, n);
+    return this.#set.poll(timeoutMs, this.#drainAt);
   }
 
   /**
@@ -360,23 +334,8 @@ export class RingBuffer implements Disposable, AsyncIterable<Uint8Array> {
    * @returns how many records went to callbacks, or a callback's negative return.
    * @throws {BpfError} the manager is closed, or another wait is pending.
    */
-  async wait(timeoutMs = -1): Promise<number> {
-    this.#check();
-    if (this.#waiting !== undefined) {
-      throw new BpfError("A wait() on this RingBuffer is pending already; await it first");
-    }
-    const ev = new Uint8Array(epollEventSize(this.#sys.arch) * this.#eventCap);
-    const pending = this.#sys.epollWaitAsync(this.#epfd, ev, timeoutMs);
-    this.#waiting = pending;
-    let n: number;
-    try {
-      n = await pending;
-    } finally {
-      this.#waiting = undefined;
-      if (this.#closed) this.#release();
-    }
-    if (this.#closed) return 0;
-    return this.#drainReady(ev, n);
+  wait(timeoutMs = -1): Promise<number> {
+    return this.#set.wait(timeoutMs, this.#drainAt);
   }
 
   /**
@@ -386,34 +345,9 @@ export class RingBuffer implements Disposable, AsyncIterable<Uint8Array> {
   async *[Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
     for (;;) {
       while (this.#queue.length > 0) yield this.#queue.shift()!;
-      if (this.#closed) return;
+      if (this.closed) return;
       await this.wait(-1);
     }
-  }
-
-  #drainReady(ev: Uint8Array, n: number): number {
-    let total = 0;
-    for (const { data } of decodeEpollEvents(this.#sys.arch, ev, n)) {
-      if (data === 0xffffffffn) {
-        const b = new Uint8Array(8);
-        try {
-          this.#sys.read(this.#wake, b); // reset the wake-up eventfd
-        } catch {
-          // Already read.
-        }
-        continue;
-      }
-      const r = this.#rings[Number(data)];
-      if (r === undefined) continue;
-      const got = r.drain();
-      if (got < 0) return got;
-      total += got;
-    }
-    return total;
-  }
-
-  #check(): void {
-    if (this.#closed) throw new BpfError("This RingBuffer is closed");
   }
 
   /**
@@ -421,41 +355,17 @@ export class RingBuffer implements Disposable, AsyncIterable<Uint8Array> {
    * and resolves with 0. Safe to call twice.
    */
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    if (this.#waiting !== undefined) {
-      // The waiting thread holds the epoll set: wake it, and release when its wait returns.
-      try {
-        this.#sys.write(this.#wake, new Uint8Array(new BigUint64Array([1n]).buffer));
-      } catch {
-        this.#release();
-      }
-      return;
-    }
-    this.#release();
-  }
-
-  #release(): void {
-    const sys = this.#sys;
-    for (const r of this.#rings.splice(0)) {
-      for (const m of [r.cons, r.data]) {
-        try {
-          sys.munmap(m.addr, m.len);
-        } catch {
-          // Keep releasing the rest.
+    this.#set.close(() => {
+      for (const r of this.#rings.splice(0)) {
+        for (const m of [r.cons, r.data]) {
+          try {
+            this.#sys.munmap(m.addr, m.len);
+          } catch {
+            // Keep releasing the rest.
+          }
         }
       }
-    }
-    for (const fd of [this.#epfd, this.#wake]) {
-      if (fd < 0) continue;
-      try {
-        sys.close(fd);
-      } catch {
-        // Keep releasing the rest.
-      }
-    }
-    this.#epfd = -1;
-    this.#wake = -1;
+    });
   }
 
   /** Same as {@linkcode RingBuffer.close}. */

@@ -6,6 +6,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { getFdById, getNextId, linkInfo } from "../ffi/bpf.ts";
+import { getSys } from "../ffi/runtime.ts";
 import { BpfObject } from "../live/object.ts";
 import { expectLikeLibbpf, libbpfLoad, testObject } from "./_util.ts";
 
@@ -49,6 +50,19 @@ export function loadLikeLibbpf(name: string, progs: readonly string[]): BpfObjec
     throw e;
   }
   return obj;
+}
+
+/**
+ * Opens and loads tests/bpf/ringbuf.bpf.o with its `target_tgid` set to this process, so that its
+ * tracepoint sends a ring buffer record and a perf sample for each getpid() of this process.
+ */
+export function loadRingObject(): BpfObject {
+  return loadObject("ringbuf", (o) => {
+    const ro = o.data(".rodata")!;
+    const v = o.spec.datasecs.find((d) => d.name === ".rodata")!.vars
+      .find((x) => x.name === "target_tgid")!;
+    new DataView(ro.buffer, ro.byteOffset).setUint32(v.offset, getSys().getpid(), true);
+  });
 }
 
 /** Reads slot `slot` of an ARRAY map with u64 values. */

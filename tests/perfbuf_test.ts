@@ -5,24 +5,12 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { BpfError } from "../errors.ts";
 import { getSys } from "../ffi/runtime.ts";
-import { BpfObject } from "../live/object.ts";
+import type { BpfObject } from "../live/object.ts";
+import { loadRingObject } from "./_attach.ts";
 import { PerfBuffer } from "../live/perfbuf.ts";
 import { newFds, openFds, requireKernel, testObject } from "./_util.ts";
 
-function loadRing(): BpfObject {
-  const obj = BpfObject.open(testObject("ringbuf"));
-  try {
-    const ro = obj.data(".rodata")!;
-    const v = obj.spec.datasecs.find((d) => d.name === ".rodata")!.vars
-      .find((x) => x.name === "target_tgid")!;
-    new DataView(ro.buffer, ro.byteOffset).setUint32(v.offset, getSys().getpid(), true);
-    obj.load();
-  } catch (e) {
-    obj.close();
-    throw e;
-  }
-  return obj;
-}
+const loadRing = loadRingObject;
 
 function tpSent(obj: BpfObject): number {
   const b = obj.data(".bss")!;

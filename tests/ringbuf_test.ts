@@ -10,7 +10,8 @@ import { test } from "node:test";
 import { codecByName } from "../btf/codec.ts";
 import { BpfError } from "../errors.ts";
 import { getSys } from "../ffi/runtime.ts";
-import { BpfObject } from "../live/object.ts";
+import type { BpfObject } from "../live/object.ts";
+import { loadRingObject } from "./_attach.ts";
 import { RingBuffer, UserRingBuffer } from "../live/ringbuf.ts";
 import {
   newFds,
@@ -23,20 +24,7 @@ import {
   withTmpDir,
 } from "./_util.ts";
 
-function loadRing(): BpfObject {
-  const obj = BpfObject.open(testObject("ringbuf"));
-  try {
-    const ro = obj.data(".rodata")!;
-    const v = obj.spec.datasecs.find((d) => d.name === ".rodata")!.vars
-      .find((x) => x.name === "target_tgid")!;
-    new DataView(ro.buffer, ro.byteOffset).setUint32(v.offset, getSys().getpid(), true);
-    obj.load();
-  } catch (e) {
-    obj.close();
-    throw e;
-  }
-  return obj;
-}
+const loadRing = loadRingObject;
 
 function bss(obj: BpfObject, name: string): bigint {
   const b = obj.data(".bss")!;

@@ -1,0 +1,173 @@
+/**
+ * The epoll set that RingBuffer and PerfBuffer share: their ring fds plus an eventfd that wakes a
+ * pending wait, blocking (`poll`) and event-loop-friendly (`wait`) waiting, and a close that ends a
+ * pending wait at once. Closing an epoll fd does not end a wait on it, so `close()` writes the
+ * eventfd and the fds are released when the waiting thread has returned.
+ *
+ * @module
+ */
+import { BpfError, type SyscallError } from "../errors.ts";
+import { decodeEpollEvents, epollEventSize, type Sys } from "../ffi/sys.ts";
+
+const EPOLL_CTL_ADD = 1;
+const EPOLLIN = 1;
+const EPOLL_CLOEXEC = 0x80000;
+const EFD_CLOEXEC = 0x80000;
+const EFD_NONBLOCK = 0x800;
+const WAKE = 0xffffffffn;
+
+/** Drains the ring at `index` (the order rings were added); a negative result stops the round. */
+export type DrainFn = (index: number) => number;
+
+/** An epoll set over rings, with a wake-up eventfd; see the module doc. */
+export class EpollSet {
+  readonly #sys: Sys;
+  readonly #what: string;
+  #epfd = -1;
+  #wake = -1;
+  #count = 0;
+  #closed = false;
+  #waiting: Promise<number> | undefined;
+  #release: (() => void) | undefined;
+
+  /**
+   * Makes the epoll set and its eventfd.
+   *
+   * @param sys the syscall entry point.
+   * @param what the owner's class name, for messages (`RingBuffer`).
+   * @throws {SyscallError} epoll_create1 or eventfd failed (nothing is left open).
+   */
+  constructor(sys: Sys, what: string) {
+    this.#sys = sys;
+    this.#what = what;
+    try {
+      this.#epfd = sys.epollCreate(EPOLL_CLOEXEC);
+      this.#wake = sys.eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+      sys.epollCtl(this.#epfd, EPOLL_CTL_ADD, this.#wake, EPOLLIN, WAKE);
+    } catch (e) {
+      this.#closeFds();
+      throw e;
+    }
+  }
+
+  /** The epoll fd. */
+  get fd(): number {
+    this.check();
+    return this.#epfd;
+  }
+
+  /** Whether `close()` has run. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Adds a ring's fd; its events carry `index`. */
+  add(fd: number, index: number): void {
+    this.#sys.epollCtl(this.#epfd, EPOLL_CTL_ADD, fd, EPOLLIN, BigInt(index));
+    this.#count++;
+  }
+
+  /** Throws the owner's "closed" error once `close()` has run. */
+  check(): void {
+    if (this.#closed) throw new BpfError(`This ${this.#what} is closed`);
+  }
+
+  #events(): Uint8Array {
+    return new Uint8Array(epollEventSize(this.#sys.arch) * (this.#count + 1));
+  }
+
+  /**
+   * Waits up to `timeoutMs` in epoll_wait on this thread (retrying EINTR) and drains the rings
+   * that have events.
+   */
+  poll(timeoutMs: number, drain: DrainFn): number {
+    this.check();
+    const ev = this.#events();
+    for (;;) {
+      try {
+        return this.#drainReady(ev, this.#sys.epollWait(this.#epfd, ev, timeoutMs), drain);
+      } catch (e) {
+        if ((e as SyscallError).code !== "EINTR") throw e; // a signal: wait again, as libbpf
+      }
+    }
+  }
+
+  /** Like `poll`, waiting off the JavaScript thread; resolves with 0 when `close()` ends it. */
+  async wait(timeoutMs: number, drain: DrainFn): Promise<number> {
+    this.check();
+    if (this.#waiting !== undefined) {
+      throw new BpfError(`A wait() on this ${this.#what} is pending already; await it first`);
+    }
+    const ev = this.#events();
+    const pending = this.#sys.epollWaitAsync(this.#epfd, ev, timeoutMs);
+    this.#waiting = pending;
+    let n: number;
+    try {
+      n = await pending;
+    } finally {
+      this.#waiting = undefined;
+      if (this.#closed) this.#finish();
+    }
+    return this.#closed ? 0 : this.#drainReady(ev, n, drain);
+  }
+
+  #drainReady(ev: Uint8Array, n: number, drain: DrainFn): number {
+    let total = 0;
+    for (const { data } of decodeEpollEvents(this.#sys.arch, ev, n)) {
+      if (data === WAKE) {
+        try {
+          this.#sys.read(this.#wake, new Uint8Array(8)); // reset the eventfd
+        } catch {
+          // Already read.
+        }
+        continue;
+      }
+      const got = drain(Number(data));
+      if (got < 0) return got;
+      total += got;
+    }
+    return total;
+  }
+
+  /**
+   * Closes: `release` (the owner's rings) runs now, or, while a wait is pending, once the waiting
+   * thread has been woken and returned; then the epoll fd and the eventfd close. Safe twice.
+   */
+  close(release: () => void): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#release = release;
+    if (this.#waiting !== undefined) {
+      try {
+        this.#sys.write(this.#wake, new Uint8Array(new BigUint64Array([1n]).buffer));
+        return;
+      } catch {
+        // Cannot wake it: release now.
+      }
+    }
+    this.#finish();
+  }
+
+  #finish(): void {
+    const release = this.#release;
+    this.#release = undefined;
+    try {
+      release?.();
+    } finally {
+      this.#closeFds();
+    }
+  }
+
+  #closeFds(): void {
+    for (const fd of [this.#epfd, this.#wake]) {
+      if (fd < 0) continue;
+      try {
+        this.#sys.close(fd);
+      } catch {
+        // Keep closing the other.
+      }
+    }
+    this.#epfd = -1;
+    this.#wake = -1;
+  }
+}
