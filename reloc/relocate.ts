@@ -526,6 +526,19 @@ export function relocateProgram(
     if (res.error) throw res.error;
     const insns = res.insns.slice();
     const dv = new DataView(insns.buffer, insns.byteOffset, insns.byteLength);
+    // A relocation must sit on the function's instructions (two slots for a 64-bit load).
+    for (const r of fn.relocations) {
+      const width = r.kind === "call" || r.kind === "extern_call" ? 1 : 2;
+      if (!Number.isInteger(r.insn) || r.insn < 0 || (r.insn + width) * INSN > insns.length) {
+        throw relocErr(
+          fn,
+          r.insn,
+          `Relocation at instruction ${r.insn} is outside the function's ${
+            insns.length / INSN
+          } instructions; the object is malformed`,
+        );
+      }
+    }
     // libbpf marks callback-address loads before linking, so they read as BPF_PSEUDO_FUNC.
     for (const r of fn.relocations) {
       if (r.kind === "func_addr") setSrc(dv, r.insn * INSN, PSEUDO_FUNC);

@@ -11,6 +11,15 @@ import { MEASURES as CODEC } from "./codec.ts";
 import { MEASURES as LOAD } from "./load.ts";
 import { MEASURES as SKELETON } from "./skeleton.ts";
 import { MEASURES as MAPS } from "./maps.ts";
+import { MEASURES as RELOC } from "./reloc.ts";
 
 /** Every measure, in the order of the table. */
-export const ALL_MEASURES: Measure[] = [...BTF, ...C_DUMP, ...LOAD, ...CODEC, ...MAPS, ...SKELETON];
+export const ALL_MEASURES: Measure[] = [
+  ...BTF,
+  ...C_DUMP,
+  ...LOAD,
+  ...RELOC,
+  ...CODEC,
+  ...MAPS,
+  ...SKELETON,
+];
