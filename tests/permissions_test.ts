@@ -17,9 +17,11 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
+import { pathToFileURL } from "node:url";
 import { libcHost } from "../ffi/_libc_host.ts";
+import { genSkeleton } from "../gen/skeleton.ts";
 import { getSys } from "../ffi/runtime.ts";
-import { requireKernel, ROOT, run, type RunResult, runtimeName } from "./_util.ts";
+import { requireKernel, ROOT, run, type RunResult, runtimeName, withTmpDir } from "./_util.ts";
 
 const DEMO = join(ROOT, "examples", "trace_write.ts");
 const CLI = join(ROOT, "cli.ts");
@@ -155,4 +157,35 @@ test("the libc host reads, stats and writes as node:fs does, with errno codes", 
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("a generated skeleton and a RingBuffer consumer run with --allow-ffi only", (t) => {
+  if (!requireKernel(t)) return;
+  withTmpDir("tsbpf-perm-skel", (dir) => {
+    const skel = genSkeleton(readFileSync(join(ROOT, "tests", "bpf", "build", "ringbuf.bpf.o")), {
+      file: "ringbuf.bpf.o",
+      importFrom: pathToFileURL(join(ROOT, "mod.ts")).href,
+    });
+    writeFileSync(join(dir, "ringbuf.skel.ts"), skel);
+    const main = join(dir, "main.ts");
+    writeFileSync(
+      main,
+      `import { getSys, RingBuffer } from ${
+        JSON.stringify(pathToFileURL(join(ROOT, "mod.ts")).href)
+      };
+import { RingbufSkel } from "./ringbuf.skel.ts";
+using skel = RingbufSkel.open();
+skel.rodata.target_tgid = getSys().getpid();
+skel.load();
+skel.attach();
+let n = 0;
+using rb = new RingBuffer(skel.maps.rb, () => void n++);
+for (let i = 0; i < 5; i++) getSys().getpid();
+while (n < 5) await rb.wait(2000);
+console.log("records " + n + ", tp_sent " + skel.bss.tp_sent);
+`,
+    );
+    const out = ok(runWith(["--allow-ffi"], main, []), "skeleton + RingBuffer");
+    assert.match(out, /^records [5-9]\d*, tp_sent [5-9]\d*n?$/m);
+  });
 });
