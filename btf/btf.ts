@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { BpfError, BtfError, cannotRead } from "../errors.ts";
+import { BpfError, BtfError, cannotRead, SyscallError } from "../errors.ts";
 import { Core, type CoreBuf } from "../core-wasm/mod.ts";
 import {
   type BtfEnumValue,
@@ -289,7 +289,9 @@ export class Btf {
     try {
       buf = core.readFile(path);
     } catch (e) {
-      if (e instanceof BpfError) throw e;
+      // A file error (the runtime's, or a SyscallError from the libc file layer) reads the same
+      // on every runtime; other library errors pass on.
+      if (e instanceof BpfError && !(e instanceof SyscallError)) throw e;
       throw cannotRead(path, e);
     }
     let blob = buf;

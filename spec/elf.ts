@@ -6,7 +6,7 @@
  * @module
  */
 import { Core, type CoreBuf } from "../core-wasm/mod.ts";
-import { BpfError, cannotRead } from "../errors.ts";
+import { BpfError, cannotRead, SyscallError } from "../errors.ts";
 import { host, type HostFile } from "../_host.ts";
 
 /** ELF section types used by BPF objects. */
@@ -179,7 +179,7 @@ function readInto(core: Core, path: string): CoreBuf {
   try {
     return core.readFile(path);
   } catch (e) {
-    if (e instanceof BpfError) throw e;
+    if (e instanceof BpfError && !(e instanceof SyscallError)) throw e;
     throw cannotRead(path, e);
   }
 }

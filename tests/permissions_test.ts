@@ -189,3 +189,26 @@ console.log("records " + n + ", tp_sent " + skel.bss.tp_sent);
     assert.match(out, /^records [5-9]\d*, tp_sent [5-9]\d*n?$/m);
   });
 });
+
+test("with --allow-ffi only, a missing file reads 'Cannot read \"P\": ENOENT' as on the runtimes' own file API", (t) => {
+  if (!requireKernel(t)) return;
+  withTmpDir("tsbpf-perm-missing", (dir) => {
+    const main = join(dir, "missing.ts");
+    writeFileSync(
+      main,
+      `import { BpfObject, Btf, getSys } from ${
+        JSON.stringify(pathToFileURL(join(ROOT, "mod.ts")).href)
+      };
+getSys(); // the libc file layer from here on (on Deno)
+for (const f of [() => BpfObject.open("/nonexistent/x.bpf.o"), () => Btf.load("/nonexistent/x.btf")]) {
+  try { f(); } catch (e) { console.log((e as Error).message); }
+}
+`,
+    );
+    const out = ok(runWith(["--allow-ffi"], main, []), "missing files");
+    assert.deepEqual(out.trim().split("\n"), [
+      'Cannot read "/nonexistent/x.bpf.o": ENOENT; check the path and its permissions',
+      'Cannot read "/nonexistent/x.btf": ENOENT; check the path and its permissions',
+    ]);
+  });
+});
