@@ -53,6 +53,18 @@ const USAGE = `Usage: tsbpf OBJECT VERB [ARGS]
 Run a verb with --help for its options.
 `;
 
+/** Whether this is Deno with the FFI permission granted (a query: it never prompts). */
+function denoGrantsFfi(): boolean {
+  const deno = (globalThis as {
+    Deno?: { permissions?: { querySync?: (d: { name: string }) => { state: string } } };
+  }).Deno;
+  try {
+    return deno?.permissions?.querySync?.({ name: "ffi" }).state === "granted";
+  } catch {
+    return false;
+  }
+}
+
 /** A write to a pipe whose reader went away (`tsbpf ... | head`): not an error of ours. */
 function isBrokenPipe(e: unknown): boolean {
   return (e as { code?: unknown })?.code === "EPIPE";
@@ -80,6 +92,10 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   try {
+    // On Deno with FFI granted, every verb reads files through libc (ffi/ offers that file layer
+    // when imported): then --allow-ffi alone also serves `btf dump file /sys/kernel/btf/vmlinux`.
+    // Without FFI (and on Bun and Node) the offline verbs never load ffi/.
+    if (denoGrantsFfi()) await import("./ffi/runtime.ts");
     const mod = await load();
     return await mod.main(rest);
   } catch (e) {

@@ -21,7 +21,15 @@ import { pathToFileURL } from "node:url";
 import { libcHost } from "../ffi/_libc_host.ts";
 import { genSkeleton } from "../gen/skeleton.ts";
 import { getSys } from "../ffi/runtime.ts";
-import { requireKernel, ROOT, run, type RunResult, runtimeName, withTmpDir } from "./_util.ts";
+import {
+  requireKernel,
+  ROOT,
+  run,
+  type RunResult,
+  runtimeName,
+  skip,
+  withTmpDir,
+} from "./_util.ts";
 
 const DEMO = join(ROOT, "examples", "trace_write.ts");
 const CLI = join(ROOT, "cli.ts");
@@ -98,8 +106,7 @@ for (
 
 test("on Deno without --allow-ffi, a live verb says to grant --allow-ffi", (t) => {
   if (runtimeName() !== "deno") {
-    console.warn(`skip: ${NO_PERMISSIONS_ON_BUN}`);
-    t.skip(NO_PERMISSIONS_ON_BUN);
+    skip(t, NO_PERMISSIONS_ON_BUN);
     return;
   }
   for (const perms of [[], [`--allow-read=${OBJ}`], ["--allow-read", "--allow-env"]]) {
@@ -211,4 +218,11 @@ for (const f of [() => BpfObject.open("/nonexistent/x.bpf.o"), () => Btf.load("/
       'Cannot read "/nonexistent/x.btf": ENOENT; check the path and its permissions',
     ]);
   });
+});
+
+test("with --allow-ffi only, btf dump file reads /sys/kernel/btf/vmlinux through libc", (t) => {
+  if (runtimeName() !== "deno") return skip(t, NO_PERMISSIONS_ON_BUN);
+  const r = runWith(["--allow-ffi"], CLI, ["btf", "dump", "file", "/sys/kernel/btf/vmlinux"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^\[1\] INT /);
 });
