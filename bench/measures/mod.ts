@@ -9,7 +9,15 @@ import { MEASURES as BTF } from "./btf.ts";
 import { MEASURES as C_DUMP } from "./c_dump.ts";
 import { MEASURES as CODEC } from "./codec.ts";
 import { MEASURES as LOAD } from "./load.ts";
+import { MEASURES as RINGBUF } from "./ringbuf.ts";
 import { MEASURES as SKELETON } from "./skeleton.ts";
 
 /** Every measure, in the order of the table. */
-export const ALL_MEASURES: Measure[] = [...BTF, ...C_DUMP, ...LOAD, ...CODEC, ...SKELETON];
+export const ALL_MEASURES: Measure[] = [
+  ...BTF,
+  ...C_DUMP,
+  ...LOAD,
+  ...CODEC,
+  ...SKELETON,
+  ...RINGBUF,
+];

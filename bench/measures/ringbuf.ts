@@ -1,0 +1,161 @@
+/**
+ * Measures of the event streams (`live/ringbuf.ts`, `live/perfbuf.ts`) against libbpf, tsbpf and C
+ * interleaved (A B A B...) inside each measure; the C samples go to `bench/build/` and the
+ * reference is their median over the Deno and Bun runs of the same bench.
+ *
+ * - "ring buffer drain": a 256 MiB ring pre-filled with 4M 16-byte records by the `fill` program
+ *   (bpf_loop, BPF_RB_NO_WAKEUP), then `consume()` with a callback summing one field into a
+ *   Float64Array, against `ring_buffer__consume` with a C callback (`bench/c/ringbuf_drain.c`).
+ *   "ring buffer drain (typed)" is the same through `addTyped` and the codec of `struct event`.
+ * - "perf buffer drain": 1M samples sent by the `on_getpid` tracepoint into per-CPU rings of 32 MiB,
+ *   then `consume()`, against `perf_buffer__consume`.
+ *
+ * All are in ns per event (lower is better); events/s is 1e9 over it.
+ *
+ * @module
+ */
+import { execFileSync } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import process from "node:process";
+import { codecByName } from "../../btf/codec.ts";
+import { getSys } from "../../ffi/runtime.ts";
+import { BpfObject } from "../../live/object.ts";
+import { PerfBuffer } from "../../live/perfbuf.ts";
+import { RingBuffer } from "../../live/ringbuf.ts";
+import { cref, type Measure, ROOT } from "../_measure.ts";
+import { median } from "../_stats.ts";
+
+const OBJECT = `${ROOT}tests/bpf/build/ringbuf.bpf.o`;
+const RING_RECORDS = 4_000_000;
+const PERF_SAMPLES = 1_000_000;
+const PERF_PAGES = 8192;
+/** Timed rounds of each side; each is preceded by untimed ones that fault the ring's pages in. */
+const ROUNDS = 5;
+const WARMUP = 4;
+
+const runtime = () => (process.versions.bun ? "bun" : "deno");
+const samplesFile = (slug: string, rt: string) => `${ROOT}bench/build/${slug}.${rt}.json`;
+
+/** One C round: a fresh process, WARMUP untimed rounds, then the median of 2 timed ones. */
+function cRound(args: string[]): number {
+  const bin = cref("ringbuf_drain");
+  const out = execFileSync(bin, args, { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+  const t = out.trim().split("\n").map(Number);
+  return median(t.slice(WARMUP));
+}
+
+function openObject(ringBytes?: number): BpfObject {
+  const obj = BpfObject.open(OBJECT);
+  try {
+    const ro = obj.data(".rodata")!;
+    const v = obj.spec.datasecs.find((d) => d.name === ".rodata")!.vars
+      .find((x) => x.name === "target_tgid")!;
+    new DataView(ro.buffer, ro.byteOffset).setUint32(v.offset, getSys().getpid(), true);
+    if (ringBytes !== undefined) obj.setMaxEntries("rb", ringBytes);
+    obj.load();
+  } catch (e) {
+    obj.close();
+    throw e;
+  }
+  return obj;
+}
+
+/** Interleaves `ts` rounds and C rounds; records the C samples; returns tsbpf's median. */
+function interleave(slug: string, ts: () => number, cArgs: string[]): number {
+  const mine: number[] = [];
+  const c: number[] = [];
+  for (let i = 0; i < WARMUP; i++) ts();
+  for (let r = 0; r < ROUNDS; r++) {
+    mine.push(ts());
+    c.push(cRound(cArgs));
+  }
+  writeFileSync(samplesFile(slug, runtime()), JSON.stringify(c));
+  const m = median(mine);
+  process.stderr.write(
+    `${slug} ${runtime()}: tsbpf ${(1e3 / m).toFixed(1)} M events/s, libbpf ${
+      (1e3 / median(c)).toFixed(1)
+    } M events/s\n`,
+  );
+  return m;
+}
+
+function reference(slug: string): number {
+  const all: number[] = [];
+  for (const rt of ["deno", "bun"]) {
+    const f = samplesFile(slug, rt);
+    if (existsSync(f)) all.push(...JSON.parse(readFileSync(f, "utf8")));
+  }
+  return all.length ? median(all) : NaN;
+}
+
+/** tsbpf's ring drain: fill, then time consume(); ns per record. */
+export function ringDrainNs(typed: boolean): number {
+  using obj = openObject(256 << 20);
+  const sums = new Float64Array(1);
+  using rb = new RingBuffer();
+  if (typed) {
+    const codec = codecByName<{ seq: number; size: number; tag: bigint }>(obj.spec.btf!, "event");
+    rb.addTyped(obj.map("rb"), codec, (e) => {
+      sums[0] += e.seq;
+    });
+  } else {
+    rb.add(obj.map("rb"), (view, offset) => {
+      sums[0] += view.getUint32(offset, true);
+    });
+  }
+  const fill = obj.program("fill");
+  const args = new Uint8Array(new BigUint64Array([BigInt(RING_RECORDS), 0n, 0n, 0n]).buffer);
+  const slug = typed ? "ringbuf_drain_typed" : "ringbuf_drain";
+  return interleave(slug, () => {
+    fill.testRun({ ctxIn: args });
+    const t0 = performance.now();
+    const n = rb.consume();
+    const dt = performance.now() - t0;
+    if (n < RING_RECORDS * 0.9) throw new Error(`The ring drain saw only ${n} records`);
+    return dt * 1e6 / n;
+  }, ["ring", OBJECT, String(RING_RECORDS), String(WARMUP + 2)]);
+}
+
+/** tsbpf's perf buffer drain: getpid PERF_SAMPLES times, then time consume(); ns per sample. */
+export function perfDrainNs(): number {
+  using obj = openObject();
+  const sums = new Float64Array(1);
+  using pb = new PerfBuffer(obj.map("pb"), {
+    sample: (_cpu, view, offset) => {
+      sums[0] += view.getUint32(offset, true);
+    },
+    pageCount: PERF_PAGES,
+  });
+  obj.attach();
+  const sys = getSys();
+  return interleave("perfbuf_drain", () => {
+    for (let i = 0; i < PERF_SAMPLES; i++) sys.getpid();
+    const t0 = performance.now();
+    const n = pb.consume();
+    const dt = performance.now() - t0;
+    if (n < PERF_SAMPLES / 2) throw new Error(`The perf drain saw only ${n} samples`);
+    return dt * 1e6 / n;
+  }, ["perf", OBJECT, String(PERF_SAMPLES), String(WARMUP + 2), String(PERF_PAGES)]);
+}
+
+/** The event stream measures. */
+export const MEASURES: Measure[] = [
+  {
+    measure: "ring buffer drain",
+    unit: "ns/event",
+    run: () => ringDrainNs(false),
+    reference: () => reference("ringbuf_drain"),
+  },
+  {
+    measure: "ring buffer drain (typed)",
+    unit: "ns/event",
+    run: () => ringDrainNs(true),
+    reference: () => reference("ringbuf_drain_typed"),
+  },
+  {
+    measure: "perf buffer drain",
+    unit: "ns/event",
+    run: perfDrainNs,
+    reference: () => reference("perfbuf_drain"),
+  },
+];
