@@ -12,7 +12,7 @@
  *   then `consume()`, against `perf_buffer__consume`.
  *
  * - "ring buffer live": a C process calls getpid 1M times; the `on_getpid` tracepoint sends each call
- *   to a 256 KiB ring, consumed meanwhile by tsbpf (`wait()` loop) or by libbpf (`ring_buffer__poll`,
+ *   to a 256 KiB ring, consumed meanwhile by tsbpf (a `poll()` loop) or by libbpf (`ring_buffer__poll`,
  *   `bench/c/ringbuf_live.c`), each in its own process; the value is the percent dropped (the
  *   program's failed outputs, `tp_failed`), and every record is accounted for (received + dropped
  *   = sent).
@@ -24,6 +24,7 @@
 import { execFileSync, spawn } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import process from "node:process";
+import { setImmediate } from "node:timers";
 import { codecByName } from "../../btf/codec.ts";
 import { getSys } from "../../ffi/runtime.ts";
 import { BpfObject } from "../../live/object.ts";
@@ -185,7 +186,12 @@ async function tsLiveRound(bin: string): Promise<[number, number, number]> {
       count[0]++;
     });
     child.stdin!.end("g");
-    while (!exited) await rb.wait(100);
+    // poll() drains on this thread as soon as epoll says so (wait() hops through another thread);
+    // yielding between polls lets the child's exit event run.
+    while (!exited) {
+      rb.poll(20);
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
     await done;
     rb.consume();
     return [count[0], bssValue(obj, "tp_failed"), bssValue(obj, "tp_sent")];
