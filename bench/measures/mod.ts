@@ -9,6 +9,7 @@ import { MEASURES as BTF } from "./btf.ts";
 import { MEASURES as C_DUMP } from "./c_dump.ts";
 import { MEASURES as CODEC } from "./codec.ts";
 import { MEASURES as LOAD } from "./load.ts";
+import { MEASURES as RINGBUF } from "./ringbuf.ts";
 import { MEASURES as SKELETON } from "./skeleton.ts";
 import { MEASURES as MAPS } from "./maps.ts";
 import { MEASURES as RELOC } from "./reloc.ts";
@@ -22,4 +23,5 @@ export const ALL_MEASURES: Measure[] = [
   ...CODEC,
   ...MAPS,
   ...SKELETON,
+  ...RINGBUF,
 ];
