@@ -1055,16 +1055,21 @@ export class BpfMap {
     }
     return cmd === C.BPF_MAP_LOOKUP_BATCH
       ? this.#walkKeys(cursor, keys, values, n, opts.elemFlags ?? 0)
-      : this.#drainKeys(cursor, keys, values, n, opts.elemFlags ?? 0);
+      : this.#walkKeys(cursor, keys, values, n, opts.elemFlags ?? 0, true);
   }
 
-  /** The fallback of lookupBatch: GET_NEXT_KEY from the cursor's last key, a lookup each. */
+  /**
+   * The fallback of lookupBatch (and, with `drain`, of lookupAndDeleteBatch): GET_NEXT_KEY from the
+   * cursor's last key and a lookup each, deleting each element read when draining (an array slot
+   * that reads empty is passed over, so the walk ends on arrays too).
+   */
   #walkKeys(
     cursor: MapBatchCursor,
     keys: Uint8Array,
     values: Uint8Array,
     n: number,
     flags: number,
+    drain = false,
   ): number {
     const ks = this.keySize, vs = this.valueBytes;
     const next = this.#scratchKey ??= new Uint8Array(ks);
@@ -1078,36 +1083,7 @@ export class BpfMap {
       cursor.lastKey.set(next);
       const v = values.subarray(got * vs, (got + 1) * vs);
       if (!this.lookupInto(next, v, flags)) continue; // deleted meanwhile
-      keys.set(next, got * ks);
-      got++;
-    }
-    return got;
-  }
-
-  /**
-   * The fallback of lookupAndDeleteBatch: the walk of lookupBatch, deleting each element read (an
-   * array slot that reads empty is passed over, so the walk ends on arrays too).
-   */
-  #drainKeys(
-    cursor: MapBatchCursor,
-    keys: Uint8Array,
-    values: Uint8Array,
-    n: number,
-    flags: number,
-  ): number {
-    const ks = this.keySize, vs = this.valueBytes;
-    const next = this.#scratchKey ??= new Uint8Array(ks);
-    let got = 0;
-    while (got < n) {
-      if (!this.nextKeyInto(cursor.lastKey, next)) {
-        cursor.done = true;
-        break;
-      }
-      cursor.lastKey ??= new Uint8Array(ks);
-      cursor.lastKey.set(next);
-      const v = values.subarray(got * vs, (got + 1) * vs);
-      if (!this.lookupInto(next, v, flags)) continue;
-      if (!this.delete(next)) continue;
+      if (drain && !this.delete(next)) continue;
       keys.set(next, got * ks);
       got++;
     }
