@@ -11,6 +11,7 @@ import type { Sys } from "./sys.ts";
 
 const O_RDONLY_CLOEXEC = 0o2000000;
 const O_WRONLY_APPEND_CLOEXEC = 0o1 | 0o2000 | 0o2000000;
+const O_CREAT = 0o100;
 const CHUNK = 65536;
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -125,7 +126,8 @@ export function libcHost(sys: Sys, gunzip: (b: Uint8Array) => Uint8Array): Host 
       }
     },
     appendText(path, text) {
-      const fd = sys.open(path, O_WRONLY_APPEND_CLOEXEC);
+      // As the runtimes' appendFile: a missing file is made (0666 less the umask).
+      const fd = sys.open(path, O_WRONLY_APPEND_CLOEXEC | O_CREAT, 0o666);
       try {
         const bytes = enc.encode(text);
         const n = sys.write(fd, bytes);

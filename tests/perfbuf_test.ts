@@ -8,7 +8,7 @@ import { getSys } from "../ffi/runtime.ts";
 import type { BpfObject } from "../live/object.ts";
 import { loadRingObject } from "./_attach.ts";
 import { PerfBuffer } from "../live/perfbuf.ts";
-import { newFds, openFds, requireKernel, testObject } from "./_util.ts";
+import { newFds, openFds, requireKernel } from "./_util.ts";
 
 const loadRing = loadRingObject;
 
@@ -54,7 +54,7 @@ test("every sample a tracepoint sends arrives once, on its CPU, with its content
   assert.deepEqual(newFds(fds), []);
 });
 
-test("with one page per CPU, samples and lost counts add up to what the program sent", (t) => {
+test("with one page per CPU, samples and lost counts add up to what the program sent", async (t) => {
   if (!requireKernel(t)) return;
   using obj = loadRing();
   let samples = 0;
@@ -72,10 +72,11 @@ test("with one page per CPU, samples and lost counts add up to what the program 
   for (let i = 0; i < 5000; i++) getSys().getpid(); // about 200 KiB of samples into 4 KiB rings
   pb.consume();
   // The kernel writes a ring's lost record with the next sample that fits on that CPU: send a few
-  // more until every loss is reported (the process may have moved between CPUs).
-  for (let round = 0; round < 20 && BigInt(samples) + lost < BigInt(tpSent(obj)); round++) {
-    for (let i = 0; i < 50; i++) getSys().getpid();
+  // more, giving the thread time to run on each CPU again, until every loss is reported.
+  for (let round = 0; round < 400 && BigInt(samples) + lost < BigInt(tpSent(obj)); round++) {
+    for (let i = 0; i < 20; i++) getSys().getpid();
     pb.consume();
+    await new Promise((r) => setTimeout(r, round % 10 === 9 ? 20 : 1));
   }
   obj.detach();
   pb.consume();
