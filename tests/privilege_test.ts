@@ -66,7 +66,9 @@ test("on Deno, a skeleton run without --allow-ffi says to grant FFI", (t) => {
   if (runtimeName() !== "deno") return skip(t, "Bun has no permission model: nothing to deny");
   withTmpDir("tsbpf-noffi", (dir) => {
     const main = skeletonApp(dir);
-    const r = run(process.execPath, ["run", "--quiet", "--allow-read", "--allow-env", main]);
+    // Not process.execPath: a Deno child started through it inherits the test's permissions.
+    const deno = join(ROOT, "node_modules", ".bin", "deno");
+    const r = run(deno, ["run", "--quiet", "--no-prompt", "--allow-read", "--allow-env", main]);
     assert.equal(r.code, 1, r.stdout + r.stderr);
     assert.match(r.stderr, /--allow-ffi/);
   });
