@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import {
   existsSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   rmSync,
   statfsSync,
@@ -22,12 +23,14 @@ import { libcHost } from "../ffi/_libc_host.ts";
 import { genSkeleton } from "../gen/skeleton.ts";
 import { getSys } from "../ffi/runtime.ts";
 import {
+  pinDir,
   requireKernel,
   ROOT,
   run,
   type RunResult,
   runtimeName,
   skip,
+  UPROBE_TARGET,
   withTmpDir,
 } from "./_util.ts";
 
@@ -44,9 +47,14 @@ const NO_PERMISSIONS_ON_BUN = "Bun has no permission model: only the smoke runs 
  * Runs a script with exactly the given Deno permissions (`--no-prompt`: a missing one fails
  * instead of asking), or plainly on Bun.
  */
-function runWith(perms: string[], script: string, args: string[]): RunResult {
-  if (runtimeName() === "bun") return run(process.execPath, [script, ...args]);
-  return run(DENO, ["run", "--quiet", "--no-prompt", ...perms, script, ...args]);
+function runWith(
+  perms: string[],
+  script: string,
+  args: string[],
+  env: Record<string, string> = {},
+): RunResult {
+  if (runtimeName() === "bun") return run(process.execPath, [script, ...args], { env });
+  return run(DENO, ["run", "--quiet", "--no-prompt", ...perms, script, ...args], { env });
 }
 
 function ok(r: RunResult, what: string): string {
@@ -225,4 +233,24 @@ test("with --allow-ffi only, btf dump file reads /sys/kernel/btf/vmlinux through
   const r = runWith(["--allow-ffi"], CLI, ["btf", "dump", "file", "/sys/kernel/btf/vmlinux"]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^\[1\] INT /);
+});
+
+test("pins, kconfig/ksym externs and USDT run with --allow-ffi only; the environment needs no --allow-env", (t) => {
+  if (!requireKernel(t)) return;
+  using pins = pinDir();
+  // One level below an existing bpffs directory: load() makes it (mkdir through libc).
+  const root = join(pins.path, "made-by-load");
+  const script = join(ROOT, "tests", "perm", "pins_usdt_externs.ts");
+  const r = runWith(["--allow-ffi"], script, [root, UPROBE_TARGET], {
+    TSBPF_PERM_PROBE: "a=b c",
+  });
+  const last = ok(r, "pins_usdt_externs").trim().split("\n").at(-1)!;
+  const got = JSON.parse(last) as { pinned: string; externs: string[]; usdt: string; env: string };
+  assert.equal(got.pinned, `${root}/tsbpf_pinned_hash`);
+  assert.deepEqual(readdirSync(root), ["tsbpf_pinned_hash"], "unpin() left the array's pin");
+  assert.equal(got.externs[0], "loaded", last);
+  assert.ok(got.externs.includes("read_externs"), last);
+  assert.equal(got.usdt, `usdt ${UPROBE_TARGET}:tsbpf:add (1 sites)`, last);
+  // Deno without --allow-env: the environment the process started with, from /proc/self/environ.
+  assert.equal(got.env, "a=b c");
 });
