@@ -33,7 +33,7 @@ const KIND_CODES: Record<string, number> = {
 };
 const K_UNKNOWN = 6;
 
-const X_ERROR = 0;
+// X_ERROR (0): the zero an erroring extern reference keeps; its error waits in `externErrors`.
 const X_MAP_VALUE = 1;
 const X_BTF_ID = 2;
 const X_ADDR = 3;
