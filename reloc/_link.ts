@@ -8,6 +8,7 @@
  * @module
  */
 import { BpfError, RelocationError } from "../errors.ts";
+import type { BtfCoreRelo, BtfFuncInfo, BtfLineInfo } from "../btf/ext.ts";
 import type { Core } from "../core-wasm/mod.ts";
 import type { ObjectSpec, ProgramSpec, RelocSpec } from "../spec/types.ts";
 import type { RelocatedProgram, RelocInput, ResolvedExtern } from "./types.ts";
@@ -314,44 +315,8 @@ export function linkInCore(
       w[o] = words;
       w[o + 1] = recs.length;
       w[o + 2] = recAt * 4;
-      if (kind === 0) {
-        for (const r of recs as { insnOff: number; typeId: number }[]) {
-          w[recAt] = r.insnOff;
-          w[recAt + 1] = r.typeId;
-          recAt += 2;
-        }
-      } else if (kind === 1) {
-        for (
-          const r of recs as {
-            insnOff: number;
-            fileNameOff: number;
-            lineOff: number;
-            line: number;
-            col: number;
-          }[]
-        ) {
-          w[recAt] = r.insnOff;
-          w[recAt + 1] = r.fileNameOff;
-          w[recAt + 2] = r.lineOff;
-          w[recAt + 3] = (r.line << 10) | (r.col & 0x3ff);
-          recAt += 4;
-        }
-      } else {
-        for (
-          const r of recs as {
-            insnOff: number;
-            typeId: number;
-            accessStrOff: number;
-            kind: number;
-          }[]
-        ) {
-          w[recAt] = r.insnOff;
-          w[recAt + 1] = r.typeId;
-          w[recAt + 2] = r.accessStrOff;
-          w[recAt + 3] = r.kind;
-          recAt += 4;
-        }
-      }
+      w.set(encoded(recs, kind), recAt);
+      recAt += recs.length * words;
     }
     const d = core.call(() => core.exports.reloc_run(buf.ptr, size) as number);
     if (d === 0) throw new BpfError("Internal error: the tsbpf core refused a relocation input");
@@ -378,6 +343,44 @@ export function linkInCore(
   } finally {
     core.free(buf);
   }
+}
+
+// The words of each .BTF.ext record list, made once per list: the lists are the object's and do
+// not change, so a warm relocation copies them with one set() instead of a loop over records.
+const encodedLists = new WeakMap<Records, Int32Array>();
+
+function encoded(recs: Records, kind: number): Int32Array {
+  const hit = encodedLists.get(recs);
+  const words = kind === 0 ? 2 : 4;
+  if (hit !== undefined && hit.length === recs.length * words) return hit;
+  const out = new Int32Array(recs.length * words);
+  if (kind === 0) {
+    const list = recs as readonly BtfFuncInfo[];
+    for (let i = 0; i < list.length; i++) {
+      out[2 * i] = list[i].insnOff;
+      out[2 * i + 1] = list[i].typeId;
+    }
+  } else if (kind === 1) {
+    const list = recs as readonly BtfLineInfo[];
+    for (let i = 0; i < list.length; i++) {
+      const r = list[i];
+      out[4 * i] = r.insnOff;
+      out[4 * i + 1] = r.fileNameOff;
+      out[4 * i + 2] = r.lineOff;
+      out[4 * i + 3] = (r.line << 10) | (r.col & 0x3ff);
+    }
+  } else {
+    const list = recs as readonly BtfCoreRelo[];
+    for (let i = 0; i < list.length; i++) {
+      const r = list[i];
+      out[4 * i] = r.insnOff;
+      out[4 * i + 1] = r.typeId;
+      out[4 * i + 2] = r.accessStrOff;
+      out[4 * i + 3] = r.kind;
+    }
+  }
+  encodedLists.set(recs, out);
+  return out;
 }
 
 /** The error the core reported, as the message the TypeScript engine gave. */

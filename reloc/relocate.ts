@@ -42,9 +42,12 @@ interface CoreCache {
 
 // CO-RE results per object and target: libbpf relocates every function of an object once, in
 // .BTF.ext order, with one candidate cache whose lists shrink as relocations succeed; the result
-// of one relocation can depend on earlier ones, so the whole pass runs once and is kept.
-const coreCaches = new WeakMap<ObjectSpec, WeakMap<Btf, CoreCache>>();
-const noTarget = new WeakMap<ObjectSpec, CoreCache>();
+// of one relocation can depend on earlier ones, so the whole pass runs once and is kept, per set
+// of loaded programs (relocating a program outside the autoload set adds it to the set).
+const coreCaches = new WeakMap<ObjectSpec, WeakMap<Btf, Map<string, CoreCache>>>();
+const noTarget = new WeakMap<ObjectSpec, Map<string, CoreCache>>();
+/** Loaded-program sets kept per object and target; a ninth starts the list again. */
+const MAX_SETS = 8;
 
 function functionsOf(spec: ObjectSpec): ProgramSpec[] {
   return [...spec.programs, ...spec.subprograms];
@@ -80,23 +83,30 @@ function runCore(
   loading: ReadonlySet<string>,
 ): Map<ProgramSpec, CoreResult> {
   const key = [...loading].sort().join("\0");
+  let sets: Map<string, CoreCache> | undefined;
   if (target !== undefined) {
     let byTarget = coreCaches.get(spec);
     if (byTarget === undefined) {
       byTarget = new WeakMap();
       coreCaches.set(spec, byTarget);
     }
-    const hit = byTarget.get(target);
-    if (hit !== undefined && fresh(spec, hit, key)) return hit.results;
-    const cache = { results: corePass(spec, target, modules, loading), loading: key };
-    byTarget.set(target, cache);
-    return cache.results;
+    sets = byTarget.get(target);
+    if (sets === undefined) {
+      sets = new Map();
+      byTarget.set(target, sets);
+    }
+  } else {
+    sets = noTarget.get(spec);
+    if (sets === undefined) {
+      sets = new Map();
+      noTarget.set(spec, sets);
+    }
   }
-  let cache = noTarget.get(spec);
-  if (cache === undefined || !fresh(spec, cache, key)) {
-    cache = { results: corePass(spec, undefined, modules, loading), loading: key };
-    noTarget.set(spec, cache);
-  }
+  const hit = sets.get(key);
+  if (hit !== undefined && fresh(spec, hit, key)) return hit.results;
+  if (sets.size >= MAX_SETS) sets.clear();
+  const cache = { results: corePass(spec, target, modules, loading), loading: key };
+  sets.set(key, cache);
   return cache.results;
 }
 
