@@ -26,6 +26,8 @@ export interface CoreExports {
   mem_free(ptr: number): void;
   out_ptr(): number;
   out_len(): number;
+  /** Relocates one program from a flat input (`assembly/reloc.ts`); a result descriptor, or 0. */
+  reloc_run(ptr: number, len: number): number;
   // deno-lint-ignore no-explicit-any
   [name: string]: any;
 }

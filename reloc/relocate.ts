@@ -1,29 +1,22 @@
 /**
- * The pure relocation engine: libbpf 1.1's `bpf_object__relocate` for one program. CO-RE runs in
- * the core (`core_relo.ts`) over the object's BTF and the target BTF; subprogram linking, map,
- * global-data and extern relocations, and the func_info/line_info rebasing happen here, on plain
- * bytes. No syscalls: map fds and extern values come in through {@linkcode RelocInput}.
+ * The pure relocation engine: libbpf 1.1's `bpf_object__relocate` for one program. Both halves run
+ * in the WebAssembly core: CO-RE (`core_relo.ts`) over the object's BTF and the target BTF, then
+ * subprogram placement, call, map, global-data and extern patching and the func_info, line_info
+ * and core_relo records (`reloc.ts`, through `_link.ts`). This file keeps the typed contract, the
+ * CO-RE pass's cache and the error messages. No syscalls: map fds and extern values come in
+ * through {@linkcode RelocInput}.
  *
  * @module
  */
 import { Core } from "../core-wasm/mod.ts";
 import { RelocationError } from "../errors.ts";
 import type { Btf } from "../btf/btf.ts";
-import type { BtfCoreRelo } from "../btf/ext.ts";
 import { BTF_KIND_NAMES } from "../btf/types.ts";
-import type { ObjectSpec, ProgramSpec, RelocSpec } from "../spec/types.ts";
-import type { RelocatedProgram, RelocInput, ResolvedExtern } from "./types.ts";
+import type { ObjectSpec, ProgramSpec } from "../spec/types.ts";
+import { type LinkFunction, linkInCore } from "./_link.ts";
+import type { RelocatedProgram, RelocInput } from "./types.ts";
 
 const INSN = 8;
-const CODE_CALL = 0x85; // BPF_JMP | BPF_CALL
-const CODE_LD_IMM64 = 0x18; // BPF_LD | BPF_IMM | BPF_DW
-const PSEUDO_MAP_FD = 1;
-const PSEUDO_MAP_VALUE = 2;
-const PSEUDO_BTF_ID = 3;
-const PSEUDO_FUNC = 4;
-const PSEUDO_CALL = 1;
-const PSEUDO_KFUNC_CALL = 2;
-const MAP_POISON_BASE = 2001000000;
 
 /** One function's instructions after CO-RE, or the CO-RE error that stopped them. */
 interface CoreResult {
@@ -49,9 +42,12 @@ interface CoreCache {
 
 // CO-RE results per object and target: libbpf relocates every function of an object once, in
 // .BTF.ext order, with one candidate cache whose lists shrink as relocations succeed; the result
-// of one relocation can depend on earlier ones, so the whole pass runs once and is kept.
-const coreCaches = new WeakMap<ObjectSpec, WeakMap<Btf, CoreCache>>();
-const noTarget = new WeakMap<ObjectSpec, CoreCache>();
+// of one relocation can depend on earlier ones, so the whole pass runs once and is kept, per set
+// of loaded programs (relocating a program outside the autoload set adds it to the set).
+const coreCaches = new WeakMap<ObjectSpec, WeakMap<Btf, Map<string, CoreCache>>>();
+const noTarget = new WeakMap<ObjectSpec, Map<string, CoreCache>>();
+/** Loaded-program sets kept per object and target; a ninth starts the list again. */
+const MAX_SETS = 8;
 
 function functionsOf(spec: ObjectSpec): ProgramSpec[] {
   return [...spec.programs, ...spec.subprograms];
@@ -87,23 +83,30 @@ function runCore(
   loading: ReadonlySet<string>,
 ): Map<ProgramSpec, CoreResult> {
   const key = [...loading].sort().join("\0");
+  let sets: Map<string, CoreCache> | undefined;
   if (target !== undefined) {
     let byTarget = coreCaches.get(spec);
     if (byTarget === undefined) {
       byTarget = new WeakMap();
       coreCaches.set(spec, byTarget);
     }
-    const hit = byTarget.get(target);
-    if (hit !== undefined && fresh(spec, hit, key)) return hit.results;
-    const cache = { results: corePass(spec, target, modules, loading), loading: key };
-    byTarget.set(target, cache);
-    return cache.results;
+    sets = byTarget.get(target);
+    if (sets === undefined) {
+      sets = new Map();
+      byTarget.set(target, sets);
+    }
+  } else {
+    sets = noTarget.get(spec);
+    if (sets === undefined) {
+      sets = new Map();
+      noTarget.set(spec, sets);
+    }
   }
-  let cache = noTarget.get(spec);
-  if (cache === undefined || !fresh(spec, cache, key)) {
-    cache = { results: corePass(spec, undefined, modules, loading), loading: key };
-    noTarget.set(spec, cache);
-  }
+  const hit = sets.get(key);
+  if (hit !== undefined && fresh(spec, hit, key)) return hit.results;
+  if (sets.size >= MAX_SETS) sets.clear();
+  const cache = { results: corePass(spec, target, modules, loading), loading: key };
+  sets.set(key, cache);
   return cache.results;
 }
 
@@ -352,87 +355,6 @@ function corePass(
   return cache;
 }
 
-/** One function placed in the final program. */
-interface Placed {
-  fn: ProgramSpec;
-  off: number;
-  insns: Uint8Array;
-  dv: DataView;
-}
-
-function relocErr(fn: ProgramSpec, insn: number, msg: string): RelocationError {
-  return new RelocationError(msg, { program: fn.name, section: fn.section, insn });
-}
-
-function setSrc(dv: DataView, at: number, src: number): void {
-  dv.setUint8(at + 1, (dv.getUint8(at + 1) & 0x0f) | (src << 4));
-}
-
-function poisonMapInsn(dv: DataView, at: number, mapIdx: number): void {
-  for (let i = 0; i < 2; i++) {
-    const o = at + i * INSN;
-    dv.setUint8(o, CODE_CALL);
-    dv.setUint8(o + 1, 0);
-    dv.setInt16(o + 2, 0, true);
-    dv.setInt32(o + 4, MAP_POISON_BASE + mapIdx, true);
-  }
-}
-
-interface InfoAcc {
-  records: number[][];
-  /** False once the main program turned out to have no records: libbpf then drops them all. */
-  enabled: boolean;
-}
-
-/**
- * Appends a function's func_info or line_info records, rebased to where it was placed, the way
- * libbpf's reloc_prog_func_and_line_info does.
- */
-function addInfo(
-  acc: InfoAcc,
-  all: { insnOff: number; rest: number[] }[] | undefined,
-  p: Placed,
-  isMain: boolean,
-  what: string,
-): void {
-  if (!isMain && !acc.enabled) return;
-  const start = p.fn.sectionInsnOffset;
-  const end = start + p.fn.insns.length / INSN;
-  let first = -1;
-  let last = -1;
-  if (all) {
-    for (let i = 0; i < all.length; i++) {
-      const at = Math.floor(all[i].insnOff / INSN);
-      if (at < start) continue;
-      if (at >= end) break;
-      if (first < 0) first = i;
-      last = i;
-    }
-  }
-  if (first < 0) {
-    if (isMain) {
-      acc.enabled = false;
-      return;
-    }
-    throw relocErr(p.fn, 0, `Function '${p.fn.name}' has no .BTF.ext ${what} while its caller has`);
-  }
-  acc.enabled = true;
-  const adj = p.off - start;
-  for (let i = first; i <= last; i++) {
-    const r = all![i];
-    acc.records.push([(Math.floor(r.insnOff / INSN) + adj) >>> 0, ...r.rest]);
-  }
-}
-
-function infoFor<T>(m: Map<string, T[]> | undefined, fn: ProgramSpec): T[] | undefined {
-  if (!m) return undefined;
-  for (const k of elfSectionName(fn)) {
-    const v = m.get(k);
-    if (v) return v;
-  }
-  return undefined;
-}
-
 /**
  * Relocates one program of an object the way libbpf 1.1 does before BPF_PROG_LOAD: applies CO-RE
  * relocations against the target BTF, appends every subprogram the program reaches (depth first,
@@ -484,231 +406,18 @@ export function relocateProgram(
   const coreRes = input.coreInKernel
     ? asCompiled(spec)
     : runCore(spec, input.targetBtf, input.coreModules ?? [], loading);
-  const text = spec.subprograms.filter((s) => s.section === ".text")
-    .sort((a, b) => a.sectionInsnOffset - b.sectionInsnOffset);
-  const ext = spec.btfExt;
-  const funcAcc: InfoAcc = { records: [], enabled: false };
-  const lineAcc: InfoAcc = { records: [], enabled: false };
-  const coreAcc: number[][] = [];
-  const funcAll = new Map<ProgramSpec, { insnOff: number; rest: number[] }[] | undefined>();
-  const lineAll = new Map<ProgramSpec, { insnOff: number; rest: number[] }[] | undefined>();
-  const funcRecs = (fn: ProgramSpec) => {
-    if (!funcAll.has(fn)) {
-      funcAll.set(
-        fn,
-        infoFor(ext?.funcInfo, fn)?.map((r) => ({ insnOff: r.insnOff, rest: [r.typeId] })),
-      );
-    }
-    return funcAll.get(fn);
-  };
-  const lineRecs = (fn: ProgramSpec) => {
-    if (!lineAll.has(fn)) {
-      lineAll.set(
-        fn,
-        infoFor(ext?.lineInfo, fn)?.map((r) => ({
-          insnOff: r.insnOff,
-          rest: [r.fileNameOff, r.lineOff, ((r.line << 10) | (r.col & 0x3ff)) >>> 0],
-        })),
-      );
-    }
-    return lineAll.get(fn);
-  };
-
-  const placedList: Placed[] = [];
-  const placedAt = new Map<ProgramSpec, number>();
-  let total = 0;
-
-  const place = (fn: ProgramSpec): Placed => {
-    const res = coreRes.get(fn);
-    if (res === undefined) {
-      throw relocErr(fn, 0, `Function '${fn.name}' is not part of object '${spec.name}'`);
-    }
-    if (res.error) throw res.error;
-    const insns = res.insns.slice();
-    const dv = new DataView(insns.buffer, insns.byteOffset, insns.byteLength);
-    // A relocation must sit on the function's instructions (two slots for a 64-bit load).
-    for (const r of fn.relocations) {
-      const width = r.kind === "call" || r.kind === "extern_call" ? 1 : 2;
-      if (!Number.isInteger(r.insn) || r.insn < 0 || (r.insn + width) * INSN > insns.length) {
-        throw relocErr(
-          fn,
-          r.insn,
-          `Relocation at instruction ${r.insn} is outside the function's ${
-            insns.length / INSN
-          } instructions; the object is malformed`,
-        );
-      }
-    }
-    // libbpf marks callback-address loads before linking, so they read as BPF_PSEUDO_FUNC.
-    for (const r of fn.relocations) {
-      if (r.kind === "func_addr") setSrc(dv, r.insn * INSN, PSEUDO_FUNC);
-    }
-    const p: Placed = { fn, off: total, insns, dv };
-    placedList.push(p);
-    placedAt.set(fn, total);
-    total += insns.length / INSN;
-    return p;
-  };
-
-  const relocsOf = new Map<ProgramSpec, Map<number, RelocSpec>>();
-  const relocAt = (fn: ProgramSpec, insn: number): RelocSpec | undefined => {
-    let m = relocsOf.get(fn);
-    if (m === undefined) {
-      m = new Map();
-      for (const r of fn.relocations) if (!m.has(r.insn)) m.set(r.insn, r);
-      relocsOf.set(fn, m);
-    }
-    return m.get(insn);
-  };
-
-  const findText = (secInsn: number): ProgramSpec | undefined => {
-    let lo = 0;
-    let hi = text.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      const f = text[mid];
-      if (secInsn < f.sectionInsnOffset) hi = mid - 1;
-      else if (secInsn >= f.sectionInsnOffset + f.insns.length / INSN) lo = mid + 1;
-      else return f;
-    }
-    return undefined;
-  };
-
-  const link = (p: Placed, isMain: boolean, depth: number): void => {
-    if (depth > 4096) throw relocErr(p.fn, 0, "Subprogram calls nest too deeply");
-    if (ext) {
-      addInfo(funcAcc, funcRecs(p.fn), p, isMain, "function info");
-      addInfo(lineAcc, lineRecs(p.fn), p, isMain, "line info");
-      if (input.coreInKernel) addCoreRelos(coreAcc, infoFor(ext.coreRelos, p.fn), p);
-    }
-    const n = p.insns.length / INSN;
-    for (let i = 0; i < n; i++) {
-      const at = i * INSN;
-      const code = p.dv.getUint8(at);
-      const regs = p.dv.getUint8(at + 1);
-      const isCall = code === CODE_CALL && (regs >> 4) === PSEUDO_CALL && (regs & 0x0f) === 0 &&
-        p.dv.getInt16(at + 2, true) === 0;
-      const isFunc = code === CODE_LD_IMM64 && (regs >> 4) === PSEUDO_FUNC;
-      if (!isCall && !isFunc) continue;
-      const r = relocAt(p.fn, i);
-      if (r && r.kind === "extern_call") continue;
-      if (r && r.kind !== "call" && r.kind !== "func_addr") {
-        throw relocErr(p.fn, i, `Unexpected ${r.kind} relocation on a call or function address`);
-      }
-      let target: number;
-      if (r) {
-        if (r.targetSection !== ".text" || r.targetInsn === undefined) {
-          throw relocErr(
-            p.fn,
-            i,
-            `Call to '${r.symbol}' outside .text; subprograms must live in .text`,
-          );
-        }
-        target = r.targetInsn;
-      } else if (isFunc) {
-        throw relocErr(p.fn, i, "Function address load has no relocation");
-      } else {
-        target = p.fn.sectionInsnOffset + i + p.dv.getInt32(at + 4, true) + 1;
-      }
-      const sub = findText(target);
-      if (sub === undefined) {
-        throw relocErr(p.fn, i, "Call into .text hits no function; is the object complete?");
-      }
-      let subOff = placedAt.get(sub);
-      if (subOff === undefined) {
-        const q = place(sub);
-        subOff = q.off;
-        link(q, false, depth + 1);
-      }
-      p.dv.setInt32(at + 4, subOff - (p.off + i) - 1, true);
-    }
-  };
-
-  link(place(main), true, 0);
-
-  // Data references, after every function is in place.
-  const fdArray: number[] = [];
-  const mapIndex = new Map<string, number>();
-  spec.maps.forEach((m, i) => mapIndex.set(m.name, i));
-  let di = spec.maps.length;
-  for (const d of spec.datasecs) {
-    if (d.name !== ".kconfig" && d.name !== ".ksyms") mapIndex.set("\0" + d.name, di++);
+  const fns: LinkFunction[] = [];
+  let mainIdx = 0;
+  for (const fn of spec.programs) {
+    if (fn === main) mainIdx = fns.length;
+    const res = coreRes.get(fn)!;
+    fns.push({ fn, insns: res.insns, error: res.error, text: false });
   }
-  mapIndex.set("\0.kconfig", di);
-
-  for (const p of placedList) {
-    for (const r of p.fn.relocations) {
-      const at = r.insn * INSN;
-      const dv = p.dv;
-      switch (r.kind) {
-        case "map": {
-          const fd = input.mapFds.get(r.map ?? "");
-          if (fd === undefined) poisonMapInsn(dv, at, mapIndex.get(r.map ?? "") ?? 0);
-          else {
-            setSrc(dv, at, PSEUDO_MAP_FD);
-            dv.setInt32(at + 4, fd, true);
-          }
-          break;
-        }
-        case "data": {
-          const fd = input.dataMapFds.get(r.section ?? "");
-          dv.setInt32(at + 12, (r.offset ?? 0) | 0, true);
-          if (fd === undefined) poisonMapInsn(dv, at, mapIndex.get("\0" + r.section) ?? 0);
-          else {
-            setSrc(dv, at, PSEUDO_MAP_VALUE);
-            dv.setInt32(at + 4, fd, true);
-          }
-          break;
-        }
-        case "extern_ld64":
-          externLd64(spec, input, p, r);
-          break;
-        case "extern_call": {
-          const ext = resolved(spec, input, p, r);
-          setSrc(dv, at, PSEUDO_KFUNC_CALL);
-          if (ext.kind === "kfunc") {
-            dv.setInt32(at + 4, ext.btfId, true);
-            dv.setInt16(at + 2, ext.fdArrayIdx, true);
-            if (ext.fdArrayIdx > 0 && ext.btfObjFd !== undefined) {
-              while (fdArray.length <= ext.fdArrayIdx) fdArray.push(0);
-              fdArray[ext.fdArrayIdx] = ext.btfObjFd;
-            }
-          } else if (ext.kind === "missing_weak") {
-            dv.setInt32(at + 4, 0, true);
-            dv.setInt16(at + 2, 0, true);
-          } else {
-            throw relocErr(
-              p.fn,
-              r.insn,
-              `Extern '${r.extern}' is called but resolved to a ${ext.kind}`,
-            );
-          }
-          break;
-        }
-        case "func_addr":
-          if ((dv.getUint8(at + 1) >> 4) !== PSEUDO_FUNC) {
-            throw relocErr(p.fn, r.insn, "Function address relocation on a bad instruction");
-          }
-          break;
-        case "call":
-          break;
-        default:
-          throw relocErr(p.fn, r.insn, `Unknown relocation kind '${(r as RelocSpec).kind}'`);
-      }
-    }
+  for (const fn of spec.subprograms) {
+    const res = coreRes.get(fn)!;
+    fns.push({ fn, insns: res.insns, error: res.error, text: fn.section === ".text" });
   }
-
-  const insns = new Uint8Array(total * INSN);
-  for (const p of placedList) insns.set(p.insns, p.off * INSN);
-  return {
-    insns,
-    funcInfo: packRecords(funcAcc.records, 2),
-    funcInfoRecSize: 8,
-    lineInfo: packRecords(lineAcc.records, 4),
-    lineInfoRecSize: 16,
-    fdArray,
-    ...(input.coreInKernel ? { coreRelos: packRecords(coreAcc, 4) } : {}),
-  };
+  return linkInCore(Core.get(), spec, fns, mainIdx, input);
 }
 
 /** The functions as compiled, for a program whose CO-RE relocations the kernel applies. */
@@ -718,88 +427,4 @@ function asCompiled(spec: ObjectSpec): Map<ProgramSpec, CoreResult> {
     out.set(fn, { insns: fn.insns, error: undefined, from: fn.insns });
   }
   return out;
-}
-
-/** Appends a placed function's CO-RE relocations, at their offsets in the final program. */
-function addCoreRelos(acc: number[][], all: readonly BtfCoreRelo[] | undefined, p: Placed): void {
-  if (all === undefined) return;
-  const start = p.fn.sectionInsnOffset;
-  const end = start + p.fn.insns.length / INSN;
-  for (const r of all) {
-    const at = Math.floor(r.insnOff / INSN);
-    if (at < start || at >= end) continue;
-    if (r.insnOff % INSN !== 0) {
-      throw relocErr(p.fn, at - start, "CO-RE relocation at a misaligned instruction offset");
-    }
-    acc.push([(at - start + p.off) * INSN, r.typeId, r.accessStrOff, r.kind]);
-  }
-}
-
-function packRecords(recs: number[][], words: number): Uint8Array {
-  const out = new Uint8Array(recs.length * words * 4);
-  const dv = new DataView(out.buffer);
-  recs.forEach((r, i) => {
-    for (let w = 0; w < words; w++) dv.setUint32((i * words + w) * 4, r[w] >>> 0, true);
-  });
-  return out;
-}
-
-function resolved(spec: ObjectSpec, input: RelocInput, p: Placed, r: RelocSpec): ResolvedExtern {
-  const name = r.extern ?? r.symbol;
-  const ext = input.externs.get(name);
-  if (ext !== undefined) return ext;
-  const decl = spec.externs.find((e) => e.name === name);
-  if (decl?.kind === "kconfig" && decl.weak) return { kind: "missing_weak" };
-  throw relocErr(
-    p.fn,
-    r.insn,
-    `Extern '${name}' has no value; resolve it against the kernel before relocating`,
-  );
-}
-
-function externLd64(spec: ObjectSpec, input: RelocInput, p: Placed, r: RelocSpec): void {
-  const at = r.insn * INSN;
-  const dv = p.dv;
-  const name = r.extern ?? r.symbol;
-  const decl = spec.externs.find((e) => e.name === name);
-  const ext = resolved(spec, input, p, r);
-  if (ext.kind === "kconfig" || decl?.kind === "kconfig") {
-    const fd = input.dataMapFds.get(".kconfig");
-    if (fd === undefined) {
-      throw relocErr(p.fn, r.insn, `Extern '${name}' needs the .kconfig map, which has no fd`);
-    }
-    const off = ext.kind === "kconfig" ? ext.offset : decl?.offset ?? -1;
-    if (off < 0) throw relocErr(p.fn, r.insn, `Kconfig extern '${name}' has no offset in .kconfig`);
-    setSrc(dv, at, PSEUDO_MAP_VALUE);
-    dv.setInt32(at + 4, fd, true);
-    dv.setInt32(at + 12, off, true);
-    return;
-  }
-  switch (ext.kind) {
-    case "ksym":
-      setSrc(dv, at, PSEUDO_BTF_ID);
-      dv.setInt32(at + 4, ext.btfId, true);
-      dv.setInt32(at + 12, ext.btfObjFd, true);
-      return;
-    case "ksym_addr":
-      dv.setInt32(at + 4, Number(BigInt.asIntN(32, ext.addr)), true);
-      dv.setInt32(at + 12, Number(BigInt.asIntN(32, ext.addr >> 32n)), true);
-      return;
-    case "kfunc":
-      // A kfunc's address taken with ld_imm64: libbpf loads it like a typed ksym.
-      setSrc(dv, at, PSEUDO_BTF_ID);
-      dv.setInt32(at + 4, ext.btfId, true);
-      dv.setInt32(at + 12, ext.btfObjFd ?? 0, true);
-      return;
-    case "missing_weak":
-      dv.setInt32(at + 4, 0, true);
-      dv.setInt32(at + 12, 0, true);
-      return;
-    default:
-      throw relocErr(
-        p.fn,
-        r.insn,
-        `Extern '${name}' resolved to an unknown kind ${(ext as { kind: string }).kind}`,
-      );
-  }
 }

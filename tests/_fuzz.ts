@@ -1,7 +1,8 @@
 /**
  * The offline fuzzer: mutated and truncated versions of every test object and of the kernel's BTF,
- * run in-process through open(), Btf.parse, BtfExt.parse, `object show`'s report, the BTF-to-C
- * dump, the codecs of every map's key and value, and (one input in 50) `gen skeleton`. Every input
+ * run in-process through open(), relocation of every program (in the core, CO-RE left to the
+ * kernel), Btf.parse, BtfExt.parse, `object show`'s report, the BTF-to-C dump, the codecs of every
+ * map's key and value, and (one input in 50) `gen skeleton`. Every input
  * must end in success or a typed error (a `BpfError`): no wasm trap, no TypeError or RangeError, no
  * input past a time cap. Deterministic for a seed.
  *
@@ -20,6 +21,9 @@ import { codecFor } from "../btf/codec.ts";
 import { btfToC } from "../gen/c_dump.ts";
 import { genSkeleton } from "../gen/skeleton.ts";
 import { open } from "../spec/open.ts";
+import type { ObjectSpec } from "../spec/types.ts";
+import { relocateProgram } from "../reloc/relocate.ts";
+import type { ResolvedExtern } from "../reloc/types.ts";
 import { elfSection, testObjects } from "./_util.ts";
 
 /** A seeded xorshift32 generator: the same seed gives the same inputs. */
@@ -176,6 +180,7 @@ export function runOne(
     if (kind === "object") {
       const spec = open(input);
       try {
+        relocateAll(spec);
         formatObjectShow(objectShowJson(spec));
         if (spec.btf !== undefined) {
           btfToC(spec.btf, { maxBytes: C_LIMIT });
@@ -198,6 +203,44 @@ export function runOne(
   } catch (e) {
     if (e instanceof BpfError) return undefined;
     return `${(e as Error)?.name ?? typeof e}: ${(e as Error)?.message ?? String(e)}`.slice(0, 300);
+  }
+}
+
+/**
+ * Relocates every program of a mutated object through the core (`reloc_run`), with made-up fds
+ * and extern values and CO-RE left to the kernel (no target BTF needed, and its records are
+ * assembled too). A RelocationError is a fine end; anything else escapes to the caller.
+ */
+function relocateAll(spec: ObjectSpec): void {
+  const mapFds = new Map(spec.maps.map((m, i) => [m.name, 100 + i]));
+  // Every other data section has no fd, so some references are poisoned.
+  const dataMapFds = new Map(
+    spec.datasecs.filter((_, i) => i % 2 === 0).map((d, i) => [d.name, 200 + i]),
+  );
+  dataMapFds.set(".kconfig", 300);
+  const externs = new Map<string, ResolvedExtern>();
+  spec.externs.forEach((e, i) => {
+    externs.set(
+      e.name,
+      e.kind === "kconfig"
+        ? { kind: "kconfig", offset: Math.max(e.offset, 0) }
+        : e.kind === "kfunc"
+        ? { kind: "kfunc", btfId: 1000 + i, fdArrayIdx: i % 3, btfObjFd: 400 + i }
+        : { kind: "ksym", btfId: 2000 + i, btfObjFd: 0 },
+    );
+  });
+  for (const p of spec.programs) {
+    try {
+      relocateProgram(spec, p.name, {
+        mapFds,
+        dataMapFds,
+        targetBtf: undefined,
+        externs,
+        coreInKernel: true,
+      });
+    } catch (e) {
+      if (!(e instanceof BpfError)) throw e;
+    }
   }
 }
 

@@ -1,6 +1,7 @@
 // The offline path under fuzzing (tests/_fuzz.ts): 20,000 mutated and truncated inputs from every
-// test object and the kernel's BTF, with a fixed seed, through open(), BTF parsing, .BTF.ext,
-// `object show`'s report and the BTF-to-C dump; and the crashers kept from longer runs.
+// test object and the kernel's BTF, with a fixed seed, through open(), the relocation of every
+// program (in the core), BTF parsing, .BTF.ext, `object show`'s report and the BTF-to-C dump; and
+// the crashers kept from longer runs.
 // `scripts/fuzz.sh [N] [SEED]` runs a long one with a random seed.
 import assert from "node:assert/strict";
 import { join } from "node:path";

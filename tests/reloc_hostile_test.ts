@@ -104,3 +104,73 @@ test("hostile reloc: a huge relocation count ends", () => {
   const r = relocateProgram(spec, "call_subprogs", input(spec));
   assert.equal(r.insns.length % 8, 0);
 });
+
+test("hostile reloc: the core's error records come back as the engine's messages, naming the instruction", () => {
+  const cases: [string, (spec: ObjectSpec) => void, RegExp, number][] = [
+    [
+      "a call target past .text",
+      (spec) => {
+        const r = fn(spec, "call_subprogs").relocations.find((x) => x.kind === "call")!;
+        r.targetInsn = 1_000_000;
+      },
+      /^Call into \.text hits no function; is the object complete\?$/,
+      -2,
+    ],
+    [
+      "a relocation past the function",
+      (spec) => {
+        fn(spec, "call_subprogs").relocations.push({
+          insn: 40,
+          kind: "map",
+          symbol: "x",
+          map: "m",
+        });
+      },
+      /^Relocation at instruction 40 is outside the function's \d+ instructions; the object is malformed$/,
+      40,
+    ],
+    [
+      "a call whose target is outside .text",
+      (spec) => {
+        const r = fn(spec, "call_subprogs").relocations.find((x) => x.kind === "call")!;
+        r.targetSection = ".data";
+      },
+      /^Call to '.*' outside \.text; subprograms must live in \.text$/,
+      -2,
+    ],
+    [
+      "an extern with no value",
+      (spec) => {
+        const main = fn(spec, "call_subprogs");
+        const r = main.relocations.find((x) => x.kind === "data")!;
+        r.kind = "extern_ld64";
+        r.extern = "no_such_extern";
+      },
+      /^Extern 'no_such_extern' has no value; resolve it against the kernel before relocating$/,
+      -2,
+    ],
+    [
+      "an unknown relocation kind",
+      (spec) => {
+        const r = fn(spec, "call_subprogs").relocations.find((x) => x.kind === "data")!;
+        (r as { kind: string }).kind = "bogus";
+      },
+      /^Unknown relocation kind 'bogus'$/,
+      -2,
+    ],
+  ];
+  for (const [what, mutate, message, insn] of cases) {
+    const spec = open(OBJ);
+    mutate(spec);
+    const main = fn(spec, "call_subprogs");
+    assert.throws(() => relocateProgram(spec, "call_subprogs", input(spec)), (e: unknown) => {
+      assert.ok(e instanceof RelocationError, `${what}: a RelocationError, got ${e}`);
+      assert.match(e.message, message, what);
+      assert.equal(e.program, "call_subprogs", what);
+      assert.equal(e.section, main.section, what);
+      if (insn >= 0) assert.equal(e.insn, insn, what);
+      else assert.ok(e.insn >= 0 && e.insn < main.insns.length / 8, `${what}: insn ${e.insn}`);
+      return true;
+    });
+  }
+});

@@ -40,3 +40,4 @@ export {
 } from "./btf_dump";
 export { btf_ext_free, btf_ext_info, btf_ext_parse } from "./btf_ext";
 export { core_ctx_add_module, core_ctx_free, core_ctx_new, core_relo_apply } from "./core_relo";
+export { reloc_run } from "./reloc";
