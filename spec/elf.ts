@@ -274,7 +274,7 @@ function u64(dv: DataView, at: number): number {
 }
 
 const utf8 = new TextDecoder();
-const NON_ASCII = /[^\x00-\x7f]/;
+const NON_ASCII = /[\x80-\uffff]/;
 
 /**
  * The names of one string table: the table is decoded once when it is all ASCII (names are then
