@@ -184,10 +184,22 @@ function readInto(core: Core, path: string): CoreBuf {
   }
 }
 
-/** DWARF sections and their relocations: nothing in tsbpf (or libbpf) reads what they hold. */
-function isDebugSection(name: string): boolean {
-  return name.startsWith(".debug_") || name.startsWith(".rel.debug_") ||
-    name.startsWith(".rela.debug_");
+// DWARF sections and their relocations: nothing in tsbpf (or libbpf) reads what they hold.
+const DEBUG_PREFIXES = [".debug_", ".rel.debug_", ".rela.debug_"].map((p) =>
+  Array.from(p, (c) => c.charCodeAt(0))
+);
+
+/**
+ * Whether the name at `at` (a string table ending at `end`) starts with a DWARF prefix; compared
+ * byte by byte, with no string made for it.
+ */
+function isDebugName(bytes: Uint8Array, at: number, end: number): boolean {
+  outer: for (const p of DEBUG_PREFIXES) {
+    if (at + p.length > end) continue;
+    for (let k = 0; k < p.length; k++) if (bytes[at + k] !== p[k]) continue outer;
+    return true;
+  }
+  return false;
 }
 
 /**
@@ -237,11 +249,7 @@ function readSkippingDebug(
       const off = Number(dv.getBigUint64(hdr(i) + 24, true));
       const len = Number(dv.getBigUint64(hdr(i) + 32, true));
       if (len === 0 || i === shstrndx) continue;
-      const nameAt = strOff + dv.getUint32(hdr(i), true);
-      let end = nameAt;
-      while (end < strOff + strSize && bytes[end] !== 0) end++;
-      const name = String.fromCharCode(...bytes.subarray(nameAt, Math.min(end, nameAt + 16)));
-      if (isDebugSection(name)) continue;
+      if (isDebugName(bytes, strOff + dv.getUint32(hdr(i), true), strOff + strSize)) continue;
       if (!fill(off, len)) return undefined;
       ranges.push([off, len]);
     }
