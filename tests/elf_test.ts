@@ -196,6 +196,19 @@ test("readElf() decodes names from each string table, UTF-8 or not, and 64-bit v
   assert.equal(elf.sections[5].name, ".shstrtab");
 });
 
+test("readElf() of bytes inside a larger buffer reads the same records as of a copy", () => {
+  const obj = readFileSync(testObject("globals"));
+  const big = new Uint8Array(obj.length + 24);
+  big.set(obj, 8);
+  const inner = readElf(big.subarray(8, 8 + obj.length));
+  const copy = readElf(new Uint8Array(obj));
+  assert.ok(inner.relocations.some((r) => r.entries.length > 0), "the object has relocations");
+  assert.deepEqual(
+    { ...inner, bytes: undefined },
+    { ...copy, bytes: undefined },
+  );
+});
+
 test("readElf() rejects a file shorter than an ELF header", () => {
   expectElfError(buildElf(defaultSecs()).slice(0, 40), /too short/, 40);
   expectElfError(new Uint8Array(0), /too short/, 0);
