@@ -1,7 +1,9 @@
 /**
- * The host's file access, chosen once per process: Deno's own `Deno.*` calls on Deno, and `node:fs`
- * on Bun and Node, reached through `process.getBuiltinModule` rather than a static import. This is
- * the one place that knows which runtime it runs on ({@linkcode runtimeName}).
+ * The host's file access, chosen once per process: system calls through libc once `ffi/` is
+ * imported (on Deno when the FFI permission is granted; always on Bun), else Deno's own `Deno.*`
+ * calls on Deno and `node:fs` on Bun and Node, reached through `process.getBuiltinModule` rather
+ * than a static import. This is the one place that knows which runtime it runs on
+ * ({@linkcode runtimeName}).
  *
  * Why not `node:fs` everywhere: on Deno, the first `node:` module in the import graph starts the
  * Node compatibility layer, which costs a fresh process about 15-20 ms before the library does
@@ -241,8 +243,9 @@ let sysHost: ((gunzip: (b: Uint8Array) => Uint8Array) => Host) | undefined;
  * Offers a host over libc system calls (`ffi/` calls this when it is imported). On Deno, where
  * every path tsbpf reads (/sys, /proc, the user's files) needs a permission of its own, the first
  * {@linkcode host} call then picks it when the FFI permission is granted, so that `--allow-ffi`
- * is all tsbpf needs. Without FFI (offline verbs), and on Bun and Node, `host()` stays the
- * runtime's own file API.
+ * is all tsbpf needs. On Bun it is picked too: loading `node:fs` costs a fresh Bun process several
+ * milliseconds on its first object (environment variables still come from `process.env` there).
+ * Without FFI (offline verbs), and on Node, `host()` stays the runtime's own file API.
  *
  * @param make makes the host; gets the runtime's gunzip (libc has none).
  * @example
@@ -270,7 +273,16 @@ function ffiGranted(): boolean {
 }
 
 function pickHost(): Host {
-  if (runtimeName() !== "deno") return nodeHost();
+  const rt = runtimeName();
+  if (rt === "bun" && sysHost !== undefined) {
+    try {
+      const env = (globalThis as { process?: { env: Record<string, string> } }).process?.env;
+      return { ...sysHost(gunzipNode), env: (name) => env?.[name] };
+    } catch {
+      // libc could not be opened: node:fs names the problem on the first call.
+    }
+  }
+  if (rt !== "deno") return nodeHost();
   if (sysHost !== undefined && ffiGranted()) {
     try {
       return sysHost(gunzipNode);
@@ -283,8 +295,8 @@ function pickHost(): Host {
 
 /**
  * The process's file access, made on first use: on Deno with the FFI permission and `ffi/`
- * imported, system calls through libc (see {@linkcode provideSysHost}); else Deno's own API on
- * Deno, `node:fs` on Bun and Node.
+ * imported (Deno with the FFI permission, Bun), system calls through libc (see
+ * {@linkcode provideSysHost}); else Deno's own API on Deno, `node:fs` on Bun and Node.
  *
  * @returns the host.
  * @throws {Error} on a runtime with neither Deno's API nor `process.getBuiltinModule`.

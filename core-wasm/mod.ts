@@ -250,11 +250,6 @@ export class Core {
     return this.#dec.decode(this.u8().subarray(p, p + n));
   }
 
-  /** The output buffer parsed as JSON. */
-  outJson<T>(): T {
-    return JSON.parse(this.outText()) as T;
-  }
-
   /** Decodes UTF-8 bytes at a core offset. */
   utf8(ptr: number, len: number): string {
     return this.#dec.decode(this.u8().subarray(ptr, ptr + len));

@@ -184,10 +184,22 @@ function readInto(core: Core, path: string): CoreBuf {
   }
 }
 
-/** DWARF sections and their relocations: nothing in tsbpf (or libbpf) reads what they hold. */
-function isDebugSection(name: string): boolean {
-  return name.startsWith(".debug_") || name.startsWith(".rel.debug_") ||
-    name.startsWith(".rela.debug_");
+// DWARF sections and their relocations: nothing in tsbpf (or libbpf) reads what they hold.
+const DEBUG_PREFIXES = [".debug_", ".rel.debug_", ".rela.debug_"].map((p) =>
+  Array.from(p, (c) => c.charCodeAt(0))
+);
+
+/**
+ * Whether the name at `at` (a string table ending at `end`) starts with a DWARF prefix; compared
+ * byte by byte, with no string made for it.
+ */
+function isDebugName(bytes: Uint8Array, at: number, end: number): boolean {
+  outer: for (const p of DEBUG_PREFIXES) {
+    if (at + p.length > end) continue;
+    for (let k = 0; k < p.length; k++) if (bytes[at + k] !== p[k]) continue outer;
+    return true;
+  }
+  return false;
 }
 
 /**
@@ -237,11 +249,7 @@ function readSkippingDebug(
       const off = Number(dv.getBigUint64(hdr(i) + 24, true));
       const len = Number(dv.getBigUint64(hdr(i) + 32, true));
       if (len === 0 || i === shstrndx) continue;
-      const nameAt = strOff + dv.getUint32(hdr(i), true);
-      let end = nameAt;
-      while (end < strOff + strSize && bytes[end] !== 0) end++;
-      const name = String.fromCharCode(...bytes.subarray(nameAt, Math.min(end, nameAt + 16)));
-      if (isDebugSection(name)) continue;
+      if (isDebugName(bytes, strOff + dv.getUint32(hdr(i), true), strOff + strSize)) continue;
       if (!fill(off, len)) return undefined;
       ranges.push([off, len]);
     }
@@ -257,6 +265,141 @@ function readSkippingDebug(
   } finally {
     f.close();
   }
+}
+
+// The record layout written by the core's elf_records (core-wasm/assembly/elf.ts).
+const REC_VERSION = 1;
+const REC_HEADER = 64;
+const REC_SECTION = 64;
+const REC_SYMBOL = 32;
+const REC_REL = 16;
+const REC_SEGMENT = 40;
+const TWO_32 = 0x1_0000_0000;
+
+/** A u64 as a number (exact below 2^53, as ELF offsets and sizes of BPF objects are). */
+function u64(dv: DataView, at: number): number {
+  return dv.getUint32(at, true) + dv.getUint32(at + 4, true) * TWO_32;
+}
+
+const utf8 = new TextDecoder();
+const NON_ASCII = /[\x80-\uffff]/;
+
+/**
+ * The names of one string table: the table is decoded once when it is all ASCII (names are then
+ * slices of one string), else each name on its own (invalid UTF-8 becomes U+FFFD, as before).
+ */
+function nameReader(
+  bytes: Uint8Array,
+  off: number,
+  size: number,
+): (at: number, len: number) => string {
+  const text = utf8.decode(bytes.subarray(off, off + size));
+  // Every byte above 0x7f decodes to a character above 0x7f (itself or U+FFFD).
+  if (!NON_ASCII.test(text)) {
+    return (at, len) => len === 0 ? "" : text.slice(at - off, at - off + len);
+  }
+  return (at, len) => len === 0 ? "" : utf8.decode(bytes.subarray(at, at + len));
+}
+
+function readSymbols(
+  dv: DataView,
+  at: number,
+  count: number,
+  name: (at: number, len: number) => string,
+): ElfSymbol[] {
+  const syms: ElfSymbol[] = new Array(count);
+  for (let i = 0; i < count; i++, at += REC_SYMBOL) {
+    const info = dv.getUint8(at + 12);
+    syms[i] = {
+      name: name(dv.getUint32(at, true), dv.getUint32(at + 4, true)),
+      value: u64(dv, at + 16),
+      size: u64(dv, at + 24),
+      bind: info >> 4,
+      type: info & 15,
+      visibility: dv.getUint8(at + 13) & 3,
+      shndx: dv.getUint32(at + 8, true),
+    };
+  }
+  return syms;
+}
+
+/**
+ * Builds the {@linkcode ElfFile} from the core's records at `p` (read through `dv`, a view of core
+ * memory) and the file's bytes (names and relocation entries are read from there: the core checked
+ * that every range it gives lies inside the file).
+ */
+function decodeRecords(dv: DataView, p: number, bytes: Uint8Array, native: boolean): ElfFile {
+  if (dv.getUint32(p, true) !== REC_VERSION) {
+    throw new BpfError("The tsbpf core wrote ELF records of another version; rebuild the core");
+  }
+  const nsec = dv.getUint32(p + 4, true);
+  const nsym = dv.getUint32(p + 8, true);
+  const nrel = dv.getUint32(p + 12, true);
+  const ndyn = dv.getUint32(p + 16, true);
+  const nseg = dv.getUint32(p + 20, true);
+  const secName = nameReader(bytes, dv.getUint32(p + 32, true), dv.getUint32(p + 36, true));
+  const strOff = dv.getUint32(p + 40, true);
+  const strSize = dv.getUint32(p + 44, true);
+  const symName = strOff === dv.getUint32(p + 32, true) && strSize === dv.getUint32(p + 36, true)
+    ? secName // clang's objects keep every name in one table
+    : nameReader(bytes, strOff, strSize);
+  let at = p + REC_HEADER;
+  const sections: ElfSection[] = new Array(nsec);
+  for (let i = 0; i < nsec; i++, at += REC_SECTION) {
+    sections[i] = {
+      index: i,
+      name: secName(dv.getUint32(at, true), dv.getUint32(at + 4, true)),
+      type: dv.getUint32(at + 8, true),
+      flags: u64(dv, at + 24),
+      offset: u64(dv, at + 32),
+      size: u64(dv, at + 40),
+      link: dv.getUint32(at + 12, true),
+      info: dv.getUint32(at + 16, true),
+      entsize: u64(dv, at + 48),
+      addralign: u64(dv, at + 56),
+    };
+  }
+  const symbols = readSymbols(dv, at, nsym, symName);
+  at += nsym * REC_SYMBOL;
+  const file = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const relocations: ElfRelSection[] = new Array(nrel);
+  for (let i = 0; i < nrel; i++, at += REC_REL) {
+    const count = dv.getUint32(at + 8, true);
+    let off = dv.getUint32(at + 12, true);
+    const entries: ElfRel[] = new Array(count);
+    for (let j = 0; j < count; j++, off += 16) {
+      entries[j] = {
+        offset: u64(file, off),
+        type: file.getUint32(off + 8, true),
+        sym: file.getUint32(off + 12, true),
+      };
+    }
+    relocations[i] = {
+      section: dv.getUint32(at, true),
+      target: dv.getUint32(at + 4, true),
+      entries,
+    };
+  }
+  const elf: ElfFile = { sections, symbols, relocations, bytes };
+  if (!native) return elf;
+  const dynName = nameReader(bytes, dv.getUint32(p + 48, true), dv.getUint32(p + 52, true));
+  elf.dynsyms = readSymbols(dv, at, ndyn, dynName);
+  at += ndyn * REC_SYMBOL;
+  const segments: ElfSegment[] = new Array(nseg);
+  for (let i = 0; i < nseg; i++, at += REC_SEGMENT) {
+    segments[i] = {
+      type: dv.getUint32(at, true),
+      flags: dv.getUint32(at + 4, true),
+      offset: u64(dv, at + 8),
+      vaddr: u64(dv, at + 16),
+      filesz: u64(dv, at + 24),
+      memsz: u64(dv, at + 32),
+    };
+  }
+  elf.segments = segments;
+  elf.etype = dv.getUint32(p + 24, true);
+  elf.machine = dv.getUint32(p + 28, true);
+  return elf;
 }
 
 /**
@@ -306,22 +449,11 @@ export function readElf(
     );
     try {
       const flags = opts.debugRelocations ? 1 : 0;
-      core.check(core.call(() => core.exports.elf_describe(h, flags)), "Reading ELF");
-      type Raw = Omit<ElfFile, "bytes" | "relocations"> & {
-        relocations: { section: number; target: number; rels: number[] }[];
-      };
-      const raw = core.outJson<Raw>();
-      const relocations = raw.relocations.map(({ section, target, rels }) => {
-        const entries: ElfRel[] = new Array(rels.length / 3);
-        for (let i = 0; i < entries.length; i++) {
-          entries[i] = { offset: rels[3 * i], type: rels[3 * i + 1], sym: rels[3 * i + 2] };
-        }
-        return { section, target, entries };
-      });
-      const doc = { ...raw, relocations };
+      core.check(core.call(() => core.exports.elf_records(h, flags)), "Reading ELF");
       const bytes = sparse?.bytes ??
         (typeof source === "string" ? core.u8().slice(buf.ptr, buf.ptr + buf.len) : source);
-      return { ...doc, bytes };
+      // No call into the core between here and the end of decodeRecords: the view stays valid.
+      return decodeRecords(core.dv(), core.exports.out_ptr(), bytes, opts.native === true);
     } finally {
       core.exports.elf_free(h);
     }

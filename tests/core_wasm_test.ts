@@ -54,7 +54,7 @@ test("the core is deterministic: two fresh instances describe the same object by
     new Uint8Array(mem.buffer).set(obj, ptr);
     const h = x.elf_open(ptr, obj.length) as number;
     assert.ok(h >= 0, "elf_open failed");
-    x.elf_describe(h, 1);
+    x.elf_records(h, 1);
     const out = new Uint8Array(mem.buffer).slice(x.out_ptr(), x.out_ptr() + x.out_len());
     x.elf_free(h);
     return out;

@@ -164,6 +164,51 @@ test("readElf() reads sections, symbols and relocations of a well-formed object"
   ]);
 });
 
+test("readElf() decodes names from each string table, UTF-8 or not, and 64-bit values whole", () => {
+  // Symbol names in their own .strtab; one with a UTF-8 name and one with an invalid byte, so the
+  // table is not ASCII and names decode one by one (invalid bytes become U+FFFD).
+  const strtab = new Uint8Array([
+    0,
+    ...new TextEncoder().encode("prog"),
+    0,
+    ...new TextEncoder().encode("caf\u00e9"),
+    0,
+    0x78,
+    0xff,
+    0x79,
+    0,
+  ]);
+  const secs = defaultSecs({ strtab });
+  const symtab = new Uint8Array([
+    ...sym(0, 0, 0, 0, 0),
+    ...sym(1, 0x12, 1, 0, 32),
+    ...sym(6, 0x10, 0, 0, 0),
+    ...sym(12, 0x11, 0xfff1, 2 ** 40 + 3, 2 ** 33), // an absolute OBJECT with 64-bit values
+  ]);
+  secs[3] = { ...secs[3], data: symtab };
+  const elf = readElf(buildElf(secs));
+  assert.deepEqual(elf.symbols.map((y) => y.name), ["", "prog", "caf\u00e9", "x\ufffdy"]);
+  assert.equal(elf.symbols[3].value, 2 ** 40 + 3);
+  assert.equal(elf.symbols[3].size, 2 ** 33);
+  assert.equal(elf.symbols[3].shndx, 0xfff1);
+  // The section names (.shstrtab, ASCII) still come out right beside them.
+  assert.equal(elf.sections[3].name, ".strtab");
+  assert.equal(elf.sections[5].name, ".shstrtab");
+});
+
+test("readElf() of bytes inside a larger buffer reads the same records as of a copy", () => {
+  const obj = readFileSync(testObject("globals"));
+  const big = new Uint8Array(obj.length + 24);
+  big.set(obj, 8);
+  const inner = readElf(big.subarray(8, 8 + obj.length));
+  const copy = readElf(new Uint8Array(obj));
+  assert.ok(inner.relocations.some((r) => r.entries.length > 0), "the object has relocations");
+  assert.deepEqual(
+    { ...inner, bytes: undefined },
+    { ...copy, bytes: undefined },
+  );
+});
+
 test("readElf() rejects a file shorter than an ELF header", () => {
   expectElfError(buildElf(defaultSecs()).slice(0, 40), /too short/, 40);
   expectElfError(new Uint8Array(0), /too short/, 0);

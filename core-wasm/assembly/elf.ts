@@ -2,10 +2,11 @@
 // input buffer; malformed input ends in fail() with a code in 100..199 and the file offset at
 // fault. Section data is never copied: the host slices it from its own copy of the file.
 //
-// Exports: elf_open(ptr, len) → handle, elf_free(handle), elf_describe(handle) → JSON length in
-// `out` ({sections, symbols, relocations}; flags 1 adds the debug-section relocations). elf_open_native(ptr, len) reads an x86-64 or aarch64
-// executable or shared library instead (the targets of uprobes and USDT probes): it also keeps
-// .dynsym and the program headers, and skips relocations ({..., dynsyms, segments, etype, machine}).
+// Exports: elf_open(ptr, len) → handle, elf_free(handle), elf_records(handle, flags) → length of
+// the binary records in `out` (sections, symbols, relocation sections; flags 1 adds the
+// debug-section relocations; layout at elf_records). elf_open_native(ptr, len) reads an x86-64 or
+// aarch64 executable or shared library instead (the targets of uprobes and USDT probes): it also
+// keeps .dynsym and the program headers, and skips relocations.
 import { fail, out } from "./rt";
 
 // Error codes (100..199).
@@ -96,6 +97,7 @@ class ElfFile {
   len: u64 = 0;
   sections: Array<Section> = new Array<Section>();
   shstrOff: u64 = 0;
+  shstrSize: u64 = 0;
   symtab: i32 = -1;
   syms: Array<Sym> = new Array<Sym>();
   relsecs: Array<RelSec> = new Array<RelSec>();
@@ -276,6 +278,7 @@ function parse(f: ElfFile): i32 {
     return fail(E_STRTAB, "Section name table is not a string table", <i64>strSec.hdrOff);
   }
   f.shstrOff = strSec.offset;
+  f.shstrSize = strSec.size;
   for (let i = 0; i < n; i++) {
     const s = f.sections[i];
     if (i == 0) {
@@ -319,7 +322,7 @@ function parse(f: ElfFile): i32 {
     const s = f.sections[i];
     if (s.type != SHT_REL) continue;
     // Like libbpf: the relocations of DWARF, .BTF and .BTF.ext are never read, so nothing in them is
-    // checked; they are kept (for elf_describe) only when their target index is usable.
+    // checked; they are kept (for elf_records) only when their target index is usable.
     if (isIgnoredRel(f, s)) {
       if (s.info != 0 && <u64>s.info < shnum) pushRel(f, i, s, <i32>(s.size / 16));
       continue;
@@ -454,7 +457,7 @@ function get(h: i32): ElfFile | null {
   return f;
 }
 
-/** elf_describe flag: also list the relocations of .debug_*, .BTF and .BTF.ext (libbpf ignores them). */
+/** elf_records flag: also list the relocations of .debug_*, .BTF and .BTF.ext (libbpf ignores them). */
 const DESCRIBE_DEBUG_RELOS: i32 = 1;
 
 function nameIs(f: ElfFile, s: Section, lit: string, prefix: bool): bool {
@@ -472,134 +475,143 @@ function isDebugSection(f: ElfFile, s: Section): bool {
     nameIs(f, s, ".BTF.ext", false);
 }
 
-function key(k: string, first: bool = false): void {
-  if (!first) out.byte(0x2c);
-  out.byte(0x22);
-  out.str(k);
-  out.byte(0x22);
-  out.byte(0x3a);
+// ---- binary records ------------------------------------------------------------------------
+//
+// elf_records writes the parsed file into `out` as fixed-size little-endian records (the host reads
+// them through a DataView; no text crosses the boundary). Strings are (file offset, length) pairs
+// into the object's own string tables, whose ranges the header gives. Offsets and sizes that are
+// u64 in ELF stay u64 (a NOBITS section's offset is not checked against the file).
+//
+// header (REC_HEADER bytes):
+//   0 u32 version (REC_VERSION)   4 u32 sections   8 u32 symbols   12 u32 rel sections
+//  16 u32 dynsyms                20 u32 segments  24 u32 e_type   28 u32 e_machine
+//  32 u32 .shstrtab offset       36 u32 its size
+//  40 u32 .symtab's string table offset          44 u32 its size (0, 0 without a symbol table)
+//  48 u32 .dynsym's string table offset          52 u32 its size (0, 0 without one)
+//  56..63 zero
+// then, in this order:
+//   section (REC_SECTION): 0 u32 name offset, 4 u32 name length, 8 u32 sh_type, 12 u32 sh_link,
+//     16 u32 sh_info, 20 u32 zero, 24 u64 sh_flags, 32 u64 sh_offset, 40 u64 sh_size,
+//     48 u64 sh_entsize, 56 u64 sh_addralign
+//   symbol (REC_SYMBOL), for .symtab then for .dynsym: 0 u32 name offset, 4 u32 name length,
+//     8 u32 section index (SHN_XINDEX resolved), 12 u8 st_info, 13 u8 st_other, 14 u16 zero,
+//     16 u64 st_value, 24 u64 st_size
+//   rel section (REC_REL): 0 u32 REL section index, 4 u32 target index, 8 u32 entries,
+//     12 u32 file offset of the entries (16-byte Elf64_Rel, in range of the file)
+//   segment (REC_SEGMENT): 0 u32 p_type, 4 u32 p_flags, 8 u64 p_offset, 16 u64 p_vaddr,
+//     24 u64 p_filesz, 32 u64 p_memsz
+const REC_VERSION: u32 = 1;
+const REC_HEADER: usize = 64;
+const REC_SECTION: usize = 64;
+const REC_SYMBOL: usize = 32;
+const REC_REL: usize = 16;
+const REC_SEGMENT: usize = 40;
+
+function strtabOf(f: ElfFile, symtab: i32): Section | null {
+  if (symtab < 0) return null;
+  return f.sections[<i32>f.sections[symtab].link]; // checked by readSyms
 }
 
-function writeSyms(p: usize, syms: Array<Sym>): void {
+function writeSyms(at: usize, syms: Array<Sym>): usize {
   for (let i = 0; i < syms.length; i++) {
     const y = syms[i];
-    if (i > 0) out.byte(0x2c);
-    out.byte(0x7b);
-    key("name", true);
-    out.jsonBytes(p + <usize>y.name, <usize>y.nameLen);
-    key("value");
-    out.u64dec(y.value);
-    key("size");
-    out.u64dec(y.size);
-    key("bind");
-    out.u64dec(<u64>(y.info >> 4));
-    key("type");
-    out.u64dec(<u64>(y.info & 15));
-    key("visibility");
-    out.u64dec(<u64>(y.other & 3));
-    key("shndx");
-    out.u64dec(<u64>y.shndx);
-    out.byte(0x7d);
+    store<u32>(at, y.name);
+    store<u32>(at + 4, y.nameLen);
+    store<u32>(at + 8, y.shndx);
+    store<u8>(at + 12, y.info);
+    store<u8>(at + 13, y.other);
+    store<u16>(at + 14, 0);
+    store<u64>(at + 16, y.value);
+    store<u64>(at + 24, y.size);
+    at += REC_SYMBOL;
   }
+  return at;
 }
 
 /**
- * Writes the file's sections, symbols and relocations as JSON into `out`; returns its length, or
- * -1 for a bad handle. Numbers above 2^53 are not expected in BPF objects. Relocations come as
- * {section, target, rels: [offset, type, sym, ...]}; those of .debug_*, .BTF and .BTF.ext are left
- * out unless `flags` has DESCRIBE_DEBUG_RELOS (1). Only those libbpf reads (of code, .maps and
- * .struct_ops) are validated; the others come as the file has them.
+ * Writes the file's sections, symbols, relocation sections (and, for a native file, dynamic
+ * symbols and segments) as binary records into `out` (layout above); returns the length, or -1
+ * for a bad handle. Relocation sections of .debug_*, .BTF and .BTF.ext are left out unless `flags`
+ * has DESCRIBE_DEBUG_RELOS (1). Only the relocations libbpf reads (of code, .maps and .struct_ops)
+ * are validated; the others come as the file has them (their range in the file is checked).
  */
-export function elf_describe(h: i32, flags: i32): i32 {
+export function elf_records(h: i32, flags: i32): i32 {
   const f = get(h);
   if (f == null) return -1;
-  const p = f.ptr;
-  out.reset();
-  out.str("{\"sections\":[");
-  for (let i = 0; i < f.sections.length; i++) {
-    const s = f.sections[i];
-    if (i > 0) out.byte(0x2c);
-    out.byte(0x7b);
-    key("index", true);
-    out.u64dec(<u64>i);
-    key("name");
-    out.jsonBytes(p + <usize>(f.shstrOff + <u64>s.name), <usize>s.nameLen);
-    key("type");
-    out.u64dec(<u64>s.type);
-    key("flags");
-    out.u64dec(s.flags);
-    key("offset");
-    out.u64dec(s.offset);
-    key("size");
-    out.u64dec(s.size);
-    key("link");
-    out.u64dec(<u64>s.link);
-    key("info");
-    out.u64dec(<u64>s.info);
-    key("entsize");
-    out.u64dec(s.entsize);
-    key("addralign");
-    out.u64dec(s.addralign);
-    out.byte(0x7d);
+  let nrel = 0;
+  for (let i = 0; i < f.relsecs.length; i++) {
+    const rs = f.relsecs[i];
+    if ((flags & DESCRIBE_DEBUG_RELOS) != 0 || !isDebugSection(f, f.sections[rs.target])) nrel++;
   }
-  out.str("],\"symbols\":[");
-  writeSyms(p, f.syms);
-  out.str("],\"relocations\":[");
-  let first = true;
+  const nsec = f.sections.length;
+  const nsym = f.syms.length;
+  const ndyn = f.native ? f.dynsyms.length : 0;
+  const nseg = f.native ? f.segs.length : 0;
+  const total = REC_HEADER + <usize>nsec * REC_SECTION + <usize>(nsym + ndyn) * REC_SYMBOL +
+    <usize>nrel * REC_REL + <usize>nseg * REC_SEGMENT;
+  out.reset();
+  out.ensure(total);
+  const base = out.ptr;
+  memory.fill(base, 0, REC_HEADER);
+  store<u32>(base, REC_VERSION);
+  store<u32>(base + 4, <u32>nsec);
+  store<u32>(base + 8, <u32>nsym);
+  store<u32>(base + 12, <u32>nrel);
+  store<u32>(base + 16, <u32>ndyn);
+  store<u32>(base + 20, <u32>nseg);
+  store<u32>(base + 24, f.etype);
+  store<u32>(base + 28, f.machine);
+  store<u32>(base + 32, <u32>f.shstrOff);
+  store<u32>(base + 36, <u32>f.shstrSize);
+  const st = strtabOf(f, f.symtab);
+  if (st != null) {
+    store<u32>(base + 40, <u32>st.offset);
+    store<u32>(base + 44, <u32>st.size);
+  }
+  const dt = f.native ? strtabOf(f, f.dynsym) : null;
+  if (dt != null) {
+    store<u32>(base + 48, <u32>dt.offset);
+    store<u32>(base + 52, <u32>dt.size);
+  }
+  let at = base + REC_HEADER;
+  for (let i = 0; i < nsec; i++) {
+    const s = f.sections[i];
+    store<u32>(at, <u32>(f.shstrOff + <u64>s.name));
+    store<u32>(at + 4, s.nameLen);
+    store<u32>(at + 8, s.type);
+    store<u32>(at + 12, s.link);
+    store<u32>(at + 16, s.info);
+    store<u32>(at + 20, 0);
+    store<u64>(at + 24, s.flags);
+    store<u64>(at + 32, s.offset);
+    store<u64>(at + 40, s.size);
+    store<u64>(at + 48, s.entsize);
+    store<u64>(at + 56, s.addralign);
+    at += REC_SECTION;
+  }
+  at = writeSyms(at, f.syms);
   for (let i = 0; i < f.relsecs.length; i++) {
     const rs = f.relsecs[i];
     if ((flags & DESCRIBE_DEBUG_RELOS) == 0 && isDebugSection(f, f.sections[rs.target])) continue;
-    if (!first) out.byte(0x2c);
-    first = false;
-    out.byte(0x7b);
-    key("section", true);
-    out.u64dec(<u64>rs.section);
-    key("target");
-    out.u64dec(<u64>rs.target);
-    // Flat (offset, type, sym) triples: far cheaper to write and to parse than objects.
-    key("rels");
-    out.byte(0x5b);
-    for (let j = 0; j < rs.count; j++) {
-      const a = p + <usize>(rs.off + <u64>j * 16);
-      const info = load<u64>(a + 8);
-      if (j > 0) out.byte(0x2c);
-      out.u64dec(load<u64>(a));
-      out.byte(0x2c);
-      out.u64dec(info & 0xffffffff);
-      out.byte(0x2c);
-      out.u64dec(info >> 32);
-    }
-    out.str("]}");
+    store<u32>(at, <u32>rs.section);
+    store<u32>(at + 4, <u32>rs.target);
+    store<u32>(at + 8, <u32>rs.count);
+    store<u32>(at + 12, <u32>rs.off);
+    at += REC_REL;
   }
-  out.byte(0x5d);
   if (f.native) {
-    out.str(",\"dynsyms\":[");
-    writeSyms(p, f.dynsyms);
-    out.str("],\"segments\":[");
-    for (let i = 0; i < f.segs.length; i++) {
+    at = writeSyms(at, f.dynsyms);
+    for (let i = 0; i < nseg; i++) {
       const g = f.segs[i];
-      if (i > 0) out.byte(0x2c);
-      out.byte(0x7b);
-      key("type", true);
-      out.u64dec(<u64>g.type);
-      key("flags");
-      out.u64dec(<u64>g.flags);
-      key("offset");
-      out.u64dec(g.offset);
-      key("vaddr");
-      out.u64dec(g.vaddr);
-      key("filesz");
-      out.u64dec(g.filesz);
-      key("memsz");
-      out.u64dec(g.memsz);
-      out.byte(0x7d);
+      store<u32>(at, g.type);
+      store<u32>(at + 4, g.flags);
+      store<u64>(at + 8, g.offset);
+      store<u64>(at + 16, g.vaddr);
+      store<u64>(at + 24, g.filesz);
+      store<u64>(at + 32, g.memsz);
+      at += REC_SEGMENT;
     }
-    out.byte(0x5d);
-    key("etype");
-    out.u64dec(<u64>f.etype);
-    key("machine");
-    out.u64dec(<u64>f.machine);
   }
-  out.byte(0x7d);
-  return <i32>out.len;
+  out.len = total;
+  return <i32>total;
 }

@@ -17,7 +17,7 @@ export {
 export function core_abi(): i32 {
   return 1;
 }
-export { elf_describe, elf_free, elf_open, elf_open_native } from "./elf";
+export { elf_free, elf_open, elf_open_native, elf_records } from "./elf";
 export {
   btf_align_of,
   btf_find_all_by_name_kind,

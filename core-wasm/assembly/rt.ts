@@ -69,8 +69,8 @@ export function mem_free(ptr: usize): void {
 // ---- output buffer -------------------------------------------------------------------------
 
 /**
- * A growable byte buffer in unmanaged memory. Results that are not fixed-size records (JSON
- * documents, text dumps) are written here and handed to the host as (out_ptr(), out_len()).
+ * A growable byte buffer in unmanaged memory. Results whose size is not known up front (binary
+ * records, text dumps) are written here and handed to the host as (out_ptr(), out_len()).
  */
 export class ByteBuf {
   ptr: usize = 0;
@@ -141,34 +141,6 @@ export class ByteBuf {
       this.u64dec(<u64>v);
     }
   }
-
-  /** Appends a JSON string literal from raw bytes (a NUL-terminated or bounded C string). */
-  jsonBytes(src: usize, n: usize): void {
-    this.byte(0x22);
-    for (let i: usize = 0; i < n; i++) {
-      const c = load<u8>(src + i);
-      if (c == 0x22 || c == 0x5c) {
-        this.byte(0x5c);
-        this.byte(c);
-      } else if (c < 0x20) {
-        this.str("\\u00");
-        this.byte(hexDigit(c >> 4));
-        this.byte(hexDigit(c & 15));
-      } else {
-        this.byte(c);
-      }
-    }
-    this.byte(0x22);
-  }
-
-  jsonStr(s: string): void {
-    const u = String.UTF8.encode(s);
-    this.jsonBytes(changetype<usize>(u), <usize>u.byteLength);
-  }
-}
-
-function hexDigit(v: u8): u8 {
-  return v < 10 ? <u8>(0x30 + v) : <u8>(0x61 + v - 10);
 }
 
 /** The one output buffer; every exported producer resets it, fills it and returns its length. */
