@@ -351,7 +351,8 @@ export interface FaultHooks {
  * import { getSys, setSys } from "./runtime.ts";
  * import { withFaults } from "./sys.ts";
  * // The second BPF_MAP_CREATE (command 0) fails with ENOMEM (12).
- * const old = setSys(withFaults(getSys(), { bpf: (cmd, n) => (cmd === 0 && n === 2 ? 12 : undefined) }));
+ * const real = getSys();
+ * setSys(withFaults(real, { bpf: (cmd, n) => (cmd === 0 && n === 2 ? 12 : undefined) }));
  * try {
  *   using first = mapCreate({ type: 2, keySize: 4, valueSize: 4, maxEntries: 1 });
  *   assert.throws(
@@ -359,10 +360,10 @@ export interface FaultHooks {
  *     (e) => e instanceof SyscallError && e.code === "ENOMEM",
  *   );
  *   // Any call by name: the first socket() fails with EPERM (1).
- *   setSys(withFaults(old, { syscall: (call, n) => (call === "socket" && n === 1 ? 1 : undefined) }));
- *   assert.throws(() => getSys().socket(16, 3, 0), (e) => e instanceof SyscallError && e.code === "EPERM");
+ *   const sys = withFaults(real, { syscall: (call, n) => (call === "socket" && n === 1 ? 1 : undefined) });
+ *   assert.throws(() => sys.socket(16, 3, 0), (e) => e instanceof SyscallError && e.code === "EPERM");
  * } finally {
- *   setSys(old);
+ *   setSys(real);
  * }
  * ```
  */
