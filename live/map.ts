@@ -1406,9 +1406,13 @@ export class BpfMap {
   close(): void {
     const fd = this.#fd;
     this.#fd = undefined;
-    this.#elem?.release();
+    const elem = this.#elem;
     this.#elem = undefined;
-    fd?.close();
+    try {
+      elem?.release();
+    } finally {
+      fd?.close();
+    }
   }
 
   /** Same as `close()`. */
