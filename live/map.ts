@@ -7,7 +7,13 @@
  * @module
  */
 import { host } from "../_host.ts";
-import { BpfError, ClosedError, NotSupportedError, SyscallError } from "../errors.ts";
+import {
+  BpfError,
+  ClosedError,
+  escapeControl,
+  NotSupportedError,
+  SyscallError,
+} from "../errors.ts";
 import {
   type Fd,
   getFdById,
@@ -1461,10 +1467,12 @@ function mapCreateError(def: MapDef, e: unknown): unknown {
     ? `; a ring buffer's max_entries (${def.maxEntries}) must be a power of 2 multiple of the page size (${pageSize()} bytes), and its key and value sizes 0: set it with setMaxEntries()`
     : e.code === "EINVAL" && unset.length > 0
     ? `; ${unset.join(" and ")}: set ${unset.length > 1 ? "them" : "it"} before load`
+    : e.code === "EINVAL" && !/^[A-Za-z0-9_.]*$/.test(def.name)
+    ? "; the kernel takes map names of [A-Za-z0-9_.] only: rename the map"
     : e.code === "EINVAL"
     ? "; check the map's type, sizes, flags and max_entries"
     : "";
-  return new SyscallError(`Creating map '${def.name}' failed: ${e.message}${hint}`, {
+  return new SyscallError(`Creating map '${escapeControl(def.name)}' failed: ${e.message}${hint}`, {
     call: e.call,
     errno: e.errno,
     code: e.code,
