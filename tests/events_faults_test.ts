@@ -1,5 +1,5 @@
-// Fault injection at the syscalls of the event streams: making a RingBuffer (mmap of each ring)
-// and a PerfBuffer (perf_event_open, mmap, ioctl and the map update of each CPU) fails at each of
+// Fault injection at the syscalls of the event streams: making a RingBuffer (epoll, eventfd, mmap
+// of each ring) and a PerfBuffer (also perf_event_open, ioctl and the map update of each CPU) fails at each of
 // its calls in turn, with EPERM to EINTR in rotation; each failure is a typed error and leaves no
 // fd and no mapping. And epoll_wait: an EINTR is waited again by poll() and wait() of both (as
 // libbpf's users retry it), and any other errno is a SyscallError naming epoll_wait.
@@ -20,7 +20,7 @@ const mappings = () => readdirSync("/proc/self/map_files").length;
 
 function failingAt(real: Sys, n: number, errno: number, count: { calls: number }): Sys {
   const hit = () => (++count.calls === n ? errno : undefined);
-  return withFaults(real, { bpf: hit, perfEventOpen: hit, ioctl: hit, mmap: hit });
+  return withFaults(real, { syscall: hit });
 }
 
 for (const kind of ["RingBuffer", "PerfBuffer"] as const) {
