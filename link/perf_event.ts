@@ -129,8 +129,14 @@ export function attachPerfEvent(
   const kind = opts.kind ?? "perf_event";
   const target = opts.target ?? `perf event fd ${perfFd.value}`;
   const cleanupAll = () => {
-    perfFd.close();
-    opts.cleanup?.();
+    // On an error path: everything goes, and the error that brought us here is the one reported.
+    for (const step of [() => perfFd.close(), () => opts.cleanup?.()]) {
+      try {
+        step();
+      } catch {
+        // released as far as it goes
+      }
+    }
   };
   try {
     if (!opts.legacy) {
@@ -185,7 +191,8 @@ export function attachPerfEvent(
       bpfLink: false,
       undo: () => {
         try {
-          sys.ioctl(perfFd.value, Perf.PERF_EVENT_IOC_DISABLE, 0);
+          // Not when a close() retried after a failure closed the perf event already.
+          if (!perfFd.closed) sys.ioctl(perfFd.value, Perf.PERF_EVENT_IOC_DISABLE, 0);
         } finally {
           perfFd.close();
           opts.cleanup?.();
