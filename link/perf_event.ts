@@ -209,6 +209,7 @@ export function attachPerfEvent(
  * The online CPUs, from `/sys/devices/system/cpu/online` (`0-3,5`).
  *
  * @returns the CPU numbers, ascending.
+ * @throws {BpfError} the file cannot be read.
  * @example
  * ```ts
  * import assert from "node:assert/strict";
@@ -220,8 +221,12 @@ export function onlineCpus(): number[] {
   let text: string;
   try {
     text = host().readText("/sys/devices/system/cpu/online").trim();
-  } catch {
-    return [0];
+  } catch (e) {
+    // As libbpf: guessing (CPU 0 only) would silently lose the other CPUs' events.
+    throw new BpfError(
+      `Reading the online CPUs (/sys/devices/system/cpu/online) failed: ${(e as Error).message}`,
+      { cause: e },
+    );
   }
   const out: number[] = [];
   for (const part of text.split(",")) {

@@ -85,6 +85,7 @@ let possibleCpus: number | undefined;
  * The number of possible CPUs (`/sys/devices/system/cpu/possible`), as libbpf counts them.
  *
  * @returns the count, at least 1.
+ * @throws {BpfError} the file cannot be read (the count is never guessed).
  *
  * @example
  * ```ts
@@ -96,14 +97,22 @@ let possibleCpus: number | undefined;
 export function numPossibleCpus(): number {
   if (possibleCpus !== undefined) return possibleCpus;
   let n = 0;
+  let text: string;
   try {
-    const text = host().readText("/sys/devices/system/cpu/possible").trim();
-    for (const part of text.split(",")) {
-      const [a, b] = part.split("-").map((x) => parseInt(x, 10));
-      n += b === undefined ? 1 : b - a + 1;
-    }
-  } catch {
-    n = 1;
+    text = host().readText("/sys/devices/system/cpu/possible").trim();
+  } catch (e) {
+    // Never guess (and never cache a guess): per-CPU values are sized by this count, and the
+    // kernel writes one value per possible CPU into the buffer.
+    throw new BpfError(
+      `Reading the possible CPUs (/sys/devices/system/cpu/possible) failed: ${
+        (e as Error).message
+      }`,
+      { cause: e },
+    );
+  }
+  for (const part of text.split(",")) {
+    const [a, b] = part.split("-").map((x) => parseInt(x, 10));
+    n += b === undefined ? 1 : b - a + 1;
   }
   possibleCpus = Math.max(n, 1);
   return possibleCpus;
