@@ -263,9 +263,18 @@ async function skeletonOf(name: string): Promise<{ cls: SkelClass; remove(): voi
   return { cls, remove: tmp.remove };
 }
 
-for (const name of ["skel_globals", "skel_attach", "pinned"]) {
+for (
+  const [name, fromFile] of [
+    ["skel_globals", false],
+    ["skel_attach", false],
+    ["pinned", false],
+    ["skel_attach", true],
+  ] as const
+) {
   test(
-    `a generated skeleton of ${name}.bpf.o failing at each syscall of open, load, attach and destroy leaves nothing behind`,
+    `a generated skeleton of ${name}.bpf.o${
+      fromFile ? " opened from its file" : ""
+    } failing at each syscall of open, load, attach and destroy leaves nothing behind`,
     {
       timeout: 600_000,
     },
@@ -275,11 +284,14 @@ for (const name of ["skel_globals", "skel_attach", "pinned"]) {
       const dir = pinDir();
       try {
         let loaded = false;
-        await injectEverywhere(`skeleton ${name}`, {
+        const opts = fromFile
+          ? { pinRoot: dir.path, path: testObject(name) }
+          : { pinRoot: dir.path };
+        await injectEverywhere(`skeleton ${name}${fromFile ? " (from its file)" : ""}`, {
           // open, load, attach, destroy, as a user writes it: destroy() in a finally.
           run: () => {
             loaded = false;
-            const skel = cls.open({ pinRoot: dir.path });
+            const skel = cls.open(opts);
             try {
               skel.load();
               loaded = true;
