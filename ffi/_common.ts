@@ -279,8 +279,13 @@ export function makeSys(runtime: string, arch: Arch, c: RawLibc): Sys {
       const max = Math.floor(events.length / (arch === "x86_64" ? 12 : 16));
       if (c.epoll_wait_async !== undefined) {
         const n = await c.epoll_wait_async(epfd, events, max, timeoutMs);
-        // errno belongs to the helper thread: ask again without waiting to learn the error.
-        return n >= 0 ? n : check("epoll_wait", c.epoll_wait(epfd, events, max, 0));
+        if (n >= 0) return n;
+        // errno belongs to the helper thread: ask again without waiting to learn the error. When
+        // that call succeeds, the wait's error was transient (a signal): report it as EINTR, so
+        // that the caller waits again for the time left instead of taking it for a timeout.
+        const again = check("epoll_wait", c.epoll_wait(epfd, events, max, 0));
+        if (again > 0) return again;
+        throw syscallError("epoll_wait", 4);
       }
       // No way to block off-thread (another runtime): poll, sleeping a little longer each round.
       const deadline = timeoutMs < 0 ? Infinity : Date.now() + timeoutMs;

@@ -31,13 +31,22 @@ const dec = new TextDecoder();
  * ```
  */
 export function libcHost(sys: Sys, gunzip: (b: Uint8Array) => Uint8Array): Host {
+  // A file opened for reading has nothing to flush: Linux releases the fd whatever close reports,
+  // so an error there must not fail a read that succeeded.
+  const closeRead = (fd: number) => {
+    try {
+      sys.close(fd);
+    } catch {
+      // released anyway
+    }
+  };
   const open = (path: string): HostFile => {
     const fd = sys.open(path, O_RDONLY_CLOEXEC);
     let size: number;
     try {
       size = sys.fstatSize(fd);
     } catch (e) {
-      sys.close(fd);
+      closeRead(fd);
       throw e;
     }
     return {
@@ -52,7 +61,7 @@ export function libcHost(sys: Sys, gunzip: (b: Uint8Array) => Uint8Array): Host 
         }
         return n;
       },
-      close: () => sys.close(fd),
+      close: () => closeRead(fd),
     };
   };
   const readFile = (path: string): Uint8Array => {
@@ -83,7 +92,7 @@ export function libcHost(sys: Sys, gunzip: (b: Uint8Array) => Uint8Array): Host 
     readText: (path) => dec.decode(readFile(path)),
     exists(path) {
       try {
-        sys.close(sys.open(path, O_RDONLY_CLOEXEC | 0o10000000 /* O_PATH */));
+        closeRead(sys.open(path, O_RDONLY_CLOEXEC | 0o10000000 /* O_PATH */));
         return true;
       } catch {
         return false;
@@ -91,7 +100,7 @@ export function libcHost(sys: Sys, gunzip: (b: Uint8Array) => Uint8Array): Host 
     },
     readable(path) {
       try {
-        sys.close(sys.open(path, O_RDONLY_CLOEXEC));
+        closeRead(sys.open(path, O_RDONLY_CLOEXEC));
         return true;
       } catch {
         return false;
@@ -114,7 +123,7 @@ export function libcHost(sys: Sys, gunzip: (b: Uint8Array) => Uint8Array): Host 
           ? "block device"
           : "socket";
       } finally {
-        sys.close(fd);
+        closeRead(fd);
       }
     },
     size(path) {

@@ -14,7 +14,15 @@ import { libcHost } from "./_libc_host.ts";
 let current: Sys | undefined;
 
 // File access on Deno goes through libc once FFI is granted: then --allow-ffi is all tsbpf needs.
-provideSysHost((gunzip) => libcHost(getSys(), gunzip));
+// It follows setSys(), so that faults a test injects reach file access too.
+const following = new Proxy({} as Sys, {
+  get(_target, key) {
+    const sys = getSys();
+    const v = (sys as unknown as Record<PropertyKey, unknown>)[key];
+    return typeof v === "function" ? v.bind(sys) : v;
+  },
+});
+provideSysHost((gunzip) => libcHost(following, gunzip));
 
 export { runtimeName };
 

@@ -313,8 +313,27 @@ export interface FaultHooks {
   ioctl?: (request: number, n: number) => number | undefined;
   /** Decides about `mmap`. */
   mmap?: (n: number) => number | undefined;
-  /** Decides about `close(fd)`; a failed close still closes nothing. */
+  /**
+   * Decides about `close(fd)`. As on Linux, where `close` releases the fd even when it reports an
+   * error (EINTR, EIO), the fd is closed and then the error is thrown.
+   */
   close?: (fd: number, n: number) => number | undefined;
+  /**
+   * Decides about `epoll_wait`, blocking or not (`epollWait` and `epollWaitAsync` share the
+   * count). A failed wait returns at once, with no event consumed.
+   */
+  epollWait?: (n: number) => number | undefined;
+  /**
+   * Decides about every call that reaches the operating system, after the hook of its own kind
+   * above (if any) let it through: `call` is the name a failure reports (`bpf(BPF_MAP_CREATE)`,
+   * `perf_event_open`, `openat`, `socket`, `epoll_ctl`, `munmap`...), `n` the 1-based count of
+   * calls of that name. `close` and `munmap` take effect and then report the error (Linux's
+   * `close` releases the fd whatever it returns; a failed `munmap` is simulated after the fact, to
+   * check that cleanup goes on after an error). `if_nametoindex` fails by returning 0 and
+   * `bpfRaw` by returning the negated errno, as the real calls do. Not covered: `view`, `ptrOf`,
+   * `getpid`, `sysconf` and `uname`, which do not fail.
+   */
+  syscall?: (call: string, n: number) => number | undefined;
 }
 
 /**
@@ -332,15 +351,19 @@ export interface FaultHooks {
  * import { getSys, setSys } from "./runtime.ts";
  * import { withFaults } from "./sys.ts";
  * // The second BPF_MAP_CREATE (command 0) fails with ENOMEM (12).
- * const old = setSys(withFaults(getSys(), { bpf: (cmd, n) => (cmd === 0 && n === 2 ? 12 : undefined) }));
+ * const real = getSys();
+ * setSys(withFaults(real, { bpf: (cmd, n) => (cmd === 0 && n === 2 ? 12 : undefined) }));
  * try {
  *   using first = mapCreate({ type: 2, keySize: 4, valueSize: 4, maxEntries: 1 });
  *   assert.throws(
  *     () => mapCreate({ type: 2, keySize: 4, valueSize: 4, maxEntries: 1 }),
  *     (e) => e instanceof SyscallError && e.code === "ENOMEM",
  *   );
+ *   // Any call by name: the first socket() fails with EPERM (1).
+ *   const sys = withFaults(real, { syscall: (call, n) => (call === "socket" && n === 1 ? 1 : undefined) });
+ *   assert.throws(() => sys.socket(16, 3, 0), (e) => e instanceof SyscallError && e.code === "EPERM");
  * } finally {
- *   setSys(old);
+ *   setSys(real);
  * }
  * ```
  */
@@ -351,38 +374,103 @@ export function withFaults(sys: Sys, hooks: FaultHooks): Sys {
     counts.set(k, n);
     return n;
   };
+  /** The errno the generic hook picks for a call, or undefined. */
+  const any = (call: string) => hooks.syscall?.(call, next(`any:${call}`));
+  /** The errno for a call: its own hook first, then the generic one. */
+  const pick = (call: string, own?: () => number | undefined) => own?.() ?? any(call);
   const wrapped: Sys = Object.create(sys);
   Object.defineProperty(wrapped, "runtime", { value: `faulty(${sys.runtime})` });
   wrapped.bpf = (cmd, attr) => {
-    const errno = hooks.bpf?.(cmd, next(`bpf:${cmd}`), attr);
-    if (errno !== undefined) throw syscallError(`bpf(${bpfCmdName(cmd)})`, errno);
+    const call = `bpf(${bpfCmdName(cmd)})`;
+    const errno = pick(call, hooks.bpf && (() => hooks.bpf!(cmd, next(`bpf:${cmd}`), attr)));
+    if (errno !== undefined) throw syscallError(call, errno);
     return sys.bpf(cmd, attr);
   };
   wrapped.bpfRaw = (cmd, attr, size) => {
-    const errno = hooks.bpf?.(cmd, next(`bpf:${cmd}`), new Uint8Array(sys.view(attr, size)));
+    const errno = pick(
+      `bpf(${bpfCmdName(cmd)})`,
+      hooks.bpf &&
+        (() => hooks.bpf!(cmd, next(`bpf:${cmd}`), new Uint8Array(sys.view(attr, size)))),
+    );
     if (errno !== undefined) return -errno;
     return sys.bpfRaw(cmd, attr, size);
   };
   wrapped.perfEventOpen = (attr, pid, cpu, groupFd, flags) => {
-    const errno = hooks.perfEventOpen?.(next("perf"));
+    const errno = pick(
+      "perf_event_open",
+      hooks.perfEventOpen && (() => hooks.perfEventOpen!(next("perf"))),
+    );
     if (errno !== undefined) throw syscallError("perf_event_open", errno);
     return sys.perfEventOpen(attr, pid, cpu, groupFd, flags);
   };
   wrapped.ioctl = (fd, request, arg) => {
-    const errno = hooks.ioctl?.(request, next("ioctl"));
+    const errno = pick("ioctl", hooks.ioctl && (() => hooks.ioctl!(request, next("ioctl"))));
     if (errno !== undefined) throw syscallError("ioctl", errno);
     return sys.ioctl(fd, request, arg);
   };
   wrapped.mmap = (length, prot, flags, fd, offset, addr) => {
-    const errno = hooks.mmap?.(next("mmap"));
+    const errno = pick("mmap", hooks.mmap && (() => hooks.mmap!(next("mmap"))));
     if (errno !== undefined) throw syscallError("mmap", errno);
     return sys.mmap(length, prot, flags, fd, offset, addr);
   };
   wrapped.close = (fd) => {
-    const errno = hooks.close?.(fd, next("close"));
-    if (errno !== undefined) throw syscallError("close", errno);
+    const errno = pick("close", hooks.close && (() => hooks.close!(fd, next("close"))));
     sys.close(fd);
+    if (errno !== undefined) throw syscallError("close", errno);
   };
+  wrapped.munmap = (addr, length) => {
+    const errno = any("munmap");
+    sys.munmap(addr, length);
+    if (errno !== undefined) throw syscallError("munmap", errno);
+  };
+  const epollHook = () => hooks.epollWait?.(next("epoll_wait"));
+  wrapped.epollWait = (epfd, events, timeoutMs) => {
+    const errno = pick("epoll_wait", epollHook);
+    if (errno !== undefined) throw syscallError("epoll_wait", errno);
+    return sys.epollWait(epfd, events, timeoutMs);
+  };
+  wrapped.epollWaitAsync = (epfd, events, timeoutMs) => {
+    const errno = pick("epoll_wait", epollHook);
+    if (errno !== undefined) return Promise.reject(syscallError("epoll_wait", errno));
+    return sys.epollWaitAsync(epfd, events, timeoutMs);
+  };
+  wrapped.ifNameToIndex = (
+    name,
+  ) => (any("if_nametoindex") !== undefined ? 0 : sys.ifNameToIndex(name));
+  // The rest fail without effect, under their C names.
+  const plain: [keyof Sys, string][] = [
+    ["madvise", "madvise"],
+    ["read", "read"],
+    ["write", "write"],
+    ["open", "openat"],
+    ["eventfd", "eventfd2"],
+    ["pread", "pread64"],
+    ["fstatMode", "fstat"],
+    ["fstatSize", "fstat"],
+    ["readlink", "readlinkat"],
+    ["mkdir", "mkdirat"],
+    ["unlink", "unlinkat"],
+    ["statfsType", "statfs"],
+    ["epollCreate", "epoll_create1"],
+    ["epollCtl", "epoll_ctl"],
+    ["mount", "mount"],
+    ["umount", "umount2"],
+    ["setns", "setns"],
+    ["socket", "socket"],
+    ["bind", "bind"],
+    ["setsockopt", "setsockopt"],
+  ];
+  for (const [method, call] of plain) {
+    const real = sys[method] as (...args: unknown[]) => unknown;
+    Object.defineProperty(wrapped, method, {
+      value: (...args: unknown[]) => {
+        const errno = any(call);
+        if (errno !== undefined) throw syscallError(call, errno);
+        return real.apply(sys, args);
+      },
+      writable: true,
+    });
+  }
   return wrapped;
 }
 

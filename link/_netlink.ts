@@ -6,7 +6,9 @@
  * @module
  */
 import { Fd } from "../ffi/bpf.ts";
+import { SyscallError } from "../errors.ts";
 import { getSys } from "../ffi/runtime.ts";
+import { syscallError } from "../ffi/sys.ts";
 
 const AF_NETLINK = 16;
 const SOCK_RAW = 3;
@@ -91,12 +93,25 @@ export function nlMessage(
   return out;
 }
 
+/** Runs a socket call again while it fails with EINTR or EAGAIN, as libbpf's netlink calls do. */
+function retrying(call: () => number): number {
+  for (;;) {
+    try {
+      return call();
+    } catch (e) {
+      const code = (e as { code?: string } | undefined)?.code;
+      if (code !== "EINTR" && code !== "EAGAIN") throw e;
+    }
+  }
+}
+
 /**
  * Sends one request with NLM_F_ACK on a fresh NETLINK_ROUTE socket.
  *
  * @param msg the request.
  * @returns 0 when the kernel acknowledged it, else the errno it answered.
- * @throws {SyscallError} the socket calls failed.
+ * @throws {SyscallError} the socket calls failed (EINTR and EAGAIN are retried). A failure after the
+ *   request was sent (reading the answer) leaves it unknown whether the kernel applied it.
  */
 export function nlTalk(msg: Uint8Array): number {
   const sys = getSys();
@@ -105,10 +120,20 @@ export function nlTalk(msg: Uint8Array): number {
     const addr = new Uint8Array(12);
     new DataView(addr.buffer).setUint16(0, AF_NETLINK, true);
     sys.bind(sock.value, addr);
-    sys.write(sock.value, msg);
+    retrying(() => sys.write(sock.value, msg));
     const buf = new Uint8Array(16384);
     for (;;) {
-      const n = sys.read(sock.value, buf);
+      let n: number;
+      try {
+        n = retrying(() => sys.read(sock.value, buf));
+      } catch (e) {
+        if (!(e instanceof SyscallError)) throw e;
+        throw syscallError(
+          e.call,
+          e.errno,
+          "the request was sent before the answer was lost: the kernel may have applied it",
+        );
+      }
       if (n <= 0) return 0;
       const dv = new DataView(buf.buffer, 0, n);
       for (let off = 0; off + 16 <= n;) {
@@ -120,6 +145,10 @@ export function nlTalk(msg: Uint8Array): number {
       }
     }
   } finally {
-    sock.close();
+    try {
+      sock.close();
+    } catch {
+      // Linux releases the fd whatever close reports, and the answer is what counts.
+    }
   }
 }

@@ -93,7 +93,11 @@ export function attachProbe(prog: ProgramRef, spec: ProbeSpec): BpfLink {
       pid,
     });
   } catch (e) {
-    probe.remove();
+    try {
+      probe.remove();
+    } catch {
+      // The perf event's error is the one to report.
+    }
     throw e;
   }
   return attachPerfEvent(prog, fd, { ...common, cleanup: probe.remove });

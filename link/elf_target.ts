@@ -152,8 +152,13 @@ function readable(p: string): boolean {
  */
 export function resolveBinaryPath(name: string): string {
   if (name.includes("/")) {
-    if (!readable(name)) {
-      throw new BpfError(`The uprobe target ${name} does not exist or is not readable`);
+    try {
+      host().open(name).close();
+    } catch (e) {
+      throw new BpfError(
+        `The uprobe target ${name} does not exist or is not readable: ${(e as Error).message}`,
+        { cause: e },
+      );
     }
     return name;
   }

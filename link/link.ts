@@ -385,7 +385,9 @@ export class BpfLink {
    * attached through its pin. Safe to call twice; the first error is thrown after everything was
    * released.
    *
-   * @throws {SyscallError} undoing a legacy attachment failed (it is still released locally).
+   * @throws {SyscallError} {BpfError} undoing a legacy attachment failed (a netlink or tracefs
+   *   call): then nothing is released and the link stays open, so that `close()` can be called
+   *   again to finish the job (the program would otherwise stay attached with no way to reach it).
    */
   close(): void {
     if (this.#closed) return;
@@ -397,7 +399,9 @@ export class BpfLink {
       try {
         undo();
       } catch (e) {
-        first ??= e;
+        this.#closed = false;
+        this.#undo = undo;
+        throw e;
       }
     }
     for (const c of this.#children) {

@@ -129,8 +129,14 @@ export function attachPerfEvent(
   const kind = opts.kind ?? "perf_event";
   const target = opts.target ?? `perf event fd ${perfFd.value}`;
   const cleanupAll = () => {
-    perfFd.close();
-    opts.cleanup?.();
+    // On an error path: everything goes, and the error that brought us here is the one reported.
+    for (const step of [() => perfFd.close(), () => opts.cleanup?.()]) {
+      try {
+        step();
+      } catch {
+        // released as far as it goes
+      }
+    }
   };
   try {
     if (!opts.legacy) {
@@ -185,7 +191,8 @@ export function attachPerfEvent(
       bpfLink: false,
       undo: () => {
         try {
-          sys.ioctl(perfFd.value, Perf.PERF_EVENT_IOC_DISABLE, 0);
+          // Not when a close() retried after a failure closed the perf event already.
+          if (!perfFd.closed) sys.ioctl(perfFd.value, Perf.PERF_EVENT_IOC_DISABLE, 0);
         } finally {
           perfFd.close();
           opts.cleanup?.();
@@ -202,6 +209,7 @@ export function attachPerfEvent(
  * The online CPUs, from `/sys/devices/system/cpu/online` (`0-3,5`).
  *
  * @returns the CPU numbers, ascending.
+ * @throws {BpfError} the file cannot be read.
  * @example
  * ```ts
  * import assert from "node:assert/strict";
@@ -213,8 +221,12 @@ export function onlineCpus(): number[] {
   let text: string;
   try {
     text = host().readText("/sys/devices/system/cpu/online").trim();
-  } catch {
-    return [0];
+  } catch (e) {
+    // As libbpf: guessing (CPU 0 only) would silently lose the other CPUs' events.
+    throw new BpfError(
+      `Reading the online CPUs (/sys/devices/system/cpu/online) failed: ${(e as Error).message}`,
+      { cause: e },
+    );
   }
   const out: number[] = [];
   for (const part of text.split(",")) {

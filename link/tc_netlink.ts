@@ -94,9 +94,22 @@ export function attachTcFilter(
   if (!Number.isInteger(prio) || prio < 1 || prio > 0xffff) {
     throw new BpfError(`Bad tc filter priority ${prio}: it must be 1..65535`);
   }
-  const made = talk(
-    qdiscMsg(RTM_NEWQDISC, NLM_F.REQUEST | NLM_F.ACK | NLM_F.CREATE | NLM_F.EXCL, ifindex),
-  );
+  const step = <T>(what: string, f: () => T): T => {
+    try {
+      return f();
+    } catch (e) {
+      throw new BpfError(
+        `${what} for ${progLabel(prog)} on ${iface} failed: ${(e as Error).message}`,
+        {
+          cause: e,
+        },
+      );
+    }
+  };
+  const made = step("Adding the clsact qdisc", () =>
+    talk(
+      qdiscMsg(RTM_NEWQDISC, NLM_F.REQUEST | NLM_F.ACK | NLM_F.CREATE | NLM_F.EXCL, ifindex),
+    ));
   if (made !== 0 && made !== 17 /* EEXIST */) {
     throw syscallError(`rtnetlink(RTM_NEWQDISC clsact on ${iface})`, made);
   }
@@ -112,18 +125,31 @@ export function attachTcFilter(
     nlAttr(TCA_BPF_NAME, nlStr(`${name}:[tsbpf]`)),
     nlAttr(TCA_BPF_FLAGS, nlU32(TCA_BPF_FLAG_ACT_DIRECT)),
   );
-  const err = talk(
-    nlMessage(
-      RTM_NEWTFILTER,
-      NLM_F.REQUEST | NLM_F.ACK | NLM_F.CREATE | NLM_F.EXCL,
-      tcmsg(tc),
-      nlAttr(TCA_KIND, nlStr("bpf")),
-      nlAttr(TCA_OPTIONS, opt),
-    ),
-  );
+  let err: number;
+  try {
+    err = step("Adding the tc filter", () =>
+      talk(
+        nlMessage(
+          RTM_NEWTFILTER,
+          NLM_F.REQUEST | NLM_F.ACK | NLM_F.CREATE | NLM_F.EXCL,
+          tcmsg(tc),
+          nlAttr(TCA_KIND, nlStr("bpf")),
+          nlAttr(TCA_OPTIONS, opt),
+        ),
+      ));
+  } catch (e) {
+    if (made === 0) {
+      try {
+        talk(qdiscMsg(RTM_DELQDISC, NLM_F.REQUEST | NLM_F.ACK, ifindex));
+      } catch {
+        // The filter's error is the one to report.
+      }
+    }
+    throw e;
+  }
   const dropQdisc = () => {
-    ourQdiscs.delete(ifindex);
     talk(qdiscMsg(RTM_DELQDISC, NLM_F.REQUEST | NLM_F.ACK, ifindex));
+    ourQdiscs.delete(ifindex); // after the request: when it throws, a retried close() tries again
   };
   const releaseQdisc = () => {
     const users = ourQdiscs.get(ifindex);
@@ -140,25 +166,31 @@ export function attachTcFilter(
   }
   if (made === 0) ourQdiscs.set(ifindex, 1);
   else if (ourQdiscs.has(ifindex)) ourQdiscs.set(ifindex, ourQdiscs.get(ifindex)! + 1);
+  let filterGone = false;
   return new BpfLink({
     kind: "tc",
     program: prog.name ?? "",
     target: `${iface} ${direction} (clsact filter prio ${prio} handle ${handle})`,
     bpfLink: false,
     undo: () => {
-      const e = talk(
-        nlMessage(
-          RTM_DELTFILTER,
-          NLM_F.REQUEST | NLM_F.ACK,
-          tcmsg(tc),
-          nlAttr(TCA_KIND, nlStr("bpf")),
-        ),
-      );
-      releaseQdisc();
-      // ENOENT/ENODEV: the filter or the interface is gone already.
-      if (e !== 0 && e !== 2 && e !== 19) {
-        throw syscallError(`rtnetlink(RTM_DELTFILTER on ${iface})`, e);
+      // Each part once: a close() retried after a failure goes on where the last one stopped.
+      if (!filterGone) {
+        const e = step("Removing the tc filter (call close() again)", () =>
+          talk(
+            nlMessage(
+              RTM_DELTFILTER,
+              NLM_F.REQUEST | NLM_F.ACK,
+              tcmsg(tc),
+              nlAttr(TCA_KIND, nlStr("bpf")),
+            ),
+          ));
+        // ENOENT/ENODEV: the filter or the interface is gone already.
+        if (e !== 0 && e !== 2 && e !== 19) {
+          throw syscallError(`rtnetlink(RTM_DELTFILTER on ${iface})`, e);
+        }
+        filterGone = true;
       }
+      step("Removing the clsact qdisc (call close() again)", releaseQdisc);
     },
   });
 }

@@ -55,6 +55,14 @@ export function tracepointId(category: string, name: string): number {
   try {
     text = host().readText(path);
   } catch (e) {
+    if ((e as { code?: string } | undefined)?.code !== "ENOENT") {
+      throw new BpfError(
+        `Reading the id of tracepoint ${category}/${name} (${path}) failed: ${
+          (e as Error).message
+        }`,
+        { cause: e },
+      );
+    }
     throw new BpfError(
       `No tracepoint ${category}/${name} in this kernel (${path} is missing); list them in ${tracefsRoot()}/available_events`,
       { cause: e },
@@ -111,7 +119,16 @@ export function addTracefsProbe(
     }
   }
   const path = `${tracefsRoot()}/${file}`;
-  if (!host().exists(path)) {
+  let missing = false;
+  try {
+    host().fileType(path);
+  } catch (e) {
+    if ((e as { code?: string } | undefined)?.code !== "ENOENT") {
+      throw new BpfError(`Checking ${path} failed: ${(e as Error).message}`, { cause: e });
+    }
+    missing = true;
+  }
+  if (missing) {
     throw new NotSupportedError(
       file,
       `This kernel has no ${path}: it was built without ${
@@ -119,9 +136,30 @@ export function addTracefsProbe(
       }`,
     );
   }
+  const remove = () => {
+    try {
+      host().appendText(path, `-:${group}/${event}\n`);
+    } catch (e) {
+      if ((e as { code?: string } | undefined)?.code === "ENOENT") return; // gone already
+      throw new BpfError(
+        `Removing the probe ${group}/${event} from ${path} failed: ${
+          (e as Error).message
+        }; call close() again`,
+        { cause: e },
+      );
+    }
+  };
+  const removeQuietly = () => {
+    try {
+      remove();
+    } catch {
+      // The first error is the one to report.
+    }
+  };
   try {
     host().appendText(path, `${retprobe ? "r" : "p"}:${group}/${event} ${definition}\n`);
   } catch (e) {
+    removeQuietly(); // the line may have been taken before the error (a failed close)
     throw new BpfError(
       `Adding the probe '${definition}' to ${path} failed: ${(e as Error).message}`,
       {
@@ -129,17 +167,10 @@ export function addTracefsProbe(
       },
     );
   }
-  const remove = () => {
-    try {
-      host().appendText(path, `-:${group}/${event}\n`);
-    } catch {
-      // Already gone, or still busy; nothing more we can do here.
-    }
-  };
   try {
     return { id: tracepointId(group, event), remove };
   } catch (e) {
-    remove();
+    removeQuietly();
     throw e;
   }
 }

@@ -36,7 +36,13 @@ const usedIds = new Map<number, Set<number>>();
 function findSpecsMap(prog: ProgramRef): { fd: Fd; owned: boolean } {
   for (const id of progInfo(prog.fd).mapIds) {
     const fd = getFdById("map", id);
-    const info = mapInfo(fd);
+    let info;
+    try {
+      info = mapInfo(fd);
+    } catch (e) {
+      fd.close();
+      throw e;
+    }
     if (
       info.type === BpfMapType.BPF_MAP_TYPE_ARRAY && "__bpf_usdt_specs".startsWith(info.name) &&
       info.name.startsWith("__bpf_usdt_spec")
@@ -97,7 +103,7 @@ export function attachUsdt(prog: ProgramRef, opts: UsdtOptions): BpfLink {
   let used: Set<number> | undefined;
   let mapKernelId = -1;
   const release = () => {
-    for (const id of ids) {
+    for (const id of ids.splice(0)) {
       try {
         const key = new Uint8Array(4);
         new DataView(key.buffer).setUint32(0, id, true);
@@ -149,8 +155,11 @@ export function attachUsdt(prog: ProgramRef, opts: UsdtOptions): BpfLink {
       );
     }
   } catch (e) {
-    for (const c of children) c.close();
-    release();
+    try {
+      closeEvery(children, release);
+    } catch {
+      // The attach's error is the one to report.
+    }
     throw e;
   }
   return new BpfLink({
@@ -159,11 +168,21 @@ export function attachUsdt(prog: ProgramRef, opts: UsdtOptions): BpfLink {
     target: `${path}:${opts.provider}:${opts.name} (${sites.length} sites)`,
     bpfLink: false,
     children,
-    undo: () => {
-      for (const c of children) c.close();
-      release();
-    },
+    undo: () => closeEvery(children, release),
   });
+}
+
+/** Closes every link, then runs `release`, even when some throw; then throws the first error. */
+function closeEvery(links: BpfLink[], release: () => void): void {
+  let first: unknown;
+  for (const step of [...links.map((l) => () => l.close()), release]) {
+    try {
+      step();
+    } catch (e) {
+      first ??= e;
+    }
+  }
+  if (first !== undefined) throw first;
 }
 
 /**

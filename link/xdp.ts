@@ -26,6 +26,8 @@ export const XdpFlags = {
   REPLACE: 16,
 } as const;
 
+const MODES = XdpFlags.SKB_MODE | XdpFlags.DRV_MODE | XdpFlags.HW_MODE;
+
 /**
  * An interface's index from its name or number.
  *
@@ -44,7 +46,9 @@ export function ifindexOf(iface: string | number): number {
   if (typeof iface === "number") return iface;
   const i = getSys().ifNameToIndex(iface);
   if (i === 0) {
-    throw new BpfError(`No network interface named ${iface} (in this network namespace)`);
+    throw new BpfError(
+      `No network interface named ${iface} in this network namespace (if_nametoindex found none)`,
+    );
   }
   return i;
 }
@@ -152,7 +156,25 @@ export function attachXdpNetlink(
   const ifindex = ifindexOf(iface);
   const flags = opts.flags ?? XdpFlags.UPDATE_IF_NOEXIST;
   const held = holdProgram(prog);
-  const err = setXdp(ifindex, held.value, flags);
+  let err: number;
+  try {
+    err = setXdp(ifindex, held.value, flags);
+  } catch (e) {
+    // The request may have been applied before the answer was lost: take our program off again
+    // (REPLACE with our fd as the expected one removes nothing else).
+    try {
+      setXdp(ifindex, -1, (flags & MODES) | XdpFlags.REPLACE, held.value);
+    } catch {
+      // The attach's error is the one to report.
+    }
+    held.close();
+    throw new BpfError(
+      `Attaching XDP program ${progLabel(prog)} to ${iface} over rtnetlink failed: ${
+        (e as Error).message
+      }`,
+      { cause: e },
+    );
+  }
   if (err !== 0) {
     held.close();
     const e = syscallError(`rtnetlink(RTM_SETLINK IFLA_XDP on ${iface})`, err);
@@ -163,7 +185,7 @@ export function attachXdpNetlink(
       { cause: e },
     );
   }
-  const mode = flags & (XdpFlags.SKB_MODE | XdpFlags.DRV_MODE | XdpFlags.HW_MODE);
+  const mode = flags & MODES;
   return new BpfLink({
     kind: "xdp",
     program: prog.name ?? "",
@@ -171,9 +193,20 @@ export function attachXdpNetlink(
     bpfLink: false,
     owned: [held],
     undo: () => {
-      const e = setXdp(ifindex, -1, mode | XdpFlags.REPLACE, held.value);
-      // ENODEV: the interface is gone, and the program with it.
-      if (e !== 0 && e !== 19) {
+      let e: number;
+      try {
+        e = setXdp(ifindex, -1, mode | XdpFlags.REPLACE, held.value);
+      } catch (err) {
+        throw new BpfError(
+          `Detaching XDP program ${progLabel(prog)} from ${iface} over rtnetlink failed: ${
+            (err as Error).message
+          }; call close() again`,
+          { cause: err },
+        );
+      }
+      // ENODEV: the interface is gone, and the program with it. EEXIST: the program there is not
+      // ours (a close() retried after a lost answer, or someone replaced it): ours is gone.
+      if (e !== 0 && e !== 19 && e !== 17) {
         throw syscallError(`rtnetlink(RTM_SETLINK IFLA_XDP detach on ${iface})`, e);
       }
     },

@@ -16,6 +16,21 @@ const EFD_CLOEXEC = 0x80000;
 const EFD_NONBLOCK = 0x800;
 const WAKE = 0xffffffffn;
 
+/** Whether a failed call was interrupted by a signal (EINTR): wait again, as libbpf's users do. */
+function interrupted(e: unknown): boolean {
+  return (e as SyscallError | undefined)?.code === "EINTR";
+}
+
+/** When a wait of `timeoutMs` ends (Infinity for a negative timeout: no end). */
+function deadline(timeoutMs: number): number {
+  return timeoutMs < 0 ? Infinity : Date.now() + timeoutMs;
+}
+
+/** The milliseconds left until `end`, as epoll_wait takes them (-1: no end). */
+function left(end: number): number {
+  return end === Infinity ? -1 : Math.max(0, Math.ceil(end - Date.now()));
+}
+
 /** Drains the ring at `index` (the order rings were added); a negative result stops the round. */
 export type DrainFn = (index: number) => number;
 
@@ -77,36 +92,46 @@ export class EpollSet {
   }
 
   /**
-   * Waits up to `timeoutMs` in epoll_wait on this thread (retrying EINTR) and drains the rings
-   * that have events.
+   * Waits up to `timeoutMs` in epoll_wait on this thread and drains the rings that have events. A
+   * wait a signal interrupts (EINTR) is made again for the time left.
    */
   poll(timeoutMs: number, drain: DrainFn): number {
     this.check();
     const ev = this.#events();
-    for (;;) {
+    const end = deadline(timeoutMs);
+    for (let t = timeoutMs;; t = left(end)) {
       try {
-        return this.#drainReady(ev, this.#sys.epollWait(this.#epfd, ev, timeoutMs), drain);
+        return this.#drainReady(ev, this.#sys.epollWait(this.#epfd, ev, t), drain);
       } catch (e) {
-        if ((e as SyscallError).code !== "EINTR") throw e; // a signal: wait again, as libbpf
+        if (!interrupted(e)) throw e;
       }
     }
   }
 
-  /** Like `poll`, waiting off the JavaScript thread; resolves with 0 when `close()` ends it. */
+  /**
+   * Like `poll`, waiting off the JavaScript thread (EINTR is waited again too); resolves with 0
+   * when `close()` ends it.
+   */
   async wait(timeoutMs: number, drain: DrainFn): Promise<number> {
     this.check();
     if (this.#waiting !== undefined) {
       throw new BpfError(`A wait() on this ${this.#what} is pending already; await it first`);
     }
     const ev = this.#events();
-    const pending = this.#sys.epollWaitAsync(this.#epfd, ev, timeoutMs);
-    this.#waiting = pending;
+    const end = deadline(timeoutMs);
     let n: number;
-    try {
-      n = await pending;
-    } finally {
-      this.#waiting = undefined;
-      if (this.#closed) this.#finish();
+    for (let t = timeoutMs;; t = left(end)) {
+      const pending = this.#sys.epollWaitAsync(this.#epfd, ev, t);
+      this.#waiting = pending;
+      try {
+        n = await pending;
+        break;
+      } catch (e) {
+        if (this.#closed || !interrupted(e)) throw e;
+      } finally {
+        this.#waiting = undefined;
+        if (this.#closed) this.#finish();
+      }
     }
     return this.#closed ? 0 : this.#drainReady(ev, n, drain);
   }

@@ -7,7 +7,13 @@
  * @module
  */
 import { host } from "../_host.ts";
-import { BpfError, ClosedError, NotSupportedError, SyscallError } from "../errors.ts";
+import {
+  BpfError,
+  ClosedError,
+  escapeControl,
+  NotSupportedError,
+  SyscallError,
+} from "../errors.ts";
 import {
   type Fd,
   getFdById,
@@ -79,6 +85,7 @@ let possibleCpus: number | undefined;
  * The number of possible CPUs (`/sys/devices/system/cpu/possible`), as libbpf counts them.
  *
  * @returns the count, at least 1.
+ * @throws {BpfError} the file cannot be read (the count is never guessed).
  *
  * @example
  * ```ts
@@ -90,14 +97,22 @@ let possibleCpus: number | undefined;
 export function numPossibleCpus(): number {
   if (possibleCpus !== undefined) return possibleCpus;
   let n = 0;
+  let text: string;
   try {
-    const text = host().readText("/sys/devices/system/cpu/possible").trim();
-    for (const part of text.split(",")) {
-      const [a, b] = part.split("-").map((x) => parseInt(x, 10));
-      n += b === undefined ? 1 : b - a + 1;
-    }
-  } catch {
-    n = 1;
+    text = host().readText("/sys/devices/system/cpu/possible").trim();
+  } catch (e) {
+    // Never guess (and never cache a guess): per-CPU values are sized by this count, and the
+    // kernel writes one value per possible CPU into the buffer.
+    throw new BpfError(
+      `Reading the possible CPUs (/sys/devices/system/cpu/possible) failed: ${
+        (e as Error).message
+      }`,
+      { cause: e },
+    );
+  }
+  for (const part of text.split(",")) {
+    const [a, b] = part.split("-").map((x) => parseInt(x, 10));
+    n += b === undefined ? 1 : b - a + 1;
   }
   possibleCpus = Math.max(n, 1);
   return possibleCpus;
@@ -1406,9 +1421,13 @@ export class BpfMap {
   close(): void {
     const fd = this.#fd;
     this.#fd = undefined;
-    this.#elem?.release();
+    const elem = this.#elem;
     this.#elem = undefined;
-    fd?.close();
+    try {
+      elem?.release();
+    } finally {
+      fd?.close();
+    }
   }
 
   /** Same as `close()`. */
@@ -1457,10 +1476,12 @@ function mapCreateError(def: MapDef, e: unknown): unknown {
     ? `; a ring buffer's max_entries (${def.maxEntries}) must be a power of 2 multiple of the page size (${pageSize()} bytes), and its key and value sizes 0: set it with setMaxEntries()`
     : e.code === "EINVAL" && unset.length > 0
     ? `; ${unset.join(" and ")}: set ${unset.length > 1 ? "them" : "it"} before load`
+    : e.code === "EINVAL" && !/^[A-Za-z0-9_.]*$/.test(def.name)
+    ? "; the kernel takes map names of [A-Za-z0-9_.] only: rename the map"
     : e.code === "EINVAL"
     ? "; check the map's type, sizes, flags and max_entries"
     : "";
-  return new SyscallError(`Creating map '${def.name}' failed: ${e.message}${hint}`, {
+  return new SyscallError(`Creating map '${escapeControl(def.name)}' failed: ${e.message}${hint}`, {
     call: e.call,
     errno: e.errno,
     code: e.code,

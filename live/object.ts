@@ -597,7 +597,11 @@ export class BpfObject {
       this.#load(kernel, opts);
       this.#state = "loaded";
     } catch (e) {
-      this.#unload();
+      try {
+        this.#unload();
+      } catch {
+        // Everything is released; the load's own error is the one to report.
+      }
       this.#state = "failed";
       throw e;
     } finally {
@@ -1126,13 +1130,25 @@ export class BpfObject {
     }
   }
 
+  /** Closes programs, maps and the BTF fd, every one even when a close reports an error; then throws the first. */
   #unload(): void {
-    for (const p of this.#programs.values()) p.close();
+    const steps = [
+      ...[...this.#programs.values()].map((p) => () => p.close()),
+      ...[...this.#maps.values()].map((m) => () => m.close()),
+    ];
+    const btf = this.#btfFd;
+    if (btf !== undefined) steps.push(() => btf.close());
     this.#programs.clear();
-    for (const m of this.#maps.values()) m.close();
     this.#maps.clear();
-    this.#btfFd?.close();
     this.#btfFd = undefined;
+    let first: unknown;
+    for (const step of steps) {
+      try {
+        step();
+      } catch (e) {
+        first ??= e;
+      }
+    }
     for (const path of this.#pinned.splice(0)) {
       try {
         host().unlink(path);
@@ -1140,11 +1156,15 @@ export class BpfObject {
         // already gone
       }
     }
+    if (first !== undefined) throw first;
   }
 
   /**
    * Releases everything: programs, maps, the BTF fd, the global-data mappings (views must not be
    * used afterwards) and the spec's parsed BTF. Pins stay (as in libbpf). Safe to call twice.
+   *
+   * @throws {SyscallError} a `close` reported an error: thrown after everything is released (Linux
+   *   releases an fd whatever its `close` reports).
    */
   close(): void {
     if (this.#state === "closed") return;
@@ -1154,11 +1174,17 @@ export class BpfObject {
       // The programs go below either way.
     }
     this.#pinned.length = 0; // a loaded object's pins outlive it
-    this.#unload();
+    let first: unknown;
+    try {
+      this.#unload();
+    } catch (e) {
+      first = e; // every fd is released (Linux's close releases it whatever it reports)
+    }
     for (const d of this.#data.values()) this.#retire(d);
     this.spec.btf?.close();
     this.#state = "closed";
     this.#dataEpoch.n++;
+    if (first !== undefined) throw first;
   }
 
   /**

@@ -920,7 +920,8 @@ export class Skeleton<M, P, L> {
 
   /**
    * Closes every link in `links` (the ones `attach()` made and the ones stored by hand), last
-   * made first. Safe to call twice.
+   * made first. Safe to call twice. A link whose close failed to undo its attachment stays in
+   * `links` (still open), so that calling `detach()` again retries it.
    *
    * @throws the first error, after every link was closed.
    */
@@ -929,12 +930,12 @@ export class Skeleton<M, P, L> {
     let first: unknown;
     for (const key of Object.keys(links).reverse()) {
       const l = links[key];
-      delete links[key];
       try {
         l?.close();
       } catch (e) {
         first ??= e;
       }
+      if (l === undefined || l.closed) delete links[key];
     }
     if (first !== undefined) throw first;
   }

@@ -15,15 +15,10 @@ import { newFds, openFds, requireKernel, testObject } from "./_util.ts";
 
 const ERRNOS = [1, 22, 12, 7, 9, 11, 4]; // EPERM EINVAL ENOMEM E2BIG EBADF EAGAIN EINTR
 
-/** A Sys whose calls of every faultable kind are counted together; call `n` fails with `errno`. */
+/** A Sys whose every call that reaches the OS is counted; call `n` (of any kind) fails with `errno`. */
 function failingAt(real: Sys, n: number, errno: number, count: { calls: number }): Sys {
   const hit = () => (++count.calls === n ? errno : undefined);
-  return withFaults(real, {
-    bpf: hit,
-    perfEventOpen: hit,
-    ioctl: hit,
-    mmap: hit,
-  });
+  return withFaults(real, { syscall: hit });
 }
 
 for (const name of ["tracing", "iter", "attach_mixed"]) {

@@ -2,13 +2,14 @@
 // and the instruction libbpf 1.1 would produce.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { Btf } from "../btf/btf.ts";
 import { RelocationError } from "../errors.ts";
 import { applyCoreRelocations, type CoreRelo } from "../reloc/mod.ts";
 import { open } from "../spec/open.ts";
 import { BtfBuilder, member } from "../btf/builder.ts";
-import { skip, testObject } from "./_util.ts";
+import { ROOT, run, runtimeCommand, skip, testObject, withTmpDir } from "./_util.ts";
 
 const K = {
   FIELD_BYTE_OFFSET: 0,
@@ -527,4 +528,45 @@ test("a type the target lacks is searched in module BTFs, as libbpf searches ker
   assert.equal(decode(without.insns)[0].imm, POISON);
   const withMod = applyCoreRelocations(l, t, insns, [relo], { modules: [m] });
   assert.equal(decode(withMod.insns)[0].off, 12);
+});
+
+test("a target with 300k types of one essential name is indexed in O(N log N): crafted BTF cannot stall CO-RE", () => {
+  // Size, not timing: with the old hash-probing candidate index, inserting N entries of one hash
+  // probes N²/2 slots (4.5e10 for N = 300k), which no run finishes within the child's 60 s cap;
+  // the sorted index takes N log N comparisons. Half the names are `s`, half `s___<i>` (flavors
+  // of the same essential name); every candidate places the field alike, so none is ambiguous.
+  const script = `
+    import { Btf } from "${join(ROOT, "btf", "btf.ts")}";
+    import { BtfBuilder, member } from "${join(ROOT, "btf", "builder.ts")}";
+    import { applyCoreRelocations } from "${join(ROOT, "reloc", "mod.ts")}";
+    const N = 300000;
+    const local = new BtfBuilder();
+    const li = local.int("int", 4, { signed: true });
+    const ls = local.struct("s", 4, [member("a", li, 0)]);
+    const target = new BtfBuilder();
+    const ti = target.int("int", 4, { signed: true });
+    for (let i = 0; i < N; i++) {
+      target.struct(i % 2 ? "s___" + i : "s", 8, [member("a", ti, 32)]);
+    }
+    using l = Btf.parse(local.build());
+    using t = Btf.parse(target.build());
+    const insn = new Uint8Array(16);
+    insn[0] = insn[8] = 0x61; // r0 = *(u32 *)(r0 + 0), twice
+    const r = applyCoreRelocations(l, t, insn, [
+      { insnOff: 0, typeId: ls, accessStr: "0:0", kind: 0 },
+      { insnOff: 8, typeId: ls, accessStr: "0:0", kind: 0 },
+    ]);
+    const exists = applyCoreRelocations(l, t, new Uint8Array([0xb7, 0, 0, 0, 1, 0, 0, 0]), [
+      { insnOff: 0, typeId: ls, accessStr: "0", kind: 8 },
+    ]);
+    console.log(JSON.stringify([r.insns[2], r.insns[10], r.poisoned.length, exists.insns[4]]));
+  `;
+  const r = withTmpDir("tsbpf-core-names", (dir) => {
+    const file = join(dir, "names.ts");
+    writeFileSync(file, script);
+    const [cmd, args] = runtimeCommand(file);
+    return run(cmd, args, { timeoutMs: 60_000 });
+  });
+  assert.equal(r.code, 0, `exit ${r.code} (a timeout kills it): ${r.stderr}`);
+  assert.equal(r.stdout.trim(), "[4,4,0,1]");
 });

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import process from "node:process";
 import { test } from "node:test";
+import { pathToFileURL } from "node:url";
 import { BpfError } from "../errors.ts";
 import { getSys, setSys } from "../ffi/runtime.ts";
 import { withFaults } from "../ffi/sys.ts";
@@ -730,10 +731,19 @@ __u32 class;
 __u32 function;
 __u32 x_y SEC(".data.a.b") = 1;
 __u32 x_z SEC(".data.a_b") = 2;
+struct {
+  int (*type)[2];
+  int (*max_entries)[1];
+  __u32 *key;
+  struct HOSTILE_STRUCT_NAME_000001 *value;
+} HOSTILE_MAP_NAME_00000014 SEC(".maps");
+static long (*bpf_map_update_elem)(void *map, const void *key, const void *value, __u64 flags) = (void *)2;
 SEC("syscall") int HOSTILE_PROG_NAME_000013(void *ctx)
 {
+  __u32 k = 0;
   HOSTILE_VAR_NAME_00000008.HOSTILE_MEMBER_NAME_00002 = HOSTILE_VAR_NAME_00000009 + constructor +
     __proto__ + HOSTILE_VAR_NAME_00000011 + HOSTILE_VAR_NAME_00000012 + class + function + x_y + x_z;
+  bpf_map_update_elem(&HOSTILE_MAP_NAME_00000014, &k, &HOSTILE_VAR_NAME_00000008, 0);
   return 0;
 }
 `;
@@ -751,7 +761,7 @@ function hostileObject(dir: string): Uint8Array {
   const b = new Uint8Array(readFileSync(compileBpfC(dir, "hostile", HOSTILE_C)));
   const text = new TextDecoder("latin1").decode(b);
   const holders = [...new Set(text.match(/HOSTILE_[A-Z_]+_\d+/g))].sort();
-  assert.equal(holders.length, 13);
+  assert.equal(holders.length, 14);
   holders.forEach((h, i) => {
     const r = new Uint8Array(h.length).fill(0x78);
     r.set(new TextEncoder().encode(PAYLOADS[i % PAYLOADS.length]).subarray(0, h.length));
@@ -782,11 +792,40 @@ test(
         const fmt80 = deno(["fmt", "--check", "--line-width", "80", t80.path]);
         t80.remove();
         assert.equal(fmt80.code, 0, fmt80.out);
+        // The module imports the library and nothing else (a name cannot start a line: newlines
+        // in names are escaped, as checked above), and exports only what a skeleton exports.
+        const lib = pathToFileURL(join(ROOT, "mod.ts")).href;
+        const from = [...text.matchAll(/^(?:import|export)\s[^;]*?\sfrom\s+"([^"]+)";/gm)];
+        assert.ok(from.length > 0);
+        for (const m of from) assert.equal(m[1], lib, `unexpected import: ${m[0]}`);
+        assert.equal(
+          text.match(/^import\b/gm)?.length,
+          from.filter((m) => m[0].startsWith("import")).length,
+          "an import statement not from the library",
+        );
+        assert.ok(!/\bimport\s*\(/.test(text.replace(/"(?:[^"\\\n]|\\.)*"/g, '""')), "no import()");
         const g = globalThis as { __tsbpfPwned?: unknown };
         delete g.__tsbpfPwned;
+        const globals = Object.getOwnPropertyNames(globalThis).sort();
+        // A skeleton's module makes no system call when imported.
+        const real = getSys();
+        let calls = 0;
+        setSys(withFaults(real, { syscall: () => void calls++ }));
         // deno-lint-ignore no-explicit-any
-        const mod = await importPath<any>(t.path);
+        let mod: any;
+        try {
+          mod = await importPath(t.path);
+        } finally {
+          setSys(real);
+        }
+        assert.equal(calls, 0, "importing made system calls");
         assert.equal(g.__tsbpfPwned, undefined, "importing ran no code from a name");
+        assert.deepEqual(Object.getOwnPropertyNames(globalThis).sort(), globals, "new globals");
+        for (const [k, v] of Object.entries(mod)) {
+          // Classes (the skeleton, its accessors), enums' objects, the format number: values only.
+          assert.ok(/^[A-Za-z_$][\w$]*$/.test(k), `export ${k}`);
+          assert.ok(["function", "object", "number"].includes(typeof v), `export ${k}`);
+        }
         using skel = mod.HostileSkel.open();
         assert.equal(g.__tsbpfPwned, undefined, "opening ran no code from a name");
         // Reserved and special names are suffixed; colliding section idents are numbered.
@@ -798,8 +837,115 @@ test(
         assert.equal(skel.data_a_b.x_y, 1);
         assert.equal(skel.data_a_b_2.x_z, 2);
         assert.equal(g.__tsbpfPwned, undefined);
+        // The hostile map and program, by their generated accessors: load, run, read the map.
+        const mapKey = Object.keys(skel.maps).find((k) => !/^(bss|data|rodata)/.test(k));
+        const progKey = Object.keys(skel.progs)[0];
+        assert.ok(mapKey !== undefined && progKey !== undefined, "map and program accessors");
+        if (requireKernel()) {
+          let loaded = false;
+          try {
+            skel.load();
+            loaded = true;
+          } catch (e) {
+            // The kernel may refuse the names (map and program names are [A-Za-z0-9_.]): a typed
+            // error then, nothing else.
+            assert.ok(e instanceof BpfError, String(e));
+            assert.doesNotMatch(e.message, /[\x00-\x1f\x7f-\x9f]/, "a raw control character");
+          }
+          if (loaded) {
+            assert.equal(skel.progs[progKey].testRun().retval, 0);
+            assert.ok(skel.maps[mapKey].lookup(new Uint8Array(4)) !== undefined, "the map");
+          }
+        }
+        skel.destroy();
+        assert.equal(g.__tsbpfPwned, undefined, "load, run and destroy ran no code from a name");
+        assert.deepEqual(Object.getOwnPropertyNames(globalThis).sort(), globals, "new globals");
       } finally {
         t.remove();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
+
+// Names the kernel takes ([A-Za-z0-9_]) that JavaScript treats specially: as object keys, class
+// members, module exports and thenables.
+const JS_SPECIAL_C = `#define SEC(n) __attribute__((section(n), used))
+typedef unsigned int __u32;
+typedef unsigned long long __u64;
+char LICENSE[] SEC("license") = "GPL";
+struct then { __u32 __proto__; __u64 constructor; __u32 toString; };
+struct {
+  int (*type)[2];
+  int (*max_entries)[1];
+  __u32 *key;
+  struct then *value;
+} __proto__ SEC(".maps");
+struct {
+  int (*type)[2];
+  int (*max_entries)[1];
+  __u32 *key;
+  __u64 *value;
+} hasOwnProperty SEC(".maps");
+struct then prototype;
+__u32 valueOf SEC(".data.__proto__") = 3;
+static long (*bpf_map_update_elem)(void *map, const void *key, const void *value, __u64 flags) = (void *)2;
+SEC("syscall") int toString(void *ctx)
+{
+  __u32 k = 0;
+  __u64 one = 1;
+  prototype.__proto__ = 7 + valueOf;
+  prototype.constructor = 8;
+  prototype.toString = 9;
+  bpf_map_update_elem(&__proto__, &k, &prototype, 0);
+  bpf_map_update_elem(&hasOwnProperty, &k, &one, 0);
+  return 0;
+}
+`;
+
+test(
+  "names the kernel takes but JavaScript treats specially (__proto__, constructor, then...) load and run through the skeleton's accessors",
+  { timeout: 300_000 },
+  async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), "tsbpf-skel-jsnames-"));
+    try {
+      const f = compileBpfC(dir, "jsnames", JS_SPECIAL_C);
+      const tmp = writeTmpSkeleton(f, { name: "jsnames" });
+      try {
+        const check = deno(["check", tmp.path]);
+        assert.equal(check.code, 0, check.out);
+        const globals = Object.getOwnPropertyNames(globalThis).sort();
+        // deno-lint-ignore no-explicit-any
+        const mod = await importPath<any>(tmp.path);
+        assert.equal(typeof mod.then, "undefined", "the module is not a thenable");
+        assert.deepEqual(Object.getOwnPropertyNames(globalThis).sort(), globals, "new globals");
+        if (!requireKernel(t)) return;
+        using skel = mod.JsnamesSkel.open();
+        const maps = Object.keys(skel.maps);
+        const progs = Object.keys(skel.progs);
+        assert.equal(progs.length, 1);
+        assert.ok(maps.length >= 3, `maps: ${maps}`);
+        skel.load();
+        assert.equal(skel.progs[progs[0]].testRun().retval, 0);
+        // Every map accessor reaches a map of its own (none is Object.prototype or shadowed).
+        const fds = maps.map((k) => skel.maps[k].fd);
+        assert.equal(new Set(fds).size, maps.length);
+        const protoMap = maps.find((k) => skel.maps[k].name === "__proto__")!;
+        assert.ok(protoMap !== undefined, `no accessor for map __proto__ in ${maps}`);
+        const v = skel.maps[protoMap].lookup(new Uint8Array(4))!;
+        const dv = new DataView(v.buffer, v.byteOffset, v.byteLength);
+        assert.deepEqual([dv.getUint32(0, true), dv.getBigUint64(8, true)], [10, 8n]);
+        const typed = Object.values(skel.typedMaps) as { lookup(k: number): unknown }[];
+        assert.ok(typed.length >= 1);
+        assert.deepEqual(Object.getOwnPropertyNames(globalThis).sort(), globals, "new globals");
+        assert.equal(
+          ({} as Record<string, unknown>).constructor,
+          Object,
+          "Object.prototype intact",
+        );
+      } finally {
+        tmp.remove();
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -300,20 +300,80 @@ function hashBytes(s: usize, n: u32, limit: usize): u32 {
 }
 
 /**
- * An open-addressing table of (hash of essential name, type id) over the types of one kind group
- * (see kindGroup) in one BTF blob's own types, built on first use. Slots of one hash are in id
- * order. Only types of a kind the local type is compatible with can be candidates, so a lookup
- * for a struct never pays for indexing vmlinux's functions (most of its named types).
+ * A sorted index of the types of one kind group (see kindGroup) in one BTF blob's own types, built
+ * on first use: one 16-byte entry per named type (hash of its essential name, type id, name
+ * address, essential length), ordered by (hash, essential name bytes), and by id among equal names
+ * (the sort is stable over an id-ordered input). Building takes N log N comparisons and a lookup
+ * bisects, whatever the names: many types of one name cannot make it quadratic. Only types of a
+ * kind the local type is compatible with can be candidates, so a lookup for a struct never pays
+ * for indexing vmlinux's functions (most of its named types).
  */
 class EssIndex {
   btf: Btf;
   group: u32;
   tab: usize = 0;
-  mask: u32 = 0;
+  len: u32 = 0;
   constructor(btf: Btf, group: u32) {
     this.btf = btf;
     this.group = group;
   }
+}
+
+const ESS_ENTRY: usize = 16;
+
+/** Orders an index entry against (hash, essential name at `name`, length `n`); negative: entry first. */
+function essCmp(e: usize, h: u32, name: usize, n: u32): i32 {
+  const eh = load<u32>(e);
+  if (eh != h) return eh < h ? -1 : 1;
+  const s = <usize>load<u32>(e + 8);
+  const en = load<u32>(e + 12);
+  const m = en < n ? en : n;
+  for (let i: u32 = 0; i < m; i++) {
+    const c1 = load<u8>(s + <usize>i);
+    const c2 = load<u8>(name + <usize>i);
+    if (c1 != c2) return c1 < c2 ? -1 : 1;
+  }
+  return en < n ? -1 : en > n ? 1 : 0;
+}
+
+@inline function copyEntry(dst: usize, src: usize): void {
+  store<u64>(dst, load<u64>(src));
+  store<u64>(dst + 8, load<u64>(src + 8));
+}
+
+/** Sorts `n` entries at `tab` (bottom-up merge sort, stable); returns the sorted buffer (one of the two). */
+function essSort(tab: usize, n: u32): usize {
+  let src = tab;
+  let dst = heap.alloc(<usize>(n == 0 ? 1 : n) * ESS_ENTRY);
+  for (let width: u32 = 1; width < n; width <<= 1) {
+    for (let lo: u32 = 0; lo < n; lo += width << 1) {
+      const mid = min(lo + width, n);
+      const hi = min(lo + (width << 1), n);
+      let i = lo;
+      let j = mid;
+      let k = lo;
+      while (i < mid && j < hi) {
+        const a = src + <usize>i * ESS_ENTRY;
+        const b = src + <usize>j * ESS_ENTRY;
+        const bs = <usize>load<u32>(b + 8);
+        if (essCmp(a, load<u32>(b), bs, load<u32>(b + 12)) > 0) {
+          copyEntry(dst + <usize>k * ESS_ENTRY, b);
+          j++;
+        } else {
+          copyEntry(dst + <usize>k * ESS_ENTRY, a);
+          i++;
+        }
+        k++;
+      }
+      for (; i < mid; i++, k++) copyEntry(dst + <usize>k * ESS_ENTRY, src + <usize>i * ESS_ENTRY);
+      for (; j < hi; j++, k++) copyEntry(dst + <usize>k * ESS_ENTRY, src + <usize>j * ESS_ENTRY);
+    }
+    const t = src;
+    src = dst;
+    dst = t;
+  }
+  heap.free(dst);
+  return src;
 }
 
 /** The kinds that may match each other as candidates share a group: ENUM64 goes with ENUM. */
@@ -346,11 +406,8 @@ function essIndexOf(b: Btf, group: u32): EssIndex {
   for (let i: u32 = 0; i < b.count; i++) {
     if (kindGroup(<u32>load<u8>(kinds + <usize>i)) == group) members++;
   }
-  let size: u32 = 16;
-  while (size < members * 2) size <<= 1;
-  const tab = heap.alloc(<usize>size << 3);
-  memory.fill(tab, 0, <usize>size << 3);
-  const mask = size - 1;
+  const tab = heap.alloc(<usize>(members == 0 ? 1 : members) * ESS_ENTRY);
+  let len: u32 = 0;
   for (let i: u32 = 0; i < b.count && members > 0; i++) {
     if (kindGroup(<u32>load<u8>(kinds + <usize>i)) != group) continue;
     const p = <usize>load<u32>(b.offs + (<usize>i << 2));
@@ -390,14 +447,20 @@ function essIndexOf(b: Btf, group: u32): EssIndex {
       }
     }
     let hh = finishHash(h, n);
-    if (triple) hh = hashBytes(s, essentialLen(s, n), limit);
-    let slot = hh & mask;
-    while (load<u32>(tab + (<usize>slot << 3)) != 0) slot = (slot + 1) & mask;
-    store<u32>(tab + (<usize>slot << 3), hh);
-    store<u32>(tab + (<usize>slot << 3) + 4, b.start + i);
+    let ess = n;
+    if (triple) {
+      ess = essentialLen(s, n);
+      hh = hashBytes(s, ess, limit);
+    }
+    const ent = tab + <usize>len * ESS_ENTRY;
+    store<u32>(ent, hh);
+    store<u32>(ent + 4, b.start + i);
+    store<u32>(ent + 8, <u32>s);
+    store<u32>(ent + 12, ess);
+    len++;
   }
-  e.tab = tab;
-  e.mask = mask;
+  e.tab = essSort(tab, len);
+  e.len = len;
   essIndexes.push(e);
   return e;
 }
@@ -417,32 +480,19 @@ function addCands(b: Btf, withBase: bool, localKind: u32, name: usize, essLen: u
   if (b.count == 0) return;
   const idx = essIndexOf(b, kindGroup(localKind));
   const h = hashBytes(name, essLen, memEnd());
-  let slot = h & idx.mask;
-  const from = out.length;
-  for (;;) {
-    const e = idx.tab + (<usize>slot << 3);
-    const eh = load<u32>(e);
-    if (eh == 0) break;
-    if (eh == h) {
-      const id = load<u32>(e + 4);
-      const p = typePtr(b, id);
-      if (kindsCompat(recKind(p), localKind)) {
-        const s = nameAt(b, recNameOff(p));
-        const n = cstrLen(s);
-        if (essentialLen(s, n) == essLen && bytesEq(s, name, essLen)) out.push(new Cand(b, id));
-      }
-    }
-    slot = (slot + 1) & idx.mask;
+  // The first entry not before (h, name), then the run of equal names, already in id order.
+  let lo: u32 = 0;
+  let hi = idx.len;
+  while (lo < hi) {
+    const mid = lo + ((hi - lo) >> 1);
+    if (essCmp(idx.tab + <usize>mid * ESS_ENTRY, h, name, essLen) < 0) lo = mid + 1;
+    else hi = mid;
   }
-  // Probing yields one hash's ids in insertion (id) order, but colliding hashes interleave: sort.
-  for (let i = from + 1; i < out.length; i++) {
-    const c = unchecked(out[i]);
-    let j = i - 1;
-    while (j >= from && unchecked(out[j]).id > c.id) {
-      unchecked((out[j + 1] = out[j]));
-      j--;
-    }
-    unchecked((out[j + 1] = c));
+  for (let i = lo; i < idx.len; i++) {
+    const e = idx.tab + <usize>i * ESS_ENTRY;
+    if (essCmp(e, h, name, essLen) != 0) break;
+    const id = load<u32>(e + 4);
+    if (kindsCompat(recKind(typePtr(b, id)), localKind)) out.push(new Cand(b, id));
   }
 }
 
