@@ -1,9 +1,9 @@
 // Prints how long one relocateProgram pass over every program of tests/bpf/build/load_globals.bpf.o
 // takes in a fresh process: the first pass (argument "first", JavaScript run for the first time)
 // or the second (argument "warm"). The object is opened and the kernel BTF read before the clock.
-// With a second argument "index", the core also builds its CO-RE candidate index over the kernel's
-// BTF before the clock (one raw core_relo_apply call, no relocation JavaScript), so the first pass
-// shows what remains of the first-call cost once that wasm work is done.
+// With a second argument "index", the core also runs one CO-RE lookup in the kernel's BTF before the
+// clock (one raw core_relo_apply call, no relocation JavaScript: the core's first scan of the
+// kernel's names), so the first pass shows what remains of the first-call cost once that is done.
 import { Btf } from "../btf/btf.ts";
 import { Core } from "../core-wasm/mod.ts";
 import { relocateProgram } from "../reloc/mod.ts";
@@ -32,7 +32,7 @@ const first = pass();
 const warm = pass();
 console.log((which === "warm" ? warm : first).toFixed(4));
 
-/** One CO-RE relocation of the object against zeroed instructions: the core indexes the target. */
+/** One CO-RE relocation of the object against zeroed instructions: the core scans the target. */
 function buildCoreIndex(): void {
   const core = Core.get();
   const x = core.exports;

@@ -535,6 +535,7 @@ test("a target with 300k types of one essential name is indexed in O(N log N): c
   // probes N²/2 slots (4.5e10 for N = 300k), which no run finishes within the child's 60 s cap;
   // the sorted index takes N log N comparisons. Half the names are `s`, half `s___<i>` (flavors
   // of the same essential name); every candidate places the field alike, so none is ambiguous.
+  // The first lookups scan (linear each); the later ones build and bisect the index.
   const script = `
     import { Btf } from "${join(ROOT, "btf", "btf.ts")}";
     import { BtfBuilder, member } from "${join(ROOT, "btf", "builder.ts")}";
@@ -556,9 +557,13 @@ test("a target with 300k types of one essential name is indexed in O(N log N): c
       { insnOff: 0, typeId: ls, accessStr: "0:0", kind: 0 },
       { insnOff: 8, typeId: ls, accessStr: "0:0", kind: 0 },
     ]);
-    const exists = applyCoreRelocations(l, t, new Uint8Array([0xb7, 0, 0, 0, 1, 0, 0, 0]), [
-      { insnOff: 0, typeId: ls, accessStr: "0", kind: 8 },
-    ]);
+    // More lookups than the core answers by scanning (ESS_SCANS), so the index is built.
+    let exists;
+    for (let i = 0; i < 12; i++) {
+      exists = applyCoreRelocations(l, t, new Uint8Array([0xb7, 0, 0, 0, 1, 0, 0, 0]), [
+        { insnOff: 0, typeId: ls, accessStr: "0", kind: 8 },
+      ]);
+    }
     console.log(JSON.stringify([r.insns[2], r.insns[10], r.poisoned.length, exists.insns[4]]));
   `;
   const r = withTmpDir("tsbpf-core-names", (dir) => {
@@ -569,4 +574,56 @@ test("a target with 300k types of one essential name is indexed in O(N log N): c
   });
   assert.equal(r.code, 0, `exit ${r.code} (a timeout kills it): ${r.stderr}`);
   assert.equal(r.stdout.trim(), "[4,4,0,1]");
+});
+
+test("candidates found by the first lookups' scan equal those of the index built after them", (t) => {
+  if (!existsSync("/sys/kernel/btf/vmlinux")) {
+    return skip(t, "This kernel has no /sys/kernel/btf/vmlinux");
+  }
+  // In a fresh process, the first lookups of each kind group in the kernel's BTF scan it and the
+  // later ones use the sorted index (core_relo.ts, ESS_SCANS). Every CO-RE record of the test
+  // objects is applied on its own (no context cache) three times: the first pass starts with scans,
+  // the third runs on the index alone, and each record must come out the same in both.
+  const objects = ["core", "core_extra", "core_poison"].map((n) => testObject(n));
+  const script = `
+    import { Btf } from "${join(ROOT, "btf", "btf.ts")}";
+    import { applyCoreRelocations } from "${join(ROOT, "reloc", "mod.ts")}";
+    import { open } from "${join(ROOT, "spec", "open.ts")}";
+    const kernel = Btf.kernel();
+    const cases = [];
+    for (const file of ${JSON.stringify(objects)}) {
+      const spec = open(file);
+      for (const [sec, relos] of spec.btfExt.coreRelos) {
+        for (const r of relos) {
+          const p = spec.programs.find((p) => p.section === sec &&
+            r.insnOff >= p.sectionInsnOffset * 8 &&
+            r.insnOff < p.sectionInsnOffset * 8 + p.insns.length);
+          if (p) cases.push([spec, p, { ...r, insnOff: r.insnOff - p.sectionInsnOffset * 8 }]);
+        }
+      }
+    }
+    const pass = () => cases.map(([spec, p, r]) => {
+      try {
+        const out = applyCoreRelocations(spec.btf, kernel, p.insns, [r]);
+        return Array.from(out.insns.subarray(r.insnOff, r.insnOff + 16)).join(",") + " " + out.poisoned;
+      } catch (e) {
+        return String(e);
+      }
+    });
+    const a = pass();
+    pass();
+    const c = pass();
+    const differ = a.map((x, i) => x === c[i] ? "" : i + ": " + x + " | " + c[i]).filter(Boolean);
+    console.log(JSON.stringify({ n: a.length, differ }));
+  `;
+  const r = withTmpDir("tsbpf-core-scan", (dir) => {
+    const file = join(dir, "scan.ts");
+    writeFileSync(file, script);
+    const [cmd, args] = runtimeCommand(file);
+    return run(cmd, args, { timeoutMs: 120_000 });
+  });
+  assert.equal(r.code, 0, r.stderr);
+  const got = JSON.parse(r.stdout.trim().split("\n").at(-1)!) as { n: number; differ: string[] };
+  assert.ok(got.n >= 3 * 8, `only ${got.n} CO-RE records: too few to reach the index`);
+  assert.deepEqual(got.differ, []);
 });

@@ -2,9 +2,10 @@
  * Measures of relocation (issue: relocation in the core): one `relocateProgram` pass over every
  * program of `tests/bpf/build/load_globals.bpf.o` in a fresh process, the first pass (code run for
  * the first time) and the second (warm), each the median of 15 processes. The object is opened and
- * the kernel BTF read before the clock starts. A third row builds the core's CO-RE candidate index
- * over the kernel BTF before the clock too (wasm work only), which separates that one-time cost from
- * the first run of the relocation code. libbpf has no separate step to compare with.
+ * the kernel BTF read before the clock starts. A third row runs one CO-RE lookup in the kernel BTF
+ * before the clock too (wasm work only: the core's first scan of the kernel's names), which
+ * separates that one-time cost from the first run of the relocation code. libbpf has no separate
+ * step to compare with.
  *
  * @module
  */
@@ -27,7 +28,7 @@ export const MEASURES: Measure[] = [
     reference: () => null,
   },
   {
-    measure: "relocate all programs, first call in a fresh process, CO-RE index built before",
+    measure: "relocate all programs, first call in a fresh process, one CO-RE lookup run before",
     unit: "ms",
     run: () => freshProcessMs(SCRIPT, 15, ["first", "index"]),
     reference: () => null,

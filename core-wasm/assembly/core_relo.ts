@@ -313,6 +313,8 @@ class EssIndex {
   group: u32;
   tab: usize = 0;
   len: u32 = 0;
+  /** Lookups answered by a linear scan so far (see ESS_SCANS). */
+  scans: u32 = 0;
   constructor(btf: Btf, group: u32) {
     this.btf = btf;
     this.group = group;
@@ -383,7 +385,17 @@ function essSort(tab: usize, n: u32): usize {
 
 const essIndexes = new Array<EssIndex>();
 
-function essIndexOf(b: Btf, group: u32): EssIndex {
+/**
+ * Lookups in one kind group of one blob answered by a plain scan before the index is built. A scan
+ * reads the group's names once and allocates nothing; the index costs N log N and fresh memory up
+ * front, which a process relocating one small object (a handful of distinct types, as libbpf's
+ * one scan per type does) never earns back. Past this many lookups, the index: so any number of
+ * lookups stays O(N log N + lookups x log N) over the blob, whatever its names.
+ */
+const ESS_SCANS: u32 = 8;
+
+/** The index record of (blob, group), made without building the index. */
+function essEntry(b: Btf, group: u32): EssIndex {
   for (let i = 0; i < essIndexes.length; i++) {
     const e = unchecked(essIndexes[i]);
     if (e.btf === b && e.group == group) {
@@ -394,11 +406,36 @@ function essIndexOf(b: Btf, group: u32): EssIndex {
   for (let i = essIndexes.length - 1; i >= 0; i--) {
     const e = unchecked(essIndexes[i]);
     if (e.btf.offs == 0) {
-      heap.free(e.tab);
+      if (e.tab != 0) heap.free(e.tab);
       essIndexes.splice(i, 1);
     }
   }
   const e = new EssIndex(b, group);
+  essIndexes.push(e);
+  return e;
+}
+
+/** Appends to `out`, in id order, the types of the group of `idx` in its blob whose essential name is `name`. */
+function scanCands(idx: EssIndex, localKind: u32, name: usize, essLen: u32, out: Array<Cand>): void {
+  const b = idx.btf;
+  const kinds = b.kinds;
+  const first = load<u8>(name);
+  for (let i: u32 = 0; i < b.count; i++) {
+    if (kindGroup(<u32>load<u8>(kinds + <usize>i)) != idx.group) continue;
+    const p = <usize>load<u32>(b.offs + (<usize>i << 2));
+    const s = nameAt(b, recNameOff(p));
+    // The first byte, then the prefix (it stops at the name's NUL, which `name` has not), then the
+    // flavor suffix.
+    if (load<u8>(s) != first || !bytesEq(s, name, essLen)) continue;
+    if (essentialLen(s, cstrLen(s)) != essLen) continue;
+    if (kindsCompat(recKind(p), localKind)) out.push(new Cand(b, b.start + i));
+  }
+}
+
+/** Builds the sorted index of `e`'s group in its blob. */
+function essBuild(e: EssIndex): void {
+  const b = e.btf;
+  const group = e.group;
   // The kinds table (one byte per type) finds the group's members without touching every record.
   const kinds = b.kinds;
   const limit = memEnd();
@@ -461,8 +498,6 @@ function essIndexOf(b: Btf, group: u32): EssIndex {
   }
   e.tab = essSort(tab, len);
   e.len = len;
-  essIndexes.push(e);
-  return e;
 }
 
 class Cand {
@@ -477,8 +512,14 @@ class Cand {
 /** Appends to `out` the types of `b` (own types; with `withBase`, its bases' too) that are candidates. */
 function addCands(b: Btf, withBase: bool, localKind: u32, name: usize, essLen: u32, out: Array<Cand>): void {
   if (withBase && b.base !== null) addCands(b.base!, true, localKind, name, essLen, out);
-  if (b.count == 0) return;
-  const idx = essIndexOf(b, kindGroup(localKind));
+  if (b.count == 0 || essLen == 0) return;
+  const idx = essEntry(b, kindGroup(localKind));
+  if (idx.tab == 0 && idx.scans < ESS_SCANS) {
+    idx.scans++;
+    scanCands(idx, localKind, name, essLen, out);
+    return;
+  }
+  if (idx.tab == 0) essBuild(idx);
   const h = hashBytes(name, essLen, memEnd());
   // The first entry not before (h, name), then the run of equal names, already in id order.
   let lo: u32 = 0;
