@@ -850,6 +850,7 @@ test(
             // The kernel may refuse the names (map and program names are [A-Za-z0-9_.]): a typed
             // error then, nothing else.
             assert.ok(e instanceof BpfError, String(e));
+            // deno-lint-ignore no-control-regex -- the point: no raw control character
             assert.doesNotMatch(e.message, /[\x00-\x1f\x7f-\x9f]/, "a raw control character");
           }
           if (loaded) {
