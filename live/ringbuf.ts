@@ -39,6 +39,7 @@ import { Libc } from "../ffi/constants.ts";
 import { getSys } from "../ffi/runtime.ts";
 import type { Sys } from "../ffi/sys.ts";
 import { EpollSet } from "./_epoll.ts";
+import { makeDrain } from "./_ring_drain.ts";
 import { pageSize } from "./map.ts";
 
 const BUSY = 0x80000000;
@@ -46,8 +47,6 @@ const DISCARD = 0x40000000;
 const HDR = 8;
 const RINGBUF = 27; // BPF_MAP_TYPE_RINGBUF
 const USER_RINGBUF = 31; // BPF_MAP_TYPE_USER_RINGBUF
-/** The most a batch consumes before it publishes the consumer position (kept an int32). */
-const BATCH = 0x40000000;
 
 /** What a ring buffer needs of a map: its fd, name, type and size (a `BpfMap` has them). */
 export interface RingMapRef {
@@ -110,63 +109,6 @@ function checkRing(map: RingMapRef, want: number, what: string): void {
       }: a ring buffer's max_entries (${n}) must be a power of 2 multiple of the page size (${page} bytes)`,
     );
   }
-}
-
-/**
- * Builds the drain loop of one ring: its own closure, so that each ring's callback has a call site
- * of its own (a loop shared by several callbacks goes polymorphic). Positions are numbers (exact up
- * to 2^53 bytes consumed); inside a batch every quantity is an int32 and written as one (`| 0` on
- * loads and sums, `>>> 2` for the header index): without these hints V8 keeps the loop in doubles
- * and drains at under half the rate (measured in bench/measures/ringbuf.ts). The headers are read
- * through an Int32Array (on aarch64 with `Atomics.load`, see the module doc).
- */
-function makeDrain(
-  cb: RingCallback,
-  data: DataView,
-  headers: Int32Array,
-  atomic: boolean,
-  consPos: BigUint64Array,
-  prodPos: BigUint64Array,
-  size: number,
-): () => number {
-  const mask = (size - 1) | 0;
-  return () => {
-    let cons = Number(consPos[0]);
-    let n = 0;
-    for (;;) {
-      const prod = Number(prodPos[0]);
-      const left = prod - cons;
-      if (left <= 0) break;
-      const avail = (left > BATCH ? BATCH : left) | 0;
-      let off = (cons % size) | 0;
-      let done = 0;
-      let busy = false;
-      while (done < avail) {
-        const hdr = atomic ? Atomics.load(headers, off >>> 2) | 0 : headers[off >>> 2] | 0;
-        if (hdr < 0) {
-          busy = true; // BUSY: the producer has not committed it yet
-          break;
-        }
-        const len = hdr & 0x3fffffff;
-        const total = ((len + 15) & ~7) | 0;
-        done = (done + total) | 0;
-        if ((hdr & DISCARD) === 0) {
-          n = (n + 1) | 0;
-          const rc = cb(data, (off + HDR) | 0, len);
-          if (typeof rc === "number" && rc < 0) {
-            consPos[0] = BigInt(cons + done);
-            return rc;
-          }
-        }
-        off = ((off + total) & mask) | 0;
-      }
-      if (done === 0) break;
-      cons += done;
-      consPos[0] = BigInt(cons); // one publication per batch
-      if (busy) break;
-    }
-    return n;
-  };
 }
 
 /**
