@@ -1,6 +1,6 @@
 /**
- * The ring buffer's drain loop, compiled once per ring (see {@linkcode makeDrain}). Private to
- * `live/`.
+ * The drain loops of the event streams, compiled once per ring (see {@linkcode freshCopy}). Private
+ * to `live/`.
  *
  * @module
  */
@@ -66,31 +66,35 @@ function drainFactory(
   };
 }
 
-type DrainFactory = typeof drainFactory;
-let compiledDrains = 0;
+let compiled = 0;
 
 /**
- * Builds the drain loop of one ring, with a call site of its own for the ring's callback. V8 keeps
- * one feedback vector for all closures of one function literal (and for every `new Function` of
- * one source text), so a loop shared by several callbacks goes polymorphic and stops inlining them
- * (seen with `--trace-turbo-inlining`: only the first ring's callback is inlined). Each ring
- * therefore gets a fresh compile of {@linkcode drainFactory}'s source, made distinct by a counter
- * in a comment. Where code cannot be made from a string (a runtime run with
- * `--disallow-code-generation-from-strings`, a build that strips function sources), the ring uses
- * the shared loop: same records, slower with several callbacks.
+ * A fresh compile of `factory`'s source, so that the functions it makes have call sites of their
+ * own. V8 keeps one feedback vector for all closures of one function literal (and for every
+ * `new Function` of one source text), so a drain loop shared by several callbacks goes polymorphic
+ * and stops inlining them (seen with `--trace-turbo-inlining`: only the first ring's callback is
+ * inlined; JavaScriptCore shares its call caches the same way). Each copy is made distinct by a
+ * counter in a comment. `factory` must refer to nothing outside itself but globals. Where code
+ * cannot be made from strings (a runtime run with `--disallow-code-generation-from-strings`, a
+ * build that strips function sources), or after `useSharedDrain(true)`, it returns `factory`
+ * itself: the same records, slower with several callbacks.
  */
-export function makeDrain(...args: Parameters<DrainFactory>): () => number {
-  if (!sharedDrainOnly) {
-    try {
-      const make = new Function(
-        `"use strict"; // tsbpf ring drain ${compiledDrains++}\nreturn (${drainFactory.toString()});`,
-      )() as DrainFactory;
-      if (typeof make === "function") return make(...args);
-    } catch {
-      // No code from strings here: the shared loop below.
-    }
+export function freshCopy<F extends (...args: never[]) => unknown>(factory: F): F {
+  if (sharedDrainOnly) return factory;
+  try {
+    const copy = new Function(
+      `"use strict"; // tsbpf drain loop ${compiled++}\nreturn (${factory.toString()});`,
+    )();
+    if (typeof copy === "function") return copy as F;
+  } catch {
+    // No code from strings here: the factory itself.
   }
-  return drainFactory(...args);
+  return factory;
+}
+
+/** Builds the drain loop of one ring buffer ring, with a call site of its own for its callback. */
+export function makeDrain(...args: Parameters<typeof drainFactory>): () => number {
+  return freshCopy(drainFactory)(...args);
 }
 
 let sharedDrainOnly = false;
