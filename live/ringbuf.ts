@@ -293,14 +293,37 @@ export class RingBuffer implements Disposable, AsyncIterable<Uint8Array> {
 
   /**
    * The records of the rings added without a callback, as copies, until `close()`: the slow,
-   * convenient path (`for await (const rec of rb)`). Leaving the loop keeps the manager open.
+   * convenient path (`for await (const rec of rb)`). Leaving the loop (`break`, `return`, a throw:
+   * the iterator's `return()`) ends a wait the iterator has pending at once and keeps the manager
+   * open: records that come later wait in the ring (or in the queue, when the callback-less ring
+   * was drained by another call) for the next loop, `consume()` or `wait()`.
    */
-  async *[Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
-    for (;;) {
-      while (this.#queue.length > 0) yield this.#queue.shift()!;
-      if (this.closed) return;
-      await this.wait(-1);
-    }
+  [Symbol.asyncIterator](): AsyncIterableIterator<Uint8Array> {
+    let left = false;
+    let waiting = false;
+    const done = (): IteratorReturnResult<undefined> => ({ done: true, value: undefined });
+    const it: AsyncIterableIterator<Uint8Array> = {
+      next: async (): Promise<IteratorResult<Uint8Array>> => {
+        for (;;) {
+          if (left) return done();
+          if (this.#queue.length > 0) return { done: false, value: this.#queue.shift()! };
+          if (this.closed) return done();
+          waiting = true;
+          try {
+            await this.wait(-1);
+          } finally {
+            waiting = false;
+          }
+        }
+      },
+      return: (): Promise<IteratorResult<Uint8Array>> => {
+        left = true;
+        if (waiting) this.#set.wake();
+        return Promise.resolve(done());
+      },
+      [Symbol.asyncIterator]: () => it,
+    };
+    return it;
   }
 
   /**
