@@ -1460,15 +1460,19 @@ class Builder {
   }
 }
 
+/** The keys a compiled decoder takes (what `codecKey` makes); any other keeps the generic loop. */
+const SAFE_KEY = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
+
 /** Objects with more keys than this decode through the generic loop. */
 const COMPILED_MAX_KEYS = 256;
 
 /**
  * A decoder for one object shape, compiled from source: an object literal with the keys written
  * out (one hidden class from the start, where the generic loop adds keys one by one) and plain
- * DataView reads written in place of calls. Keys come from the object's BTF: each is written as a
- * JSON string literal, and a `__proto__` key (which a literal would take as the prototype) keeps
- * the generic loop. Returns undefined where code cannot be made from strings, or for a shape too
+ * DataView reads written in place of calls. Keys come from the object's BTF: only keys that are
+ * identifiers (as `codecKey` makes them) are compiled, each written as a JSON string literal, and
+ * a `__proto__` key (which a literal would take as the prototype) keeps the generic loop; offsets
+ * are checked integers; leaf decoders are passed as values, never as source. Returns undefined where code cannot be made from strings, or for a shape too
  * large to be worth it.
  */
 function compileObjectDec(
@@ -1476,7 +1480,8 @@ function compileObjectDec(
   ats: readonly number[],
   decs: readonly Dec[],
 ): Dec | undefined {
-  if (keys.length > COMPILED_MAX_KEYS || keys.includes("__proto__")) return undefined;
+  if (keys.length > COMPILED_MAX_KEYS) return undefined;
+  if (!keys.every((k) => SAFE_KEY.test(k) && k !== "__proto__")) return undefined;
   const props: string[] = [];
   for (let i = 0; i < keys.length; i++) {
     const at = ats[i];

@@ -18,19 +18,26 @@
  * with `Atomics.load` (a sequentially consistent load), which orders the record's loads after it.
  *
  * How to write a fast ring buffer callback (measured by `bench/measures/ringbuf.ts`: 4M 16-byte
- * records drained from a 256 MiB ring, against libbpf's `ring_buffer__consume` at 220-300 M
- * records/s on the bench machine):
- * - Keep the callback monomorphic: one closure per ring. Each ring has its own drain loop, so
- *   callbacks of different rings do not share a call site.
+ * records drained from a 256 MiB ring, against libbpf's `ring_buffer__consume`, 250-320 M records/s
+ * on the bench machine; see the README's speed table for the latest run):
+ * - One callback per ring, written as its own function. Each ring gets its own drain loop, compiled
+ *   from source for it (`new Function`), so the callbacks of different rings never share a call
+ *   site and each is inlined into its loop (V8 and JavaScriptCore share call feedback between all
+ *   closures of one function literal: with one loop for two rings, only the first ring's callback
+ *   was inlined, and both rings drained at a third to a half of their rate on Deno and Bun).
  * - Read fields with the DataView it is given (`view.getInt32(offset, true)`); do not copy the
  *   record (`new Uint8Array(view.buffer, ...)` is the slow path).
- * - Accumulate in int32 where the value allows it, written out: `ints[0] = (ints[0] + v) | 0` on an
- *   Int32Array drains at libbpf's rate on Deno (about 300 M/s) and on Bun. `sums[0] += v` on a
- *   Float64Array is exact for larger sums but V8 keeps the loop-carried double in memory: about
- *   110-130 M/s on Deno (Bun keeps the rate, about 270 M/s). A captured `let` is worse still on Deno (a heap number
- *   per update: about 100 M/s).
- * - A decoded record (`addTyped`) costs an object per record: 10-15 M/s on Deno and about 35 M/s on Bun, for
- *   convenience rather than throughput.
+ * - Mind what the callback carries from one record to the next. `ints[0] = (ints[0] + v) | 0` on an
+ *   Int32Array drains at libbpf's rate on Deno and Bun. `sums[0] += v` on a Float64Array does not on
+ *   Deno: V8 runs a loop-carried add through a Float64Array element at about 130 M/s, even in a bare
+ *   `for` loop with no ring at all (Bun: about 700 M/s; C with a `volatile double`: 260 M/s). The
+ *   same sum in an object's field (`acc.sum += v`, `const acc = { sum: 0 }`) or in a plain array
+ *   (`[0]`) ran 3.5-4x faster than the Float64Array in that bare loop; spreading it over a few
+ *   Float64Array slots (`sums[(offset >>> 3) & 3] += v`, then add them up) breaks the chain too. A
+ *   captured `let` is the slowest (a heap number per update on Deno).
+ * - A decoded record (`addTyped`) is an object per record, built by a decoder compiled for the
+ *   record's type (its keys written out, fields read in place): a few times slower than a DataView
+ *   callback, and 64-bit fields are a bigint each. Use it for convenience, not for the hot path.
  *
  * @module
  */
