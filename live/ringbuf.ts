@@ -32,7 +32,7 @@
  *   Deno: V8 runs a loop-carried add through a Float64Array element at about 130 M/s, even in a bare
  *   `for` loop with no ring at all (Bun: about 700 M/s; C with a `volatile double`: 260 M/s). The
  *   same sum in an object's field (`acc.sum += v`, `const acc = { sum: 0 }`) or in a plain array
- *   (`[0]`) ran 3.5-4x faster than the Float64Array in that bare loop; spreading it over a few
+ *   (`[0]`) ran 3.5-4.3x faster than the Float64Array in that bare loop; spreading it over a few
  *   Float64Array slots (`sums[(offset >>> 3) & 3] += v`, then add them up) breaks the chain too. A
  *   captured `let` is the slowest (a heap number per update on Deno).
  * - A decoded record (`addTyped`) is an object per record, built by a decoder compiled for the
