@@ -7,12 +7,13 @@
  * The sides are interleaved so that a disturbance of the machine (another process, a frequency
  * change) hits all of them alike: for each measure, each round runs Deno (a fresh process taking
  * that one measure), then Bun, then the C reference, and the table reports the median of the
- * rounds of each side (`BENCH_ROUNDS`, default 3). Arguments filter the measures by substring.
+ * rounds of each side (`BENCH_ROUNDS`, default 3). Arguments filter the measures by substring; a
+ * filtered run writes no results.json unless `BENCH_MERGE=1`, which replaces only the rows it took.
  *
  * @module
  */
 import { spawnSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import process from "node:process";
 import { ROOT } from "./_measure.ts";
 import { median } from "./_stats.ts";
@@ -103,4 +104,13 @@ console.log(`\nmedians of ${ROUNDS} interleaved rounds (Deno, Bun, C) per measur
 if (filter.length === 0) {
   writeFileSync(`${ROOT}bench/results.json`, JSON.stringify(rows, null, 2) + "\n");
   console.log("wrote bench/results.json");
+} else if (process.env.BENCH_MERGE === "1") {
+  // Replace the rows measured now (appending new ones), keep every other row as it was.
+  const file = `${ROOT}bench/results.json`;
+  const old: Row[] = existsSync(file) ? JSON.parse(readFileSync(file, "utf8")) : [];
+  const now = new Map(rows.map((r) => [r.measure, r]));
+  const merged = old.map((r) => now.get(r.measure) ?? r);
+  for (const r of rows) if (!old.some((o) => o.measure === r.measure)) merged.push(r);
+  writeFileSync(file, JSON.stringify(merged, null, 2) + "\n");
+  console.log(`merged ${rows.length} rows into bench/results.json`);
 }

@@ -304,6 +304,19 @@ function zero(dv: DataView, off: number, n: number): void {
 // ---------------------------------------------------------------------------------------------
 // Scalars
 
+/**
+ * Decoders that are one DataView read at their offset, by the method they call (and whether it
+ * takes the little-endian flag): a compiled object decoder writes these reads out in place of a
+ * call (see {@linkcode compileObjectDec}).
+ */
+const GETTERS = new WeakMap<Dec, string>();
+
+/** Registers `dec` as the one DataView read `expr` (`AT` standing for the offset added to `o`). */
+function plain(dec: Dec, expr: string): Dec {
+  GETTERS.set(dec, expr);
+  return dec;
+}
+
 function intNode(typeId: number, size: number, signed: boolean): Node {
   const what = `${signed ? "a signed" : "an unsigned"} ${size * 8}-bit integer`;
   switch (size) {
@@ -322,13 +335,19 @@ function intNode(typeId: number, size: number, signed: boolean): Node {
       let dec: Dec;
       let enc: Enc;
       if (size === 1) {
-        dec = signed ? (dv, o) => dv.getInt8(o) : (dv, o) => dv.getUint8(o);
+        dec = signed
+          ? plain((dv, o) => dv.getInt8(o), "getInt8(o + AT)")
+          : plain((dv, o) => dv.getUint8(o), "getUint8(o + AT)");
         enc = (v, dv, o) => dv.setUint8(o, check(v) & 0xff);
       } else if (size === 2) {
-        dec = signed ? (dv, o) => dv.getInt16(o, true) : (dv, o) => dv.getUint16(o, true);
+        dec = signed
+          ? plain((dv, o) => dv.getInt16(o, true), "getInt16(o + AT, true)")
+          : plain((dv, o) => dv.getUint16(o, true), "getUint16(o + AT, true)");
         enc = (v, dv, o) => dv.setUint16(o, check(v) & 0xffff, true);
       } else {
-        dec = signed ? (dv, o) => dv.getInt32(o, true) : (dv, o) => dv.getUint32(o, true);
+        dec = signed
+          ? plain((dv, o) => dv.getInt32(o, true), "getInt32(o + AT, true)")
+          : plain((dv, o) => dv.getUint32(o, true), "getUint32(o + AT, true)");
         enc = (v, dv, o) => dv.setUint32(o, check(v) >>> 0, true);
       }
       return { size, align: size, shape: NUMBER, cost: 1, dec, enc };
@@ -344,8 +363,8 @@ function intNode(typeId: number, size: number, signed: boolean): Node {
         dv.setBigUint64(o, BigInt.asUintN(64, v), true);
       };
       const dec: Dec = signed
-        ? (dv, o) => dv.getBigInt64(o, true)
-        : (dv, o) => dv.getBigUint64(o, true);
+        ? plain((dv, o) => dv.getBigInt64(o, true), "getBigInt64(o + AT, true)")
+        : plain((dv, o) => dv.getBigUint64(o, true), "getBigUint64(o + AT, true)");
       return { size, align: 8, shape: BIGINT, cost: 1, dec, enc };
     }
     case 16: {
@@ -396,8 +415,8 @@ function floatNode(typeId: number, size: number): Node {
         dv.setFloat64(o, v, true);
       };
     const dec: Dec = size === 4
-      ? (dv, o) => dv.getFloat32(o, true)
-      : (dv, o) => dv.getFloat64(o, true);
+      ? plain((dv, o) => dv.getFloat32(o, true), "getFloat32(o + AT, true)")
+      : plain((dv, o) => dv.getFloat64(o, true), "getFloat64(o + AT, true)");
     return { size, align: size, shape: NUMBER, cost: 1, dec, enc };
   }
   return bytesNode(typeId, size, Math.min(size, 16));
@@ -1414,11 +1433,11 @@ class Builder {
     const lkeys = leaves.map((l) => l.key);
     const lats = leaves.map((l) => l.at);
     const ldecs = leaves.map((l) => l.dec);
-    const dec: Dec = (dv, o) => {
+    const dec: Dec = compileObjectDec(lkeys, lats, ldecs) ?? ((dv, o) => {
       const r: Record<string, unknown> = {};
       for (let i = 0; i < n; i++) r[lkeys[i]] = ldecs[i](dv, o + lats[i]);
       return r;
-    };
+    });
     const enc: Enc = (v, dv, o) => {
       if (typeof v !== "object" || v === null || Array.isArray(v) || ArrayBuffer.isView(v)) {
         fail(`Expected an object, got ${describe(v)}`, id);
@@ -1438,6 +1457,51 @@ class Builder {
 
   #alignOf(id: number): number {
     return this.node(id).align;
+  }
+}
+
+/** The keys a compiled decoder takes (what `codecKey` makes); any other keeps the generic loop. */
+const SAFE_KEY = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
+
+/** Objects with more keys than this decode through the generic loop. */
+const COMPILED_MAX_KEYS = 256;
+
+/**
+ * A decoder for one object shape, compiled from source: an object literal with the keys written
+ * out (one hidden class from the start, where the generic loop adds keys one by one) and plain
+ * DataView reads written in place of calls. Keys come from the object's BTF: only keys that are
+ * identifiers (as `codecKey` makes them) are compiled, each written as a JSON string literal, and
+ * a `__proto__` key (which a literal would take as the prototype) keeps the generic loop; offsets
+ * are checked integers; leaf decoders are passed as values, never as source. Returns undefined where code cannot be made from strings, or for a shape too
+ * large to be worth it.
+ */
+function compileObjectDec(
+  keys: readonly string[],
+  ats: readonly number[],
+  decs: readonly Dec[],
+): Dec | undefined {
+  if (keys.length > COMPILED_MAX_KEYS) return undefined;
+  if (!keys.every((k) => SAFE_KEY.test(k) && k !== "__proto__")) return undefined;
+  const props: string[] = [];
+  for (let i = 0; i < keys.length; i++) {
+    const at = ats[i];
+    if (!Number.isSafeInteger(at) || at < 0) return undefined;
+    const read = GETTERS.get(decs[i]);
+    const value = read !== undefined
+      ? `dv.${read.replace("AT", String(at))}`
+      : `d[${i}](dv, o + ${at})`;
+    props.push(`${JSON.stringify(keys[i])}: ${value}`);
+  }
+  try {
+    const make = new Function(
+      "d",
+      `"use strict";\nreturn function decode(dv, o) {\n  return {\n    ${
+        props.join(",\n    ")
+      },\n  };\n};`,
+    ) as (d: readonly Dec[]) => Dec;
+    return make(decs.slice());
+  } catch {
+    return undefined; // no code from strings here
   }
 }
 

@@ -155,6 +155,19 @@ export class EpollSet {
   }
 
   /**
+   * Ends a pending wait without closing: it resolves with the records it drained (none, unless
+   * some came at the same time). Does nothing when no wait is pending.
+   */
+  wake(): void {
+    if (this.#waiting === undefined || this.#closed) return;
+    try {
+      this.#sys.write(this.#wake, new Uint8Array(new BigUint64Array([1n]).buffer));
+    } catch {
+      // The eventfd is full of wake-ups already: the wait ends anyway.
+    }
+  }
+
+  /**
    * Closes: `release` (the owner's rings) runs now, or, while a wait is pending, once the waiting
    * thread has been woken and returned; then the epoll fd and the eventfd close. Safe twice.
    */

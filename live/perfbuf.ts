@@ -19,12 +19,11 @@ import { getSys } from "../ffi/runtime.ts";
 import type { Sys } from "../ffi/sys.ts";
 import { onlineCpus, perfEventOpen } from "../link/perf_event.ts";
 import { EpollSet } from "./_epoll.ts";
+import { freshCopy } from "./_ring_drain.ts";
 import { pageSize } from "./map.ts";
 import type { RingMapRef } from "./ringbuf.ts";
 
 const PERF_EVENT_ARRAY = 4;
-const PERF_RECORD_LOST = 2;
-const PERF_RECORD_SAMPLE = 9;
 const DATA_HEAD = 1024; // offsetof(struct perf_event_mmap_page, data_head)
 
 /** Options of {@linkcode PerfBuffer}. */
@@ -148,7 +147,7 @@ export class PerfBuffer implements Disposable {
       len,
       head,
       data,
-      drain: makeDrain(cpu, head, data, page * pages, opts),
+      drain: freshCopy(perfDrainFactory)(cpu, head, data, page * pages, opts.sample, opts.lost),
     });
   }
 
@@ -235,56 +234,81 @@ export class PerfBuffer implements Disposable {
 }
 
 /**
- * The drain loop of one CPU's ring: records from data_tail to data_head, each a perf_event_header
- * (type u32, misc u16, size u16); a record that wraps is copied to a scratch view first. The tail
- * is published once per batch.
+ * The drain loop of one CPU's ring, as a factory that refers to nothing outside itself (compiled
+ * afresh per ring by `freshCopy`, so each ring's callback call site is its own). Records run from
+ * data_tail to data_head, each a perf_event_header (type u32, misc u16, size u16) at an 8-byte
+ * aligned offset: a header never wraps (the ring is a multiple of 8 bytes), and it is read through
+ * typed arrays. A sample (type 9: header, u32 raw size, raw bytes) that wraps around the ring's end
+ * is copied to a scratch view first; a lost record (type 2) carries the count at byte 16. Inside a
+ * batch every quantity is an int32 (a batch is at most 2^30 bytes), written as one; data_tail is
+ * published once per batch.
  */
-function makeDrain(
+function perfDrainFactory(
   cpu: number,
   head: BigUint64Array,
   data: DataView,
   size: number,
-  opts: PerfBufferOptions,
+  sample: PerfBufferOptions["sample"],
+  lost: PerfBufferOptions["lost"],
 ): () => number {
-  const sample = opts.sample;
-  const lost = opts.lost;
-  let scratch = new DataView(new ArrayBuffer(256));
+  const mask = (size - 1) | 0;
+  const words = new Uint32Array(data.buffer, data.byteOffset, data.byteLength >>> 2);
+  const halves = new Uint16Array(data.buffer, data.byteOffset, data.byteLength >>> 1);
   const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  let scratch = new DataView(new ArrayBuffer(256));
+  const unwrap = (off: number, len: number): DataView => {
+    if (scratch.byteLength < len) scratch = new DataView(new ArrayBuffer(len * 2));
+    const s = new Uint8Array(scratch.buffer, 0, len);
+    const first = size - off;
+    s.set(bytes.subarray(off, size));
+    s.set(bytes.subarray(0, len - first), first);
+    return scratch;
+  };
   return () => {
     const end = Number(head[0]); // data_head
     let tail = Number(head[1]); // data_tail
     let n = 0;
     while (tail < end) {
-      const off = tail % size;
-      let view = data;
-      let at = off;
-      // The header itself may wrap: read its size byte by byte through the ring.
-      const recSize = bytes[(off + 6) % size] | (bytes[(off + 7) % size] << 8);
-      if (recSize < 8) break; // corrupt: stop rather than loop
-      if (off + recSize > size) {
-        if (scratch.byteLength < recSize) scratch = new DataView(new ArrayBuffer(recSize * 2));
-        const s = new Uint8Array(scratch.buffer, 0, recSize);
-        const first = size - off;
-        s.set(bytes.subarray(off, size));
-        s.set(bytes.subarray(0, recSize - first), first);
-        view = scratch;
-        at = 0;
-      }
-      const type = view.getUint32(at, true);
-      if (type === PERF_RECORD_SAMPLE) {
-        const rawSize = view.getUint32(at + 8, true);
-        n++;
-        const rc = sample(cpu, view, at + 12, rawSize);
-        if (typeof rc === "number" && rc < 0) {
-          head[1] = BigInt(tail + recSize);
-          return rc;
+      const left = end - tail;
+      const avail = (left > 0x40000000 ? 0x40000000 : left) | 0;
+      let off = (tail % size) | 0;
+      let done = 0;
+      let bad = false;
+      while (done < avail) {
+        const type = words[off >>> 2] | 0;
+        const len = halves[(off + 6) >>> 1] | 0;
+        if (len > ((avail - done) | 0)) {
+          bad = avail === left; // past the batch's cap: the next batch; past data_head: corrupt
+          break;
         }
-      } else if (type === PERF_RECORD_LOST) {
-        lost?.(cpu, view.getBigUint64(at + 16, true));
+        if (len < 8 || (len & 7) !== 0) {
+          bad = true; // corrupt: stop rather than loop
+          break;
+        }
+        if (type === 9) { // PERF_RECORD_SAMPLE
+          let view = data;
+          let at = off;
+          if (((off + len) | 0) > size) {
+            view = unwrap(off, len);
+            at = 0;
+          }
+          n = (n + 1) | 0;
+          const rc = sample(cpu, view, (at + 12) | 0, view.getUint32((at + 8) | 0, true));
+          if (typeof rc === "number" && rc < 0) {
+            head[1] = BigInt(tail + done + len);
+            return rc;
+          }
+        } else if (type === 2 && lost !== undefined) { // PERF_RECORD_LOST
+          const view = ((off + len) | 0) > size ? unwrap(off, len) : data;
+          lost(cpu, view.getBigUint64(view === data ? (off + 16) | 0 : 16, true));
+        }
+        done = (done + len) | 0;
+        off = ((off + len) & mask) | 0;
       }
-      tail += recSize;
+      tail += done;
+      head[1] = BigInt(tail); // one publication per batch
+      if (bad || done === 0) break;
     }
-    head[1] = BigInt(tail);
     return n;
   };
 }

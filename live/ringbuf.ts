@@ -18,19 +18,26 @@
  * with `Atomics.load` (a sequentially consistent load), which orders the record's loads after it.
  *
  * How to write a fast ring buffer callback (measured by `bench/measures/ringbuf.ts`: 4M 16-byte
- * records drained from a 256 MiB ring, against libbpf's `ring_buffer__consume` at 220-300 M
- * records/s on the bench machine):
- * - Keep the callback monomorphic: one closure per ring. Each ring has its own drain loop, so
- *   callbacks of different rings do not share a call site.
+ * records drained from a 256 MiB ring, against libbpf's `ring_buffer__consume`, 250-320 M records/s
+ * on the bench machine; see the README's speed table for the latest run):
+ * - One callback per ring, written as its own function. Each ring gets its own drain loop, compiled
+ *   from source for it (`new Function`), so the callbacks of different rings never share a call
+ *   site and each is inlined into its loop (V8 and JavaScriptCore share call feedback between all
+ *   closures of one function literal: with one loop for two rings, only the first ring's callback
+ *   was inlined, and both rings drained at a third to a half of their rate on Deno and Bun).
  * - Read fields with the DataView it is given (`view.getInt32(offset, true)`); do not copy the
  *   record (`new Uint8Array(view.buffer, ...)` is the slow path).
- * - Accumulate in int32 where the value allows it, written out: `ints[0] = (ints[0] + v) | 0` on an
- *   Int32Array drains at libbpf's rate on Deno (about 300 M/s) and on Bun. `sums[0] += v` on a
- *   Float64Array is exact for larger sums but V8 keeps the loop-carried double in memory: about
- *   110-130 M/s on Deno (Bun keeps the rate, about 270 M/s). A captured `let` is worse still on Deno (a heap number
- *   per update: about 100 M/s).
- * - A decoded record (`addTyped`) costs an object per record: 10-15 M/s on Deno and about 35 M/s on Bun, for
- *   convenience rather than throughput.
+ * - Mind what the callback carries from one record to the next. `ints[0] = (ints[0] + v) | 0` on an
+ *   Int32Array drains at libbpf's rate on Deno and Bun. `sums[0] += v` on a Float64Array does not on
+ *   Deno: V8 runs a loop-carried add through a Float64Array element at about 130 M/s, even in a bare
+ *   `for` loop with no ring at all (Bun: about 700 M/s; C with a `volatile double`: 260 M/s). The
+ *   same sum in an object's field (`acc.sum += v`, `const acc = { sum: 0 }`) or in a plain array
+ *   (`[0]`) ran 3.5-4.3x faster than the Float64Array in that bare loop; spreading it over a few
+ *   Float64Array slots (`sums[(offset >>> 3) & 3] += v`, then add them up) breaks the chain too. A
+ *   captured `let` is the slowest (a heap number per update on Deno).
+ * - A decoded record (`addTyped`) is an object per record, built by a decoder compiled for the
+ *   record's type (its keys written out, fields read in place): a few times slower than a DataView
+ *   callback, and 64-bit fields are a bigint each. Use it for convenience, not for the hot path.
  *
  * @module
  */
@@ -39,6 +46,7 @@ import { Libc } from "../ffi/constants.ts";
 import { getSys } from "../ffi/runtime.ts";
 import type { Sys } from "../ffi/sys.ts";
 import { EpollSet } from "./_epoll.ts";
+import { makeDrain } from "./_ring_drain.ts";
 import { pageSize } from "./map.ts";
 
 const BUSY = 0x80000000;
@@ -46,8 +54,6 @@ const DISCARD = 0x40000000;
 const HDR = 8;
 const RINGBUF = 27; // BPF_MAP_TYPE_RINGBUF
 const USER_RINGBUF = 31; // BPF_MAP_TYPE_USER_RINGBUF
-/** The most a batch consumes before it publishes the consumer position (kept an int32). */
-const BATCH = 0x40000000;
 
 /** What a ring buffer needs of a map: its fd, name, type and size (a `BpfMap` has them). */
 export interface RingMapRef {
@@ -110,63 +116,6 @@ function checkRing(map: RingMapRef, want: number, what: string): void {
       }: a ring buffer's max_entries (${n}) must be a power of 2 multiple of the page size (${page} bytes)`,
     );
   }
-}
-
-/**
- * Builds the drain loop of one ring: its own closure, so that each ring's callback has a call site
- * of its own (a loop shared by several callbacks goes polymorphic). Positions are numbers (exact up
- * to 2^53 bytes consumed); inside a batch every quantity is an int32 and written as one (`| 0` on
- * loads and sums, `>>> 2` for the header index): without these hints V8 keeps the loop in doubles
- * and drains at under half the rate (measured in bench/measures/ringbuf.ts). The headers are read
- * through an Int32Array (on aarch64 with `Atomics.load`, see the module doc).
- */
-function makeDrain(
-  cb: RingCallback,
-  data: DataView,
-  headers: Int32Array,
-  atomic: boolean,
-  consPos: BigUint64Array,
-  prodPos: BigUint64Array,
-  size: number,
-): () => number {
-  const mask = (size - 1) | 0;
-  return () => {
-    let cons = Number(consPos[0]);
-    let n = 0;
-    for (;;) {
-      const prod = Number(prodPos[0]);
-      const left = prod - cons;
-      if (left <= 0) break;
-      const avail = (left > BATCH ? BATCH : left) | 0;
-      let off = (cons % size) | 0;
-      let done = 0;
-      let busy = false;
-      while (done < avail) {
-        const hdr = atomic ? Atomics.load(headers, off >>> 2) | 0 : headers[off >>> 2] | 0;
-        if (hdr < 0) {
-          busy = true; // BUSY: the producer has not committed it yet
-          break;
-        }
-        const len = hdr & 0x3fffffff;
-        const total = ((len + 15) & ~7) | 0;
-        done = (done + total) | 0;
-        if ((hdr & DISCARD) === 0) {
-          n = (n + 1) | 0;
-          const rc = cb(data, (off + HDR) | 0, len);
-          if (typeof rc === "number" && rc < 0) {
-            consPos[0] = BigInt(cons + done);
-            return rc;
-          }
-        }
-        off = ((off + total) & mask) | 0;
-      }
-      if (done === 0) break;
-      cons += done;
-      consPos[0] = BigInt(cons); // one publication per batch
-      if (busy) break;
-    }
-    return n;
-  };
 }
 
 /**
@@ -351,14 +300,37 @@ export class RingBuffer implements Disposable, AsyncIterable<Uint8Array> {
 
   /**
    * The records of the rings added without a callback, as copies, until `close()`: the slow,
-   * convenient path (`for await (const rec of rb)`). Leaving the loop keeps the manager open.
+   * convenient path (`for await (const rec of rb)`). Leaving the loop (`break`, `return`, a throw:
+   * the iterator's `return()`) ends a wait the iterator has pending at once and keeps the manager
+   * open: records that come later wait in the ring (or in the queue, when the callback-less ring
+   * was drained by another call) for the next loop, `consume()` or `wait()`.
    */
-  async *[Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
-    for (;;) {
-      while (this.#queue.length > 0) yield this.#queue.shift()!;
-      if (this.closed) return;
-      await this.wait(-1);
-    }
+  [Symbol.asyncIterator](): AsyncIterableIterator<Uint8Array> {
+    let left = false;
+    let waiting = false;
+    const done = (): IteratorReturnResult<undefined> => ({ done: true, value: undefined });
+    const it: AsyncIterableIterator<Uint8Array> = {
+      next: async (): Promise<IteratorResult<Uint8Array>> => {
+        for (;;) {
+          if (left) return done();
+          if (this.#queue.length > 0) return { done: false, value: this.#queue.shift()! };
+          if (this.closed) return done();
+          waiting = true;
+          try {
+            await this.wait(-1);
+          } finally {
+            waiting = false;
+          }
+        }
+      },
+      return: (): Promise<IteratorResult<Uint8Array>> => {
+        left = true;
+        if (waiting) this.#set.wake();
+        return Promise.resolve(done());
+      },
+      [Symbol.asyncIterator]: () => it,
+    };
+    return it;
   }
 
   /**

@@ -682,3 +682,46 @@ test("an unnamed struct in a union counts as given when one of its members is, t
   codecError(() => c.toBytes({ a: 9 }), "reg.b", /missing/);
   codecError(() => c.toBytes({}), "reg", /The union needs one of its members \(a, b, w\)/);
 });
+
+test("an object decodes alike through its compiled decoder and, past 256 keys, through the generic loop", () => {
+  const b = new BtfBuilder();
+  const u8 = b.int("unsigned char", 1);
+  const s16 = b.int("short", 2, { signed: true });
+  const u32 = b.int("unsigned int", 4);
+  const u64 = b.int("unsigned long long", 8);
+  const dbl = b.float("double", 8);
+  const arr = b.array(u8, 3);
+  const small = b.struct("small", 32, [
+    member("a", u8, 0),
+    member("b", s16, 16),
+    member("c", u32, 32),
+    member("d", u64, 64),
+    member("e", dbl, 128),
+    member("f", arr, 192),
+  ]);
+  const wide = b.struct(
+    "wide",
+    4 * 300,
+    [...Array(300).keys()].map((i) => member(`m${i}`, u32, 32 * i)),
+  );
+  using btf = Btf.parse(b.build());
+  const bytes = new Uint8Array(32);
+  const dv = new DataView(bytes.buffer);
+  dv.setUint8(0, 200);
+  dv.setInt16(2, -3, true);
+  dv.setUint32(4, 0xfffffffe, true);
+  dv.setBigUint64(8, 1n << 63n, true);
+  dv.setFloat64(16, 1.5, true);
+  bytes.set([7, 8, 9], 24);
+  const v = codecFor<Record<string, unknown>>(btf, small).fromBytes(bytes);
+  assert.deepEqual(Object.keys(v), ["a", "b", "c", "d", "e", "f"]);
+  assert.deepEqual([v.a, v.b, v.c, v.d, v.e], [200, -3, 0xfffffffe, 1n << 63n, 1.5]);
+  assert.equal(v.f, "\x07\x08\x09"); // a char array
+  const w = codecFor<Record<string, number>>(btf, wide);
+  const wb = new Uint8Array(new Uint32Array([...Array(300).keys()].map((i) => i * 3)).buffer);
+  const wv = w.fromBytes(wb);
+  assert.equal(Object.keys(wv).length, 300);
+  assert.equal(wv.m0, 0);
+  assert.equal(wv.m299, 897);
+  assert.equal(hex(w.toBytes(wv)), hex(wb));
+});
