@@ -137,8 +137,9 @@ function isExtern(sym: ElfSymbol): boolean {
  *
  * @param source The object's bytes, or a path (read straight into the core).
  * @param opts See {@linkcode OpenOptions}.
- * @returns The object's spec. Its `btf` holds core memory: call `spec.btf?.close()` when done,
- *   or let the process end.
+ * @returns The object's spec. Its `btf` holds core memory: open it with `using` (or call
+ *   `spec.btf?.close()`) when done; otherwise it is freed only once the event loop runs the
+ *   FinalizationRegistry, and a loop that never yields grows the core by the BTF's size per call.
  * @throws {ElfError} A malformed ELF file, a legacy `maps` section, a static entry program.
  * @throws {BtfError} Malformed BTF, or a map or struct_ops definition libbpf would refuse
  *   (message `Map 'name': ...`).
@@ -153,7 +154,10 @@ function isExtern(sym: ElfSymbol): boolean {
  * spec.btf?.close();
  * ```
  */
-export function open(source: Uint8Array | string, opts: OpenOptions = {}): ObjectSpec {
+export function open(
+  source: Uint8Array | string,
+  opts: OpenOptions = {},
+): ObjectSpec & Disposable {
   const elf = opts.elf ?? readElf(source);
   const name = opts.name ??
     (typeof source === "string" ? objectNameFromPath(source) : "bpf_object");
@@ -394,6 +398,9 @@ export function open(source: Uint8Array | string, opts: OpenOptions = {}): Objec
       kernelVersion,
       btf,
       btfExt,
+      // `using spec = open(...)` frees the BTF at the end of the block: a loop that never yields
+      // otherwise keeps every spec's BTF in the core until the FinalizationRegistry runs.
+      [Symbol.dispose]: () => btf?.close(),
     };
   } catch (e) {
     btf?.close();
