@@ -23,7 +23,7 @@ import type { Sys } from "../ffi/sys.ts";
 import { relocateProgram } from "../reloc/relocate.ts";
 import type { ResolvedExtern } from "../reloc/types.ts";
 import { type ElfFile, readElf } from "../spec/elf.ts";
-import { open as openSpec } from "../spec/open.ts";
+import { openWithBtf as openSpec } from "../spec/open.ts";
 import type { DataSecSpec, MapSpec, ObjectSpec, ProgramSpec } from "../spec/types.ts";
 import { btfNeedsSanitization, fixupObjectBtf, sanitizeBtf } from "./_btf_fixup.ts";
 import { initKernStructOps, type KernStructOps } from "./_struct_ops.ts";

@@ -137,9 +137,10 @@ function isExtern(sym: ElfSymbol): boolean {
  *
  * @param source The object's bytes, or a path (read straight into the core).
  * @param opts See {@linkcode OpenOptions}.
- * @returns The object's spec. Its `btf` holds core memory: open it with `using` (or call
- *   `spec.btf?.close()`) when done; otherwise it is freed only once the event loop runs the
- *   FinalizationRegistry, and a loop that never yields grows the core by the BTF's size per call.
+ * @returns The object's spec. Its `btf` is parsed into the core on first use (open() itself keeps
+ *   only a copy of the bytes in JavaScript), so a loop of open() calls that never reads `btf` holds
+ *   no core memory, yielding or not. Once read, `btf` holds core memory until `using` ends (or
+ *   `spec.btf?.close()`), or until the event loop runs the FinalizationRegistry.
  * @throws {ElfError} A malformed ELF file, a legacy `maps` section, a static entry program.
  * @throws {BtfError} Malformed BTF, or a map or struct_ops definition libbpf would refuse
  *   (message `Map 'name': ...`).
@@ -155,6 +156,45 @@ function isExtern(sym: ElfSymbol): boolean {
  * ```
  */
 export function open(
+  source: Uint8Array | string,
+  opts: OpenOptions = {},
+): ObjectSpec & Disposable {
+  const spec = openWithBtf(source, opts);
+  const parsed = spec.btf;
+  if (parsed === undefined) return spec;
+  // The core's copy goes now: a loop that drops specs without closing them (and never lets the
+  // FinalizationRegistry run) would otherwise grow the core by one BTF per call.
+  const raw = parsed.rawBytes();
+  parsed.close();
+  let btf: Btf | undefined;
+  Object.defineProperty(spec, "btf", {
+    get: () => (btf ??= Btf.parse(raw)),
+    set: (b: Btf | undefined) => {
+      btf = b;
+    },
+    enumerable: true,
+    configurable: true,
+  });
+  spec[Symbol.dispose] = () => btf?.close();
+  return spec;
+}
+
+/**
+ * As {@linkcode open}, with the object's BTF parsed in the core and kept there (`spec.btf`), for
+ * callers that use it at once and close it (the loader, through `BpfObject`).
+ *
+ * @param source The object's bytes, or a path.
+ * @param opts See {@linkcode OpenOptions}.
+ * @returns The spec; close `spec.btf` (or dispose the spec) when done.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { openWithBtf } from "./open.ts";
+ * using spec = openWithBtf("tests/bpf/build/globals.bpf.o");
+ * assert(spec.btf !== undefined && spec.btf.typeCount > 1);
+ * ```
+ */
+export function openWithBtf(
   source: Uint8Array | string,
   opts: OpenOptions = {},
 ): ObjectSpec & Disposable {

@@ -1,6 +1,7 @@
 // Child process of tests/soak_test.ts (run with GC exposed): `MODE` cycles of a loop that never
 // yields, as a user writes it, and the growth per cycle (least squares over the samples). Prints one JSON line.
-// Modes: "open" (`using spec = open(file)`), "load" (`using obj = BpfObject.open(file); obj.load()`).
+// Modes: "open" (`using spec = open(file)`), "open-dropped" (`open(file)` read and dropped, never
+// closed), "load" (`using obj = BpfObject.open(file); obj.load()`).
 import process from "node:process";
 import { open } from "../spec/open.ts";
 import { BpfObject } from "../live/object.ts";
@@ -19,9 +20,14 @@ const mem = () => {
   const m = process.memoryUsage();
   return m.rss - (g.Bun ? 0 : m.heapTotal);
 };
+let programs = 0;
 const one = mode === "open"
   ? () => {
     using _spec = open(file);
+  }
+  : mode === "open-dropped"
+  ? () => {
+    programs += open(file).programs.length;
   }
   : () => {
     using obj = BpfObject.open(file);
