@@ -65,6 +65,26 @@ export function loadRingObject(): BpfObject {
   });
 }
 
+/**
+ * Runs ringbuf.bpf.o's `produce` program (BPF_PROG_TEST_RUN): `count` records numbered from
+ * `start`, of 16 + 8 * (seq % `sizes`) bytes, every `discardEvery`-th one discarded (0: none).
+ */
+export function produce(
+  obj: BpfObject,
+  count: number,
+  sizes: number,
+  discardEvery: number,
+  start: number,
+): void {
+  const args = new BigUint64Array([
+    BigInt(count),
+    BigInt(sizes),
+    BigInt(discardEvery),
+    BigInt(start),
+  ]);
+  obj.program("produce").testRun({ ctxIn: new Uint8Array(args.buffer) });
+}
+
 /** Reads slot `slot` of an ARRAY map with u64 values. */
 export function arrayU64(obj: BpfObject, map: string, slot: number): bigint {
   const key = new Uint8Array(4);

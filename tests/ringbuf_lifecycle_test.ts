@@ -5,27 +5,10 @@ import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import type { BpfObject } from "../live/object.ts";
 import { RingBuffer } from "../live/ringbuf.ts";
 import { useSharedDrain } from "../live/_ring_drain.ts";
-import { loadRingObject } from "./_attach.ts";
+import { loadRingObject, produce } from "./_attach.ts";
 import { requireKernel, ROOT, run, runtimeCommand, testObject, withTmpDir } from "./_util.ts";
-
-function produce(
-  obj: BpfObject,
-  count: number,
-  sizes: number,
-  discardEvery: number,
-  start: number,
-) {
-  const args = new BigUint64Array([
-    BigInt(count),
-    BigInt(sizes),
-    BigInt(discardEvery),
-    BigInt(start),
-  ]);
-  obj.program("produce").testRun({ ctxIn: new Uint8Array(args.buffer) });
-}
 
 /** The address ranges of this process's mappings of BPF maps. */
 function mapMappings(): Set<string> {

@@ -11,7 +11,7 @@ import { codecByName } from "../btf/codec.ts";
 import { BpfError } from "../errors.ts";
 import { getSys } from "../ffi/runtime.ts";
 import type { BpfObject } from "../live/object.ts";
-import { loadRingObject } from "./_attach.ts";
+import { loadRingObject, produce } from "./_attach.ts";
 import { RingBuffer, UserRingBuffer } from "../live/ringbuf.ts";
 import {
   newFds,
@@ -30,22 +30,6 @@ function bss(obj: BpfObject, name: string): bigint {
   const b = obj.data(".bss")!;
   const v = obj.spec.datasecs.find((d) => d.name === ".bss")!.vars.find((x) => x.name === name)!;
   return new DataView(b.buffer, b.byteOffset).getBigUint64(v.offset, true);
-}
-
-function produce(
-  obj: BpfObject,
-  count: number,
-  sizes: number,
-  discardEvery: number,
-  start: number,
-) {
-  const args = new BigUint64Array([
-    BigInt(count),
-    BigInt(sizes),
-    BigInt(discardEvery),
-    BigInt(start),
-  ]);
-  obj.program("produce").testRun({ ctxIn: new Uint8Array(args.buffer) });
 }
 
 interface Rec {
