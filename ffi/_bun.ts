@@ -107,10 +107,14 @@ export function bunSys(): Sys {
     void buf.buffer;
     return BigInt(ffi.ptr(buf));
   };
+  // errno's address is fixed for the thread's life, and these calls all run on this thread (a
+  // Worker loads its own copy of this module): taken once, here, so that reading it after a
+  // failed call is one load with no call in between that could set errno again.
+  const errnoAt = Number(s.__errno_location());
   return makeSys("bun", arch, {
     ...libcCalls(s),
     epoll_wait_async: epollWaiters(arch === "x86_64" ? 12 : 16),
-    errno: () => ffi.read.i32(Number(s.__errno_location()), 0),
+    errno: () => ffi.read.i32(errnoAt, 0),
     view: (addr, len) => ffi.toArrayBuffer(Number(addr), 0, len),
     ptrOf,
   });

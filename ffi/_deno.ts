@@ -28,13 +28,17 @@ export function denoSys(): Sys {
     void buf.buffer;
     return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf)));
   };
+  // errno's address is fixed for the thread's life, and synchronous FFI calls all run on this
+  // thread (a Worker loads its own copy of this module): taken once, here. Reading it after a
+  // failed call is then one load, with no call in between that could set errno again (asking for
+  // the address after each failure once read a stale EAGAIN for a missing key's ENOENT).
+  const errnoLoc = pointer(BigInt(s.__errno_location()));
+  if (errnoLoc === null) throw new Error("libc's __errno_location() returned NULL");
+  const errnoView = new Deno.UnsafePointerView(errnoLoc);
   return makeSys("deno", arch, {
     ...libcCalls(s),
     epoll_wait_async: (epfd, ev, max, timeout) => s.epoll_wait_nonblocking(epfd, ev, max, timeout),
-    errno: () => {
-      const loc = pointer(BigInt(s.__errno_location()));
-      return loc === null ? 0 : new Deno.UnsafePointerView(loc).getInt32();
-    },
+    errno: () => errnoView.getInt32(),
     view: (addr, len) => {
       const p = pointer(addr);
       if (p === null) throw new RangeError("Cannot view address 0");
