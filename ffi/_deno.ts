@@ -37,6 +37,7 @@ export function denoSys(): Sys {
   const errnoView = new Deno.UnsafePointerView(errnoLoc);
   return makeSys("deno", arch, {
     ...libcCalls(s),
+    syscall_int: (n, a1, a2, a3) => s.syscall_int(n, a1, a2, a3),
     epoll_wait_async: (epfd, ev, max, timeout) => s.epoll_wait_nonblocking(epfd, ev, max, timeout),
     errno: () => errnoView.getInt32(),
     view: (addr, len) => {

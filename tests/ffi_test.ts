@@ -48,12 +48,24 @@ test("the Deno and Bun symbol tables are derived from the one libc table", () =>
   const names = Object.keys(LIBC_SYMBOLS).sort();
   assert.deepEqual(
     Object.keys(d).sort(),
-    [...names, ...BLOCKING.map((n) => `${n}_nonblocking`)].sort(),
+    [...names, ...BLOCKING.map((n) => `${n}_nonblocking`), "syscall_int"].sort(),
   );
   for (const n of BLOCKING) {
     assert.deepEqual(d[`${n}_nonblocking`], { ...d[n], name: n, nonblocking: true });
   }
+  // bpf() on map elements: syscall() again with an int result (no BigInt per call on Deno), bound
+  // with the lazily bound group.
+  assert.deepEqual(d.syscall_int, {
+    name: "syscall",
+    parameters: ["i64", "u64", "u64", "u64"],
+    result: "i32",
+  });
+  assert.equal(denoSymbols("open").syscall_int, undefined);
+  assert.equal(denoSymbols("more").syscall_int.name, "syscall");
   assert.deepEqual(Object.keys(b).sort(), names);
+  // Bun returns 64-bit results as numbers where they fit (a BigInt per bpf() call otherwise).
+  assert.equal(b.syscall.returns, "i64_fast");
+  assert.equal(b.__errno_location.returns, "u64_fast");
   for (const [name, sym] of Object.entries(LIBC_SYMBOLS)) {
     const dn = d[name as keyof typeof d];
     const bn = b[name as keyof typeof b];
