@@ -1,7 +1,8 @@
 // Child process of tests/soak_test.ts (run with GC exposed): `MODE` cycles of a loop that never
 // yields, as a user writes it, and the growth per cycle (least squares over the samples). Prints one JSON line.
 // Modes: "open" (`using spec = open(file)`), "open-dropped" (`open(file)` read and dropped, never
-// closed), "load" (`using obj = BpfObject.open(file); obj.load()`).
+// closed), "load" (`using obj = BpfObject.open(file); obj.load()`). With SOAK_TRACE set, each
+// sample (cycle:MB) goes to stderr too, to tell a plateau from a slope by eye.
 import process from "node:process";
 import { open } from "../spec/open.ts";
 import { BpfObject } from "../live/object.ts";
@@ -53,6 +54,9 @@ const mx = half.reduce((s, [x]) => s + x, 0) / half.length;
 const my = half.reduce((s, [, y]) => s + y, 0) / half.length;
 const slope = half.reduce((s, [x, y]) => s + (x - mx) * (y - my), 0) /
   half.reduce((s, [x]) => s + (x - mx) ** 2, 0);
+if (process.env.SOAK_TRACE) {
+  console.error(samples.map(([i, b]) => `${i}:${(b / 1e6).toFixed(1)}`).join(" "));
+}
 console.log(JSON.stringify({
   mode,
   cycles: n,
