@@ -145,6 +145,7 @@ interface DataView_ {
   len: number; // mapped length
   bytes: Uint8Array | null;
   mappedMap: boolean; // the mapping is now the map's memory
+  handedOut: boolean; // `bytes` went to a caller (data(), resizeData()), who may keep it
 }
 
 /**
@@ -288,7 +289,7 @@ export class BpfObject {
     const addr = this.#sys.mmap(len, PROT_RW, Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS, -1, 0);
     const bytes = new Uint8Array(this.#sys.view(addr, len), 0, size);
     bytes.set(spec.image.subarray(0, Math.min(size, spec.image.length)));
-    return { spec, size, addr, len, bytes, mappedMap: false };
+    return { spec, size, addr, len, bytes, mappedMap: false, handedOut: false };
   }
 
   #print(level: PrintLevel, msg: string): void {
@@ -487,6 +488,7 @@ export class BpfObject {
     this.#retire(d);
     this.#data.set(section, n);
     this.#dataEpoch.n++;
+    n.handedOut = true;
     return n.bytes!;
   }
 
@@ -512,6 +514,7 @@ export class BpfObject {
         }`,
       );
     }
+    if (d.bytes !== null) d.handedOut = true;
     return d.bytes;
   }
 
@@ -1103,13 +1106,25 @@ export class BpfObject {
    * Ends a view: the memory under it becomes private zeros (MAP_FIXED, so the address range is
    * never free for something else while a stale view can still reach it), and is unmapped when the
    * view's buffer is collected. A view kept past close(), a resize or a load that dropped it reads
-   * zeros and takes writes harmlessly, instead of faulting the process.
+   * zeros and takes writes harmlessly, instead of faulting the process. A view never handed out is
+   * unmapped at once.
    */
   #retire(d: DataView_): void {
     const bytes = d.bytes;
     d.bytes = null;
     d.mappedMap = false;
     if (bytes === null) return;
+    if (!d.handedOut) {
+      // No caller holds a view of this range (this object's own uses end here): unmap it now.
+      // A placeholder would wait for the event loop to run the registry, and a loop that never
+      // yields (open, load, close, again) would pile up address space until it did.
+      try {
+        this.#sys.munmap(d.addr, d.len);
+        return;
+      } catch {
+        // Fall through to the placeholder, which replaces the range whatever is there.
+      }
+    }
     try {
       this.#sys.mmap(
         d.len,

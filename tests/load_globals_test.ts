@@ -210,6 +210,38 @@ test("views never fault: a write to .rodata after load reaches nothing, and view
   assert.equal(r.stdout.trim(), JSON.stringify([7, "5", "0", "1", "1"]));
 });
 
+test("close() unmaps the views it never handed out itself: a loop that never yields leaves no placeholders", (t) => {
+  if (!requireKernel(t)) return;
+  const real = getSys();
+  const counting = Object.create(real);
+  let unmapped = 0;
+  let placeholders = 0;
+  counting.munmap = (addr: bigint, len: number) => {
+    unmapped++;
+    return real.munmap(addr, len);
+  };
+  // A placeholder is private anonymous memory put over a view's range (MAP_FIXED).
+  const PLACEHOLDER = 0x2 | 0x20 | 0x10;
+  counting.mmap = (...a: Parameters<typeof real.mmap>) => {
+    if ((a[2] & PLACEHOLDER) === PLACEHOLDER) placeholders++;
+    return real.mmap(...a);
+  };
+  setSys(counting);
+  let sections = 0;
+  try {
+    for (let i = 0; i < 20; i++) {
+      using obj = BpfObject.open(testObject("load_globals"));
+      sections += obj.dataSections.length;
+      obj.load();
+    }
+  } finally {
+    setSys(real);
+  }
+  assert.ok(sections >= 60, `only ${sections} views made`);
+  assert.equal(placeholders, 0, "close() left placeholders for views nobody held");
+  assert.ok(unmapped >= sections, `close() unmapped ${unmapped} of ${sections} views`);
+});
+
 test("the placeholders of retired views are unmapped once the views are collected", (t) => {
   if (!requireKernel(t)) return;
   const script = `
