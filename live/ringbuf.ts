@@ -37,11 +37,14 @@
  *   captured `let` is the slowest (a heap number per update on Deno). Inside the drain loop itself
  *   the object's field did not beat the Float64Array (127 against 129 M/s on Deno).
  * - A decoded record (`addTyped`) is an object per record, built by a decoder compiled for the
- *   record's type (its keys written out, fields read in place): a few times slower than a DataView
- *   callback, and 64-bit fields are a bigint each. On Bun a bigint is the whole cost: the bench's
- *   16-byte record with one 64-bit field drains at 11-17 M/s, the same record with that field read
- *   as a 32-bit number at 270-285 M/s (JavaScriptCore allocates each bigint, where V8 drops the
- *   unused ones). Use it for convenience, not for the hot path.
+ *   record's type (its keys written out, fields read in place). When the callback does not keep the
+ *   object, both engines drop it: a record of 32-bit fields drains at libbpf's rate on Bun (280-290
+ *   M/s). A 64-bit field is a bigint, and JavaScriptCore allocates each one on its heap (even a
+ *   small one, even one nobody reads). Its collector runs late: after 1.1-1.6 GB of allocation
+ *   while a 256 MiB ring is mapped (the mapping counts towards the heap's size), against about
+ *   190 MB without one. Until the first collection every bigint lands in fresh memory the kernel
+ *   must fault in, and the drain runs at 8-15 M records/s; afterwards, at 160-200 M/s. Use decoded
+ *   records for convenience; on Bun read 64-bit fields with the DataView where speed matters.
  *
  * @module
  */
