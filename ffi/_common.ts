@@ -153,6 +153,10 @@ export function makeSys(runtime: string, arch: Arch, c: RawLibc): Sys {
       keepAlive(keep);
     }
   };
+  // bpf() on map elements: the runtime's int-result binding where it has one, chosen once.
+  const bpfCall = c.syscall_int !== undefined
+    ? (n: bigint, a1: bigint, a2: bigint, a3: bigint) => c.syscall_int!(n, a1, a2, a3)
+    : (n: bigint, a1: bigint, a2: bigint, a3: bigint) => c.syscall(n, a1, a2, a3, 0n, 0n, 0n);
   const check = (call: string, ret: number): number => {
     if (ret < 0) throw syscallError(call, c.errno());
     return ret;
@@ -168,17 +172,7 @@ export function makeSys(runtime: string, arch: Arch, c: RawLibc): Sys {
     bpfRaw(cmd, attr, size) {
       // Arguments go as bigints made once (Deno's fast FFI path takes bigints for 64-bit
       // parameters; a number there is slower, and making a bigint per call costs an allocation).
-      const ret = c.syscall_int !== undefined
-        ? c.syscall_int(bpfNrBig, SMALL[cmd] ?? BigInt(cmd), attr, SMALL[size] ?? BigInt(size))
-        : c.syscall(
-          bpfNrBig,
-          SMALL[cmd] ?? BigInt(cmd),
-          attr,
-          SMALL[size] ?? BigInt(size),
-          0n,
-          0n,
-          0n,
-        );
+      const ret = bpfCall(bpfNrBig, SMALL[cmd] ?? BigInt(cmd), attr, SMALL[size] ?? BigInt(size));
       return ret < 0 ? -c.errno() : ret;
     },
     perfEventOpen(attr, pid, cpu, groupFd, flags) {

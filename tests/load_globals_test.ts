@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { BpfError, VerifierError } from "../errors.ts";
 import { progTestRun } from "../ffi/bpf.ts";
+import { Libc } from "../ffi/constants.ts";
 import { getSys, setSys } from "../ffi/runtime.ts";
 import { withFaults } from "../ffi/sys.ts";
 import { BpfObject } from "../live/object.ts";
@@ -221,7 +222,7 @@ test("close() unmaps the views it never handed out itself: a loop that never yie
     return real.munmap(addr, len);
   };
   // A placeholder is private anonymous memory put over a view's range (MAP_FIXED).
-  const PLACEHOLDER = 0x2 | 0x20 | 0x10;
+  const PLACEHOLDER = Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS | Libc.MAP_FIXED;
   counting.mmap = (...a: Parameters<typeof real.mmap>) => {
     if ((a[2] & PLACEHOLDER) === PLACEHOLDER) placeholders++;
     return real.mmap(...a);
